@@ -1,0 +1,14 @@
+import * as z from 'zod'
+
+/**
+ * The error body every edge route returns on failure:
+ * `{"error": {"code": "not_found", "message": "…", "pointer": "/files/0/sha256"}}`.
+ */
+export const ErrorBody = z.strictObject({
+  error: z.strictObject({
+    code: z.string().regex(/^[a-z][a-z0-9_]*$/),
+    message: z.string(),
+    pointer: z.string().optional(),
+  }),
+})
+export type ErrorBody = z.infer<typeof ErrorBody>

@@ -1,0 +1,25 @@
+// `npm start`: the whole of edgefleet on one local `wrangler dev` (http://127.0.0.1:8787), on the
+// embedded Miniflare state under .wrangler/state. Applies D1 migrations first, then serves.
+import { spawn, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const port = process.env.PORT ?? '8787'
+const env = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_LOG_PATH: process.env.WRANGLER_LOG_PATH ?? `${root}.wrangler/logs`,
+}
+const wrangler = [fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url))]
+
+const migrate = spawnSync(process.execPath, [...wrangler, 'd1', 'migrations', 'apply', 'DB', '--local'], { cwd: root, env, stdio: 'inherit' })
+if (migrate.status !== 0) process.exit(migrate.status ?? 1)
+
+const url = `http://127.0.0.1:${port}`
+console.log(`\nedgefleet is starting on ${url}`)
+console.log(`  health   ${url}/healthz`)
+console.log(`  state    ${root}.wrangler/state\n`)
+
+const dev = spawn(process.execPath, [...wrangler, 'dev', '--local', '--ip', '127.0.0.1', '--port', port, '--show-interactive-dev-session=false'], { cwd: root, env, stdio: 'inherit' })
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal))
+dev.on('exit', (code) => process.exit(code ?? 0))

@@ -30,7 +30,11 @@ export default defineConfig({
             main: './edge/index.ts',
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: { TEST_MIGRATIONS: await readD1Migrations('./edge/migrations') },
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations('./edge/migrations'),
+                ENVIRONMENT: 'development',
+                EDGEFLEET_ADMIN_TOKEN: 'test-admin-token',
+              },
             },
           }),
         ],

@@ -9,7 +9,7 @@ export class EdgefleetError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { pointer?: string; status?: number; cause?: unknown; retryAfter?: number } = {},
+    readonly details: { pointer?: string; cause?: unknown; retryAfter?: number; headers?: Record<string, string> } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
   }
@@ -27,6 +27,7 @@ export const ERROR_STATUS = {
   validation_failed: 400,
   hash_mismatch: 400,
   invalid_path: 400,
+  artifact_missing: 400,
   too_old: 400,
   too_new: 400,
   unauthorized: 401,

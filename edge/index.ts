@@ -1,8 +1,8 @@
-import { Hono } from 'hono'
+import { createApp } from './app.ts'
+
+const app = createApp()
 
 /** The edgefleet Worker: registry, assignment, telemetry and rollouts under /v1. */
-const app = new Hono<{ Bindings: Env }>()
-
-app.get('/healthz', (c) => c.json({ ok: true, service: 'edgefleet', environment: c.env.ENVIRONMENT }))
-
-export default app satisfies ExportedHandler<Env>
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>

@@ -1,0 +1,47 @@
+import * as z from 'zod'
+import { Arm, ModelFormat, ModelName, Role, Sha256 } from './common.ts'
+import { Profile } from './profile.ts'
+import { Signature } from './signature.ts'
+
+/** A file of a model version, as listed in manifests and assignments. */
+export const ManifestFile = z.strictObject({
+  path: z.string().min(1).max(512),
+  url: z.string().min(1),
+  sha256: Sha256,
+  size: z.number().int().nonnegative(),
+})
+export type ManifestFile = z.infer<typeof ManifestFile>
+
+/** How a device should report telemetry for an assigned model. */
+export const TelemetrySettings = z.strictObject({
+  sampleRate: z.number().gt(0).lte(1),
+  windowSeconds: z.number().int().min(60).max(3600),
+  flushSeconds: z.number().int().min(5).max(3600),
+})
+export type TelemetrySettings = z.infer<typeof TelemetrySettings>
+
+/** A runnable model version: everything a device needs to download, verify and run it. */
+export const AssignedModel = z.strictObject({
+  version: z.number().int().positive(),
+  format: ModelFormat,
+  files: z.array(ManifestFile).min(1),
+  signature: Signature.optional(),
+  profile: Profile.optional(),
+})
+export type AssignedModel = z.infer<typeof AssignedModel>
+
+/** `GET /v1/assign/:model`: the version a device runs, its role, and any shadow to run beside it. */
+export const Assignment = z.strictObject({
+  model: ModelName,
+  version: z.number().int().positive(),
+  role: Role,
+  format: ModelFormat,
+  files: z.array(ManifestFile).min(1),
+  signature: Signature.optional(),
+  profile: Profile.optional(),
+  telemetry: TelemetrySettings,
+  rollout: z.strictObject({ id: z.string(), arm: Arm, mode: z.enum(['canary', 'ab', 'shadow']) }).optional(),
+  shadow: AssignedModel.extend({ sampleRate: z.number().gt(0).lte(1) }).optional(),
+  ttlSeconds: z.number().int().min(1).max(60),
+})
+export type Assignment = z.infer<typeof Assignment>

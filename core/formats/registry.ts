@@ -1,0 +1,126 @@
+import * as z from 'zod'
+import { EpochMs, ModelFormat, ModelName, Sha256 } from './common.ts'
+import { ManifestFile } from './assignment.ts'
+import { Profile } from './profile.ts'
+import { Signature } from './signature.ts'
+
+/** Bodies and resources of the registry API (`/v1/models`, `/v1/artifacts`, `/v1/events`, `/v1/tokens`). */
+
+export const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'a slug of [a-z0-9-], 1 to 64 characters')
+
+/**
+ * A path inside a model version: relative, forward slashes, no `.`/`..` segments, no control
+ * characters, at most 512 characters (e.g. `model.json`, `group1-shard1of2.bin`).
+ */
+export const FilePath = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((p) => !p.startsWith('/') && !p.includes('\\') && !/[\u0000-\u001f\u007f]/.test(p), 'a relative path with forward slashes')
+  .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'no empty, "." or ".." segments')
+
+export const CreateModel = z.strictObject({
+  name: ModelName,
+  task: z.string().min(1).max(64).default('generic'),
+  format: ModelFormat,
+  signature: Signature.optional(),
+  description: z.string().max(2000).default(''),
+})
+export type CreateModel = z.input<typeof CreateModel>
+
+export const Model = z.object({
+  name: ModelName,
+  task: z.string(),
+  format: ModelFormat,
+  signature: Signature.nullable(),
+  description: z.string(),
+  createdAt: EpochMs,
+  createdBy: z.string(),
+  latestVersion: z.number().int().nullable(),
+  aliases: z.record(z.string(), z.number().int()),
+})
+export type Model = z.infer<typeof Model>
+
+export const Lineage = z.strictObject({
+  parent: z.number().int().positive().optional(),
+  dataHash: z.string().min(1).max(128).optional(),
+  codeCommit: z.string().min(1).max(128).optional(),
+  triggerEvent: z.string().min(1).max(64).optional(),
+  notes: z.string().max(2000).optional(),
+})
+export type Lineage = z.infer<typeof Lineage>
+
+export const Metrics = z.record(z.string().min(1).max(64), z.number().refine(Number.isFinite, 'a finite number'))
+
+export const PublishVersion = z.strictObject({
+  files: z
+    .array(z.strictObject({ path: FilePath, sha256: Sha256, size: z.number().int().nonnegative() }))
+    .min(1)
+    .max(256)
+    .refine((fs) => new Set(fs.map((f) => f.path)).size === fs.length, 'file paths must be unique'),
+  signature: Signature.optional(),
+  profile: Profile.optional(),
+  metrics: Metrics.default({}),
+  lineage: Lineage.default({}),
+})
+export type PublishVersion = z.input<typeof PublishVersion>
+
+/** A published, immutable version: what `GET /v1/models/:model/versions/:version` returns. */
+export const Manifest = z.object({
+  model: ModelName,
+  version: z.number().int().positive(),
+  format: ModelFormat,
+  files: z.array(ManifestFile),
+  signature: Signature.nullable(),
+  profile: Profile.nullable(),
+  metrics: z.record(z.string(), z.number()),
+  lineage: Lineage.extend({ createdBy: z.string(), createdAt: EpochMs }),
+  deprecated: z.boolean(),
+  deprecatedAt: EpochMs.nullable(),
+  aliases: z.array(z.string()),
+})
+export type Manifest = z.infer<typeof Manifest>
+
+export const MoveAlias = z.strictObject({ version: z.number().int().positive() })
+
+export const PatchVersion = z.strictObject({ deprecated: z.literal(true) })
+
+export const Event = z.object({
+  id: z.string(),
+  seq: z.number().int(),
+  type: z.string(),
+  model: z.string().nullable(),
+  actor: z.string(),
+  at: EpochMs,
+  details: z.record(z.string(), z.unknown()),
+})
+export type Event = z.infer<typeof Event>
+
+export const EventPage = z.object({ events: z.array(Event), next: z.string().nullable() })
+
+export const Scope = z.enum(['registry:read', 'registry:write', 'rollout:write', 'telemetry:read', 'admin', 'device'])
+export type Scope = z.infer<typeof Scope>
+
+export const CreateToken = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.@ -]{1,64}$/, 'a name of letters, digits, space and _.@-'),
+    scopes: z.array(Scope).min(1).max(6),
+    origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin like https://app.example.com')).max(50).optional(),
+  })
+  .refine((t) => !t.scopes.includes('device') || t.scopes.length === 1, { message: 'an app key has the single scope "device"', path: ['scopes'] })
+export type CreateToken = z.input<typeof CreateToken>
+
+export const Token = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(Scope),
+  origins: z.array(z.string()).nullable(),
+  createdAt: EpochMs,
+  createdBy: z.string(),
+  lastUsedAt: EpochMs.nullable(),
+  revokedAt: EpochMs.nullable(),
+})
+export type Token = z.infer<typeof Token>
+
+export const CreatedToken = Token.extend({ token: z.string() })
+export type CreatedToken = z.infer<typeof CreatedToken>

@@ -1,0 +1,72 @@
+import * as z from 'zod'
+
+/**
+ * Wire format `sketch/1`: a DDSketch (see `core/sketch/DDSketch.ts`) as a small JSON object holding
+ * only the used bin range.
+ *
+ * ```json
+ * {"v": 1, "alpha": 0.01, "zero": 2, "offset": 125, "counts": [3, 0, 1], "n": 6, "sum": 51.5, "min": 0, "max": 12.7}
+ * ```
+ * - `v`: format version, always 1. A different encoding gets a new version beside this one.
+ * - `alpha`: relative accuracy α; γ = (1 + α) / (1 − α).
+ * - `zero`: count of values below `SKETCH_MIN_INDEXABLE` (the zero bucket).
+ * - `offset`: index of the bin `counts[0]`; bin i holds values x with ⌈ln(x) · (1 / ln γ)⌉ = i, that is
+ *   x ∈ (γ^(i−1), γ^i]. 0 when `counts` is empty.
+ * - `counts`: integer counts of bins `offset … offset + counts.length − 1`; canonical: the first and last
+ *   entries are non-zero (empty when no value reached a bin), at most `SKETCH_MAX_BINS` entries.
+ * - `n`: total count, `zero + Σ counts`. `sum`: sum of the values (float).
+ * - `min`, `max`: the exact extremes; absent exactly when `n` is 0.
+ * Keys appear in this order, so equal sketches serialize to equal strings.
+ */
+export const SKETCH_FORMAT = 'sketch/1'
+
+/** Relative accuracy used unless a sketch is built with another: α = 1%. */
+export const SKETCH_DEFAULT_ALPHA = 0.01
+
+/** Most bins a `sketch/1` keeps; lower bins are collapsed beyond that (see `DDSketch`). */
+export const SKETCH_MAX_BINS = 2048
+
+/**
+ * Smallest value given a bin: values in [0, 1e-9) go to the zero bucket and are reported as `min`
+ * (absolute error below 1e-9). Far below any latency or load time in ms or s; keeps bin indices ≥ −1036 at α = 1%.
+ */
+export const SKETCH_MIN_INDEXABLE = 1e-9
+
+const count = z.int().nonnegative()
+const value = z.number().nonnegative()
+
+/** Schema of a `sketch/1` object (zod); also checks the invariants between its fields. */
+export const SketchJson = z
+  .strictObject({
+    v: z.literal(1),
+    alpha: z.number().gt(0).lt(1),
+    zero: count,
+    offset: z.int(),
+    counts: z.array(count).max(SKETCH_MAX_BINS),
+    n: count,
+    sum: value,
+    min: value.optional(),
+    max: value.optional(),
+  })
+  .superRefine((s, ctx) => {
+    const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message })
+    const last = s.counts.length - 1
+    if (last >= 0 && (s.counts[0] === 0 || s.counts[last] === 0)) fail('counts', 'first and last bin counts must be non-zero')
+    if (last < 0 && s.offset !== 0) fail('offset', 'offset must be 0 when counts is empty')
+    if (!Number.isSafeInteger(s.offset + last)) fail('offset', 'bin indices must be safe integers')
+    let total = s.zero
+    for (const c of s.counts) total += c
+    if (total !== s.n || !Number.isSafeInteger(total)) fail('n', `n must equal zero + sum of counts (${total})`)
+    if (s.n === 0) {
+      if (s.min !== undefined || s.max !== undefined) fail('min', 'min and max must be absent when n is 0')
+      if (s.sum !== 0) fail('sum', 'sum must be 0 when n is 0')
+      return
+    }
+    if (s.min === undefined || s.max === undefined) return fail(s.min === undefined ? 'min' : 'max', 'min and max are required when n > 0')
+    if (s.min > s.max) fail('min', 'min must not exceed max')
+    if ((s.zero > 0) !== (s.min < SKETCH_MIN_INDEXABLE)) fail('min', 'min must be below SKETCH_MIN_INDEXABLE exactly when zero > 0')
+    if ((last >= 0) !== (s.max >= SKETCH_MIN_INDEXABLE)) fail('max', 'max must be at least SKETCH_MIN_INDEXABLE exactly when counts is non-empty')
+  })
+
+/** A `sketch/1` object as produced by `DDSketch.toJSON()`. */
+export type SketchJson = z.infer<typeof SketchJson>

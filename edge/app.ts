@@ -1,0 +1,44 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { bodyLimit } from 'hono/body-limit'
+import { EdgefleetError } from '../core/errors.ts'
+import type { AppEnv } from './env.ts'
+import { corsPolicy } from './http/cors.ts'
+import { onError, onNotFound, validationHook } from './http/errors.ts'
+import { aliases } from './routes/aliases.ts'
+import { artifacts } from './routes/artifacts.ts'
+import { events } from './routes/events.ts'
+import { health } from './routes/health.ts'
+import { models } from './routes/models.ts'
+import { tokens } from './routes/tokens.ts'
+import { versions } from './routes/versions.ts'
+
+/** Largest JSON body accepted (a D1 row holds at most 2 MB; profiles and manifests stay well below). */
+export const MAX_JSON_BYTES = 1024 * 1024
+
+/** Builds the edge's HTTP app: every route, one error handler, one CORS policy, OpenAPI at /openapi.json. */
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  app.onError(onError)
+  app.notFound(onNotFound)
+  app.use('*', corsPolicy())
+  const jsonLimit = bodyLimit({
+    maxSize: MAX_JSON_BYTES,
+    onError: () => {
+      throw new EdgefleetError('too_large', `a JSON body is at most ${MAX_JSON_BYTES} bytes`)
+    },
+  })
+  app.use('/v1/*', async function limitJsonBodies(c, next) {
+    if (c.req.method === 'PUT' && c.req.path.startsWith('/v1/artifacts/')) return next()
+    return jsonLimit(c, next)
+  })
+
+  for (const routes of [health, models, versions, aliases, artifacts, events, tokens]) app.route('/', routes)
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token (scopes registry:read, registry:write, rollout:write, telemetry:read, admin)' })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'appKey', { type: 'apiKey', in: 'header', name: 'X-Edgefleet-Key', description: 'An app key (scope device); also accepted as ?key=' })
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'edgefleet edge API', version: '1', description: 'Model registry, assignment, telemetry and rollouts for on-device models.' },
+  })
+  return app
+}

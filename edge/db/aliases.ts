@@ -1,0 +1,16 @@
+/** Points an alias at a version; guarded so it never points at a deprecated version. */
+export function upsertAlias(db: D1Database, a: { model: string; alias: string; version: number; at: number; by: string }): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO aliases (model, alias, version, updated_at, updated_by)
+       SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM versions WHERE model = ?1 AND version = ?3 AND deprecated_at IS NULL)
+       ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+    )
+    .bind(a.model, a.alias, a.version, a.at, a.by)
+}
+
+/** The version an alias points at, or null. */
+export async function getAlias(db: D1Database, model: string, alias: string): Promise<number | null> {
+  const row = await db.prepare('SELECT version FROM aliases WHERE model = ?1 AND alias = ?2').bind(model, alias).first<{ version: number }>()
+  return row?.version ?? null
+}

@@ -1,0 +1,103 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import * as z from 'zod'
+import { EdgefleetError } from '../../core/errors.ts'
+import { Sha256 } from '../../core/formats/common.ts'
+import { artifactKey, parseRange, putArtifact } from '../artifacts/store.ts'
+import { requireScope } from '../auth/middleware.ts'
+import type { AppEnv } from '../env.ts'
+import { validationHook } from '../http/errors.ts'
+import { bearer, deviceKey, errors, json, notFound } from './openapi.ts'
+
+/** Largest single upload: a Worker request body is capped at 100 MB on Cloudflare's Free and Pro plans. */
+export const MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
+
+const shaParam = z.object({ sha256: Sha256 })
+const Stored = z.object({ sha256: Sha256, size: z.number().int(), created: z.boolean() })
+const binary = { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } }
+
+const immutableHeaders = (sha256: string): Record<string, string> => ({
+  ETag: `"${sha256}"`,
+  'Cache-Control': 'public, max-age=31536000, immutable',
+  'Accept-Ranges': 'bytes',
+  'Content-Type': 'application/octet-stream',
+  // Cross-origin-isolated pages (COEP: require-corp) may load artifacts from the edge's origin.
+  'Cross-Origin-Resource-Policy': 'cross-origin',
+})
+
+/** `/v1/artifacts/:sha256`: content-addressed model and runtime files in R2. */
+export const artifacts = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+
+artifacts.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/artifacts/{sha256}',
+    summary: 'Upload bytes under their SHA-256 (streamed; stored only if they hash to the name)',
+    tags: ['artifacts'],
+    security: bearer,
+    middleware: [requireScope('registry:write')] as const,
+    request: { params: shaParam, body: { content: binary, required: true } },
+    responses: {
+      200: json(Stored, 'The bytes were already stored'),
+      201: json(Stored, 'Stored'),
+      ...errors,
+      411: json(z.unknown(), 'Content-Length is required: `length_required`'),
+      413: json(z.unknown(), 'Larger than the upload limit: `too_large`'),
+    },
+  }),
+  async (c) => {
+    const { sha256 } = c.req.valid('param')
+    const declared = c.req.header('Content-Length')
+    if (declared === undefined || !/^\d+$/.test(declared)) throw new EdgefleetError('length_required', 'uploads need a Content-Length header')
+    const size = Number(declared)
+    if (size > MAX_ARTIFACT_BYTES) throw new EdgefleetError('too_large', `an artifact is at most ${MAX_ARTIFACT_BYTES} bytes (got ${size})`)
+    const body = c.req.raw.body ?? new Blob([]).stream()
+    const { created } = await putArtifact(c.env.ARTIFACTS, sha256, body, size)
+    return c.json({ sha256, size, created }, created ? 201 : 200)
+  },
+)
+
+artifacts.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/artifacts/{sha256}',
+    summary: 'Download an artifact (immutable; ETag; single byte ranges)',
+    tags: ['artifacts'],
+    security: deviceKey,
+    middleware: [requireScope('device', 'registry:read')] as const,
+    request: { params: shaParam },
+    responses: {
+      200: { content: binary, description: 'The bytes' },
+      206: { content: binary, description: 'The requested range' },
+      304: { description: 'Not modified' },
+      416: json(z.unknown(), 'Range not satisfiable'),
+      ...errors,
+      ...notFound,
+    },
+  }),
+  async (c) => {
+    const { sha256 } = c.req.valid('param')
+    const headers = immutableHeaders(sha256)
+    const inm = c.req.header('If-None-Match')
+    const rangeHeader = c.req.header('Range')
+    if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === `"${sha256}"`)) {
+      if (await c.env.ARTIFACTS.head(artifactKey(sha256))) return c.body(null, 304, headers)
+    }
+    if (rangeHeader) {
+      const head = await c.env.ARTIFACTS.head(artifactKey(sha256))
+      if (!head) throw new EdgefleetError('not_found', `no artifact ${sha256}`)
+      const range = parseRange(rangeHeader, head.size)
+      if (range === 'unsatisfiable') {
+        throw new EdgefleetError('range_not_satisfiable', `the artifact has ${head.size} bytes`, { headers: { 'Content-Range': `bytes */${head.size}` } })
+      }
+      if (range) {
+        const obj = await c.env.ARTIFACTS.get(artifactKey(sha256), { range })
+        if (!obj) throw new EdgefleetError('not_found', `no artifact ${sha256}`)
+        const end = range.offset + range.length - 1
+        return c.body(obj.body, 206, { ...headers, 'Content-Range': `bytes ${range.offset}-${end}/${head.size}`, 'Content-Length': String(range.length) })
+      }
+    }
+    const obj = await c.env.ARTIFACTS.get(artifactKey(sha256))
+    if (!obj) throw new EdgefleetError('not_found', `no artifact ${sha256}`)
+    return c.body(obj.body, 200, { ...headers, 'Content-Length': String(obj.size) })
+  },
+)

@@ -1,0 +1,142 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import * as z from 'zod'
+import { EdgefleetError } from '../../core/errors.ts'
+import { Manifest, PatchVersion, PublishVersion } from '../../core/formats/registry.ts'
+import { filesFitFormat, profileMatchesSignature } from '../../core/registry/checks.ts'
+import { artifactSize } from '../artifacts/store.ts'
+import { requireScope } from '../auth/middleware.ts'
+import { insertEvent } from '../db/events.ts'
+import { getModel } from '../db/models.ts'
+import { deprecateVersion, getVersion, insertNextVersion, type VersionRecord } from '../db/versions.ts'
+import type { AppEnv } from '../env.ts'
+import { validationHook } from '../http/errors.ts'
+import { modelParam } from './models.ts'
+import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts'
+
+const versionParam = modelParam.extend({ version: z.coerce.number().int().positive() })
+
+/** The public manifest of a version: files with absolute artifact URLs. */
+export function toManifest(v: VersionRecord, origin: string): Manifest {
+  return {
+    model: v.model,
+    version: v.version,
+    format: v.format,
+    files: v.files.map((f) => ({ ...f, url: `${origin}/v1/artifacts/${f.sha256}` })),
+    signature: v.signature,
+    profile: v.profile,
+    metrics: v.metrics,
+    lineage: v.lineage,
+    deprecated: v.deprecatedAt !== null,
+    deprecatedAt: v.deprecatedAt,
+    aliases: v.aliases,
+  }
+}
+
+/** A version of a model, or 404. */
+export async function requireVersion(db: D1Database, model: string, version: number): Promise<VersionRecord> {
+  const v = await getVersion(db, model, version)
+  if (!v) {
+    const exists = await getModel(db, model)
+    throw new EdgefleetError('not_found', exists ? `model "${model}" has no version ${version}` : `model "${model}" does not exist`)
+  }
+  return v
+}
+
+/** `/v1/models/:model/versions`: publish, read and deprecate immutable versions. */
+export const versions = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+
+versions.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/models/{model}/versions',
+    summary: 'Publish the next version of a model',
+    description: 'Every file must already be uploaded (`PUT /v1/artifacts/{sha256}`) with the size given. The number is assigned atomically.',
+    tags: ['registry'],
+    security: bearer,
+    middleware: [requireScope('registry:write')] as const,
+    request: { params: modelParam, body: jsonBody(PublishVersion) },
+    responses: { 201: json(Manifest, 'The new version'), ...errors, ...notFound },
+  }),
+  async (c) => {
+    const { model } = c.req.valid('param')
+    const body = c.req.valid('json')
+    const m = await getModel(c.env.DB, model)
+    if (!m) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    const fit = filesFitFormat(m.format, body.files)
+    if (fit) throw new EdgefleetError('validation_failed', fit.message, { pointer: fit.pointer })
+    const signature = body.signature ?? m.signature
+    if (body.profile) {
+      const problem = profileMatchesSignature(body.profile, signature)
+      if (problem) throw new EdgefleetError('validation_failed', problem.message, { pointer: problem.pointer })
+    }
+    const sizes = await Promise.all(body.files.map((f) => artifactSize(c.env.ARTIFACTS, f.sha256)))
+    for (const [i, f] of body.files.entries()) {
+      if (sizes[i] === null) throw new EdgefleetError('artifact_missing', `${f.path}: no artifact ${f.sha256}; upload it first`, { pointer: `/files/${i}/sha256` })
+      if (sizes[i] !== f.size) throw new EdgefleetError('validation_failed', `${f.path}: the artifact has ${sizes[i]} bytes, not ${f.size}`, { pointer: `/files/${i}/size` })
+    }
+    if (body.lineage.parent !== undefined && !(await getVersion(c.env.DB, model, body.lineage.parent)))
+      throw new EdgefleetError('validation_failed', `parent version ${body.lineage.parent} does not exist`, { pointer: '/lineage/parent' })
+
+    const at = Date.now()
+    const actor = c.get('principal').name
+    const [inserted] = await c.env.DB.batch<{ version: number }>([
+      insertNextVersion(c.env.DB, { model, files: body.files, signature, profile: body.profile ?? null, metrics: body.metrics, lineage: body.lineage, createdAt: at, createdBy: actor }),
+      insertEvent(
+        c.env.DB,
+        { type: 'version.published', model, actor, at, details: { files: body.files.length, lineage: body.lineage } },
+        { set: { version: 'SELECT MAX(version) FROM versions WHERE model = ?7' }, args: [model] },
+      ),
+    ])
+    const version = inserted.results[0].version
+    return c.json(toManifest((await getVersion(c.env.DB, model, version))!, new URL(c.req.url).origin), 201)
+  },
+)
+
+versions.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/models/{model}/versions/{version}',
+    summary: 'The manifest of a version: files, signature, profile, metrics, lineage',
+    tags: ['registry'],
+    security: bearer,
+    middleware: [requireScope('registry:read')] as const,
+    request: { params: versionParam },
+    responses: { 200: json(Manifest, 'The manifest'), ...errors, ...notFound },
+  }),
+  async (c) => {
+    const { model, version } = c.req.valid('param')
+    return c.json(toManifest(await requireVersion(c.env.DB, model, version), new URL(c.req.url).origin), 200)
+  },
+)
+
+versions.openapi(
+  createRoute({
+    method: 'patch',
+    path: '/v1/models/{model}/versions/{version}',
+    summary: 'Deprecate a version (it can no longer be assigned or aliased)',
+    tags: ['registry'],
+    security: bearer,
+    middleware: [requireScope('registry:write')] as const,
+    request: { params: versionParam, body: jsonBody(PatchVersion) },
+    responses: { 200: json(Manifest, 'The deprecated version'), ...errors, ...notFound, ...conflict },
+  }),
+  async (c) => {
+    const { model, version } = c.req.valid('param')
+    const before = await requireVersion(c.env.DB, model, version)
+    if (before.deprecatedAt === null) {
+      const at = Date.now()
+      const actor = c.get('principal').name
+      const guard = 'NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?7 AND version = ?8) AND EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
+      const [event] = await c.env.DB.batch([
+        insertEvent(c.env.DB, { type: 'version.deprecated', model, actor, at, details: { version } }, { when: guard, args: [model, version] }),
+        deprecateVersion(c.env.DB, model, version, at),
+      ])
+      if (event.meta.changes === 0) {
+        const after = await requireVersion(c.env.DB, model, version)
+        if (after.deprecatedAt === null)
+          throw new EdgefleetError('conflict', `version ${version} is aliased as ${after.aliases.join(', ')}; move the alias first`, { pointer: '/deprecated' })
+      }
+    }
+    return c.json(toManifest(await requireVersion(c.env.DB, model, version), new URL(c.req.url).origin), 200)
+  },
+)

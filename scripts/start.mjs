@@ -15,11 +15,19 @@ const wrangler = [fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.j
 const migrate = spawnSync(process.execPath, [...wrangler, 'd1', 'migrations', 'apply', 'DB', '--local'], { cwd: root, env, stdio: 'inherit' })
 if (migrate.status !== 0) process.exit(migrate.status ?? 1)
 
+// The published local default; the Worker refuses it when ENVIRONMENT is "production".
+const DEV_ADMIN_TOKEN = 'ef_dev_admin_token_local_only'
+const adminToken = process.env.EDGEFLEET_ADMIN_TOKEN || DEV_ADMIN_TOKEN
+
 const url = `http://127.0.0.1:${port}`
 console.log(`\nedgefleet is starting on ${url}`)
-console.log(`  health   ${url}/healthz`)
-console.log(`  state    ${root}.wrangler/state\n`)
+console.log(`  health      ${url}/healthz`)
+console.log(`  API         ${url}/v1   (OpenAPI: ${url}/openapi.json)`)
+console.log(`  admin token ${adminToken}${adminToken === DEV_ADMIN_TOKEN ? '   (local default; set EDGEFLEET_ADMIN_TOKEN to choose one)' : ''}`)
+console.log(`  CLI         export EDGEFLEET_URL=${url} EDGEFLEET_TOKEN=${adminToken}`)
+console.log(`  state       ${root}.wrangler/state\n`)
 
-const dev = spawn(process.execPath, [...wrangler, 'dev', '--local', '--ip', '127.0.0.1', '--port', port, '--show-interactive-dev-session=false'], { cwd: root, env, stdio: 'inherit' })
+const vars = ['--var', 'ENVIRONMENT:development', '--var', `EDGEFLEET_ADMIN_TOKEN:${adminToken}`]
+const dev = spawn(process.execPath, [...wrangler, 'dev', '--local', '--ip', '127.0.0.1', '--port', port, '--show-interactive-dev-session=false', ...vars], { cwd: root, env, stdio: 'inherit' })
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal))
 dev.on('exit', (code) => process.exit(code ?? 0))

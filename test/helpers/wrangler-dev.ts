@@ -20,6 +20,9 @@ export async function freePort(): Promise<number> {
   })
 }
 
+/** The admin token every e2e edge starts with. */
+export const E2E_ADMIN_TOKEN = 'e2e-admin-token'
+
 export interface WranglerDev {
   url: string
   port: number
@@ -34,7 +37,7 @@ export interface WranglerDev {
 export interface WranglerDevOptions {
   /** Reuse a state folder (e.g. to restart over the same data); a fresh temp folder otherwise. */
   stateDir?: string
-  /** Extra `--var NAME:VALUE` pairs. */
+  /** Extra `--var NAME:VALUE` pairs (ENVIRONMENT is development and the admin token E2E_ADMIN_TOKEN unless set). */
   vars?: Record<string, string>
   port?: number
   timeoutMs?: number
@@ -53,7 +56,8 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
 
   await run(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], env)
 
-  const vars = Object.entries(options.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`])
+  const allVars = { ENVIRONMENT: 'development', EDGEFLEET_ADMIN_TOKEN: E2E_ADMIN_TOKEN, ...options.vars }
+  const vars = Object.entries(allVars).flatMap(([k, v]) => ['--var', `${k}:${v}`])
   let log = ''
   const child = spawn(
     process.execPath,

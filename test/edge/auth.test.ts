@@ -1,0 +1,149 @@
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { DEV_ADMIN_TOKEN } from '../../edge/auth/secrets.ts'
+import worker from '../../edge/index.ts'
+import { api, bodyOf, createModel, resetState, upload } from './api.ts'
+
+const SCOPES = ['registry:read', 'registry:write', 'rollout:write', 'telemetry:read', 'admin', 'device'] as const
+type Scope = (typeof SCOPES)[number]
+
+let secrets: Record<Scope, string>
+let file: { path: string; sha256: string; size: number }
+
+async function createToken(name: string, scopes: string[], origins?: string[]): Promise<{ id: string; token: string }> {
+  const res = await api('POST', '/v1/tokens', { body: { name, scopes, ...(origins ? { origins } : {}) } })
+  expect(res.status).toBe(201)
+  return bodyOf(res)
+}
+
+beforeAll(async () => {
+  await resetState()
+  await createModel('m')
+  file = await upload('m.onnx', new Uint8Array([1, 2, 3]))
+  await api('POST', '/v1/models/m/versions', { body: { files: [file] } })
+  secrets = {} as Record<Scope, string>
+  for (const scope of SCOPES) secrets[scope] = (await createToken(`t-${scope.replace(":", "-")}`, [scope])).token
+})
+
+// The route → scopes matrix of the API (admin holds every scope).
+let created = 0
+const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
+  ['POST', '/v1/models', () => ({ body: { name: `created-${++created}`, format: 'onnx' } }), ['registry:write']],
+  ['GET', '/v1/models', () => ({}), ['registry:read']],
+  ['GET', '/v1/models/m', () => ({}), ['registry:read']],
+  ['PUT', '/v1/artifacts/' + 'c'.repeat(64), () => ({ raw: 'abc', headers: { 'Content-Length': '3', 'Content-Type': 'application/octet-stream' } }), ['registry:write']],
+  ['GET', '/v1/artifacts/FILE', () => ({}), ['device', 'registry:read']],
+  ['POST', '/v1/models/m/versions', () => ({ body: { files: [file] } }), ['registry:write']],
+  ['GET', '/v1/models/m/versions/1', () => ({}), ['registry:read']],
+  ['PATCH', '/v1/models/m/versions/999', () => ({ body: { deprecated: true } }), ['registry:write']],
+  ['PUT', '/v1/models/m/aliases/staging', () => ({ body: { version: 1 } }), ['registry:write']],
+  ['GET', '/v1/events', () => ({}), ['telemetry:read', 'registry:read']],
+  ['POST', '/v1/tokens', () => ({ body: { name: 'n', scopes: ['registry:read'] } }), []],
+  ['GET', '/v1/tokens', () => ({}), []],
+  ['DELETE', '/v1/tokens/tok_0000000000000000', () => ({}), []],
+]
+
+describe('scope × route matrix', () => {
+  const cases = routes.flatMap(([method, path, opts, allowed]) =>
+    SCOPES.map((scope) => [method, path, scope, scope === 'admin' || allowed.includes(scope), opts] as const),
+  )
+  it.each(cases)('%s %s with %s → allowed: %s', async (method, path, scope, allowed, opts) => {
+    const res = await api(method, path.replace('FILE', file.sha256), { ...opts(), token: secrets[scope] })
+    if (allowed) expect([401, 403]).not.toContain(res.status)
+    else {
+      expect(res.status).toBe(403)
+      expect((await bodyOf(res)).error.code).toBe('forbidden')
+    }
+  })
+
+  it.each(routes)('%s %s without a token → 401', async (method, path, opts) => {
+    const res = await api(method, path.replace('FILE', file.sha256), { ...opts(), token: null })
+    expect(res.status).toBe(401)
+    expect((await bodyOf(res)).error.code).toBe('unauthorized')
+  })
+})
+
+describe('tokens', () => {
+  it('keeps only hashes, shows the secret once, lists without secrets, and revokes at once', async () => {
+    const t = await createToken('ci-bot', ['registry:read'])
+    expect(t.token).toMatch(/^ef_[A-Za-z0-9_-]{43}$/)
+    const rows = JSON.stringify((await env.DB.prepare('SELECT * FROM tokens').all()).results)
+    expect(rows).not.toContain(t.token)
+    const list = await bodyOf(await api('GET', '/v1/tokens'))
+    expect(JSON.stringify(list)).not.toContain(t.token)
+    expect(list.tokens.find((x: any) => x.id === t.id)).toMatchObject({ name: 'ci-bot', scopes: ['registry:read'], revokedAt: null })
+
+    expect((await api('GET', '/v1/models', { token: t.token })).status).toBe(200)
+    const revoked = await api('DELETE', `/v1/tokens/${t.id}`)
+    expect(revoked.status).toBe(200)
+    expect((await bodyOf(revoked)).revokedAt).toBeTypeOf('number')
+    const after = await api('GET', '/v1/models', { token: t.token })
+    expect(after.status).toBe(401)
+    expect((await api('DELETE', '/v1/tokens/tok_ffffffffffffffff')).status).toBe(404)
+    const { events } = await bodyOf(await api('GET', '/v1/events?type=token.*'))
+    expect(events.map((e: any) => e.type)).toContain('token.revoked')
+    expect(JSON.stringify(events)).not.toContain(t.token)
+  })
+
+  it('refuses an app key mixed with other scopes, and unknown scopes', async () => {
+    const mixed = await api('POST', '/v1/tokens', { body: { name: 'x', scopes: ['device', 'registry:read'] } })
+    expect(mixed.status).toBe(400)
+    expect((await bodyOf(mixed)).error.pointer).toBe('/scopes')
+    const unknown = await api('POST', '/v1/tokens', { body: { name: 'x', scopes: ['root'] } })
+    expect(unknown.status).toBe(400)
+  })
+
+  it('rejects garbage credentials and malformed Authorization headers with 401', async () => {
+    for (const headers of [{ Authorization: 'Bearer nope' }, { Authorization: 'Basic abc' }, { 'X-Edgefleet-Key': 'nope' }]) {
+      const res = await api('GET', '/v1/models', { token: null, headers })
+      expect(res.status).toBe(401)
+    }
+  })
+
+  it('accepts an app key in X-Edgefleet-Key or ?key=, and only from its allowed origins', async () => {
+    const key = await createToken('web-app', ['device'], ['https://app.example'])
+    const path = `/v1/artifacts/${file.sha256}`
+    expect((await api('GET', path, { token: null, headers: { 'X-Edgefleet-Key': key.token } })).status).toBe(200)
+    expect((await api('GET', `${path}?key=${key.token}`, { token: null })).status).toBe(200)
+    expect((await api('GET', path, { token: null, headers: { 'X-Edgefleet-Key': key.token, Origin: 'https://app.example' } })).status).toBe(200)
+    const evil = await api('GET', path, { token: null, headers: { 'X-Edgefleet-Key': key.token, Origin: 'https://evil.example' } })
+    expect(evil.status).toBe(403)
+  })
+
+  it('refuses the published local admin token when ENVIRONMENT is production', async () => {
+    const call = async (environment: string) => {
+      const ctx = createExecutionContext()
+      const res = await worker.fetch(
+        new Request('http://edge.test/v1/models', { headers: { Authorization: `Bearer ${DEV_ADMIN_TOKEN}` } }),
+        { ...env, ENVIRONMENT: environment, EDGEFLEET_ADMIN_TOKEN: DEV_ADMIN_TOKEN },
+        ctx,
+      )
+      await waitOnExecutionContext(ctx)
+      return res.status
+    }
+    expect(await call('development')).toBe(200)
+    expect(await call('production')).toBe(401)
+  })
+})
+
+describe('CORS', () => {
+  it('answers device preflights for any origin and exposes ETag, Retry-After, Content-Range', async () => {
+    const res = await api('OPTIONS', `/v1/artifacts/${file.sha256}`, {
+      token: null,
+      headers: { Origin: 'https://shop.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-edgefleet-key, range' },
+    })
+    expect(res.status).toBe(204)
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBe('https://shop.example')
+    expect(res.headers.get('Access-Control-Allow-Headers')?.toLowerCase()).toContain('x-edgefleet-key')
+    const get = await api('GET', `/v1/artifacts/${file.sha256}`, { token: secrets.device, headers: { Origin: 'https://shop.example' } })
+    expect(get.headers.get('Access-Control-Allow-Origin')).toBe('https://shop.example')
+    for (const h of ['etag', 'retry-after', 'content-range']) expect(get.headers.get('Access-Control-Expose-Headers')?.toLowerCase()).toContain(h)
+  })
+
+  it('gives admin routes no cross-origin access unless the origin is configured', async () => {
+    const res = await api('OPTIONS', '/v1/models', { token: null, headers: { Origin: 'https://shop.example', 'Access-Control-Request-Method': 'POST' } })
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBeNull()
+    const upload = await api('OPTIONS', `/v1/artifacts/${file.sha256}`, { token: null, headers: { Origin: 'https://shop.example', 'Access-Control-Request-Method': 'PUT' } })
+    expect(upload.headers.get('Access-Control-Allow-Origin')).toBeNull()
+  })
+})

@@ -9,7 +9,7 @@ export class EdgefleetError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { pointer?: string; cause?: unknown; retryAfter?: number; headers?: Record<string, string> } = {},
+    readonly details: { pointer?: string; cause?: unknown; retryAfter?: number; headers?: Record<string, string>; data?: Record<string, unknown> } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
   }

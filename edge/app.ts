@@ -6,6 +6,7 @@ import { corsPolicy } from './http/cors.ts'
 import { onError, onNotFound, validationHook } from './http/errors.ts'
 import { aliases } from './routes/aliases.ts'
 import { artifacts } from './routes/artifacts.ts'
+import { assign } from './routes/assign.ts'
 import { events } from './routes/events.ts'
 import { health } from './routes/health.ts'
 import { models } from './routes/models.ts'
@@ -32,7 +33,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     return jsonLimit(c, next)
   })
 
-  for (const routes of [health, models, versions, aliases, artifacts, events, tokens]) app.route('/', routes)
+  for (const routes of [health, models, versions, aliases, artifacts, assign, events, tokens]) app.route('/', routes)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token (scopes registry:read, registry:write, rollout:write, telemetry:read, admin)' })
   app.openAPIRegistry.registerComponent('securitySchemes', 'appKey', { type: 'apiKey', in: 'header', name: 'X-Edgefleet-Key', description: 'An app key (scope device); also accepted as ?key=' })

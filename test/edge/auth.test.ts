@@ -37,6 +37,7 @@ const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
   ['GET', '/v1/models/m/versions/1', () => ({}), ['registry:read']],
   ['PATCH', '/v1/models/m/versions/999', () => ({ body: { deprecated: true } }), ['registry:write']],
   ['PUT', '/v1/models/m/aliases/staging', () => ({ body: { version: 1 } }), ['registry:write']],
+  ['GET', '/v1/assign/m?device=dev_0123456789abcdef', () => ({}), ['device']],
   ['GET', '/v1/events', () => ({}), ['telemetry:read', 'registry:read']],
   ['POST', '/v1/tokens', () => ({ body: { name: 'n', scopes: ['registry:read'] } }), []],
   ['GET', '/v1/tokens', () => ({}), []],
@@ -94,7 +95,8 @@ describe('tokens', () => {
   })
 
   it('rejects garbage credentials and malformed Authorization headers with 401', async () => {
-    for (const headers of [{ Authorization: 'Bearer nope' }, { Authorization: 'Basic abc' }, { 'X-Edgefleet-Key': 'nope' }]) {
+    const variants: Record<string, string>[] = [{ Authorization: 'Bearer nope' }, { Authorization: 'Basic abc' }, { 'X-Edgefleet-Key': 'nope' }]
+    for (const headers of variants) {
       const res = await api('GET', '/v1/models', { token: null, headers })
       expect(res.status).toBe(401)
     }

@@ -1,0 +1,10 @@
+// The pure statistics behind drift verdicts, matching scipy 1.10 (see docs/drift.md).
+export { chi2Homogeneity, chi2Sf } from './chi2.ts'
+export type { Chi2Result } from './chi2.ts'
+export { assertCounts } from './counts.ts'
+export { gammaP, gammaQ, lgamma, stirlingCorrection } from './gamma.ts'
+export { kolmogorovSf, smirnovSf } from './kolmogorov.ts'
+export { KS_MAX_EXACT_N, ksTwoSample } from './ks.ts'
+export type { KsResult } from './ks.ts'
+export { sortedSample } from './sample.ts'
+export { wassersteinDistance } from './wasserstein.ts'

@@ -1,11 +1,11 @@
 import * as z from 'zod'
-import { Arm, ModelFormat, ModelName, Role, Sha256 } from './common.ts'
+import { Arm, FilePath, ModelFormat, ModelName, Role, RolloutId, Sha256 } from './common.ts'
 import { Profile } from './profile.ts'
 import { Signature } from './signature.ts'
 
 /** A file of a model version, as listed in manifests and assignments. */
 export const ManifestFile = z.strictObject({
-  path: z.string().min(1).max(512),
+  path: FilePath,
   url: z.string().min(1),
   sha256: Sha256,
   size: z.number().int().nonnegative(),
@@ -40,7 +40,7 @@ export const Assignment = z.strictObject({
   signature: Signature.optional(),
   profile: Profile.optional(),
   telemetry: TelemetrySettings,
-  rollout: z.strictObject({ id: z.string(), arm: Arm, mode: z.enum(['canary', 'ab', 'shadow']) }).optional(),
+  rollout: z.strictObject({ id: RolloutId, arm: Arm, mode: z.enum(['canary', 'ab', 'shadow']) }).optional(),
   shadow: AssignedModel.extend({ sampleRate: z.number().gt(0).lte(1) }).optional(),
   ttlSeconds: z.number().int().min(1).max(60),
 })

@@ -12,6 +12,21 @@ export const EpochMs = z.number().int().nonnegative()
 /** A non-negative integer count. */
 export const Count = z.number().int().nonnegative()
 
+/**
+ * A path inside a model version: relative, forward slashes, no `.`/`..` segments, no control
+ * characters, at most 512 characters (e.g. `model.json`, `group1-shard1of2.bin`). Devices store and
+ * resolve files by it, so manifests and assignments are held to it as well as publish requests.
+ */
+export const FilePath = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((p) => !p.startsWith('/') && !p.includes('\\') && !/[\u0000-\u001f\u007f]/.test(p), 'a relative path with forward slashes')
+  .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'no empty, "." or ".." segments')
+
+/** A rollout id, as assignments hand it to devices and reports carry it back. */
+export const RolloutId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a rollout id of [A-Za-z0-9_-], 1 to 64 characters')
+
 /** Rollout arms. */
 export const Arm = z.enum(['baseline', 'candidate'])
 export type Arm = z.infer<typeof Arm>

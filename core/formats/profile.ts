@@ -36,6 +36,7 @@ export const NumericProfile = z
         return
       }
     }
+    if (p.min > p.max) ctx.addIssue({ code: 'custom', message: 'min must not exceed max', path: ['min'] })
     if (p.counts.length !== p.edges.length + 1)
       ctx.addIssue({ code: 'custom', message: 'counts must have edges.length + 1 entries', path: ['counts'] })
     else if (p.counts.reduce((a, b) => a + b, 0) !== p.n)
@@ -63,10 +64,12 @@ export const CategoricalProfile = z
   })
 export type CategoricalProfile = z.infer<typeof CategoricalProfile>
 
-export const FeatureProfile = z.union([NumericProfile, CategoricalProfile])
+// Discriminated, so a wrong `type` is reported at `/features/<name>/type`, not at the whole feature.
+export const FeatureProfile = z.discriminatedUnion('type', [NumericProfile, CategoricalProfile])
 export type FeatureProfile = z.infer<typeof FeatureProfile>
 
-const FeatureKey = z.string().min(1).max(160)
+/** The name of a profiled feature or output; telemetry reports key their histograms by it. */
+export const FeatureKey = z.string().min(1).max(160)
 
 /** A whole `profile/1` document. */
 export const Profile = z.strictObject({

@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { EpochMs, ModelFormat, ModelName, Sha256 } from './common.ts'
+import { EpochMs, FilePath, ModelFormat, ModelName, Sha256 } from './common.ts'
 import { ManifestFile } from './assignment.ts'
 import { Profile } from './profile.ts'
 import { Signature } from './signature.ts'
@@ -7,17 +7,6 @@ import { Signature } from './signature.ts'
 /** Bodies and resources of the registry API (`/v1/models`, `/v1/artifacts`, `/v1/events`, `/v1/tokens`). */
 
 export const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'a slug of [a-z0-9-], 1 to 64 characters')
-
-/**
- * A path inside a model version: relative, forward slashes, no `.`/`..` segments, no control
- * characters, at most 512 characters (e.g. `model.json`, `group1-shard1of2.bin`).
- */
-export const FilePath = z
-  .string()
-  .min(1)
-  .max(512)
-  .refine((p) => !p.startsWith('/') && !p.includes('\\') && !/[\u0000-\u001f\u007f]/.test(p), 'a relative path with forward slashes')
-  .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'no empty, "." or ".." segments')
 
 export const CreateModel = z.strictObject({
   name: ModelName,

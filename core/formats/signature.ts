@@ -9,9 +9,27 @@ import * as z from 'zod'
  */
 const FeatureName = z.string().min(1).max(128)
 
+/**
+ * A refinement rejecting a repeated entry, at its second occurrence: each feature name, category, label
+ * and tensor name selects one slot (an input column, a one-hot position, a class, a tensor).
+ */
+function unique<T>(key: (item: T) => string, field?: string) {
+  return (items: readonly T[], ctx: z.RefinementCtx) => {
+    const seen = new Set<string>()
+    for (let i = 0; i < items.length; i++) {
+      const k = key(items[i])
+      if (seen.has(k)) return ctx.addIssue({ code: 'custom', message: `duplicate ${JSON.stringify(k)}`, path: field === undefined ? [i] : [i, field] })
+      seen.add(k)
+    }
+  }
+}
+const itself = (s: string) => s
+
 const NumericTransform = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('standardize'), mean: z.number(), std: z.number().positive() }),
-  z.strictObject({ kind: z.literal('minmax'), min: z.number(), max: z.number() }),
+  z
+    .strictObject({ kind: z.literal('minmax'), min: z.number(), max: z.number() })
+    .refine((t) => t.max > t.min, { message: 'max must exceed min', path: ['max'] }),
 ])
 
 /** A numeric input feature; `fill` replaces a missing value before scaling (default: the transform's centre, else 0). */
@@ -26,7 +44,7 @@ export const NumericFeature = z.strictObject({
 export const CategoricalFeature = z.strictObject({
   name: FeatureName,
   type: z.literal('categorical'),
-  categories: z.array(z.string()).min(1).max(1024),
+  categories: z.array(z.string()).min(1).max(1024).superRefine(unique(itself)),
   encoding: z.enum(['onehot', 'index']).default('onehot'),
 })
 
@@ -41,7 +59,7 @@ export const TensorSpec = z.strictObject({
   name: z.string().min(1).max(256),
   dtype: TensorDtype,
   shape: z.array(z.union([z.number().int().nonnegative(), z.string(), z.null()])).max(16),
-  labels: z.array(z.string()).max(100_000).optional(),
+  labels: z.array(z.string()).max(100_000).superRefine(unique(itself)).optional(),
 })
 export type TensorSpec = z.infer<typeof TensorSpec>
 
@@ -50,7 +68,7 @@ export const TabularOutput = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('classes'),
     name: z.string().min(1).optional(),
-    labels: z.array(z.string()).min(2).max(10_000),
+    labels: z.array(z.string()).min(2).max(10_000).superRefine(unique(itself)),
     activation: z.enum(['softmax', 'sigmoid', 'none']).default('none'),
   }),
   z.strictObject({ kind: z.literal('regression'), name: z.string().min(1).optional() }),
@@ -60,14 +78,14 @@ export const TabularOutput = z.discriminatedUnion('kind', [
 export const Signature = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('tabular'),
-    features: z.array(TabularFeature).min(1).max(1024),
+    features: z.array(TabularFeature).min(1).max(1024).superRefine(unique((f) => f.name, 'name')),
     input: z.strictObject({ name: z.string().min(1) }).optional(),
     output: TabularOutput,
   }),
   z.strictObject({
     kind: z.literal('tensor'),
-    inputs: z.array(TensorSpec).min(1).max(64),
-    outputs: z.array(TensorSpec).min(1).max(64),
+    inputs: z.array(TensorSpec).min(1).max(64).superRefine(unique((t) => t.name, 'name')),
+    outputs: z.array(TensorSpec).min(1).max(64).superRefine(unique((t) => t.name, 'name')),
   }),
 ])
 export type Signature = z.infer<typeof Signature>

@@ -1,5 +1,6 @@
 import * as z from 'zod'
-import { Arm, Backend, Count, EpochMs, ModelName, Role } from './common.ts'
+import { Arm, Backend, Count, EpochMs, ModelName, Role, RolloutId } from './common.ts'
+import { FeatureKey } from './profile.ts'
 import { SketchJson } from './sketch.ts'
 
 /**
@@ -12,7 +13,6 @@ export const WINDOW_MS = 60_000
 /** The longest window one report may cover. */
 export const MAX_WINDOW_MS = 60 * WINDOW_MS
 
-const Key = z.string().regex(/^[A-Za-z0-9_.:\-]{1,160}$/, 'a name of [A-Za-z0-9_.:-], up to 160 characters')
 const Reason = z.string().regex(/^[a-z0-9_]{1,64}$/, 'a reason code of [a-z0-9_]')
 
 /** Counts on a feature's profile bins plus its missing count. */
@@ -38,17 +38,25 @@ export const Report = z.strictObject({
   model: ModelName,
   version: z.number().int().positive(),
   role: Role,
-  rollout: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), arm: Arm }).optional(),
+  rollout: z.strictObject({ id: RolloutId, arm: Arm }).optional(),
   window: UtcWindow,
   backend: Backend,
   fallbacks: z.partialRecord(Backend, Reason).default({}),
   counts: z.strictObject({ inferences: Count, errors: Count, cacheHits: Count, loads: Count }),
   loadMs: SketchJson,
   latency: SketchJson,
-  features: z.record(Key, BinnedCounts).default({}),
-  outputs: z.record(Key, BinnedCounts).default({}),
-  shadow: z.strictObject({ compared: Count, agreed: Count, meanAbsDiff: z.number().nonnegative() }).optional(),
-  feedback: z.strictObject({ labeled: Count, correct: Count }).optional(),
+  // Keyed by the version profile's names, so any name a profile can hold can be reported; the edge
+  // must accept only names of that profile, which keeps free text off the wire.
+  features: z.record(FeatureKey, BinnedCounts).default({}),
+  outputs: z.record(FeatureKey, BinnedCounts).default({}),
+  shadow: z
+    .strictObject({ compared: Count, agreed: Count, meanAbsDiff: z.number().nonnegative() })
+    .refine((s) => s.agreed <= s.compared, { message: 'agreed must not exceed compared', path: ['agreed'] })
+    .optional(),
+  feedback: z
+    .strictObject({ labeled: Count, correct: Count })
+    .refine((f) => f.correct <= f.labeled, { message: 'correct must not exceed labeled', path: ['correct'] })
+    .optional(),
 })
 export type Report = z.infer<typeof Report>
 

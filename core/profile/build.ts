@@ -1,3 +1,4 @@
+import { jsonPointer } from '../json-pointer.ts'
 import { EdgefleetError } from '../errors.ts'
 import { OTHER_CATEGORY, Profile, PROFILE_VERSION } from '../formats/profile.ts'
 import type { CategoricalProfile, FeatureProfile, NumericProfile } from '../formats/profile.ts'
@@ -54,7 +55,7 @@ export function buildProfile(
   const parsed = Profile.safeParse({ v: PROFILE_VERSION, rows: records.length, features, outputs })
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    throw new EdgefleetError('validation_failed', `profile: ${issue.path.join('.')}: ${issue.message}`, { pointer: `/${issue.path.join('/')}` })
+    throw new EdgefleetError('validation_failed', `profile: ${issue.path.join('.')}: ${issue.message}`, { pointer: jsonPointer(issue.path) })
   }
   return parsed.data
 }

@@ -1,6 +1,7 @@
 import type { ModelFormat } from '../formats/common.ts'
 import type { Profile } from '../formats/profile.ts'
 import type { Signature } from '../formats/signature.ts'
+import { jsonPointer } from '../json-pointer.ts'
 
 /** A problem found in a publish request, with the JSON pointer of the field at fault. */
 export interface Problem {
@@ -8,7 +9,6 @@ export interface Problem {
   message: string
 }
 
-const escape = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1')
 
 /**
  * Checks that a profile describes the inputs the signature declares: every tabular feature has a
@@ -19,7 +19,7 @@ export function profileMatchesSignature(profile: Profile, signature: Signature |
   if (!signature || signature.kind !== 'tabular') return null
   for (const feature of signature.features) {
     const p = profile.features[feature.name]
-    const pointer = `/profile/features/${escape(feature.name)}`
+    const pointer = jsonPointer(['profile', 'features', feature.name])
     if (!p) return { pointer, message: `the signature's feature "${feature.name}" has no profile` }
     if (p.type !== feature.type) return { pointer: `${pointer}/type`, message: `"${feature.name}" is ${feature.type} in the signature but ${p.type} in the profile` }
   }
@@ -29,7 +29,7 @@ export function profileMatchesSignature(profile: Profile, signature: Signature |
       if (o.type !== 'categorical') continue
       const unknown = o.categories.find((c) => !output.labels.includes(c))
       if (unknown !== undefined)
-        return { pointer: `/profile/outputs/${escape(name)}/categories`, message: `output class "${unknown}" is not one of the signature's labels` }
+        return { pointer: jsonPointer(['profile', 'outputs', name, 'categories']), message: `output class "${unknown}" is not one of the signature's labels` }
     }
   }
   return null

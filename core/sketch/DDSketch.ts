@@ -1,3 +1,4 @@
+import { jsonPointer } from '../json-pointer.ts'
 import { EdgefleetError } from '../errors.ts'
 import { SKETCH_DEFAULT_ALPHA, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE, SketchJson } from '../formats/sketch.ts'
 
@@ -192,7 +193,7 @@ export class DDSketch {
     const parsed = SketchJson.safeParse(json)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
-      const pointer = issue === undefined ? '' : issue.path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
+      const pointer = issue === undefined ? '' : jsonPointer(issue.path)
       throw new EdgefleetError('validation_failed', `invalid sketch/1: ${issue?.message ?? 'malformed'}${pointer === '' ? '' : ` at ${pointer}`}`, {
         pointer,
         cause: parsed.error,

@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type * as z from 'zod'
 import { EdgefleetError, httpStatus, isEdgefleetError, type ErrorCode } from '../../core/errors.ts'
+import { jsonPointer } from '../../core/json-pointer.ts'
 import type { AppEnv } from '../env.ts'
 
 /** The JSON error response of every route: `{"error": {"code", "message", "pointer"?}}`. */
@@ -11,10 +12,6 @@ export function errorResponse(c: Context, code: ErrorCode, message: string, poin
   return c.json(body, httpStatus(code) as ContentfulStatusCode, headers)
 }
 
-/** RFC 6901 JSON pointer of a zod issue path. */
-export function jsonPointer(path: readonly PropertyKey[]): string {
-  return path.map((p) => '/' + String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('')
-}
 
 /** Turns the first zod issue into a `validation_failed` error pointing at the field. */
 export function validationError(error: z.ZodError, target: string): EdgefleetError {

@@ -1,0 +1,189 @@
+import { Command, Option } from 'commander'
+import { EdgefleetError, isEdgefleetError } from '../../core/errors.ts'
+import { ModelFormat, ModelName } from '../../core/formats/common.ts'
+import { Profile } from '../../core/formats/profile.ts'
+import { Slug, type Lineage, type Manifest, type PublishVersion } from '../../core/formats/registry.ts'
+import { Signature } from '../../core/formats/signature.ts'
+import { filesFitFormat, profileMatchesSignature } from '../../core/registry/checks.ts'
+import { clientOf, edgeAction, withConnection, type ConnectionFlags } from '../connection.ts'
+import type { AliasMove, EdgeClient, ModelDetail } from '../edge-client.ts'
+import { processIo, type Io } from '../io.ts'
+import { formatJson } from '../json.ts'
+import { checkWith, readJsonWith } from '../local-json.ts'
+import { fileStream, hashFile, resolveModelFiles, type ModelFiles } from '../model-files.ts'
+import { intOption } from '../options.ts'
+import { metricOption } from '../registry-args.ts'
+import { count, formatBytes } from '../units.ts'
+import { createUploadProgress } from '../upload-progress.ts'
+
+interface PublishFlags extends ConnectionFlags {
+  format?: ModelFormat
+  task?: string
+  description?: string
+  profile?: string
+  signature?: string
+  parent?: number
+  dataHash?: string
+  codeCommit?: string
+  metric?: Record<string, number>
+  alias?: string
+}
+
+/** What a publish did: the new version, how many artifacts it sent or found stored, and any alias move. */
+export interface PublishResult {
+  manifest: Manifest
+  uploaded: number
+  skipped: number
+  alias: AliasMove | null
+}
+
+/**
+ * `edgefleet publish <model> <file...>`: uploads the files the edge does not hold yet (content-addressed,
+ * streamed from disk), publishes them as the model's next version, and optionally moves an alias.
+ * The bar goes to `tty` when it is a terminal; in-process callers pass null.
+ */
+export function publishCommand(io: Io, tty: NodeJS.WriteStream | null = io === processIo ? process.stderr : null): Command {
+  return withConnection(
+    new Command('publish')
+      .description("publish files as a model's next version (creates the model if needed; uploads only what the edge lacks)")
+      .argument('<model>', 'the model: a slug of [a-z0-9-]')
+      .argument('<file...>', 'an .onnx file; a tfjs model folder or its model.json (its weight shards come along); other files by name')
+      .addOption(new Option('--format <format>', 'model format (default: from the files)').choices(ModelFormat.options))
+      .option('--task <task>', 'task of a new model, e.g. classification (default generic)')
+      .option('--description <text>', 'description of a new model')
+      .option('--profile <file>', 'reference profile (profile/1 JSON, from `edgefleet profile`)')
+      .option('--signature <file>', 'signature JSON: tabular features or tensors')
+      .option('--parent <version>', 'lineage: the version this one derives from', intOption(1, Number.MAX_SAFE_INTEGER))
+      .option('--data-hash <hash>', 'lineage: hash of the training data')
+      .option('--code-commit <commit>', 'lineage: commit of the training code')
+      .option('--metric <name=value>', 'an evaluation metric (repeatable)', metricOption)
+      .option('--alias <alias>', 'then point this alias (e.g. production) at the new version'),
+  ).action(
+    edgeAction(async (model: string, paths: string[], flags: PublishFlags) => {
+      const result = await publish(io, tty, model, paths, flags).catch((e: unknown) => {
+        if (isEdgefleetError(e) && e.code === 'forbidden') throw new EdgefleetError(e.code, `${e.message} (publishing needs registry:read and registry:write)`, { cause: e })
+        throw e
+      })
+      if (flags.json === true) return io.out(`${formatJson(result.manifest)}\n`)
+      const m = result.manifest
+      const bytes = m.files.reduce((a, f) => a + f.size, 0)
+      io.out(`published ${m.model} v${m.version} (${count(m.files.length, 'file')}, ${formatBytes(bytes)}, ${result.uploaded} uploaded, ${result.skipped} already stored)\n`)
+      const a = result.alias
+      if (a !== null) io.out(`${a.model} ${a.alias} → v${a.version}${a.previous === null ? '' : ` (was v${a.previous})`}\n`)
+    }),
+  )
+}
+
+async function publish(io: Io, tty: NodeJS.WriteStream | null, model: string, paths: string[], flags: PublishFlags): Promise<PublishResult> {
+  // Local inputs are checked before the first request; the model and its format before the first upload.
+  const name = checkWith(ModelName, model, 'model')
+  if (flags.alias !== undefined) checkWith(Slug, flags.alias, '--alias')
+  const signature = flags.signature === undefined ? undefined : await readJsonWith(Signature, flags.signature)
+  const profile = flags.profile === undefined ? undefined : await readJsonWith(Profile, flags.profile)
+  const local = await resolveModelFiles(paths)
+
+  const client = clientOf(flags)
+  const existing = await findModel(client, name)
+  const format = chooseFormat(flags.format, local, existing)
+  const fit = filesFitFormat(format, local.files)
+  if (fit !== null) throw new EdgefleetError('validation_failed', fit.message)
+  if (profile !== undefined) {
+    const problem = profileMatchesSignature(profile, signature ?? existing?.signature ?? null)
+    if (problem !== null) throw new EdgefleetError('validation_failed', `${flags.profile}: ${problem.message}`, { pointer: problem.pointer.replace(/^\/profile/, '') })
+  }
+
+  const files = await mapLimit(local.files, 4, async (f) => ({ ...f, ...(await hashFile(f.source)) }))
+  const artifacts = [...new Map(files.map((f) => [f.sha256, f])).values()]
+  const stored = await mapLimit(artifacts, 8, (f) => client.hasArtifact(f.sha256))
+  const missing = artifacts.filter((_, i) => !stored[i])
+
+  const progress = createUploadProgress(io, missing.reduce((a, f) => a + f.size, 0), tty)
+  artifacts.forEach((f, i) => stored[i] && progress.skipped(f.path, f.size))
+  let uploaded = 0
+  try {
+    for (const f of missing) {
+      progress.started(f.path, f.size)
+      try {
+        await client.putArtifact(f.sha256, f.size, fileStream(f.source, (n) => progress.sent(n)))
+      } catch (e) {
+        // Stored by someone else since the check: the edge answers without reading the body, which
+        // Node's fetch reports as a reset connection.
+        if (isEdgefleetError(e) && e.code === 'network_error' && (await client.hasArtifact(f.sha256))) {
+          progress.skipped(f.path, f.size)
+          continue
+        }
+        throw e
+      }
+      uploaded++
+      progress.finished(f.path, f.size)
+    }
+  } finally {
+    progress.close()
+  }
+
+  if (existing === null) await createModel(client, { name, format, task: flags.task, description: flags.description, signature })
+  const lineage: Lineage = { parent: flags.parent, dataHash: flags.dataHash, codeCommit: flags.codeCommit }
+  const body: PublishVersion = {
+    files: files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
+    signature,
+    profile,
+    metrics: flags.metric ?? {},
+    lineage: Object.fromEntries(Object.entries(lineage).filter(([, v]) => v !== undefined)),
+  }
+  const manifest = await client.publishVersion(name, body)
+  let alias: AliasMove | null = null
+  if (flags.alias !== undefined) {
+    try {
+      alias = await client.moveAlias(name, flags.alias, manifest.version)
+    } catch (e) {
+      if (!isEdgefleetError(e)) throw e
+      throw new EdgefleetError(e.code, `published ${name} v${manifest.version}, but moving ${flags.alias} failed: ${e.message}`, { pointer: e.pointer, cause: e })
+    }
+  }
+  return { manifest, uploaded, skipped: artifacts.length - uploaded, alias }
+}
+
+/** The model, or null when the edge answers 404 (publish then creates it). */
+async function findModel(client: EdgeClient, name: string): Promise<ModelDetail | null> {
+  try {
+    return await client.getModel(name)
+  } catch (e) {
+    if (isEdgefleetError(e) && e.code === 'not_found') return null
+    throw e
+  }
+}
+
+async function createModel(client: EdgeClient, body: Parameters<EdgeClient['createModel']>[0]): Promise<void> {
+  try {
+    await client.createModel(body)
+  } catch (e) {
+    // Created by someone else since we looked: publishing to it is what the user asked for.
+    if (!(isEdgefleetError(e) && e.code === 'conflict')) throw e
+  }
+}
+
+/** The format from --format, the files (a model.json's `format`, an .onnx file) and the existing model, which must agree. */
+function chooseFormat(flag: ModelFormat | undefined, local: ModelFiles, existing: ModelDetail | null): ModelFormat {
+  const fromFiles = local.tfjsFormat ?? (local.files.some((f) => f.path.toLowerCase().endsWith('.onnx')) ? 'onnx' : null)
+  if (flag !== undefined && fromFiles !== null && flag.startsWith('tfjs') && fromFiles !== flag)
+    throw new EdgefleetError('validation_failed', `--format ${flag}, but model.json declares a ${fromFiles} model`)
+  const format = flag ?? fromFiles ?? existing?.format ?? null
+  if (format === null) throw new EdgefleetError('bad_request', 'cannot tell the model format from the files: pass --format onnx|tfjs-layers|tfjs-graph')
+  if (existing !== null && existing.format !== format)
+    throw new EdgefleetError('conflict', `model "${existing.name}" is ${existing.format}; these files are published as ${format}`)
+  return format
+}
+
+/** Maps with at most `limit` calls in flight, keeping order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return out
+}

@@ -1,0 +1,190 @@
+import { EdgefleetError, ERROR_STATUS, type ErrorCode } from '../core/errors.ts'
+import type { CreatedToken, CreateModel, CreateToken, Event, Manifest, Model, PublishVersion, Token } from '../core/formats/registry.ts'
+
+/** One row of a model's version list (`GET /v1/models/:model`). */
+export interface VersionSummary {
+  version: number
+  files: number
+  size: number
+  createdAt: number
+  createdBy: string
+  parent: number | null
+  deprecated: boolean
+  aliases: string[]
+  metrics: Record<string, number>
+}
+
+/** A model with its versions, newest first (`GET /v1/models/:model`). */
+export interface ModelDetail extends Model {
+  versions: VersionSummary[]
+  rollout: unknown
+}
+
+/** The answer to an alias move (`PUT /v1/models/:model/aliases/:alias`). */
+export interface AliasMove {
+  model: string
+  alias: string
+  version: number
+  previous: number | null
+}
+
+/** The answer to an upload (`PUT /v1/artifacts/:sha256`): `created` is false when the bytes were already stored. */
+export interface StoredArtifact {
+  sha256: string
+  size: number
+  created: boolean
+}
+
+/** A page of the audit trail; `next` is the cursor of the following page, null on the last. */
+export interface EventPage {
+  events: Event[]
+  next: string | null
+}
+
+/** Filters and cursor of `GET /v1/events`. */
+export interface EventQuery {
+  model?: string
+  type?: string
+  after?: string
+  limit?: number
+}
+
+/** Where the edge is and how to call it; `fetch` is injectable so tests sit at the network edge. */
+export interface EdgeClientOptions {
+  url: string
+  token?: string
+  fetch?: typeof fetch
+  /** Deadline of each call but uploads, in ms (default 60 s). */
+  timeoutMs?: number
+}
+
+/** How long a call (other than an upload) may take before the command fails. */
+export const DEFAULT_TIMEOUT_MS = 60_000
+
+/** A typed client for the edge's registry routes; every failure is an EdgefleetError with the edge's code. */
+export interface EdgeClient {
+  readonly url: string
+  listModels(): Promise<Model[]>
+  getModel(model: string): Promise<ModelDetail>
+  createModel(body: CreateModel): Promise<Model>
+  hasArtifact(sha256: string): Promise<boolean>
+  putArtifact(sha256: string, size: number, body: ReadableStream<Uint8Array> | Uint8Array): Promise<StoredArtifact>
+  publishVersion(model: string, body: PublishVersion): Promise<Manifest>
+  getVersion(model: string, version: number): Promise<Manifest>
+  deprecateVersion(model: string, version: number): Promise<Manifest>
+  moveAlias(model: string, alias: string, version: number): Promise<AliasMove>
+  listEvents(query?: EventQuery): Promise<EventPage>
+  createToken(body: CreateToken): Promise<CreatedToken>
+  listTokens(): Promise<Token[]>
+  revokeToken(id: string): Promise<Token>
+}
+
+// Codes for answers that carry no error body (e.g. a proxy's page in between).
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 411: 'length_required', 413: 'too_large', 416: 'range_not_satisfiable', 429: 'rate_limited' }
+
+/**
+ * Creates a client for the edge at `url`.
+ *
+ * @example const edge = createEdgeClient({ url: 'http://127.0.0.1:8787', token }); await edge.listModels()
+ */
+export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
+  const base = normalizeUrl(options.url)
+  const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  const seg = encodeURIComponent
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+
+  async function send(method: string, path: string, init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {}): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...init.headers }
+    if (options.token) headers.Authorization = `Bearer ${options.token}`
+    let body = init.body
+    if (init.json !== undefined) {
+      body = JSON.stringify(init.json)
+      headers['Content-Type'] = 'application/json'
+    }
+    // A streamed upload needs `duplex: 'half'` in Node's fetch (undici) and may take as long as it takes;
+    // every other call gets a deadline, so a stuck edge fails the command instead of hanging it.
+    const streamed = body instanceof ReadableStream
+    const request: RequestInit & { duplex?: 'half' } = streamed ? { method, headers, body, duplex: 'half' } : { method, headers, body, signal: AbortSignal.timeout(timeoutMs) }
+    try {
+      return await doFetch(`${base}${path}`, request)
+    } catch (cause) {
+      if ((cause as { name?: unknown }).name === 'TimeoutError')
+        throw new EdgefleetError('network_error', `the edge at ${base} did not answer ${method} ${path} within ${timeoutMs / 1000} s`, { cause })
+      // Node's fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, bad port) is its cause.
+      const inner = (cause as { cause?: { code?: unknown; message?: unknown } }).cause
+      const reason = String(inner?.code ?? inner?.message ?? (cause instanceof Error ? cause.message : cause))
+      throw new EdgefleetError('network_error', `cannot reach the edge at ${base} (${reason})`, { cause })
+    }
+  }
+
+  async function call<T>(method: string, path: string, init?: Parameters<typeof send>[2]): Promise<T> {
+    const res = await send(method, path, init)
+    if (!res.ok) throw await edgeError(res, method, path)
+    return (await res.json()) as T
+  }
+
+  return {
+    url: base,
+    listModels: async () => (await call<{ models: Model[] }>('GET', '/v1/models')).models,
+    getModel: (model) => call('GET', `/v1/models/${seg(model)}`),
+    createModel: (body) => call('POST', '/v1/models', { json: body }),
+    async hasArtifact(sha256) {
+      const path = `/v1/artifacts/${seg(sha256)}`
+      const res = await send('HEAD', path)
+      if (res.ok) return true
+      if (res.status === 404) return false
+      // A HEAD answer has no body to explain itself: ask for one byte to get the edge's error.
+      const probe = await send('GET', path, { headers: { Range: 'bytes=0-0' } })
+      if (!probe.ok) throw await edgeError(probe, 'GET', path)
+      await probe.body?.cancel()
+      return true
+    },
+    putArtifact: (sha256, size, body) =>
+      call('PUT', `/v1/artifacts/${seg(sha256)}`, { body, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) } }),
+    publishVersion: (model, body) => call('POST', `/v1/models/${seg(model)}/versions`, { json: body }),
+    getVersion: (model, version) => call('GET', `/v1/models/${seg(model)}/versions/${version}`),
+    deprecateVersion: (model, version) => call('PATCH', `/v1/models/${seg(model)}/versions/${version}`, { json: { deprecated: true } }),
+    moveAlias: (model, alias, version) => call('PUT', `/v1/models/${seg(model)}/aliases/${seg(alias)}`, { json: { version } }),
+    listEvents(query = {}) {
+      const params = new URLSearchParams()
+      for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v))
+      const qs = params.toString()
+      return call('GET', `/v1/events${qs === '' ? '' : `?${qs}`}`)
+    },
+    createToken: (body) => call('POST', '/v1/tokens', { json: body }),
+    listTokens: async () => (await call<{ tokens: Token[] }>('GET', '/v1/tokens')).tokens,
+    revokeToken: (id) => call('DELETE', `/v1/tokens/${seg(id)}`),
+  }
+}
+
+/** The edge's `{"error": {code, message, pointer}}` as an EdgefleetError; an answer without one gets a code from its status. */
+async function edgeError(res: Response, method: string, path: string): Promise<EdgefleetError> {
+  const text = await res.text().catch(() => '')
+  let body: { error?: { code?: unknown; message?: unknown; pointer?: unknown } } | undefined
+  try {
+    body = JSON.parse(text)
+  } catch {
+    // not JSON: a proxy's page, or no body at all
+  }
+  const err = body?.error
+  if (err && typeof err.code === 'string' && typeof err.message === 'string') {
+    const code = (err.code in ERROR_STATUS ? err.code : codeOfStatus(res.status)) as ErrorCode
+    return new EdgefleetError(code, err.message, { pointer: typeof err.pointer === 'string' ? err.pointer : undefined })
+  }
+  return new EdgefleetError(codeOfStatus(res.status), `${method} ${path} answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`)
+}
+
+function codeOfStatus(status: number): ErrorCode {
+  return STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request')
+}
+
+function normalizeUrl(url: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new EdgefleetError('bad_request', `--url: "${url}" is not a URL (e.g. http://127.0.0.1:8787)`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new EdgefleetError('bad_request', `--url: "${url}" is not an http(s) URL`)
+  return parsed.href.replace(/\/+$/, '')
+}

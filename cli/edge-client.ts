@@ -1,45 +1,7 @@
 import { EdgefleetError, ERROR_STATUS, type ErrorCode } from '../core/errors.ts'
-import type { CreatedToken, CreateModel, CreateToken, Event, Manifest, Model, PublishVersion, Token } from '../core/formats/registry.ts'
+import type { AliasMove, CreatedToken, CreateModel, CreateToken, EventPage, Manifest, Model, ModelDetail, PublishVersion, StoredArtifact, Token } from '../core/formats/registry.ts'
 
-/** One row of a model's version list (`GET /v1/models/:model`). */
-export interface VersionSummary {
-  version: number
-  files: number
-  size: number
-  createdAt: number
-  createdBy: string
-  parent: number | null
-  deprecated: boolean
-  aliases: string[]
-  metrics: Record<string, number>
-}
-
-/** A model with its versions, newest first (`GET /v1/models/:model`). */
-export interface ModelDetail extends Model {
-  versions: VersionSummary[]
-  rollout: unknown
-}
-
-/** The answer to an alias move (`PUT /v1/models/:model/aliases/:alias`). */
-export interface AliasMove {
-  model: string
-  alias: string
-  version: number
-  previous: number | null
-}
-
-/** The answer to an upload (`PUT /v1/artifacts/:sha256`): `created` is false when the bytes were already stored. */
-export interface StoredArtifact {
-  sha256: string
-  size: number
-  created: boolean
-}
-
-/** A page of the audit trail; `next` is the cursor of the following page, null on the last. */
-export interface EventPage {
-  events: Event[]
-  next: string | null
-}
+export type { AliasMove, EventPage, ModelDetail, StoredArtifact, VersionSummary } from '../core/formats/registry.ts'
 
 /** Filters and cursor of `GET /v1/events`. */
 export interface EventQuery {

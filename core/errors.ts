@@ -38,6 +38,7 @@ export const ERROR_STATUS = {
   length_required: 411,
   too_large: 413,
   unsupported_media_type: 415,
+  precondition_failed: 412,
   range_not_satisfiable: 416,
   rate_limited: 429,
   integrity_error: 502,

@@ -44,10 +44,9 @@ export function eventsCommand(io: Io): Command {
           for (const e of page.events) io.out(flags.json === true ? `${JSON.stringify(e)}\n` : `${formatEvent(e)}\n`)
           printed += page.events.length
           if (printed >= limit) return
-          // On the last page `next` is null; the cursor is the seq of the last event seen.
-          const last = page.events.at(-1)
-          if (last !== undefined) after = page.next ?? String(last.seq)
-          if (page.next !== null) continue
+          // `next` is the cursor after the last event, also on the last page: following resumes from it.
+          after = page.next ?? after
+          if (page.hasMore) continue
           if (flags.follow !== true) return
           await sleep(flags.interval * 1000)
         }

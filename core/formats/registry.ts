@@ -72,6 +72,32 @@ export type Manifest = z.infer<typeof Manifest>
 
 export const MoveAlias = z.strictObject({ version: z.number().int().positive() })
 
+/** The answer to an alias move: where it points now and where it pointed before. */
+export const AliasMove = z.object({ model: z.string(), alias: z.string(), version: z.number().int(), previous: z.number().int().nullable() })
+export type AliasMove = z.infer<typeof AliasMove>
+
+/** One row of a model's version list. */
+export const VersionSummary = z.object({
+  version: z.number().int(),
+  files: z.number().int(),
+  size: z.number().int(),
+  createdAt: EpochMs,
+  createdBy: z.string(),
+  parent: z.number().int().nullable(),
+  deprecated: z.boolean(),
+  aliases: z.array(z.string()),
+  metrics: z.record(z.string(), z.number()),
+})
+export type VersionSummary = z.infer<typeof VersionSummary>
+
+/** `GET /v1/models/:model`: the model, its versions newest first, and its current rollout (null when none). */
+export const ModelDetail = Model.extend({ versions: z.array(VersionSummary), rollout: z.unknown().nullable() })
+export type ModelDetail = z.infer<typeof ModelDetail>
+
+/** The answer to an upload: `created` is false when the bytes were already stored. */
+export const StoredArtifact = z.object({ sha256: Sha256, size: z.number().int(), created: z.boolean() })
+export type StoredArtifact = z.infer<typeof StoredArtifact>
+
 export const PatchVersion = z.strictObject({ deprecated: z.literal(true) })
 
 export const Event = z.object({
@@ -85,7 +111,9 @@ export const Event = z.object({
 })
 export type Event = z.infer<typeof Event>
 
-export const EventPage = z.object({ events: z.array(Event), next: z.string().nullable() })
+/** A page of events; `next` is the cursor after the last event (pass it as `after`), `hasMore` says whether more exist now. */
+export const EventPage = z.object({ events: z.array(Event), next: z.string().nullable(), hasMore: z.boolean() })
+export type EventPage = z.infer<typeof EventPage>
 
 export const Scope = z.enum(['registry:read', 'registry:write', 'rollout:write', 'telemetry:read', 'admin', 'device'])
 export type Scope = z.infer<typeof Scope>

@@ -14,12 +14,13 @@ export async function artifactSize(bucket: R2Bucket, sha256: string): Promise<nu
 /**
  * Streams a body into R2 under its hash. R2 checks the SHA-256 itself while it writes and refuses
  * the object on a mismatch, so no byte that does not hash to its name is ever stored, and the body is
- * never buffered in the Worker. Existing bytes make this a no-op that does not read the body.
+ * never buffered in the Worker. Existing bytes are not stored again; the body is read and dropped so
+ * the client still gets its answer (a client that sends `If-None-Match: *` is told before sending).
  */
 export async function putArtifact(bucket: R2Bucket, sha256: string, body: ReadableStream<Uint8Array>, size: number): Promise<{ created: boolean }> {
   const existing = await bucket.head(artifactKey(sha256))
   if (existing) {
-    await body.cancel().catch(() => undefined)
+    await body.pipeTo(new WritableStream()).catch(() => undefined)
     if (existing.size !== size) throw new EdgefleetError('hash_mismatch', `an artifact with this hash exists with ${existing.size} bytes, not ${size}`)
     return { created: false }
   }

@@ -9,7 +9,12 @@ export interface Principal {
   origins: readonly string[] | null
 }
 
-/** True when the principal holds `scope` (`admin` holds every scope but `device`-only routes accept it too). */
+/** Scopes that a scope carries with it: `admin` holds all; writing the registry needs reading it. */
+const IMPLIED: Partial<Record<Scope, readonly Scope[]>> = {
+  'registry:write': ['registry:read'],
+}
+
+/** True when the principal holds `scope`, directly or through a scope that implies it. */
 export function hasScope(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.includes('admin') || principal.scopes.includes(scope)
+  return principal.scopes.some((s) => s === 'admin' || s === scope || IMPLIED[s]?.includes(scope))
 }

@@ -47,7 +47,7 @@ function toEvent(row: EventRow): Event {
 export async function listEvents(
   db: D1Database,
   q: { model?: string; type?: string; after?: number; limit: number },
-): Promise<{ events: Event[]; next: string | null }> {
+): Promise<{ events: Event[]; next: string | null; hasMore: boolean }> {
   const where = ['seq > ?1']
   const args: unknown[] = [q.after ?? 0]
   if (q.model !== undefined) where.push(`model = ?${args.push(q.model)}`)
@@ -62,5 +62,13 @@ export async function listEvents(
   const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?${args.push(q.limit + 1)}`
   const { results } = await db.prepare(sql).bind(...args).all<EventRow>()
   const page = results.slice(0, q.limit).map(toEvent)
-  return { events: page, next: results.length > q.limit ? String(page[page.length - 1].seq) : null }
+  // The cursor is returned even on the last page, so a reader can resume (or follow) from it later.
+  const last = page.length ? String(page[page.length - 1].seq) : q.after !== undefined ? String(q.after) : null
+  return { events: page, next: last, hasMore: results.length > q.limit }
+}
+
+/** One event by its id, or null. */
+export async function getEvent(db: D1Database, id: string): Promise<Event | null> {
+  const row = await db.prepare('SELECT * FROM events WHERE id = ?1').bind(id).first<EventRow>()
+  return row ? toEvent(row) : null
 }

@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
-import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
-import { MoveAlias, Slug } from '../../core/formats/registry.ts'
+import { AliasMove, MoveAlias, Slug } from '../../core/formats/registry.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { getAlias, upsertAlias } from '../db/aliases.ts'
 import { insertEvent } from '../db/events.ts'
@@ -10,8 +9,6 @@ import { validationHook } from '../http/errors.ts'
 import { modelParam } from './models.ts'
 import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts'
 import { requireVersion } from './versions.ts'
-
-const AliasMove = z.object({ model: z.string(), alias: z.string(), version: z.number().int(), previous: z.number().int().nullable() })
 
 /** `PUT /v1/models/:model/aliases/:alias`: point an alias at a version; every move is an event. */
 export const aliases = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })

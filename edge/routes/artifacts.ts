@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { Sha256 } from '../../core/formats/common.ts'
+import { StoredArtifact } from '../../core/formats/registry.ts'
 import { artifactKey, parseRange, putArtifact } from '../artifacts/store.ts'
 import { requireScope } from '../auth/middleware.ts'
 import type { AppEnv } from '../env.ts'
@@ -12,7 +13,6 @@ import { bearer, deviceKey, errors, json, notFound } from './openapi.ts'
 export const MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
 
 const shaParam = z.object({ sha256: Sha256 })
-const Stored = z.object({ sha256: Sha256, size: z.number().int(), created: z.boolean() })
 const binary = { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } }
 
 const immutableHeaders = (sha256: string): Record<string, string> => ({
@@ -37,10 +37,11 @@ artifacts.openapi(
     middleware: [requireScope('registry:write')] as const,
     request: { params: shaParam, body: { content: binary, required: true } },
     responses: {
-      200: json(Stored, 'The bytes were already stored'),
-      201: json(Stored, 'Stored'),
+      200: json(StoredArtifact, 'The bytes were already stored'),
+      201: json(StoredArtifact, 'Stored'),
       ...errors,
       411: json(z.unknown(), 'Content-Length is required: `length_required`'),
+      412: json(z.unknown(), 'With `If-None-Match: *`: the bytes are already stored (`precondition_failed`)'),
       413: json(z.unknown(), 'Larger than the upload limit: `too_large`'),
     },
   }),
@@ -50,6 +51,8 @@ artifacts.openapi(
     if (declared === undefined || !/^\d+$/.test(declared)) throw new EdgefleetError('length_required', 'uploads need a Content-Length header')
     const size = Number(declared)
     if (size > MAX_ARTIFACT_BYTES) throw new EdgefleetError('too_large', `an artifact is at most ${MAX_ARTIFACT_BYTES} bytes (got ${size})`)
+    if (c.req.header('If-None-Match')?.trim() === '*' && (await c.env.ARTIFACTS.head(artifactKey(sha256))))
+      throw new EdgefleetError('precondition_failed', 'these bytes are already stored')
     const body = c.req.raw.body ?? new Blob([]).stream()
     const { created } = await putArtifact(c.env.ARTIFACTS, sha256, body, size)
     return c.json({ sha256, size, created }, created ? 201 : 200)
@@ -60,7 +63,7 @@ artifacts.openapi(
   createRoute({
     method: 'get',
     path: '/v1/artifacts/{sha256}',
-    summary: 'Download an artifact (immutable; ETag; single byte ranges)',
+    summary: 'Download an artifact (immutable; ETag; single byte ranges). HEAD answers from metadata alone.',
     tags: ['artifacts'],
     security: deviceKey,
     middleware: [requireScope('device', 'registry:read')] as const,
@@ -77,6 +80,12 @@ artifacts.openapi(
   async (c) => {
     const { sha256 } = c.req.valid('param')
     const headers = immutableHeaders(sha256)
+    // Hono serves HEAD through the GET route; answer it from R2 metadata without opening the body.
+    if (c.req.method === 'HEAD') {
+      const head = await c.env.ARTIFACTS.head(artifactKey(sha256))
+      if (!head) return c.body(null, 404)
+      return c.body(null, 200, { ...headers, 'Content-Length': String(head.size) })
+    }
     const inm = c.req.header('If-None-Match')
     const rangeHeader = c.req.header('Range')
     if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === `"${sha256}"`)) {

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { ModelName } from '../../core/formats/common.ts'
-import { CreateModel, Model } from '../../core/formats/registry.ts'
+import { CreateModel, Model, ModelDetail } from '../../core/formats/registry.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { insertEvent } from '../db/events.ts'
 import { getModel, insertModel, listModels } from '../db/models.ts'
@@ -13,19 +13,6 @@ import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts
 
 export const modelParam = z.object({ model: ModelName })
 
-const VersionSummary = z.object({
-  version: z.number().int(),
-  files: z.number().int(),
-  size: z.number().int(),
-  createdAt: z.number().int(),
-  createdBy: z.string(),
-  parent: z.number().int().nullable(),
-  deprecated: z.boolean(),
-  aliases: z.array(z.string()),
-  metrics: z.record(z.string(), z.number()),
-})
-
-const ModelDetail = Model.extend({ versions: z.array(VersionSummary), rollout: z.unknown().nullable() })
 
 /** `/v1/models`: create, list and read models. */
 export const models = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })

@@ -253,7 +253,7 @@ describe('events', () => {
     for (let pages = 0; pages < 10; pages++) {
       const page = await bodyOf(await api('GET', `/v1/events?limit=2${after}`))
       all.push(...page.events)
-      if (!page.next) break
+      if (!page.hasMore) break
       after = `&after=${page.next}`
     }
     expect(all.map((e) => e.type)).toEqual(['model.created', 'model.created', ...Array(5).fill('version.published')])
@@ -264,5 +264,29 @@ describe('events', () => {
     expect(family.events).toHaveLength(2)
     expect((await api('GET', '/v1/events?after=abc')).status).toBe(400)
     expect((await api('GET', '/v1/events?limit=100000')).status).toBe(400)
+  })
+})
+
+describe('artifact uploads by more than one publisher', () => {
+  beforeEach(resetState)
+
+  it('answers HEAD from metadata, and tells an If-None-Match: * upload that the bytes exist', async () => {
+    const data = bytes(4096)
+    const { sha256: hash } = await upload('x.bin', data)
+    const head = await api('HEAD', `/v1/artifacts/${hash}`)
+    expect(head.status).toBe(200)
+    expect(head.headers.get('Content-Length')).toBe('4096')
+    expect(await head.text()).toBe('')
+    expect((await api('HEAD', `/v1/artifacts/${'0'.repeat(64)}`)).status).toBe(404)
+    const again = await api('PUT', `/v1/artifacts/${hash}`, { raw: data, headers: { 'Content-Length': '4096', 'Content-Type': 'application/octet-stream', 'If-None-Match': '*' } })
+    expect(again.status).toBe(412)
+    expect((await bodyOf(again)).error.code).toBe('precondition_failed')
+  })
+
+  it('lets a registry:write token read what it publishes', async () => {
+    const writer = (await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'ci', scopes: ['registry:write'] } }))).token
+    expect((await api('GET', '/v1/models', { token: writer })).status).toBe(200)
+    expect((await api('GET', '/v1/events', { token: writer })).status).toBe(200)
+    expect((await api('GET', '/v1/tokens', { token: writer })).status).toBe(403)
   })
 })

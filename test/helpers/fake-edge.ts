@@ -74,7 +74,7 @@ export class FakeEdge {
       const limit = Number(q.get('limit') ?? 100)
       const rest = this.events.filter((e) => e.seq > after)
       const page = rest.slice(0, limit)
-      return json({ events: page, next: rest.length > limit ? String(page.at(-1)!.seq) : null })
+      return json({ events: page, next: page.length ? String(page.at(-1)!.seq) : q.get('after'), hasMore: rest.length > limit })
     })
     this.route('POST', /^\/v1\/tokens$/, (req) => {
       const body = JSON.parse(new TextDecoder().decode(req.body!))

@@ -81,14 +81,15 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${log}`)
     try {
-      const res = await fetch(`${url}/healthz`)
+      // A workerd that accepted the connection but never answers must not stall the deadline.
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
       if (res.ok) return dev
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 150))
   }
-  await dev.stop()
+  await dev.stop({ removeState: options.stateDir === undefined })
   throw new Error(`wrangler dev did not answer /healthz on ${url} in time:\n${log}`)
 }
 

@@ -102,10 +102,14 @@ export const REGISTRY_CASES: Record<string, Cases> = {
   'event-page': {
     schema: F.EventPage,
     valid: [
-      { name: 'page with cursor', value: { events: [event, rollbackEvent], next: '1107' } },
-      { name: 'last page', value: { events: [], next: null } },
+      { name: 'page with more after it', value: { events: [event, rollbackEvent], next: '1107', hasMore: true } },
+      { name: 'last page keeps its cursor', value: { events: [rollbackEvent], next: '1107', hasMore: false } },
+      { name: 'empty log', value: { events: [], next: null, hasMore: false } },
     ],
-    invalid: [{ name: 'numeric cursor', value: { events: [event], next: 1042 }, pointer: '/next' }],
+    invalid: [
+      { name: 'numeric cursor', value: { events: [event], next: 1042, hasMore: false }, pointer: '/next' },
+      { name: 'no hasMore', value: { events: [event], next: '1042' }, pointer: '/hasMore' },
+    ],
   },
   'create-token': {
     schema: F.CreateToken,

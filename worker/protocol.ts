@@ -1,6 +1,9 @@
 import type { Backend, ModelFormat, Role } from '../core/formats/common.ts'
 import type { Profile } from '../core/formats/profile.ts'
 import type { Signature } from '../core/formats/signature.ts'
+import type { SketchJson } from '../core/formats/sketch.ts'
+import type { DriftPolicy } from '../core/drift/policy.ts'
+import type { HistogramCounts } from '../core/profile/histogram.ts'
 
 /**
  * The contract between the SDK's main thread (`client/`) and its inference worker (`worker/`),
@@ -43,14 +46,50 @@ export interface LoadRequest {
   allowFallbackAdapter?: boolean
   /** Rolling drift window: how many of the most recent minutes `drift()` compares. */
   driftWindowMinutes?: number
-  runtime: RuntimeAssets
+  /** Thresholds of the local drift verdict; unset ones come from core's DEFAULT_DRIFT_POLICY. */
+  driftPolicy?: Partial<DriftPolicy>
+  /**
+   * Engine runtime files. Needed by the first load that starts an engine (or backend); the worker keeps
+   * what it was given, so later loads may omit them. Transfer the buffers: the worker owns them afterwards.
+   */
+  runtime?: RuntimeAssets
+  /**
+   * A representative input for the WebGPU golden self-check (tensor models). Default: a seeded input built
+   * from the model's input specs (floats uniform in [0, 1), integers 0, dynamic dims 1 for the first axis
+   * and 32 for the others), which models with control inputs (Silero's `sr`) may not accept.
+   */
+  probe?: Record<string, TensorData>
+}
+
+/** Why a backend was skipped: a stable code, safe for telemetry's `fallbacks` (`[a-z0-9_]`). */
+export type BackendSkipReason =
+  | 'not_available'
+  | 'fallback_adapter'
+  | 'webgpu_mismatch'
+  | 'missing_runtime'
+  | 'unsupported'
+  | 'init_failed'
+  | 'create_failed'
+
+/** Outcome of the WebGPU golden self-check: WebGPU against a CPU reference (ORT's wasm provider, tfjs cpu) on one probe input. */
+export interface SelfCheck {
+  passed: boolean
+  /** Largest |webgpu − reference| of the worst output, and the bound it was held to (see engines/self-check.ts). */
+  maxAbsDiff: number
+  tolerance: number
+  /** The output where the largest difference was seen. */
+  output: string
 }
 
 export interface LoadResult {
   key: string
   backend: Backend
   /** Why each backend before the one that ran was skipped, e.g. `{webgpu: 'fallback_adapter'}`. */
-  fallbacks: Partial<Record<Backend, string>>
+  fallbacks: Partial<Record<Backend, BackendSkipReason>>
+  /** The same with detail for people, e.g. `{webgpu: 'not_available: requestAdapter() returned null'}`. */
+  fallbackDetails: Partial<Record<Backend, string>>
+  /** Present when the model was tried on WebGPU and its self-check ran (also when it failed). */
+  selfCheck?: SelfCheck
   loadMs: number
   inputs: string[]
   outputs: string[]
@@ -74,8 +113,22 @@ export type ModelOutput =
 
 export interface PredictResult {
   output: ModelOutput
-  /** Engine time inside the worker, milliseconds. */
+  /** Engine time inside the worker, milliseconds (a batch's items share the time of their one run). */
   ms: number
+}
+
+/** What the worker counted for one loaded model since the previous `collect` (delta, for telemetry). */
+export interface StatsDelta {
+  key: string
+  /** `start`: the previous collect (or the load); `end`: this one. Not minute-aligned: the caller cuts windows. */
+  window: { start: number; end: number }
+  inferences: number
+  errors: number
+  /** Engine time per run, milliseconds (`sketch/1`). */
+  latency: SketchJson
+  /** Counts on the profile's bins, keyed as in the profile. */
+  features: Record<string, HistogramCounts>
+  outputs: Record<string, HistogramCounts>
 }
 
 /** Local drift of one feature (or output) against the reference profile. */
@@ -91,6 +144,7 @@ export interface FeatureDrift {
 }
 
 export interface DriftReport {
+  key: string
   model: string
   version: number
   window: { start: number; end: number }
@@ -100,12 +154,20 @@ export interface DriftReport {
   drifted: string[]
 }
 
-/** The worker's API, exposed with comlink. Errors reject with `{name: 'EdgefleetError', code, message}`. */
+/**
+ * The worker's API, exposed with comlink. Errors reject with an EdgefleetError once the client has called
+ * `registerErrorTransfer()` from `worker/comlink-errors.ts` (codes: `not_found` unknown key, `conflict` key
+ * already loaded, `bad_request` bad input with a `pointer`, `backend_unavailable` with `details.data.reasons`,
+ * `validation_failed` model and signature disagree, `internal` anything else).
+ */
 export interface WorkerApi {
   capabilities(): Promise<WorkerCapabilities>
   load(request: LoadRequest): Promise<LoadResult>
   predict(key: string, input: ModelInput): Promise<PredictResult>
   predictBatch(key: string, inputs: ModelInput[]): Promise<PredictResult[]>
   drift(key: string, now?: number): Promise<DriftReport>
+  /** Counters, latency sketch and histograms since the previous call (telemetry's source). */
+  collect(key: string, now?: number): Promise<StatsDelta>
+  /** Releases the model; an unknown key is ignored, so it is safe to call twice. */
   unload(key: string): Promise<void>
 }

@@ -1,0 +1,44 @@
+import { EdgefleetError, ERROR_STATUS, type ErrorCode } from '../core/errors.ts'
+import { Assignment } from '../core/formats/assignment.ts'
+import { encodeCaps } from '../core/caps.ts'
+import type { DeviceCaps } from '../core/formats/telemetry.ts'
+
+/** What the edge answered: a (possibly unchanged) assignment with its ETag. */
+export type AssignmentAnswer = { status: 'changed'; assignment: Assignment; etag?: string } | { status: 'unchanged' }
+
+/**
+ * Asks the edge which version this device runs (`GET /v1/assign/:model`), sending the ETag of the
+ * assignment already held so an unchanged answer is a 304. Edge errors keep their code; a network
+ * failure or a 5xx is `network_error` (the caller falls back to its last-known-good assignment).
+ */
+export async function fetchAssignment(q: {
+  endpoint: string
+  appKey: string
+  model: string
+  deviceId: string
+  caps: DeviceCaps
+  etag?: string
+  fetch?: typeof fetch
+  timeoutMs?: number
+}): Promise<AssignmentAnswer> {
+  const url = `${q.endpoint.replace(/\/$/, '')}/v1/assign/${encodeURIComponent(q.model)}?device=${encodeURIComponent(q.deviceId)}&caps=${encodeURIComponent(encodeCaps(q.caps))}`
+  const headers: Record<string, string> = { 'X-Edgefleet-Key': q.appKey }
+  if (q.etag) headers['If-None-Match'] = q.etag
+  let res: Response
+  try {
+    res = await (q.fetch ?? fetch)(url, { headers, signal: AbortSignal.timeout(q.timeoutMs ?? 10_000) })
+  } catch (cause) {
+    throw new EdgefleetError('network_error', `the edge at ${q.endpoint} is unreachable`, { cause })
+  }
+  if (res.status === 304) return { status: 'unchanged' }
+  if (res.status >= 500) throw new EdgefleetError('network_error', `the edge answered HTTP ${res.status}`)
+  const body = await res.json().catch(() => null)
+  if (!res.ok) {
+    const err = (body as { error?: { code?: string; message?: string } } | null)?.error
+    const code = (err?.code && err.code in ERROR_STATUS ? err.code : 'bad_request') as ErrorCode
+    throw new EdgefleetError(code, err?.message ?? `the edge answered HTTP ${res.status}`)
+  }
+  const parsed = Assignment.safeParse(body)
+  if (!parsed.success) throw new EdgefleetError('validation_failed', `the edge sent an assignment this SDK cannot read: ${parsed.error.issues[0]?.message}`)
+  return { status: 'changed', assignment: parsed.data, etag: res.headers.get('ETag') ?? undefined }
+}

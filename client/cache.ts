@@ -1,0 +1,215 @@
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+import { EdgefleetError } from '../core/errors.ts'
+import type { Assignment } from '../core/formats/assignment.ts'
+
+/**
+ * The SDK's IndexedDB cache: verified files by SHA-256 (bytes apart from their metadata so
+ * eviction never reads bytes), the last-known-good assignment per model and the one before it
+ * (instant rollback), and small settings such as the device id.
+ */
+export interface FileMeta {
+  sha256: string
+  size: number
+  lastUsed: number
+}
+
+export interface ModelRecord {
+  model: string
+  current: Assignment
+  /** The assignment before `current`, kept (with its files) for instant rollback. */
+  previous?: Assignment
+  etag?: string
+  /** When the edge last confirmed `current` (ms): with ttlSeconds, when to ask again. */
+  checkedAt: number
+}
+
+interface CacheSchema extends DBSchema {
+  fileMeta: { key: string; value: FileMeta; indexes: { lastUsed: number } }
+  fileBytes: { key: string; value: ArrayBuffer }
+  models: { key: string; value: ModelRecord }
+  meta: { key: string; value: unknown }
+}
+
+export const DB_NAME = 'edgefleet'
+/** Bump with an `upgrade` step below; never rewrite an earlier step. */
+export const DB_VERSION = 1
+
+/** Default byte budget: generous for models, small enough to leave room for the app. */
+export const DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024
+
+export interface ModelCacheOptions {
+  budgetBytes?: number
+  now?: () => number
+}
+
+/** Opens (and upgrades) the cache database. */
+export function openCache(name = DB_NAME): Promise<IDBPDatabase<CacheSchema>> {
+  return openDB<CacheSchema>(name, DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('fileMeta', { keyPath: 'sha256' }).createIndex('lastUsed', 'lastUsed')
+        db.createObjectStore('fileBytes')
+        db.createObjectStore('models', { keyPath: 'model' })
+        db.createObjectStore('meta')
+      }
+    },
+  })
+}
+
+const isQuotaError = (e: unknown) => e instanceof DOMException && (e.name === 'QuotaExceededError' || e.name === 'UnknownError')
+
+/** The file and model cache over one IndexedDB database. */
+export class ModelCache {
+  readonly budgetBytes: number
+  private readonly now: () => number
+  /** Files that must survive eviction whatever their age (e.g. runtime files in use). */
+  private readonly pinned = new Set<string>()
+
+  constructor(
+    private readonly db: IDBPDatabase<CacheSchema>,
+    options: ModelCacheOptions = {},
+  ) {
+    this.budgetBytes = options.budgetBytes ?? DEFAULT_BUDGET_BYTES
+    this.now = options.now ?? Date.now
+  }
+
+  /** Keeps these files through eviction for the life of this cache object. */
+  pin(sha256s: Iterable<string>): void {
+    for (const s of sha256s) this.pinned.add(s)
+  }
+
+  /** The bytes of a cached file (and marks it used), or null. */
+  async getFile(sha256: string): Promise<ArrayBuffer | null> {
+    const bytes = await this.db.get('fileBytes', sha256)
+    if (!bytes) return null
+    const meta = await this.db.get('fileMeta', sha256)
+    if (meta) await this.db.put('fileMeta', { ...meta, lastUsed: this.now() })
+    return bytes
+  }
+
+  /** True when the file is cached. */
+  async hasFile(sha256: string): Promise<boolean> {
+    return (await this.db.getKey('fileMeta', sha256)) !== undefined
+  }
+
+  /**
+   * Stores verified bytes, first evicting least-recently-used unprotected files to stay within the
+   * budget; on QuotaExceededError evicts more and retries, and fails with `quota_exceeded` only
+   * when nothing evictable is left.
+   */
+  async putFile(sha256: string, bytes: ArrayBuffer, protect: Iterable<string> = []): Promise<void> {
+    const keep = new Set([...protect, sha256])
+    await this.evict(bytes.byteLength, keep)
+    for (;;) {
+      try {
+        const tx = this.db.transaction(['fileMeta', 'fileBytes'], 'readwrite')
+        await Promise.all([tx.objectStore('fileBytes').put(bytes, sha256), tx.objectStore('fileMeta').put({ sha256, size: bytes.byteLength, lastUsed: this.now() }), tx.done])
+        return
+      } catch (e) {
+        if (!isQuotaError(e)) throw e
+        if ((await this.evictOldest(keep)) === 0)
+          throw new EdgefleetError('quota_exceeded', `no room for ${bytes.byteLength} bytes in the browser's storage quota`, { cause: e })
+      }
+    }
+  }
+
+  /** Bytes held by cached files. */
+  async totalBytes(): Promise<number> {
+    let total = 0
+    for (const m of await this.db.getAll('fileMeta')) total += m.size
+    return total
+  }
+
+  /** Every cached file's metadata, least recently used first. */
+  async files(): Promise<FileMeta[]> {
+    return this.db.getAllFromIndex('fileMeta', 'lastUsed')
+  }
+
+  /** Evicts LRU unprotected files until `incoming` more bytes fit the budget; returns bytes freed. */
+  async evict(incoming: number, keep: Set<string>): Promise<number> {
+    const files = await this.files()
+    let total = files.reduce((a, f) => a + f.size, 0)
+    let freed = 0
+    for (const victim of await this.victims(files, keep)) {
+      if (total + incoming <= this.budgetBytes) break
+      await this.deleteFile(victim.sha256)
+      total -= victim.size
+      freed += victim.size
+    }
+    return freed
+  }
+
+  private async evictOldest(keep: Set<string>): Promise<number> {
+    const [victim] = await this.victims(await this.files(), keep)
+    if (!victim) return 0
+    await this.deleteFile(victim.sha256)
+    return victim.size
+  }
+
+  /** Eviction order: unreferenced files by age, then files of previous versions by age; never current ones. */
+  private async victims(files: FileMeta[], keep: Set<string>): Promise<FileMeta[]> {
+    const current = new Set<string>(this.pinned)
+    const previous = new Set<string>()
+    for (const r of await this.db.getAll('models')) {
+      for (const f of r.current.files) current.add(f.sha256)
+      for (const f of r.previous?.files ?? []) previous.add(f.sha256)
+    }
+    const free = files.filter((f) => !keep.has(f.sha256) && !current.has(f.sha256))
+    return [...free.filter((f) => !previous.has(f.sha256)), ...free.filter((f) => previous.has(f.sha256))]
+  }
+
+  private async deleteFile(sha256: string): Promise<void> {
+    const tx = this.db.transaction(['fileMeta', 'fileBytes'], 'readwrite')
+    await Promise.all([tx.objectStore('fileBytes').delete(sha256), tx.objectStore('fileMeta').delete(sha256), tx.done])
+  }
+
+  /** The stored assignment record of a model. */
+  getModel(model: string): Promise<ModelRecord | undefined> {
+    return this.db.get('models', model)
+  }
+
+  /** Records a newly confirmed assignment; a changed version moves the old one to `previous`. */
+  async putAssignment(model: string, assignment: Assignment, etag: string | undefined, checkedAt: number): Promise<ModelRecord> {
+    const tx = this.db.transaction('models', 'readwrite')
+    const before = await tx.store.get(model)
+    let record: ModelRecord
+    if (!before) record = { model, current: assignment, etag, checkedAt }
+    else if (before.current.version === assignment.version) record = { ...before, current: assignment, etag, checkedAt }
+    else record = { model, current: assignment, previous: before.current, etag, checkedAt }
+    await tx.store.put(record)
+    await tx.done
+    return record
+  }
+
+  /** Marks the stored assignment as confirmed again (a 304). */
+  async touchAssignment(model: string, checkedAt: number): Promise<void> {
+    const tx = this.db.transaction('models', 'readwrite')
+    const before = await tx.store.get(model)
+    if (before) await tx.store.put({ ...before, checkedAt })
+    await tx.done
+  }
+
+  /** A small setting (device id, …). */
+  getMeta<T>(key: string): Promise<T | undefined> {
+    return this.db.get('meta', key) as Promise<T | undefined>
+  }
+
+  /** Reads a setting, creating it inside one transaction if absent, so concurrent tabs agree. */
+  async getOrCreateMeta<T>(key: string, create: () => T): Promise<T> {
+    const tx = this.db.transaction('meta', 'readwrite')
+    const existing = (await tx.store.get(key)) as T | undefined
+    if (existing !== undefined) {
+      await tx.done
+      return existing
+    }
+    const value = create()
+    await tx.store.put(value, key)
+    await tx.done
+    return value
+  }
+
+  /** Closes the database connection. */
+  close(): void {
+    this.db.close()
+  }
+}

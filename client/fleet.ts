@@ -1,0 +1,260 @@
+import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
+import type { Assignment } from '../core/formats/assignment.ts'
+import type { Backend } from '../core/formats/common.ts'
+import type { DeviceCaps } from '../core/formats/telemetry.ts'
+import { fetchAssignment } from './assignment.ts'
+import { ModelCache, openCache } from './cache.ts'
+import { hashedDeviceId, randomDeviceId } from './device.ts'
+import { downloadVerified, type Progress } from './download.ts'
+import { FleetModel, type LoadedVersion } from './model.ts'
+import { RUNTIME_FILES } from './runtime-files.ts'
+import { defaultBackends, pinnedFiles, runtimeAssets, runtimeGroupsFor } from './runtime.ts'
+import { startWorker, type WorkerHost } from './worker-host.ts'
+
+/** Something the app may want to know about (or log): loads, swaps, fallbacks, offline use, errors. */
+export type FleetEvent =
+  | { type: 'loaded'; model: string; version: number; backend: Backend; fallbacks: Partial<Record<Backend, string>>; fromCache: boolean }
+  | { type: 'swapped'; model: string; from: number; to: number }
+  | { type: 'offline'; model: string; version: number; reason: string }
+  | { type: 'error'; model: string; code: string; message: string }
+
+export interface FleetOptions {
+  /** The edge, e.g. `https://models.example.com`. */
+  endpoint: string
+  /** An app key (a token with the single scope `device`). */
+  appKey: string
+  /** An app-supplied stable id (hashed before use); by default a random id kept in IndexedDB. */
+  deviceId?: string
+  onEvent?: (event: FleetEvent) => void
+  /** Where the worker script is; the built SDK carries its own. */
+  workerUrl?: string | URL
+  /** Base URL of the pinned runtime files, addressed by SHA-256 (default: the edge's artifacts). */
+  runtimeUrl?: string
+  /** Byte budget of the IndexedDB cache (default 512 MiB). */
+  cacheBytes?: number
+  /** Ask the browser to keep the cache through storage pressure (`navigator.storage.persist()`). */
+  persist?: boolean
+  /** IndexedDB database name (default `edgefleet`). */
+  dbName?: string
+  fetch?: typeof fetch
+}
+
+export interface LoadOptions {
+  onProgress?: (p: Progress) => void
+  /** Backends to try, in order (defaults per engine). */
+  backends?: Backend[]
+  /** Accept a software WebGPU adapter (SwiftShader); off by default. */
+  allowFallbackAdapter?: boolean
+  driftWindowMinutes?: number
+}
+
+/** The SDK's entry point: one per page. */
+export interface Fleet {
+  /** The pseudonymous id this device reports under. */
+  deviceId(): Promise<string>
+  /** Loads a model (last-known-good first, then the edge's assignment), ready to predict. */
+  load(model: string, options?: LoadOptions): Promise<FleetModel>
+  /** Stops timers, unloads models, ends the worker. Safe to call twice. */
+  close(): Promise<void>
+}
+
+/**
+ * Creates the SDK.
+ *
+ * @example
+ * const fleet = createFleet({ endpoint: 'https://edge.example.com', appKey })
+ * const model = await fleet.load('weather')
+ * const { output } = await model.predict({ temp_max: 14.2, wind: 3.1 })
+ */
+export function createFleet(options: FleetOptions): Fleet {
+  return new FleetImpl(options)
+}
+
+class FleetImpl implements Fleet {
+  private cache?: Promise<ModelCache>
+  private host?: Promise<WorkerHost>
+  private id?: Promise<string>
+  private readonly models = new Set<FleetModel>()
+  private readonly timers = new Map<FleetModel, ReturnType<typeof setInterval>>()
+  private loads = 0
+  private closed = false
+
+  constructor(private readonly options: FleetOptions) {
+    if (!/^https?:\/\//.test(options.endpoint)) throw new EdgefleetError('bad_request', 'endpoint must be an http(s) URL')
+    if (!options.appKey) throw new EdgefleetError('bad_request', 'appKey is required')
+  }
+
+  private get endpoint(): string {
+    return this.options.endpoint.replace(/\/$/, '')
+  }
+
+  private getCache(): Promise<ModelCache> {
+    this.cache ??= openCache(this.options.dbName).then((db) => {
+      if (this.options.persist) void navigator.storage?.persist?.()
+      return new ModelCache(db, { budgetBytes: this.options.cacheBytes })
+    })
+    return this.cache
+  }
+
+  private getHost(): Promise<WorkerHost> {
+    this.host ??= startWorker(this.options.workerUrl)
+    return this.host
+  }
+
+  deviceId(): Promise<string> {
+    this.id ??= this.options.deviceId !== undefined
+      ? hashedDeviceId(this.options.deviceId)
+      : this.getCache().then((c) => c.getOrCreateMeta('deviceId', randomDeviceId))
+    return this.id
+  }
+
+  private async caps(): Promise<DeviceCaps> {
+    const c = (await this.getHost()).capabilities
+    const nav = navigator as Navigator & { deviceMemory?: number; userAgentData?: { platform?: string } }
+    const platform = nav.userAgentData?.platform?.toLowerCase().replace(/[^a-z0-9_-]/g, '').slice(0, 32)
+    return { webgpu: c.webgpu && !c.fallbackAdapter, f16: c.f16, cores: c.cores || undefined, deviceMemory: nav.deviceMemory, ...(platform ? { platform } : {}) }
+  }
+
+  private emit(event: FleetEvent): void {
+    try {
+      this.options.onEvent?.(event)
+    } catch {
+      // An app's listener must never break the SDK.
+    }
+  }
+
+  async load(model: string, options: LoadOptions = {}): Promise<FleetModel> {
+    if (this.closed) throw new EdgefleetError('bad_request', 'this fleet is closed')
+    const cache = await this.getCache()
+    const record = await cache.getModel(model)
+    let assignment: Assignment
+    let fresh: { etag?: string } | null = null
+    try {
+      const answer = await fetchAssignment({ endpoint: this.endpoint, appKey: this.options.appKey, model, deviceId: await this.deviceId(), caps: await this.caps(), etag: record?.etag, fetch: this.options.fetch })
+      if (answer.status === 'unchanged' && record) {
+        assignment = record.current
+        await cache.touchAssignment(model, Date.now())
+      } else if (answer.status === 'changed') {
+        assignment = answer.assignment
+        fresh = { etag: answer.etag }
+      } else throw new EdgefleetError('network_error', 'the edge answered 304 to a request without an ETag')
+    } catch (e) {
+      if (!record || !isEdgefleetError(e) || e.code !== 'network_error') throw e
+      assignment = record.current
+      this.emit({ type: 'offline', model, version: assignment.version, reason: e.message })
+    }
+
+    let loaded: LoadedVersion
+    try {
+      loaded = await this.loadVersion(assignment, options)
+    } catch (e) {
+      // A new version that cannot be fetched or verified never replaces one that worked.
+      if (!record || record.current.version === assignment.version || !isEdgefleetError(e) || !['integrity_error', 'network_error', 'not_found'].includes(e.code)) throw e
+      this.emit({ type: 'error', model, code: e.code, message: e.message })
+      assignment = record.current
+      fresh = null
+      loaded = await this.loadVersion(assignment, options)
+    }
+    if (fresh) await cache.putAssignment(model, assignment, fresh.etag, Date.now())
+    this.emit({ type: 'loaded', model, version: assignment.version, backend: loaded.result.backend, fallbacks: loaded.result.fallbacks, fromCache: !fresh })
+
+    const handle = new FleetModel(model, await this.getHost(), loaded, (m) => this.forget(m), (m) => this.refresh(m, options))
+    this.models.add(handle)
+    this.timers.set(handle, setInterval(() => void this.refresh(handle, options).catch(() => undefined), assignment.ttlSeconds * 1000))
+    return handle
+  }
+
+  /** Downloads (or reads from cache) and verifies every file of a version and its runtime, then loads it in the worker. */
+  private async loadVersion(assignment: Assignment, options: LoadOptions): Promise<LoadedVersion> {
+    const [cache, host] = await Promise.all([this.getCache(), this.getHost()])
+    const backends = options.backends ?? defaultBackends(assignment.format)
+    const allowFallback = options.allowFallbackAdapter ?? false
+    const groups = runtimeGroupsFor(assignment.format, backends, host.capabilities, allowFallback).filter((g) => !host.sentRuntime.has(g))
+    const runtime = pinnedFiles(RUNTIME_FILES, groups)
+    cache.pin(runtime.map((f) => f.sha256))
+    const runtimeBase = (this.options.runtimeUrl ?? `${this.endpoint}/v1/artifacts`).replace(/\/$/, '')
+    const wanted = [
+      ...assignment.files.map((f) => ({ sha256: f.sha256, size: f.size, url: f.url })),
+      ...runtime.map((f) => ({ sha256: f.sha256, size: f.size, url: `${runtimeBase}/${f.sha256}` })),
+    ]
+    const bytes = new Map<string, ArrayBuffer>()
+    const missing: typeof wanted = []
+    for (const f of wanted) {
+      const b = await cache.getFile(f.sha256)
+      if (b) bytes.set(f.sha256, b)
+      else missing.push(f)
+    }
+    const progress = { loaded: 0, total: missing.reduce((a, f) => a + f.size, 0) }
+    if (missing.length) options.onProgress?.({ ...progress })
+    const protect = wanted.map((f) => f.sha256)
+    for (const f of missing) {
+      const b = await downloadVerified(f.url, f, {
+        headers: { 'X-Edgefleet-Key': this.options.appKey },
+        fetch: this.options.fetch,
+        onBytes: (n) => {
+          progress.loaded += n
+          options.onProgress?.({ ...progress })
+        },
+      })
+      await cache.putFile(f.sha256, b, protect)
+      bytes.set(f.sha256, b)
+    }
+
+    const files: Record<string, ArrayBuffer> = {}
+    for (const f of assignment.files) files[f.path] = bytes.get(f.sha256)!
+    const key = `${assignment.model}@${assignment.version}#${assignment.role}/${++this.loads}`
+    const result = await host.load({
+      key,
+      model: assignment.model,
+      version: assignment.version,
+      role: assignment.role,
+      format: assignment.format,
+      files,
+      signature: assignment.signature,
+      profile: assignment.profile,
+      backends,
+      allowFallbackAdapter: allowFallback,
+      driftWindowMinutes: options.driftWindowMinutes,
+      runtime: runtimeAssets(RUNTIME_FILES, groups, bytes),
+    })
+    for (const g of groups) host.sentRuntime.add(g)
+    return { key, version: assignment.version, result }
+  }
+
+  /** Re-asks the edge; a changed version loads in the background and swaps in. */
+  private async refresh(model: FleetModel, options: LoadOptions): Promise<void> {
+    if (this.closed) return
+    const cache = await this.getCache()
+    const record = await cache.getModel(model.name)
+    const answer = await fetchAssignment({ endpoint: this.endpoint, appKey: this.options.appKey, model: model.name, deviceId: await this.deviceId(), caps: await this.caps(), etag: record?.etag, fetch: this.options.fetch })
+    if (answer.status === 'unchanged') return cache.touchAssignment(model.name, Date.now())
+    if (answer.assignment.version === model.version) {
+      await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
+      return
+    }
+    try {
+      const next = await this.loadVersion(answer.assignment, { ...options, onProgress: undefined })
+      const from = model.version
+      model.swap(next)
+      await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
+      this.emit({ type: 'swapped', model: model.name, from, to: next.version })
+    } catch (e) {
+      this.emit({ type: 'error', model: model.name, code: isEdgefleetError(e) ? e.code : 'internal', message: e instanceof Error ? e.message : String(e) })
+      throw e
+    }
+  }
+
+  private forget(model: FleetModel): void {
+    clearInterval(this.timers.get(model))
+    this.timers.delete(model)
+    this.models.delete(model)
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await Promise.all([...this.models].map((m) => m.close()))
+    if (this.host) (await this.host.catch(() => null))?.terminate()
+    if (this.cache) (await this.cache.catch(() => null))?.close()
+  }
+}

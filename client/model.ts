@@ -1,0 +1,118 @@
+import { EdgefleetError } from '../core/errors.ts'
+import type { Backend } from '../core/formats/common.ts'
+import type { DriftReport, LoadResult, ModelInput, ModelOutput } from '../worker/protocol.ts'
+import type { WorkerHost } from './worker-host.ts'
+
+/** One prediction, as the app sees it. */
+export interface Prediction {
+  /** Identifies the prediction for `fleet.feedback(id, label)`. */
+  id: string
+  output: ModelOutput
+  version: number
+  backend: Backend
+  /** Engine time in the worker, milliseconds. */
+  ms: number
+}
+
+/** A version loaded in the worker. */
+export interface LoadedVersion {
+  key: string
+  version: number
+  result: LoadResult
+}
+
+let sequence = 0
+const nextId = () => `p_${Date.now().toString(36)}_${(++sequence).toString(36)}`
+
+/**
+ * A model as the app holds it: `predict` always runs the version currently in place; a new
+ * version loads beside it in the background and takes over between two predictions, so no
+ * prediction fails during a swap. The old version is unloaded once its in-flight calls finish.
+ */
+export class FleetModel {
+  private active: LoadedVersion
+  private readonly inflight = new Map<string, number>()
+  private closed = false
+
+  constructor(
+    readonly name: string,
+    private readonly host: WorkerHost,
+    loaded: LoadedVersion,
+    private readonly onClose: (m: FleetModel) => void,
+    /** Checks the assignment and swaps in a new version when it changed; set by the fleet. */
+    private readonly refresher: (m: FleetModel) => Promise<void>,
+  ) {
+    this.active = loaded
+  }
+
+  /** The version serving predictions now. */
+  get version(): number {
+    return this.active.version
+  }
+
+  /** The backend the active version runs on, and why others were skipped. */
+  get backend(): { backend: Backend; fallbacks: LoadResult['fallbacks'] } {
+    return { backend: this.active.result.backend, fallbacks: this.active.result.fallbacks }
+  }
+
+  /** Runs one prediction: a tabular record, or named tensors for tensor models. */
+  async predict(input: ModelInput): Promise<Prediction> {
+    return this.run(this.active, async (v) => {
+      const r = await this.host.api.predict(v.key, input)
+      return { id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }
+    })
+  }
+
+  /** Runs several predictions in one worker round trip. */
+  async predictBatch(inputs: ModelInput[]): Promise<Prediction[]> {
+    return this.run(this.active, async (v) => {
+      const rs = await this.host.api.predictBatch(v.key, inputs)
+      return rs.map((r) => ({ id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }))
+    })
+  }
+
+  /** Local drift of this device's inputs and outputs against the active version's reference profile. */
+  drift(): Promise<DriftReport> {
+    return this.host.api.drift(this.active.key)
+  }
+
+  /** Asks the edge for this device's assignment now and swaps if it changed. */
+  refresh(): Promise<void> {
+    return this.refresher(this)
+  }
+
+  /** Puts a freshly loaded version in place; the previous one is unloaded when idle. */
+  swap(next: LoadedVersion): void {
+    if (this.closed) {
+      void this.host.api.unload(next.key)
+      return
+    }
+    const old = this.active
+    this.active = next
+    if (old.key !== next.key) void this.unloadWhenIdle(old.key)
+  }
+
+  /** Unloads the model from the worker. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.onClose(this)
+    await this.unloadWhenIdle(this.active.key)
+  }
+
+  private async run<T>(v: LoadedVersion, fn: (v: LoadedVersion) => Promise<T>): Promise<T> {
+    if (this.closed) throw new EdgefleetError('bad_request', `model "${this.name}" is closed`)
+    this.inflight.set(v.key, (this.inflight.get(v.key) ?? 0) + 1)
+    try {
+      return await fn(v)
+    } finally {
+      this.inflight.set(v.key, this.inflight.get(v.key)! - 1)
+    }
+  }
+
+  private async unloadWhenIdle(key: string): Promise<void> {
+    while ((this.inflight.get(key) ?? 0) > 0) await new Promise((r) => setTimeout(r, 5))
+    this.inflight.delete(key)
+    await this.host.api.unload(key).catch(() => undefined)
+  }
+}

@@ -1,0 +1,55 @@
+import { releaseProxy, transfer, wrap, type Remote } from 'comlink'
+import { EdgefleetError } from '../core/errors.ts'
+import { registerErrorTransfer } from '../worker/comlink-errors.ts'
+import type { LoadRequest, LoadResult, WorkerApi, WorkerCapabilities } from '../worker/protocol.ts'
+import type { RuntimeGroup } from './runtime.ts'
+
+/** The SDK's one inference worker, seen from the main thread. */
+export interface WorkerHost {
+  api: Remote<WorkerApi>
+  capabilities: WorkerCapabilities
+  /** Runtime groups already handed to the worker (each is sent once: it keeps them). */
+  sentRuntime: Set<RuntimeGroup>
+  /** Sends a load, transferring (not copying) the model and runtime bytes. */
+  load(request: LoadRequest): Promise<LoadResult>
+  terminate(): void
+}
+
+async function workerScriptUrl(workerUrl?: string | URL): Promise<{ url: string | URL; revoke?: () => void }> {
+  if (workerUrl) return { url: workerUrl }
+  const { default: source } = await import('./worker-source.ts')
+  if (!source) throw new EdgefleetError('backend_unavailable', 'this build of the SDK has no bundled worker: pass workerUrl, or use the built package (npm run build:sdk)')
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }))
+  return { url, revoke: () => URL.revokeObjectURL(url) }
+}
+
+/** Starts the module worker (from `workerUrl`, or the bundled source as a blob) and asks what it can run. */
+export async function startWorker(workerUrl?: string | URL): Promise<WorkerHost> {
+  registerErrorTransfer()
+  const { url, revoke } = await workerScriptUrl(workerUrl)
+  const worker = new Worker(url, { type: 'module', name: 'edgefleet' })
+  const api = wrap<WorkerApi>(worker)
+  let capabilities: WorkerCapabilities
+  try {
+    capabilities = await api.capabilities()
+  } catch (e) {
+    worker.terminate()
+    throw e
+  } finally {
+    revoke?.()
+  }
+  return {
+    api,
+    capabilities,
+    sentRuntime: new Set(),
+    load(request) {
+      const buffers = [...Object.values(request.files)]
+      for (const group of Object.values(request.runtime ?? {})) if (group) buffers.push(...(Object.values(group) as ArrayBuffer[]))
+      return api.load(transfer(request, buffers))
+    },
+    terminate() {
+      api[releaseProxy]()
+      worker.terminate()
+    },
+  }
+}

@@ -1,0 +1,95 @@
+import onnxProto from 'onnx-proto'
+
+/**
+ * Writes small real ONNX models (ModelProto bytes) for tests, with onnx-proto's generated protobuf
+ * classes: an independent writer, so the worker is tested against files it did not produce.
+ */
+const { onnx } = onnxProto
+
+type Dtype = 'float32' | 'int64'
+const DTYPE: Record<Dtype, number> = { float32: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64 }
+
+/** A graph input or output: dims are sizes, or names for dynamic dimensions. */
+export interface ValueSpec {
+  name: string
+  dtype: Dtype
+  dims: (number | string)[]
+}
+
+/** A node; attributes are ints, floats or int lists. */
+export interface NodeSpec {
+  op: string
+  inputs: string[]
+  outputs: string[]
+  attributes?: Record<string, { i: number } | { f: number } | { ints: number[] }>
+}
+
+/** A constant float32 tensor stored in the graph. */
+export interface Initializer {
+  name: string
+  dims: number[]
+  values: ArrayLike<number>
+}
+
+/** The bytes of an ONNX model (IR 8, default opset `opset`). */
+export function onnxModel(graph: { inputs: ValueSpec[]; outputs: ValueSpec[]; nodes: NodeSpec[]; initializers?: Initializer[]; opset?: number; producer?: string }): Uint8Array {
+  const valueInfo = (v: ValueSpec) => ({
+    name: v.name,
+    type: {
+      tensorType: {
+        elemType: DTYPE[v.dtype],
+        shape: { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  })
+  const attribute = (name: string, a: { i: number } | { f: number } | { ints: number[] }) =>
+    'i' in a
+      ? { name, type: onnx.AttributeProto.AttributeType.INT, i: a.i }
+      : 'f' in a
+        ? { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: a.f }
+        : { name, type: onnx.AttributeProto.AttributeType.INTS, ints: a.ints }
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: graph.producer ?? 'edgefleet-tests',
+    opsetImport: [{ domain: '', version: graph.opset ?? 13 }],
+    graph: {
+      name: 'g',
+      input: graph.inputs.map(valueInfo),
+      output: graph.outputs.map(valueInfo),
+      node: graph.nodes.map((n, i) => ({
+        name: `n${i}`,
+        opType: n.op,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.attributes ?? {}).map(([k, a]) => attribute(k, a)),
+      })),
+      initializer: (graph.initializers ?? []).map((t) => ({
+        name: t.name,
+        dims: t.dims,
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        floatData: Array.from(t.values),
+      })),
+    },
+  })
+  // A standalone copy: in Node, protobufjs hands out a Buffer that may be a view of a shared pool.
+  return Uint8Array.from(onnx.ModelProto.encode(model).finish())
+}
+
+/**
+ * A linear classifier `softmax(x·W + b)` (or logits with `activation: 'none'`): input `x`
+ * float32 [batch, width], output `probs` [batch, classes]. W is width×classes, row-major.
+ */
+export function linearClassifier(weights: ArrayLike<number>, bias: ArrayLike<number>, width: number, softmax = true): Uint8Array {
+  const classes = bias.length
+  const nodes: NodeSpec[] = [{ op: 'Gemm', inputs: ['x', 'W', 'b'], outputs: [softmax ? 'logits' : 'probs'] }]
+  if (softmax) nodes.push({ op: 'Softmax', inputs: ['logits'], outputs: ['probs'], attributes: { axis: { i: 1 } } })
+  return onnxModel({
+    inputs: [{ name: 'x', dtype: 'float32', dims: ['batch', width] }],
+    outputs: [{ name: 'probs', dtype: 'float32', dims: ['batch', classes] }],
+    nodes,
+    initializers: [
+      { name: 'W', dims: [width, classes], values: weights },
+      { name: 'b', dims: [classes], values: bias },
+    ],
+  })
+}

@@ -1,0 +1,89 @@
+import type { Backend } from '../core/formats/common.ts'
+import { DDSketch } from '../core/sketch/DDSketch.ts'
+import type { DriftMonitor } from './drift-monitor.ts'
+import type { Engine } from './engines/engine.ts'
+import type { DriftReport, ModelInput, PredictResult, StatsDelta } from './protocol.ts'
+import type { TabularIo } from './tabular-io.ts'
+import type { TensorIo } from './tensor-io.ts'
+
+/** Identity of a loaded model, as the load request gave it. */
+export interface ModelIdentity {
+  key: string
+  model: string
+  version: number
+}
+
+/**
+ * One loaded model: its engine, how inputs and outputs are shaped (tabular or tensor), its drift
+ * monitor, and the counters and latency sketch telemetry collects.
+ */
+export class LoadedModel {
+  #latency = new DDSketch()
+  #inferences = 0
+  #errors = 0
+  #collectedAt: number
+
+  constructor(
+    readonly id: ModelIdentity,
+    readonly engine: Engine,
+    private readonly io: { kind: 'tabular'; io: TabularIo } | { kind: 'tensor'; io: TensorIo },
+    private readonly monitor: DriftMonitor | undefined,
+    loadedAt: number,
+  ) {
+    this.#collectedAt = loadedAt
+  }
+
+  get backend(): Backend {
+    return this.engine.backend
+  }
+
+  /** Predicts every input; a failure counts as one error per input and rejects the whole call. */
+  async predict(inputs: readonly ModelInput[], now: number, pointer: (i: number) => string): Promise<PredictResult[]> {
+    try {
+      let results: PredictResult[]
+      if (this.io.kind === 'tabular') {
+        const { outputs, ms } = await this.io.io.run(inputs, now)
+        this.#latency.add(ms)
+        results = outputs.map((output) => ({ output, ms }))
+      } else {
+        const { outputs, ms } = await this.io.io.run(inputs, now, pointer)
+        for (const m of ms) this.#latency.add(m)
+        results = outputs.map((output, i) => ({ output, ms: ms[i] }))
+      }
+      this.#inferences += inputs.length
+      return results
+    } catch (e) {
+      this.#errors += inputs.length
+      throw e
+    }
+  }
+
+  /** Local drift over the monitor's window ending at `now`; empty without a profile. */
+  drift(now: number): DriftReport {
+    const { key, model, version } = this.id
+    if (this.monitor === undefined) return { key, model, version, window: { start: now, end: now }, features: {}, outputs: {}, drifted: [] }
+    return { key, model, version, ...this.monitor.report(now) }
+  }
+
+  /** Everything counted since the previous collect; starts the next delta. */
+  collect(now: number): StatsDelta {
+    const histograms = this.monitor?.collect() ?? { features: {}, outputs: {} }
+    const delta: StatsDelta = {
+      key: this.id.key,
+      window: { start: this.#collectedAt, end: now },
+      inferences: this.#inferences,
+      errors: this.#errors,
+      latency: this.#latency.toJSON(),
+      ...histograms,
+    }
+    this.#latency = new DDSketch()
+    this.#inferences = 0
+    this.#errors = 0
+    this.#collectedAt = now
+    return delta
+  }
+
+  dispose(): Promise<void> {
+    return this.engine.dispose()
+  }
+}

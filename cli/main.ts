@@ -7,6 +7,7 @@ import { eventsCommand } from './commands/events.ts'
 import { modelsCommand, versionsCommand } from './commands/models.ts'
 import { profileCommand } from './commands/profile.ts'
 import { publishCommand } from './commands/publish.ts'
+import { runtimeCommand } from './commands/runtime.ts'
 import { tokensCommand } from './commands/tokens.ts'
 import { processIo } from './io.ts'
 import type { Io } from './io.ts'
@@ -22,6 +23,7 @@ const COMMANDS: readonly ((io: Io) => Command)[] = [
   deprecateCommand,
   eventsCommand,
   tokensCommand,
+  runtimeCommand,
 ]
 
 /** Exit codes: 0 success, 1 a failure (bad data, missing file, …), 2 a usage error. */

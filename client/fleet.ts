@@ -7,7 +7,7 @@ import { ModelCache, openCache } from './cache.ts'
 import { hashedDeviceId, randomDeviceId } from './device.ts'
 import { downloadVerified, type Progress } from './download.ts'
 import { FleetModel, type LoadedVersion } from './model.ts'
-import { RUNTIME_FILES } from './runtime-files.ts'
+import { RUNTIME_FILES } from '../core/runtime-files.ts'
 import { defaultBackends, pinnedFiles, runtimeAssets, runtimeGroupsFor } from './runtime.ts'
 import { startWorker, type WorkerHost } from './worker-host.ts'
 

@@ -1,20 +1,6 @@
 import type { Backend, ModelFormat } from '../core/formats/common.ts'
+import type { PinnedFile, RuntimeGroup, RuntimePins } from '../core/runtime-files.ts'
 import type { RuntimeAssets, WorkerCapabilities } from '../worker/protocol.ts'
-
-/** A pinned runtime file: where it comes from in its package, and the exact bytes it must be. */
-export interface PinnedFile {
-  path: string
-  sha256: string
-  size: number
-}
-
-export interface RuntimePins {
-  ortWasm: Record<'mjs' | 'wasm', PinnedFile>
-  ortWebgpu: Record<'mjs' | 'wasm', PinnedFile>
-  tfjsWasm: Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', PinnedFile>
-}
-
-export type RuntimeGroup = keyof RuntimePins
 
 /** Default backend order per engine (DESIGN.md). */
 export function defaultBackends(format: ModelFormat): Backend[] {

@@ -2,7 +2,7 @@ import { releaseProxy, transfer, wrap, type Remote } from 'comlink'
 import { EdgefleetError } from '../core/errors.ts'
 import { registerErrorTransfer } from '../worker/comlink-errors.ts'
 import type { LoadRequest, LoadResult, WorkerApi, WorkerCapabilities } from '../worker/protocol.ts'
-import type { RuntimeGroup } from './runtime.ts'
+import type { RuntimeGroup } from '../core/runtime-files.ts'
 
 /** The SDK's one inference worker, seen from the main thread. */
 export interface WorkerHost {

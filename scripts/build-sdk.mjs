@@ -1,15 +1,26 @@
 // Builds the browser SDK into dist/sdk/: the self-contained worker bundle, inlined as a string into
 // a lazily imported chunk of the client module (so `new Worker(new URL(...))` inside node_modules,
-// which bundlers mishandle, is never needed), plus type declarations.
-//   node scripts/build-sdk.mjs
+// which bundlers mishandle, is never needed), plus type declarations. The modules are also copied to
+// public/sdk/ (git-ignored), the Worker's static assets, so the edge serves them at /sdk/edgefleet.js.
+//   node scripts/build-sdk.mjs              always
+//   node scripts/build-sdk.mjs --if-stale   only when a built file is missing or older than a source
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const out = `${root}dist/sdk`
+
+if (process.argv.includes('--if-stale')) {
+  const sources = ['client', 'worker', 'core']
+    .flatMap((d) => readdirSync(`${root}${d}`, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => `${e.parentPath}/${e.name}`))
+    .concat(fileURLToPath(import.meta.url), `${root}package-lock.json`)
+  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs))
+  const built = [`${out}/edgefleet.js`, `${root}public/sdk/edgefleet.js`]
+  if (built.every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) process.exit(0)
+}
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 
@@ -34,7 +45,7 @@ await esbuild.build({
   plugins: [inlineWorker],
 })
 
-const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.sdk.json`], { stdio: 'inherit' })
+const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.sdk.json`, '--outDir', `${out}/types`], { stdio: 'inherit' })
 if (tsc.status !== 0) process.exit(tsc.status ?? 1)
 // Declarations keep the sources' `.ts` specifiers; consumers resolve `.js` to the `.d.ts` beside it.
 for (const file of readdirSync(`${out}/types`, { recursive: true })) {
@@ -48,4 +59,8 @@ const size = (file) => {
   return `${(bytes.length / 1024).toFixed(1)} KB (${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(1)} KB gzip)`
 }
 writeFileSync(`${out}/worker.js`, workerCode)
+const assets = `${root}public/sdk`
+rmSync(assets, { recursive: true, force: true })
+mkdirSync(assets, { recursive: true })
+for (const file of readdirSync(out)) if (file.endsWith('.js')) copyFileSync(`${out}/${file}`, `${assets}/${file}`)
 console.log(`sdk: ${out}/edgefleet.js ${size(`${out}/edgefleet.js`)}; worker ${size(`${out}/worker.js`)}`)

@@ -25,12 +25,13 @@ export interface StaticServer {
  * Serves a folder on 127.0.0.1 at a free port, as a customer's web app would be, optionally
  * cross-origin isolated (COOP/COEP) so ORT can use threads and timers are precise.
  */
-export async function serveStatic(dir: string, options: { isolated?: boolean; routes?: Record<string, string> } = {}): Promise<StaticServer> {
+export async function serveStatic(dir: string, options: { isolated?: boolean; routes?: Record<string, string>; mounts?: Record<string, string> } = {}): Promise<StaticServer> {
   const hits: string[] = []
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
     hits.push(path)
-    const mapped = options.routes?.[path]
+    const mount = Object.entries(options.mounts ?? {}).find(([prefix]) => path.startsWith(prefix))
+    const mapped = options.routes?.[path] ?? (mount ? join(mount[1], normalize(path.slice(mount[0].length))) : undefined)
     const file = mapped ?? join(dir, normalize(path === '/' ? '/index.html' : path).replace(/^(\.\.[/\\])+/, ''))
     let size: number
     try {

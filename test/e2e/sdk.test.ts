@@ -1,0 +1,236 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import * as ort from 'onnxruntime-web'
+import type { BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { launchChromium } from '../helpers/browser.ts'
+import { cli, createAppKey } from '../helpers/edge-seed.ts'
+import { seededNormal, seededRandom } from '../helpers/random.ts'
+import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
+import { startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const SILERO = `${root}node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx`
+const SILERO_LEGACY = `${root}node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx`
+
+/** A seeded 512-sample chunk of speech-like audio. */
+function audioChunk(seed: number): number[] {
+  const normal = seededNormal(seededRandom(seed))
+  return Array.from({ length: 512 }, (_, i) => 0.1 * (Math.sin((2 * Math.PI * 220 * i) / 16000) + 0.5 * normal()))
+}
+
+/** Raw onnxruntime-web (Node build) on the same file and inputs: the oracle. */
+async function rawSilero(audio: number[]): Promise<{ output: number[]; stateN: number[] }> {
+  const session = await ort.InferenceSession.create(readFileSync(SILERO))
+  const r = await session.run({
+    input: new ort.Tensor('float32', Float32Array.from(audio), [1, 512]),
+    state: new ort.Tensor('float32', new Float32Array(256), [2, 1, 128]),
+    sr: new ort.Tensor('int64', BigInt64Array.of(16000n), []),
+  })
+  return { output: Array.from(r.output.data as Float32Array), stateN: Array.from(r.stateN.data as Float32Array) }
+}
+
+interface PageRun {
+  version: number
+  backend: string
+  fallbacks: Record<string, string>
+  output: number[]
+  stateN: number[]
+  progress: { loaded: number; total: number }[]
+  events: { type: string; code?: string; version?: number }[]
+}
+
+/** In the page: create a fleet, load `vad`, predict one chunk. Only plain data crosses back. */
+function runVad(page: Page, endpoint: string, appKey: string, audio: number[], extra: Record<string, unknown> = {}): Promise<PageRun> {
+  return page.evaluate(
+    async ({ endpoint, appKey, audio, extra }) => {
+      const { createFleet } = (globalThis as any).edgefleet
+      const events: any[] = []
+      const progress: any[] = []
+      const fleet = createFleet({ endpoint, appKey, onEvent: (e: any) => events.push({ type: e.type, code: e.code, version: e.version }), ...extra })
+      const model = await fleet.load('vad', { onProgress: (p: any) => progress.push(p) })
+      const r = await model.predict({
+        input: { dtype: 'float32', dims: [1, 512], data: Float32Array.from(audio) },
+        state: { dtype: 'float32', dims: [2, 1, 128], data: new Float32Array(256) },
+        sr: { dtype: 'int64', dims: [], data: BigInt64Array.of(16000n) },
+      })
+      const t = r.output.tensors
+      ;(globalThis as any).fleet = fleet
+      ;(globalThis as any).model = model
+      return { version: r.version, backend: r.backend, fallbacks: model.backend.fallbacks, output: Array.from(t.output.data), stateN: Array.from(t.stateN.data), progress, events }
+    },
+    { endpoint, appKey, audio, extra },
+  )
+}
+
+const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i])))
+
+describe('the browser SDK against a real edge', () => {
+  let dev: WranglerDev
+  let site: StaticServer
+  let appKey: string
+  let profileDir: string
+  let context: BrowserContext
+  const audio = audioChunk(7)
+
+  beforeAll(async () => {
+    if (!existsSync(`${root}dist/sdk/edgefleet.js`)) spawnSync(process.execPath, [`${root}scripts/build-sdk.mjs`], { stdio: 'inherit' })
+    dev = await startWranglerDev()
+    await cli(dev, ['runtime', 'push'])
+    await cli(dev, ['publish', 'vad', SILERO, '--alias', 'production'])
+    appKey = await createAppKey(dev)
+    // The customer's site: another origin than the edge.
+    site = await serveStatic(`${root}test/e2e/pages/plain`, { mounts: { '/sdk/': `${root}dist/sdk` } })
+    profileDir = mkdtempSync(join(tmpdir(), 'edgefleet-profile-'))
+    context = await launchChromium(profileDir)
+  }, 240_000)
+
+  afterAll(async () => {
+    await context?.close()
+    await site?.close()
+    await dev?.stop({ removeState: true })
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true })
+  })
+
+  async function openPage(ctx = context): Promise<Page> {
+    const page = await ctx.newPage()
+    const problems: string[] = []
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
+    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`))
+    await page.goto(`${site.url}/index.html`)
+    try {
+      await page.waitForFunction(() => (globalThis as any).edgefleet !== undefined, undefined, { timeout: 60_000 })
+    } catch (e) {
+      throw new Error(`the SDK did not load in the page: ${problems.join('; ') || 'no error reported'}`, { cause: e })
+    }
+    return page
+  }
+
+  it('loads Silero VAD from a plain module page on another origin and predicts like raw onnxruntime-web', async () => {
+    const page = await openPage()
+    const artifactRequests: string[] = []
+    page.on('request', (r) => r.url().includes('/v1/artifacts/') && artifactRequests.push(r.url()))
+    const run = await runVad(page, dev.url, appKey, audio)
+    const oracle = await rawSilero(audio)
+    expect(run.version).toBe(1)
+    expect(run.backend).toBe('wasm')
+    expect(run.fallbacks.webgpu).toBe('not_available')
+    expect(maxDiff(run.output, oracle.output)).toBeLessThanOrEqual(1e-5)
+    expect(maxDiff(run.stateN, oracle.stateN)).toBeLessThanOrEqual(1e-5)
+    // Progress covers the model and the ORT runtime it downloaded, and ends complete.
+    const last = run.progress.at(-1)!
+    expect(last.loaded).toBe(last.total)
+    expect(last.total).toBeGreaterThan(14_000_000)
+    expect(run.progress.every((p, i) => i === 0 || p.loaded >= run.progress[i - 1].loaded)).toBe(true)
+    expect(artifactRequests.length).toBe(3)
+    await page.close()
+  })
+
+  it('loads the same version again without fetching a byte of model or runtime', async () => {
+    const page = await openPage()
+    const requests: string[] = []
+    page.on('request', (r) => requests.push(new URL(r.url()).pathname))
+    const run = await runVad(page, dev.url, appKey, audio)
+    expect(run.version).toBe(1)
+    expect(run.progress).toEqual([])
+    expect(requests.filter((p) => p.startsWith('/v1/artifacts/'))).toEqual([])
+    expect(requests.filter((p) => p.startsWith('/v1/assign/'))).toHaveLength(1)
+    await page.close()
+  })
+
+  it('after a browser restart, with the edge gone, loads and predicts from IndexedDB alone', async () => {
+    await context.close()
+    await dev.stop()
+    context = await launchChromium(profileDir)
+    const page = await openPage()
+    const failed: string[] = []
+    const answered: string[] = []
+    page.on('requestfailed', (r) => failed.push(new URL(r.url()).pathname))
+    page.on('response', (r) => r.url().startsWith(dev.url) && answered.push(new URL(r.url()).pathname))
+    const run = await runVad(page, dev.url, appKey, audio)
+    const oracle = await rawSilero(audio)
+    expect(run.version).toBe(1)
+    expect(maxDiff(run.output, oracle.output)).toBeLessThanOrEqual(1e-5)
+    expect(run.events.some((e) => e.type === 'offline')).toBe(true)
+    // Nothing reached the network: the one assignment attempt failed, and no file was even requested.
+    expect(answered).toEqual([])
+    expect(failed.every((p) => p.startsWith('/v1/assign/'))).toBe(true)
+    await page.close()
+    dev = await startWranglerDev({ stateDir: dev.stateDir, port: dev.port })
+  })
+
+  it('refuses a tampered artifact and keeps serving the previous version', async () => {
+    const out = await cli(dev, ['publish', 'vad', SILERO_LEGACY, '--alias', 'production', '--json'])
+    const v2 = JSON.parse(out)
+    expect(v2.version).toBe(2)
+    onTestFinished(() => cli(dev, ['alias', 'vad', 'production', '1']).then(() => undefined))
+    const page = await openPage()
+    // A man in the middle (or a corrupted cache in front of the edge) flips bytes of the new model.
+    await page.route(`**/v1/artifacts/${v2.files[0].sha256}*`, async (route) => {
+      const res = await route.fetch()
+      const body = Buffer.from(await res.body())
+      body[body.length >> 1] ^= 0xff
+      await route.fulfill({ response: res, body })
+    })
+    const run = await runVad(page, dev.url, appKey, audio)
+    expect(run.version).toBe(1)
+    expect(run.events).toContainEqual({ type: 'error', code: 'integrity_error', version: undefined })
+    // Nothing unverified was stored: the cache holds no file with v2's hash.
+    const stored = await page.evaluate(async (sha) => {
+      const db: any = await new Promise((res, rej) => {
+        const r = (globalThis as any).indexedDB.open('edgefleet')
+        r.onsuccess = () => res(r.result)
+        r.onerror = () => rej(r.error)
+      })
+      return new Promise((res) => {
+        const g = db.transaction('fileMeta').objectStore('fileMeta').get(sha)
+        g.onsuccess = () => res(g.result ?? null)
+      })
+    }, v2.files[0].sha256)
+    expect(stored).toBeNull()
+    await page.close()
+  })
+
+  it('swaps to a new version between predictions without failing one', async () => {
+    const page = await openPage()
+    await runVad(page, dev.url, appKey, audio)
+    const v3 = JSON.parse(await cli(dev, ['publish', 'vad', SILERO, '--json']))
+    await cli(dev, ['alias', 'vad', 'production', String(v3.version)])
+    const result = await page.evaluate(async (audio) => {
+      const model = (globalThis as any).model
+      const input = {
+        input: { dtype: 'float32', dims: [1, 512], data: Float32Array.from(audio) },
+        state: { dtype: 'float32', dims: [2, 1, 128], data: new Float32Array(256) },
+        sr: { dtype: 'int64', dims: [], data: BigInt64Array.of(16000n) },
+      }
+      const versions: number[] = []
+      let failures = 0
+      let stop = false
+      const loop = (async () => {
+        while (!stop) {
+          try {
+            versions.push((await model.predict(input)).version)
+          } catch {
+            failures++
+          }
+        }
+      })()
+      await model.refresh()
+      for (let i = 0; i < 5; i++) versions.push((await model.predict(input)).version)
+      stop = true
+      await loop
+      return { versions, failures, now: model.version }
+    }, audio)
+    expect(result.failures).toBe(0)
+    expect(result.now).toBe(v3.version)
+    expect(result.versions[0]).toBe(1)
+    expect(result.versions.at(-1)).toBe(v3.version)
+    // Versions never go back once the new one is in place.
+    const firstNew = result.versions.indexOf(v3.version)
+    expect(result.versions.slice(firstNew).every((v) => v === v3.version)).toBe(true)
+    await page.close()
+  })
+})

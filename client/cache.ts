@@ -40,6 +40,8 @@ export const DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024
 export interface ModelCacheOptions {
   budgetBytes?: number
   now?: () => number
+  /** The origin's storage estimate (default `navigator.storage.estimate`), to stay under the quota. */
+  estimate?: () => Promise<{ usage?: number; quota?: number }>
 }
 
 /** Opens (and upgrades) the cache database. */
@@ -65,15 +67,18 @@ export class ModelCache {
   /** Files that must survive eviction whatever their age (e.g. runtime files in use). */
   private readonly pinned = new Set<string>()
 
+  private readonly estimate: () => Promise<{ usage?: number; quota?: number }>
+
   constructor(
     private readonly db: IDBPDatabase<CacheSchema>,
     options: ModelCacheOptions = {},
   ) {
     this.budgetBytes = options.budgetBytes ?? DEFAULT_BUDGET_BYTES
     this.now = options.now ?? Date.now
+    this.estimate = options.estimate ?? (async () => (typeof navigator !== 'undefined' && navigator.storage?.estimate ? navigator.storage.estimate() : {}))
   }
 
-  /** Keeps these files through eviction for the life of this cache object. */
+  /** Keeps these files through eviction for the life of this cache object (runtime files, models in use). */
   pin(sha256s: Iterable<string>): void {
     for (const s of sha256s) this.pinned.add(s)
   }
@@ -100,6 +105,7 @@ export class ModelCache {
   async putFile(sha256: string, bytes: ArrayBuffer, protect: Iterable<string> = []): Promise<void> {
     const keep = new Set([...protect, sha256])
     await this.evict(bytes.byteLength, keep)
+    await this.evictForQuota(bytes.byteLength, keep)
     for (;;) {
       try {
         const tx = this.db.transaction(['fileMeta', 'fileBytes'], 'readwrite')
@@ -139,6 +145,24 @@ export class ModelCache {
     return freed
   }
 
+  /**
+   * Makes room under the origin's quota before writing, rather than waiting for the browser to
+   * refuse: Chromium reports a QuotaExceededError only after a failed transaction, and not always
+   * promptly for large values. Evicts in `victims` order until `incoming` fits (with 5% headroom).
+   */
+  private async evictForQuota(incoming: number, keep: Set<string>): Promise<void> {
+    const { usage, quota } = await this.estimate().catch(() => ({}) as { usage?: number; quota?: number })
+    if (usage === undefined || quota === undefined) return
+    // The browser's usage figure lags fresh writes; our own ledger of cached bytes does not.
+    const files = await this.files()
+    let room = quota - Math.max(usage, files.reduce((a, f) => a + f.size, 0))
+    for (const victim of await this.victims(files, keep)) {
+      if (room >= incoming * 1.05) return
+      await this.deleteFile(victim.sha256)
+      room += victim.size
+    }
+  }
+
   private async evictOldest(keep: Set<string>): Promise<number> {
     const [victim] = await this.victims(await this.files(), keep)
     if (!victim) return 0
@@ -146,16 +170,21 @@ export class ModelCache {
     return victim.size
   }
 
-  /** Eviction order: unreferenced files by age, then files of previous versions by age; never current ones. */
+  /**
+   * Eviction order, oldest first within each tier: files no model refers to; files of previous
+   * versions (the instant-rollback copies); current files of models this page is not using. Never
+   * evicted: pinned files (runtime files and models in use here) and the file being stored.
+   */
   private async victims(files: FileMeta[], keep: Set<string>): Promise<FileMeta[]> {
-    const current = new Set<string>(this.pinned)
+    const current = new Set<string>()
     const previous = new Set<string>()
     for (const r of await this.db.getAll('models')) {
       for (const f of r.current.files) current.add(f.sha256)
       for (const f of r.previous?.files ?? []) previous.add(f.sha256)
     }
-    const free = files.filter((f) => !keep.has(f.sha256) && !current.has(f.sha256))
-    return [...free.filter((f) => !previous.has(f.sha256)), ...free.filter((f) => previous.has(f.sha256))]
+    const free = files.filter((f) => !keep.has(f.sha256) && !this.pinned.has(f.sha256))
+    const tier = (f: FileMeta) => (current.has(f.sha256) ? 2 : previous.has(f.sha256) ? 1 : 0)
+    return [...free.filter((f) => tier(f) === 0), ...free.filter((f) => tier(f) === 1), ...free.filter((f) => tier(f) === 2)]
   }
 
   private async deleteFile(sha256: string): Promise<void> {

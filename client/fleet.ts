@@ -171,7 +171,7 @@ class FleetImpl implements Fleet {
     const allowFallback = options.allowFallbackAdapter ?? false
     const groups = runtimeGroupsFor(assignment.format, backends, host.capabilities, allowFallback).filter((g) => !host.sentRuntime.has(g))
     const runtime = pinnedFiles(RUNTIME_FILES, groups)
-    cache.pin(runtime.map((f) => f.sha256))
+    cache.pin([...runtime.map((f) => f.sha256), ...assignment.files.map((f) => f.sha256)])
     const runtimeBase = (this.options.runtimeUrl ?? `${this.endpoint}/v1/artifacts`).replace(/\/$/, '')
     const wanted = [
       ...assignment.files.map((f) => ({ sha256: f.sha256, size: f.size, url: f.url })),
@@ -196,7 +196,13 @@ class FleetImpl implements Fleet {
           options.onProgress?.({ ...progress })
         },
       })
-      await cache.putFile(f.sha256, b, protect)
+      try {
+        await cache.putFile(f.sha256, b, protect)
+      } catch (e) {
+        // Verified bytes that find no room on disk still run from memory; only the offline copy is lost.
+        if (!isEdgefleetError(e) || e.code !== 'quota_exceeded') throw e
+        this.emit({ type: 'error', model: assignment.model, code: e.code, message: e.message })
+      }
       bytes.set(f.sha256, b)
     }
 

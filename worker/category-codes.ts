@@ -24,6 +24,8 @@ export class CategoryCodes {
 
   /** The category's position, `other` when unlisted, -1 when missing (see core/profile/values.ts). */
   code(value: unknown): number {
+    // The common case first: a listed string is itself its key (core's categoryKey returns it as is).
+    if (typeof value === 'string') return this.#lookup.index.get(value) ?? (value.trim() === '' ? -1 : this.other)
     if (typeof value === 'number') return Number.isFinite(value) ? (this.#numbers.get(value) ?? this.other) : -1
     const key = categoryKey(value)
     return key === undefined ? -1 : categoryIndex(this.#lookup, key)

@@ -1,9 +1,8 @@
 import { EdgefleetError } from '../core/errors.ts'
 import { binnedVerdict, DEFAULT_DRIFT_POLICY, type DriftPolicy } from '../core/drift/policy.ts'
 import type { FeatureProfile, Profile } from '../core/formats/profile.ts'
-import { binIndex } from '../core/profile/bin.ts'
+import { binIndexPadded, padEdges } from '../core/profile/bin.ts'
 import type { HistogramCounts } from '../core/profile/histogram.ts'
-import { numericValue } from '../core/profile/values.ts'
 import { CategoryCodes } from './category-codes.ts'
 import type { FeatureDrift } from './protocol.ts'
 
@@ -17,6 +16,7 @@ interface Channel {
   /** Where the channel's bins start in a flat count vector; its missing count follows its `bins` bins. */
   readonly offset: number
   readonly bins: number
+  /** Inner edges padded for `binIndexPadded`. */
   readonly edges: Float64Array | undefined
   readonly codes: CategoryCodes | undefined
 }
@@ -71,7 +71,7 @@ export class DriftMonitor {
           profile: p,
           offset,
           bins,
-          edges: p.type === 'numeric' ? Float64Array.from(p.edges) : undefined,
+          edges: p.type === 'numeric' ? padEdges(p.edges) : undefined,
           codes: p.type === 'categorical' ? new CategoryCodes(p.categories) : undefined,
         })
         offset += bins + 1
@@ -121,8 +121,8 @@ export class DriftMonitor {
     const ch = this.#channels[c]
     let bin: number
     if (ch.edges !== undefined) {
-      const x = numericValue(value)
-      bin = x === undefined ? ch.bins : binIndex(ch.edges, x)
+      // Finite numbers only (x − x is NaN for NaN and ±Infinity): the rest is missing (core/profile/values.ts).
+      bin = typeof value === 'number' && value - value === 0 ? binIndexPadded(ch.edges, value) : ch.bins
     } else {
       const code = ch.codes!.code(value)
       bin = code < 0 ? ch.bins : code

@@ -39,3 +39,27 @@ export function categoryLookup(categories: readonly string[]): CategoryLookup {
 export function categoryIndex(lookup: CategoryLookup, key: string): number {
   return lookup.index.get(key) ?? lookup.other
 }
+
+/**
+ * Edges padded with NaN to a power-of-two length greater than their count, for `binIndexPadded`.
+ * Padding never changes an answer: `NaN <= x` is false for every x, ±Infinity included.
+ */
+export function padEdges(edges: ArrayLike<number>): Float64Array {
+  let size = 1
+  while (size <= edges.length) size *= 2
+  const padded = new Float64Array(size).fill(Number.NaN)
+  padded.set(Array.from(edges))
+  return padded
+}
+
+/**
+ * `binIndex` over `padEdges` output: log2(length) steps of binary lifting whose data-dependent
+ * choice compiles to a conditional move rather than a branch, so unpredictable values cost no
+ * mispredictions (the hot path of drift tracking on devices).
+ */
+export function binIndexPadded(padded: Float64Array, x: number): number {
+  if (x !== x) return -1
+  let i = 0
+  for (let step = padded.length >> 1; step > 0; step >>= 1) i += padded[i + step - 1] <= x ? step : 0
+  return i
+}

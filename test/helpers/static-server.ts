@@ -52,6 +52,7 @@ export async function serveStatic(dir: string, options: { isolated?: boolean; ro
   return {
     url: `http://127.0.0.1:${port}`,
     hits,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    // Browsers keep connections alive; drop them so close() does not wait for their timeouts.
+    close: () => new Promise((resolve) => (server.close(() => resolve()), server.closeAllConnections())),
   }
 }

@@ -13,7 +13,17 @@ import { startWorker, type WorkerHost } from './worker-host.ts'
 
 /** Something the app may want to know about (or log): loads, swaps, fallbacks, offline use, errors. */
 export type FleetEvent =
-  | { type: 'loaded'; model: string; version: number; backend: Backend; fallbacks: Partial<Record<Backend, string>>; fromCache: boolean }
+  | {
+      type: 'loaded'
+      model: string
+      version: number
+      backend: Backend
+      fallbacks: Partial<Record<Backend, string>>
+      /** Where the assignment came from: the edge (200 or 304), or IndexedDB when the edge was unreachable. */
+      assignment: 'edge' | 'cache'
+      /** Bytes downloaded for this load (0: every file, runtime included, came from the cache). */
+      downloadedBytes: number
+    }
   | { type: 'swapped'; model: string; from: number; to: number }
   | { type: 'offline'; model: string; version: number; reason: string }
   | { type: 'error'; model: string; code: string; message: string }
@@ -129,6 +139,7 @@ class FleetImpl implements Fleet {
     const record = await cache.getModel(model)
     let assignment: Assignment
     let fresh: { etag?: string } | null = null
+    let from: 'edge' | 'cache' = 'edge'
     try {
       const answer = await fetchAssignment({ endpoint: this.endpoint, appKey: this.options.appKey, model, deviceId: await this.deviceId(), caps: await this.caps(), etag: record?.etag, fetch: this.options.fetch })
       if (answer.status === 'unchanged' && record) {
@@ -141,6 +152,7 @@ class FleetImpl implements Fleet {
     } catch (e) {
       if (!record || !isEdgefleetError(e) || e.code !== 'network_error') throw e
       assignment = record.current
+      from = 'cache'
       this.emit({ type: 'offline', model, version: assignment.version, reason: e.message })
     }
 
@@ -156,7 +168,7 @@ class FleetImpl implements Fleet {
       loaded = await this.loadVersion(assignment, options)
     }
     if (fresh) await cache.putAssignment(model, assignment, fresh.etag, Date.now())
-    this.emit({ type: 'loaded', model, version: assignment.version, backend: loaded.result.backend, fallbacks: loaded.result.fallbacks, fromCache: !fresh })
+    this.emit({ type: 'loaded', model, version: assignment.version, backend: loaded.result.backend, fallbacks: loaded.result.fallbacks, assignment: from, downloadedBytes: loaded.downloadedBytes })
 
     const handle = new FleetModel(model, await this.getHost(), loaded, (m) => this.forget(m), (m) => this.refresh(m, options))
     this.models.add(handle)
@@ -224,7 +236,7 @@ class FleetImpl implements Fleet {
       runtime: runtimeAssets(RUNTIME_FILES, groups, bytes),
     })
     for (const g of groups) host.sentRuntime.add(g)
-    return { key, version: assignment.version, result }
+    return { key, version: assignment.version, result, signature: assignment.signature, downloadedBytes: progress.total }
   }
 
   /** Re-asks the edge; a changed version loads in the background and swaps in. */

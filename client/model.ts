@@ -1,5 +1,6 @@
 import { EdgefleetError } from '../core/errors.ts'
 import type { Backend } from '../core/formats/common.ts'
+import type { Signature } from '../core/formats/signature.ts'
 import type { DriftReport, LoadResult, ModelInput, ModelOutput } from '../worker/protocol.ts'
 import type { WorkerHost } from './worker-host.ts'
 
@@ -19,6 +20,8 @@ export interface LoadedVersion {
   key: string
   version: number
   result: LoadResult
+  signature?: Signature
+  downloadedBytes: number
 }
 
 let sequence = 0
@@ -48,6 +51,11 @@ export class FleetModel {
   /** The version serving predictions now. */
   get version(): number {
     return this.active.version
+  }
+
+  /** What the active version takes and returns (features and their transforms, or tensors; class labels). */
+  get signature(): Signature | undefined {
+    return this.active.signature
   }
 
   /** The backend the active version runs on, and why others were skipped. */

@@ -40,7 +40,7 @@ async function start() {
   progress.value = 1
   const { backend, fallbacks } = model.backend
   const skipped = Object.entries(fallbacks).map(([b, why]) => `${b}: ${why}`)
-  const source = loaded?.fromCache ? 'from the IndexedDB cache' : 'downloaded and verified'
+  const source = loaded?.downloadedBytes === 0 ? 'from the IndexedDB cache' : 'downloaded and verified'
   setStatus(`weather v${model.version} on ${backend}${skipped.length ? ` (skipped ${skipped.join(', ')})` : ''}, ${source}`, 'ready')
   for (const b of document.querySelectorAll('button')) b.disabled = false
   window.demo = { fleet, model }

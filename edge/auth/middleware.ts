@@ -19,6 +19,25 @@ export function credentialOf(req: Request): string | null {
   return req.headers.get('X-Edgefleet-Key') ?? new URL(req.url).searchParams.get('key')
 }
 
+/**
+ * App keys (scope `device`) found in D1, kept per isolate for APP_KEY_CACHE_SECONDS: device routes
+ * (telemetry, assignment) are the hot path, and one D1 lookup per request caps them at D1's rate.
+ * A revocation clears the revoking isolate's entry at once and reaches the others within the TTL.
+ * API tokens are never cached, so their revocation is immediate everywhere.
+ */
+const appKeys = new Map<string, { principal: Principal; until: number }>()
+const MAX_CACHED_APP_KEYS = 1_000
+
+/** Forgets a cached app key in this isolate (on revocation). */
+export function forgetAppKey(tokenId: string): void {
+  for (const [hash, entry] of appKeys) if (entry.principal.tokenId === tokenId) appKeys.delete(hash)
+}
+
+function appKeyTtlMs(env: Env): number {
+  const seconds = Number(env.APP_KEY_CACHE_SECONDS ?? 0)
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 300) * 1000 : 0
+}
+
 /** Resolves a credential to a principal: the environment's admin token, or a live stored token. */
 export async function resolvePrincipal(env: Env, secret: string, now: number, waitUntil?: (p: Promise<unknown>) => void): Promise<Principal | null> {
   const admin = env.EDGEFLEET_ADMIN_TOKEN
@@ -27,11 +46,21 @@ export async function resolvePrincipal(env: Env, secret: string, now: number, wa
     if (env.ENVIRONMENT === 'production' && admin === DEV_ADMIN_TOKEN) return null
     return { tokenId: 'env', name: 'admin', scopes: ['admin'], origins: null }
   }
-  const token = await findLiveToken(env.DB, await hashSecret(secret))
+  const hash = await hashSecret(secret)
+  const cached = appKeys.get(hash)
+  if (cached && cached.until > now) return cached.principal
+  const token = await findLiveToken(env.DB, hash)
   if (!token) return null
   const touch = touchToken(env.DB, token.id, now).catch(() => undefined)
   waitUntil?.(touch)
-  return { tokenId: token.id, name: token.name, scopes: token.scopes, origins: token.origins }
+  const principal: Principal = { tokenId: token.id, name: token.name, scopes: token.scopes, origins: token.origins }
+  const ttl = appKeyTtlMs(env)
+  if (ttl > 0 && token.scopes.length === 1 && token.scopes[0] === 'device') {
+    appKeys.delete(hash)
+    appKeys.set(hash, { principal, until: now + ttl })
+    if (appKeys.size > MAX_CACHED_APP_KEYS) appKeys.delete(appKeys.keys().next().value!)
+  }
+  return principal
 }
 
 /**

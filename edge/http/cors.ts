@@ -27,7 +27,7 @@ export function corsPolicy(): MiddlewareHandler<AppEnv> {
   const handler = cors({
     origin: (origin, c: Context<AppEnv>) => (isDeviceRoute(c) || adminOrigins(c.env).includes(origin) ? origin : null),
     allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowHeaders: ['Authorization', 'Content-Type', 'X-Edgefleet-Key', 'If-None-Match', 'Range'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Content-Encoding', 'X-Edgefleet-Key', 'If-None-Match', 'Range'],
     exposeHeaders: ['ETag', 'Retry-After', 'Content-Range', 'Content-Length', 'Accept-Ranges'],
     maxAge: 86400,
   })

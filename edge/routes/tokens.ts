@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { CreatedToken, CreateToken, Token } from '../../core/formats/registry.ts'
-import { requireScope } from '../auth/middleware.ts'
+import { forgetAppKey, requireScope } from '../auth/middleware.ts'
 import { hashSecret, newSecret, newTokenId } from '../auth/secrets.ts'
 import { insertEvent } from '../db/events.ts'
 import { getToken, insertToken, listTokens, revokeToken } from '../db/tokens.ts'
@@ -55,7 +55,7 @@ tokens.openapi(
   createRoute({
     method: 'delete',
     path: '/v1/tokens/{id}',
-    summary: 'Revoke a token, effective at once',
+    summary: 'Revoke a token, effective at once (an app key: within APP_KEY_CACHE_SECONDS in other isolates)',
     tags: ['tokens'],
     security: bearer,
     middleware: [requireScope('admin')] as const,
@@ -73,6 +73,7 @@ tokens.openapi(
         revokeToken(c.env.DB, id, at),
         insertEvent(c.env.DB, { type: 'token.revoked', model: null, actor, at, details: { id, name: before.name } }),
       ])
+      forgetAppKey(id)
     }
     return c.json((await getToken(c.env.DB, id))!, 200)
   },

@@ -1,0 +1,122 @@
+import * as z from 'zod'
+import { Arm, Backend, Count, EpochMs, ModelName, Role, RolloutId } from './common.ts'
+
+/**
+ * The fleet view, `GET /v1/models/:model/telemetry`: per version × role × rollout arm, totals and a
+ * time series merged from every shard (see docs/telemetry.md). Statistics that cannot be computed
+ * (an empty side, no reference profile) are `null`, never NaN. Cohorts and points with fewer than
+ * `minDevices` distinct devices are suppressed: `{suppressed: true}` and no metrics at all.
+ */
+export const Granularity = z.enum(['minute', 'hour'])
+export type Granularity = z.infer<typeof Granularity>
+
+/** A proportion in [0, 1], or null when its denominator is 0. */
+const Rate = z.number().min(0).max(1).nullable()
+/** A statistic, or null where it is undefined (NaN). */
+const Stat = z.number().nullable()
+
+/** Drift of one feature or output against the version's reference profile (core/drift, binned). */
+export const DriftSummary = z.object({
+  /** Non-missing values counted, and missing ones. */
+  n: Count,
+  missing: Count,
+  psi: Stat,
+  js: Stat,
+  hellinger: Stat,
+  ks: Stat,
+  chi2: Stat,
+  chi2_p: Stat,
+  dof: z.number().int().nonnegative(),
+  drifted: z.boolean(),
+  /** `no_reference`: the version has no profile for this name, so nothing was compared. */
+  reason: z.enum(['drifted', 'no_drift', 'insufficient_data', 'no_reference']),
+})
+export type DriftSummary = z.infer<typeof DriftSummary>
+
+const LatencyQuantiles = z.object({ p50: z.number(), p95: z.number(), p99: z.number() }).nullable()
+const LoadQuantiles = z.object({ p50: z.number(), p95: z.number() }).nullable()
+
+/** Everything known about one cohort over a range. */
+export const CohortMetrics = z.object({
+  suppressed: z.literal(false),
+  /** Distinct devices: exact up to 1024 per shard and range, else HyperLogLog (`devicesRelativeError` ≈ 0.016). */
+  devices: Count,
+  devicesRelativeError: z.number().nonnegative(),
+  /** Reports (device-windows) merged. */
+  reports: Count,
+  inferences: Count,
+  errors: Count,
+  errorRate: Rate,
+  /** Inference latency in ms from the merged DDSketch (relative accuracy 1%); null without inferences. */
+  latencyMs: LatencyQuantiles,
+  loadMs: LoadQuantiles,
+  loads: Count,
+  cacheHits: Count,
+  /** cacheHits / loads: the share of model loads served from the device cache. */
+  cacheHitRate: Rate,
+  /** Inferences per backend that ran them, and their share of all inferences. */
+  backends: z.partialRecord(Backend, z.object({ inferences: Count, share: z.number().min(0).max(1) })),
+  /** Distinct devices per `backend:reason` of a backend that fell back. */
+  fallbacks: z.record(z.string(), Count),
+  features: z.record(z.string(), DriftSummary),
+  outputs: z.record(z.string(), DriftSummary),
+  /** Names whose verdict is `drifted`, and the largest JS distance seen. */
+  drift: z.object({ features: z.array(z.string()), outputs: z.array(z.string()), maxJs: Stat }),
+  shadow: z.object({ compared: Count, agreed: Count, agreement: Rate, meanAbsDiff: Stat }).nullable(),
+  feedback: z.object({ labeled: Count, correct: Count, accuracy: Rate }).nullable(),
+})
+export type CohortMetrics = z.infer<typeof CohortMetrics>
+
+/** A cohort or point hidden because fewer than `minDevices` distinct devices contributed (k-anonymity). */
+export const Suppressed = z.object({
+  suppressed: z.literal(true),
+  reason: z.literal('fewer_than_min_devices'),
+  minDevices: Count,
+})
+export type Suppressed = z.infer<typeof Suppressed>
+
+/** One point of a cohort's time series (no per-feature drift: ask for the point's range instead). */
+export const SeriesPoint = z.discriminatedUnion('suppressed', [
+  z.object({ start: EpochMs, end: EpochMs, suppressed: z.literal(true) }),
+  z.object({
+    start: EpochMs,
+    end: EpochMs,
+    suppressed: z.literal(false),
+    devices: Count,
+    devicesRelativeError: z.number().nonnegative(),
+    reports: Count,
+    inferences: Count,
+    errors: Count,
+    errorRate: Rate,
+    latencyMs: LatencyQuantiles,
+    loadMs: LoadQuantiles,
+    cacheHitRate: Rate,
+    shadowAgreement: Rate,
+    accuracy: Rate,
+  }),
+])
+export type SeriesPoint = z.infer<typeof SeriesPoint>
+
+/** One version × role × rollout arm. */
+export const FleetCohort = z.object({
+  version: z.number().int().positive(),
+  role: Role,
+  rollout: z.object({ id: RolloutId, arm: Arm }).nullable(),
+  total: z.discriminatedUnion('suppressed', [CohortMetrics, Suppressed]),
+  series: z.array(SeriesPoint),
+})
+export type FleetCohort = z.infer<typeof FleetCohort>
+
+/** The response of `GET /v1/models/:model/telemetry`. */
+export const FleetView = z.object({
+  model: ModelName,
+  /** The range read, aligned to the granularity: [from, to). */
+  from: EpochMs,
+  to: EpochMs,
+  /** Series step; with `minute`, data older than the rollup age comes as hour-wide points. */
+  granularity: Granularity,
+  minDevices: Count,
+  generatedAt: EpochMs,
+  cohorts: z.array(FleetCohort),
+})
+export type FleetView = z.infer<typeof FleetView>

@@ -1,0 +1,12 @@
+// Fleet telemetry, pure: mergeable aggregates, distinct-device sets, summaries, series and retraining decisions (docs/telemetry.md).
+export { addReport, checkMergeable, decodeAggregate, emptyAggregate, encodeAggregate, mergeAggregates, mergeInto } from './aggregate.ts'
+export type { Aggregate, AggregateJson } from './aggregate.ts'
+export { DEVICE_KEY_VERSION, DEVICE_SET_EXACT_LIMIT, DeviceSet, deviceKey } from './device-set.ts'
+export type { DeviceSetJson } from './device-set.ts'
+export { HLL_PRECISION, HLL_REGISTERS, HLL_RELATIVE_ERROR, hllAdd, hllEstimate, hllMerge, hllRegisters } from './hyperloglog.ts'
+export { closedWindows, conditionsOf, evaluateCondition, evaluateWhen, inCooldown, nextEvaluationAt, windowsToRead } from './retrain.ts'
+export type { ConditionKind, ConditionResult, PolicyResult, PolicyWindow, WindowEvidence, WindowLookup } from './retrain.ts'
+export { combinePoints, mergePoints, summarizePoint, toPoint } from './series.ts'
+export type { PointJson } from './series.ts'
+export { DEFAULT_MIN_DEVICES, quantiles, ratio, summarize, suppressed } from './summarize.ts'
+export type { SummarizeOptions } from './summarize.ts'

@@ -1,0 +1,59 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import { EdgefleetError } from '../../core/errors.ts'
+import { PolicyView, RetrainPolicy } from '../../core/formats/policy.ts'
+import { requireScope } from '../auth/middleware.ts'
+import { getModel } from '../db/models.ts'
+import type { AppEnv } from '../env.ts'
+import { validationHook } from '../http/errors.ts'
+import { modelParam } from './models.ts'
+import { bearer, errors, json, jsonBody, notFound } from './openapi.ts'
+
+/** The ModelControl of a model. */
+function control(env: Env, model: string) {
+  return env.MODEL_CONTROL.get(env.MODEL_CONTROL.idFromName(model))
+}
+
+/** `/v1/models/:model/policy`: the retraining policy (admin), read back without its secret. */
+export const policy = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+
+policy.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/models/{model}/policy',
+    summary: 'Set the retraining policy of a model',
+    description:
+      'Replaces the policy. `when` is one condition (`anyFeatureDrifted`, `anyOutputDrifted`, `accuracyBelow`, `errorRateAbove`) or `any`/`all` of up to 8. A firing records `retrain.requested` and POSTs it to `webhook.url` signed with `webhook.secret` (see docs/telemetry.md).',
+    tags: ['telemetry'],
+    security: bearer,
+    middleware: [requireScope('admin')] as const,
+    request: { params: modelParam, body: jsonBody(RetrainPolicy) },
+    responses: { 200: json(PolicyView, 'The stored policy (secret redacted) and its state'), ...errors, ...notFound },
+  }),
+  async (c) => {
+    const { model } = c.req.valid('param')
+    const body = c.req.valid('json')
+    if (body.webhook && c.env.ENVIRONMENT === 'production' && !body.webhook.url.startsWith('https://'))
+      throw new EdgefleetError('validation_failed', 'a production webhook must use https', { pointer: '/webhook/url' })
+    if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    return c.json(await control(c.env, model).setPolicy(model, body, c.get('principal').name), 200)
+  },
+)
+
+policy.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/models/{model}/policy',
+    summary: 'The retraining policy of a model, its last evaluation and next one (secret redacted)',
+    tags: ['telemetry'],
+    security: bearer,
+    middleware: [requireScope('telemetry:read')] as const,
+    request: { params: modelParam },
+    responses: { 200: json(PolicyView, 'The policy'), ...errors, ...notFound },
+  }),
+  async (c) => {
+    const { model } = c.req.valid('param')
+    const view = await control(c.env, model).getPolicy()
+    if (!view) throw new EdgefleetError('not_found', `model "${model}" has no retraining policy`)
+    return c.json(view, 200)
+  },
+)

@@ -1,0 +1,69 @@
+import type { Arm, Role } from '../../core/formats/common.ts'
+import type { FleetCohort, FleetView, Granularity } from '../../core/formats/fleet.ts'
+import { decodeAggregate, mergeInto, emptyAggregate, type Aggregate } from '../../core/telemetry/aggregate.ts'
+import { combinePoints, summarizePoint, type PointJson } from '../../core/telemetry/series.ts'
+import { summarize } from '../../core/telemetry/summarize.ts'
+import { telemetryConfig } from './config.ts'
+import { shardStub } from './ingest.ts'
+import { versionId, versionProfiles } from './profiles.ts'
+import type { ShardQuery } from './shard-read.ts'
+import { rollupCutoff } from './shard-store.ts'
+
+/** One cohort merged over every shard. */
+export interface MergedCohort {
+  version: number
+  role: Role
+  rollout: { id: string; arm: Arm } | null
+  total: Aggregate
+  points: PointJson[]
+}
+
+/**
+ * Reads every shard of a model in parallel (one RPC each: size the shard count against the
+ * subrequest limit) and merges them exactly: totals with `mergeInto` (device sets unioned), series
+ * points with `combinePoints`. Cohorts are ordered by version, role, rollout id and arm.
+ */
+export async function readFleet(env: Env, model: string, q: ShardQuery): Promise<MergedCohort[]> {
+  const { shards } = telemetryConfig(env)
+  const parts = await Promise.all(Array.from({ length: shards }, (_, i) => shardStub(env, model, i).read(q)))
+  const cohorts = new Map<string, { c: MergedCohort; points: PointJson[] }>()
+  for (const part of parts) {
+    for (const s of part) {
+      const id = `${s.version}|${s.role}|${s.rollout}|${s.arm}`
+      let entry = cohorts.get(id)
+      if (!entry) {
+        const rollout = s.rollout === '' ? null : { id: s.rollout, arm: s.arm as Arm }
+        entry = { c: { version: s.version, role: s.role as Role, rollout, total: emptyAggregate(), points: [] }, points: [] }
+        cohorts.set(id, entry)
+      }
+      mergeInto(entry.c.total, decodeAggregate(s.total))
+      entry.points.push(...s.points)
+    }
+  }
+  const out = [...cohorts.values()].map(({ c, points }) => ({ ...c, points: combinePoints(points) }))
+  return out.sort((a, b) => a.version - b.version || a.role.localeCompare(b.role) || (a.rollout?.id ?? '').localeCompare(b.rollout?.id ?? '') || (a.rollout?.arm ?? '').localeCompare(b.rollout?.arm ?? ''))
+}
+
+/** The bucket width of a granularity. */
+export function bucketMs(granularity: Granularity): number {
+  return granularity === 'minute' ? 60_000 : 3_600_000
+}
+
+/**
+ * The fleet view of a model over [from, to) (already aligned): every cohort summarized against its
+ * version's profile, cohorts and points with fewer than `TELEMETRY_MIN_DEVICES` devices suppressed.
+ */
+export async function fleetView(env: Env, model: string, q: { from: number; to: number; version?: number; granularity: Granularity }, now = Date.now()): Promise<FleetView> {
+  const cfg = telemetryConfig(env)
+  const hourBefore = rollupCutoff(now, cfg.rollupAfterMs)
+  const merged = await readFleet(env, model, { from: q.from, to: q.to, version: q.version, bucketMs: bucketMs(q.granularity), hourBefore })
+  const lookups = await versionProfiles(env.DB, [...new Set(merged.map((m) => m.version))].map((version) => ({ model, version })), now)
+  const cohorts: FleetCohort[] = merged.map((m) => ({
+    version: m.version,
+    role: m.role,
+    rollout: m.rollout,
+    total: summarize(m.total, lookups.get(versionId(model, m.version))?.profile ?? null, { minDevices: cfg.minDevices }),
+    series: m.points.map((p) => summarizePoint(p, cfg.minDevices)),
+  }))
+  return { model, from: q.from, to: q.to, granularity: q.granularity, minDevices: cfg.minDevices, generatedAt: now, cohorts }
+}

@@ -1,0 +1,166 @@
+import { decodeAggregate, encodeAggregate, type Aggregate, type AggregateJson } from '../../core/telemetry/aggregate.ts'
+import type { Report } from '../../core/formats/telemetry.ts'
+import { SCHEDULE_SCHEMA } from '../do/schedule.ts'
+
+/**
+ * SQLite layout of a TelemetryShard (docs/telemetry.md "Storage"):
+ * - `batches`: batch ids seen (dedupe), each kept until no report of it could be accepted again;
+ * - `raw`: acknowledged batch parts not yet compacted (one row per batch, reports as JSON); `seq` is
+ *   the rowid, without AUTOINCREMENT (whose sqlite_sequence update is one more page per commit):
+ *   compaction deletes only rows it processed, lowest first, so pending rows keep their order;
+ * - `raw_rejected`: parts compaction could not apply (kept for inspection, never silently dropped);
+ * - `agg`: one aggregate (core/telemetry/aggregate.ts, JSON) per cohort cell — (version, role,
+ *   rollout, arm, grain, start), grain `minute` or `hour`;
+ * - `device_stats`: per-device sums per cell, for reports inside a rollout (guardrails);
+ * - `schedule`: jobs of the one alarm (compact, rollup, retention).
+ */
+export const SHARD_SCHEMA = [
+  'CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID',
+  'CREATE INDEX IF NOT EXISTS batches_expiry ON batches (expires_at)',
+  'CREATE TABLE IF NOT EXISTS raw (seq INTEGER PRIMARY KEY, device_key INTEGER NOT NULL, received_at INTEGER NOT NULL, reports TEXT NOT NULL)',
+  'CREATE TABLE IF NOT EXISTS raw_rejected (seq INTEGER PRIMARY KEY, device_key INTEGER NOT NULL, received_at INTEGER NOT NULL, reports TEXT NOT NULL, error TEXT NOT NULL, rejected_at INTEGER NOT NULL)',
+  `CREATE TABLE IF NOT EXISTS agg (
+     version INTEGER NOT NULL, role TEXT NOT NULL, rollout TEXT NOT NULL, arm TEXT NOT NULL,
+     grain TEXT NOT NULL, start INTEGER NOT NULL, data TEXT NOT NULL,
+     PRIMARY KEY (version, role, rollout, arm, grain, start))`,
+  'CREATE INDEX IF NOT EXISTS agg_start ON agg (start)',
+  `CREATE TABLE IF NOT EXISTS device_stats (
+     rollout TEXT NOT NULL, arm TEXT NOT NULL, version INTEGER NOT NULL, role TEXT NOT NULL,
+     grain TEXT NOT NULL, start INTEGER NOT NULL, device_key INTEGER NOT NULL,
+     reports INTEGER NOT NULL, inferences INTEGER NOT NULL, errors INTEGER NOT NULL, fallback_inferences INTEGER NOT NULL,
+     compared INTEGER NOT NULL, agreed INTEGER NOT NULL, labeled INTEGER NOT NULL, correct INTEGER NOT NULL,
+     PRIMARY KEY (rollout, arm, version, role, grain, start, device_key)) WITHOUT ROWID`,
+  'CREATE INDEX IF NOT EXISTS device_stats_start ON device_stats (start)',
+  SCHEDULE_SCHEMA,
+]
+
+/** Bucket widths in ms. */
+export const MINUTE = 60_000
+export const HOUR = 3_600_000
+
+/** The width of a stored cell. */
+export type Grain = 'minute' | 'hour'
+
+/** Where an aggregate lives: one cohort in one minute or hour. `rollout`/`arm` are '' outside rollouts. */
+export interface Cell {
+  version: number
+  role: string
+  rollout: string
+  arm: string
+  grain: Grain
+  start: number
+}
+
+/** A stable string id of a cell (map key). */
+export function cellId(c: Cell): string {
+  return `${c.version}|${c.role}|${c.rollout}|${c.arm}|${c.grain}|${c.start}`
+}
+
+/** The cohort part of a cell id. */
+export function cohortId(c: Pick<Cell, 'version' | 'role' | 'rollout' | 'arm'>): string {
+  return `${c.version}|${c.role}|${c.rollout}|${c.arm}`
+}
+
+/** The first minute that is still kept at minute grain at `now`: older minutes belong to hours. */
+export function rollupCutoff(now: number, rollupAfterMs: number): number {
+  return Math.floor((now - rollupAfterMs) / HOUR) * HOUR
+}
+
+/**
+ * The cell a report is counted in: the minute its window starts (a report spanning several minutes
+ * counts in its first), or that minute's hour once minutes that old are rolled up.
+ */
+export function cellOf(r: Report, cutoff: number): Cell {
+  const minute = Math.floor(r.window.start / MINUTE) * MINUTE
+  const hour = minute < cutoff
+  return {
+    version: r.version,
+    role: r.role,
+    rollout: r.rollout?.id ?? '',
+    arm: r.rollout?.arm ?? '',
+    grain: hour ? 'hour' : 'minute',
+    start: hour ? Math.floor(minute / HOUR) * HOUR : minute,
+  }
+}
+
+/** The stored aggregate of a cell, or null. */
+export function loadCell(sql: SqlStorage, c: Cell): Aggregate | null {
+  const row = sql
+    .exec<{ data: string }>('SELECT data FROM agg WHERE version = ?1 AND role = ?2 AND rollout = ?3 AND arm = ?4 AND grain = ?5 AND start = ?6', c.version, c.role, c.rollout, c.arm, c.grain, c.start)
+    .toArray()[0]
+  return row ? decodeAggregate(JSON.parse(row.data) as AggregateJson) : null
+}
+
+/** Writes (replaces) a cell's aggregate. */
+export function saveCell(sql: SqlStorage, c: Cell, agg: Aggregate): void {
+  sql.exec(
+    `INSERT INTO agg (version, role, rollout, arm, grain, start, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (version, role, rollout, arm, grain, start) DO UPDATE SET data = excluded.data`,
+    c.version,
+    c.role,
+    c.rollout,
+    c.arm,
+    c.grain,
+    c.start,
+    JSON.stringify(encodeAggregate(agg)),
+  )
+}
+
+/** Deletes a cell. */
+export function deleteCell(sql: SqlStorage, c: Cell): void {
+  sql.exec('DELETE FROM agg WHERE version = ?1 AND role = ?2 AND rollout = ?3 AND arm = ?4 AND grain = ?5 AND start = ?6', c.version, c.role, c.rollout, c.arm, c.grain, c.start)
+}
+
+/** Per-device sums of one device in one cell. */
+export interface DeviceCounts {
+  reports: number
+  inferences: number
+  errors: number
+  /** Inferences that ran on a backend after another fell back. */
+  fallbackInferences: number
+  compared: number
+  agreed: number
+  labeled: number
+  correct: number
+}
+
+/** The per-device contribution of one report. */
+export function deviceCountsOf(r: Report): DeviceCounts {
+  return {
+    reports: 1,
+    inferences: r.counts.inferences,
+    errors: r.counts.errors,
+    fallbackInferences: Object.keys(r.fallbacks ?? {}).length > 0 ? r.counts.inferences : 0,
+    compared: r.shadow?.compared ?? 0,
+    agreed: r.shadow?.agreed ?? 0,
+    labeled: r.feedback?.labeled ?? 0,
+    correct: r.feedback?.correct ?? 0,
+  }
+}
+
+/** Adds `d` into a device's row of a cell. */
+export function addDeviceCounts(sql: SqlStorage, c: Cell, device: number, d: DeviceCounts): void {
+  sql.exec(
+    `INSERT INTO device_stats (rollout, arm, version, role, grain, start, device_key, reports, inferences, errors, fallback_inferences, compared, agreed, labeled, correct)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+     ON CONFLICT (rollout, arm, version, role, grain, start, device_key) DO UPDATE SET
+       reports = reports + excluded.reports, inferences = inferences + excluded.inferences, errors = errors + excluded.errors,
+       fallback_inferences = fallback_inferences + excluded.fallback_inferences, compared = compared + excluded.compared,
+       agreed = agreed + excluded.agreed, labeled = labeled + excluded.labeled, correct = correct + excluded.correct`,
+    c.rollout,
+    c.arm,
+    c.version,
+    c.role,
+    c.grain,
+    c.start,
+    device,
+    d.reports,
+    d.inferences,
+    d.errors,
+    d.fallbackInferences,
+    d.compared,
+    d.agreed,
+    d.labeled,
+    d.correct,
+  )
+}

@@ -1,4 +1,6 @@
 import { EdgefleetError, ERROR_STATUS, type ErrorCode } from '../core/errors.ts'
+import type { FleetView, Granularity } from '../core/formats/fleet.ts'
+import type { PolicyView, RetrainPolicyInput } from '../core/formats/policy.ts'
 import type { AliasMove, CreatedToken, CreateModel, CreateToken, EventPage, Manifest, Model, ModelDetail, PublishVersion, StoredArtifact, Token } from '../core/formats/registry.ts'
 
 export type { AliasMove, EventPage, ModelDetail, StoredArtifact, VersionSummary } from '../core/formats/registry.ts'
@@ -9,6 +11,14 @@ export interface EventQuery {
   type?: string
   after?: string
   limit?: number
+}
+
+/** Range, version and step of `GET /v1/models/:model/telemetry`; times in ms since the epoch (the edge's defaults: the last 24 h, by hour). */
+export interface FleetQuery {
+  from?: number
+  to?: number
+  version?: number
+  granularity?: Granularity
 }
 
 /** Where the edge is and how to call it; `fetch` is injectable so tests sit at the network edge. */
@@ -39,6 +49,9 @@ export interface EdgeClient {
   createToken(body: CreateToken): Promise<CreatedToken>
   listTokens(): Promise<Token[]>
   revokeToken(id: string): Promise<Token>
+  fleetView(model: string, query?: FleetQuery): Promise<FleetView>
+  putPolicy(model: string, body: RetrainPolicyInput): Promise<PolicyView>
+  getPolicy(model: string): Promise<PolicyView>
 }
 
 // Codes for answers that carry no error body (e.g. a proxy's page in between).
@@ -107,15 +120,13 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     getVersion: (model, version) => call('GET', `/v1/models/${seg(model)}/versions/${version}`),
     deprecateVersion: (model, version) => call('PATCH', `/v1/models/${seg(model)}/versions/${version}`, { json: { deprecated: true } }),
     moveAlias: (model, alias, version) => call('PUT', `/v1/models/${seg(model)}/aliases/${seg(alias)}`, { json: { version } }),
-    listEvents(query = {}) {
-      const params = new URLSearchParams()
-      for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v))
-      const qs = params.toString()
-      return call('GET', `/v1/events${qs === '' ? '' : `?${qs}`}`)
-    },
+    listEvents: (query = {}) => call('GET', `/v1/events${queryString(query)}`),
     createToken: (body) => call('POST', '/v1/tokens', { json: body }),
     listTokens: async () => (await call<{ tokens: Token[] }>('GET', '/v1/tokens')).tokens,
     revokeToken: (id) => call('DELETE', `/v1/tokens/${seg(id)}`),
+    fleetView: (model, query = {}) => call('GET', `/v1/models/${seg(model)}/telemetry${queryString(query)}`),
+    putPolicy: (model, body) => call('PUT', `/v1/models/${seg(model)}/policy`, { json: body }),
+    getPolicy: (model) => call('GET', `/v1/models/${seg(model)}/policy`),
   }
 }
 
@@ -134,6 +145,14 @@ async function edgeError(res: Response, method: string, path: string): Promise<E
     return new EdgefleetError(code, err.message, { pointer: typeof err.pointer === 'string' ? err.pointer : undefined })
   }
   return new EdgefleetError(codeOfStatus(res.status), `${method} ${path} answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`)
+}
+
+/** `?a=1&b=2` from the defined entries of `query`, or '' when there are none. */
+function queryString(query: object): string {
+  const params = new URLSearchParams()
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v))
+  const qs = params.toString()
+  return qs === '' ? '' : `?${qs}`
 }
 
 function codeOfStatus(status: number): ErrorCode {

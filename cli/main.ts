@@ -5,9 +5,11 @@ import { aliasCommand, deprecateCommand } from './commands/aliases.ts'
 import { driftCommand } from './commands/drift.ts'
 import { eventsCommand } from './commands/events.ts'
 import { modelsCommand, versionsCommand } from './commands/models.ts'
+import { policyCommand } from './commands/policy.ts'
 import { profileCommand } from './commands/profile.ts'
 import { publishCommand } from './commands/publish.ts'
 import { runtimeCommand } from './commands/runtime.ts'
+import { telemetryCommand } from './commands/telemetry.ts'
 import { tokensCommand } from './commands/tokens.ts'
 import { processIo } from './io.ts'
 import type { Io } from './io.ts'
@@ -24,6 +26,8 @@ const COMMANDS: readonly ((io: Io) => Command)[] = [
   eventsCommand,
   tokensCommand,
   runtimeCommand,
+  telemetryCommand,
+  policyCommand,
 ]
 
 /** Exit codes: 0 success, 1 a failure (bad data, missing file, …), 2 a usage error. */
@@ -34,6 +38,8 @@ export function createProgram(io: Io = processIo): Command {
   const program = new Command('edgefleet')
     .description('MLOps for on-device models: profiles, drift, publishing and rollouts.')
     .version(pkg.version)
+    // The program's own options (--version) only before the subcommand, so `telemetry --version 3` is the command's.
+    .enablePositionalOptions()
     .showSuggestionAfterError()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()

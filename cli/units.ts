@@ -24,3 +24,33 @@ export function formatTime(epochMs: number): string {
 export function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`
 }
+
+/** A statistic to four significant digits, exponent notation for the very small or large; null is `-`. */
+export function formatStat(x: number | null): string {
+  if (x === null) return '-'
+  if (x === 0) return '0'
+  return Math.abs(x) < 1e-3 || Math.abs(x) >= 1e5 ? x.toExponential(2) : x.toPrecision(4)
+}
+
+/** A p-value to four decimals, or exponent notation below 1e-3 (where four decimals keep one digit or none). */
+export function formatPValue(x: number | null): string {
+  if (x === null) return '-'
+  return x < 1e-3 ? x.toExponential(1) : x.toFixed(4)
+}
+
+/** A proportion as a percentage with one decimal (`5.0%`); null is `-`. */
+export function formatRate(x: number | null): string {
+  return x === null ? '-' : `${(x * 100).toFixed(1)}%`
+}
+
+/** Milliseconds to three significant digits, whole from 1 s up (`2.59 ms`, `205 ms`, `1234 ms`). */
+export function formatMs(x: number): string {
+  return `${x >= 1000 ? Math.round(x) : x.toPrecision(3)} ms`
+}
+
+/** A duration for people: `90 s`, `30 min`, `1 h`, `2 d`. */
+export function formatMinutes(minutes: number): string {
+  if (minutes % 1440 === 0 && minutes > 0) return `${minutes / 1440} d`
+  if (minutes % 60 === 0 && minutes > 0) return `${minutes / 60} h`
+  return `${minutes} min`
+}

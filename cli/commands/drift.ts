@@ -7,6 +7,7 @@ import { formatJson } from '../json.ts'
 import { listOption } from '../options.ts'
 import { readRecords } from '../records.ts'
 import { renderTable } from '../table.ts'
+import { formatPValue, formatStat } from '../units.ts'
 
 interface DriftFlags {
   categorical?: string[]
@@ -46,13 +47,13 @@ export function formatDriftReport(report: DriftReport): string {
     f.type,
     `${f.n[0]}/${f.n[1]}`,
     `${f.missing[0]}/${f.missing[1]}`,
-    f.type === 'numeric' ? stat(f.ks) : '',
-    f.type === 'numeric' ? pvalue(f.ks_p) : '',
-    f.type === 'numeric' ? stat(f.wasserstein) : '',
-    stat(f.psi),
-    stat(f.js),
-    stat(f.hellinger),
-    pvalue(f.chi2_p),
+    f.type === 'numeric' ? formatStat(f.ks) : '',
+    f.type === 'numeric' ? formatPValue(f.ks_p) : '',
+    f.type === 'numeric' ? formatStat(f.wasserstein) : '',
+    formatStat(f.psi),
+    formatStat(f.js),
+    formatStat(f.hellinger),
+    formatPValue(f.chi2_p),
     verdict(f, f.drifted),
     verdict(f, f.drifted_binned),
   ])
@@ -85,17 +86,4 @@ export function formatDriftReport(report: DriftReport): string {
 
 function verdict(f: FeatureDrift, drifted: boolean): string {
   return f.reason === 'insufficient_data' ? 'n/a' : drifted ? 'yes' : 'no'
-}
-
-/** Four significant digits; exponent notation for the very small or large. */
-function stat(x: number | null): string {
-  if (x === null) return '-'
-  if (x === 0) return '0'
-  return Math.abs(x) < 1e-3 || Math.abs(x) >= 1e5 ? x.toExponential(2) : x.toPrecision(4)
-}
-
-/** p-values: four decimals, or exponent notation below 1e-3 (where four decimals keep one digit or none). */
-function pvalue(x: number | null): string {
-  if (x === null) return '-'
-  return x < 1e-3 ? x.toExponential(1) : x.toFixed(4)
 }

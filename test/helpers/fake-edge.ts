@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { RetrainPolicy } from '../../core/formats/policy.ts'
 
 /** A request the fake edge received. */
 export interface Received {
@@ -25,6 +26,10 @@ export class FakeEdge {
   readonly models = new Map<string, { name: string; format: string; task: string; signature: unknown; versions: any[]; aliases: Record<string, number> }>()
   events: { id: string; seq: number; type: string; model: string | null; actor: string; at: number; details: Record<string, unknown> }[] = []
   tokens: any[] = []
+  /** The FleetView each model's telemetry route answers (404 for a model without one). */
+  readonly fleetViews = new Map<string, unknown>()
+  /** Stored policies as the edge returns them (PolicyView, secret redacted). */
+  readonly policies = new Map<string, any>()
   /** Called on each request before routing (e.g. to append events while a command follows). */
   onRequest: (req: Received) => void = () => undefined
   private readonly routes: [string, RegExp, Handler][] = []
@@ -76,6 +81,25 @@ export class FakeEdge {
       const page = rest.slice(0, limit)
       return json({ events: page, next: page.length ? String(page.at(-1)!.seq) : q.get('after'), hasMore: rest.length > limit })
     })
+    this.route('GET', /^\/v1\/models\/([^/]+)\/telemetry$/, (_, [name]) => (this.fleetViews.has(name) ? json(this.fleetViews.get(name)) : error(404, 'not_found', `model "${name}" does not exist`)))
+    this.route('PUT', /^\/v1\/models\/([^/]+)\/policy$/, (req, [name]) => {
+      if (!this.models.has(name)) return error(404, 'not_found', `model "${name}" does not exist`)
+      const parsed = RetrainPolicy.safeParse(JSON.parse(new TextDecoder().decode(req.body!)))
+      if (!parsed.success) return error(400, 'validation_failed', parsed.error.issues[0].message)
+      const p = parsed.data
+      const view = {
+        model: name,
+        ...p,
+        webhook: p.webhook === undefined ? undefined : { url: p.webhook.url, secret: '<redacted>' },
+        revision: (this.policies.get(name)?.revision ?? 0) + 1,
+        updatedAt: Date.UTC(2026, 3, 26, 12),
+        updatedBy: 'admin',
+        state: { lastEvaluatedAt: null, lastFiredAt: null, lastEventId: null, cooldownUntil: null, nextEvaluationAt: Date.UTC(2026, 3, 26, 13, 5), lastResult: null },
+      }
+      this.policies.set(name, view)
+      return json(view)
+    })
+    this.route('GET', /^\/v1\/models\/([^/]+)\/policy$/, (_, [name]) => (this.policies.has(name) ? json(this.policies.get(name)) : error(404, 'not_found', `model "${name}" has no retraining policy`)))
     this.route('POST', /^\/v1\/tokens$/, (req) => {
       const body = JSON.parse(new TextDecoder().decode(req.body!))
       const token = { id: `tok_${String(this.tokens.length).padStart(16, '0')}`, ...body, origins: body.origins ?? null, createdAt: 0, createdBy: 'admin', lastUsedAt: null, revokedAt: null }

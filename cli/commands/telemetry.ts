@@ -1,0 +1,100 @@
+import { Command, Option } from 'commander'
+import type { CohortMetrics, DriftSummary, FleetCohort, FleetView, Granularity } from '../../core/formats/fleet.ts'
+import { clientOf, edgeAction, withConnection, type ConnectionFlags } from '../connection.ts'
+import type { Io } from '../io.ts'
+import { formatJson } from '../json.ts'
+import { durationOption } from '../options.ts'
+import { versionArgument } from '../registry-args.ts'
+import { renderTable } from '../table.ts'
+import { count, formatMs, formatPValue, formatRate, formatStat, formatTime } from '../units.ts'
+
+interface TelemetryFlags extends ConnectionFlags {
+  version?: number
+  since?: number
+  granularity: Granularity
+}
+
+/** Fallback reasons listed per cohort; the rest are counted as "+N more". */
+const TOP_FALLBACKS = 3
+
+/** `edgefleet telemetry <model>`: the fleet view per version × role × rollout arm, with drift per feature. */
+export function telemetryCommand(io: Io): Command {
+  return withConnection(
+    new Command('telemetry')
+      .description("summarize a model's fleet telemetry per version × role × rollout arm")
+      .argument('<model>', 'the model')
+      .option('--version <n>', 'only this version (3 or v3)', versionArgument)
+      .option('--since <duration>', 'how far back: 30m, 1h, 2d (default 24h; at most 24h by minute, 31d by hour)', durationOption)
+      .addOption(new Option('--granularity <step>', 'series step').choices(['minute', 'hour']).default('hour')),
+  )
+    .addHelpText('after', '\n--json prints the FleetView (core/formats/fleet.ts).')
+    .action(
+      edgeAction(async (model: string, flags: TelemetryFlags) => {
+        // Without --since the edge picks the range (the last 24 h), so its clock decides, not ours.
+        const to = flags.since === undefined ? undefined : Date.now()
+        const from = to === undefined || flags.since === undefined ? undefined : to - flags.since
+        const view = await clientOf(flags).fleetView(model, { from, to, version: flags.version, granularity: flags.granularity })
+        io.out(flags.json === true ? `${formatJson(view)}\n` : formatFleetView(view))
+      }),
+    )
+}
+
+/** The readable fleet summary: a header line, then one block per cohort (suppressed ones in one line). */
+export function formatFleetView(view: FleetView): string {
+  const head = `${view.model}  ${formatTime(view.from)} → ${formatTime(view.to)}  by ${view.granularity}, cohorts under ${view.minDevices} devices suppressed`
+  if (view.cohorts.length === 0) return `${head}\n\nno telemetry in this range\n`
+  return [head, ...view.cohorts.map(formatCohort)].join('\n\n') + '\n'
+}
+
+function cohortName(c: FleetCohort): string {
+  return `v${c.version} ${c.role}${c.rollout === null ? '' : `  rollout ${c.rollout.id} ${c.rollout.arm}`}`
+}
+
+function formatCohort(c: FleetCohort): string {
+  const t = c.total
+  if (t.suppressed) return `${cohortName(c)}\n  suppressed (< ${t.minDevices} devices)`
+  const lines: [string, string][] = [
+    ['devices', t.devicesRelativeError > 0 ? `≈${t.devices} (±${formatRate(t.devicesRelativeError)})` : String(t.devices)],
+    ['inferences', `${t.inferences}, ${count(t.errors, 'error')} (${formatRate(t.errorRate)})`],
+    ['latency', t.latencyMs === null ? '-' : `p50 ${formatMs(t.latencyMs.p50)}  p95 ${formatMs(t.latencyMs.p95)}  p99 ${formatMs(t.latencyMs.p99)}`],
+    ['load', `${t.loadMs === null ? '-' : `p50 ${formatMs(t.loadMs.p50)}`}  (${count(t.loads, 'load')}, cache hits ${formatRate(t.cacheHitRate)})`],
+    ['backends', backendMix(t)],
+    ['fallbacks', topFallbacks(t.fallbacks)],
+    ['shadow', t.shadow === null ? '-' : `${formatRate(t.shadow.agreement)} agree (${t.shadow.compared} compared)`],
+    ['accuracy', t.feedback === null ? '-' : `${formatRate(t.feedback.accuracy)} (${t.feedback.labeled} labeled)`],
+  ]
+  const width = Math.max(...lines.map(([k]) => k.length))
+  return [
+    cohortName(c),
+    ...lines.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+    ...driftTable('feature', t.features),
+    ...driftTable('output', t.outputs),
+  ].join('\n')
+}
+
+function backendMix(t: CohortMetrics): string {
+  const mix = Object.entries(t.backends).sort(([, a], [, b]) => b.inferences - a.inferences)
+  return mix.length === 0 ? '-' : mix.map(([name, b]) => `${name} ${formatRate(b.share)}`).join(', ')
+}
+
+function topFallbacks(fallbacks: Record<string, number>): string {
+  const sorted = Object.entries(fallbacks).sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+  if (sorted.length === 0) return '-'
+  const shown = sorted.slice(0, TOP_FALLBACKS).map(([reason, devices]) => `${reason} (${count(devices, 'device')})`)
+  return [...shown, ...(sorted.length > TOP_FALLBACKS ? [`+${sorted.length - TOP_FALLBACKS} more`] : [])].join(', ')
+}
+
+/** A drift table, indented under its cohort; nothing when there are no names. */
+function driftTable(kind: 'feature' | 'output', drift: Record<string, DriftSummary>): string[] {
+  const entries = Object.entries(drift)
+  if (entries.length === 0) return []
+  const rows = entries.map(([name, d]) => [name, String(d.n), formatStat(d.psi), formatStat(d.js), formatPValue(d.chi2_p), verdict(d)])
+  const table = renderTable([kind, 'n', 'psi', 'js', 'chi² p', 'drifted'], rows, ['left', 'right', 'right', 'right', 'right', 'left'])
+  return ['', ...table.trimEnd().split('\n').map((line) => `  ${line}`)]
+}
+
+function verdict(d: DriftSummary): string {
+  if (d.reason === 'no_reference') return 'n/a (no reference)'
+  if (d.reason === 'insufficient_data') return 'n/a (no data)'
+  return d.drifted ? 'yes' : 'no'
+}

@@ -1,0 +1,193 @@
+// `edgefleet telemetry` and `edgefleet policy` in-process, through the real `run()`, against the fake
+// edge installed as `fetch`: the summary a person reads, the query sent, and local policy checks.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { run } from '../../cli/main.ts'
+import { FakeEdge } from '../helpers/fake-edge.ts'
+
+const vectors = (name: string) => JSON.parse(readFileSync(join(import.meta.dirname, '../vectors/formats', name), 'utf8'))
+// One visible cohort with drift, and a suppressed shadow arm of a rollout.
+const fleetView = vectors('fleet-view.valid.json')[0].value
+
+const dir = mkdtempSync(join(tmpdir(), 'edgefleet-telemetry-'))
+const file = (name: string) => join(dir, name)
+const policy = {
+  when: { any: [{ anyFeatureDrifted: { names: ['temp_max'] } }, { accuracyBelow: { value: 0.8 } }] },
+  version: 3,
+  webhook: { url: 'https://trainer.example.com/hooks/edgefleet', secret: 'a-secret-of-32-characters-or-so!' },
+}
+writeFileSync(file('policy.json'), JSON.stringify(policy))
+writeFileSync(file('bad-policy.json'), JSON.stringify({ when: { anyFeatureDrifted: { windowMinutes: 7 } } }))
+writeFileSync(file('broken.json'), '{"when": ')
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+let edge: FakeEdge
+
+beforeEach(() => {
+  edge = new FakeEdge()
+  edge.fleetViews.set('seattle-weather', fleetView)
+  edge.models.set('seattle-weather', { name: 'seattle-weather', format: 'tfjs-layers', task: 'classification', signature: null, versions: [], aliases: {} })
+  vi.stubGlobal('fetch', edge.fetch)
+  vi.stubEnv('EDGEFLEET_URL', edge.origin)
+  vi.stubEnv('EDGEFLEET_TOKEN', edge.token)
+  return () => {
+    vi.unstubAllGlobals()
+    vi.unstubAllEnvs()
+  }
+})
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = ''
+  let err = ''
+  const code = await run(['node', 'edgefleet', ...args], { out: (t) => void (out += t), err: (t) => void (err += t) })
+  return { code, out, err }
+}
+
+describe('edgefleet telemetry', () => {
+  it('summarizes each cohort: counts, rates, quantiles, backends, fallbacks, shadow, accuracy and a drift table', async () => {
+    const r = await cli('telemetry', 'seattle-weather')
+    expect(r).toMatchObject({ code: 0, err: '' })
+    expect(r.out).toBe(
+      [
+        'seattle-weather  2024-06-03T14:00:00Z → 2024-06-03T15:00:00Z  by minute, cohorts under 5 devices suppressed',
+        '',
+        'v3 primary',
+        '  devices     6',
+        '  inferences  60, 3 errors (5.0%)',
+        '  latency     p50 2.59 ms  p95 4.35 ms  p99 4.90 ms',
+        '  load        p50 205 ms  (1 load, cache hits 0.0%)',
+        '  backends    wasm 66.7%, webgpu 33.3%',
+        '  fallbacks   webgpu:unavailable (3 devices)',
+        '  shadow      52.5% agree (40 compared)',
+        '  accuracy    20.0% (25 labeled)',
+        '',
+        '  feature    n      psi       js  chi² p  drifted',
+        '  --------  --  -------  -------  ------  -------',
+        '  temp_max  60   0.1359   0.1558  0.0878  no',
+        '  weather   60   0.3435   0.2445  0.0017  yes',
+        '  wind      60  0.04321  0.08803  0.6711  no',
+        '',
+        '  output   n    psi      js  chi² p  drifted',
+        '  ------  --  -----  ------  ------  -------',
+        '  label   60  2.187  0.3852  3.6e-7  yes',
+        '',
+        'v4 shadow  rollout ro_weather_v4_shadow candidate',
+        '  suppressed (< 5 devices)',
+        '',
+      ].join('\n'),
+    )
+    expect(edge.requests.map((q) => `${q.path}${q.search}`)).toEqual(['/v1/models/seattle-weather/telemetry?granularity=hour'])
+  })
+
+  it('says what is unknown (-) and what has no reference, and lists only the top fallback reasons', async () => {
+    const total = fleetView.cohorts[0].total
+    const quiet = {
+      ...total,
+      devicesRelativeError: 0.016,
+      devices: 2048,
+      inferences: 0,
+      errors: 0,
+      errorRate: null,
+      latencyMs: null,
+      backends: {},
+      fallbacks: { 'webgpu:unavailable': 9, 'webgl:lost': 4, 'wasm:oom': 4, 'webgpu:timeout': 1 },
+      features: { wind: { ...total.features.wind, psi: null, js: null, chi2: null, chi2_p: null, drifted: false, reason: 'no_reference' } },
+      outputs: {},
+      shadow: null,
+      feedback: null,
+    }
+    edge.fleetViews.set('seattle-weather', { ...fleetView, cohorts: [{ ...fleetView.cohorts[0], total: quiet }] })
+    const out = (await cli('telemetry', 'seattle-weather')).out.split('\n')
+    expect(out.slice(3, 11)).toEqual([
+      '  devices     ≈2048 (±1.6%)',
+      '  inferences  0, 0 errors (-)',
+      '  latency     -',
+      '  load        p50 205 ms  (1 load, cache hits 0.0%)',
+      '  backends    -',
+      '  fallbacks   webgpu:unavailable (9 devices), wasm:oom (4 devices), webgl:lost (4 devices), +1 more',
+      '  shadow      -',
+      '  accuracy    -',
+    ])
+    expect(out).toContain('  wind     60    -   -       -  n/a (no reference)')
+    expect(out.join('\n')).not.toContain('output')
+  })
+
+  it('--json prints the FleetView; --version, --since and --granularity shape the query', async () => {
+    const r = await cli('telemetry', 'seattle-weather', '--json', '--version', 'v3', '--since', '90m', '--granularity', 'minute')
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.out)).toEqual(fleetView)
+    const q = new URLSearchParams(edge.requests[0].search)
+    expect(Number(q.get('to')) - Number(q.get('from'))).toBe(90 * 60_000)
+    expect(Math.abs(Number(q.get('to')) - Date.now())).toBeLessThan(60_000)
+    expect([q.get('version'), q.get('granularity')]).toEqual(['3', 'minute'])
+  })
+
+  it("prints the edge's refusal as one line", async () => {
+    edge.answer('GET', /seattle-weather\/telemetry$/, new Response(JSON.stringify({ error: { code: 'validation_failed', message: 'a minute read spans at most 24 hours' } }), { status: 400 }))
+    expect(await cli('telemetry', 'seattle-weather', '--since', '2d', '--granularity', 'minute')).toEqual({ code: 1, out: '', err: 'edgefleet: validation_failed: a minute read spans at most 24 hours\n' })
+    expect((await cli('telemetry', 'ghost')).err).toBe('edgefleet: not_found: model "ghost" does not exist\n')
+  })
+
+  it.each([
+    [['telemetry', 'seattle-weather', '--since', '1w'], 'expected a duration such as 30m, 1h or 2d'],
+    [['telemetry', 'seattle-weather', '--since', '0h'], 'expected a duration such as 30m, 1h or 2d'],
+    [['telemetry', 'seattle-weather', '--granularity', 'day'], 'Allowed choices are minute, hour'],
+    [['telemetry', 'seattle-weather', '--version', 'latest'], 'expected a version number'],
+    [['policy', 'set', 'seattle-weather'], "missing required argument 'file'"],
+  ])('%j is a usage error (exit 2) that sends nothing', async (args, message) => {
+    const r = await cli(...args)
+    expect(r.code).toBe(2)
+    expect(r.err).toContain(message)
+    expect(edge.requests).toEqual([])
+  })
+})
+
+describe('edgefleet policy', () => {
+  it('sets a policy checked locally, prints it with defaults filled and the secret redacted, and reads it back', async () => {
+    const set = await cli('policy', 'set', 'seattle-weather', file('policy.json'))
+    expect(set).toEqual({
+      code: 0,
+      err: '',
+      out: [
+        'seattle-weather retraining policy, revision 1 (2026-04-26T12:00:00Z by admin)',
+        '  enabled          yes',
+        '  version          v3',
+        '  when             any of: anyFeatureDrifted consecutiveWindows=2 minDevices=50 windowMinutes=60 names=temp_max; accuracyBelow value=0.8 minLabeled=100 windowMinutes=1440 consecutiveWindows=1',
+        '  cooldown         1 d',
+        '  grace            5 min',
+        '  webhook          https://trainer.example.com/hooks/edgefleet (secret <redacted>)',
+        '  last evaluated   -',
+        '  last result      -',
+        '  last fired       never',
+        '  cooldown until   -',
+        '  next evaluation  2026-04-26T13:05:00Z',
+        '',
+      ].join('\n'),
+    })
+    expect(edge.calls()).toEqual(['PUT /v1/models/seattle-weather/policy'])
+    expect(JSON.parse(new TextDecoder().decode(edge.requests[0].body!)).webhook.secret).toBe(policy.webhook.secret)
+    const get = await cli('policy', 'get', 'seattle-weather')
+    expect(get.out).toBe(set.out)
+    const json = JSON.parse((await cli('policy', 'get', 'seattle-weather', '--json')).out)
+    expect(json).toMatchObject({ model: 'seattle-weather', revision: 1, webhook: { secret: '<redacted>' }, cooldownMinutes: 1440 })
+  })
+
+  it('refuses a bad policy file before any request: one line naming the file and the JSON pointer', async () => {
+    const bad = await cli('policy', 'set', 'seattle-weather', file('bad-policy.json'))
+    expect(bad).toEqual({
+      code: 1,
+      out: '',
+      err: `edgefleet: validation_failed: ${file('bad-policy.json')}: when/anyFeatureDrifted/windowMinutes: windowMinutes must divide 1440 (5, 10, 15, 30, 60, …, 1440) (at /when/anyFeatureDrifted/windowMinutes)\n`,
+    })
+    expect((await cli('policy', 'set', 'seattle-weather', file('broken.json'))).err).toMatch(new RegExp(`^edgefleet: parse_error: ${file('broken.json')}: invalid JSON: .*\\n$`))
+    expect((await cli('policy', 'set', 'seattle-weather', file('nope.json'))).err).toBe(`edgefleet: not_found: ${file('nope.json')}: no such file\n`)
+    expect(edge.requests).toEqual([])
+  })
+
+  it('says when a model has no policy', async () => {
+    expect(await cli('policy', 'get', 'seattle-weather')).toEqual({ code: 1, out: '', err: 'edgefleet: not_found: model "seattle-weather" has no retraining policy\n' })
+  })
+})

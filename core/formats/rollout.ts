@@ -1,0 +1,173 @@
+import * as z from 'zod'
+import { Count, EpochMs } from './common.ts'
+import { SketchJson } from './sketch.ts'
+
+/**
+ * Rollouts (DESIGN.md "Rollouts"): the config an operator sets, the state `ModelControl` keeps, and
+ * the per-arm statistics the fleet telemetry hands to `decide` (core/rollout/decide.ts).
+ *
+ * ```json
+ * {"candidate": 7, "baseline": 6, "mode": "canary",
+ *  "steps": [{"percent": 1, "minMinutes": 30, "minDevices": 50, "minInferences": 5000},
+ *            {"percent": 25, "minMinutes": 60, "minDevices": 200, "minInferences": 20000},
+ *            {"percent": 100, "minMinutes": 60, "minDevices": 500, "minInferences": 50000}],
+ *  "guardrails": [{"metric": "error_rate", "maxDiff": 0.005}, {"metric": "latency_p95", "maxRatio": 1.2}],
+ *  "evaluationSeconds": 300}
+ * ```
+ */
+export const ROLLOUT_FORMAT = 'rollout/1'
+
+/** A version number in the registry. */
+const Version = z.number().int().positive()
+
+/** One step of a rollout: the candidate's share and what must be seen before leaving it. */
+export const RolloutStep = z.strictObject({
+  /** Candidate share in percent, (0, 100], resolution 0.001 (`bucket/1`). */
+  percent: z.number().gt(0).lte(100),
+  minMinutes: z.number().nonnegative().default(0),
+  /** Distinct devices per arm within the step (an arm expected to be empty is exempt). */
+  minDevices: Count.min(1),
+  /** Inferences per arm within the step (same exemption). */
+  minInferences: Count.default(0),
+})
+export type RolloutStep = z.infer<typeof RolloutStep>
+
+/** Rate metrics, judged per device with the sequential test (core/rollout/sequential.ts). */
+export const RateMetric = z.enum(['error_rate', 'fallback_rate', 'shadow_disagreement'])
+export type RateMetric = z.infer<typeof RateMetric>
+
+/** Devices each arm needs (with a non-zero denominator) before a rate guardrail is tested: the plug-in variance needs a few. */
+export const DEFAULT_GUARDRAIL_MIN_DEVICES = 10
+/** Labels each arm needs before `accuracy` is judged. */
+export const DEFAULT_MIN_LABELED = 100
+
+const Rate = z.number().min(0).lt(1)
+
+/**
+ * A rate guardrail: `maxDiff` bounds candidate − baseline (mean of per-device rates), `max` bounds
+ * the candidate alone; exactly one of them. `tau` is the sd of the mSPRT's mixing distribution.
+ */
+export const RateGuardrail = z
+  .strictObject({
+    metric: RateMetric,
+    maxDiff: Rate.optional(),
+    max: Rate.optional(),
+    minDevices: Count.min(2).default(DEFAULT_GUARDRAIL_MIN_DEVICES),
+    tau: z.number().positive().lte(1).optional(),
+  })
+  .refine((g) => (g.maxDiff === undefined) !== (g.max === undefined), { message: 'exactly one of maxDiff and max', path: ['maxDiff'] })
+
+/** candidate p95 ÷ baseline p95 (merged sketches) must stay ≤ `maxRatio`. */
+export const LatencyGuardrail = z.strictObject({ metric: z.literal('latency_p95'), maxRatio: z.number().gt(0) })
+/** The candidate's largest Jensen–Shannon drift (base 2, in [0, 1]) must stay ≤ `max`. */
+export const DriftGuardrail = z.strictObject({ metric: z.literal('drift_js_max'), max: z.number().gt(0).lte(1) })
+/** candidate accuracy ÷ baseline accuracy (feedback labels) must stay ≥ `minRatio`. */
+export const AccuracyGuardrail = z.strictObject({
+  metric: z.literal('accuracy'),
+  minRatio: z.number().gt(0).lte(2),
+  minLabeled: Count.min(1).default(DEFAULT_MIN_LABELED),
+})
+
+/** One guardrail of a rollout. */
+export const Guardrail = z.union([RateGuardrail, LatencyGuardrail, DriftGuardrail, AccuracyGuardrail])
+export type Guardrail = z.infer<typeof Guardrail>
+export type RateGuardrail = z.infer<typeof RateGuardrail>
+
+/** Which devices take part; devices outside it never carry the rollout, so arm shares are among targeted devices. */
+export const Targeting = z.strictObject({
+  webgpu: z.boolean().optional(),
+  f16: z.boolean().optional(),
+  /** Minimum `navigator.deviceMemory` in GiB. */
+  minDeviceMemory: z.number().positive().optional(),
+  platforms: z.array(z.string().min(1).max(64)).min(1).max(32).optional(),
+  /** Allow-list of device ids. */
+  devices: z.array(z.string().min(1).max(128)).min(1).max(10_000).optional(),
+})
+export type Targeting = z.infer<typeof Targeting>
+
+/** The rollout config (`rollout/1`). */
+export const RolloutConfig = z
+  .strictObject({
+    candidate: Version,
+    baseline: Version.optional(),
+    mode: z.enum(['canary', 'ab', 'shadow']),
+    steps: z.array(RolloutStep).min(1).max(20),
+    guardrails: z.array(Guardrail).max(16).default([]),
+    targeting: Targeting.optional(),
+    evaluationSeconds: z.number().int().min(10).max(86_400).default(300),
+    /** Assignment TTL of devices (DESIGN: default 30, at most 60). */
+    ttlSeconds: z.number().int().min(1).max(60).default(30),
+    /** Total false-rollback rate, split across the rate guardrails. */
+    alpha: z.number().gt(0).lt(1).default(0.05),
+  })
+  .superRefine((c, ctx) => {
+    for (let i = 1; i < c.steps.length; i++) {
+      if (!(c.steps[i].percent > c.steps[i - 1].percent)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'percent'], message: 'percents must be strictly increasing' })
+    }
+    if (c.mode === 'ab' && c.steps.length !== 1) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'an ab rollout has exactly one step (its fixed split)' })
+  })
+export type RolloutConfig = z.infer<typeof RolloutConfig>
+
+/** Where a rollout stands; `ModelControl` owns it and compare-and-sets `(id, step)`. */
+export const RolloutState = z.strictObject({
+  id: z.string().min(1),
+  status: z.enum(['running', 'paused', 'rolled_back', 'promoted']),
+  /** Index into `steps`. */
+  step: Count,
+  stepStartedAt: EpochMs,
+})
+export type RolloutState = z.infer<typeof RolloutState>
+
+/** A rollout as `decide` reads it. */
+export const Rollout = z.strictObject({ config: RolloutConfig, state: RolloutState })
+export type Rollout = z.infer<typeof Rollout>
+
+/** One device's counts over the judged range (a `device_stats` row summed per device). */
+export const DeviceCounts = z.strictObject({
+  inferences: Count,
+  errors: Count,
+  fallbacks: Count,
+  compared: Count.default(0),
+  agreed: Count.default(0),
+  labeled: Count.default(0),
+  correct: Count.default(0),
+})
+export type DeviceCounts = z.infer<typeof DeviceCounts>
+
+/** Sufficient statistics of per-device rates: devices with a non-zero denominator, Σ rate, Σ rate². */
+export const RateMoments = z.strictObject({ n: Count, sum: z.number().nonnegative(), sumSq: z.number().nonnegative() })
+export type RateMoments = z.infer<typeof RateMoments>
+
+/** Per-arm totals and per-device rate moments, instead of the per-device rows. */
+export const ArmSummary = z.strictObject({
+  inferences: Count,
+  labeled: Count,
+  correct: Count,
+  rates: z.strictObject({ error_rate: RateMoments, fallback_rate: RateMoments, shadow_disagreement: RateMoments }),
+})
+export type ArmSummary = z.infer<typeof ArmSummary>
+
+/** What the fleet telemetry knows of one arm. */
+export const ArmStats = z
+  .strictObject({
+    /** Exact distinct devices of the arm within the current step. */
+    devices: Count,
+    /** Inferences of the arm within the current step. */
+    inferences: Count,
+    perDevice: z.array(DeviceCounts).optional(),
+    summary: ArmSummary.optional(),
+    /** Merged latency sketch of the arm; null when nothing was reported. */
+    latency: SketchJson.nullable(),
+    /** Largest JS drift over the arm's features and outputs; null when none was computable. */
+    driftJsMax: z.number().min(0).lte(1).nullable(),
+  })
+  .refine((a) => (a.perDevice === undefined) !== (a.summary === undefined), { message: 'exactly one of perDevice and summary', path: ['perDevice'] })
+export type ArmStats = z.infer<typeof ArmStats>
+
+/** Both arms. */
+export const RolloutStats = z.strictObject({ baseline: ArmStats, candidate: ArmStats })
+export type RolloutStats = z.infer<typeof RolloutStats>
+
+/** What `decide` does next. */
+export const RolloutAction = z.enum(['hold', 'advance', 'rollback', 'promote', 'pause'])
+export type RolloutAction = z.infer<typeof RolloutAction>

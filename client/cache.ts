@@ -1,6 +1,7 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
 import { EdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
+import type { QueuedBatch } from './telemetry/queue.ts'
 
 /**
  * The SDK's IndexedDB cache: verified files by SHA-256 (bytes apart from their metadata so
@@ -28,11 +29,13 @@ interface CacheSchema extends DBSchema {
   fileBytes: { key: string; value: ArrayBuffer }
   models: { key: string; value: ModelRecord }
   meta: { key: string; value: unknown }
+  /** Frozen telemetry batches waiting to be sent (client/telemetry/queue.ts), oldest first. */
+  telemetry: { key: number; value: QueuedBatch }
 }
 
 export const DB_NAME = 'edgefleet'
 /** Bump with an `upgrade` step below; never rewrite an earlier step. */
-export const DB_VERSION = 1
+export const DB_VERSION = 2
 
 /** Default byte budget: generous for models, small enough to leave room for the app. */
 export const DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024
@@ -44,8 +47,11 @@ export interface ModelCacheOptions {
   estimate?: () => Promise<{ usage?: number; quota?: number }>
 }
 
+/** The SDK's IndexedDB database, typed. */
+export type CacheDb = IDBPDatabase<CacheSchema>
+
 /** Opens (and upgrades) the cache database. */
-export function openCache(name = DB_NAME): Promise<IDBPDatabase<CacheSchema>> {
+export function openCache(name = DB_NAME): Promise<CacheDb> {
   return openDB<CacheSchema>(name, DB_VERSION, {
     upgrade(db, oldVersion) {
       if (oldVersion < 1) {
@@ -53,6 +59,9 @@ export function openCache(name = DB_NAME): Promise<IDBPDatabase<CacheSchema>> {
         db.createObjectStore('fileBytes')
         db.createObjectStore('models', { keyPath: 'model' })
         db.createObjectStore('meta')
+      }
+      if (oldVersion < 2) {
+        db.createObjectStore('telemetry', { keyPath: 'seq', autoIncrement: true })
       }
     },
   })
@@ -76,6 +85,11 @@ export class ModelCache {
     this.budgetBytes = options.budgetBytes ?? DEFAULT_BUDGET_BYTES
     this.now = options.now ?? Date.now
     this.estimate = options.estimate ?? (async () => (typeof navigator !== 'undefined' && navigator.storage?.estimate ? navigator.storage.estimate() : {}))
+  }
+
+  /** The database itself, for stores other parts of the SDK own (the telemetry queue). */
+  get database(): CacheDb {
+    return this.db
   }
 
   /** Keeps these files through eviction for the life of this cache object (runtime files, models in use). */

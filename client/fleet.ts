@@ -10,6 +10,12 @@ import { FleetModel, type LoadedVersion } from './model.ts'
 import { RUNTIME_FILES } from '../core/runtime-files.ts'
 import { defaultBackends, pinnedFiles, runtimeAssets, runtimeGroupsFor } from './runtime.ts'
 import { startWorker, type WorkerHost } from './worker-host.ts'
+import { TelemetryQueue } from './telemetry/queue.ts'
+import { TelemetryProcessor } from './telemetry/telemetry.ts'
+import { createTransport } from './telemetry/transport.ts'
+
+/** The SDK version telemetry batches carry as `device.sdk`. */
+export const SDK_VERSION = '0.1.0'
 
 /** Something the app may want to know about (or log): loads, swaps, fallbacks, offline use, errors. */
 export type FleetEvent =
@@ -47,6 +53,8 @@ export interface FleetOptions {
   /** IndexedDB database name (default `edgefleet`). */
   dbName?: string
   fetch?: typeof fetch
+  /** Report `telemetry/1` (counts, sketches and profile-bin histograms only) to the edge (default true). */
+  telemetry?: boolean
 }
 
 export interface LoadOptions {
@@ -64,7 +72,9 @@ export interface Fleet {
   deviceId(): Promise<string>
   /** Loads a model (last-known-good first, then the edge's assignment), ready to predict. */
   load(model: string, options?: LoadOptions): Promise<FleetModel>
-  /** Stops timers, unloads models, ends the worker. Safe to call twice. */
+  /** Sends the telemetry collected so far (no-op with `telemetry: false`). Safe to call twice. */
+  flush(): Promise<void>
+  /** Stops timers, sends the last telemetry, unloads models, ends the worker. Safe to call twice. */
   close(): Promise<void>
 }
 
@@ -84,6 +94,7 @@ class FleetImpl implements Fleet {
   private cache?: Promise<ModelCache>
   private host?: Promise<WorkerHost>
   private id?: Promise<string>
+  private telemetry?: Promise<TelemetryProcessor | null>
   private readonly models = new Set<FleetModel>()
   private readonly timers = new Map<FleetModel, ReturnType<typeof setInterval>>()
   private loads = 0
@@ -109,6 +120,32 @@ class FleetImpl implements Fleet {
   private getHost(): Promise<WorkerHost> {
     this.host ??= startWorker(this.options.workerUrl)
     return this.host
+  }
+
+  /** The telemetry processor, started with the first load (null when telemetry is off). */
+  private getTelemetry(): Promise<TelemetryProcessor | null> {
+    this.telemetry ??= this.options.telemetry === false
+      ? Promise.resolve(null)
+      : Promise.all([this.getCache(), this.getHost()]).then(
+          ([cache, host]) =>
+            new TelemetryProcessor({
+              queue: new TelemetryQueue(cache.database),
+              transport: createTransport({ endpoint: this.endpoint, appKey: this.options.appKey, fetch: this.options.fetch }),
+              collect: (key) => host.api.collect(key),
+              device: async () => ({ id: await this.deviceId(), caps: await this.caps(), sdk: SDK_VERSION }),
+            }),
+        )
+    return this.telemetry
+  }
+
+  /** Starts reporting a freshly loaded version. */
+  private async track(assignment: Assignment, loaded: LoadedVersion, ms: number): Promise<void> {
+    const telemetry = await this.getTelemetry().catch(() => null)
+    if (!telemetry) return
+    const { backend, fallbacks } = loaded.result
+    const rollout = assignment.rollout ? { id: assignment.rollout.id, arm: assignment.rollout.arm } : undefined
+    const target = { model: assignment.model, version: assignment.version, role: assignment.role, ...(rollout ? { rollout } : {}), backend, fallbacks }
+    if (telemetry.track(loaded.key, target, assignment.telemetry)) telemetry.noteLoad(loaded.key, { ms, cacheHit: loaded.downloadedBytes === 0 })
   }
 
   deviceId(): Promise<string> {
@@ -157,6 +194,7 @@ class FleetImpl implements Fleet {
     }
 
     let loaded: LoadedVersion
+    const started = performance.now()
     try {
       loaded = await this.loadVersion(assignment, options)
     } catch (e) {
@@ -170,6 +208,7 @@ class FleetImpl implements Fleet {
     if (fresh) await cache.putAssignment(model, assignment, fresh.etag, Date.now())
     this.emit({ type: 'loaded', model, version: assignment.version, backend: loaded.result.backend, fallbacks: loaded.result.fallbacks, assignment: from, downloadedBytes: loaded.downloadedBytes })
 
+    await this.track(assignment, loaded, performance.now() - started)
     const handle = new FleetModel(model, await this.getHost(), loaded, (m) => this.forget(m), (m) => this.refresh(m, options))
     this.models.add(handle)
     this.timers.set(handle, setInterval(() => void this.refresh(handle, options).catch(() => undefined), assignment.ttlSeconds * 1000))
@@ -251,8 +290,12 @@ class FleetImpl implements Fleet {
       return
     }
     try {
+      const started = performance.now()
       const next = await this.loadVersion(answer.assignment, { ...options, onProgress: undefined })
       const from = model.version
+      await this.track(answer.assignment, next, performance.now() - started)
+      // The old version's last delta is asked for before the swap posts its unload to the worker.
+      void this.retire(model.workerKey)
       model.swap(next)
       await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
       this.emit({ type: 'swapped', model: model.name, from, to: next.version })
@@ -262,7 +305,17 @@ class FleetImpl implements Fleet {
     }
   }
 
+  private retire(key: string): Promise<void> {
+    return (this.telemetry ?? Promise.resolve(null)).then((t) => t?.retire(key)).catch(() => undefined)
+  }
+
+  async flush(): Promise<void> {
+    const telemetry = await (this.telemetry ?? Promise.resolve(null)).catch(() => null)
+    await telemetry?.flush()
+  }
+
   private forget(model: FleetModel): void {
+    void this.retire(model.workerKey)
     clearInterval(this.timers.get(model))
     this.timers.delete(model)
     this.models.delete(model)
@@ -271,6 +324,8 @@ class FleetImpl implements Fleet {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // The last telemetry is collected while the models are still loaded.
+    await (this.telemetry ?? Promise.resolve(null)).then((t) => t?.close()).catch(() => undefined)
     await Promise.all([...this.models].map((m) => m.close()))
     if (this.host) (await this.host.catch(() => null))?.terminate()
     if (this.cache) (await this.cache.catch(() => null))?.close()

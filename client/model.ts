@@ -53,6 +53,11 @@ export class FleetModel {
     return this.active.version
   }
 
+  /** The worker's key of the active version (telemetry collects by it). */
+  get workerKey(): string {
+    return this.active.key
+  }
+
   /** What the active version takes and returns (features and their transforms, or tensors; class labels). */
   get signature(): Signature | undefined {
     return this.active.signature

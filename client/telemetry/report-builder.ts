@@ -1,0 +1,167 @@
+import type { Arm, Backend, Role } from '../../core/formats/common.ts'
+import type { SketchJson } from '../../core/formats/sketch.ts'
+import { MAX_WINDOW_MS, WINDOW_MS, type BinnedCounts, type Report } from '../../core/formats/telemetry.ts'
+import { DDSketch } from '../../core/sketch/DDSketch.ts'
+import type { StatsDelta } from '../../worker/protocol.ts'
+
+/** What the main thread knows about one loaded model version (the worker knows the rest). */
+export interface ReportTarget {
+  model: string
+  version: number
+  role: Role
+  rollout?: { id: string; arm: Arm }
+  backend: Backend
+  /** Stable reason codes only (`BackendSkipReason`), never the human details. */
+  fallbacks: Partial<Record<Backend, string>>
+}
+
+/**
+ * A timer firing a little late (or early) must not stretch a one-minute delta over two minutes:
+ * bounds within this slack of a minute boundary snap to it.
+ */
+const SLACK_MS = 2_000
+
+/** The UTC-minute-aligned window a worker delta is reported under (1 to 60 minutes, never empty). */
+export function alignWindow(start: number, end: number): { start: number; end: number } {
+  let s = Math.floor((start + SLACK_MS) / WINDOW_MS) * WINDOW_MS
+  let e = Math.ceil((Math.max(end, start) - SLACK_MS) / WINDOW_MS) * WINDOW_MS
+  if (e <= s) e = s + WINDOW_MS
+  // A delta longer than an hour (a throttled background tab) is reported under its last hour.
+  if (e - s > MAX_WINDOW_MS) s = e - MAX_WINDOW_MS
+  return { start: s, end: e }
+}
+
+interface Pending {
+  target: ReportTarget
+  window: { start: number; end: number }
+  inferences: number
+  errors: number
+  cacheHits: number
+  loads: number
+  loadMs: DDSketch
+  latency: DDSketch
+  features: Record<string, BinnedCounts>
+  outputs: Record<string, BinnedCounts>
+}
+
+interface Tracked {
+  target: ReportTarget
+  /** Loads seen on the main thread since the last delta of this key, folded into its next report. */
+  loads: number
+  cacheHits: number
+  loadMs: DDSketch
+}
+
+/**
+ * Turns worker `StatsDelta`s plus main-thread facts into `telemetry/1` reports, one per
+ * (model, version, role, rollout arm) and aligned window. Only counts, sketches and profile-bin
+ * histograms are copied field by field: nothing else a delta might carry can reach the wire.
+ *
+ * @example
+ * const b = new ReportBuilder()
+ * b.track('weather@3#primary/1', { model: 'weather', version: 3, role: 'primary', backend: 'wasm', fallbacks: {} })
+ * b.noteLoad('weather@3#primary/1', { ms: 42, cacheHit: true })
+ * b.add(await api.collect('weather@3#primary/1'))
+ * const reports = b.drain()
+ */
+export class ReportBuilder {
+  private readonly tracked = new Map<string, Tracked>()
+  private readonly pending = new Map<string, Pending>()
+
+  /** Starts attributing a worker key's deltas to a model version. */
+  track(key: string, target: ReportTarget): void {
+    this.tracked.set(key, { target: { ...target, fallbacks: { ...target.fallbacks } }, loads: 0, cacheHits: 0, loadMs: new DDSketch() })
+  }
+
+  /** Stops attributing a key (after its last delta was added). */
+  untrack(key: string): void {
+    this.tracked.delete(key)
+  }
+
+  /** Keys being tracked (the models to collect from). */
+  keys(): string[] {
+    return [...this.tracked.keys()]
+  }
+
+  /** Records a load on the main thread: its time and whether every file came from the cache. */
+  noteLoad(key: string, load: { ms: number; cacheHit: boolean }): void {
+    const t = this.tracked.get(key)
+    if (!t) return
+    t.loads++
+    if (load.cacheHit) t.cacheHits++
+    if (Number.isFinite(load.ms) && load.ms >= 0) t.loadMs.add(load.ms)
+  }
+
+  /** Adds one worker delta; deltas of the same target and window merge. Unknown keys are ignored. */
+  add(delta: StatsDelta): void {
+    const t = this.tracked.get(delta.key)
+    if (!t) return
+    const window = alignWindow(delta.window.start, delta.window.end)
+    const { model, version, role, rollout } = t.target
+    const id = JSON.stringify([model, version, role, rollout?.id ?? null, rollout?.arm ?? null, window.start, window.end])
+    let p = this.pending.get(id)
+    if (!p) {
+      p = { target: t.target, window, inferences: 0, errors: 0, cacheHits: 0, loads: 0, loadMs: new DDSketch(), latency: new DDSketch(), features: {}, outputs: {} }
+      this.pending.set(id, p)
+    }
+    p.inferences += count(delta.inferences)
+    p.errors += count(delta.errors)
+    p.latency.merge(DDSketch.fromJSON(delta.latency as SketchJson))
+    mergeBins(p.features, delta.features)
+    mergeBins(p.outputs, delta.outputs)
+    p.loads += t.loads
+    p.cacheHits += t.cacheHits
+    p.loadMs.merge(t.loadMs)
+    t.loads = 0
+    t.cacheHits = 0
+    t.loadMs = new DDSketch()
+  }
+
+  /** How many reports are waiting. */
+  get size(): number {
+    return this.pending.size
+  }
+
+  /** Every pending report (reports without any activity are skipped), emptying the builder. */
+  drain(): Report[] {
+    const out: Report[] = []
+    for (const p of this.pending.values()) {
+      if (p.inferences === 0 && p.errors === 0 && p.loads === 0) continue
+      const { model, version, role, rollout, backend, fallbacks } = p.target
+      out.push({
+        model,
+        version,
+        role,
+        ...(rollout ? { rollout: { id: rollout.id, arm: rollout.arm } } : {}),
+        window: { ...p.window },
+        backend,
+        fallbacks: { ...fallbacks },
+        counts: { inferences: p.inferences, errors: p.errors, cacheHits: p.cacheHits, loads: p.loads },
+        loadMs: p.loadMs.toJSON(),
+        latency: p.latency.toJSON(),
+        features: p.features,
+        outputs: p.outputs,
+      })
+    }
+    this.pending.clear()
+    return out.sort((a, b) => a.window.start - b.window.start)
+  }
+}
+
+const count = (n: unknown): number => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0)
+
+/** Adds histograms bin by bin, copying only `counts` and `missing` (never anything else a delta holds). */
+function mergeBins(into: Record<string, BinnedCounts>, from: Record<string, { counts: ArrayLike<number>; missing: number }> | undefined): void {
+  for (const [name, h] of Object.entries(from ?? {})) {
+    const counts = Array.from(h.counts, count)
+    const have = into[name]
+    if (!have) {
+      into[name] = { counts, missing: count(h.missing) }
+      continue
+    }
+    // Bins of one profile keep their length; a mismatch means a different profile, so keep the first.
+    if (have.counts.length !== counts.length) continue
+    for (let i = 0; i < counts.length; i++) have.counts[i] += counts[i]
+    have.missing += count(h.missing)
+  }
+}

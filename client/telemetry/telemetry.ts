@@ -1,0 +1,260 @@
+import { TELEMETRY_VERSION, WINDOW_MS, type Batch, type Report } from '../../core/formats/telemetry.ts'
+import type { StatsDelta } from '../../worker/protocol.ts'
+import type { QueuedBatch, TelemetryQueue } from './queue.ts'
+import { ReportBuilder, type ReportTarget } from './report-builder.ts'
+import type { Transport } from './transport.ts'
+
+/** Reports per batch: well under the schema's 256, so a batch stays far below the edge's 64 KB. */
+export const MAX_REPORTS_PER_BATCH = 32
+/** Batches sent per flush before yielding (OpenTelemetry exports in bounded batches too). */
+const SEND_PER_FLUSH = 16
+
+/** The subset of the Web Locks API used to elect the one tab that sends. */
+export interface LockManagerLike {
+  request(name: string, options: { ifAvailable: true }, callback: (lock: unknown) => Promise<void>): Promise<void>
+}
+
+export interface TelemetryProcessorOptions {
+  queue: TelemetryQueue
+  transport: Transport
+  /** Asks the worker for a model's delta since the previous call. */
+  collect: (key: string) => Promise<StatsDelta>
+  device: () => Promise<Batch['device']>
+  now?: () => number
+  random?: () => number
+  /** Web Locks (default `navigator.locks` when present; null: this tab always sends). */
+  locks?: LockManagerLike | null
+  /** Where `online`/`pagehide` fire (default `globalThis` when it has `addEventListener`). */
+  window?: EventTarget | null
+  /** Where `visibilitychange` fires, with its `visibilityState` (default `document`). */
+  document?: (EventTarget & { visibilityState: string }) | null
+  /** Use timers (default true); tests drive `collect`/`flush` by hand. */
+  timers?: boolean
+  /** Fresh batch ids (default: 16 random bytes, base64url). */
+  batchId?: () => string
+}
+
+/** Telemetry settings of one tracked model, from its assignment. */
+export interface TrackSettings {
+  sampleRate: number
+  flushSeconds: number
+}
+
+const LOCK_NAME = 'edgefleet-telemetry'
+
+/**
+ * The SDK's telemetry processor, after OpenTelemetry's BatchSpanProcessor: the worker is asked for
+ * each tracked model's delta at every UTC minute, the reports wait on the main thread, and each
+ * flush freezes them into batches in the shared IndexedDB queue and sends what the transport
+ * allows. One tab sends (a Web Lock elects it). On `visibilitychange: hidden` or `pagehide` the last
+ * collected snapshot is sent by beacon without a worker round trip. `flush()` and `close()` are safe
+ * to call twice.
+ *
+ * @example
+ * const t = new TelemetryProcessor({ queue, transport, collect: (k) => api.collect(k), device })
+ * t.track(key, target, assignment.telemetry)
+ * await t.flush()
+ */
+export class TelemetryProcessor {
+  private readonly builder = new ReportBuilder()
+  private readonly sampleRates = new Map<string, number>()
+  private readonly flushSeconds = new Map<string, number>()
+  private readonly now: () => number
+  private readonly random: () => number
+  private readonly locks: LockManagerLike | null
+  private readonly win: EventTarget | null
+  private readonly doc: (EventTarget & { visibilityState: string }) | null
+  private readonly newBatchId: () => string
+  private device?: Batch['device']
+  /** The queue head as last read, so a hidden page can beacon it without touching IndexedDB. */
+  private queued: QueuedBatch[] = []
+  private collectTimer?: ReturnType<typeof setTimeout>
+  private flushTimer?: ReturnType<typeof setInterval>
+  private flushEvery = 0
+  private flushing?: Promise<void>
+  private closing?: Promise<void>
+  private readonly onOnline = () => void this.send().catch(() => undefined)
+  private readonly onHide = () => this.sendOnHide()
+  private readonly onVisibility = () => {
+    if (this.doc?.visibilityState === 'hidden') this.sendOnHide()
+  }
+
+  constructor(private readonly options: TelemetryProcessorOptions) {
+    this.now = options.now ?? Date.now
+    this.random = options.random ?? Math.random
+    const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator
+    this.locks = options.locks !== undefined ? options.locks : (nav?.locks ?? null)
+    const g = globalThis as unknown as EventTarget & { document?: EventTarget & { visibilityState: string } }
+    this.win = options.window !== undefined ? options.window : typeof g.addEventListener === 'function' ? g : null
+    this.doc = options.document !== undefined ? options.document : (g.document ?? null)
+    this.newBatchId = options.batchId ?? randomBatchId
+    this.win?.addEventListener('online', this.onOnline)
+    this.win?.addEventListener('pagehide', this.onHide)
+    this.doc?.addEventListener('visibilitychange', this.onVisibility)
+    if (options.timers ?? true) this.scheduleCollect()
+    void options.device().then((d) => (this.device = d), () => undefined)
+  }
+
+  /**
+   * Starts reporting a loaded model, unless sampling leaves it out: the device reports it with
+   * probability `sampleRate`, and its batches carry that rate so the edge can scale.
+   */
+  track(key: string, target: ReportTarget, settings: TrackSettings): boolean {
+    if (this.closing || !(this.random() < settings.sampleRate)) return false
+    this.builder.track(key, target)
+    this.sampleRates.set(key, settings.sampleRate)
+    this.sampleRates.set(targetId(target), settings.sampleRate)
+    this.flushSeconds.set(key, settings.flushSeconds)
+    this.rescheduleFlush()
+    return true
+  }
+
+  /** Records a load (its time, and whether every file came from the cache) for a tracked key. */
+  noteLoad(key: string, load: { ms: number; cacheHit: boolean }): void {
+    this.builder.noteLoad(key, load)
+  }
+
+  /** Takes a key's last delta and stops tracking it (call before the worker unloads it). */
+  async retire(key: string): Promise<void> {
+    if (!this.builder.keys().includes(key)) return
+    await this.collectOne(key)
+    this.builder.untrack(key)
+    this.flushSeconds.delete(key)
+    this.rescheduleFlush()
+  }
+
+  /** Asks the worker for every tracked model's delta; the snapshot stays on the main thread. */
+  async collect(): Promise<void> {
+    await Promise.all(this.builder.keys().map((k) => this.collectOne(k)))
+  }
+
+  /** Collects, freezes what is waiting into queued batches and sends what the transport allows. */
+  flush(): Promise<void> {
+    // A flush already running is joined, not doubled: its batches are the same ones.
+    this.flushing ??= (async () => {
+      try {
+        await this.collect()
+        await this.freeze()
+        await this.send()
+      } finally {
+        this.flushing = undefined
+      }
+    })()
+    return this.flushing
+  }
+
+  /** Stops timers and listeners after a last flush. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearTimeout(this.collectTimer)
+      clearInterval(this.flushTimer)
+      this.win?.removeEventListener('online', this.onOnline)
+      this.win?.removeEventListener('pagehide', this.onHide)
+      this.doc?.removeEventListener('visibilitychange', this.onVisibility)
+      await this.flush().catch(() => undefined)
+    })()
+    return this.closing
+  }
+
+  /** Turns the waiting reports into frozen batches in the queue. */
+  async freeze(): Promise<void> {
+    const batches = this.batchesOf(this.builder.drain())
+    if (batches.length === 0) return
+    const device = this.device ?? (this.device = await this.options.device())
+    for (const b of batches) await this.options.queue.enqueue((dropped) => this.makeBatch(device, b.sampleRate, b.reports, dropped))
+  }
+
+  /** Sends queued batches in order until the queue is empty or the transport says wait; one tab at a time. */
+  async send(): Promise<void> {
+    const run = async () => {
+      const { queue, transport } = this.options
+      for (let sent = 0; sent < SEND_PER_FLUSH; ) {
+        this.queued = await queue.peek(SEND_PER_FLUSH)
+        if (this.queued.length === 0 || this.now() < transport.retryAt) return
+        for (const b of this.queued) {
+          const outcome = await transport.send(b.body)
+          sent++
+          if (outcome.kind === 'sent') await queue.remove(b.seq!)
+          else if (outcome.kind === 'drop') await queue.drop(b.seq!, outcome.reason)
+          else return
+        }
+      }
+    }
+    if (this.locks) await this.locks.request(LOCK_NAME, { ifAvailable: true }, async (lock) => (lock ? run() : undefined))
+    else await run()
+    this.queued = await this.options.queue.peek(SEND_PER_FLUSH).catch(() => this.queued)
+  }
+
+  /**
+   * The page is going away: beacon the last collected snapshot and the queue head as last read,
+   * within the shared keepalive budget. Synchronous up to the beacons; what did not fit goes to the
+   * queue for the next page, and what was handed to the browser leaves it (best effort: were the page
+   * frozen first, the next page resends the same bytes and the edge dedupes on the batch id).
+   */
+  sendOnHide(): void {
+    const device = this.device
+    if (!device) return
+    const fresh = this.batchesOf(this.builder.drain()).map((b) => this.makeBatch(device, b.sampleRate, b.reports, {}))
+    const freshBodies = fresh.map((b) => JSON.stringify(b))
+    const old = this.queued
+    this.queued = []
+    const handed = this.options.transport.flushOnHide([...freshBodies, ...old.map((b) => b.body)])
+    const { queue } = this.options
+    // Remaining fresh batches keep the body already serialized, so they go out later byte for byte.
+    void (async () => {
+      for (let i = handed; i < fresh.length; i++) await queue.enqueue(() => fresh[i])
+      for (const b of old.slice(0, Math.max(0, handed - fresh.length))) await queue.remove(b.seq!)
+    })().catch(() => undefined)
+  }
+
+  private async collectOne(key: string): Promise<void> {
+    try {
+      this.builder.add(await this.options.collect(key))
+    } catch {
+      // A model unloaded meanwhile has nothing more to say.
+    }
+  }
+
+  private batchesOf(reports: Report[]): { sampleRate: number; reports: Report[] }[] {
+    const byRate = new Map<number, Report[]>()
+    for (const r of reports) {
+      const rate = this.sampleRates.get(targetId(r)) ?? 1
+      byRate.set(rate, [...(byRate.get(rate) ?? []), r])
+    }
+    const out: { sampleRate: number; reports: Report[] }[] = []
+    for (const [sampleRate, rs] of byRate)
+      for (let i = 0; i < rs.length; i += MAX_REPORTS_PER_BATCH) out.push({ sampleRate, reports: rs.slice(i, i + MAX_REPORTS_PER_BATCH) })
+    return out
+  }
+
+  private makeBatch(device: Batch['device'], sampleRate: number, reports: Report[], dropped: Record<string, number>): Batch {
+    return { v: TELEMETRY_VERSION, batchId: this.newBatchId(), sentAt: this.now(), device, sampleRate, dropped, reports }
+  }
+
+  /** Collects at every UTC minute, so no delta straddles two windows. */
+  private scheduleCollect(): void {
+    const delay = WINDOW_MS - (this.now() % WINDOW_MS) + 50
+    this.collectTimer = setTimeout(() => {
+      void this.collect().finally(() => {
+        if (!this.closing) this.scheduleCollect()
+      })
+    }, delay)
+  }
+
+  private rescheduleFlush(): void {
+    if (!(this.options.timers ?? true)) return
+    const every = Math.min(...this.flushSeconds.values()) * 1000
+    if (every === this.flushEvery) return
+    clearInterval(this.flushTimer)
+    this.flushEvery = every
+    if (Number.isFinite(every)) this.flushTimer = setInterval(() => void this.flush().catch(() => undefined), every)
+  }
+}
+
+const targetId = (t: { model: string; version: number; role: string; rollout?: { id: string; arm: string } }) =>
+  `${t.model}@${t.version}#${t.role}/${t.rollout?.id ?? ''}:${t.rollout?.arm ?? ''}`
+
+function randomBatchId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  return 'b_' + btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+}

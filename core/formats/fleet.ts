@@ -78,22 +78,18 @@ export type Suppressed = z.infer<typeof Suppressed>
 /** One point of a cohort's time series (no per-feature drift: ask for the point's range instead). */
 export const SeriesPoint = z.discriminatedUnion('suppressed', [
   z.object({ start: EpochMs, end: EpochMs, suppressed: z.literal(true) }),
-  z.object({
-    start: EpochMs,
-    end: EpochMs,
-    suppressed: z.literal(false),
-    devices: Count,
-    devicesRelativeError: z.number().nonnegative(),
-    reports: Count,
-    inferences: Count,
-    errors: Count,
-    errorRate: Rate,
-    latencyMs: LatencyQuantiles,
-    loadMs: LoadQuantiles,
-    cacheHitRate: Rate,
-    shadowAgreement: Rate,
-    accuracy: Rate,
-  }),
+  CohortMetrics.pick({
+    suppressed: true,
+    devices: true,
+    devicesRelativeError: true,
+    reports: true,
+    inferences: true,
+    errors: true,
+    errorRate: true,
+    latencyMs: true,
+    loadMs: true,
+    cacheHitRate: true,
+  }).extend({ start: EpochMs, end: EpochMs, shadowAgreement: Rate, accuracy: Rate }),
 ])
 export type SeriesPoint = z.infer<typeof SeriesPoint>
 

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto'
+import { vi } from 'vitest'
+import { run } from '../../cli/main.ts'
 import { RetrainPolicy } from '../../core/formats/policy.ts'
 
 /** A request the fake edge received. */
@@ -171,4 +173,23 @@ export class FakeEdge {
     const files = v.files.map((f: any) => ({ ...f, url: `${this.origin}/v1/artifacts/${f.sha256}` }))
     return { model: name, version: v.version, format: this.models.get(name)!.format, files, signature: null, profile: v.profile ?? null, metrics: v.metrics ?? {}, lineage: { ...v.lineage, createdBy: 'admin', createdAt: v.createdAt }, deprecated: false, deprecatedAt: null, aliases: [] }
   }
+}
+
+/** Routes every fetch to `edge` and points the CLI's EDGEFLEET_URL/TOKEN at it; returns the undo (a beforeEach cleanup). */
+export function useFakeEdge(edge: FakeEdge): () => void {
+  vi.stubGlobal('fetch', edge.fetch)
+  vi.stubEnv('EDGEFLEET_URL', edge.origin)
+  vi.stubEnv('EDGEFLEET_TOKEN', edge.token)
+  return () => {
+    vi.unstubAllGlobals()
+    vi.unstubAllEnvs()
+  }
+}
+
+/** Runs the `edgefleet` CLI in-process, capturing its exit code, stdout and stderr. */
+export async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = ''
+  let err = ''
+  const code = await run(['node', 'edgefleet', ...args], { out: (t) => void (out += t), err: (t) => void (err += t) })
+  return { code, out, err }
 }

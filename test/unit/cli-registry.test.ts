@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createEdgeClient } from '../../cli/edge-client.ts'
 import { run } from '../../cli/main.ts'
-import { FakeEdge } from '../helpers/fake-edge.ts'
+import { FakeEdge, runCli, useFakeEdge } from '../helpers/fake-edge.ts'
 import { seededRandom } from '../helpers/random.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'edgefleet-registry-'))
@@ -36,21 +36,10 @@ let edge: FakeEdge
 
 beforeEach(() => {
   edge = new FakeEdge()
-  vi.stubGlobal('fetch', edge.fetch)
-  vi.stubEnv('EDGEFLEET_URL', edge.origin)
-  vi.stubEnv('EDGEFLEET_TOKEN', edge.token)
-  return () => {
-    vi.unstubAllGlobals()
-    vi.unstubAllEnvs()
-  }
+  return useFakeEdge(edge)
 })
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const code = await run(['node', 'edgefleet', ...args], { out: (t) => void (out += t), err: (t) => void (err += t) })
-  return { code, out, err }
-}
+const cli = runCli
 
 function versionBody(n = 0): any {
   const posts = edge.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/versions'))

@@ -3,9 +3,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { run } from '../../cli/main.ts'
-import { FakeEdge } from '../helpers/fake-edge.ts'
+import { FakeEdge, runCli, useFakeEdge } from '../helpers/fake-edge.ts'
 
 const vectors = (name: string) => JSON.parse(readFileSync(join(import.meta.dirname, '../vectors/formats', name), 'utf8'))
 // One visible cohort with drift, and a suppressed shadow arm of a rollout.
@@ -30,21 +30,10 @@ beforeEach(() => {
   edge = new FakeEdge()
   edge.fleetViews.set('seattle-weather', fleetView)
   edge.models.set('seattle-weather', { name: 'seattle-weather', format: 'tfjs-layers', task: 'classification', signature: null, versions: [], aliases: {} })
-  vi.stubGlobal('fetch', edge.fetch)
-  vi.stubEnv('EDGEFLEET_URL', edge.origin)
-  vi.stubEnv('EDGEFLEET_TOKEN', edge.token)
-  return () => {
-    vi.unstubAllGlobals()
-    vi.unstubAllEnvs()
-  }
+  return useFakeEdge(edge)
 })
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const code = await run(['node', 'edgefleet', ...args], { out: (t) => void (out += t), err: (t) => void (err += t) })
-  return { code, out, err }
-}
+const cli = runCli
 
 describe('edgefleet telemetry', () => {
   it('summarizes each cohort: counts, rates, quantiles, backends, fallbacks, shadow, accuracy and a drift table', async () => {

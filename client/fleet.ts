@@ -6,7 +6,8 @@ import { fetchAssignment } from './assignment.ts'
 import { ModelCache, openCache } from './cache.ts'
 import { hashedDeviceId, randomDeviceId } from './device.ts'
 import { downloadVerified, type Progress } from './download.ts'
-import { FleetModel, type LoadedVersion } from './model.ts'
+import { FleetModel, type LoadedVersion, type ModelHooks, type Prediction } from './model.ts'
+import { PredictionLog, predictedClass, type FeedbackResult } from './predictions.ts'
 import { RUNTIME_FILES } from '../core/runtime-files.ts'
 import { defaultBackends, pinnedFiles, runtimeAssets, runtimeGroupsFor } from './runtime.ts'
 import { startWorker, type WorkerHost } from './worker-host.ts'
@@ -33,6 +34,8 @@ export type FleetEvent =
   | { type: 'swapped'; model: string; from: number; to: number }
   | { type: 'offline'; model: string; version: number; reason: string }
   | { type: 'error'; model: string; code: string; message: string }
+
+export type { FeedbackResult } from './predictions.ts'
 
 export interface FleetOptions {
   /** The edge, e.g. `https://models.example.com`. */
@@ -72,6 +75,18 @@ export interface Fleet {
   deviceId(): Promise<string>
   /** Loads a model (last-known-good first, then the edge's assignment), ready to predict. */
   load(model: string, options?: LoadOptions): Promise<FleetModel>
+  /**
+   * Ground truth for a prediction, for the fleet's accuracy: counts `labeled` and, when `label` is the
+   * class the prediction decoded to, `correct` in the report of that prediction's version and minute.
+   * The label never leaves the device: only the two counts do. The last 1000 predictions of the page
+   * (at most 24 h old) can be given feedback; another id is `not_found`. A second feedback for the
+   * same id is not counted (`duplicate`).
+   *
+   * @example
+   * const r = await model.predict(today)
+   * fleet.feedback(r.id, 'rain') // { value: true, reason: 'recorded' }
+   */
+  feedback(predictionId: string, label: string): FeedbackResult
   /** Sends the telemetry collected so far (no-op with `telemetry: false`). Safe to call twice. */
   flush(): Promise<void>
   /** Stops timers, sends the last telemetry, unloads models, ends the worker. Safe to call twice. */
@@ -95,6 +110,9 @@ class FleetImpl implements Fleet {
   private host?: Promise<WorkerHost>
   private id?: Promise<string>
   private telemetry?: Promise<TelemetryProcessor | null>
+  /** The processor once started, for what must be synchronous (feedback). */
+  private telemetryNow: TelemetryProcessor | null = null
+  private readonly predictions = new PredictionLog()
   private readonly models = new Set<FleetModel>()
   private readonly timers = new Map<FleetModel, ReturnType<typeof setInterval>>()
   private loads = 0
@@ -134,7 +152,7 @@ class FleetImpl implements Fleet {
               collect: (key) => host.api.collect(key),
               device: async () => ({ id: await this.deviceId(), caps: await this.caps(), sdk: SDK_VERSION }),
             }),
-        )
+        ).then((t) => (this.telemetryNow = t))
     return this.telemetry
   }
 
@@ -209,7 +227,13 @@ class FleetImpl implements Fleet {
     this.emit({ type: 'loaded', model, version: assignment.version, backend: loaded.result.backend, fallbacks: loaded.result.fallbacks, assignment: from, downloadedBytes: loaded.downloadedBytes })
 
     await this.track(assignment, loaded, performance.now() - started)
-    const handle = new FleetModel(model, await this.getHost(), loaded, (m) => this.forget(m), (m) => this.refresh(m, options))
+    const hooks: ModelHooks = {
+      closed: (m) => this.forget(m),
+      refresh: (m) => this.refresh(m, options),
+      predicted: (v, ps) => this.remember(v, ps),
+      retire: (key) => this.retire(key),
+    }
+    const handle = new FleetModel(model, await this.getHost(), loaded, hooks)
     this.models.add(handle)
     this.timers.set(handle, setInterval(() => void this.refresh(handle, options).catch(() => undefined), assignment.ttlSeconds * 1000))
     return handle
@@ -294,8 +318,7 @@ class FleetImpl implements Fleet {
       const next = await this.loadVersion(answer.assignment, { ...options, onProgress: undefined })
       const from = model.version
       await this.track(answer.assignment, next, performance.now() - started)
-      // The old version's last delta is asked for before the swap posts its unload to the worker.
-      void this.retire(model.workerKey)
+      // The old version's last delta is taken when it is idle, just before the worker unloads it.
       model.swap(next)
       await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
       this.emit({ type: 'swapped', model: model.name, from, to: next.version })
@@ -303,6 +326,20 @@ class FleetImpl implements Fleet {
       this.emit({ type: 'error', model: model.name, code: isEdgefleetError(e) ? e.code : 'internal', message: e instanceof Error ? e.message : String(e) })
       throw e
     }
+  }
+
+  /** Remembers predictions for feedback: their report target and the class each decoded to, nothing else. */
+  private remember(v: LoadedVersion, predictions: readonly Prediction[]): void {
+    const at = Date.now()
+    const target = this.telemetryNow?.targetOf(v.key)
+    for (const p of predictions) this.predictions.remember(p.id, { target, at, predicted: predictedClass(p.output, v.signature), answered: false })
+  }
+
+  feedback(predictionId: string, label: string): FeedbackResult {
+    if (this.closed) throw new EdgefleetError('bad_request', 'this fleet is closed')
+    const { count, ...result } = this.predictions.feedback(predictionId, label, Date.now())
+    if (count) this.telemetryNow?.noteFeedback(count.target, count.at, count.correct)
+    return result
   }
 
   private retire(key: string): Promise<void> {
@@ -315,7 +352,6 @@ class FleetImpl implements Fleet {
   }
 
   private forget(model: FleetModel): void {
-    void this.retire(model.workerKey)
     clearInterval(this.timers.get(model))
     this.timers.delete(model)
     this.models.delete(model)

@@ -24,6 +24,18 @@ export interface LoadedVersion {
   downloadedBytes: number
 }
 
+/** What a model handle needs from the fleet that made it. */
+export interface ModelHooks {
+  /** The handle closed: stop its timers and telemetry. */
+  closed(m: FleetModel): void
+  /** Checks the assignment now and swaps in a new version when it changed. */
+  refresh(m: FleetModel): Promise<void>
+  /** Predictions a version just made (remembered for `fleet.feedback`). */
+  predicted(v: LoadedVersion, predictions: readonly Prediction[]): void
+  /** A version is idle and about to be unloaded: take its last telemetry delta now. */
+  retire(key: string): Promise<void>
+}
+
 let sequence = 0
 const nextId = () => `p_${Date.now().toString(36)}_${(++sequence).toString(36)}`
 
@@ -41,9 +53,7 @@ export class FleetModel {
     readonly name: string,
     private readonly host: WorkerHost,
     loaded: LoadedVersion,
-    private readonly onClose: (m: FleetModel) => void,
-    /** Checks the assignment and swaps in a new version when it changed; set by the fleet. */
-    private readonly refresher: (m: FleetModel) => Promise<void>,
+    private readonly hooks: ModelHooks,
   ) {
     this.active = loaded
   }
@@ -72,7 +82,9 @@ export class FleetModel {
   async predict(input: ModelInput): Promise<Prediction> {
     return this.run(this.active, async (v) => {
       const r = await this.host.api.predict(v.key, input)
-      return { id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }
+      const p: Prediction = { id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }
+      this.hooks.predicted(v, [p])
+      return p
     })
   }
 
@@ -80,7 +92,9 @@ export class FleetModel {
   async predictBatch(inputs: ModelInput[]): Promise<Prediction[]> {
     return this.run(this.active, async (v) => {
       const rs = await this.host.api.predictBatch(v.key, inputs)
-      return rs.map((r) => ({ id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }))
+      const ps = rs.map((r): Prediction => ({ id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }))
+      this.hooks.predicted(v, ps)
+      return ps
     })
   }
 
@@ -91,7 +105,7 @@ export class FleetModel {
 
   /** Asks the edge for this device's assignment now and swaps if it changed. */
   refresh(): Promise<void> {
-    return this.refresher(this)
+    return this.hooks.refresh(this)
   }
 
   /** Puts a freshly loaded version in place; the previous one is unloaded when idle. */
@@ -109,7 +123,7 @@ export class FleetModel {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.onClose(this)
+    this.hooks.closed(this)
     await this.unloadWhenIdle(this.active.key)
   }
 
@@ -126,6 +140,8 @@ export class FleetModel {
   private async unloadWhenIdle(key: string): Promise<void> {
     while ((this.inflight.get(key) ?? 0) > 0) await new Promise((r) => setTimeout(r, 5))
     this.inflight.delete(key)
+    // After its last prediction and before the worker forgets it, or that delta would be lost.
+    await this.hooks.retire(key)
     await this.host.api.unload(key).catch(() => undefined)
   }
 }

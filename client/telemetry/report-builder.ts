@@ -42,6 +42,9 @@ interface Pending {
   latency: DDSketch
   features: Record<string, BinnedCounts>
   outputs: Record<string, BinnedCounts>
+  /** Feedback on predictions counted in this report (labels themselves never reach the builder). */
+  labeled: number
+  correct: number
 }
 
 interface Tracked {
@@ -56,6 +59,7 @@ interface Tracked {
  * Turns worker `StatsDelta`s plus main-thread facts into `telemetry/1` reports, one per
  * (model, version, role, rollout arm) and aligned window. Only counts, sketches and profile-bin
  * histograms are copied field by field: nothing else a delta might carry can reach the wire.
+ * Feedback arrives as a verdict (correct or not), never as the label.
  *
  * @example
  * const b = new ReportBuilder()
@@ -83,6 +87,11 @@ export class ReportBuilder {
     return [...this.tracked.keys()]
   }
 
+  /** The target a tracked key reports under. */
+  targetOf(key: string): ReportTarget | undefined {
+    return this.tracked.get(key)?.target
+  }
+
   /** Records a load on the main thread: its time and whether every file came from the cache. */
   noteLoad(key: string, load: { ms: number; cacheHit: boolean }): void {
     const t = this.tracked.get(key)
@@ -96,14 +105,7 @@ export class ReportBuilder {
   add(delta: StatsDelta): void {
     const t = this.tracked.get(delta.key)
     if (!t) return
-    const window = alignWindow(delta.window.start, delta.window.end)
-    const { model, version, role, rollout } = t.target
-    const id = JSON.stringify([model, version, role, rollout?.id ?? null, rollout?.arm ?? null, window.start, window.end])
-    let p = this.pending.get(id)
-    if (!p) {
-      p = { target: t.target, window, inferences: 0, errors: 0, cacheHits: 0, loads: 0, loadMs: new DDSketch(), latency: new DDSketch(), features: {}, outputs: {} }
-      this.pending.set(id, p)
-    }
+    const p = this.pendingFor(t.target, alignWindow(delta.window.start, delta.window.end))
     p.inferences += count(delta.inferences)
     p.errors += count(delta.errors)
     p.latency.merge(DDSketch.fromJSON(delta.latency as SketchJson))
@@ -117,6 +119,28 @@ export class ReportBuilder {
     t.loadMs = new DDSketch()
   }
 
+  /**
+   * Counts feedback on a prediction made at `at` into its target's report of that UTC minute (the
+   * window the prediction was counted in): one labeled, and one correct when it matched.
+   */
+  addFeedback(target: ReportTarget, at: number, correct: boolean): void {
+    const start = Math.floor(at / WINDOW_MS) * WINDOW_MS
+    const p = this.pendingFor(target, { start, end: start + WINDOW_MS })
+    p.labeled++
+    if (correct) p.correct++
+  }
+
+  private pendingFor(target: ReportTarget, window: { start: number; end: number }): Pending {
+    const { model, version, role, rollout } = target
+    const id = JSON.stringify([model, version, role, rollout?.id ?? null, rollout?.arm ?? null, window.start, window.end])
+    let p = this.pending.get(id)
+    if (!p) {
+      p = { target, window, inferences: 0, errors: 0, cacheHits: 0, loads: 0, loadMs: new DDSketch(), latency: new DDSketch(), features: {}, outputs: {}, labeled: 0, correct: 0 }
+      this.pending.set(id, p)
+    }
+    return p
+  }
+
   /** How many reports are waiting. */
   get size(): number {
     return this.pending.size
@@ -126,7 +150,7 @@ export class ReportBuilder {
   drain(): Report[] {
     const out: Report[] = []
     for (const p of this.pending.values()) {
-      if (p.inferences === 0 && p.errors === 0 && p.loads === 0) continue
+      if (p.inferences === 0 && p.errors === 0 && p.loads === 0 && p.labeled === 0) continue
       const { model, version, role, rollout, backend, fallbacks } = p.target
       out.push({
         model,
@@ -141,6 +165,7 @@ export class ReportBuilder {
         latency: p.latency.toJSON(),
         features: p.features,
         outputs: p.outputs,
+        ...(p.labeled > 0 ? { feedback: { labeled: p.labeled, correct: p.correct } } : {}),
       })
     }
     this.pending.clear()

@@ -114,6 +114,16 @@ export class TelemetryProcessor {
     this.builder.noteLoad(key, load)
   }
 
+  /** The report target of a tracked key (undefined: not reported, e.g. sampled out). */
+  targetOf(key: string): ReportTarget | undefined {
+    return this.builder.targetOf(key)
+  }
+
+  /** Counts feedback on a prediction made at `at` into the report of its target and minute. */
+  noteFeedback(target: ReportTarget, at: number, correct: boolean): void {
+    this.builder.addFeedback(target, at, correct)
+  }
+
   /** Takes a key's last delta and stops tracking it (call before the worker unloads it). */
   async retire(key: string): Promise<void> {
     if (!this.builder.keys().includes(key)) return

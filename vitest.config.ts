@@ -59,6 +59,8 @@ export default defineConfig({
                 TEST_MIGRATIONS: await readD1Migrations('./edge/migrations'),
                 ENVIRONMENT: 'development',
                 EDGEFLEET_ADMIN_TOKEN: 'test-admin-token',
+                // Assignments read the rollout on every request here; the cache itself is tested on its own.
+                ROLLOUT_CACHE_SECONDS: '0',
               },
             },
           }),

@@ -11,6 +11,7 @@ import { events } from './routes/events.ts'
 import { health } from './routes/health.ts'
 import { models } from './routes/models.ts'
 import { policy } from './routes/policy.ts'
+import { rollouts } from './routes/rollouts.ts'
 import { telemetry } from './routes/telemetry.ts'
 import { tokens } from './routes/tokens.ts'
 import { versions } from './routes/versions.ts'
@@ -35,7 +36,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     return jsonLimit(c, next)
   })
 
-  for (const routes of [health, models, versions, aliases, artifacts, assign, telemetry, policy, events, tokens]) app.route('/', routes)
+  for (const routes of [health, models, versions, aliases, artifacts, assign, telemetry, policy, rollouts, events, tokens]) app.route('/', routes)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token (scopes registry:read, registry:write, rollout:write, telemetry:read, admin)' })
   app.openAPIRegistry.registerComponent('securitySchemes', 'appKey', { type: 'apiKey', in: 'header', name: 'X-Edgefleet-Key', description: 'An app key (scope device); also accepted as ?key=' })

@@ -99,6 +99,8 @@ export const RolloutConfig = z
     ttlSeconds: z.number().int().min(1).max(60).default(30),
     /** Total false-rollback rate, split across the rate guardrails. */
     alpha: z.number().gt(0).lt(1).default(0.05),
+    /** `shadow` mode: the share of a candidate-arm device's predictions the shadow model also runs. */
+    shadowSampleRate: z.number().gt(0).lte(1).default(0.2),
   })
   .superRefine((c, ctx) => {
     for (let i = 1; i < c.steps.length; i++) {
@@ -152,6 +154,12 @@ export const ArmStats = z
   .strictObject({
     /** Exact distinct devices of the arm within the current step. */
     devices: Count,
+    /**
+     * Distinct devices counted only from the first minute in which every device must hold the
+     * step's assignment (step start + ttl + the edge's config cache): the sample-ratio check uses
+     * these, so devices that changed arm at the step boundary are not counted in both. Defaults to `devices`.
+     */
+    settledDevices: Count.optional(),
     /** Inferences of the arm within the current step. */
     inferences: Count,
     perDevice: z.array(DeviceCounts).optional(),
@@ -171,3 +179,80 @@ export type RolloutStats = z.infer<typeof RolloutStats>
 /** What `decide` does next. */
 export const RolloutAction = z.enum(['hold', 'advance', 'rollback', 'promote', 'pause'])
 export type RolloutAction = z.infer<typeof RolloutAction>
+
+/** The optional body of a manual action: compare-and-set on the step the operator saw, and a note for the audit trail. */
+export const RolloutActionBody = z.strictObject({
+  /** Refuse (409) unless the rollout is still at this step: a CLI retry or a stale dashboard never acts twice. */
+  expectStep: Count.optional(),
+  reason: z.string().min(1).max(500).optional(),
+})
+export type RolloutActionBody = z.infer<typeof RolloutActionBody>
+
+const Nullable = z.number().nullable()
+
+/** One arm as the last evaluation saw it (the status view; per-device rows are never exposed). */
+export const ArmView = z.object({
+  version: Version,
+  devices: Count,
+  settledDevices: Count,
+  inferences: Count,
+  errors: Count,
+  /** Mean of per-device error rates (the device is the unit); null without inferences. */
+  errorRate: Nullable,
+  fallbackRate: Nullable,
+  latencyP95: Nullable,
+  driftJsMax: Nullable,
+  shadow: z.object({ compared: Count, agreed: Count }),
+  feedback: z.object({ labeled: Count, correct: Count }),
+})
+export type ArmView = z.infer<typeof ArmView>
+
+/** The last decision of the rollout's evaluation, with the statistics it rests on. */
+export const RolloutDecisionView = z.object({
+  at: EpochMs,
+  step: Count,
+  action: RolloutAction,
+  reason: z.string(),
+  /** `decide`'s evidence: guardrail verdicts with their sequential tests, the SRM check, step progress. */
+  evidence: z.record(z.string(), z.unknown()),
+  /** The ranges read: guardrails and minimums from `from`, the sample-ratio check from `settledFrom`. */
+  window: z.object({ from: EpochMs, settledFrom: EpochMs, to: EpochMs }),
+  arms: z.object({ baseline: ArmView, candidate: ArmView }),
+})
+export type RolloutDecisionView = z.infer<typeof RolloutDecisionView>
+
+const Status = z.enum(['running', 'paused', 'rolled_back', 'promoted'])
+
+/** One entry of a rollout's timeline; each is also an event in the audit trail (`eventId`). */
+export const RolloutTransitionView = z.object({
+  at: EpochMs,
+  action: z.enum(['start', 'advance', 'rollback', 'promote', 'pause', 'resume']),
+  reason: z.string(),
+  actor: z.string(),
+  from: z.object({ status: Status, step: Count }).nullable(),
+  to: z.object({ status: Status, step: Count }),
+  eventId: z.string(),
+})
+export type RolloutTransitionView = z.infer<typeof RolloutTransitionView>
+
+/** `GET /v1/models/:model/rollouts/current | /:id`. */
+export const RolloutView = z.object({
+  id: z.string(),
+  model: z.string(),
+  /** The config as stored: defaults filled in, `baseline` resolved at start. */
+  config: z.object({}).passthrough(),
+  status: Status,
+  step: Count,
+  /** The candidate's share now (0 once rolled back, 100 once promoted). */
+  percent: z.number().min(0).max(100),
+  stepStartedAt: EpochMs,
+  /** Why it is paused or ended (`srm`, `guardrail:latency_p95`, `manual`, …); null while running. */
+  reason: z.string().nullable(),
+  createdAt: EpochMs,
+  createdBy: z.string(),
+  updatedAt: EpochMs,
+  nextEvaluationAt: EpochMs.nullable(),
+  lastDecision: RolloutDecisionView.nullable(),
+  transitions: z.array(RolloutTransitionView),
+})
+export type RolloutView = z.infer<typeof RolloutView>

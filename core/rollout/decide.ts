@@ -69,7 +69,7 @@ export function decide(rollout: Rollout, stats: RolloutStats, now: number): Roll
   const rateCount = config.guardrails.filter(isRate).length
   const alphaEach = rateCount > 0 ? config.alpha / rateCount : config.alpha // Bonferroni over the tests that spend α
   const guardrails = config.guardrails.map((g) => judgeGuardrail(g, stats, step, alphaEach))
-  const srm = sampleRatio(config, state.step, state.stepStartedAt, { baseline: stats.baseline.devices, candidate: stats.candidate.devices }, now)
+  const srm = sampleRatio(config, state.step, state.stepStartedAt, { baseline: stats.baseline.settledDevices ?? stats.baseline.devices, candidate: stats.candidate.settledDevices ?? stats.candidate.devices }, now)
   const progress: StepProgress = {
     step: state.step,
     percent: step.percent,

@@ -1,27 +1,56 @@
 import { DurableObject } from 'cloudflare:workers'
+import { EdgefleetError } from '../../core/errors.ts'
 import type { PolicyView, RetrainPolicy } from '../../core/formats/policy.ts'
+import type { RolloutActionBody, RolloutConfig, RolloutDecisionView, RolloutState, RolloutView } from '../../core/formats/rollout.ts'
+import type { RolloutAssignView } from '../../core/rollout/assign.ts'
+import { decide, type RolloutDecision } from '../../core/rollout/decide.ts'
+import { isActive, nextState, NOTIFIED, TRANSITION_EVENT, type RolloutTransitionAction } from '../../core/rollout/machine.ts'
 import { inCooldown, nextEvaluationAt } from '../../core/telemetry/retrain.ts'
 import { newEventId } from '../db/events.ts'
 import { Schedule } from '../do/schedule.ts'
 import { CONTROL_SCHEMA, getModelName, loadPolicy, loadState, policyView, savePolicy, saveState, setModelName } from './control-store.ts'
 import { evaluatePolicy } from './evaluate.ts'
 import { addEffect, drainOutbox, nextEffectAt } from './outbox.ts'
+import { readArmStats } from './arm-stats.ts'
+import { capture, type RpcResult } from './rpc-result.ts'
+import {
+  activeRollout,
+  addTransition,
+  assignViewOf,
+  casState,
+  getRollout,
+  insertRollout,
+  latestRollout,
+  percentOf,
+  ROLLOUT_SCHEMA,
+  rolloutView,
+  saveDecision,
+  transitionsOf,
+  type StoredRollout,
+} from './rollout-store.ts'
 
 const EVALUATE = 'policy:evaluate'
 const DRAIN = 'outbox:drain'
+/** Rollout evaluation jobs are named by the (rollout, step) they judge: `rollout:evaluate:<id>:<step>`. */
+const ROLLOUT_EVALUATE = 'rollout:evaluate:'
 /** A failed evaluation (a shard or D1 unreachable) is retried after this long. */
 const RETRY_MS = 60_000
 
 /**
- * `ModelControl` (one per model, named by the model): owns the retraining policy and, later, the
- * rollout state machine. One alarm, pointed by the `schedule` table at the earliest job: the policy
- * is evaluated as each of its windows closes; a firing records, in the same SQLite transaction as
- * the decision, an outbox of effects (the `retrain.requested` event in D1, then a Queue message)
- * that are applied in order and retried until they succeed. A cooldown silences repeat firings.
+ * `ModelControl` (one per model, named by the model): owns the retraining policy and the rollout
+ * state machine. One alarm, pointed by the `schedule` table at the earliest job: the policy is
+ * evaluated as each of its windows closes, the active rollout every `evaluationSeconds`. Every
+ * decision records, in the same SQLite transaction, an outbox of effects (events in D1, alias moves,
+ * Queue messages for webhooks) that are applied in order and retried until they succeed. Rollout
+ * transitions are compare-and-set on `(rolloutId, step, status)` and evaluation jobs are named by
+ * the step they judge, so a replayed alarm or a manual action racing an evaluation never skips or
+ * repeats a step. See docs/rollouts.md.
  */
 export class ModelControl extends DurableObject<Env> {
   /** The clock of evaluations; tests replace it (`runInDurableObject`) to close windows at will. */
   now: () => number = () => Date.now()
+  /** Runs inside a rollout transition's transaction just before it commits; tests throw from it to simulate a crash. */
+  beforeTransitionCommit: (() => void) | undefined = undefined
   private readonly sql: SqlStorage
   private readonly schedule: Schedule
   private draining: Promise<unknown> | null = null
@@ -29,7 +58,7 @@ export class ModelControl extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
-    for (const statement of CONTROL_SCHEMA) this.sql.exec(statement)
+    for (const statement of [...CONTROL_SCHEMA, ...ROLLOUT_SCHEMA]) this.sql.exec(statement)
     this.schedule = new Schedule(this.sql, ctx.storage)
   }
 
@@ -72,6 +101,7 @@ export class ModelControl extends DurableObject<Env> {
       try {
         if (job === EVALUATE) await this.evaluate(now)
         else if (job === DRAIN) await this.drain(now)
+        else if (job.startsWith(ROLLOUT_EVALUATE)) await this.evaluateRollout(job, now)
         else this.schedule.clear(job)
       } catch (e) {
         console.error(`ModelControl job ${job} failed`, e)
@@ -79,6 +109,132 @@ export class ModelControl extends DurableObject<Env> {
       }
     }
     await this.schedule.arm(this.now())
+  }
+
+  /**
+   * Starts a rollout (config validated and `baseline` resolved by the route). One active rollout
+   * per model: another running or paused one is a `conflict`.
+   */
+  async startRollout(model: string, config: RolloutConfig & { baseline: number }, actor: string): Promise<RpcResult<RolloutView>> {
+    return capture(() => this.start(model, config, actor))
+  }
+
+  private async start(model: string, config: RolloutConfig & { baseline: number }, actor: string): Promise<RolloutView> {
+    const now = this.now()
+    const id = newRolloutId()
+    this.ctx.storage.transactionSync(() => {
+      const active = activeRollout(this.sql)
+      if (active) throw new EdgefleetError('conflict', `model "${model}" already has an active rollout (${active.state.id}, ${active.state.status}): finish it first`, { data: { rollout: active.state.id } })
+      setModelName(this.sql, model)
+      const state: RolloutState = { id, status: 'running', step: 0, stepStartedAt: now }
+      insertRollout(this.sql, { config, state, reason: null, createdAt: now, createdBy: actor, updatedAt: now, lastDecision: null })
+      const eventId = newEventId()
+      addTransition(this.sql, id, { at: now, action: 'start', reason: 'started', actor, from: null, to: { status: 'running', step: 0 }, eventId })
+      const details = { rollout: id, mode: config.mode, candidate: config.candidate, baseline: config.baseline, percent: config.steps[0].percent, config }
+      addEffect(this.sql, `event:${eventId}`, { kind: 'event', event: { id: eventId, type: 'rollout.started', model, actor, at: now, details } }, now)
+      this.schedule.set(DRAIN, now)
+      this.schedule.set(`${ROLLOUT_EVALUATE}${id}:0`, now + config.evaluationSeconds * 1000)
+    })
+    await this.drain(now)
+    return (await this.getRollout(id))!
+  }
+
+  /** A rollout's view by id, or the model's newest rollout with `current`; null when there is none. */
+  async getRollout(id: string): Promise<RolloutView | null> {
+    const r = id === 'current' ? latestRollout(this.sql) : getRollout(this.sql, id)
+    const model = getModelName(this.sql)
+    if (!r || model === null) return null
+    const next = isActive(r.state) ? this.schedule.dueAtPrefix(`${ROLLOUT_EVALUATE}${r.state.id}:`) : null
+    return rolloutView(model, r, transitionsOf(this.sql, r.state.id), next)
+  }
+
+  /** What the assign route caches: the active rollout, or null. */
+  async assignView(): Promise<RolloutAssignView | null> {
+    const r = activeRollout(this.sql)
+    return r ? assignViewOf(r) : null
+  }
+
+  /**
+   * An operator's action on a rollout. `expectStep` makes it a compare-and-set on the step the
+   * operator saw; a transition the state does not allow is a `conflict` (core/rollout/machine.ts).
+   */
+  async actOnRollout(id: string, action: RolloutTransitionAction, actor: string, body: RolloutActionBody = {}): Promise<RpcResult<RolloutView>> {
+    return capture(() => this.act(id, action, actor, body))
+  }
+
+  private async act(id: string, action: RolloutTransitionAction, actor: string, body: RolloutActionBody): Promise<RolloutView> {
+    const now = this.now()
+    this.ctx.storage.transactionSync(() => {
+      const r = getRollout(this.sql, id)
+      const model = getModelName(this.sql)
+      if (!r || model === null) throw new EdgefleetError('not_found', `rollout ${id} does not exist`)
+      if (body.expectStep !== undefined && r.state.step !== body.expectStep)
+        throw new EdgefleetError('conflict', `rollout ${id} is at step ${r.state.step}, not ${body.expectStep}`, { pointer: '/expectStep' })
+      this.transition(model, r, action, actor, body.reason ?? 'manual', now, null)
+    })
+    await this.drain(now)
+    return (await this.getRollout(id))!
+  }
+
+  /**
+   * Moves a rollout (inside the caller's transaction): compare-and-set on its state, a timeline
+   * entry, the event, the alias move on promote and a webhook message on rollback, pause and
+   * promote, all in the outbox; then the evaluation job of the new step (or none once ended).
+   */
+  private transition(model: string, r: StoredRollout, action: RolloutTransitionAction, actor: string, reason: string, now: number, decision: RolloutDecision | null): void {
+    const to = nextState(r.config, r.state, action, now)
+    const stored = to.status === 'running' ? null : reason
+    if (!casState(this.sql, r.state, to, stored, now)) throw new EdgefleetError('conflict', `rollout ${r.state.id} changed meanwhile; read it again`)
+    const eventId = newEventId()
+    const from = { status: r.state.status, step: r.state.step }
+    addTransition(this.sql, r.state.id, { at: now, action, reason, actor, from, to: { status: to.status, step: to.step }, eventId })
+    const details = {
+      rollout: r.state.id,
+      mode: r.config.mode,
+      candidate: r.config.candidate,
+      baseline: r.config.baseline,
+      reason,
+      from: { ...from, percent: percentOf(r) },
+      to: { status: to.status, step: to.step, percent: percentOf({ config: r.config, state: to }) },
+      ...(decision ? { evidence: decision.evidence } : {}),
+    }
+    addEffect(this.sql, `event:${eventId}`, { kind: 'event', event: { id: eventId, type: TRANSITION_EVENT[action], model, actor, at: now, details } }, now)
+    if (action === 'promote') {
+      const aliasEvent = { id: newEventId(), type: 'alias.moved', model, actor, at: now, details: { alias: 'production', to: r.config.candidate, rollout: r.state.id } }
+      addEffect(this.sql, `alias:${eventId}`, { kind: 'alias', model, alias: 'production', version: r.config.candidate, event: aliasEvent }, now)
+    }
+    if (NOTIFIED.has(action)) addEffect(this.sql, `queue:${eventId}`, { kind: 'queue', message: { eventId, model } }, now)
+    this.schedule.set(DRAIN, now)
+    this.schedule.clearPrefix(`${ROLLOUT_EVALUATE}${r.state.id}:`)
+    if (isActive(to)) this.schedule.set(`${ROLLOUT_EVALUATE}${r.state.id}:${to.step}`, now + r.config.evaluationSeconds * 1000)
+    this.beforeTransitionCommit?.()
+  }
+
+  /**
+   * Judges the active rollout at the step its job names: reads the arm statistics (no lock held
+   * while the shards answer), decides with core's `decide`, and applies the decision only if the
+   * rollout is still at the same (id, step, status, step start) — else an operator moved it and the
+   * evaluation of the new state is already scheduled. A paused rollout keeps being judged and is
+   * rolled back on a breach: pausing stops advancing, never protection.
+   */
+  private async evaluateRollout(job: string, now: number): Promise<void> {
+    const [id, stepText] = job.slice(ROLLOUT_EVALUATE.length).split(':')
+    const r = activeRollout(this.sql)
+    const model = getModelName(this.sql)
+    if (!r || model === null || r.state.id !== id || String(r.state.step) !== stepText) return this.schedule.clear(job)
+    const seen = r.state
+    const { stats, window, arms } = await readArmStats(this.env, model, r, now)
+    let decision = decide({ config: r.config, state: { ...seen, status: 'running' } }, stats, now)
+    if (seen.status === 'paused' && decision.action !== 'rollback') decision = { ...decision, action: 'hold', reason: 'paused' }
+    this.ctx.storage.transactionSync(() => {
+      const cur = getRollout(this.sql, id)
+      if (!cur || cur.state.status !== seen.status || cur.state.step !== seen.step || cur.state.stepStartedAt !== seen.stepStartedAt) return
+      const view: RolloutDecisionView = { at: now, step: seen.step, action: decision.action, reason: decision.reason, evidence: { ...decision.evidence }, window, arms }
+      saveDecision(this.sql, id, view)
+      if (decision.action === 'hold') return this.schedule.set(job, now + r.config.evaluationSeconds * 1000)
+      this.transition(model, cur, decision.action, 'rollout', decision.reason, now, decision)
+    })
+    await this.drain(now)
   }
 
   private async evaluate(now: number): Promise<void> {
@@ -134,4 +290,9 @@ export class ModelControl extends DurableObject<Env> {
     else this.schedule.set(DRAIN, Math.max(next, now))
     await this.schedule.arm(this.now())
   }
+}
+
+/** A fresh rollout id (also its `bucket/1` salt): `ro_` + 16 random hex characters. */
+function newRolloutId(): string {
+  return 'ro_' + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')
 }

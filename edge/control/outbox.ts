@@ -1,3 +1,4 @@
+import { upsertAlias } from '../db/aliases.ts'
 import { insertEvent, type NewEvent } from '../db/events.ts'
 
 /** A retraining trigger on the Queue: the consumer reads the event and POSTs it to the policy's webhook. */
@@ -6,8 +7,14 @@ export interface RetrainMessage {
   model: string
 }
 
-/** A side effect ModelControl owes the outside world: a D1 event or a Queue message. */
-export type Effect = { kind: 'event'; event: NewEvent & { id: string } } | { kind: 'queue'; message: RetrainMessage }
+/**
+ * A side effect ModelControl owes the outside world: a D1 event, a Queue message (delivered to the
+ * policy's webhook), or an alias move recorded with its own `alias.moved` event in one D1 batch.
+ */
+export type Effect =
+  | { kind: 'event'; event: NewEvent & { id: string } }
+  | { kind: 'queue'; message: RetrainMessage }
+  | { kind: 'alias'; model: string; alias: string; version: number; event: NewEvent & { id: string } }
 
 const MAX_BACKOFF_MS = 10 * 60_000
 
@@ -38,6 +45,7 @@ export async function drainOutbox(sql: SqlStorage, env: Env, now: number): Promi
     const effect = JSON.parse(row.payload) as Effect
     try {
       if (effect.kind === 'event') await insertEvent(env.DB, effect.event).run()
+      else if (effect.kind === 'alias') await moveAlias(env.DB, effect)
       else await env.RETRAIN_QUEUE.send(effect.message, { contentType: 'json' })
     } catch (e) {
       const backoff = Math.min(5_000 * 2 ** row.attempts, MAX_BACKOFF_MS)
@@ -48,4 +56,18 @@ export async function drainOutbox(sql: SqlStorage, env: Env, now: number): Promi
     applied++
   }
   return { applied, failed: false }
+}
+
+/**
+ * Moves an alias and records `alias.moved` in one D1 transaction, both guarded by the target not
+ * being deprecated (like `PUT /aliases`). Idempotent: a replay finds its event id taken and the alias
+ * already there. A target deprecated meanwhile moves nothing; that is logged, not retried forever.
+ */
+async function moveAlias(db: D1Database, e: Extract<Effect, { kind: 'alias' }>): Promise<void> {
+  const guard = 'EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
+  const [event] = await db.batch([
+    insertEvent(db, e.event, { when: guard, set: { from: 'SELECT version FROM aliases WHERE model = ?7 AND alias = ?9' }, args: [e.model, e.version, e.alias] }),
+    upsertAlias(db, { model: e.model, alias: e.alias, version: e.version, at: e.event.at, by: e.event.actor }),
+  ])
+  if (event.meta.changes === 0) console.error(`alias ${e.alias} of ${e.model} not moved to ${e.version}: deprecated, or already applied`)
 }

@@ -29,6 +29,16 @@ export class Schedule {
     this.sql.exec('DELETE FROM schedule WHERE job = ?1', job)
   }
 
+  /** Removes every job whose name starts with `prefix`. */
+  clearPrefix(prefix: string): void {
+    this.sql.exec('DELETE FROM schedule WHERE substr(job, 1, length(?1)) = ?1', prefix)
+  }
+
+  /** The earliest due time of the jobs whose name starts with `prefix`, or null. */
+  dueAtPrefix(prefix: string): number | null {
+    return this.sql.exec<{ due: number | null }>('SELECT MIN(due) AS due FROM schedule WHERE substr(job, 1, length(?1)) = ?1', prefix).one().due
+  }
+
   /** Jobs due at or before `now`, earliest first. */
   due(now: number): string[] {
     return this.sql.exec<{ job: string }>('SELECT job FROM schedule WHERE due <= ?1 ORDER BY due, job', now).toArray().map((r) => r.job)

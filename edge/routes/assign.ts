@@ -3,6 +3,7 @@ import * as z from 'zod'
 import { decodeCaps } from '../../core/caps.ts'
 import { Assignment } from '../../core/formats/assignment.ts'
 import { assignVersion } from '../assign/assignment.ts'
+import { rolloutCache } from '../assign/rollout-cache.ts'
 import { requireScope } from '../auth/middleware.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
@@ -36,7 +37,8 @@ assign.openapi(
   async (c) => {
     const { model } = c.req.valid('param')
     const { device, caps } = c.req.valid('query')
-    const assignment = await assignVersion(c.env.DB, { model, deviceId: device, caps: decodeCaps(caps), origin: new URL(c.req.url).origin })
+    const rollout = await rolloutCache(c.env).get(model)
+    const assignment = await assignVersion(c.env.DB, { model, deviceId: device, caps: decodeCaps(caps), origin: new URL(c.req.url).origin, rollout })
     const body = JSON.stringify(assignment)
     const etag = await etagOf(body)
     const headers = { ETag: etag, 'Cache-Control': 'no-cache', Vary: 'Origin' }

@@ -3,6 +3,7 @@ import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { ModelName } from '../../core/formats/common.ts'
 import { CreateModel, Model, ModelDetail } from '../../core/formats/registry.ts'
+import type { RolloutView } from '../../core/formats/rollout.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { insertEvent } from '../db/events.ts'
 import { getModel, insertModel, listModels } from '../db/models.ts'
@@ -84,6 +85,7 @@ models.openapi(
       aliases: v.aliases,
       metrics: v.metrics,
     }))
-    return c.json({ ...m, versions, rollout: null }, 200)
+    const rollout = (await c.env.MODEL_CONTROL.get(c.env.MODEL_CONTROL.idFromName(model)).getRollout('current')) as RolloutView | null
+    return c.json({ ...m, versions, rollout: rollout && (rollout.status === 'running' || rollout.status === 'paused') ? rollout : null }, 200)
   },
 )

@@ -11,6 +11,7 @@ import { PredictionLog, predictedClass, type FeedbackResult } from './prediction
 import { RUNTIME_FILES } from '../core/runtime-files.ts'
 import { defaultBackends, pinnedFiles, runtimeAssets, runtimeGroupsFor } from './runtime.ts'
 import { startWorker, type WorkerHost } from './worker-host.ts'
+import { cryptoRandom, DpBudget, resolveDp, type DpOptions } from './telemetry/dp.ts'
 import { TelemetryQueue } from './telemetry/queue.ts'
 import { TelemetryProcessor } from './telemetry/telemetry.ts'
 import { createTransport } from './telemetry/transport.ts'
@@ -56,9 +57,26 @@ export interface FleetOptions {
   /** IndexedDB database name (default `edgefleet`). */
   dbName?: string
   fetch?: typeof fetch
-  /** Report `telemetry/1` (counts, sketches and profile-bin histograms only) to the edge (default true). */
-  telemetry?: boolean
+  /**
+   * Report `telemetry/1` (counts, sketches and profile-bin histograms only) to the edge (default true).
+   * `{dp: {epsilon, dailyBudget?, clip?}}` adds Laplace noise to the histograms (local differential
+   * privacy, off by default; fleet histograms are then no longer exact: docs/telemetry.md).
+   */
+  telemetry?: boolean | TelemetryOptions
+  /**
+   * The SDK's random source, uniform in [0, 1): telemetry sampling and DP noise (default: the
+   * platform's CSPRNG). Tests pass a seeded generator so runs replay.
+   */
+  random?: () => number
 }
+
+/** Telemetry settings of the fleet. */
+export interface TelemetryOptions {
+  /** Local differential privacy on histogram counts (see DpOptions); off when absent. */
+  dp?: DpOptions
+}
+
+export type { DpOptions } from './telemetry/dp.ts'
 
 export interface LoadOptions {
   onProgress?: (p: Progress) => void
@@ -118,9 +136,15 @@ class FleetImpl implements Fleet {
   private loads = 0
   private closed = false
 
+  private readonly dp?: Required<DpOptions>
+  private readonly random: () => number
+
   constructor(private readonly options: FleetOptions) {
     if (!/^https?:\/\//.test(options.endpoint)) throw new EdgefleetError('bad_request', 'endpoint must be an http(s) URL')
     if (!options.appKey) throw new EdgefleetError('bad_request', 'appKey is required')
+    const dp = typeof options.telemetry === 'object' ? options.telemetry.dp : undefined
+    if (dp !== undefined) this.dp = resolveDp(dp)
+    this.random = options.random ?? cryptoRandom
   }
 
   private get endpoint(): string {
@@ -151,6 +175,8 @@ class FleetImpl implements Fleet {
               transport: createTransport({ endpoint: this.endpoint, appKey: this.options.appKey, fetch: this.options.fetch }),
               collect: (key) => host.api.collect(key),
               device: async () => ({ id: await this.deviceId(), caps: await this.caps(), sdk: SDK_VERSION }),
+              random: this.random,
+              ...(this.dp ? { dp: { epsilon: this.dp.epsilon, clip: this.dp.clip, budget: new DpBudget(cache.database, this.dp.dailyBudget), random: this.random } } : {}),
             }),
         ).then((t) => (this.telemetryNow = t))
     return this.telemetry

@@ -146,10 +146,12 @@ export class ReportBuilder {
     return this.pending.size
   }
 
-  /** Every pending report (reports without any activity are skipped), emptying the builder. */
-  drain(): Report[] {
+  /** Every pending report of a window ending by `until` (default: all), removed from the builder; reports without any activity are skipped. */
+  drain(until = Infinity): Report[] {
     const out: Report[] = []
-    for (const p of this.pending.values()) {
+    for (const [id, p] of this.pending) {
+      if (p.window.end > until) continue
+      this.pending.delete(id)
       if (p.inferences === 0 && p.errors === 0 && p.loads === 0 && p.labeled === 0) continue
       const { model, version, role, rollout, backend, fallbacks } = p.target
       out.push({
@@ -168,7 +170,6 @@ export class ReportBuilder {
         ...(p.labeled > 0 ? { feedback: { labeled: p.labeled, correct: p.correct } } : {}),
       })
     }
-    this.pending.clear()
     return out.sort((a, b) => a.window.start - b.window.start)
   }
 }

@@ -1,5 +1,6 @@
 import { TELEMETRY_VERSION, WINDOW_MS, type Batch, type Report } from '../../core/formats/telemetry.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
+import { cryptoRandom, hasHistogramValues, privatizeReport, withoutHistograms } from './dp.ts'
 import type { QueuedBatch, TelemetryQueue } from './queue.ts'
 import { ReportBuilder, type ReportTarget } from './report-builder.ts'
 import type { Transport } from './transport.ts'
@@ -32,6 +33,15 @@ export interface TelemetryProcessorOptions {
   timers?: boolean
   /** Fresh batch ids (default: 16 random bytes, base64url). */
   batchId?: () => string
+  /** Local differential privacy on histograms (dp.ts); off when absent. */
+  dp?: {
+    epsilon: number
+    clip: number
+    /** The per-day ε ledger: true when `epsilon` could be spent at `now`. */
+    budget: { spend(epsilon: number, now: number): Promise<boolean> }
+    /** The noise source (default `cryptoRandom`). */
+    random?: () => number
+  }
 }
 
 /** Telemetry settings of one tracked model, from its assignment. */
@@ -57,6 +67,8 @@ const LOCK_NAME = 'edgefleet-telemetry'
  */
 export class TelemetryProcessor {
   private readonly builder = new ReportBuilder()
+  /** With DP: reports of closed windows, already noised (or stripped) and paid for, waiting to be frozen. */
+  private sealed: Report[] = []
   private readonly sampleRates = new Map<string, number>()
   private readonly flushSeconds = new Map<string, number>()
   private readonly now: () => number
@@ -133,9 +145,14 @@ export class TelemetryProcessor {
     this.rescheduleFlush()
   }
 
-  /** Asks the worker for every tracked model's delta; the snapshot stays on the main thread. */
+  /**
+   * Asks the worker for every tracked model's delta; the snapshot stays on the main thread. With DP,
+   * the reports of windows that have closed are sealed now (noised and paid for), so that a page
+   * going away can send them without waiting for IndexedDB.
+   */
   async collect(): Promise<void> {
     await Promise.all(this.builder.keys().map((k) => this.collectOne(k)))
+    if (this.options.dp) await this.seal(this.now())
   }
 
   /** Collects, freezes what is waiting into queued batches and sends what the transport allows. */
@@ -166,9 +183,18 @@ export class TelemetryProcessor {
     return this.closing
   }
 
-  /** Turns the waiting reports into frozen batches in the queue. */
+  /**
+   * Turns the waiting reports into frozen batches in the queue. With DP only windows that have closed
+   * go (all of them on close): a window sent in two parts would pay ε twice.
+   */
   async freeze(): Promise<void> {
-    const batches = this.batchesOf(this.builder.drain())
+    let reports: Report[]
+    if (this.options.dp) {
+      await this.seal(this.closing ? undefined : this.now())
+      reports = this.sealed
+      this.sealed = []
+    } else reports = this.builder.drain()
+    const batches = this.batchesOf(reports)
     if (batches.length === 0) return
     const device = this.device ?? (this.device = await this.options.device())
     for (const b of batches) await this.options.queue.enqueue((dropped) => this.makeBatch(device, b.sampleRate, b.reports, dropped))
@@ -204,7 +230,11 @@ export class TelemetryProcessor {
   sendOnHide(): void {
     const device = this.device
     if (!device) return
-    const fresh = this.batchesOf(this.builder.drain()).map((b) => this.makeBatch(device, b.sampleRate, b.reports, {}))
+    // With DP, a window still open cannot be paid for without IndexedDB: it goes without histograms.
+    const open = this.builder.drain()
+    const reports = this.options.dp ? [...this.sealed, ...open.map(withoutHistograms)] : open
+    this.sealed = []
+    const fresh = this.batchesOf(reports).map((b) => this.makeBatch(device, b.sampleRate, b.reports, {}))
     const freshBodies = fresh.map((b) => JSON.stringify(b))
     const old = this.queued
     this.queued = []
@@ -215,6 +245,16 @@ export class TelemetryProcessor {
       for (let i = handed; i < fresh.length; i++) await queue.enqueue(() => fresh[i])
       for (const b of old.slice(0, Math.max(0, handed - fresh.length))) await queue.remove(b.seq!)
     })().catch(() => undefined)
+  }
+
+  /** Noises and pays for the waiting reports of windows ending by `until` (all when undefined). */
+  private async seal(until: number | undefined): Promise<void> {
+    const dp = this.options.dp!
+    for (const r of this.builder.drain(until)) {
+      let sealed = withoutHistograms(r)
+      if (hasHistogramValues(r) && (await dp.budget.spend(dp.epsilon, this.now()).catch(() => false))) sealed = privatizeReport(r, dp, dp.random ?? cryptoRandom)
+      this.sealed.push(sealed)
+    }
   }
 
   private async collectOne(key: string): Promise<void> {
@@ -238,7 +278,8 @@ export class TelemetryProcessor {
   }
 
   private makeBatch(device: Batch['device'], sampleRate: number, reports: Report[], dropped: Record<string, number>): Batch {
-    return { v: TELEMETRY_VERSION, batchId: this.newBatchId(), sentAt: this.now(), device, sampleRate, dropped, reports }
+    const dp = this.options.dp ? { dp: { epsilon: this.options.dp.epsilon } } : {}
+    return { v: TELEMETRY_VERSION, batchId: this.newBatchId(), sentAt: this.now(), device, sampleRate, dropped, ...dp, reports }
   }
 
   /** Collects at every UTC minute, so no delta straddles two windows. */

@@ -1,9 +1,15 @@
+import type * as z from 'zod'
 import { EdgefleetError, ERROR_STATUS, type ErrorCode } from '../core/errors.ts'
 import type { FleetView, Granularity } from '../core/formats/fleet.ts'
 import type { PolicyView, RetrainPolicyInput } from '../core/formats/policy.ts'
+import type { RolloutActionBody, RolloutConfig, RolloutView } from '../core/formats/rollout.ts'
+import type { RolloutTransitionAction } from '../core/rollout/machine.ts'
 import type { AliasMove, CreatedToken, CreateModel, CreateToken, EventPage, Manifest, Model, ModelDetail, PublishVersion, StoredArtifact, Token } from '../core/formats/registry.ts'
 
 export type { AliasMove, EventPage, ModelDetail, StoredArtifact, VersionSummary } from '../core/formats/registry.ts'
+
+/** The body of `POST /v1/models/:model/rollouts`: a RolloutConfig, defaults optional. */
+export type RolloutConfigInput = z.input<typeof RolloutConfig>
 
 /** Filters and cursor of `GET /v1/events`. */
 export interface EventQuery {
@@ -52,6 +58,12 @@ export interface EdgeClient {
   fleetView(model: string, query?: FleetQuery): Promise<FleetView>
   putPolicy(model: string, body: RetrainPolicyInput): Promise<PolicyView>
   getPolicy(model: string): Promise<PolicyView>
+  /** Starts a rollout; 409 `conflict` while another one of the model is running or paused. */
+  startRollout(model: string, body: RolloutConfigInput): Promise<RolloutView>
+  /** A rollout by id, or the model's newest with `current`. */
+  getRollout(model: string, id?: string): Promise<RolloutView>
+  /** pause, resume, advance, rollback or promote; `expectStep` makes it a compare-and-set on the step (409 otherwise). */
+  actOnRollout(model: string, id: string, action: RolloutTransitionAction, body?: RolloutActionBody): Promise<RolloutView>
 }
 
 // Codes for answers that carry no error body (e.g. a proxy's page in between).
@@ -127,6 +139,9 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     fleetView: (model, query = {}) => call('GET', `/v1/models/${seg(model)}/telemetry${queryString(query)}`),
     putPolicy: (model, body) => call('PUT', `/v1/models/${seg(model)}/policy`, { json: body }),
     getPolicy: (model) => call('GET', `/v1/models/${seg(model)}/policy`),
+    startRollout: (model, body) => call('POST', `/v1/models/${seg(model)}/rollouts`, { json: body }),
+    getRollout: (model, id = 'current') => call('GET', `/v1/models/${seg(model)}/rollouts/${seg(id)}`),
+    actOnRollout: (model, id, action, body = {}) => call('POST', `/v1/models/${seg(model)}/rollouts/${seg(id)}/${action}`, { json: body }),
   }
 }
 

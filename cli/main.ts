@@ -8,6 +8,7 @@ import { modelsCommand, versionsCommand } from './commands/models.ts'
 import { policyCommand } from './commands/policy.ts'
 import { profileCommand } from './commands/profile.ts'
 import { publishCommand } from './commands/publish.ts'
+import { rolloutCommand } from './commands/rollout.ts'
 import { runtimeCommand } from './commands/runtime.ts'
 import { telemetryCommand } from './commands/telemetry.ts'
 import { tokensCommand } from './commands/tokens.ts'
@@ -28,6 +29,7 @@ const COMMANDS: readonly ((io: Io) => Command)[] = [
   runtimeCommand,
   telemetryCommand,
   policyCommand,
+  rolloutCommand,
 ]
 
 /** Exit codes: 0 success, 1 a failure (bad data, missing file, …), 2 a usage error. */

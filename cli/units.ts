@@ -38,9 +38,9 @@ export function formatPValue(x: number | null): string {
   return x < 1e-3 ? x.toExponential(1) : x.toFixed(4)
 }
 
-/** A proportion as a percentage with one decimal (`5.0%`); null is `-`. */
-export function formatRate(x: number | null): string {
-  return x === null ? '-' : `${(x * 100).toFixed(1)}%`
+/** A proportion as a percentage with one decimal (`5.0%`), or `digits` of them; null is `-`. */
+export function formatRate(x: number | null, digits = 1): string {
+  return x === null ? '-' : `${(x * 100).toFixed(digits)}%`
 }
 
 /** Milliseconds to three significant digits, whole from 1 s up (`2.59 ms`, `205 ms`, `1234 ms`). */

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto'
 import { vi } from 'vitest'
 import { run } from '../../cli/main.ts'
+import { ERROR_STATUS, isEdgefleetError } from '../../core/errors.ts'
 import { RetrainPolicy } from '../../core/formats/policy.ts'
+import { RolloutActionBody, RolloutConfig } from '../../core/formats/rollout.ts'
+import { jsonPointer } from '../../core/json-pointer.ts'
+import type { RolloutTransitionAction } from '../../core/rollout/machine.ts'
+import { FakeRollouts } from './fake-rollouts.ts'
 
 /** A request the fake edge received. */
 export interface Received {
@@ -16,6 +21,16 @@ type Handler = (req: Received, params: string[]) => Response | Promise<Response>
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
 const error = (status: number, code: string, message: string, pointer?: string) => json({ error: pointer === undefined ? { code, message } : { code, message, pointer } }, status)
+
+/** The answer of a call that may throw an EdgefleetError: its error body and status, as the edge maps them. */
+function edgeCall(f: () => Response): Response {
+  try {
+    return f()
+  } catch (e) {
+    if (!isEdgefleetError(e)) throw e
+    return error(ERROR_STATUS[e.code], e.code, e.message, e.pointer)
+  }
+}
 
 /**
  * An in-memory stand-in for the edge's registry routes, installed as `fetch`: the only mock of the
@@ -32,6 +47,8 @@ export class FakeEdge {
   readonly fleetViews = new Map<string, unknown>()
   /** Stored policies as the edge returns them (PolicyView, secret redacted). */
   readonly policies = new Map<string, any>()
+  /** Rollouts per model, moved by core's state machine and judged by core's `decide` (see fake-rollouts.ts). */
+  readonly rollouts = new FakeRollouts()
   /** Called on each request before routing (e.g. to append events while a command follows). */
   onRequest: (req: Received) => void = () => undefined
   private readonly routes: [string, RegExp, Handler][] = []
@@ -102,6 +119,25 @@ export class FakeEdge {
       return json(view)
     })
     this.route('GET', /^\/v1\/models\/([^/]+)\/policy$/, (_, [name]) => (this.policies.has(name) ? json(this.policies.get(name)) : error(404, 'not_found', `model "${name}" has no retraining policy`)))
+    this.route('POST', /^\/v1\/models\/([^/]+)\/rollouts$/, (req, [name]) => {
+      if (!this.models.has(name)) return error(404, 'not_found', `model "${name}" does not exist`)
+      const parsed = RolloutConfig.safeParse(JSON.parse(new TextDecoder().decode(req.body!)))
+      if (!parsed.success) return error(400, 'validation_failed', parsed.error.issues[0].message, jsonPointer(parsed.error.issues[0].path))
+      const baseline = parsed.data.baseline ?? this.models.get(name)!.aliases.production
+      if (baseline === undefined) return error(409, 'conflict', `model "${name}" has no production version to roll out against: set one or pass "baseline"`, '/baseline')
+      if (baseline === parsed.data.candidate) return error(400, 'validation_failed', `candidate and baseline are both version ${baseline}`, '/candidate')
+      return edgeCall(() => json(this.rollouts.start(name, { ...parsed.data, baseline }, 'admin'), 201))
+    })
+    this.route('GET', /^\/v1\/models\/([^/]+)\/rollouts\/([^/]+)$/, (_, [name, id]) => {
+      const view = this.rollouts.get(name, id)
+      return view ? json(view) : error(404, 'not_found', id === 'current' ? `model "${name}" has no rollout` : `rollout ${id} of model "${name}" does not exist`)
+    })
+    this.route('POST', /^\/v1\/models\/([^/]+)\/rollouts\/([^/]+)\/(pause|resume|advance|rollback|promote)$/, (req, [name, id, action]) => {
+      const text = req.body === null ? '' : new TextDecoder().decode(req.body)
+      const parsed = RolloutActionBody.safeParse(text === '' ? {} : JSON.parse(text))
+      if (!parsed.success) return error(400, 'validation_failed', parsed.error.issues[0].message, jsonPointer(parsed.error.issues[0].path))
+      return edgeCall(() => json(this.rollouts.act(name, id, action as RolloutTransitionAction, parsed.data, 'admin')))
+    })
     this.route('POST', /^\/v1\/tokens$/, (req) => {
       const body = JSON.parse(new TextDecoder().decode(req.body!))
       const token = { id: `tok_${String(this.tokens.length).padStart(16, '0')}`, ...body, origins: body.origins ?? null, createdAt: 0, createdBy: 'admin', lastUsedAt: null, revokedAt: null }

@@ -186,14 +186,15 @@ export class ModelCache {
 
   /**
    * Eviction order, oldest first within each tier: files no model refers to; files of previous
-   * versions (the instant-rollback copies); current files of models this page is not using. Never
+   * versions (the instant-rollback copies); current files (and current shadows') of models this page
+   * is not using. Never
    * evicted: pinned files (runtime files and models in use here) and the file being stored.
    */
   private async victims(files: FileMeta[], keep: Set<string>): Promise<FileMeta[]> {
     const current = new Set<string>()
     const previous = new Set<string>()
     for (const r of await this.db.getAll('models')) {
-      for (const f of r.current.files) current.add(f.sha256)
+      for (const f of [...r.current.files, ...(r.current.shadow?.files ?? [])]) current.add(f.sha256)
       for (const f of r.previous?.files ?? []) previous.add(f.sha256)
     }
     const free = files.filter((f) => !keep.has(f.sha256) && !this.pinned.has(f.sha256))

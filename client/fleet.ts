@@ -1,6 +1,6 @@
 import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
-import type { Backend } from '../core/formats/common.ts'
+import type { Backend, Role } from '../core/formats/common.ts'
 import type { DeviceCaps } from '../core/formats/telemetry.ts'
 import { fetchAssignment } from './assignment.ts'
 import { ModelCache, openCache } from './cache.ts'
@@ -8,6 +8,7 @@ import { hashedDeviceId, randomDeviceId } from './device.ts'
 import { downloadVerified, type Progress } from './download.ts'
 import { FleetModel, type LoadedVersion, type ModelHooks, type Prediction } from './model.ts'
 import { PredictionLog, predictedClass, type FeedbackResult } from './predictions.ts'
+import { ShadowKeeper, type VersionToLoad } from './shadow.ts'
 import { RUNTIME_FILES } from '../core/runtime-files.ts'
 import { defaultBackends, pinnedFiles, runtimeAssets, runtimeGroupsFor } from './runtime.ts'
 import { startWorker, type WorkerHost } from './worker-host.ts'
@@ -24,6 +25,8 @@ export type FleetEvent =
   | {
       type: 'loaded'
       model: string
+      /** `shadow`: the shadow version of a shadow-mode rollout, loaded beside the primary. */
+      role: Role
       version: number
       backend: Backend
       fallbacks: Partial<Record<Backend, string>>
@@ -34,7 +37,7 @@ export type FleetEvent =
     }
   | { type: 'swapped'; model: string; from: number; to: number }
   | { type: 'offline'; model: string; version: number; reason: string }
-  | { type: 'error'; model: string; code: string; message: string }
+  | { type: 'error'; model: string; code: string; message: string; role?: Role }
 
 export type { FeedbackResult } from './predictions.ts'
 
@@ -85,6 +88,11 @@ export interface LoadOptions {
   /** Accept a software WebGPU adapter (SwiftShader); off by default. */
   allowFallbackAdapter?: boolean
   driftWindowMinutes?: number
+  /**
+   * A shadow's regression and tensor outputs agree with the primary's when |primary − shadow| ≤
+   * shadowTolerance · max(1, |primary|) (default 0.01); classifiers agree on the label.
+   */
+  shadowTolerance?: number
 }
 
 /** The SDK's entry point: one per page. */
@@ -131,6 +139,16 @@ class FleetImpl implements Fleet {
   /** The processor once started, for what must be synchronous (feedback). */
   private telemetryNow: TelemetryProcessor | null = null
   private readonly predictions = new PredictionLog()
+  private readonly shadows = new ShadowKeeper({
+    load: (version, options) => this.loadVersion(version, { ...options, onProgress: undefined }),
+    unload: async (key) => {
+      await this.retire(key)
+      await (await this.getHost()).api.unload(key)
+    },
+    telemetry: () => this.getTelemetry(),
+    emit: (event) => this.emit(event),
+    backends: (format, options) => options.backends ?? defaultBackends(format),
+  })
   private readonly models = new Set<FleetModel>()
   private readonly timers = new Map<FleetModel, ReturnType<typeof setInterval>>()
   private loads = 0
@@ -250,7 +268,7 @@ class FleetImpl implements Fleet {
       loaded = await this.loadVersion(assignment, options)
     }
     if (fresh) await cache.putAssignment(model, assignment, fresh.etag, Date.now())
-    this.emit({ type: 'loaded', model, version: assignment.version, backend: loaded.result.backend, fallbacks: loaded.result.fallbacks, assignment: from, downloadedBytes: loaded.downloadedBytes })
+    this.emit({ type: 'loaded', model, role: assignment.role, version: assignment.version, backend: loaded.result.backend, fallbacks: loaded.result.fallbacks, assignment: from, downloadedBytes: loaded.downloadedBytes })
 
     await this.track(assignment, loaded, performance.now() - started)
     const hooks: ModelHooks = {
@@ -258,15 +276,18 @@ class FleetImpl implements Fleet {
       refresh: (m) => this.refresh(m, options),
       predicted: (v, ps) => this.remember(v, ps),
       retire: (key) => this.retire(key),
+      random: this.random,
     }
     const handle = new FleetModel(model, await this.getHost(), loaded, hooks)
     this.models.add(handle)
     this.timers.set(handle, setInterval(() => void this.refresh(handle, options).catch(() => undefined), assignment.ttlSeconds * 1000))
+    // The shadow (if any) loads in the background: the primary answers meanwhile.
+    void this.shadows.sync(handle, assignment, options, from)
     return handle
   }
 
   /** Downloads (or reads from cache) and verifies every file of a version and its runtime, then loads it in the worker. */
-  private async loadVersion(assignment: Assignment, options: LoadOptions): Promise<LoadedVersion> {
+  private async loadVersion(assignment: VersionToLoad, options: LoadOptions): Promise<LoadedVersion> {
     const [cache, host] = await Promise.all([this.getCache(), this.getHost()])
     const backends = options.backends ?? defaultBackends(assignment.format)
     const allowFallback = options.allowFallbackAdapter ?? false
@@ -322,6 +343,7 @@ class FleetImpl implements Fleet {
       backends,
       allowFallbackAdapter: allowFallback,
       driftWindowMinutes: options.driftWindowMinutes,
+      ...(assignment.role === 'shadow' && options.shadowTolerance !== undefined ? { shadowTolerance: options.shadowTolerance } : {}),
       runtime: runtimeAssets(RUNTIME_FILES, groups, bytes),
     })
     for (const g of groups) host.sentRuntime.add(g)
@@ -334,9 +356,17 @@ class FleetImpl implements Fleet {
     const cache = await this.getCache()
     const record = await cache.getModel(model.name)
     const answer = await fetchAssignment({ endpoint: this.endpoint, appKey: this.options.appKey, model: model.name, deviceId: await this.deviceId(), caps: await this.caps(), etag: record?.etag, fetch: this.options.fetch })
-    if (answer.status === 'unchanged') return cache.touchAssignment(model.name, Date.now())
+    if (answer.status === 'unchanged') {
+      await cache.touchAssignment(model.name, Date.now())
+      // A shadow whose load failed on the network is tried again.
+      if (record) await this.shadows.sync(model, record.current, options)
+      return
+    }
     if (answer.assignment.version === model.version) {
       await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
+      // Same version, new terms: e.g. a shadow rollout started on it (a rollout label and a shadow to run).
+      await this.relabel(model.workerKey, answer.assignment)
+      await this.shadows.sync(model, answer.assignment, options)
       return
     }
     try {
@@ -348,10 +378,22 @@ class FleetImpl implements Fleet {
       model.swap(next)
       await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
       this.emit({ type: 'swapped', model: model.name, from, to: next.version })
+      void this.shadows.sync(model, answer.assignment, options)
     } catch (e) {
       this.emit({ type: 'error', model: model.name, code: isEdgefleetError(e) ? e.code : 'internal', message: e instanceof Error ? e.message : String(e) })
       throw e
     }
+  }
+
+  /** Reports a loaded primary under the rollout label of a changed assignment of the same version. */
+  private async relabel(key: string, assignment: Assignment): Promise<void> {
+    const telemetry = await (this.telemetry ?? Promise.resolve(null)).catch(() => null)
+    const target = telemetry?.targetOf(key)
+    if (!telemetry || !target) return
+    const next = assignment.rollout ? { id: assignment.rollout.id, arm: assignment.rollout.arm } : undefined
+    if (target.rollout?.id === next?.id && target.rollout?.arm === next?.arm) return
+    const { rollout: _previous, ...rest } = target
+    await telemetry.retarget(key, next ? { ...rest, rollout: next } : rest)
   }
 
   /** Remembers predictions for feedback: their report target and the class each decoded to, nothing else. */
@@ -378,6 +420,7 @@ class FleetImpl implements Fleet {
   }
 
   private forget(model: FleetModel): void {
+    void this.shadows.drop(model)
     clearInterval(this.timers.get(model))
     this.timers.delete(model)
     this.models.delete(model)

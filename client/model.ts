@@ -1,7 +1,7 @@
 import { EdgefleetError } from '../core/errors.ts'
 import type { Backend } from '../core/formats/common.ts'
 import type { Signature } from '../core/formats/signature.ts'
-import type { DriftReport, LoadResult, ModelInput, ModelOutput } from '../worker/protocol.ts'
+import type { DriftReport, LoadResult, ModelInput, ModelOutput, ShadowRun } from '../worker/protocol.ts'
 import type { WorkerHost } from './worker-host.ts'
 
 /** One prediction, as the app sees it. */
@@ -34,6 +34,17 @@ export interface ModelHooks {
   predicted(v: LoadedVersion, predictions: readonly Prediction[]): void
   /** A version is idle and about to be unloaded: take its last telemetry delta now. */
   retire(key: string): Promise<void>
+  /** Uniform in [0, 1): which predictions the shadow also runs. */
+  random(): number
+}
+
+/** The shadow version running beside a model's primary (a shadow-mode rollout's candidate). */
+export interface ShadowSlot {
+  /** Its key in the worker. */
+  key: string
+  version: number
+  /** The share of predictions it also runs. */
+  sampleRate: number
 }
 
 let sequence = 0
@@ -48,6 +59,7 @@ export class FleetModel {
   private active: LoadedVersion
   private readonly inflight = new Map<string, number>()
   private closed = false
+  private shadowSlot?: ShadowSlot
 
   constructor(
     readonly name: string,
@@ -78,10 +90,38 @@ export class FleetModel {
     return { backend: this.active.result.backend, fallbacks: this.active.result.fallbacks }
   }
 
+  /**
+   * The shadow version running beside this model, if its assignment has one and it loaded: it runs on
+   * a share of the inputs after each answer, and its outputs never reach the app.
+   */
+  get shadow(): Readonly<ShadowSlot> | undefined {
+    return this.shadowSlot
+  }
+
+  /** Puts a loaded shadow in place (or removes it); returns the one it replaced. Set by the fleet. */
+  setShadow(slot: ShadowSlot | undefined): ShadowSlot | undefined {
+    const old = this.shadowSlot
+    this.shadowSlot = this.closed ? undefined : slot
+    return old
+  }
+
+  /** True once `close()` was called. */
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  /**
+   * Resolves once the shadow runs of the predictions made so far have run (or were dropped), e.g.
+   * before `fleet.flush()` when their comparisons must be in it. Waits while the app keeps the worker busy.
+   */
+  settled(): Promise<void> {
+    return this.host.api.settle()
+  }
+
   /** Runs one prediction: a tabular record, or named tensors for tensor models. */
   async predict(input: ModelInput): Promise<Prediction> {
     return this.run(this.active, async (v) => {
-      const r = await this.host.api.predict(v.key, input)
+      const r = await this.host.api.predict(v.key, input, this.shadowRun(1))
       const p: Prediction = { id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }
       this.hooks.predicted(v, [p])
       return p
@@ -91,7 +131,7 @@ export class FleetModel {
   /** Runs several predictions in one worker round trip. */
   async predictBatch(inputs: ModelInput[]): Promise<Prediction[]> {
     return this.run(this.active, async (v) => {
-      const rs = await this.host.api.predictBatch(v.key, inputs)
+      const rs = await this.host.api.predictBatch(v.key, inputs, this.shadowRun(inputs.length))
       const ps = rs.map((r): Prediction => ({ id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }))
       this.hooks.predicted(v, ps)
       return ps
@@ -123,8 +163,19 @@ export class FleetModel {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // The fleet takes the shadow slot (to unload it) in `closed`.
     this.hooks.closed(this)
+    this.shadowSlot = undefined
     await this.unloadWhenIdle(this.active.key)
+  }
+
+  /** Which of `n` inputs the shadow also runs: each with probability `sampleRate`, drawn here. */
+  private shadowRun(n: number): ShadowRun | undefined {
+    const slot = this.shadowSlot
+    if (slot === undefined) return undefined
+    const rows: number[] = []
+    for (let i = 0; i < n; i++) if (this.hooks.random() < slot.sampleRate) rows.push(i)
+    return rows.length === 0 ? undefined : { key: slot.key, rows }
   }
 
   private async run<T>(v: LoadedVersion, fn: (v: LoadedVersion) => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import { DDSketch } from '../core/sketch/DDSketch.ts'
 import type { DriftMonitor } from './drift-monitor.ts'
 import type { Engine } from './engines/engine.ts'
 import type { DriftReport, ModelInput, PredictResult, StatsDelta } from './protocol.ts'
+import type { CompareOptions, ShadowStats } from './shadow-compare.ts'
 import type { TabularIo } from './tabular-io.ts'
 import type { TensorIo } from './tensor-io.ts'
 
@@ -29,6 +30,8 @@ export class LoadedModel {
     private readonly io: { kind: 'tabular'; io: TabularIo } | { kind: 'tensor'; io: TensorIo },
     private readonly monitor: DriftMonitor | undefined,
     loadedAt: number,
+    /** Present for a model loaded as a shadow: its comparisons with the primary, and how to compare. */
+    readonly shadow?: { stats: ShadowStats; compare: CompareOptions },
   ) {
     this.#collectedAt = loadedAt
   }
@@ -76,6 +79,7 @@ export class LoadedModel {
       latency: this.#latency.toJSON(),
       ...histograms,
     }
+    if (this.shadow !== undefined) delta.shadow = this.shadow.stats.take()
     this.#latency = new DDSketch()
     this.#inferences = 0
     this.#errors = 0

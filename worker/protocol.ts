@@ -59,6 +59,19 @@ export interface LoadRequest {
    * and 32 for the others), which models with control inputs (Silero's `sr`) may not accept.
    */
   probe?: Record<string, TensorData>
+  /**
+   * For `role: 'shadow'`: regression and tensor outputs agree with the primary's when
+   * |primary − shadow| ≤ shadowTolerance · max(1, |primary|) (default 0.01; shadow-compare.ts).
+   */
+  shadowTolerance?: number
+}
+
+/** Asks the worker to run a loaded shadow model on a prediction's input(s) once it is idle, and compare. */
+export interface ShadowRun {
+  /** The shadow model's key (loaded with `role: 'shadow'`). */
+  key: string
+  /** For `predictBatch`: the indices of the inputs to run (default all). */
+  rows?: number[]
 }
 
 /** Why a backend was skipped: a stable code, safe for telemetry's `fallbacks` (`[a-z0-9_]`). */
@@ -129,6 +142,8 @@ export interface StatsDelta {
   /** Counts on the profile's bins, keyed as in the profile. */
   features: Record<string, HistogramCounts>
   outputs: Record<string, HistogramCounts>
+  /** A shadow model's comparisons with the primary (`absDiffSum` = Σ per-comparison mean |difference|), and runs dropped from a full queue. */
+  shadow?: { compared: number; agreed: number; absDiffSum: number; dropped: number }
 }
 
 /** Local drift of one feature (or output) against the reference profile. */
@@ -163,8 +178,15 @@ export interface DriftReport {
 export interface WorkerApi {
   capabilities(): Promise<WorkerCapabilities>
   load(request: LoadRequest): Promise<LoadResult>
-  predict(key: string, input: ModelInput): Promise<PredictResult>
-  predictBatch(key: string, inputs: ModelInput[]): Promise<PredictResult[]>
+  /**
+   * Runs one prediction. With `shadow`, the shadow model also runs on the same input after the answer
+   * is sent, when no primary request is pending; its output never leaves the worker (only the counts of
+   * its comparisons, in its `collect`). A full shadow queue drops the run and counts it.
+   */
+  predict(key: string, input: ModelInput, shadow?: ShadowRun): Promise<PredictResult>
+  predictBatch(key: string, inputs: ModelInput[], shadow?: ShadowRun): Promise<PredictResult[]>
+  /** Resolves once no shadow run is waiting or running. */
+  settle(): Promise<void>
   drift(key: string, now?: number): Promise<DriftReport>
   /** Counters, latency sketch and histograms since the previous call (telemetry's source). */
   collect(key: string, now?: number): Promise<StatsDelta>

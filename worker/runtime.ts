@@ -9,7 +9,9 @@ import { RuntimeFiles } from './engines/runtime-files.ts'
 import { BackendInits, selectBackend } from './engines/select.ts'
 import { tfjsFamily } from './engines/tfjs.ts'
 import { LoadedModel } from './loaded-model.ts'
-import type { DriftReport, LoadRequest, LoadResult, ModelInput, PredictResult, StatsDelta, TensorData, WorkerApi, WorkerCapabilities } from './protocol.ts'
+import type { DriftReport, LoadRequest, LoadResult, ModelInput, ModelOutput, PredictResult, ShadowRun, StatsDelta, TensorData, WorkerApi, WorkerCapabilities } from './protocol.ts'
+import { compareOutputs, DEFAULT_SHADOW_TOLERANCE, keepOutput, ShadowStats } from './shadow-compare.ts'
+import { ShadowQueue } from './shadow-queue.ts'
 import { TabularIo } from './tabular-io.ts'
 import { buffersOf } from './tensor-data.ts'
 import { TensorIo } from './tensor-io.ts'
@@ -21,15 +23,24 @@ export const DEFAULT_BACKENDS: Record<LoadRequest['format'], Backend[]> = {
   'tfjs-graph': ['webgpu', 'webgl', 'wasm', 'cpu'],
 }
 
+/** A shadow run waiting: the shadow's key, the inputs, and the primary's answers to compare with. */
+interface ShadowJob {
+  key: string
+  inputs: ModelInput[]
+  primary: ModelOutput[]
+}
+
 /**
  * The WorkerApi (protocol.ts): models by key, each with its engine, I/O shaping, drift monitor and
- * counters. The clock is injectable; `now` arguments default to it at this boundary only.
+ * counters; shadow runs queued behind the app's requests (shadow-queue.ts). The clock is injectable;
+ * `now` arguments default to it at this boundary only.
  */
 export class WorkerRuntime implements WorkerApi {
   readonly #models = new Map<string, LoadedModel | 'loading'>()
   readonly #files = new RuntimeFiles()
   readonly #inits = new BackendInits()
   readonly #families = new Map<string, EngineFamily>()
+  readonly #shadows = new ShadowQueue<ShadowJob>((job) => this.#runShadow(job))
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -54,7 +65,7 @@ export class WorkerRuntime implements WorkerApi {
         const now = this.clock()
         const monitor = request.profile === undefined ? undefined : new DriftMonitor(request.profile, { now, windowMinutes: request.driftWindowMinutes, policy: request.driftPolicy })
         const io = request.signature?.kind === 'tabular' ? { kind: 'tabular' as const, io: new TabularIo(request.signature, engine, monitor) } : { kind: 'tensor' as const, io: new TensorIo(engine, monitor) }
-        loaded = new LoadedModel({ key, model: request.model, version: request.version }, engine, io, monitor, now)
+        loaded = new LoadedModel({ key, model: request.model, version: request.version }, engine, io, monitor, now, request.role === 'shadow' ? shadowOf(request) : undefined)
       } catch (e) {
         await engine.dispose()
         throw e
@@ -77,16 +88,37 @@ export class WorkerRuntime implements WorkerApi {
     }
   }
 
-  async predict(key: string, input: ModelInput): Promise<PredictResult> {
-    const [result] = await this.#get(key).predict([input], this.clock(), () => '/input')
-    return withTransfer(result)
+  async predict(key: string, input: ModelInput, shadow?: ShadowRun): Promise<PredictResult> {
+    const model = this.#get(key)
+    this.#shadows.primaryStarted()
+    try {
+      const [result] = await model.predict([input], this.clock(), () => '/input')
+      if (shadow !== undefined) this.#offerShadow(shadow.key, [input], [result.output])
+      return withTransfer(result)
+    } finally {
+      this.#shadows.primaryFinished()
+    }
   }
 
-  async predictBatch(key: string, inputs: ModelInput[]): Promise<PredictResult[]> {
+  async predictBatch(key: string, inputs: ModelInput[], shadow?: ShadowRun): Promise<PredictResult[]> {
     if (!Array.isArray(inputs)) throw new EdgefleetError('bad_request', 'predictBatch takes an array of inputs', { pointer: '/inputs' })
     const model = this.#get(key)
     if (inputs.length === 0) return []
-    return withTransfer(await model.predict(inputs, this.clock(), (i) => `/inputs/${i}`))
+    this.#shadows.primaryStarted()
+    try {
+      const results = await model.predict(inputs, this.clock(), (i) => `/inputs/${i}`)
+      if (shadow !== undefined) {
+        const rows = (shadow.rows ?? inputs.map((_, i) => i)).filter((i) => Number.isInteger(i) && i >= 0 && i < inputs.length)
+        if (rows.length > 0) this.#offerShadow(shadow.key, rows.map((i) => inputs[i]), rows.map((i) => results[i].output))
+      }
+      return withTransfer(results)
+    } finally {
+      this.#shadows.primaryFinished()
+    }
+  }
+
+  settle(): Promise<void> {
+    return this.#shadows.settled()
   }
 
   async drift(key: string, now: number = this.clock()): Promise<DriftReport> {
@@ -102,7 +134,25 @@ export class WorkerRuntime implements WorkerApi {
     const model = this.#models.get(key)
     if (!(model instanceof LoadedModel)) return
     this.#models.delete(key)
+    this.#shadows.discard((job) => job.key === key)
     await model.dispose()
+  }
+
+  /** Queues a shadow run (the primary's outputs copied: its tensors are about to be transferred); a full queue counts its inputs as dropped. */
+  #offerShadow(key: string, inputs: ModelInput[], primary: ModelOutput[]): void {
+    const shadow = this.#models.get(key)
+    // Not (or no longer) loaded as a shadow: nothing to compare with.
+    if (!(shadow instanceof LoadedModel) || shadow.shadow === undefined) return
+    if (!this.#shadows.offer({ key, inputs, primary: primary.map(keepOutput) })) shadow.shadow.stats.dropped += inputs.length
+  }
+
+  /** Runs the shadow on the inputs and counts each comparison; its outputs go no further. Its failures count as its errors. */
+  async #runShadow(job: ShadowJob): Promise<void> {
+    const model = this.#models.get(job.key)
+    if (!(model instanceof LoadedModel) || model.shadow === undefined) return
+    const results = await model.predict(job.inputs, this.clock(), (i) => `/inputs/${i}`)
+    const { stats, compare } = model.shadow
+    results.forEach((r, i) => stats.add(compareOutputs(job.primary[i], r.output, compare)))
   }
 
   #get(key: string): LoadedModel {
@@ -120,6 +170,15 @@ export class WorkerRuntime implements WorkerApi {
     }
     return family
   }
+}
+
+/** How a shadow load compares its outputs: its tolerance, and the labels its tensor signature gives outputs. */
+function shadowOf(request: LoadRequest): NonNullable<LoadedModel['shadow']> {
+  const tolerance = request.shadowTolerance ?? DEFAULT_SHADOW_TOLERANCE
+  if (!(typeof tolerance === 'number' && tolerance >= 0 && Number.isFinite(tolerance))) throw new EdgefleetError('bad_request', 'shadowTolerance must be a finite number ≥ 0', { pointer: '/shadowTolerance' })
+  const labels: Record<string, readonly string[]> = {}
+  if (request.signature?.kind === 'tensor') for (const o of request.signature.outputs) if (o.labels !== undefined) labels[o.name] = o.labels
+  return { stats: new ShadowStats(), compare: { tolerance, labels } }
 }
 
 /** Tensor outputs go back transferred, not copied. */

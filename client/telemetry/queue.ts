@@ -1,8 +1,11 @@
 import type { Batch } from '../../core/formats/telemetry.ts'
 import type { CacheDb } from '../cache.ts'
 
-/** Why telemetry was dropped on the device; carried to the edge in the next batch's `dropped`. */
-export type DropReason = 'queue_overflow' | 'too_old' | 'rejected'
+/**
+ * Why telemetry was dropped on the device; carried to the edge in the next batch's `dropped`. Counted
+ * in reports, except `shadow_overflow`: shadow runs skipped because the worker's shadow queue was full.
+ */
+export type DropReason = 'queue_overflow' | 'too_old' | 'rejected' | 'shadow_overflow'
 
 /** A batch frozen at creation: `body` is its JSON, serialized once, so a retry resends the same bytes. */
 export interface QueuedBatch {

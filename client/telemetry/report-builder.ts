@@ -45,6 +45,10 @@ interface Pending {
   /** Feedback on predictions counted in this report (labels themselves never reach the builder). */
   labeled: number
   correct: number
+  /** A shadow's comparisons with the primary. */
+  compared: number
+  agreed: number
+  absDiffSum: number
 }
 
 interface Tracked {
@@ -108,6 +112,13 @@ export class ReportBuilder {
     const p = this.pendingFor(t.target, alignWindow(delta.window.start, delta.window.end))
     p.inferences += count(delta.inferences)
     p.errors += count(delta.errors)
+    if (delta.shadow) {
+      const compared = count(delta.shadow.compared)
+      p.compared += compared
+      p.agreed += Math.min(count(delta.shadow.agreed), compared)
+      const sum = delta.shadow.absDiffSum
+      if (typeof sum === 'number' && Number.isFinite(sum) && sum >= 0) p.absDiffSum += sum
+    }
     p.latency.merge(DDSketch.fromJSON(delta.latency as SketchJson))
     mergeBins(p.features, delta.features)
     mergeBins(p.outputs, delta.outputs)
@@ -130,12 +141,25 @@ export class ReportBuilder {
     if (correct) p.correct++
   }
 
+  /**
+   * Records a load that failed on the main thread (a shadow that could not be downloaded, verified or
+   * started): one load and one error in its target's report of the minute of `at`, so the fleet sees
+   * it without the primary being touched.
+   */
+  addFailedLoad(target: ReportTarget, at: number, ms: number): void {
+    const start = Math.floor(at / WINDOW_MS) * WINDOW_MS
+    const p = this.pendingFor(target, { start, end: start + WINDOW_MS })
+    p.loads++
+    p.errors++
+    if (Number.isFinite(ms) && ms >= 0) p.loadMs.add(ms)
+  }
+
   private pendingFor(target: ReportTarget, window: { start: number; end: number }): Pending {
     const { model, version, role, rollout } = target
     const id = JSON.stringify([model, version, role, rollout?.id ?? null, rollout?.arm ?? null, window.start, window.end])
     let p = this.pending.get(id)
     if (!p) {
-      p = { target, window, inferences: 0, errors: 0, cacheHits: 0, loads: 0, loadMs: new DDSketch(), latency: new DDSketch(), features: {}, outputs: {}, labeled: 0, correct: 0 }
+      p = { target, window, inferences: 0, errors: 0, cacheHits: 0, loads: 0, loadMs: new DDSketch(), latency: new DDSketch(), features: {}, outputs: {}, labeled: 0, correct: 0, compared: 0, agreed: 0, absDiffSum: 0 }
       this.pending.set(id, p)
     }
     return p
@@ -167,6 +191,7 @@ export class ReportBuilder {
         latency: p.latency.toJSON(),
         features: p.features,
         outputs: p.outputs,
+        ...(role === 'shadow' ? { shadow: { compared: p.compared, agreed: p.agreed, meanAbsDiff: p.compared > 0 ? p.absDiffSum / p.compared : 0 } } : {}),
         ...(p.labeled > 0 ? { feedback: { labeled: p.labeled, correct: p.correct } } : {}),
       })
     }

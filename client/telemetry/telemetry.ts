@@ -111,8 +111,9 @@ export class TelemetryProcessor {
    * Starts reporting a loaded model, unless sampling leaves it out: the device reports it with
    * probability `sampleRate`, and its batches carry that rate so the edge can scale.
    */
-  track(key: string, target: ReportTarget, settings: TrackSettings): boolean {
-    if (this.closing || !(this.random() < settings.sampleRate)) return false
+  track(key: string, target: ReportTarget, settings: TrackSettings, sampled?: boolean): boolean {
+    // A shadow follows its primary's draw (`sampled`), so the same devices report both sides.
+    if (this.closing || !(sampled ?? this.random() < settings.sampleRate)) return false
     this.builder.track(key, target)
     this.sampleRates.set(key, settings.sampleRate)
     this.sampleRates.set(targetId(target), settings.sampleRate)
@@ -124,6 +125,24 @@ export class TelemetryProcessor {
   /** Records a load (its time, and whether every file came from the cache) for a tracked key. */
   noteLoad(key: string, load: { ms: number; cacheHit: boolean }): void {
     this.builder.noteLoad(key, load)
+  }
+
+  /**
+   * Reports a tracked key under a new target from now on (e.g. the device entered a rollout while its
+   * version stayed): what the worker counted so far is collected under the old one first.
+   */
+  async retarget(key: string, target: ReportTarget): Promise<void> {
+    if (!this.builder.keys().includes(key)) return
+    await this.collectOne(key)
+    this.builder.track(key, target)
+    this.sampleRates.set(targetId(target), this.sampleRates.get(key) ?? 1)
+  }
+
+  /** Records a load that failed (a shadow's), unless sampling leaves the device out (`sampled` as in `track`). */
+  noteFailedLoad(target: ReportTarget, settings: TrackSettings, ms: number, sampled?: boolean): void {
+    if (this.closing || !(sampled ?? this.random() < settings.sampleRate)) return
+    this.sampleRates.set(targetId(target), settings.sampleRate)
+    this.builder.addFailedLoad(target, this.now(), ms)
   }
 
   /** The report target of a tracked key (undefined: not reported, e.g. sampled out). */
@@ -258,11 +277,16 @@ export class TelemetryProcessor {
   }
 
   private async collectOne(key: string): Promise<void> {
+    let delta: StatsDelta
     try {
-      this.builder.add(await this.options.collect(key))
+      delta = await this.options.collect(key)
     } catch {
       // A model unloaded meanwhile has nothing more to say.
+      return
     }
+    this.builder.add(delta)
+    const dropped = delta.shadow?.dropped
+    if (typeof dropped === 'number' && Number.isSafeInteger(dropped) && dropped > 0) await this.options.queue.countDrop('shadow_overflow', dropped).catch(() => undefined)
   }
 
   private batchesOf(reports: Report[]): { sampleRate: number; reports: Report[] }[] {

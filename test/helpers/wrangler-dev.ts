@@ -28,8 +28,11 @@ export interface WranglerDev {
   port: number
   /** The folder holding this instance's D1/R2/DO state. */
   stateDir: string
-  /** Stops the server (the whole process group); the state stays unless `removeState`. */
-  stop(options?: { removeState?: boolean }): Promise<void>
+  /**
+   * Stops the server (the whole process group); the state stays unless `removeState`. `signal`
+   * `SIGKILL` crashes it instead (no shutdown, requests in flight cut off), as a machine failure would.
+   */
+  stop(options?: { removeState?: boolean; signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>
   /** Everything the server printed, for failure messages. */
   output(): string
 }
@@ -72,8 +75,8 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     port,
     stateDir,
     output: () => log,
-    stop: async ({ removeState = false } = {}) => {
-      await killGroup(child)
+    stop: async ({ removeState = false, signal = 'SIGTERM' } = {}) => {
+      await killGroup(child, signal)
       if (removeState) rmSync(stateDir, { recursive: true, force: true })
     },
   }
@@ -93,11 +96,11 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   throw new Error(`wrangler dev did not answer /healthz on ${url} in time:\n${log}`)
 }
 
-async function killGroup(child: ChildProcess): Promise<void> {
+async function killGroup(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.pid === undefined) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   try {
-    process.kill(-child.pid, 'SIGTERM')
+    process.kill(-child.pid, signal)
   } catch {
     return
   }

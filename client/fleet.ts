@@ -150,7 +150,8 @@ class FleetImpl implements Fleet {
     backends: (format, options) => options.backends ?? defaultBackends(format),
   })
   private readonly models = new Set<FleetModel>()
-  private readonly timers = new Map<FleetModel, ReturnType<typeof setInterval>>()
+  /** Each model's assignment refresh: its interval and the ttl it runs at (the latest assignment's). */
+  private readonly timers = new Map<FleetModel, { timer: ReturnType<typeof setInterval>; ttlSeconds: number }>()
   private loads = 0
   private closed = false
 
@@ -280,7 +281,7 @@ class FleetImpl implements Fleet {
     }
     const handle = new FleetModel(model, await this.getHost(), loaded, hooks)
     this.models.add(handle)
-    this.timers.set(handle, setInterval(() => void this.refresh(handle, options).catch(() => undefined), assignment.ttlSeconds * 1000))
+    this.scheduleRefresh(handle, assignment.ttlSeconds, options)
     // The shadow (if any) loads in the background: the primary answers meanwhile.
     void this.shadows.sync(handle, assignment, options, from)
     return handle
@@ -350,6 +351,17 @@ class FleetImpl implements Fleet {
     return { key, version: assignment.version, result, signature: assignment.signature, downloadedBytes: progress.total }
   }
 
+  /**
+   * Asks the edge again every `ttlSeconds` of the latest assignment: a rollout shortens it (its
+   * kill switch reaches devices within the edge's 5 s plus this), its end lengthens it again.
+   */
+  private scheduleRefresh(model: FleetModel, ttlSeconds: number, options: LoadOptions): void {
+    const current = this.timers.get(model)
+    if (current?.ttlSeconds === ttlSeconds || this.closed) return
+    if (current) clearInterval(current.timer)
+    this.timers.set(model, { ttlSeconds, timer: setInterval(() => void this.refresh(model, options).catch(() => undefined), ttlSeconds * 1000) })
+  }
+
   /** Re-asks the edge; a changed version loads in the background and swaps in. */
   private async refresh(model: FleetModel, options: LoadOptions): Promise<void> {
     if (this.closed) return
@@ -362,6 +374,7 @@ class FleetImpl implements Fleet {
       if (record) await this.shadows.sync(model, record.current, options)
       return
     }
+    if (this.timers.has(model)) this.scheduleRefresh(model, answer.assignment.ttlSeconds, options)
     if (answer.assignment.version === model.version) {
       await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
       // Same version, new terms: e.g. a shadow rollout started on it (a rollout label and a shadow to run).
@@ -421,7 +434,7 @@ class FleetImpl implements Fleet {
 
   private forget(model: FleetModel): void {
     void this.shadows.drop(model)
-    clearInterval(this.timers.get(model))
+    clearInterval(this.timers.get(model)?.timer)
     this.timers.delete(model)
     this.models.delete(model)
   }

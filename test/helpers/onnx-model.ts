@@ -93,3 +93,50 @@ export function linearClassifier(weights: ArrayLike<number>, bias: ArrayLike<num
     ],
   })
 }
+
+/**
+ * A tabular classifier (`features` [batch, width] → `outputName` [batch, classes], a seeded linear
+ * layer) that also does heavy work whose result is multiplied by zero and added to the logits: the
+ * same answers' shape, real extra engine time (a "slow candidate"). The work depends on the input (an
+ * outer product of a projection of it, squared `layers` times through tanh), so no runtime can fold it
+ * away at load; each layer is H³ = 2.1 M multiply-adds, with no large weights to download.
+ */
+export function slowClassifier(o: { width: number; classes: number; layers: number; rand: () => number; inputName?: string; outputName?: string }): Uint8Array {
+  const input = o.inputName ?? 'features'
+  const output = o.outputName ?? 'probs'
+  const H = 128
+  const uniform = (n: number, scale: number) => Array.from({ length: n }, () => (o.rand() * 2 - 1) * scale)
+  const initializers: Initializer[] = [
+    { name: 'W', dims: [o.width, o.classes], values: uniform(o.width * o.classes, 1) },
+    { name: 'b', dims: [o.classes], values: uniform(o.classes, 0.5) },
+    { name: 'H0', dims: [o.width, H], values: uniform(o.width * H, 0.5) },
+    { name: 'scale', dims: [1], values: [1 / H] },
+    { name: 'zero', dims: [1], values: [0] },
+  ]
+  const nodes: NodeSpec[] = [
+    { op: 'Gemm', inputs: [input, 'W', 'b'], outputs: ['logits'] },
+    { op: 'MatMul', inputs: [input, 'H0'], outputs: ['m0'] },
+    { op: 'Tanh', inputs: ['m0'], outputs: ['h0'] },
+    { op: 'Transpose', inputs: ['h0'], outputs: ['h0t'], attributes: { perm: { ints: [1, 0] } } },
+    { op: 'MatMul', inputs: ['h0t', 'h0'], outputs: ['outer'] },
+    { op: 'Tanh', inputs: ['outer'], outputs: ['p0'] },
+  ]
+  for (let k = 1; k <= o.layers; k++) {
+    nodes.push(
+      { op: 'MatMul', inputs: [`p${k - 1}`, `p${k - 1}`], outputs: [`q${k}`] },
+      { op: 'Mul', inputs: [`q${k}`, 'scale'], outputs: [`s${k}`] },
+      { op: 'Tanh', inputs: [`s${k}`], outputs: [`p${k}`] },
+    )
+  }
+  nodes.push(
+    { op: 'ReduceMean', inputs: [`p${o.layers}`], outputs: ['r'], attributes: { axes: { ints: [0, 1] }, keepdims: { i: 1 } } },
+    { op: 'Mul', inputs: ['r', 'zero'], outputs: ['z'] },
+    { op: 'Add', inputs: ['logits', 'z'], outputs: [output] },
+  )
+  return onnxModel({
+    inputs: [{ name: input, dtype: 'float32', dims: ['batch', o.width] }],
+    outputs: [{ name: output, dtype: 'float32', dims: ['batch', o.classes] }],
+    nodes,
+    initializers,
+  })
+}

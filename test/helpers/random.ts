@@ -18,3 +18,10 @@ export function seededNormal(rand: () => number): () => number {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
   }
 }
+
+/** `n` seeded pseudonymous device ids shaped like the SDK's (22 url-safe characters). */
+export function seededDeviceIds(n: number, seed: number): string[] {
+  const rand = seededRandom(seed)
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  return Array.from({ length: n }, () => Array.from({ length: 22 }, () => alphabet[Math.floor(rand() * 64)]).join(''))
+}

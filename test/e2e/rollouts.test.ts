@@ -176,6 +176,7 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
     const g = (rolledBack.lastDecision!.evidence.guardrails as any[]).find((x) => x.metric === 'latency_p95')
     expect(g.status).toBe('breach')
     expect(g.value, 'candidate p95 / baseline p95').toBeGreaterThanOrEqual(3)
+    console.info(`rollback: p95 ratio ${g.value.toFixed(2)}, ${((rolledBack.updatedAt - started.createdAt) / 1000).toFixed(1)} s after the start; candidate arm ${inCandidate.size}/${DEVICES}`)
     expect(rolledBack.transitions.map((t) => t.action)).toEqual(['start', 'rollback'])
     // Exposure: only devices in the first step's share ever ran the candidate.
     const exposed = Object.entries(await ran()).filter(([, vs]) => vs.includes(2)).map(([i]) => deviceIds[Number(i)])
@@ -203,6 +204,7 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
       return r.status === 'promoted' ? r : undefined
     }, 300_000, 'promotion')
     expect(promoted.transitions.map((t) => t.action)).toEqual(['start', 'advance', 'advance', 'promote'])
+    console.info(`promotion: ${((promoted.updatedAt - started.createdAt) / 1000).toFixed(1)} s from start to production`)
     expect(promoted.transitions.map((t) => t.to.step)).toEqual([0, 1, 2, 2])
     expect(await production()).toBe(3)
     await driveUntil(async () => ((await versions()).every((v) => v === 3) ? true : undefined), (EDGE_CACHE_S + TTL) * 1000 + 20_000, 'every device on v3')
@@ -227,6 +229,7 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
     const back = new Map(swaps.filter((s) => s.to === 3).map((s) => [s.device, s.at]))
     expect([...back.keys()].sort((a, b) => a - b)).toEqual(inCandidate.flatMap((c, i) => (c ? [i] : [])))
     const worst = Math.max(...back.values())
+    console.info(`kill switch: every device back on the baseline ${worst - at} ms after the rollback (bound ${(EDGE_CACHE_S + TTL) * 1000} ms + load)`)
     // The switch itself is a reload from the device's cache: allow it 2 s on this shared machine.
     expect(worst - at, `slowest device switched ${worst - at} ms after the rollback`).toBeLessThanOrEqual(deadline - at + 2_000)
     expect((await current()).status).toBe('rolled_back')

@@ -56,6 +56,7 @@ function formatCohort(c: FleetCohort): string {
   const lines: [string, string][] = [
     ['devices', t.devicesRelativeError > 0 ? `≈${t.devices} (±${formatRate(t.devicesRelativeError)})` : String(t.devices)],
     ['inferences', `${t.inferences}, ${count(t.errors, 'error')} (${formatRate(t.errorRate)})`],
+    ...(t.estimated === null ? [] : [['estimated', estimates(t.estimated, t.minSampleRate)] as [string, string]]),
     ['latency', t.latencyMs === null ? '-' : `p50 ${formatMs(t.latencyMs.p50)}  p95 ${formatMs(t.latencyMs.p95)}  p99 ${formatMs(t.latencyMs.p99)}`],
     ['load', `${t.loadMs === null ? '-' : `p50 ${formatMs(t.loadMs.p50)}`}  (${count(t.loads, 'load')}, cache hits ${formatRate(t.cacheHitRate)})`],
     ['backends', backendMix(t)],
@@ -70,6 +71,12 @@ function formatCohort(c: FleetCohort): string {
     ...driftTable('feature', t.features),
     ...driftTable('output', t.outputs),
   ].join('\n')
+}
+
+/** The Horvitz–Thompson estimates of a sampled cohort, rounded for reading (--json has them whole). */
+function estimates(e: NonNullable<CohortMetrics['estimated']>, minSampleRate: number): string {
+  const about = (n: number, noun: string) => `≈${count(Math.round(n), noun)}`
+  return `${about(e.devices, 'device')}, ${about(e.inferences, 'inference')}, ${about(e.errors, 'error')} (sampled, rate ≥ ${minSampleRate}; counts above as received)`
 }
 
 function backendMix(t: CohortMetrics): string {

@@ -5,7 +5,8 @@ import { Arm, Backend, Count, EpochMs, ModelName, Role, RolloutId } from './comm
  * The fleet view, `GET /v1/models/:model/telemetry`: per version × role × rollout arm, totals and a
  * time series merged from every shard (see docs/telemetry.md). Statistics that cannot be computed
  * (an empty side, no reference profile) are `null`, never NaN. Cohorts and points with fewer than
- * `minDevices` distinct devices are suppressed: `{suppressed: true}` and no metrics at all.
+ * `minDevices` distinct devices are suppressed: `{suppressed: true}` and no metrics at all. Counts
+ * are what arrived; when devices sample, `estimated` scales them to the fleet.
  */
 export const Granularity = z.enum(['minute', 'hour'])
 export type Granularity = z.infer<typeof Granularity>
@@ -33,6 +34,16 @@ export const DriftSummary = z.object({
 })
 export type DriftSummary = z.infer<typeof DriftSummary>
 
+/**
+ * Horvitz–Thompson estimates of the whole fleet when devices sample telemetry: every report weighs
+ * 1/sampleRate of its batch, every distinct device 1/(the lowest rate it reported under). Floats;
+ * null when every report arrived at rate 1 (the exact fields are then the totals).
+ */
+export const FleetEstimates = z
+  .object({ devices: z.number().nonnegative(), reports: z.number().nonnegative(), inferences: z.number().nonnegative(), errors: z.number().nonnegative() })
+  .nullable()
+export type FleetEstimates = z.infer<typeof FleetEstimates>
+
 const LatencyQuantiles = z.object({ p50: z.number(), p95: z.number(), p99: z.number() }).nullable()
 const LoadQuantiles = z.object({ p50: z.number(), p95: z.number() }).nullable()
 
@@ -47,6 +58,10 @@ export const CohortMetrics = z.object({
   inferences: Count,
   errors: Count,
   errorRate: Rate,
+  /** What the counts above scale to when devices sample (see `FleetEstimates`); null when nothing was sampled. */
+  estimated: FleetEstimates,
+  /** The lowest `sampleRate` of a batch counted here: 1 when nothing was sampled. */
+  minSampleRate: z.number().gt(0).max(1),
   /** Inference latency in ms from the merged DDSketch (relative accuracy 1%); null without inferences. */
   latencyMs: LatencyQuantiles,
   loadMs: LoadQuantiles,
@@ -86,6 +101,8 @@ export const SeriesPoint = z.discriminatedUnion('suppressed', [
     inferences: true,
     errors: true,
     errorRate: true,
+    estimated: true,
+    minSampleRate: true,
     latencyMs: true,
     loadMs: true,
     cacheHitRate: true,

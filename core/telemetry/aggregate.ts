@@ -6,17 +6,33 @@ import { jsonPointer } from '../json-pointer.ts'
 import { mergeHistograms, type HistogramCounts } from '../profile/histogram.ts'
 import { DDSketch } from '../sketch/DDSketch.ts'
 import { DeviceSet, type DeviceSetJson } from './device-set.ts'
+import {
+  countsByLowestRate,
+  decodeRatePart,
+  emptyRatePart,
+  encodeRatePart,
+  estimateTotals,
+  mergeRatePart,
+  rateKey,
+  rateOf,
+  ratesAscending,
+  type RatePart,
+  type RatePartJson,
+  type Totals,
+} from './sampling.ts'
 
 /**
  * The mergeable fleet aggregate of `telemetry/1` reports: what a shard keeps per (version, role,
  * rollout, arm, minute or hour) and what fleet reads and rollout guardrails merge. Every integer
  * field and every histogram is an exact sum and the device sets union exactly (or as one
  * HyperLogLog), so merging is associative and commutative; the float fields (`latency.sum`,
- * `loadMs.sum`, `shadow.absDiffSum`) agree across merge orders up to rounding.
+ * `loadMs.sum`, `shadow.absDiffSum`) agree across merge orders up to rounding. Every field counts
+ * what arrived; `sampled` keeps what arrived under sample rates below 1, from which `estimatesOf`
+ * scales the totals to the whole fleet (core/telemetry/sampling.ts).
  *
  * @example
  * const agg = emptyAggregate()
- * addReport(agg, report, deviceKey(batch.device.id))
+ * addReport(agg, report, deviceKey(batch.device.id), batch.sampleRate)
  * const fleet = mergeAggregates([shardA, shardB])
  */
 export interface Aggregate {
@@ -36,6 +52,11 @@ export interface Aggregate {
   /** Shadow comparisons; `absDiffSum` = Σ meanAbsDiff × compared, so the mean survives merging. */
   shadow: { compared: number; agreed: number; absDiffSum: number }
   feedback: { labeled: number; correct: number }
+  /**
+   * Per sample rate below 1 (key: `rateKey(rate)`), what arrived under it, exactly; reports at rate 1
+   * are the rest. Empty for a fleet that does not sample.
+   */
+  sampled: Record<string, RatePart>
 }
 
 /** An aggregate as stored (SQLite) and sent over RPC: plain JSON, keys sorted. */
@@ -52,6 +73,8 @@ export interface AggregateJson {
   outputs: Record<string, HistogramCounts>
   shadow: Aggregate['shadow']
   feedback: Aggregate['feedback']
+  /** Absent when nothing was sampled (and in cells stored before rates were kept: all rate 1). */
+  sampled?: Record<string, RatePartJson>
 }
 
 /** An aggregate of nothing: the identity of `mergeAggregates`. */
@@ -68,15 +91,18 @@ export function emptyAggregate(): Aggregate {
     outputs: {},
     shadow: { compared: 0, agreed: 0, absDiffSum: 0 },
     feedback: { labeled: 0, correct: 0 },
+    sampled: {},
   }
 }
 
 /**
- * Adds one report of the device with key `device` (see `deviceKey`) into `agg` and returns `agg`.
- * All or nothing: throws `validation_failed`, leaving `agg` unchanged, when a sketch is malformed or
- * its alpha or a histogram's bins differ from what `agg` holds.
+ * Adds one report of the device with key `device` (see `deviceKey`), sent in a batch sampled at
+ * `sampleRate`, into `agg` and returns `agg`. All or nothing: throws `validation_failed`, leaving
+ * `agg` unchanged, when the rate is outside (0, 1], a sketch is malformed or its alpha or a
+ * histogram's bins differ from what `agg` holds.
  */
-export function addReport(agg: Aggregate, report: Report, device: number): Aggregate {
+export function addReport(agg: Aggregate, report: Report, device: number, sampleRate = 1): Aggregate {
+  if (!(sampleRate > 0 && sampleRate <= 1)) throw new EdgefleetError('validation_failed', `a sample rate must be in (0, 1], got ${sampleRate}`, { pointer: '/sampleRate' })
   const latency = DDSketch.fromJSON(report.latency)
   const loadMs = DDSketch.fromJSON(report.loadMs)
   assertMergeable(agg, latency.alpha, loadMs.alpha, report.features ?? {}, report.outputs ?? {})
@@ -105,6 +131,13 @@ export function addReport(agg: Aggregate, report: Report, device: number): Aggre
     agg.feedback.labeled += report.feedback.labeled
     agg.feedback.correct += report.feedback.correct
   }
+  if (sampleRate < 1) {
+    const part = (agg.sampled[rateKey(sampleRate)] ??= emptyRatePart())
+    part.reports += 1
+    part.inferences += c.inferences
+    part.errors += c.errors
+    part.devices.add(device)
+  }
   return agg
 }
 
@@ -125,6 +158,7 @@ export function mergeInto(target: Aggregate, source: Aggregate): Aggregate {
   target.shadow.absDiffSum += source.shadow.absDiffSum
   target.feedback.labeled += source.feedback.labeled
   target.feedback.correct += source.feedback.correct
+  for (const [k, part] of Object.entries(source.sampled)) mergeRatePart((target.sampled[k] ??= emptyRatePart()), part)
   return target
 }
 
@@ -150,10 +184,11 @@ export function encodeAggregate(agg: Aggregate): AggregateJson {
     outputs: sortKeys(agg.outputs, copyHistogram),
     shadow: { ...agg.shadow },
     feedback: { ...agg.feedback },
+    ...(Object.keys(agg.sampled).length > 0 ? { sampled: Object.fromEntries(ratesAscending(agg.sampled).map((k) => [k, encodeRatePart(agg.sampled[k])])) } : {}),
   }
 }
 
-/** Rebuilds an aggregate from `encodeAggregate`; throws on a malformed sketch or device set. */
+/** Rebuilds an aggregate from `encodeAggregate`; throws on a malformed sketch, device set or rate key. */
 export function decodeAggregate(json: AggregateJson): Aggregate {
   return {
     reports: json.reports,
@@ -167,7 +202,18 @@ export function decodeAggregate(json: AggregateJson): Aggregate {
     outputs: Object.fromEntries(Object.entries(json.outputs).map(([k, h]) => [k, copyHistogram(h)])),
     shadow: { ...json.shadow },
     feedback: { ...json.feedback },
+    sampled: Object.fromEntries(Object.entries(json.sampled ?? {}).map(([k, p]) => [rateKey(rateOf(k)), decodeRatePart(p)])),
   }
+}
+
+/**
+ * Horvitz–Thompson estimates of the whole fleet's devices, reports, inferences and errors (each
+ * report weighted 1/sampleRate, each distinct device once at its lowest rate), or null when every
+ * report arrived at rate 1. Computed from exact sums, so equal however the aggregate was merged.
+ */
+export function estimatesOf(agg: Aggregate): Totals | null {
+  const received = { devices: agg.devices.size, reports: agg.reports, inferences: agg.counts.inferences, errors: agg.counts.errors }
+  return estimateTotals(received, countsByLowestRate(agg.sampled))
 }
 
 /** Throws `validation_failed` when `source` cannot merge into `target` (sketch alpha or histogram bins differ). */

@@ -3,6 +3,7 @@ import type { SketchJson } from '../formats/sketch.ts'
 import { DDSketch } from '../sketch/DDSketch.ts'
 import type { Aggregate } from './aggregate.ts'
 import { HLL_RELATIVE_ERROR } from './hyperloglog.ts'
+import { countsByLowestRate, estimateTotals, minSampleRate, ratesAscending, type RateCounts } from './sampling.ts'
 import { quantiles, ratio, DEFAULT_MIN_DEVICES } from './summarize.ts'
 
 /**
@@ -23,6 +24,11 @@ export interface PointJson {
   loadMs: SketchJson
   shadow: Aggregate['shadow']
   feedback: Aggregate['feedback']
+  /**
+   * Per sample rate below 1, what arrived under it, devices counted at their lowest rate: counts,
+   * not sets, so they add up across shards like `devices`. Absent when nothing was sampled.
+   */
+  sampled?: Record<string, RateCounts>
 }
 
 /** The point of bucket [start, end) holding `agg`. */
@@ -38,6 +44,7 @@ export function toPoint(agg: Aggregate, start: number, end: number): PointJson {
     loadMs: agg.loadMs.toJSON(),
     shadow: { ...agg.shadow },
     feedback: { ...agg.feedback },
+    ...(Object.keys(agg.sampled).length > 0 ? { sampled: countsByLowestRate(agg.sampled) } : {}),
   }
 }
 
@@ -50,6 +57,7 @@ export function mergePoints(points: readonly PointJson[], bucket?: { start: numb
   const { start, end } = bucket ?? points[0]
   const latency = new DDSketch()
   const loadMs = new DDSketch()
+  const sampled: Record<string, RateCounts> = {}
   const out: PointJson = {
     start,
     end,
@@ -72,9 +80,14 @@ export function mergePoints(points: readonly PointJson[], bucket?: { start: numb
     loadMs.merge(DDSketch.fromJSON(p.loadMs))
     for (const k of ['compared', 'agreed', 'absDiffSum'] as const) out.shadow[k] += p.shadow[k]
     for (const k of ['labeled', 'correct'] as const) out.feedback[k] += p.feedback[k]
+    for (const [rate, c] of Object.entries(p.sampled ?? {})) {
+      const have = (sampled[rate] ??= { reports: 0, inferences: 0, errors: 0, devices: 0 })
+      for (const k of ['reports', 'inferences', 'errors', 'devices'] as const) have[k] += c[k]
+    }
   }
   out.latency = latency.toJSON()
   out.loadMs = loadMs.toJSON()
+  if (Object.keys(sampled).length > 0) out.sampled = Object.fromEntries(ratesAscending(sampled).map((k) => [k, sampled[k]]))
   return out
 }
 
@@ -107,6 +120,7 @@ export function summarizePoint(p: PointJson, minDevices = DEFAULT_MIN_DEVICES): 
   if (p.devices < minDevices) return { start: p.start, end: p.end, suppressed: true }
   const latency = DDSketch.fromJSON(p.latency)
   const loadMs = DDSketch.fromJSON(p.loadMs)
+  const sampled = p.sampled ?? {}
   return {
     start: p.start,
     end: p.end,
@@ -117,6 +131,8 @@ export function summarizePoint(p: PointJson, minDevices = DEFAULT_MIN_DEVICES): 
     inferences: p.counts.inferences,
     errors: p.counts.errors,
     errorRate: ratio(p.counts.errors, p.counts.inferences),
+    estimated: estimateTotals({ devices: p.devices, reports: p.reports, inferences: p.counts.inferences, errors: p.counts.errors }, sampled),
+    minSampleRate: minSampleRate(sampled),
     latencyMs: latency.isEmpty ? null : quantiles(latency, [0.5, 0.95, 0.99], ['p50', 'p95', 'p99']),
     loadMs: loadMs.isEmpty ? null : quantiles(loadMs, [0.5, 0.95], ['p50', 'p95']),
     cacheHitRate: ratio(p.counts.cacheHits, p.counts.loads),

@@ -4,7 +4,8 @@ import type { CohortMetrics, DriftSummary, Suppressed } from '../formats/fleet.t
 import type { FeatureProfile, Profile } from '../formats/profile.ts'
 import type { HistogramCounts } from '../profile/histogram.ts'
 import type { DDSketch } from '../sketch/DDSketch.ts'
-import type { Aggregate } from './aggregate.ts'
+import { estimatesOf, type Aggregate } from './aggregate.ts'
+import { minSampleRate } from './sampling.ts'
 
 /** How a cohort is summarized: the k of k-anonymity and the drift verdict's thresholds. */
 export interface SummarizeOptions {
@@ -19,7 +20,9 @@ export const DEFAULT_MIN_DEVICES = 5
 /**
  * The fleet metrics of one merged aggregate: rates, latency and load quantiles from the merged
  * sketches, and per feature and output the binned drift metrics and verdict (core/drift) against
- * `profile`. Suppressed when fewer than `minDevices` distinct devices contributed. Pure and
+ * `profile`; with sampled telemetry, the Horvitz–Thompson estimates of devices, reports, inferences
+ * and errors beside the counts received. Suppressed when fewer than `minDevices` distinct devices
+ * contributed (devices received, not estimated: k-anonymity is about who sent data). Pure and
  * deterministic: the same aggregate (however it was merged) gives the same summary.
  *
  * @example summarize(mergeAggregates(parts), version.profile, { minDevices: 5 })
@@ -48,6 +51,8 @@ export function summarize(agg: Aggregate, profile: Profile | null, options: Summ
     inferences,
     errors,
     errorRate: ratio(errors, inferences),
+    estimated: estimatesOf(agg),
+    minSampleRate: minSampleRate(agg.sampled),
     latencyMs: agg.latency.isEmpty ? null : quantiles(agg.latency, [0.5, 0.95, 0.99], ['p50', 'p95', 'p99']),
     loadMs: agg.loadMs.isEmpty ? null : quantiles(agg.loadMs, [0.5, 0.95], ['p50', 'p95']),
     loads,

@@ -30,6 +30,7 @@ interface RawRow extends Record<string, SqlStorageValue> {
   device_key: number
   received_at: number
   reports: string
+  sample_rate: number
 }
 
 /**
@@ -40,7 +41,7 @@ interface RawRow extends Record<string, SqlStorageValue> {
  * `beforeCommit` runs last, inside the transaction (tests throw from it to simulate a crash).
  */
 export function compactRaw(sql: SqlStorage, now: number, cfg: Pick<TelemetryConfig, 'rollupAfterMs'>, beforeCommit?: () => void): { rows: number; rejected: number; more: boolean } {
-  const rows = sql.exec<RawRow>('SELECT seq, device_key, received_at, reports FROM raw ORDER BY seq LIMIT ?1', COMPACT_ROWS).toArray()
+  const rows = sql.exec<RawRow>('SELECT seq, device_key, received_at, reports, sample_rate FROM raw ORDER BY seq LIMIT ?1', COMPACT_ROWS).toArray()
   if (rows.length === 0) return { rows: 0, rejected: 0, more: false }
   const cutoff = rollupCutoff(now, cfg.rollupAfterMs)
   const cells = new Map<string, { cell: Cell; agg: Aggregate }>()
@@ -60,7 +61,7 @@ export function compactRaw(sql: SqlStorage, now: number, cfg: Pick<TelemetryConf
         const cell = cellOf(r, cutoff)
         const id = cellId(cell)
         if (!deltas.has(id)) deltas.set(id, { cell, agg: emptyAggregate() })
-        addReport(deltas.get(id)!.agg, r, row.device_key)
+        addReport(deltas.get(id)!.agg, r, row.device_key, row.sample_rate)
       }
       // Check every delta before applying any, so a row is applied whole or not at all.
       for (const d of deltas.values()) checkMergeable(target(d.cell), d.agg)
@@ -77,13 +78,14 @@ export function compactRaw(sql: SqlStorage, now: number, cfg: Pick<TelemetryConf
     } catch (e) {
       rejected++
       sql.exec(
-        'INSERT OR REPLACE INTO raw_rejected (seq, device_key, received_at, reports, error, rejected_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)',
+        'INSERT OR REPLACE INTO raw_rejected (seq, device_key, received_at, reports, error, rejected_at, sample_rate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
         row.seq,
         row.device_key,
         row.received_at,
         row.reports,
         e instanceof Error ? e.message : String(e),
         now,
+        row.sample_rate,
       )
     }
   }

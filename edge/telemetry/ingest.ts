@@ -79,6 +79,7 @@ export async function acceptBatch(c: Context<AppEnv>, sinkFor: SinkFor = shardSt
           deviceKey: device,
           reports: JSON.stringify(reports),
           count: reports.length,
+          sampleRate: batch.sampleRate,
           firstWindowStart: Math.min(...reports.map((r) => r.window.start)),
         }),
       ),

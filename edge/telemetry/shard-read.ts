@@ -55,10 +55,10 @@ export function readShard(sql: SqlStorage, q: ShardQuery, now: number, rollupAft
     cells.push({ cell, agg: decodeAggregate(JSON.parse(row.data) as AggregateJson) })
   }
   const pending = new Map<string, { cell: Cell; agg: Aggregate }>()
-  forPendingReports(sql, q, now, rollupAfterMs, (r, cell, device) => {
+  forPendingReports(sql, q, now, rollupAfterMs, (r, cell, device, sampleRate) => {
     const id = cellId(cell)
     if (!pending.has(id)) pending.set(id, { cell, agg: emptyAggregate() })
-    addReport(pending.get(id)!.agg, r, device)
+    addReport(pending.get(id)!.agg, r, device, sampleRate)
   })
   cells.push(...pending.values())
 
@@ -124,15 +124,15 @@ export function readDeviceStats(sql: SqlStorage, q: { from: number; to: number; 
   return [...out.values()]
 }
 
-/** Calls `visit` for every report of the raw (uncompacted) rows that falls in the query's range. */
-function forPendingReports(sql: SqlStorage, q: ShardQuery, now: number, rollupAfterMs: number, visit: (r: Report, cell: Cell, device: number) => void): void {
+/** Calls `visit` for every report of the raw (uncompacted) rows that falls in the query's range, with its batch's sample rate. */
+function forPendingReports(sql: SqlStorage, q: ShardQuery, now: number, rollupAfterMs: number, visit: (r: Report, cell: Cell, device: number, sampleRate: number) => void): void {
   const cutoff = rollupCutoff(now, rollupAfterMs)
-  for (const row of sql.exec<{ device_key: number; reports: string }>('SELECT device_key, reports FROM raw ORDER BY seq')) {
+  for (const row of sql.exec<{ device_key: number; reports: string; sample_rate: number }>('SELECT device_key, reports, sample_rate FROM raw ORDER BY seq')) {
     for (const r of JSON.parse(row.reports) as Report[]) {
       if (q.version !== undefined && r.version !== q.version) continue
       if (q.role !== undefined && r.role !== q.role) continue
       const cell = cellOf(r, cutoff)
-      if (cell.start >= q.from && cell.start < q.to) visit(r, cell, row.device_key)
+      if (cell.start >= q.from && cell.start < q.to) visit(r, cell, row.device_key, row.sample_rate)
     }
   }
 }

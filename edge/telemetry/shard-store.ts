@@ -5,7 +5,8 @@ import { SCHEDULE_SCHEMA } from '../do/schedule.ts'
 /**
  * SQLite layout of a TelemetryShard (docs/telemetry.md "Storage"):
  * - `batches`: batch ids seen (dedupe), each kept until no report of it could be accepted again;
- * - `raw`: acknowledged batch parts not yet compacted (one row per batch, reports as JSON); `seq` is
+ * - `raw`: acknowledged batch parts not yet compacted (one row per batch, reports as JSON, and the
+ *   batch's `sample_rate`); `seq` is
  *   the rowid, without AUTOINCREMENT (whose sqlite_sequence update is one more page per commit):
  *   compaction deletes only rows it processed, lowest first, so pending rows keep their order;
  * - `raw_rejected`: parts compaction could not apply (kept for inspection, never silently dropped);
@@ -33,6 +34,26 @@ export const SHARD_SCHEMA = [
   'CREATE INDEX IF NOT EXISTS device_stats_start ON device_stats (start)',
   SCHEDULE_SCHEMA,
 ]
+
+/**
+ * Columns added after the tables above were first deployed, appended in order and never edited:
+ * `CREATE TABLE IF NOT EXISTS` leaves an existing table as it is, so objects created before a column
+ * existed get it from `ALTER TABLE … ADD COLUMN` (its default fills the rows already there).
+ */
+export const SHARD_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+  // Rows written before rates were kept came from an edge that counted every report as rate 1.
+  { table: 'raw', column: 'sample_rate', definition: 'REAL NOT NULL DEFAULT 1' },
+  { table: 'raw_rejected', column: 'sample_rate', definition: 'REAL NOT NULL DEFAULT 1' },
+]
+
+/** Creates the shard's tables and adds any column of SHARD_COLUMNS a table lacks (idempotent). */
+export function ensureShardSchema(sql: SqlStorage): void {
+  for (const statement of SHARD_SCHEMA) sql.exec(statement)
+  for (const { table, column, definition } of SHARD_COLUMNS) {
+    const columns = sql.exec<{ name: string }>(`PRAGMA table_info(${table})`).toArray()
+    if (!columns.some((c) => c.name === column)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`)
+  }
+}
 
 /** Bucket widths in ms. */
 export const MINUTE = 60_000

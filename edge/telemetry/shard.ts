@@ -3,7 +3,7 @@ import { Schedule } from '../do/schedule.ts'
 import { applyRetention, compactRaw, hasStoredData, rollupMinutes } from './compaction.ts'
 import { telemetryConfig, type TelemetryConfig } from './config.ts'
 import { readDeviceStats, readShard, type DeviceStatsRow, type ShardCohort, type ShardQuery } from './shard-read.ts'
-import { HOUR, SHARD_SCHEMA } from './shard-store.ts'
+import { ensureShardSchema, HOUR } from './shard-store.ts'
 
 /** One model's reports from one device batch, as the Worker hands it to a shard. */
 export interface ShardPart {
@@ -13,6 +13,8 @@ export interface ShardPart {
   /** The reports, as a JSON array (stored as is). */
   reports: string
   count: number
+  /** The batch's `sampleRate` in (0, 1]: each of its reports stands for 1/sampleRate (fleet estimates). */
+  sampleRate: number
   /** The earliest `window.start`: the batch id is remembered until a retry would be `too_old` anyway. */
   firstWindowStart: number
 }
@@ -58,7 +60,7 @@ export class TelemetryShard extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
-    for (const statement of SHARD_SCHEMA) this.sql.exec(statement)
+    ensureShardSchema(this.sql)
     this.schedule = new Schedule(this.sql, ctx.storage)
     this.cfg = telemetryConfig(env)
     this.compactionDue = this.schedule.dueAt('compact') !== null
@@ -193,10 +195,13 @@ export class TelemetryShard extends DurableObject<Env> {
   }
 
   private store(part: ShardPart): IngestResult {
+    // A Worker of the previous deploy sends no rate: it counted every report at rate 1.
+    const rate = part.sampleRate ?? 1
+    if (!(rate > 0 && rate <= 1)) throw new RangeError(`a sample rate must be in (0, 1], got ${rate}`)
     const expires = part.firstWindowStart + this.cfg.horizonMs + DEDUPE_MARGIN_MS
     const cursor = this.sql.exec('INSERT OR IGNORE INTO batches (batch_id, expires_at) VALUES (?1, ?2)', part.batchId, expires)
     if (cursor.rowsWritten === 0) return { accepted: 0, duplicate: true }
-    this.sql.exec('INSERT INTO raw (device_key, received_at, reports) VALUES (?1, ?2, ?3)', part.deviceKey, this.now(), part.reports)
+    this.sql.exec('INSERT INTO raw (device_key, received_at, reports, sample_rate) VALUES (?1, ?2, ?3, ?4)', part.deviceKey, this.now(), part.reports, rate)
     return { accepted: part.count, duplicate: false }
   }
 }

@@ -66,7 +66,7 @@ describe('POST /v1/telemetry', { timeout: 30_000 }, () => {
     // The first attempt reached only `model`'s shard before failing (as a Worker dying mid-request would).
     for (const b of made) {
       const [part] = b.reports
-      const r = await shardStub(env, model, shardOf(b.device.id, SHARDS)).ingest({ batchId: b.batchId, deviceKey: deviceKey(b.device.id), reports: JSON.stringify([part]), count: 1, firstWindowStart: part.window.start })
+      const r = await shardStub(env, model, shardOf(b.device.id, SHARDS)).ingest({ batchId: b.batchId, deviceKey: deviceKey(b.device.id), reports: JSON.stringify([part]), count: 1, sampleRate: b.sampleRate, firstWindowStart: part.window.start })
       expect(r).toEqual({ accepted: 1, duplicate: false })
     }
     for (const b of made) expect(await bodyOf(await postBatch(b, key))).toEqual({ accepted: 1, duplicate: true })

@@ -23,6 +23,8 @@ function metrics(o: { devices: number; drifted?: string[]; labeled?: number; acc
     inferences: o.inferences ?? 1000,
     errors: Math.round((o.errorRate ?? 0) * (o.inferences ?? 1000)),
     errorRate: o.errorRate ?? 0,
+    estimated: null,
+    minSampleRate: 1,
     latencyMs: null,
     loadMs: null,
     loads: 0,

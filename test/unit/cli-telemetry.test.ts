@@ -71,6 +71,18 @@ describe('edgefleet telemetry', () => {
     expect(edge.requests.map((q) => `${q.path}${q.search}`)).toEqual(['/v1/models/seattle-weather/telemetry?granularity=hour'])
   })
 
+  it('shows Horvitz–Thompson estimates beside the received counts when devices sample, and nothing more when they do not', async () => {
+    edge.fleetViews.set('seattle-weather', vectors('fleet-view.valid.json')[1].value)
+    const out = (await cli('telemetry', 'seattle-weather')).out.split('\n')
+    expect(out.slice(3, 6)).toEqual([
+      '  devices     6',
+      '  inferences  60, 3 errors (5.0%)',
+      '  estimated   ≈15 devices, ≈150 inferences, ≈9 errors (sampled, rate ≥ 0.25; counts above as received)',
+    ])
+    edge.fleetViews.set('seattle-weather', fleetView)
+    expect((await cli('telemetry', 'seattle-weather')).out).not.toContain('estimated')
+  })
+
   it('says what is unknown (-) and what has no reference, and lists only the top fallback reasons', async () => {
     const total = fleetView.cohorts[0].total
     const quiet = {

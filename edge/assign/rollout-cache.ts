@@ -1,4 +1,5 @@
 import type { RolloutAssignView } from '../../core/rollout/assign.ts'
+import { modelControl } from '../control/stub.ts'
 
 /** Reads a model's active rollout from its ModelControl (one Durable Object round trip). */
 export type RolloutLoader = (model: string) => Promise<RolloutAssignView | null>
@@ -80,6 +81,6 @@ let shared: RolloutCache | null = null
 
 /** The isolate's cache (one per isolate: bindings and vars do not change within one). */
 export function rolloutCache(env: Env): RolloutCache {
-  shared ??= new RolloutCache((model) => env.MODEL_CONTROL.get(env.MODEL_CONTROL.idFromName(model)).assignView(), rolloutCacheMs(env))
+  shared ??= new RolloutCache((model) => modelControl(env, model).assignView(), rolloutCacheMs(env))
   return shared
 }

@@ -5,6 +5,7 @@ import { ModelName } from '../../core/formats/common.ts'
 import { CreateModel, Model, ModelDetail } from '../../core/formats/registry.ts'
 import type { RolloutView } from '../../core/formats/rollout.ts'
 import { requireScope } from '../auth/middleware.ts'
+import { modelControl } from '../control/stub.ts'
 import { insertEvent } from '../db/events.ts'
 import { getModel, insertModel, listModels } from '../db/models.ts'
 import { listVersions } from '../db/versions.ts'
@@ -85,7 +86,7 @@ models.openapi(
       aliases: v.aliases,
       metrics: v.metrics,
     }))
-    const rollout = (await c.env.MODEL_CONTROL.get(c.env.MODEL_CONTROL.idFromName(model)).getRollout('current')) as RolloutView | null
+    const rollout = (await modelControl(c.env, model).getRollout('current')) as RolloutView | null
     return c.json({ ...m, versions, rollout: rollout && (rollout.status === 'running' || rollout.status === 'paused') ? rollout : null }, 200)
   },
 )

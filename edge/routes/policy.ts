@@ -2,16 +2,12 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import { EdgefleetError } from '../../core/errors.ts'
 import { PolicyView, RetrainPolicy } from '../../core/formats/policy.ts'
 import { requireScope } from '../auth/middleware.ts'
+import { modelControl } from '../control/stub.ts'
 import { getModel } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { modelParam } from './models.ts'
 import { bearer, errors, json, jsonBody, notFound } from './openapi.ts'
-
-/** The ModelControl of a model. */
-function control(env: Env, model: string) {
-  return env.MODEL_CONTROL.get(env.MODEL_CONTROL.idFromName(model))
-}
 
 /** `/v1/models/:model/policy`: the retraining policy (admin), read back without its secret. */
 export const policy = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -35,7 +31,7 @@ policy.openapi(
     if (body.webhook && c.env.ENVIRONMENT === 'production' && !body.webhook.url.startsWith('https://'))
       throw new EdgefleetError('validation_failed', 'a production webhook must use https', { pointer: '/webhook/url' })
     if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
-    return c.json(await control(c.env, model).setPolicy(model, body, c.get('principal').name), 200)
+    return c.json(await modelControl(c.env, model).setPolicy(model, body, c.get('principal').name), 200)
   },
 )
 
@@ -52,7 +48,7 @@ policy.openapi(
   }),
   async (c) => {
     const { model } = c.req.valid('param')
-    const view = await control(c.env, model).getPolicy()
+    const view = await modelControl(c.env, model).getPolicy()
     if (!view) throw new EdgefleetError('not_found', `model "${model}" has no retraining policy`)
     return c.json(view, 200)
   },

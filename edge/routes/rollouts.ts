@@ -7,6 +7,7 @@ import type { RolloutTransitionAction } from '../../core/rollout/machine.ts'
 import { rolloutCache } from '../assign/rollout-cache.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { unwrap } from '../control/rpc-result.ts'
+import { modelControl } from '../control/stub.ts'
 import { getAlias } from '../db/aliases.ts'
 import { getModel } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
@@ -14,11 +15,6 @@ import { validationHook } from '../http/errors.ts'
 import { modelParam } from './models.ts'
 import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts'
 import { requireVersion } from './versions.ts'
-
-/** The ModelControl of a model. */
-export function modelControl(env: Env, model: string) {
-  return env.MODEL_CONTROL.get(env.MODEL_CONTROL.idFromName(model))
-}
 
 /** `/v1/models/:model/rollouts`: start, read and steer staged rollouts (docs/rollouts.md). */
 export const rollouts = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })

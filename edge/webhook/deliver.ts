@@ -1,5 +1,6 @@
 import { signWebhook, SIGNATURE_HEADER } from '../../core/webhook/signature.ts'
 import type { RetrainMessage } from '../control/outbox.ts'
+import { modelControl } from '../control/stub.ts'
 import { getEvent, insertEvent } from '../db/events.ts'
 import { telemetryConfig } from '../telemetry/config.ts'
 
@@ -70,7 +71,7 @@ export async function deliverRetrainBatch(batch: MessageBatch<RetrainMessage>, e
 async function deliverOne(m: RetrainMessage, attempts: number, max: number, env: Env, deps: DeliveryDeps): Promise<Delivery> {
   const event = await getEvent(env.DB, m.eventId)
   if (!event) return attempts >= max ? { outcome: 'failed', reason: 'event not found' } : { outcome: 'retry', delaySeconds: backoffSeconds(attempts), reason: 'event not found yet' }
-  const control = env.MODEL_CONTROL.get(env.MODEL_CONTROL.idFromName(m.model))
+  const control = modelControl(env, m.model)
   const target = await control.webhookTarget()
   if (!target) return { outcome: 'skipped', reason: 'the policy has no webhook' }
   const body = JSON.stringify({ id: event.id, type: event.type, model: event.model, at: event.at, details: event.details })

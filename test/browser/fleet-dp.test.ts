@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { createFleet } from '../../client/fleet.ts'
-import { PageEdge, WORKER_URL, demoWeather } from './support/page-edge.ts'
+import { PageEdge, WORKER_URL, weatherAssignment } from './support/page-edge.ts'
 import { seattleRows, weatherRecord } from './support/seattle.ts'
 import { seededRandom } from '../helpers/random.ts'
 
@@ -13,18 +13,8 @@ describe('createFleet({telemetry: {dp}})', () => {
 
   test('the real SDK sends noised, profile-shaped histograms with exact counts, and batches say dp', async () => {
     const edge = new PageEdge()
-    const weather = await demoWeather()
-    edge.assignments.set('weather', {
-      model: 'weather',
-      version: 1,
-      role: 'primary',
-      format: 'onnx',
-      files: await edge.addFiles({ 'model.onnx': weather.onnx }),
-      signature: weather.signature,
-      profile: weather.profile,
-      telemetry: { sampleRate: 1, windowSeconds: 60, flushSeconds: 3600 },
-      ttlSeconds: 60,
-    })
+    const weather = await weatherAssignment(edge)
+    edge.assignments.set('weather', weather)
     const fleet = createFleet({ endpoint: edge.origin, appKey: 'ef_k', fetch: edge.fetch, workerUrl: WORKER_URL, dbName: 'fleet-dp-test', random: seededRandom(12), telemetry: { dp: { epsilon: 2, dailyBudget: 20 } } })
     const model = await fleet.load('weather', { backends: ['wasm'] })
     const rows = (await seattleRows()).slice(0, 80)

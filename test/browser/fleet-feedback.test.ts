@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { Assignment } from '../../core/formats/assignment.ts'
 import { createFleet, type Fleet } from '../../client/fleet.ts'
 import type { FleetModel, Prediction } from '../../client/model.ts'
-import { PageEdge, WORKER_URL, demoWeather } from './support/page-edge.ts'
+import { PageEdge, WORKER_URL, weatherAssignment } from './support/page-edge.ts'
 import { seattleRows, weatherRecord, type WeatherRow } from './support/seattle.ts'
 
 /** The real SDK (createFleet → IndexedDB → worker → onnxruntime-web) on the committed weather classifier. */
@@ -13,19 +13,7 @@ describe('fleet.feedback on the demo weather classifier', () => {
   let rows: WeatherRow[]
 
   beforeAll(async () => {
-    const weather = await demoWeather()
-    const assignment: Assignment = {
-      model: 'weather',
-      version: 1,
-      role: 'primary',
-      format: 'onnx',
-      files: await edge.addFiles({ 'model.onnx': weather.onnx }),
-      signature: weather.signature,
-      profile: weather.profile,
-      telemetry: { sampleRate: 1, windowSeconds: 60, flushSeconds: 3600 },
-      rollout: { id: 'r_feedback', arm: 'baseline', mode: 'canary' },
-      ttlSeconds: 60,
-    }
+    const assignment: Assignment = await weatherAssignment(edge, { rollout: { id: 'r_feedback', arm: 'baseline', mode: 'canary' } })
     edge.assignments.set('weather', assignment)
     fleet = createFleet({ endpoint: edge.origin, appKey: 'ef_test_key', fetch: edge.fetch, workerUrl: WORKER_URL, dbName: 'fleet-feedback-test' })
     model = await fleet.load('weather', { backends: ['wasm'] })

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'vitest'
 import type { Assignment } from '../../core/formats/assignment.ts'
 import { createFleet, type Fleet, type FleetEvent } from '../../client/fleet.ts'
-import { PageEdge, WORKER_URL, demoWeather } from './support/page-edge.ts'
+import { PageEdge, WORKER_URL, weatherAssignment } from './support/page-edge.ts'
 
 /**
  * The SDK re-asks for its assignment every `ttlSeconds` of the latest answer: a rollout that
@@ -21,18 +21,7 @@ describe('assignment refresh follows the latest ttl', () => {
       if (String(input instanceof Request ? input.url : input).includes('/v1/assign/')) asks.push(performance.now())
       return edge.fetch(input, init)
     }
-    const weather = await demoWeather()
-    const v1: Assignment = {
-      model: 'weather',
-      version: 1,
-      role: 'primary',
-      format: 'onnx',
-      files: await edge.addFiles({ 'model.onnx': weather.onnx }),
-      signature: weather.signature,
-      profile: weather.profile,
-      telemetry: { sampleRate: 1, windowSeconds: 60, flushSeconds: 3600 },
-      ttlSeconds: 60,
-    }
+    const v1: Assignment = await weatherAssignment(edge)
     edge.assignments.set('weather', v1)
     const events: FleetEvent[] = []
     const fleet = createFleet({ endpoint: edge.origin, appKey: 'ef_test_key', fetch, workerUrl: WORKER_URL, dbName: 'fleet-refresh', telemetry: false, onEvent: (e) => events.push(e) })

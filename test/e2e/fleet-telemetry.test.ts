@@ -10,8 +10,8 @@ import type { BrowserContext, Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FleetView } from '../../core/formats/fleet.ts'
 import { launchChromium } from '../helpers/browser.ts'
+import { seededWeatherRows, type WeatherRow } from '../helpers/weather-rows.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
-import { seededNormal, seededRandom } from '../helpers/random.ts'
 import { openSdkPage, telemetryQueueState } from '../helpers/sdk-page.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
 import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
@@ -24,20 +24,9 @@ const DEVICES = 5
 const MIN_DEVICES = 2
 const VARS = { TELEMETRY_MIN_DEVICES: String(MIN_DEVICES) }
 
-type WeatherRow = Record<(typeof FEATURES)[number], number>
 type Counted = Record<number, { inferences: number; errors: number }>
 
 /** Seeded days of weather around the training data's means. */
-function weatherRows(seed: number, n: number): WeatherRow[] {
-  const normal = seededNormal(seededRandom(seed))
-  return Array.from({ length: n }, () => ({
-    precipitation: Math.max(0, 3.3 + 6.5 * normal()),
-    temp_max: 15.3 + 7.1 * normal(),
-    temp_min: 7.3 + 4.7 * normal(),
-    wind: Math.max(0, 3.4 + 1.5 * normal()),
-  }))
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -220,7 +209,7 @@ describe('fleet telemetry from five real browsers', () => {
   it('reads exactly the inferences, errors, loads and devices the pages counted', async () => {
     await Promise.all(
       pages.map(async (page, i) => {
-        const rows = weatherRows(100 + i, 12 + 7 * i)
+        const rows = seededWeatherRows(100 + i, 12 + 7 * i)
         await page.evaluate(async ({ rows, errors }) => {
           const h = (globalThis as any).h
           await h.predict(rows.slice(0, 8))
@@ -237,7 +226,7 @@ describe('fleet telemetry from five real browsers', () => {
     await cli(dev, ['alias', 'weather', 'production', '2'])
     await Promise.all(
       pages.map(async (page, i) => {
-        const rows = weatherRows(200 + i, 10 + 3 * i)
+        const rows = seededWeatherRows(200 + i, 10 + 3 * i)
         const after = await page.evaluate(async (rows) => {
           const h = (globalThis as any).h
           // Inferences on version 1 that no flush has collected yet, then the swap.
@@ -258,7 +247,7 @@ describe('fleet telemetry from five real browsers', () => {
   it('loses and double-counts nothing when the edge is killed mid-stream and restarted on the same state', async () => {
     // One stored batch per device whose 202 never reaches the device: it must resend, and the edge dedupe.
     const lost = await Promise.all(contexts.map((c) => loseNextAcknowledgement(c, `${dev.url}/v1/telemetry**`)))
-    await Promise.all(pages.map((page, i) => page.evaluate(({ rows }) => (globalThis as any).h.startLoop(rows, 1500), { rows: weatherRows(300 + i, 40) })))
+    await Promise.all(pages.map((page, i) => page.evaluate(({ rows }) => (globalThis as any).h.startLoop(rows, 1500), { rows: seededWeatherRows(300 + i, 40) })))
     await Promise.all(lost.map((l) => l.stored))
     await waitFor('every device to flush twice while the edge is up', async () => (await Promise.all(pages.map(loopStats))).every((s) => s.flushes >= 2))
 

@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RolloutView } from '../../core/formats/rollout.ts'
 import { armOf } from '../../core/rollout/assign.ts'
 import { launchChromium } from '../helpers/browser.ts'
+import { seededWeatherRows } from '../helpers/weather-rows.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
 import { slowClassifier } from '../helpers/onnx-model.ts'
-import { seededDeviceIds, seededNormal, seededRandom } from '../helpers/random.ts'
+import { seededDeviceIds, seededRandom } from '../helpers/random.ts'
 import { openSdkPage } from '../helpers/sdk-page.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
 import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
@@ -27,16 +28,6 @@ const TTL = 2
 const EDGE_CACHE_S = 5
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-function weatherRows(seed: number, n: number): Record<string, number>[] {
-  const normal = seededNormal(seededRandom(seed))
-  return Array.from({ length: n }, () => ({
-    precipitation: Math.max(0, 3.3 + 6.5 * normal()),
-    temp_max: 15.3 + 7.1 * normal(),
-    temp_min: 7.3 + 4.7 * normal(),
-    wind: Math.max(0, 3.4 + 1.5 * normal()),
-  }))
-}
 
 /**
  * In the page: `DEVICES` fleets (one SDK instance each: own worker, own IndexedDB database, own
@@ -100,7 +91,7 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
   let appKey: string
   let deviceIds: string[]
   const dirs: string[] = []
-  const rows = weatherRows(5, 4)
+  const rows = seededWeatherRows(5, 4)
 
   const admin = async (path: string, init: RequestInit = {}): Promise<any> => {
     const res = await fetch(`${dev.url}${path}`, { ...init, headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}`, 'Content-Type': 'application/json', ...init.headers } })

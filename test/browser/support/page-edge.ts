@@ -83,6 +83,23 @@ export async function demoWeather(): Promise<{ onnx: ArrayBuffer; signature: Ass
   return { onnx, signature, profile }
 }
 
+/** The demo weather model's version 1 as an assignment served by `edge` (files stored there); `extra` overrides fields. */
+export async function weatherAssignment(edge: PageEdge, extra: Partial<Assignment> = {}): Promise<Assignment> {
+  const weather = await demoWeather()
+  return {
+    model: 'weather',
+    version: 1,
+    role: 'primary',
+    format: 'onnx',
+    files: await edge.addFiles({ 'model.onnx': weather.onnx }),
+    signature: weather.signature,
+    profile: weather.profile,
+    telemetry: { sampleRate: 1, windowSeconds: 60, flushSeconds: 3600 },
+    ttlSeconds: 60,
+    ...extra,
+  }
+}
+
 /**
  * The worker under test, for `createFleet({workerUrl})`: the URL Vite gives `new Worker(new URL(…))`
  * of the TypeScript entry. A plain URL of the file would be served as page code, whose `import()`

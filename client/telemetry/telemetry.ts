@@ -174,6 +174,18 @@ export class TelemetryProcessor {
     if (this.options.dp) await this.seal(this.now())
   }
 
+  /**
+   * A window closed (the minute timer): the worker's deltas are collected and what is waiting is
+   * frozen into the IndexedDB queue at once, without sending, so a tab killed without `pagehide`
+   * loses nothing older than the open window however long `flushSeconds` is; the queue head is read
+   * again so a later `pagehide` beacons it.
+   */
+  async closeWindow(): Promise<void> {
+    await this.collect()
+    await this.freeze()
+    this.queued = await this.options.queue.peek(SEND_PER_FLUSH).catch(() => this.queued)
+  }
+
   /** Collects, freezes what is waiting into queued batches and sends what the transport allows. */
   flush(): Promise<void> {
     // A flush already running is joined, not doubled: its batches are the same ones.
@@ -310,9 +322,11 @@ export class TelemetryProcessor {
   private scheduleCollect(): void {
     const delay = WINDOW_MS - (this.now() % WINDOW_MS) + 50
     this.collectTimer = setTimeout(() => {
-      void this.collect().finally(() => {
-        if (!this.closing) this.scheduleCollect()
-      })
+      void this.closeWindow()
+        .catch(() => undefined)
+        .finally(() => {
+          if (!this.closing) this.scheduleCollect()
+        })
     }, delay)
   }
 

@@ -304,6 +304,55 @@ describe('processor, queue and transport together', () => {
   })
 })
 
+describe('window close', () => {
+  it('freezes the closed window into the IndexedDB queue without sending, and a later pagehide beacons it from the queue', async () => {
+    const clock = { t: T0 + 61_000 }
+    const rand = seededRandom(9)
+    const beacons: string[] = []
+    const sent: string[] = []
+    let counted = 0
+    const queue = await freshQueue()
+    const win = new EventTarget()
+    const p = new TelemetryProcessor({
+      queue,
+      transport: createTransport({
+        endpoint: 'https://edge.test',
+        appKey: 'ef_key',
+        now: () => clock.t,
+        fetch: async (url) => (sent.push(String(url)), new Response('{}', { status: 202 })),
+        sendBeacon: (_url, data) => (void (data as Blob).text().then((t) => beacons.push(t)), true),
+      }),
+      collect: async (k) => {
+        const d = delta(k, T0, clock.t, rand)
+        counted += d.inferences
+        return d
+      },
+      device: async () => DEVICE,
+      now: () => clock.t,
+      random: () => 0,
+      locks: null,
+      window: win,
+      document: null,
+      timers: false,
+    })
+    p.track('k', TARGET, { sampleRate: 1, flushSeconds: 3600 })
+    await p.closeWindow()
+    // Persisted, not sent: a tab killed now would send it from the next page.
+    expect(sent).toEqual([])
+    const waiting = await queue.peek(10)
+    expect(waiting).toHaveLength(1)
+    const frozen = Batch.parse(JSON.parse(waiting[0].body))
+    expect(counted).toBeGreaterThan(0)
+    expect(frozen.reports.map((r) => r.counts.inferences)).toEqual([counted])
+    // The page goes away: the queued batch goes by beacon, the same bytes (the edge dedupes a resend).
+    win.dispatchEvent(new Event('pagehide'))
+    await new Promise((r) => setTimeout(r, 20))
+    expect(beacons).toContain(waiting[0].body)
+    expect(beacons.map((b) => Batch.parse(JSON.parse(b)).reports.reduce((a, r) => a + r.counts.inferences, 0)).reduce((a, b) => a + b, 0)).toBe(counted)
+    await p.close()
+  })
+})
+
 /** Every object key the schema can hold (record keys aside): the payload whitelist. */
 function schemaKeys(schema: z.ZodType): Set<string> {
   const keys = new Set<string>()

@@ -5,6 +5,7 @@ import type { Report } from '../../core/formats/telemetry.ts'
 import { armOf } from '../../core/rollout/assign.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
 import type { ModelControl } from '../../edge/control/model-control.ts'
+import { modelControl } from '../../edge/control/stub.ts'
 import { api, bodyOf, upload } from './api.ts'
 import { makeBatch, makeReport, postBatch } from './telemetry-fixtures.ts'
 import { PROFILE } from '../helpers/telemetry.ts'
@@ -21,7 +22,7 @@ export async function publishVersion(model: string, seed: number): Promise<numbe
 
 /** The ModelControl of a model. */
 export function control(model: string) {
-  return env.MODEL_CONTROL.get(env.MODEL_CONTROL.idFromName(model))
+  return modelControl(env, model)
 }
 
 /** Runs ModelControl's alarm with its clock at `at`. */

@@ -58,17 +58,23 @@ function scriptedFetch(answers: Array<() => Response>) {
 const answer = (status: number, body: unknown = {}, headers: Record<string, string> = {}) => () => new Response(JSON.stringify(body), { status, headers })
 const gunzip = async (bytes: Uint8Array) => new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip'))).text()
 
-function processor(queue: TelemetryQueue, fetch: typeof globalThis.fetch, clock: { t: number }, collect: (k: string) => Promise<StatsDelta>) {
+function processor(
+  queue: TelemetryQueue,
+  fetch: typeof globalThis.fetch | undefined,
+  clock: { t: number },
+  collect: (k: string) => Promise<StatsDelta>,
+  page: { window?: EventTarget; sendBeacon?: (url: string, data: BodyInit) => boolean; appKey?: string } = {},
+) {
   let ids = 0
   return new TelemetryProcessor({
     queue,
-    transport: createTransport({ endpoint: 'https://edge.test', appKey: 'ef_key', fetch, now: () => clock.t, random: () => 0.5 }),
+    transport: createTransport({ endpoint: 'https://edge.test', appKey: page.appKey ?? 'ef_key', fetch, now: () => clock.t, random: () => 0.5, sendBeacon: page.sendBeacon }),
     collect,
     device: async () => DEVICE,
     now: () => clock.t,
     random: () => 0,
     locks: null,
-    window: null,
+    window: page.window ?? null,
     document: null,
     timers: false,
     batchId: () => `batch_${String(++ids).padStart(4, '0')}`,
@@ -279,17 +285,10 @@ describe('processor, queue and transport together', () => {
     let collects = 0
     const queue = await freshQueue()
     const win = new EventTarget()
-    const p = new TelemetryProcessor({
-      queue,
-      transport: createTransport({ endpoint: 'https://edge.test', appKey: 'ef key', now: () => clock.t, sendBeacon: (url, data) => (beacons.push({ url, text: (data as Blob).text() }), true) }),
-      collect: async (k) => (collects++, delta(k, T0, clock.t, rand)),
-      device: async () => DEVICE,
-      now: () => clock.t,
-      random: () => 0,
-      locks: null,
+    const p = processor(queue, undefined, clock, async (k) => (collects++, delta(k, T0, clock.t, rand)), {
       window: win,
-      document: null,
-      timers: false,
+      appKey: 'ef key',
+      sendBeacon: (url, data) => (beacons.push({ url, text: (data as Blob).text() }), true),
     })
     p.track('k', TARGET, { sampleRate: 1, flushSeconds: 60 })
     await p.collect()
@@ -313,27 +312,15 @@ describe('window close', () => {
     let counted = 0
     const queue = await freshQueue()
     const win = new EventTarget()
-    const p = new TelemetryProcessor({
-      queue,
-      transport: createTransport({
-        endpoint: 'https://edge.test',
-        appKey: 'ef_key',
-        now: () => clock.t,
-        fetch: async (url) => (sent.push(String(url)), new Response('{}', { status: 202 })),
-        sendBeacon: (_url, data) => (void (data as Blob).text().then((t) => beacons.push(t)), true),
-      }),
-      collect: async (k) => {
-        const d = delta(k, T0, clock.t, rand)
-        counted += d.inferences
-        return d
-      },
-      device: async () => DEVICE,
-      now: () => clock.t,
-      random: () => 0,
-      locks: null,
+    const fetch = async (url: string | URL | Request) => (sent.push(String(url)), new Response('{}', { status: 202 }))
+    const collect = async (k: string) => {
+      const d = delta(k, T0, clock.t, rand)
+      counted += d.inferences
+      return d
+    }
+    const p = processor(queue, fetch as typeof globalThis.fetch, clock, collect, {
       window: win,
-      document: null,
-      timers: false,
+      sendBeacon: (_url, data) => (void (data as Blob).text().then((t) => beacons.push(t)), true),
     })
     p.track('k', TARGET, { sampleRate: 1, flushSeconds: 3600 })
     await p.closeWindow()

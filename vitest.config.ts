@@ -17,7 +17,16 @@ const shared = 'test/shared/**/*.test.ts'
 // The worker's dependencies are invisible to Vite's scan of the test files; without this a cold cache
 // discovers them mid-run and reloads the page under a running test.
 const browserDeps = {
-  include: ['comlink', 'zod', 'idb', 'onnx-proto', 'onnxruntime-web/wasm', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu'],
+  include: [
+    'comlink',
+    'zod',
+    'idb',
+    'onnx-proto',
+    'onnxruntime-web/wasm',
+    '@tensorflow/tfjs',
+    '@tensorflow/tfjs-backend-wasm',
+    '@tensorflow/tfjs-backend-webgpu',
+  ],
 }
 
 /** A Chromium browser project: the system Chromium with the quiet-network flags (plus any given). */
@@ -33,7 +42,9 @@ function chromiumProject(name: string, include: string[], extraArgs: string[] = 
         headless: true,
         screenshotFailures: false,
         instances: [{ browser: 'chromium' as const }],
-        provider: playwright({ launchOptions: { executablePath: chromiumPath, args: [...chromiumArgs, ...extraArgs] } }),
+        provider: playwright({
+          launchOptions: { executablePath: chromiumPath, args: [...chromiumArgs, ...extraArgs] },
+        }),
       },
     },
   }

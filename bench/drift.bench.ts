@@ -9,13 +9,18 @@ import { buildProfile } from '../core/profile/build.ts'
 import { DriftMonitor } from '../worker/drift-monitor.ts'
 import { compare, finish } from './harness.ts'
 
-const csv = readFileSync(new URL('../node_modules/vega-datasets/data/seattle-weather.csv', import.meta.url), 'utf8').trim().split('\n')
+const csv = readFileSync(new URL('../node_modules/vega-datasets/data/seattle-weather.csv', import.meta.url), 'utf8')
+  .trim()
+  .split('\n')
 const header = csv[0]!.split(',')
 const rows = csv.slice(1).map((line) => {
   const cells = line.split(',')
   return Object.fromEntries(header.map((h, i) => [h, h === 'date' || h === 'weather' ? cells[i] : Number(cells[i])]))
 })
-const profile = buildProfile(rows.filter((r) => String(r.date).startsWith('2012')), { ignore: ['date'] })
+const profile = buildProfile(
+  rows.filter((r) => String(r.date).startsWith('2012')),
+  { ignore: ['date'] },
+)
 const names = Object.keys(profile.features)
 const REPEAT = 200
 const values: unknown[][] = names.map((n) => rows.map((r) => r[n]))
@@ -67,4 +72,12 @@ function countOnly(): number {
 }
 
 console.log(`${names.length} features (${names.join(', ')}) × ${rows.length} rows × ${REPEAT} per run = ${N} values`)
-finish([compare({ name: 'drift tracking per value vs counting loop', ops: N, candidate: track, baseline: countOnly, target: 6 })])
+finish([
+  compare({
+    name: 'drift tracking per value vs counting loop',
+    ops: N,
+    candidate: track,
+    baseline: countOnly,
+    target: 6,
+  }),
+])

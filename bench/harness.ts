@@ -85,13 +85,16 @@ export function compare(c: Comparison): ComparisonResult {
     target: c.target,
     pass: median(ratios) <= c.target,
   }
-  console.log(`${c.name}: candidate ${fmt(result.candidateNs)} ns/op, baseline ${fmt(result.baselineNs)} ns/op, ratio ${result.ratio.toFixed(2)} (target ≤ ${c.target})`)
+  console.log(
+    `${c.name}: candidate ${fmt(result.candidateNs)} ns/op, baseline ${fmt(result.baselineNs)} ns/op, ratio ${result.ratio.toFixed(2)} (target ≤ ${c.target})`,
+  )
   return result
 }
 
 /** Prints PASS/FAIL per target and sets a non-zero exit code when any target is missed. */
 export function finish(results: readonly ComparisonResult[]): void {
-  for (const r of results) console.log(`${r.pass ? 'PASS' : 'FAIL'} ${r.name}: ratio ${r.ratio.toFixed(2)} ${r.pass ? '≤' : '>'} ${r.target}`)
+  for (const r of results)
+    console.log(`${r.pass ? 'PASS' : 'FAIL'} ${r.name}: ratio ${r.ratio.toFixed(2)} ${r.pass ? '≤' : '>'} ${r.target}`)
   if (!Number.isFinite(sink)) console.log('(sink)') // reads the sink once, so the work stays observable
   if (results.some((r) => !r.pass)) process.exitCode = 1
 }

@@ -52,11 +52,15 @@ function fsyncMs(dir: string): number {
 }
 
 // 1. The bench build: the real Worker plus the two baseline routes (edge/bench/worker.ts).
-const build = spawnSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', join(out, 'bundle'), 'edge/bench/worker.ts'], {
-  cwd: root,
-  env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG_PATH: join(out, 'logs') },
-  encoding: 'utf8',
-})
+const build = spawnSync(
+  'npx',
+  ['wrangler', 'deploy', '--dry-run', '--outdir', join(out, 'bundle'), 'edge/bench/worker.ts'],
+  {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG_PATH: join(out, 'logs') },
+    encoding: 'utf8',
+  },
+)
 if (build.status !== 0) throw new Error(`wrangler build failed:\n${build.stderr}`)
 
 // 2. Miniflare straight from Node (no wrangler dev proxy), state on disk so every write is an fsync'd commit.
@@ -76,23 +80,48 @@ const mf = new Miniflare({
   },
   queueProducers: { RETRAIN_QUEUE: { queueName: 'edgefleet-retrain' } },
   // Real bindings, limits out of reach: the bench measures the path, not the limiter's refusals.
-  ratelimits: { KEY_RATE_LIMIT: { simple: { limit: 1e9, period: 10 } }, DEVICE_RATE_LIMIT: { simple: { limit: 1e9, period: 60 } } },
-  bindings: { ENVIRONMENT: 'development', EDGEFLEET_ADMIN_TOKEN: ADMIN, TELEMETRY_SHARDS: String(SHARDS), TELEMETRY_MIN_DEVICES: '5', APP_KEY_CACHE_SECONDS: process.env.APP_KEY_CACHE_SECONDS ?? '5', BENCH_ROUTES: 'on' },
+  ratelimits: {
+    KEY_RATE_LIMIT: { simple: { limit: 1e9, period: 10 } },
+    DEVICE_RATE_LIMIT: { simple: { limit: 1e9, period: 60 } },
+  },
+  bindings: {
+    ENVIRONMENT: 'development',
+    EDGEFLEET_ADMIN_TOKEN: ADMIN,
+    TELEMETRY_SHARDS: String(SHARDS),
+    TELEMETRY_MIN_DEVICES: '5',
+    APP_KEY_CACHE_SECONDS: process.env.APP_KEY_CACHE_SECONDS ?? '5',
+    BENCH_ROUTES: 'on',
+  },
 })
 const base = (await mf.ready).toString().replace(/\/$/, '')
 
 try {
   const db = await mf.getD1Database('DB')
-  for (const m of await readD1Migrations(join(root, 'edge/migrations'))) await db.batch(m.queries.map((q) => db.prepare(q)))
+  for (const m of await readD1Migrations(join(root, 'edge/migrations')))
+    await db.batch(m.queries.map((q) => db.prepare(q)))
 
   // 3. A model whose profile matches the typical report (20 numeric features on 20 bins, one class output).
   const typical = JSON.parse(readFileSync(join(root, 'test/vectors/formats/report.typical.json'), 'utf8')).value
   const call = async (method: string, path: string, body: unknown, token = ADMIN) => {
-    const res = await fetch(base + path, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+    const res = await fetch(base + path, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    })
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
     return res.json() as Promise<any>
   }
-  const numeric = () => ({ type: 'numeric', edges: Array.from({ length: 19 }, (_, i) => i + 1), counts: new Array(20).fill(5), n: 100, missing: 0, mean: 10, std: 5, min: 0, max: 20 })
+  const numeric = () => ({
+    type: 'numeric',
+    edges: Array.from({ length: 19 }, (_, i) => i + 1),
+    counts: new Array(20).fill(5),
+    n: 100,
+    missing: 0,
+    mean: 10,
+    std: 5,
+    min: 0,
+    max: 20,
+  })
   const profile = {
     v: 1,
     rows: 100,
@@ -102,9 +131,16 @@ try {
   await call('POST', '/v1/models', { name: typical.model, format: 'onnx' })
   const bytes = new Uint8Array([1, 2, 3])
   const sha = Buffer.from(await crypto.subtle.digest('SHA-256', bytes)).toString('hex')
-  const put = await fetch(`${base}/v1/artifacts/${sha}`, { method: 'PUT', headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/octet-stream', 'Content-Length': '3' }, body: bytes })
+  const put = await fetch(`${base}/v1/artifacts/${sha}`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/octet-stream', 'Content-Length': '3' },
+    body: bytes,
+  })
   if (put.status >= 300) throw new Error(`upload: ${put.status}`)
-  await call('POST', `/v1/models/${typical.model}/versions`, { files: [{ path: 'model.onnx', sha256: sha, size: 3 }], profile })
+  await call('POST', `/v1/models/${typical.model}/versions`, {
+    files: [{ path: 'model.onnx', sha256: sha, size: 3 }],
+    profile,
+  })
   const key = (await call('POST', '/v1/tokens', { name: 'bench-app', scopes: ['device'] })).token as string
 
   // 4. The batch template: wrk's Lua fills in a unique batch id and one of 5000 device ids per request.
@@ -132,14 +168,21 @@ function request()
 end
 `,
   )
-  console.log(`typical batch: ${Buffer.byteLength(JSON.stringify(batch))} bytes, ${Object.keys(typical.features).length} features; ${SHARDS} shard(s), ${CONNECTIONS} connections`)
-  console.log(`state in ${STATE}: a 4 KB write + fsync takes ${fsyncMs(STATE).toFixed(2)} ms (median); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
+  console.log(
+    `typical batch: ${Buffer.byteLength(JSON.stringify(batch))} bytes, ${Object.keys(typical.features).length} features; ${SHARDS} shard(s), ${CONNECTIONS} connections`,
+  )
+  console.log(
+    `state in ${STATE}: a 4 KB write + fsync takes ${fsyncMs(STATE).toFixed(2)} ms (median); load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  )
 
   let run = 0
   /** Requests/s of one wrk run; throws when any answer was not 2xx (every 202 must be a durable accept). */
   async function wrk(path: string, seconds: number): Promise<number> {
     const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`]
-    if (path.startsWith('POST ')) args.push('-s', script, `${base}${path.slice(5)}`, '--', template, path.slice(5), key, `r${++run}`)
+    if (path.startsWith('POST '))
+      args.push('-s', script, `${base}${path.slice(5)}`, '--', template, path.slice(5), key, `r${++run}`)
     else args.push(`${base}${path}`)
     const child = spawn('wrk', args)
     let text = ''
@@ -153,7 +196,11 @@ end
     return Number(rps[1])
   }
 
-  const targets = { ingest: 'POST /v1/telemetry', memory: 'POST /bench/telemetry-memory', hello: '/bench/hello' } as const
+  const targets = {
+    ingest: 'POST /v1/telemetry',
+    memory: 'POST /bench/telemetry-memory',
+    hello: '/bench/hello',
+  } as const
   for (const path of Object.values(targets)) await wrk(path, 1) // warm-up: JIT, DO instances, caches
   const rounds: Record<keyof typeof targets, number>[] = []
   for (let r = 0; r < ROUNDS; r++) {
@@ -162,14 +209,18 @@ end
     const round = {} as Record<keyof typeof targets, number>
     for (const name of order) round[name] = await wrk(targets[name], ROUND_SECONDS)
     rounds.push(round)
-    console.log(`round ${r + 1}: ingest ${round.ingest.toFixed(0)} req/s, memory DO ${round.memory.toFixed(0)} req/s, bare GET ${round.hello.toFixed(0)} req/s`)
+    console.log(
+      `round ${r + 1}: ingest ${round.ingest.toFixed(0)} req/s, memory DO ${round.memory.toFixed(0)} req/s, bare GET ${round.hello.toFixed(0)} req/s`,
+    )
   }
 
   // Workers types are not in this (Node) program's scope: the stub is used through RPC only.
   const ns: any = await mf.getDurableObjectNamespace('TELEMETRY_SHARD')
   for (let i = 0; i < SHARDS; i++) {
     const s = await ns.get(ns.idFromName(`${typical.model}:${i}`)).inspect()
-    console.log(`shard ${i}: ${s.batches} batches stored, ${s.raw} raw rows pending, ${s.minuteCells} minute cells; ${s.commits.groups} commits, ${(s.commits.parts / Math.max(s.commits.groups, 1)).toFixed(1)} parts per commit`)
+    console.log(
+      `shard ${i}: ${s.batches} batches stored, ${s.raw} raw rows pending, ${s.minuteCells} minute cells; ${s.commits.groups} commits, ${(s.commits.parts / Math.max(s.commits.groups, 1)).toFixed(1)} parts per commit`,
+    )
   }
   const vsMemory = median(rounds.map((r) => r.ingest / r.memory))
   const vsHello = median(rounds.map((r) => r.ingest / r.hello))
@@ -177,7 +228,9 @@ end
   console.log(`ingest ÷ memory DO: ${vsMemory.toFixed(2)} (target ≥ ${TARGET_VS_MEMORY})`)
   console.log(`ingest ÷ bare GET: ${vsHello.toFixed(2)}; memory DO ÷ bare GET: ${memoryVsHello.toFixed(2)}`)
   const pass = vsMemory >= TARGET_VS_MEMORY
-  console.log(`${pass ? 'PASS' : 'FAIL'} ingest vs memory DO: ratio ${vsMemory.toFixed(2)} ${pass ? '≥' : '<'} ${TARGET_VS_MEMORY}`)
+  console.log(
+    `${pass ? 'PASS' : 'FAIL'} ingest vs memory DO: ratio ${vsMemory.toFixed(2)} ${pass ? '≥' : '<'} ${TARGET_VS_MEMORY}`,
+  )
   if (!pass) process.exitCode = 1
 } finally {
   await mf.dispose()

@@ -35,6 +35,12 @@ function binIndexOnly(): number {
 
 console.log(`${N} seeded lognormal values (median 20 ms) per run`)
 finish([
-  compare({ name: 'DDSketch.add vs Map-of-bins sketch', ops: N, candidate: sketchAdd, baseline: mapOfBins, target: 0.5 }),
+  compare({
+    name: 'DDSketch.add vs Map-of-bins sketch',
+    ops: N,
+    candidate: sketchAdd,
+    baseline: mapOfBins,
+    target: 0.5,
+  }),
   compare({ name: 'DDSketch.add vs bin index alone', ops: N, candidate: sketchAdd, baseline: binIndexOnly, target: 3 }),
 ])

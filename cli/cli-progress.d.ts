@@ -15,6 +15,9 @@ declare module 'cli-progress' {
     update(value: number, payload?: Record<string, unknown>): void
     stop(): void
   }
-  const cliProgress: { SingleBar: typeof SingleBar; Presets: Record<'legacy' | 'shades_classic' | 'shades_grey' | 'rect', object> }
+  const cliProgress: {
+    SingleBar: typeof SingleBar
+    Presets: Record<'legacy' | 'shades_classic' | 'shades_grey' | 'rect', object>
+  }
   export default cliProgress
 }

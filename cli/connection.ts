@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander'
+import { type Command, Option } from 'commander'
 import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
 import { createEdgeClient, type EdgeClient } from './edge-client.ts'
 
@@ -22,7 +22,8 @@ export function withConnection(command: Command): Command {
 
 /** A client for the edge the flags name; a missing token fails here, before any request. */
 export function clientOf(flags: ConnectionFlags): EdgeClient {
-  if (flags.token === undefined || flags.token === '') throw new EdgefleetError('unauthorized', 'no token: pass --token or set EDGEFLEET_TOKEN')
+  if (flags.token === undefined || flags.token === '')
+    throw new EdgefleetError('unauthorized', 'no token: pass --token or set EDGEFLEET_TOKEN')
   return createEdgeClient({ url: flags.url, token: flags.token })
 }
 

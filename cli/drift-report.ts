@@ -1,8 +1,21 @@
-import { DEFAULT_DRIFT_POLICY, binnedVerdict, rawCategoricalVerdict, rawNumericVerdict, verdictKind } from '../core/drift/index.ts'
+import {
+  DEFAULT_DRIFT_POLICY,
+  binnedVerdict,
+  rawCategoricalVerdict,
+  rawNumericVerdict,
+  verdictKind,
+} from '../core/drift/index.ts'
 import type { DriftPolicy, DriftReason } from '../core/drift/index.ts'
 import { EdgefleetError } from '../core/errors.ts'
 import type { FeatureProfile } from '../core/formats/profile.ts'
-import { buildProfile, DEFAULT_BINS, DEFAULT_TOP_K, FeatureHistogram, inferColumns, numericValue } from '../core/profile/index.ts'
+import {
+  buildProfile,
+  DEFAULT_BINS,
+  DEFAULT_TOP_K,
+  FeatureHistogram,
+  inferColumns,
+  numericValue,
+} from '../core/profile/index.ts'
 import type { ColumnInference, SkipReason } from '../core/profile/index.ts'
 import type { Dataset } from './records.ts'
 
@@ -78,11 +91,16 @@ export function compareDatasets(ref: Dataset, cur: Dataset, options: CompareOpti
     throw e instanceof EdgefleetError ? new EdgefleetError(e.code, `${ref.file}: ${e.message}`, { cause: e }) : e
   }
   if (inference.columns.length === 0)
-    throw new EdgefleetError('empty_data', `${ref.file}: no columns to compare (skipped: ${inference.skipped.map((s) => `${s.name} (${s.reason})`).join(', ') || 'none'})`)
+    throw new EdgefleetError(
+      'empty_data',
+      `${ref.file}: no columns to compare (skipped: ${inference.skipped.map((s) => `${s.name} (${s.reason})`).join(', ') || 'none'})`,
+    )
   const profile = buildProfile(ref.records, { bins: DEFAULT_BINS, topK: DEFAULT_TOP_K }, inference)
-  const rule = options.rule === undefined || options.rule === 'auto' ? verdictKind(ref.records.length, policy) : options.rule
+  const rule =
+    options.rule === undefined || options.rule === 'auto' ? verdictKind(ref.records.length, policy) : options.rule
   const features: Record<string, FeatureDrift> = {}
-  for (const { name } of inference.columns) features[name] = compareFeature(name, profile.features[name], ref, cur, rule, policy)
+  for (const { name } of inference.columns)
+    features[name] = compareFeature(name, profile.features[name], ref, cur, rule, policy)
   const all = Object.values(features)
   const driftedCount = all.filter((f) => f.drifted).length
   return {
@@ -98,7 +116,14 @@ export function compareDatasets(ref: Dataset, cur: Dataset, options: CompareOpti
   }
 }
 
-function compareFeature(name: string, refProfile: FeatureProfile, ref: Dataset, cur: Dataset, rule: 'raw' | 'binned', policy: DriftPolicy): FeatureDrift {
+function compareFeature(
+  name: string,
+  refProfile: FeatureProfile,
+  ref: Dataset,
+  cur: Dataset,
+  rule: 'raw' | 'binned',
+  policy: DriftPolicy,
+): FeatureDrift {
   const histogram = new FeatureHistogram(refProfile)
   for (const r of cur.records) histogram.add(r[name])
   const curCounts = Array.from(histogram.counts)
@@ -111,7 +136,17 @@ function compareFeature(name: string, refProfile: FeatureProfile, ref: Dataset, 
   if (refProfile.type === 'categorical') {
     const raw = rawCategoricalVerdict(refProfile.counts, curCounts, policy)
     const decided = rule === 'raw' ? raw : binned
-    return { type: 'categorical', n, missing, ...binnedFields, ...chi2Fields, drifted: decided.drifted, reason: decided.reason, drifted_raw: raw.drifted, drifted_binned: binned.drifted }
+    return {
+      type: 'categorical',
+      n,
+      missing,
+      ...binnedFields,
+      ...chi2Fields,
+      drifted: decided.drifted,
+      reason: decided.reason,
+      drifted_raw: raw.drifted,
+      drifted_binned: binned.drifted,
+    }
   }
   // Raw samples: exactly the values the histograms counted (finite numbers), the reference's from its rows.
   const raw = rawNumericVerdict(finiteValues(ref.records, name), finiteValues(cur.records, name), undefined, policy)
@@ -149,10 +184,16 @@ function checkSameColumns(ref: Dataset, cur: Dataset, ignore: ReadonlySet<string
   const curCols = new Set(cur.columns)
   const absent = ref.columns.filter((c) => !ignore.has(c) && !curCols.has(c))
   if (absent.length > 0)
-    throw new EdgefleetError('validation_failed', `${cur.file}: missing ${plural(absent.length, 'column')} ${quoteList(absent)} (present in ${ref.file}; --ignore to leave out)`)
+    throw new EdgefleetError(
+      'validation_failed',
+      `${cur.file}: missing ${plural(absent.length, 'column')} ${quoteList(absent)} (present in ${ref.file}; --ignore to leave out)`,
+    )
   const extra = cur.columns.filter((c) => !ignore.has(c) && !refCols.has(c))
   if (extra.length > 0)
-    throw new EdgefleetError('validation_failed', `${cur.file}: ${plural(extra.length, 'column')} ${quoteList(extra)} not in ${ref.file} (--ignore to leave out)`)
+    throw new EdgefleetError(
+      'validation_failed',
+      `${cur.file}: ${plural(extra.length, 'column')} ${quoteList(extra)} not in ${ref.file} (--ignore to leave out)`,
+    )
 }
 
 function num(x: number): number | null {

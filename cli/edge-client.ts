@@ -4,7 +4,19 @@ import type { FleetView, Granularity } from '../core/formats/fleet.ts'
 import type { PolicyView, RetrainPolicyInput } from '../core/formats/policy.ts'
 import type { RolloutActionBody, RolloutConfig, RolloutView } from '../core/formats/rollout.ts'
 import type { RolloutTransitionAction } from '../core/rollout/machine.ts'
-import type { AliasMove, CreatedToken, CreateModel, CreateToken, EventPage, Manifest, Model, ModelDetail, PublishVersion, StoredArtifact, Token } from '../core/formats/registry.ts'
+import type {
+  AliasMove,
+  CreatedToken,
+  CreateModel,
+  CreateToken,
+  EventPage,
+  Manifest,
+  Model,
+  ModelDetail,
+  PublishVersion,
+  StoredArtifact,
+  Token,
+} from '../core/formats/registry.ts'
 
 export type { AliasMove, EventPage, ModelDetail, StoredArtifact, VersionSummary } from '../core/formats/registry.ts'
 
@@ -63,11 +75,26 @@ export interface EdgeClient {
   /** A rollout by id, or the model's newest with `current`. */
   getRollout(model: string, id?: string): Promise<RolloutView>
   /** pause, resume, advance, rollback or promote; `expectStep` makes it a compare-and-set on the step (409 otherwise). */
-  actOnRollout(model: string, id: string, action: RolloutTransitionAction, body?: RolloutActionBody): Promise<RolloutView>
+  actOnRollout(
+    model: string,
+    id: string,
+    action: RolloutTransitionAction,
+    body?: RolloutActionBody,
+  ): Promise<RolloutView>
 }
 
 // Codes for answers that carry no error body (e.g. a proxy's page in between).
-const STATUS_CODES: Partial<Record<number, ErrorCode>> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 411: 'length_required', 413: 'too_large', 416: 'range_not_satisfiable', 429: 'rate_limited' }
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  411: 'length_required',
+  413: 'too_large',
+  416: 'range_not_satisfiable',
+  429: 'rate_limited',
+}
 
 /**
  * Creates a client for the edge at `url`.
@@ -80,7 +107,11 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   const seg = encodeURIComponent
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
 
-  async function send(method: string, path: string, init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {}): Promise<Response> {
+  async function send(
+    method: string,
+    path: string,
+    init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json', ...init.headers }
     if (options.token) headers.Authorization = `Bearer ${options.token}`
     let body = init.body
@@ -91,12 +122,18 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     // A streamed upload needs `duplex: 'half'` in Node's fetch (undici) and may take as long as it takes;
     // every other call gets a deadline, so a stuck edge fails the command instead of hanging it.
     const streamed = body instanceof ReadableStream
-    const request: RequestInit & { duplex?: 'half' } = streamed ? { method, headers, body, duplex: 'half' } : { method, headers, body, signal: AbortSignal.timeout(timeoutMs) }
+    const request: RequestInit & { duplex?: 'half' } = streamed
+      ? { method, headers, body, duplex: 'half' }
+      : { method, headers, body, signal: AbortSignal.timeout(timeoutMs) }
     try {
       return await doFetch(`${base}${path}`, request)
     } catch (cause) {
       if ((cause as { name?: unknown }).name === 'TimeoutError')
-        throw new EdgefleetError('network_error', `the edge at ${base} did not answer ${method} ${path} within ${timeoutMs / 1000} s`, { cause })
+        throw new EdgefleetError(
+          'network_error',
+          `the edge at ${base} did not answer ${method} ${path} within ${timeoutMs / 1000} s`,
+          { cause },
+        )
       // Node's fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, bad port) is its cause.
       const inner = (cause as { cause?: { code?: unknown; message?: unknown } }).cause
       const reason = String(inner?.code ?? inner?.message ?? (cause instanceof Error ? cause.message : cause))
@@ -127,11 +164,16 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       return true
     },
     putArtifact: (sha256, size, body) =>
-      call('PUT', `/v1/artifacts/${seg(sha256)}`, { body, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) } }),
+      call('PUT', `/v1/artifacts/${seg(sha256)}`, {
+        body,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+      }),
     publishVersion: (model, body) => call('POST', `/v1/models/${seg(model)}/versions`, { json: body }),
     getVersion: (model, version) => call('GET', `/v1/models/${seg(model)}/versions/${version}`),
-    deprecateVersion: (model, version) => call('PATCH', `/v1/models/${seg(model)}/versions/${version}`, { json: { deprecated: true } }),
-    moveAlias: (model, alias, version) => call('PUT', `/v1/models/${seg(model)}/aliases/${seg(alias)}`, { json: { version } }),
+    deprecateVersion: (model, version) =>
+      call('PATCH', `/v1/models/${seg(model)}/versions/${version}`, { json: { deprecated: true } }),
+    moveAlias: (model, alias, version) =>
+      call('PUT', `/v1/models/${seg(model)}/aliases/${seg(alias)}`, { json: { version } }),
     listEvents: (query = {}) => call('GET', `/v1/events${queryString(query)}`),
     createToken: (body) => call('POST', '/v1/tokens', { json: body }),
     listTokens: async () => (await call<{ tokens: Token[] }>('GET', '/v1/tokens')).tokens,
@@ -141,7 +183,8 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     getPolicy: (model) => call('GET', `/v1/models/${seg(model)}/policy`),
     startRollout: (model, body) => call('POST', `/v1/models/${seg(model)}/rollouts`, { json: body }),
     getRollout: (model, id = 'current') => call('GET', `/v1/models/${seg(model)}/rollouts/${seg(id)}`),
-    actOnRollout: (model, id, action, body = {}) => call('POST', `/v1/models/${seg(model)}/rollouts/${seg(id)}/${action}`, { json: body }),
+    actOnRollout: (model, id, action, body = {}) =>
+      call('POST', `/v1/models/${seg(model)}/rollouts/${seg(id)}/${action}`, { json: body }),
   }
 }
 
@@ -159,7 +202,10 @@ async function edgeError(res: Response, method: string, path: string): Promise<E
     const code = (err.code in ERROR_STATUS ? err.code : codeOfStatus(res.status)) as ErrorCode
     return new EdgefleetError(code, err.message, { pointer: typeof err.pointer === 'string' ? err.pointer : undefined })
   }
-  return new EdgefleetError(codeOfStatus(res.status), `${method} ${path} answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`)
+  return new EdgefleetError(
+    codeOfStatus(res.status),
+    `${method} ${path} answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`,
+  )
 }
 
 /** `?a=1&b=2` from the defined entries of `query`, or '' when there are none. */
@@ -181,6 +227,7 @@ function normalizeUrl(url: string): string {
   } catch {
     throw new EdgefleetError('bad_request', `--url: "${url}" is not a URL (e.g. http://127.0.0.1:8787)`)
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new EdgefleetError('bad_request', `--url: "${url}" is not an http(s) URL`)
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new EdgefleetError('bad_request', `--url: "${url}" is not an http(s) URL`)
   return parsed.href.replace(/\/+$/, '')
 }

@@ -12,7 +12,11 @@ export function checkWith<S extends z.ZodType>(schema: S, value: unknown, label:
   if (result.success) return result.data
   const issue = result.error.issues[0]
   const pointer = jsonPointer(issue.path)
-  throw new EdgefleetError('validation_failed', `${label}: ${pointer === '' ? '' : `${pointer.slice(1)}: `}${issue.message}`, { pointer })
+  throw new EdgefleetError(
+    'validation_failed',
+    `${label}: ${pointer === '' ? '' : `${pointer.slice(1)}: `}${issue.message}`,
+    { pointer },
+  )
 }
 
 /** Reads and parses a JSON file; a missing file or bad JSON is one error naming the file. */
@@ -22,7 +26,11 @@ export async function readJsonFile(file: string): Promise<unknown> {
     text = await readFile(file, 'utf8')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    throw new EdgefleetError(code === 'ENOENT' ? 'not_found' : 'bad_request', `${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`}`, { cause: e })
+    throw new EdgefleetError(
+      code === 'ENOENT' ? 'not_found' : 'bad_request',
+      `${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`}`,
+      { cause: e },
+    )
   }
   try {
     return JSON.parse(text)

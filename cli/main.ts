@@ -45,7 +45,8 @@ export function createProgram(io: Io = processIo): Command {
     .showSuggestionAfterError()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
-  for (const make of COMMANDS) program.addCommand(make(io).exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err }))
+  for (const make of COMMANDS)
+    program.addCommand(make(io).exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err }))
   return program
 }
 

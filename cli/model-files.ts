@@ -40,12 +40,21 @@ export async function resolveModelFiles(args: readonly string[]): Promise<ModelF
     const info = await statOf(arg)
     const isDir = info.isDirectory()
     const modelJson = isDir ? join(arg, 'model.json') : arg
-    const json = isDir || basename(arg) === 'model.json' ? await readTfjs(modelJson, true) : arg.toLowerCase().endsWith('.json') ? await readTfjs(arg, false) : null
+    const json =
+      isDir || basename(arg) === 'model.json'
+        ? await readTfjs(modelJson, true)
+        : arg.toLowerCase().endsWith('.json')
+          ? await readTfjs(arg, false)
+          : null
     if (json === null) {
       files.push({ path: checkWith(FilePath, basename(arg), arg), source: arg })
       continue
     }
-    if (tfjsSource !== null) throw new EdgefleetError('bad_request', `${modelJson}: a version holds one tfjs model (already have ${tfjsSource})`)
+    if (tfjsSource !== null)
+      throw new EdgefleetError(
+        'bad_request',
+        `${modelJson}: a version holds one tfjs model (already have ${tfjsSource})`,
+      )
     tfjsSource = modelJson
     tfjsFormat = tfjsFormatOf(json)
     files.push({ path: 'model.json', source: modelJson }, ...shardsOf(json, modelJson))
@@ -53,7 +62,8 @@ export async function resolveModelFiles(args: readonly string[]): Promise<ModelF
   const seen = new Map<string, string>()
   for (const f of files) {
     const other = seen.get(f.path)
-    if (other !== undefined) throw new EdgefleetError('bad_request', `${f.source} and ${other} would both be published as ${f.path}`)
+    if (other !== undefined)
+      throw new EdgefleetError('bad_request', `${f.source} and ${other} would both be published as ${f.path}`)
     seen.set(f.path, f.source)
   }
   return { files, tfjsFormat }
@@ -92,7 +102,11 @@ async function statOf(file: string) {
     return await stat(file)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    throw new EdgefleetError(code === 'ENOENT' ? 'not_found' : 'bad_request', `${file}: ${code === 'ENOENT' ? 'no such file or folder' : `cannot read (${code})`}`, { cause: e })
+    throw new EdgefleetError(
+      code === 'ENOENT' ? 'not_found' : 'bad_request',
+      `${file}: ${code === 'ENOENT' ? 'no such file or folder' : `cannot read (${code})`}`,
+      { cause: e },
+    )
   }
 }
 
@@ -103,13 +117,24 @@ async function readTfjs(file: string, required: boolean): Promise<TfjsModelJson 
     json = JSON.parse(await readFile(file, 'utf8'))
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new EdgefleetError('not_found', `${file}: no such file${file.endsWith('model.json') ? ' (a tfjs model folder holds a model.json)' : ''}`)
+    if (code === 'ENOENT')
+      throw new EdgefleetError(
+        'not_found',
+        `${file}: no such file${file.endsWith('model.json') ? ' (a tfjs model folder holds a model.json)' : ''}`,
+      )
     if (!required && code === undefined) return null
-    throw new EdgefleetError('parse_error', `${file}: ${code === undefined ? `invalid JSON: ${(e as Error).message}` : `cannot read (${code})`}`, { cause: e })
+    throw new EdgefleetError(
+      'parse_error',
+      `${file}: ${code === undefined ? `invalid JSON: ${(e as Error).message}` : `cannot read (${code})`}`,
+      { cause: e },
+    )
   }
   const manifest = (json as TfjsModelJson | null)?.weightsManifest
   if (Array.isArray(manifest)) return json as TfjsModelJson
-  if (required) throw new EdgefleetError('validation_failed', `${file}: not a tfjs model (no weightsManifest array)`, { pointer: '/weightsManifest' })
+  if (required)
+    throw new EdgefleetError('validation_failed', `${file}: not a tfjs model (no weightsManifest array)`, {
+      pointer: '/weightsManifest',
+    })
   return null
 }
 
@@ -117,7 +142,8 @@ function tfjsFormatOf(json: TfjsModelJson): ModelFiles['tfjsFormat'] {
   if (json.format === 'graph-model') return 'tfjs-graph'
   if (json.format === 'layers-model') return 'tfjs-layers'
   if (json.modelTopology?.node !== undefined) return 'tfjs-graph'
-  if (json.modelTopology?.class_name !== undefined || json.modelTopology?.model_config !== undefined) return 'tfjs-layers'
+  if (json.modelTopology?.class_name !== undefined || json.modelTopology?.model_config !== undefined)
+    return 'tfjs-layers'
   return null
 }
 
@@ -126,13 +152,22 @@ function shardsOf(json: TfjsModelJson, modelJson: string): LocalFile[] {
   const dir = dirname(modelJson)
   const out: LocalFile[] = []
   json.weightsManifest!.forEach((group, g) => {
-    if (!Array.isArray(group.paths)) throw new EdgefleetError('validation_failed', `${modelJson}: weightsManifest/${g}/paths is not an array`, { pointer: `/weightsManifest/${g}/paths` })
+    if (!Array.isArray(group.paths))
+      throw new EdgefleetError('validation_failed', `${modelJson}: weightsManifest/${g}/paths is not an array`, {
+        pointer: `/weightsManifest/${g}/paths`,
+      })
     group.paths.forEach((p: unknown, i) => {
       const pointer = `/weightsManifest/${g}/paths/${i}`
       const path = typeof p === 'string' ? posix.normalize(p) : ''
       const ok = path !== '' && !path.startsWith('../') && path !== '..' && !path.startsWith('/') && !path.includes(':')
-      if (!ok) throw new EdgefleetError('validation_failed', `${modelJson}: weight path ${JSON.stringify(p)} is not a file inside the model's folder`, { pointer })
-      if (!out.some((f) => f.path === path)) out.push({ path: checkWith(FilePath, path, `${modelJson} ${pointer}`), source: join(dir, path) })
+      if (!ok)
+        throw new EdgefleetError(
+          'validation_failed',
+          `${modelJson}: weight path ${JSON.stringify(p)} is not a file inside the model's folder`,
+          { pointer },
+        )
+      if (!out.some((f) => f.path === path))
+        out.push({ path: checkWith(FilePath, path, `${modelJson} ${pointer}`), source: join(dir, path) })
     })
   })
   return out

@@ -2,7 +2,13 @@ import { InvalidArgumentError } from 'commander'
 
 /** Commander parser for `a,b` lists; repeating the flag appends (`--ignore a --ignore b,c`). */
 export function listOption(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')]
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  ]
 }
 
 /** Commander parser for an integer option within [min, max]. */

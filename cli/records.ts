@@ -26,7 +26,11 @@ export async function readRecords(file: string): Promise<Dataset> {
   const text = (await readText(file)).replace(/^\uFEFF/, '')
   const ext = extname(file).toLowerCase()
   const dataset =
-    ext === '.json' ? parseJsonArray(text, file) : ext === '.jsonl' || ext === '.ndjson' ? parseJsonLines(text, file) : parseCsv(text, file, ext === '.tsv' ? '\t' : ',')
+    ext === '.json'
+      ? parseJsonArray(text, file)
+      : ext === '.jsonl' || ext === '.ndjson'
+        ? parseJsonLines(text, file)
+        : parseCsv(text, file, ext === '.tsv' ? '\t' : ',')
   if (dataset.records.length === 0) throw new EdgefleetError('empty_data', `${file}: no data rows`)
   return dataset
 }
@@ -40,13 +44,17 @@ export function parseCsv(text: string, file: string, delimiter = ','): Dataset {
   } catch (e) {
     const err = e as { message?: string; lines?: number; records?: number }
     // `records` counts the rows parsed before the failing one, header included: the failing data row's number.
-    const where = typeof err.records === 'number' && typeof err.lines === 'number' ? `row ${err.records} (line ${err.lines}): ` : ''
+    const where =
+      typeof err.records === 'number' && typeof err.lines === 'number' ? `row ${err.records} (line ${err.lines}): ` : ''
     // csv-parse ends its messages with "on line N", which `where` already says.
     const message = oneLine(err.message ?? String(e)).replace(/ (?:on|at) line \d+$/, '')
     throw new EdgefleetError('parse_error', `${file}: ${where}${message}`, { cause: e })
   }
   if (rows.length === 0) throw new EdgefleetError('empty_data', `${file}: empty file (no header row)`)
-  const columns = checkHeader(rows[0].map((h) => h.trim()), file)
+  const columns = checkHeader(
+    rows[0].map((h) => h.trim()),
+    file,
+  )
   const records = new Array<Record<string, unknown>>(rows.length - 1)
   for (let i = 1; i < rows.length; i++) {
     const row = rows[i]
@@ -63,9 +71,14 @@ export function parseJsonArray(text: string, file: string): Dataset {
   try {
     data = JSON.parse(text)
   } catch (e) {
-    throw new EdgefleetError('parse_error', `${file}: invalid JSON${jsonErrorLine(text, e)}: ${oneLine((e as Error).message)}`, { cause: e })
+    throw new EdgefleetError(
+      'parse_error',
+      `${file}: invalid JSON${jsonErrorLine(text, e)}: ${oneLine((e as Error).message)}`,
+      { cause: e },
+    )
   }
-  if (!Array.isArray(data)) throw new EdgefleetError('parse_error', `${file}: expected a JSON array of objects, got ${describe(data)}`)
+  if (!Array.isArray(data))
+    throw new EdgefleetError('parse_error', `${file}: expected a JSON array of objects, got ${describe(data)}`)
   data.forEach((row: unknown, i) => checkObject(row, file, `row ${i + 1}`))
   return { file, columns: columnNames(data as Record<string, unknown>[]), records: data as Record<string, unknown>[] }
 }
@@ -79,7 +92,11 @@ export function parseJsonLines(text: string, file: string): Dataset {
     try {
       row = JSON.parse(line)
     } catch (e) {
-      throw new EdgefleetError('parse_error', `${file}: line ${i + 1}: invalid JSON: ${oneLine((e as Error).message)}`, { cause: e })
+      throw new EdgefleetError(
+        'parse_error',
+        `${file}: line ${i + 1}: invalid JSON: ${oneLine((e as Error).message)}`,
+        { cause: e },
+      )
     }
     records.push(checkObject(row, file, `line ${i + 1}`))
   })

@@ -12,13 +12,15 @@ export function versionArgument(value: string): number {
 export function metricOption(value: string, previous: Record<string, number> = {}): Record<string, number> {
   const m = /^([^=]{1,64})=(.+)$/.exec(value)
   const x = m === null ? NaN : Number(m[2])
-  if (m === null || !Number.isFinite(x) || m[2].trim() === '') throw new InvalidArgumentError('expected name=number, e.g. accuracy=0.91')
+  if (m === null || !Number.isFinite(x) || m[2].trim() === '')
+    throw new InvalidArgumentError('expected name=number, e.g. accuracy=0.91')
   return { ...previous, [m[1].trim()]: x }
 }
 
 /** Commander parser for a duration in seconds: a positive number up to an hour (`2`, `0.5`). */
 export function secondsOption(value: string): number {
   const x = Number(value)
-  if (value.trim() === '' || !Number.isFinite(x) || x <= 0 || x > 3600) throw new InvalidArgumentError('expected seconds, a number from 0 (exclusive) to 3600')
+  if (value.trim() === '' || !Number.isFinite(x) || x <= 0 || x > 3600)
+    throw new InvalidArgumentError('expected seconds, a number from 0 (exclusive) to 3600')
   return x
 }

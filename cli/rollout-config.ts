@@ -29,7 +29,11 @@ export const DEFAULT_STEPS: Readonly<Record<RolloutConfig['mode'], readonly numb
  * hour (a diurnal blip is not a trend), 50 devices (the per-device guardrail tests need a few dozen)
  * and 5000 inferences (about 100 per device).
  */
-export const DEFAULT_STEP_MINIMUMS: Readonly<Omit<RolloutStep, 'percent'>> = { minMinutes: 30, minDevices: 50, minInferences: 5000 }
+export const DEFAULT_STEP_MINIMUMS: Readonly<Omit<RolloutStep, 'percent'>> = {
+  minMinutes: 30,
+  minDevices: 50,
+  minInferences: 5000,
+}
 
 /** Guardrails of a rollout started without `--guard` or `--file` (DESIGN "Rollouts": the canary's usual two). */
 export const DEFAULT_GUARDRAILS: readonly Guardrail[] = [
@@ -44,9 +48,14 @@ export interface ConfigFile {
 }
 
 /** Where a bad field came from: a flag (a usage error) or the file (bad data). */
-export type ConfigProblem = { source: 'flag'; flag: string; message: string } | { source: 'file'; file: string; message: string; pointer: string }
+export type ConfigProblem =
+  { source: 'flag'; flag: string; message: string } | { source: 'file'; file: string; message: string; pointer: string }
 
-const MIN_FLAGS = { minMinutes: '--min-minutes', minDevices: '--min-devices', minInferences: '--min-inferences' } as const
+const MIN_FLAGS = {
+  minMinutes: '--min-minutes',
+  minDevices: '--min-devices',
+  minInferences: '--min-inferences',
+} as const
 const MIN_FLAG_NAMES: Record<string, true> = Object.fromEntries(Object.values(MIN_FLAGS).map((f) => [f, true]))
 
 /** The flag that sets each top-level field. */
@@ -76,13 +85,30 @@ const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
  *
  * @example buildRolloutConfig(7, { steps: [5, 50, 100], guard: [...] }) // {value: {candidate: 7, mode: 'canary', steps: [...], …}}
  */
-export function buildRolloutConfig(candidate: number, flags: RolloutConfigFlags, file?: ConfigFile): { value: RolloutConfig } | { problem: ConfigProblem } {
-  if (file !== undefined && !isObject(file.value)) return { problem: { source: 'file', file: file.name, message: 'expected a JSON object (a RolloutConfig)', pointer: '' } }
+export function buildRolloutConfig(
+  candidate: number,
+  flags: RolloutConfigFlags,
+  file?: ConfigFile,
+): { value: RolloutConfig } | { problem: ConfigProblem } {
+  if (file !== undefined && !isObject(file.value))
+    return {
+      problem: { source: 'file', file: file.name, message: 'expected a JSON object (a RolloutConfig)', pointer: '' },
+    }
   const base = file?.value as Record<string, unknown> | undefined
   if (base?.candidate !== undefined && base.candidate !== candidate)
-    return { problem: { source: 'flag', flag: '<candidate>', message: `v${candidate} differs from the candidate in ${file!.name} (${JSON.stringify(base.candidate)})` } }
+    return {
+      problem: {
+        source: 'flag',
+        flag: '<candidate>',
+        message: `v${candidate} differs from the candidate in ${file!.name} (${JSON.stringify(base.candidate)})`,
+      },
+    }
 
-  const minimums = defined({ minMinutes: flags.minMinutes, minDevices: flags.minDevices, minInferences: flags.minInferences })
+  const minimums = defined({
+    minMinutes: flags.minMinutes,
+    minDevices: flags.minDevices,
+    minInferences: flags.minInferences,
+  })
   const mode = flags.mode ?? (base === undefined ? 'canary' : base.mode)
   let steps: unknown = base?.steps
   if (flags.steps !== undefined || base === undefined) {
@@ -91,12 +117,26 @@ export function buildRolloutConfig(candidate: number, flags: RolloutConfigFlags,
   } else if (Array.isArray(steps)) {
     steps = steps.map((s) => (isObject(s) ? { ...s, ...minimums } : s))
   }
-  const targeting = flags.target === undefined ? base?.targeting : { ...(isObject(base?.targeting) ? base.targeting : {}), ...flags.target }
+  const targeting =
+    flags.target === undefined
+      ? base?.targeting
+      : { ...(isObject(base?.targeting) ? base.targeting : {}), ...flags.target }
   const config = {
     ...base,
     candidate,
-    ...defined({ baseline: flags.baseline, mode, steps, targeting, guardrails: flags.guard ?? (base === undefined ? DEFAULT_GUARDRAILS : undefined) }),
-    ...defined({ evaluationSeconds: flags.evaluation, ttlSeconds: flags.ttl, alpha: flags.alpha, shadowSampleRate: flags.shadowSampleRate }),
+    ...defined({
+      baseline: flags.baseline,
+      mode,
+      steps,
+      targeting,
+      guardrails: flags.guard ?? (base === undefined ? DEFAULT_GUARDRAILS : undefined),
+    }),
+    ...defined({
+      evaluationSeconds: flags.evaluation,
+      ttlSeconds: flags.ttl,
+      alpha: flags.alpha,
+      shadowSampleRate: flags.shadowSampleRate,
+    }),
   }
 
   const parsed = RolloutConfig.safeParse(config)
@@ -105,16 +145,35 @@ export function buildRolloutConfig(candidate: number, flags: RolloutConfigFlags,
   const flag = flagOf(issue.path, flags, base === undefined)
   if (flag === null) {
     const pointer = jsonPointer(issue.path)
-    return { problem: { source: 'file', file: file!.name, message: `${pointer === '' ? '' : `${pointer.slice(1)}: `}${issue.message}`, pointer } }
+    return {
+      problem: {
+        source: 'file',
+        file: file!.name,
+        message: `${pointer === '' ? '' : `${pointer.slice(1)}: `}${issue.message}`,
+        pointer,
+      },
+    }
   }
-  return { problem: { source: 'flag', flag, message: flag in MIN_FLAG_NAMES ? issue.message : describeIssue(issue.path, issue.message) } }
+  return {
+    problem: {
+      source: 'flag',
+      flag,
+      message: flag in MIN_FLAG_NAMES ? issue.message : describeIssue(issue.path, issue.message),
+    },
+  }
 }
 
 /** The flag responsible for the field at `path`, or null when the file gave it. */
 function flagOf(path: readonly PropertyKey[], flags: RolloutConfigFlags, noFile: boolean): string | null {
   const [top, , key] = path
   if (top === 'candidate') return '<candidate>'
-  if (top === 'steps' && typeof key === 'string' && key in MIN_FLAGS && flags[key as keyof typeof MIN_FLAGS] !== undefined) return MIN_FLAGS[key as keyof typeof MIN_FLAGS]
+  if (
+    top === 'steps' &&
+    typeof key === 'string' &&
+    key in MIN_FLAGS &&
+    flags[key as keyof typeof MIN_FLAGS] !== undefined
+  )
+    return MIN_FLAGS[key as keyof typeof MIN_FLAGS]
   if (noFile) return FIELD_FLAGS[String(top)] ?? 'the config'
   const given: Record<string, boolean> = {
     baseline: flags.baseline !== undefined,
@@ -133,7 +192,8 @@ function flagOf(path: readonly PropertyKey[], flags: RolloutConfigFlags, noFile:
 /** An issue as a person reads it next to its flag: steps and guardrails counted from 1, seconds named. */
 function describeIssue(path: readonly PropertyKey[], message: string): string {
   const [top, index] = path
-  if ((top === 'steps' || top === 'guardrails') && typeof index === 'number') return `${top === 'steps' ? 'step' : 'guard'} ${index + 1}: ${message}`
+  if ((top === 'steps' || top === 'guardrails') && typeof index === 'number')
+    return `${top === 'steps' ? 'step' : 'guard'} ${index + 1}: ${message}`
   if (top === 'targeting' && index !== undefined) return `${String(index)}: ${message}`
   if (top === 'evaluationSeconds' || top === 'ttlSeconds') return `${message} (seconds)`
   return message

@@ -26,7 +26,10 @@ export function numberOption(value: string): number {
 export function stepsOption(value: string): number[] {
   const parts = value.split(',').map((s) => s.trim())
   const bad = parts.find((p) => numberOf(p) === null)
-  if (bad !== undefined) throw new InvalidArgumentError(`${bad === '' ? 'an empty step' : `"${bad}"`} is not a percent; expected e.g. 1,5,25,50,100`)
+  if (bad !== undefined)
+    throw new InvalidArgumentError(
+      `${bad === '' ? 'an empty step' : `"${bad}"`} is not a percent; expected e.g. 1,5,25,50,100`,
+    )
   return parts.map(Number)
 }
 
@@ -42,7 +45,8 @@ export function secondsDurationOption(value: string): number {
 
 /** Commander parser for `--id`: a rollout id as the edge issues them. */
 export function rolloutIdOption(value: string): string {
-  if (!RolloutId.safeParse(value).success) throw new InvalidArgumentError('expected a rollout id such as ro_3f9a2c1e5b7d9f11')
+  if (!RolloutId.safeParse(value).success)
+    throw new InvalidArgumentError('expected a rollout id such as ro_3f9a2c1e5b7d9f11')
   return value
 }
 
@@ -65,7 +69,9 @@ function guardKeys(schema: GuardrailSchema): string[] {
 /** The first issue of a failed parse as `key: message` (a cross-field rule's message stands alone). */
 function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0]
-  return issue.code === 'custom' || issue.path.length === 0 ? issue.message : `${issue.path.join('/')}: ${issue.message}`
+  return issue.code === 'custom' || issue.path.length === 0
+    ? issue.message
+    : `${issue.path.join('/')}: ${issue.message}`
 }
 
 /**
@@ -79,12 +85,14 @@ export function guardOption(value: string, previous: Guardrail[] = []): Guardrai
   if (m === null) throw new InvalidArgumentError('expected metric:key=value[,key=value], e.g. error_rate:maxDiff=0.005')
   const metric = m[1]
   const schema = GUARD_SCHEMAS.get(metric)
-  if (schema === undefined) throw new InvalidArgumentError(`unknown metric "${metric}" (${[...GUARD_SCHEMAS.keys()].join(', ')})`)
+  if (schema === undefined)
+    throw new InvalidArgumentError(`unknown metric "${metric}" (${[...GUARD_SCHEMAS.keys()].join(', ')})`)
   const keys = guardKeys(schema)
   const guard: Record<string, unknown> = { metric }
   for (const pair of m[2].split(',')) {
     const kv = /^\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$/.exec(pair)
-    if (kv === null) throw new InvalidArgumentError(`expected key=value, got "${pair.trim()}" (${metric} takes ${keys.join(', ')})`)
+    if (kv === null)
+      throw new InvalidArgumentError(`expected key=value, got "${pair.trim()}" (${metric} takes ${keys.join(', ')})`)
     const [, key, text] = kv
     if (!keys.includes(key)) throw new InvalidArgumentError(`unknown key "${key}" for ${metric} (${keys.join(', ')})`)
     if (key in guard) throw new InvalidArgumentError(`${key} given twice`)
@@ -116,7 +124,8 @@ const TARGET_KINDS = {
 export function targetOption(value: string, previous: Targeting = {}): Targeting {
   const names = Object.keys(TARGET_KINDS)
   const m = /^\s*([A-Za-z0-9_]+)\s*=(.*)$/.exec(value)
-  if (m === null) throw new InvalidArgumentError(`expected key=value with a key of ${names.join(', ')}, e.g. webgpu=true`)
+  if (m === null)
+    throw new InvalidArgumentError(`expected key=value with a key of ${names.join(', ')}, e.g. webgpu=true`)
   const key = m[1]
   if (!(key in TARGET_KINDS)) throw new InvalidArgumentError(`unknown target "${key}" (${names.join(', ')})`)
   const name = key as keyof Targeting
@@ -124,7 +133,8 @@ export function targetOption(value: string, previous: Targeting = {}): Targeting
   let parsed: unknown
   switch (TARGET_KINDS[name]) {
     case 'boolean':
-      if (text !== 'true' && text !== 'false') throw new InvalidArgumentError(`${name}: expected true or false, got "${text}"`)
+      if (text !== 'true' && text !== 'false')
+        throw new InvalidArgumentError(`${name}: expected true or false, got "${text}"`)
       parsed = text === 'true'
       break
     case 'number':
@@ -132,10 +142,18 @@ export function targetOption(value: string, previous: Targeting = {}): Targeting
       if (parsed === null) throw new InvalidArgumentError(`${name}: expected a number, got "${text}"`)
       break
     case 'list':
-      parsed = [...((previous[name] as string[] | undefined) ?? []), ...text.split(',').map((s) => s.trim()).filter((s) => s !== '')]
-      if ((parsed as string[]).length === 0) throw new InvalidArgumentError(`${name}: expected a comma-separated list, e.g. ${name}=a,b`)
+      parsed = [
+        ...((previous[name] as string[] | undefined) ?? []),
+        ...text
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== ''),
+      ]
+      if ((parsed as string[]).length === 0)
+        throw new InvalidArgumentError(`${name}: expected a comma-separated list, e.g. ${name}=a,b`)
   }
-  if (TARGET_KINDS[name] !== 'list' && previous[name] !== undefined) throw new InvalidArgumentError(`${name} given twice`)
+  if (TARGET_KINDS[name] !== 'list' && previous[name] !== undefined)
+    throw new InvalidArgumentError(`${name} given twice`)
   const checked = Targeting.safeParse({ ...previous, [name]: parsed })
   if (!checked.success) throw new InvalidArgumentError(firstIssue(checked.error))
   return checked.data

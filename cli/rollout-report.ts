@@ -1,6 +1,15 @@
 import * as z from 'zod'
 import { EdgefleetError } from '../core/errors.ts'
-import { DEFAULT_GUARDRAIL_MIN_DEVICES, DEFAULT_MIN_LABELED, RolloutConfig, type ArmView, type Guardrail, type RolloutDecisionView, type RolloutTransitionView, type RolloutView } from '../core/formats/rollout.ts'
+import {
+  DEFAULT_GUARDRAIL_MIN_DEVICES,
+  DEFAULT_MIN_LABELED,
+  RolloutConfig,
+  type ArmView,
+  type Guardrail,
+  type RolloutDecisionView,
+  type RolloutTransitionView,
+  type RolloutView,
+} from '../core/formats/rollout.ts'
 import { renderTable } from './table.ts'
 import { formatMs, formatPValue, formatRate, formatStat, formatTime } from './units.ts'
 
@@ -21,7 +30,14 @@ const GuardrailVerdict = z.object({
 type GuardrailVerdict = z.infer<typeof GuardrailVerdict>
 
 const PerArm = z.object({ baseline: z.number(), candidate: z.number() })
-const SrmCheck = z.object({ srm: z.boolean(), reason: z.string(), observed: PerArm, expectedShare: z.number(), pvalue: z.number().nullable(), judgedFrom: z.number() })
+const SrmCheck = z.object({
+  srm: z.boolean(),
+  reason: z.string(),
+  observed: PerArm,
+  expectedShare: z.number(),
+  pvalue: z.number().nullable(),
+  judgedFrom: z.number(),
+})
 const StepCheck = z.object({
   step: z.number(),
   percent: z.number(),
@@ -30,12 +46,20 @@ const StepCheck = z.object({
   inferences: PerArm,
   required: z.object({ minMinutes: z.number(), minDevices: z.number(), minInferences: z.number() }),
 })
-const Evidence = z.object({ guardrails: z.array(GuardrailVerdict).catch([]), srm: SrmCheck.nullable().optional().catch(undefined), step: StepCheck.nullable().optional().catch(undefined) })
+const Evidence = z.object({
+  guardrails: z.array(GuardrailVerdict).catch([]),
+  srm: SrmCheck.nullable().optional().catch(undefined),
+  step: StepCheck.nullable().optional().catch(undefined),
+})
 
 /** The view's config as core reads it; an edge newer than this CLI gets a clear error pointing at `--json`. */
 export function configOf(view: RolloutView): RolloutConfig {
   const parsed = RolloutConfig.safeParse(view.config)
-  if (!parsed.success) throw new EdgefleetError('parse_error', `rollout ${view.id} has a config this CLI cannot read (${parsed.error.issues[0].message}); --json prints it as is`)
+  if (!parsed.success)
+    throw new EdgefleetError(
+      'parse_error',
+      `rollout ${view.id} has a config this CLI cannot read (${parsed.error.issues[0].message}); --json prints it as is`,
+    )
   return parsed.data
 }
 
@@ -77,26 +101,49 @@ function keyValues(lines: [string, string][]): string[] {
 }
 
 function indent(table: string): string[] {
-  return table.trimEnd().split('\n').map((line) => `  ${line}`)
+  return table
+    .trimEnd()
+    .split('\n')
+    .map((line) => `  ${line}`)
 }
 
 function header(view: RolloutView, config: RolloutConfig): string {
-  const steps = config.steps.map((s, i) => (i === view.step && (view.status === 'running' || view.status === 'paused') ? `[${s.percent}%]` : `${s.percent}%`)).join(' → ')
+  const steps = config.steps
+    .map((s, i) =>
+      i === view.step && (view.status === 'running' || view.status === 'paused') ? `[${s.percent}%]` : `${s.percent}%`,
+    )
+    .join(' → ')
   const lines: [string, string][] = [
     ['status', formatRolloutState(view, config)],
     ['steps', steps],
-    ['guardrails', config.guardrails.length === 0 ? 'none' : `${config.guardrails.map(formatGuardrail).join('; ')} (α ${config.alpha})`],
+    [
+      'guardrails',
+      config.guardrails.length === 0
+        ? 'none'
+        : `${config.guardrails.map(formatGuardrail).join('; ')} (α ${config.alpha})`,
+    ],
     ...(config.targeting === undefined ? [] : [['targeting', formatTargeting(config.targeting)] as [string, string]]),
     ['started', `${formatTime(view.createdAt)} by ${view.createdBy}`],
     ['step started', formatTime(view.stepStartedAt)],
-    ['next evaluation', view.nextEvaluationAt === null ? '-' : `${formatTime(view.nextEvaluationAt)} (every ${formatSeconds(config.evaluationSeconds)})`],
+    [
+      'next evaluation',
+      view.nextEvaluationAt === null
+        ? '-'
+        : `${formatTime(view.nextEvaluationAt)} (every ${formatSeconds(config.evaluationSeconds)})`,
+    ],
   ]
   const against = config.baseline === undefined ? '' : ` against v${config.baseline}`
-  return [`${view.model} rollout ${view.id}: ${config.mode} of v${config.candidate}${against}`, ...keyValues(lines)].join('\n')
+  return [
+    `${view.model} rollout ${view.id}: ${config.mode} of v${config.candidate}${against}`,
+    ...keyValues(lines),
+  ].join('\n')
 }
 
 /** Parameters left out of a guardrail's summary when they hold core's default. */
-const DEFAULT_PARAMS: Record<string, number> = { minDevices: DEFAULT_GUARDRAIL_MIN_DEVICES, minLabeled: DEFAULT_MIN_LABELED }
+const DEFAULT_PARAMS: Record<string, number> = {
+  minDevices: DEFAULT_GUARDRAIL_MIN_DEVICES,
+  minLabeled: DEFAULT_MIN_LABELED,
+}
 
 /** `error_rate:maxDiff=0.005`: a guardrail as `--guard` writes it, without the defaults' noise. */
 function formatGuardrail(g: Guardrail): string {
@@ -106,7 +153,12 @@ function formatGuardrail(g: Guardrail): string {
 }
 
 function formatTargeting(t: NonNullable<RolloutConfig['targeting']>): string {
-  return Object.entries(t).map(([k, v]) => `${k}=${Array.isArray(v) ? (v.length > 5 ? `${v.slice(0, 5).join(',')},… (${v.length})` : v.join(',')) : v}`).join(', ')
+  return Object.entries(t)
+    .map(
+      ([k, v]) =>
+        `${k}=${Array.isArray(v) ? (v.length > 5 ? `${v.slice(0, 5).join(',')},… (${v.length})` : v.join(',')) : v}`,
+    )
+    .join(', ')
 }
 
 function formatSeconds(s: number): string {
@@ -143,9 +195,25 @@ function armTable(arms: { baseline: ArmView; candidate: ArmView }): string[] {
     row('p95 latency', (a) => (a.latencyP95 === null ? '-' : formatMs(a.latencyP95))),
     row('drift JS max', (a) => formatStat(a.driftJsMax)),
   ]
-  if (both.some((a) => a.shadow.compared > 0)) rows.push(row('shadow agreement', (a) => (a.shadow.compared === 0 ? '-' : `${rate(a.shadow.agreed / a.shadow.compared)} of ${a.shadow.compared}`)))
-  if (both.some((a) => a.feedback.labeled > 0)) rows.push(row('accuracy', (a) => (a.feedback.labeled === 0 ? '-' : `${rate(a.feedback.correct / a.feedback.labeled)} of ${a.feedback.labeled}`)))
-  return indent(renderTable(['arm', `baseline v${arms.baseline.version}`, `candidate v${arms.candidate.version}`], rows, ['left', 'right', 'right']))
+  if (both.some((a) => a.shadow.compared > 0))
+    rows.push(
+      row('shadow agreement', (a) =>
+        a.shadow.compared === 0 ? '-' : `${rate(a.shadow.agreed / a.shadow.compared)} of ${a.shadow.compared}`,
+      ),
+    )
+  if (both.some((a) => a.feedback.labeled > 0))
+    rows.push(
+      row('accuracy', (a) =>
+        a.feedback.labeled === 0 ? '-' : `${rate(a.feedback.correct / a.feedback.labeled)} of ${a.feedback.labeled}`,
+      ),
+    )
+  return indent(
+    renderTable(['arm', `baseline v${arms.baseline.version}`, `candidate v${arms.candidate.version}`], rows, [
+      'left',
+      'right',
+      'right',
+    ]),
+  )
 }
 
 function guardrailTable(verdicts: GuardrailVerdict[], config: RolloutConfig): string[] {
@@ -153,11 +221,20 @@ function guardrailTable(verdicts: GuardrailVerdict[], config: RolloutConfig): st
     // Verdicts come in config order; the config says whether a rate bound is on the difference.
     const g = config.guardrails[i]?.metric === v.metric ? config.guardrails[i] : undefined
     const [value, limit] = bounds(v, g)
-    const verdict = v.status === 'ok' ? 'ok' : v.status === 'breach' ? 'BREACH' : `not judged: ${v.reason.replaceAll('_', ' ')}`
+    const verdict =
+      v.status === 'ok' ? 'ok' : v.status === 'breach' ? 'BREACH' : `not judged: ${v.reason.replaceAll('_', ' ')}`
     const p = v.test === undefined ? '-' : `${formatPValue(v.test.pvalue)} (α ${Number(v.test.alpha.toPrecision(3))})`
     return [v.metric, verdict, value, limit, p]
   })
-  return indent(renderTable(['guardrail', 'verdict', 'value', 'limit', 'p-value'], rows, ['left', 'left', 'right', 'left', 'right']))
+  return indent(
+    renderTable(['guardrail', 'verdict', 'value', 'limit', 'p-value'], rows, [
+      'left',
+      'left',
+      'right',
+      'left',
+      'right',
+    ]),
+  )
 }
 
 /** The judged value and its bound, in the guardrail's own unit. */
@@ -206,7 +283,14 @@ function formatProgress(p: z.infer<typeof StepCheck>): [string, string][] {
 }
 
 function timeline(transitions: RolloutTransitionView[], config: RolloutConfig): string {
-  const state = (s: { status: string; step: number } | null) => (s === null ? '-' : `${s.status.replaceAll('_', ' ')} ${stepLabel(s.step, config.steps.length).slice(5)}`)
-  const rows = transitions.map((t) => [formatTime(t.at), t.action, `${state(t.from)} → ${state(t.to)}`, t.reason, t.actor])
+  const state = (s: { status: string; step: number } | null) =>
+    s === null ? '-' : `${s.status.replaceAll('_', ' ')} ${stepLabel(s.step, config.steps.length).slice(5)}`
+  const rows = transitions.map((t) => [
+    formatTime(t.at),
+    t.action,
+    `${state(t.from)} → ${state(t.to)}`,
+    t.reason,
+    t.actor,
+  ])
   return ['timeline', ...indent(renderTable(['time', 'action', 'from → to', 'reason', 'actor'], rows))].join('\n')
 }

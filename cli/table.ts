@@ -7,7 +7,11 @@ export type Align = 'left' | 'right'
  *
  * @example renderTable(['feature', 'js'], [['wind', '0.158']], ['left', 'right'])
  */
-export function renderTable(header: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[] = []): string {
+export function renderTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  align: readonly Align[] = [],
+): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: readonly string[]) =>
     cells

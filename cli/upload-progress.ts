@@ -29,7 +29,13 @@ export function createUploadProgress(io: Io, totalBytes: number, tty: NodeJS.Wri
   if (tty === null || tty.isTTY !== true || totalBytes <= PROGRESS_BAR_MIN_BYTES) return lines
 
   const bar = new cliProgress.SingleBar(
-    { stream: tty, format: 'uploading [{bar}] {percentage}% {done}/{all} {file}', barsize: 30, hideCursor: true, clearOnComplete: true },
+    {
+      stream: tty,
+      format: 'uploading [{bar}] {percentage}% {done}/{all} {file}',
+      barsize: 30,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     cliProgress.Presets.shades_classic,
   )
   let done = 0

@@ -39,6 +39,10 @@ export async function fetchAssignment(q: {
     throw new EdgefleetError(code, err?.message ?? `the edge answered HTTP ${res.status}`)
   }
   const parsed = Assignment.safeParse(body)
-  if (!parsed.success) throw new EdgefleetError('validation_failed', `the edge sent an assignment this SDK cannot read: ${parsed.error.issues[0]?.message}`)
+  if (!parsed.success)
+    throw new EdgefleetError(
+      'validation_failed',
+      `the edge sent an assignment this SDK cannot read: ${parsed.error.issues[0]?.message}`,
+    )
   return { status: 'changed', assignment: parsed.data, etag: res.headers.get('ETag') ?? undefined }
 }

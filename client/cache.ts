@@ -67,7 +67,8 @@ export function openCache(name = DB_NAME): Promise<CacheDb> {
   })
 }
 
-const isQuotaError = (e: unknown) => e instanceof DOMException && (e.name === 'QuotaExceededError' || e.name === 'UnknownError')
+const isQuotaError = (e: unknown) =>
+  e instanceof DOMException && (e.name === 'QuotaExceededError' || e.name === 'UnknownError')
 
 /** The file and model cache over one IndexedDB database. */
 export class ModelCache {
@@ -84,7 +85,10 @@ export class ModelCache {
   ) {
     this.budgetBytes = options.budgetBytes ?? DEFAULT_BUDGET_BYTES
     this.now = options.now ?? Date.now
-    this.estimate = options.estimate ?? (async () => (typeof navigator !== 'undefined' && navigator.storage?.estimate ? navigator.storage.estimate() : {}))
+    this.estimate =
+      options.estimate ??
+      (async () =>
+        typeof navigator !== 'undefined' && navigator.storage?.estimate ? navigator.storage.estimate() : {})
   }
 
   /** The database itself, for stores other parts of the SDK own (the telemetry queue). */
@@ -123,12 +127,20 @@ export class ModelCache {
     for (;;) {
       try {
         const tx = this.db.transaction(['fileMeta', 'fileBytes'], 'readwrite')
-        await Promise.all([tx.objectStore('fileBytes').put(bytes, sha256), tx.objectStore('fileMeta').put({ sha256, size: bytes.byteLength, lastUsed: this.now() }), tx.done])
+        await Promise.all([
+          tx.objectStore('fileBytes').put(bytes, sha256),
+          tx.objectStore('fileMeta').put({ sha256, size: bytes.byteLength, lastUsed: this.now() }),
+          tx.done,
+        ])
         return
       } catch (e) {
         if (!isQuotaError(e)) throw e
         if ((await this.evictOldest(keep)) === 0)
-          throw new EdgefleetError('quota_exceeded', `no room for ${bytes.byteLength} bytes in the browser's storage quota`, { cause: e })
+          throw new EdgefleetError(
+            'quota_exceeded',
+            `no room for ${bytes.byteLength} bytes in the browser's storage quota`,
+            { cause: e },
+          )
       }
     }
   }
@@ -169,7 +181,12 @@ export class ModelCache {
     if (usage === undefined || quota === undefined) return
     // The browser's usage figure lags fresh writes; our own ledger of cached bytes does not.
     const files = await this.files()
-    let room = quota - Math.max(usage, files.reduce((a, f) => a + f.size, 0))
+    let room =
+      quota -
+      Math.max(
+        usage,
+        files.reduce((a, f) => a + f.size, 0),
+      )
     for (const victim of await this.victims(files, keep)) {
       if (room >= incoming * 1.05) return
       await this.deleteFile(victim.sha256)
@@ -199,7 +216,11 @@ export class ModelCache {
     }
     const free = files.filter((f) => !keep.has(f.sha256) && !this.pinned.has(f.sha256))
     const tier = (f: FileMeta) => (current.has(f.sha256) ? 2 : previous.has(f.sha256) ? 1 : 0)
-    return [...free.filter((f) => tier(f) === 0), ...free.filter((f) => tier(f) === 1), ...free.filter((f) => tier(f) === 2)]
+    return [
+      ...free.filter((f) => tier(f) === 0),
+      ...free.filter((f) => tier(f) === 1),
+      ...free.filter((f) => tier(f) === 2),
+    ]
   }
 
   private async deleteFile(sha256: string): Promise<void> {
@@ -213,7 +234,12 @@ export class ModelCache {
   }
 
   /** Records a newly confirmed assignment; a changed version moves the old one to `previous`. */
-  async putAssignment(model: string, assignment: Assignment, etag: string | undefined, checkedAt: number): Promise<ModelRecord> {
+  async putAssignment(
+    model: string,
+    assignment: Assignment,
+    etag: string | undefined,
+    checkedAt: number,
+  ): Promise<ModelRecord> {
     const tx = this.db.transaction('models', 'readwrite')
     const before = await tx.store.get(model)
     let record: ModelRecord

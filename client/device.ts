@@ -1,6 +1,10 @@
 import { sha256Hex } from './download.ts'
 
-const base64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+const base64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '')
 
 /** A fresh pseudonymous device id: `d_` + 22 base64url characters (128 random bits). */
 export function randomDeviceId(): string {

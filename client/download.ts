@@ -20,7 +20,12 @@ export async function sha256Hex(bytes: ArrayBuffer | Uint8Array): Promise<string
 export async function downloadVerified(
   url: string,
   expected: { sha256: string; size: number },
-  options: { headers?: Record<string, string>; onBytes?: (n: number) => void; fetch?: typeof fetch; signal?: AbortSignal } = {},
+  options: {
+    headers?: Record<string, string>
+    onBytes?: (n: number) => void
+    fetch?: typeof fetch
+    signal?: AbortSignal
+  } = {},
 ): Promise<ArrayBuffer> {
   const doFetch = options.fetch ?? fetch
   let res: Response
@@ -30,7 +35,10 @@ export async function downloadVerified(
     throw new EdgefleetError('network_error', `could not fetch ${url}`, { cause })
   }
   if (!res.ok || !res.body) {
-    throw new EdgefleetError(res.status === 404 ? 'not_found' : 'network_error', `fetching ${url} gave HTTP ${res.status}`)
+    throw new EdgefleetError(
+      res.status === 404 ? 'not_found' : 'network_error',
+      `fetching ${url} gave HTTP ${res.status}`,
+    )
   }
   const buffer = new Uint8Array(expected.size)
   let offset = 0
@@ -40,14 +48,19 @@ export async function downloadVerified(
     if (done) break
     if (offset + value.byteLength > expected.size) {
       await reader.cancel()
-      throw new EdgefleetError('integrity_error', `${url} is longer than the ${expected.size} bytes its manifest declares`)
+      throw new EdgefleetError(
+        'integrity_error',
+        `${url} is longer than the ${expected.size} bytes its manifest declares`,
+      )
     }
     buffer.set(value, offset)
     offset += value.byteLength
     options.onBytes?.(value.byteLength)
   }
-  if (offset !== expected.size) throw new EdgefleetError('integrity_error', `${url} has ${offset} bytes, its manifest declares ${expected.size}`)
+  if (offset !== expected.size)
+    throw new EdgefleetError('integrity_error', `${url} has ${offset} bytes, its manifest declares ${expected.size}`)
   const actual = await sha256Hex(buffer)
-  if (actual !== expected.sha256) throw new EdgefleetError('integrity_error', `${url} hashes to ${actual}, not ${expected.sha256}; refused`)
+  if (actual !== expected.sha256)
+    throw new EdgefleetError('integrity_error', `${url} hashes to ${actual}, not ${expected.sha256}; refused`)
   return buffer.buffer
 }

@@ -159,7 +159,8 @@ class FleetImpl implements Fleet {
   private readonly random: () => number
 
   constructor(private readonly options: FleetOptions) {
-    if (!/^https?:\/\//.test(options.endpoint)) throw new EdgefleetError('bad_request', 'endpoint must be an http(s) URL')
+    if (!/^https?:\/\//.test(options.endpoint))
+      throw new EdgefleetError('bad_request', 'endpoint must be an http(s) URL')
     if (!options.appKey) throw new EdgefleetError('bad_request', 'appKey is required')
     const dp = typeof options.telemetry === 'object' ? options.telemetry.dp : undefined
     if (dp !== undefined) this.dp = resolveDp(dp)
@@ -185,19 +186,35 @@ class FleetImpl implements Fleet {
 
   /** The telemetry processor, started with the first load (null when telemetry is off). */
   private getTelemetry(): Promise<TelemetryProcessor | null> {
-    this.telemetry ??= this.options.telemetry === false
-      ? Promise.resolve(null)
-      : Promise.all([this.getCache(), this.getHost()]).then(
-          ([cache, host]) =>
-            new TelemetryProcessor({
-              queue: new TelemetryQueue(cache.database),
-              transport: createTransport({ endpoint: this.endpoint, appKey: this.options.appKey, fetch: this.options.fetch }),
-              collect: (key) => host.api.collect(key),
-              device: async () => ({ id: await this.deviceId(), caps: await this.caps(), sdk: SDK_VERSION }),
-              random: this.random,
-              ...(this.dp ? { dp: { epsilon: this.dp.epsilon, clip: this.dp.clip, budget: new DpBudget(cache.database, this.dp.dailyBudget), random: this.random } } : {}),
-            }),
-        ).then((t) => (this.telemetryNow = t))
+    this.telemetry ??=
+      this.options.telemetry === false
+        ? Promise.resolve(null)
+        : Promise.all([this.getCache(), this.getHost()])
+            .then(
+              ([cache, host]) =>
+                new TelemetryProcessor({
+                  queue: new TelemetryQueue(cache.database),
+                  transport: createTransport({
+                    endpoint: this.endpoint,
+                    appKey: this.options.appKey,
+                    fetch: this.options.fetch,
+                  }),
+                  collect: (key) => host.api.collect(key),
+                  device: async () => ({ id: await this.deviceId(), caps: await this.caps(), sdk: SDK_VERSION }),
+                  random: this.random,
+                  ...(this.dp
+                    ? {
+                        dp: {
+                          epsilon: this.dp.epsilon,
+                          clip: this.dp.clip,
+                          budget: new DpBudget(cache.database, this.dp.dailyBudget),
+                          random: this.random,
+                        },
+                      }
+                    : {}),
+                }),
+            )
+            .then((t) => (this.telemetryNow = t))
     return this.telemetry
   }
 
@@ -207,22 +224,40 @@ class FleetImpl implements Fleet {
     if (!telemetry) return
     const { backend, fallbacks } = loaded.result
     const rollout = assignment.rollout ? { id: assignment.rollout.id, arm: assignment.rollout.arm } : undefined
-    const target = { model: assignment.model, version: assignment.version, role: assignment.role, ...(rollout ? { rollout } : {}), backend, fallbacks }
-    if (telemetry.track(loaded.key, target, assignment.telemetry)) telemetry.noteLoad(loaded.key, { ms, cacheHit: loaded.downloadedBytes === 0 })
+    const target = {
+      model: assignment.model,
+      version: assignment.version,
+      role: assignment.role,
+      ...(rollout ? { rollout } : {}),
+      backend,
+      fallbacks,
+    }
+    if (telemetry.track(loaded.key, target, assignment.telemetry))
+      telemetry.noteLoad(loaded.key, { ms, cacheHit: loaded.downloadedBytes === 0 })
   }
 
   deviceId(): Promise<string> {
-    this.id ??= this.options.deviceId !== undefined
-      ? hashedDeviceId(this.options.deviceId)
-      : this.getCache().then((c) => c.getOrCreateMeta('deviceId', randomDeviceId))
+    this.id ??=
+      this.options.deviceId !== undefined
+        ? hashedDeviceId(this.options.deviceId)
+        : this.getCache().then((c) => c.getOrCreateMeta('deviceId', randomDeviceId))
     return this.id
   }
 
   private async caps(): Promise<DeviceCaps> {
     const c = (await this.getHost()).capabilities
     const nav = navigator as Navigator & { deviceMemory?: number; userAgentData?: { platform?: string } }
-    const platform = nav.userAgentData?.platform?.toLowerCase().replace(/[^a-z0-9_-]/g, '').slice(0, 32)
-    return { webgpu: c.webgpu && !c.fallbackAdapter, f16: c.f16, cores: c.cores || undefined, deviceMemory: nav.deviceMemory, ...(platform ? { platform } : {}) }
+    const platform = nav.userAgentData?.platform
+      ?.toLowerCase()
+      .replace(/[^a-z0-9_-]/g, '')
+      .slice(0, 32)
+    return {
+      webgpu: c.webgpu && !c.fallbackAdapter,
+      f16: c.f16,
+      cores: c.cores || undefined,
+      deviceMemory: nav.deviceMemory,
+      ...(platform ? { platform } : {}),
+    }
   }
 
   private emit(event: FleetEvent): void {
@@ -241,7 +276,15 @@ class FleetImpl implements Fleet {
     let fresh: { etag?: string } | null = null
     let from: 'edge' | 'cache' = 'edge'
     try {
-      const answer = await fetchAssignment({ endpoint: this.endpoint, appKey: this.options.appKey, model, deviceId: await this.deviceId(), caps: await this.caps(), etag: record?.etag, fetch: this.options.fetch })
+      const answer = await fetchAssignment({
+        endpoint: this.endpoint,
+        appKey: this.options.appKey,
+        model,
+        deviceId: await this.deviceId(),
+        caps: await this.caps(),
+        etag: record?.etag,
+        fetch: this.options.fetch,
+      })
       if (answer.status === 'unchanged' && record) {
         assignment = record.current
         await cache.touchAssignment(model, Date.now())
@@ -262,14 +305,29 @@ class FleetImpl implements Fleet {
       loaded = await this.loadVersion(assignment, options)
     } catch (e) {
       // A new version that cannot be fetched or verified never replaces one that worked.
-      if (!record || record.current.version === assignment.version || !isEdgefleetError(e) || !['integrity_error', 'network_error', 'not_found'].includes(e.code)) throw e
+      if (
+        !record ||
+        record.current.version === assignment.version ||
+        !isEdgefleetError(e) ||
+        !['integrity_error', 'network_error', 'not_found'].includes(e.code)
+      )
+        throw e
       this.emit({ type: 'error', model, code: e.code, message: e.message })
       assignment = record.current
       fresh = null
       loaded = await this.loadVersion(assignment, options)
     }
     if (fresh) await cache.putAssignment(model, assignment, fresh.etag, Date.now())
-    this.emit({ type: 'loaded', model, role: assignment.role, version: assignment.version, backend: loaded.result.backend, fallbacks: loaded.result.fallbacks, assignment: from, downloadedBytes: loaded.downloadedBytes })
+    this.emit({
+      type: 'loaded',
+      model,
+      role: assignment.role,
+      version: assignment.version,
+      backend: loaded.result.backend,
+      fallbacks: loaded.result.fallbacks,
+      assignment: from,
+      downloadedBytes: loaded.downloadedBytes,
+    })
 
     await this.track(assignment, loaded, performance.now() - started)
     const hooks: ModelHooks = {
@@ -292,7 +350,9 @@ class FleetImpl implements Fleet {
     const [cache, host] = await Promise.all([this.getCache(), this.getHost()])
     const backends = options.backends ?? defaultBackends(assignment.format)
     const allowFallback = options.allowFallbackAdapter ?? false
-    const groups = runtimeGroupsFor(assignment.format, backends, host.capabilities, allowFallback).filter((g) => !host.sentRuntime.has(g))
+    const groups = runtimeGroupsFor(assignment.format, backends, host.capabilities, allowFallback).filter(
+      (g) => !host.sentRuntime.has(g),
+    )
     const runtime = pinnedFiles(RUNTIME_FILES, groups)
     cache.pin([...runtime.map((f) => f.sha256), ...assignment.files.map((f) => f.sha256)])
     const runtimeBase = (this.options.runtimeUrl ?? `${this.endpoint}/v1/artifacts`).replace(/\/$/, '')
@@ -344,11 +404,19 @@ class FleetImpl implements Fleet {
       backends,
       allowFallbackAdapter: allowFallback,
       driftWindowMinutes: options.driftWindowMinutes,
-      ...(assignment.role === 'shadow' && options.shadowTolerance !== undefined ? { shadowTolerance: options.shadowTolerance } : {}),
+      ...(assignment.role === 'shadow' && options.shadowTolerance !== undefined
+        ? { shadowTolerance: options.shadowTolerance }
+        : {}),
       runtime: runtimeAssets(RUNTIME_FILES, groups, bytes),
     })
     for (const g of groups) host.sentRuntime.add(g)
-    return { key, version: assignment.version, result, signature: assignment.signature, downloadedBytes: progress.total }
+    return {
+      key,
+      version: assignment.version,
+      result,
+      signature: assignment.signature,
+      downloadedBytes: progress.total,
+    }
   }
 
   /**
@@ -359,7 +427,10 @@ class FleetImpl implements Fleet {
     const current = this.timers.get(model)
     if (current?.ttlSeconds === ttlSeconds || this.closed) return
     if (current) clearInterval(current.timer)
-    this.timers.set(model, { ttlSeconds, timer: setInterval(() => void this.refresh(model, options).catch(() => undefined), ttlSeconds * 1000) })
+    this.timers.set(model, {
+      ttlSeconds,
+      timer: setInterval(() => void this.refresh(model, options).catch(() => undefined), ttlSeconds * 1000),
+    })
   }
 
   /** Re-asks the edge; a changed version loads in the background and swaps in. */
@@ -367,7 +438,15 @@ class FleetImpl implements Fleet {
     if (this.closed) return
     const cache = await this.getCache()
     const record = await cache.getModel(model.name)
-    const answer = await fetchAssignment({ endpoint: this.endpoint, appKey: this.options.appKey, model: model.name, deviceId: await this.deviceId(), caps: await this.caps(), etag: record?.etag, fetch: this.options.fetch })
+    const answer = await fetchAssignment({
+      endpoint: this.endpoint,
+      appKey: this.options.appKey,
+      model: model.name,
+      deviceId: await this.deviceId(),
+      caps: await this.caps(),
+      etag: record?.etag,
+      fetch: this.options.fetch,
+    })
     if (answer.status === 'unchanged') {
       await cache.touchAssignment(model.name, Date.now())
       // A shadow whose load failed on the network is tried again.
@@ -393,7 +472,12 @@ class FleetImpl implements Fleet {
       this.emit({ type: 'swapped', model: model.name, from, to: next.version })
       void this.shadows.sync(model, answer.assignment, options)
     } catch (e) {
-      this.emit({ type: 'error', model: model.name, code: isEdgefleetError(e) ? e.code : 'internal', message: e instanceof Error ? e.message : String(e) })
+      this.emit({
+        type: 'error',
+        model: model.name,
+        code: isEdgefleetError(e) ? e.code : 'internal',
+        message: e instanceof Error ? e.message : String(e),
+      })
       throw e
     }
   }
@@ -413,7 +497,8 @@ class FleetImpl implements Fleet {
   private remember(v: LoadedVersion, predictions: readonly Prediction[]): void {
     const at = Date.now()
     const target = this.telemetryNow?.targetOf(v.key)
-    for (const p of predictions) this.predictions.remember(p.id, { target, at, predicted: predictedClass(p.output, v.signature), answered: false })
+    for (const p of predictions)
+      this.predictions.remember(p.id, { target, at, predicted: predictedClass(p.output, v.signature), answered: false })
   }
 
   feedback(predictionId: string, label: string): FeedbackResult {

@@ -9,7 +9,15 @@
  * const r = await model.predict({ temp_max: 14.2, precipitation: 0, wind: 3.1, month: '6' })
  */
 export { createFleet } from './fleet.ts'
-export type { DpOptions, FeedbackResult, Fleet, FleetEvent, FleetOptions, LoadOptions, TelemetryOptions } from './fleet.ts'
+export type {
+  DpOptions,
+  FeedbackResult,
+  Fleet,
+  FleetEvent,
+  FleetOptions,
+  LoadOptions,
+  TelemetryOptions,
+} from './fleet.ts'
 export type { FleetModel, Prediction } from './model.ts'
 export type { Progress } from './download.ts'
 export { EdgefleetError, isEdgefleetError } from '../core/errors.ts'

@@ -132,7 +132,13 @@ export class FleetModel {
   async predictBatch(inputs: ModelInput[]): Promise<Prediction[]> {
     return this.run(this.active, async (v) => {
       const rs = await this.host.api.predictBatch(v.key, inputs, this.shadowRun(inputs.length))
-      const ps = rs.map((r): Prediction => ({ id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }))
+      const ps = rs.map((r): Prediction => ({
+        id: nextId(),
+        output: r.output,
+        version: v.version,
+        backend: v.result.backend,
+        ms: r.ms,
+      }))
       this.hooks.predicted(v, ps)
       return ps
     })

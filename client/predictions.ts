@@ -76,16 +76,26 @@ export class PredictionLog {
    * unknown, evicted or too old is `not_found`.
    */
   feedback(id: string, label: string, now: number): FeedbackVerdict {
-    if (typeof id !== 'string') throw new EdgefleetError('bad_request', 'feedback takes the id of a prediction', { pointer: '/id' })
-    if (typeof label !== 'string') throw new EdgefleetError('bad_request', 'a feedback label is a class label (a string)', { pointer: '/label' })
+    if (typeof id !== 'string')
+      throw new EdgefleetError('bad_request', 'feedback takes the id of a prediction', { pointer: '/id' })
+    if (typeof label !== 'string')
+      throw new EdgefleetError('bad_request', 'a feedback label is a class label (a string)', { pointer: '/label' })
     const entry = this.get(id, now)
     if (entry === undefined)
-      throw new EdgefleetError('not_found', `no prediction "${id}" among the last ${this.capacity} of this page within ${this.maxAgeMs / 3_600_000} h: feedback must refer to a recent prediction`, { pointer: '/id' })
+      throw new EdgefleetError(
+        'not_found',
+        `no prediction "${id}" among the last ${this.capacity} of this page within ${this.maxAgeMs / 3_600_000} h: feedback must refer to a recent prediction`,
+        { pointer: '/id' },
+      )
     if (entry.answered) return { value: false, reason: 'duplicate' }
     entry.answered = true
     if (entry.predicted === undefined) return { value: false, reason: 'no_class' }
     if (entry.target === undefined) return { value: false, reason: 'not_reported' }
-    return { value: true, reason: 'recorded', count: { target: entry.target, at: entry.at, correct: label === entry.predicted } }
+    return {
+      value: true,
+      reason: 'recorded',
+      count: { target: entry.target, at: entry.at, correct: label === entry.predicted },
+    }
   }
 
   get size(): number {

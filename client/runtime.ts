@@ -12,7 +12,12 @@ export function defaultBackends(format: ModelFormat): Backend[] {
  * reference of the WebGPU self-check); the WebGPU build (27 MB) only when a usable adapter exists;
  * tfjs's WASM files only when `wasm` is among the backends to try.
  */
-export function runtimeGroupsFor(format: ModelFormat, backends: Backend[], caps: WorkerCapabilities, allowFallbackAdapter: boolean): RuntimeGroup[] {
+export function runtimeGroupsFor(
+  format: ModelFormat,
+  backends: Backend[],
+  caps: WorkerCapabilities,
+  allowFallbackAdapter: boolean,
+): RuntimeGroup[] {
   if (format === 'onnx') {
     const gpu = backends.includes('webgpu') && caps.webgpu && (!caps.fallbackAdapter || allowFallbackAdapter)
     return gpu ? ['ortWasm', 'ortWebgpu'] : ['ortWasm']
@@ -26,7 +31,11 @@ export function pinnedFiles(pins: RuntimePins, groups: RuntimeGroup[]): PinnedFi
 }
 
 /** Assembles RuntimeAssets from fetched bytes keyed by SHA-256. */
-export function runtimeAssets(pins: RuntimePins, groups: RuntimeGroup[], bytes: Map<string, ArrayBuffer>): RuntimeAssets {
+export function runtimeAssets(
+  pins: RuntimePins,
+  groups: RuntimeGroup[],
+  bytes: Map<string, ArrayBuffer>,
+): RuntimeAssets {
   const get = (f: PinnedFile) => {
     const b = bytes.get(f.sha256)
     if (!b) throw new Error(`runtime file ${f.path} is missing`)

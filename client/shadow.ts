@@ -7,7 +7,10 @@ import type { ReportTarget } from './telemetry/report-builder.ts'
 import type { TelemetryProcessor } from './telemetry/telemetry.ts'
 
 /** What loading a version needs of an assignment (a primary's, or one built from its `shadow`). */
-export type VersionToLoad = Pick<Assignment, 'model' | 'version' | 'role' | 'format' | 'files' | 'signature' | 'profile'>
+export type VersionToLoad = Pick<
+  Assignment,
+  'model' | 'version' | 'role' | 'format' | 'files' | 'signature' | 'profile'
+>
 
 /** What the shadow keeper needs from the fleet. */
 export interface ShadowKeeperDeps {
@@ -46,7 +49,12 @@ export class ShadowKeeper {
   constructor(private readonly deps: ShadowKeeperDeps) {}
 
   /** Brings the model's shadow in line with `assignment` (which came from the edge, or from the cache when offline). Never throws. */
-  async sync(model: FleetModel, assignment: Assignment, options: LoadOptions, source: 'edge' | 'cache' = 'edge'): Promise<void> {
+  async sync(
+    model: FleetModel,
+    assignment: Assignment,
+    options: LoadOptions,
+    source: 'edge' | 'cache' = 'edge',
+  ): Promise<void> {
     const state = this.#state(model)
     const want = assignment.shadow
     const have = model.shadow
@@ -54,7 +62,11 @@ export class ShadowKeeper {
       model.setShadow({ ...have, sampleRate: want.sampleRate })
       const telemetry = await this.deps.telemetry().catch(() => null)
       const target = telemetry?.targetOf(have.key)
-      if (telemetry && target && rolloutOf(target) !== rolloutOf(shadowTarget(assignment, target.backend, target.fallbacks)))
+      if (
+        telemetry &&
+        target &&
+        rolloutOf(target) !== rolloutOf(shadowTarget(assignment, target.backend, target.fallbacks))
+      )
         await telemetry.retarget(have.key, shadowTarget(assignment, target.backend, target.fallbacks))
       return
     }
@@ -81,21 +93,53 @@ export class ShadowKeeper {
     if (slot) await this.deps.unload(slot.key).catch(() => undefined)
   }
 
-  async #load(model: FleetModel, assignment: Assignment, options: LoadOptions, generation: number, source: 'edge' | 'cache'): Promise<void> {
+  async #load(
+    model: FleetModel,
+    assignment: Assignment,
+    options: LoadOptions,
+    generation: number,
+    source: 'edge' | 'cache',
+  ): Promise<void> {
     const want = assignment.shadow!
     const state = this.#state(model)
     const started = performance.now()
     let loaded: LoadedVersion
     try {
-      loaded = await this.deps.load({ model: assignment.model, version: want.version, role: 'shadow', format: want.format, files: want.files, signature: want.signature, profile: want.profile }, options)
+      loaded = await this.deps.load(
+        {
+          model: assignment.model,
+          version: want.version,
+          role: 'shadow',
+          format: want.format,
+          files: want.files,
+          signature: want.signature,
+          profile: want.profile,
+        },
+        options,
+      )
     } catch (e) {
       const code = isEdgefleetError(e) ? e.code : 'internal'
       if (code !== 'network_error') state.failed = want.version
-      this.deps.emit({ type: 'error', model: assignment.model, role: 'shadow', code, message: e instanceof Error ? e.message : String(e) })
+      this.deps.emit({
+        type: 'error',
+        model: assignment.model,
+        role: 'shadow',
+        code,
+        message: e instanceof Error ? e.message : String(e),
+      })
       const telemetry = await this.deps.telemetry().catch(() => null)
       if (telemetry) {
-        const { backend, fallbacks } = whyNot(this.deps.backends(want.format, options), code, isEdgefleetError(e) ? e.details.data?.reasons : undefined)
-        telemetry.noteFailedLoad(shadowTarget(assignment, backend, fallbacks), assignment.telemetry, performance.now() - started, telemetry.targetOf(model.workerKey) !== undefined)
+        const { backend, fallbacks } = whyNot(
+          this.deps.backends(want.format, options),
+          code,
+          isEdgefleetError(e) ? e.details.data?.reasons : undefined,
+        )
+        telemetry.noteFailedLoad(
+          shadowTarget(assignment, backend, fallbacks),
+          assignment.telemetry,
+          performance.now() - started,
+          telemetry.targetOf(model.workerKey) !== undefined,
+        )
       }
       return
     }
@@ -108,11 +152,27 @@ export class ShadowKeeper {
     if (telemetry) {
       // The shadow reports exactly when its primary does, so the two sides come from the same devices.
       const sampled = telemetry.targetOf(model.workerKey) !== undefined
-      if (telemetry.track(loaded.key, shadowTarget(assignment, loaded.result.backend, loaded.result.fallbacks), assignment.telemetry, sampled))
+      if (
+        telemetry.track(
+          loaded.key,
+          shadowTarget(assignment, loaded.result.backend, loaded.result.fallbacks),
+          assignment.telemetry,
+          sampled,
+        )
+      )
         telemetry.noteLoad(loaded.key, { ms: performance.now() - started, cacheHit: loaded.downloadedBytes === 0 })
     }
     model.setShadow({ key: loaded.key, version: want.version, sampleRate: want.sampleRate })
-    this.deps.emit({ type: 'loaded', model: assignment.model, role: 'shadow', version: want.version, backend: loaded.result.backend, fallbacks: loaded.result.fallbacks, assignment: source, downloadedBytes: loaded.downloadedBytes })
+    this.deps.emit({
+      type: 'loaded',
+      model: assignment.model,
+      role: 'shadow',
+      version: want.version,
+      backend: loaded.result.backend,
+      fallbacks: loaded.result.fallbacks,
+      assignment: source,
+      downloadedBytes: loaded.downloadedBytes,
+    })
   }
 
   #state(model: FleetModel): ShadowState {
@@ -123,9 +183,20 @@ export class ShadowKeeper {
 }
 
 /** The shadow's report target: its version, role `shadow`, and the rollout's candidate arm. */
-function shadowTarget(assignment: Assignment, backend: Backend, fallbacks: Partial<Record<Backend, string>>): ReportTarget {
+function shadowTarget(
+  assignment: Assignment,
+  backend: Backend,
+  fallbacks: Partial<Record<Backend, string>>,
+): ReportTarget {
   const rollout = assignment.rollout ? { rollout: { id: assignment.rollout.id, arm: 'candidate' as const } } : {}
-  return { model: assignment.model, version: assignment.shadow!.version, role: 'shadow', ...rollout, backend, fallbacks }
+  return {
+    model: assignment.model,
+    version: assignment.shadow!.version,
+    role: 'shadow',
+    ...rollout,
+    backend,
+    fallbacks,
+  }
 }
 
 const rolloutOf = (t: ReportTarget) => `${t.rollout?.id ?? ''}:${t.rollout?.arm ?? ''}`
@@ -134,7 +205,11 @@ const rolloutOf = (t: ReportTarget) => `${t.rollout?.id ?? ''}:${t.rollout?.arm 
  * What a failed load reports: the per-backend reasons when the worker tried backends
  * (`backend_unavailable`), else the error code under the first backend, which never got to run.
  */
-function whyNot(order: Backend[], code: string, reasons: unknown): { backend: Backend; fallbacks: Partial<Record<Backend, string>> } {
+function whyNot(
+  order: Backend[],
+  code: string,
+  reasons: unknown,
+): { backend: Backend; fallbacks: Partial<Record<Backend, string>> } {
   const fallbacks: Partial<Record<Backend, string>> = {}
   if (typeof reasons === 'object' && reasons !== null)
     for (const b of order) {

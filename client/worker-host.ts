@@ -18,7 +18,11 @@ export interface WorkerHost {
 async function workerScriptUrl(workerUrl?: string | URL): Promise<{ url: string | URL; revoke?: () => void }> {
   if (workerUrl) return { url: workerUrl }
   const { default: source } = await import('./worker-source.ts')
-  if (!source) throw new EdgefleetError('backend_unavailable', 'this build of the SDK has no bundled worker: pass workerUrl, or use the built package (npm run build:sdk)')
+  if (!source)
+    throw new EdgefleetError(
+      'backend_unavailable',
+      'this build of the SDK has no bundled worker: pass workerUrl, or use the built package (npm run build:sdk)',
+    )
   const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }))
   return { url, revoke: () => URL.revokeObjectURL(url) }
 }
@@ -44,7 +48,8 @@ export async function startWorker(workerUrl?: string | URL): Promise<WorkerHost>
     sentRuntime: new Set(),
     load(request) {
       const buffers = [...Object.values(request.files)]
-      for (const group of Object.values(request.runtime ?? {})) if (group) buffers.push(...(Object.values(group) as ArrayBuffer[]))
+      for (const group of Object.values(request.runtime ?? {}))
+        if (group) buffers.push(...(Object.values(group) as ArrayBuffer[]))
       return api.load(transfer(request, buffers))
     },
     terminate() {

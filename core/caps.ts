@@ -22,7 +22,8 @@ export function decodeCaps(text: string | null | undefined): DeviceCaps {
     if (value === undefined) continue
     if (key === 'webgpu') caps.webgpu = value === '1'
     else if (key === 'f16') caps.f16 = value === '1'
-    else if (key === 'mem' && /^\d+(\.\d+)?$/.test(value) && Number(value) > 0 && Number(value) <= 1024) caps.deviceMemory = Number(value)
+    else if (key === 'mem' && /^\d+(\.\d+)?$/.test(value) && Number(value) > 0 && Number(value) <= 1024)
+      caps.deviceMemory = Number(value)
     else if (key === 'cores' && /^\d{1,4}$/.test(value) && Number(value) > 0) caps.cores = Number(value)
     else if (key === 'platform' && /^[a-z0-9_-]{1,32}$/.test(value)) caps.platform = value
   }

@@ -9,7 +9,13 @@ export class EdgefleetError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { pointer?: string; cause?: unknown; retryAfter?: number; headers?: Record<string, string>; data?: Record<string, unknown> } = {},
+    readonly details: {
+      pointer?: string
+      cause?: unknown
+      retryAfter?: number
+      headers?: Record<string, string>
+      data?: Record<string, unknown>
+    } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
   }
@@ -60,5 +66,11 @@ export function httpStatus(code: ErrorCode): number {
 
 /** True when `e` is an EdgefleetError (also after structured cloning, which loses the prototype). */
 export function isEdgefleetError(e: unknown): e is EdgefleetError {
-  return e instanceof EdgefleetError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'EdgefleetError' && typeof (e as { code?: unknown }).code === 'string')
+  return (
+    e instanceof EdgefleetError ||
+    (typeof e === 'object' &&
+      e !== null &&
+      (e as { name?: unknown }).name === 'EdgefleetError' &&
+      typeof (e as { code?: unknown }).code === 'string')
+  )
 }

@@ -10,54 +10,57 @@ export interface PinnedFile {
 export interface RuntimePins {
   ortWasm: Record<'mjs' | 'wasm', PinnedFile>
   ortWebgpu: Record<'mjs' | 'wasm', PinnedFile>
-  tfjsWasm: Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', PinnedFile>
+  tfjsWasm: Record<
+    'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm',
+    PinnedFile
+  >
 }
 
 export type RuntimeGroup = keyof RuntimePins
 
 /** Engine runtime files pinned by SHA-256: the SDK runs only these exact bytes. */
 export const RUNTIME_FILES: RuntimePins = {
-  "ortWasm": {
-    "mjs": {
-      "path": "onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
-      "sha256": "e13f7f94fc51b4ca72b12faeb1ee95f4ace6dfbc8939bc718aabdc0a27c4299b",
-      "size": 24381
+  ortWasm: {
+    mjs: {
+      path: 'onnxruntime-web/dist/ort-wasm-simd-threaded.mjs',
+      sha256: 'e13f7f94fc51b4ca72b12faeb1ee95f4ace6dfbc8939bc718aabdc0a27c4299b',
+      size: 24381,
     },
-    "wasm": {
-      "path": "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
-      "sha256": "3398c10d07d229bd91b364548e130e0e51a8e5704b88c7c083ebbeb78842dee2",
-      "size": 14239897
-    }
+    wasm: {
+      path: 'onnxruntime-web/dist/ort-wasm-simd-threaded.wasm',
+      sha256: '3398c10d07d229bd91b364548e130e0e51a8e5704b88c7c083ebbeb78842dee2',
+      size: 14239897,
+    },
   },
-  "ortWebgpu": {
-    "mjs": {
-      "path": "onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs",
-      "sha256": "3d1c85995364bb643302fc6fd877a0c3ba5ae72401815e0f24828a53d9191e28",
-      "size": 53057
+  ortWebgpu: {
+    mjs: {
+      path: 'onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs',
+      sha256: '3d1c85995364bb643302fc6fd877a0c3ba5ae72401815e0f24828a53d9191e28',
+      size: 53057,
     },
-    "wasm": {
-      "path": "onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm",
-      "sha256": "39f9f0894d478800487ed9f7dbe92618498db320cf55c8e3d89adff8dce658da",
-      "size": 26781914
-    }
+    wasm: {
+      path: 'onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm',
+      sha256: '39f9f0894d478800487ed9f7dbe92618498db320cf55c8e3d89adff8dce658da',
+      size: 26781914,
+    },
   },
-  "tfjsWasm": {
-    "tfjs-backend-wasm.wasm": {
-      "path": "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm",
-      "sha256": "70a5d516060464e5269f01c74bac1772d6b8ab6cb612acf16b5cdaf61f78d892",
-      "size": 311123
+  tfjsWasm: {
+    'tfjs-backend-wasm.wasm': {
+      path: '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm',
+      sha256: '70a5d516060464e5269f01c74bac1772d6b8ab6cb612acf16b5cdaf61f78d892',
+      size: 311123,
     },
-    "tfjs-backend-wasm-simd.wasm": {
-      "path": "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm",
-      "sha256": "77ebb28a6d34f371dbbf2086b7f2de8994acd8ea5a3cf1fa24d2c26c840cac7b",
-      "size": 424594
+    'tfjs-backend-wasm-simd.wasm': {
+      path: '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm',
+      sha256: '77ebb28a6d34f371dbbf2086b7f2de8994acd8ea5a3cf1fa24d2c26c840cac7b',
+      size: 424594,
     },
-    "tfjs-backend-wasm-threaded-simd.wasm": {
-      "path": "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm",
-      "sha256": "c052228d4bef185c27bbe59a9e029570c78bbb9f08b3cb46b597851650373de2",
-      "size": 435643
-    }
-  }
+    'tfjs-backend-wasm-threaded-simd.wasm': {
+      path: '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm',
+      sha256: 'c052228d4bef185c27bbe59a9e029570c78bbb9f08b3cb46b597851650373de2',
+      size: 435643,
+    },
+  },
 }
 
 /** Every pinned runtime file. */

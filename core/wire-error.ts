@@ -12,9 +12,18 @@ export interface SerializedError {
 
 /** Serializes any thrown value; EdgefleetErrors keep their code, others become `internal`. */
 export function serializeError(e: unknown): SerializedError {
-  if (e instanceof EdgefleetError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'EdgefleetError')) {
+  if (
+    e instanceof EdgefleetError ||
+    (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'EdgefleetError')
+  ) {
     const err = e as EdgefleetError
-    return { name: 'EdgefleetError', code: err.code, message: err.message, pointer: err.details?.pointer, data: err.details?.data }
+    return {
+      name: 'EdgefleetError',
+      code: err.code,
+      message: err.message,
+      pointer: err.details?.pointer,
+      data: err.details?.data,
+    }
   }
   return { name: 'EdgefleetError', code: 'internal', message: e instanceof Error ? e.message : String(e) }
 }

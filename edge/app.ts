@@ -36,13 +36,39 @@ export function createApp(): OpenAPIHono<AppEnv> {
     return jsonLimit(c, next)
   })
 
-  for (const routes of [health, models, versions, aliases, artifacts, assign, telemetry, policy, rollouts, events, tokens]) app.route('/', routes)
+  for (const routes of [
+    health,
+    models,
+    versions,
+    aliases,
+    artifacts,
+    assign,
+    telemetry,
+    policy,
+    rollouts,
+    events,
+    tokens,
+  ])
+    app.route('/', routes)
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API token (scopes registry:read, registry:write, rollout:write, telemetry:read, admin)' })
-  app.openAPIRegistry.registerComponent('securitySchemes', 'appKey', { type: 'apiKey', in: 'header', name: 'X-Edgefleet-Key', description: 'An app key (scope device); also accepted as ?key=' })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API token (scopes registry:read, registry:write, rollout:write, telemetry:read, admin)',
+  })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'appKey', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Edgefleet-Key',
+    description: 'An app key (scope device); also accepted as ?key=',
+  })
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'edgefleet edge API', version: '1', description: 'Model registry, assignment, telemetry and rollouts for on-device models.' },
+    info: {
+      title: 'edgefleet edge API',
+      version: '1',
+      description: 'Model registry, assignment, telemetry and rollouts for on-device models.',
+    },
   })
   return app
 }

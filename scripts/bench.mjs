@@ -9,27 +9,39 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dir = new URL('../bench/', import.meta.url)
 const SUFFIX = '.bench.ts'
-const all = readdirSync(dir).filter((f) => f.endsWith(SUFFIX)).sort()
+const all = readdirSync(dir)
+  .filter((f) => f.endsWith(SUFFIX))
+  .sort()
 
 const wanted = process.argv.slice(2)
 const unknown = wanted.filter((w) => !all.includes(w) && !all.includes(`${w}${SUFFIX}`))
 if (unknown.length > 0) {
-  console.error(`no such bench: ${unknown.join(', ')} (available: ${all.map((f) => f.slice(0, -SUFFIX.length)).join(', ')})`)
+  console.error(
+    `no such bench: ${unknown.join(', ')} (available: ${all.map((f) => f.slice(0, -SUFFIX.length)).join(', ')})`,
+  )
   process.exit(2)
 }
-const selected = wanted.length === 0 ? all : all.filter((f) => wanted.includes(f) || wanted.includes(f.slice(0, -SUFFIX.length)))
+const selected =
+  wanted.length === 0 ? all : all.filter((f) => wanted.includes(f) || wanted.includes(f.slice(0, -SUFFIX.length)))
 
 const failed = []
 for (const file of selected) {
   console.log(`\n▶ bench/${file}`)
   const started = performance.now()
-  const run = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(file, dir))], { cwd: root, stdio: 'inherit' })
+  const run = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(file, dir))], {
+    cwd: root,
+    stdio: 'inherit',
+  })
   const seconds = ((performance.now() - started) / 1000).toFixed(1)
   if (run.error) console.error(`  could not start: ${run.error.message}`)
   const ok = run.status === 0
-  console.log(`${ok ? '✓' : '✗'} bench/${file} ${ok ? 'passed' : `failed (${run.signal ?? `exit ${run.status}`})`} in ${seconds} s`)
+  console.log(
+    `${ok ? '✓' : '✗'} bench/${file} ${ok ? 'passed' : `failed (${run.signal ?? `exit ${run.status}`})`} in ${seconds} s`,
+  )
   if (!ok) failed.push(file)
 }
 
-console.log(`\n${selected.length - failed.length} of ${selected.length} benches passed${failed.length ? `; failed: ${failed.join(', ')}` : ''}`)
+console.log(
+  `\n${selected.length - failed.length} of ${selected.length} benches passed${failed.length ? `; failed: ${failed.join(', ')}` : ''}`,
+)
 process.exit(failed.length > 0 ? 1 : 0)

@@ -5,7 +5,16 @@
 //   node scripts/build-sdk.mjs              always
 //   node scripts/build-sdk.mjs --if-stale   only when a built file is missing or older than a source
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
@@ -15,7 +24,11 @@ const out = `${root}dist/sdk`
 
 if (process.argv.includes('--if-stale')) {
   const sources = ['client', 'worker', 'core']
-    .flatMap((d) => readdirSync(`${root}${d}`, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => `${e.parentPath}/${e.name}`))
+    .flatMap((d) =>
+      readdirSync(`${root}${d}`, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => `${e.parentPath}/${e.name}`),
+    )
     .concat(fileURLToPath(import.meta.url), `${root}package-lock.json`)
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs))
   const built = [`${out}/edgefleet.js`, `${root}public/sdk/edgefleet.js`]
@@ -24,16 +37,32 @@ if (process.argv.includes('--if-stale')) {
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 
-const common = { bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: true, legalComments: 'eof', logLevel: 'warning' }
+const common = {
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  legalComments: 'eof',
+  logLevel: 'warning',
+}
 
-const worker = await esbuild.build({ ...common, entryPoints: [`${root}worker/index.ts`], write: false, outfile: 'worker.js' })
+const worker = await esbuild.build({
+  ...common,
+  entryPoints: [`${root}worker/index.ts`],
+  write: false,
+  outfile: 'worker.js',
+})
 const workerCode = worker.outputFiles[0].text
 
 /** Replaces the empty placeholder with the worker bundle's source. */
 const inlineWorker = {
   name: 'inline-worker',
   setup(build) {
-    build.onLoad({ filter: /client[\\/]worker-source\.ts$/ }, () => ({ contents: `export default ${JSON.stringify(workerCode)}`, loader: 'js' }))
+    build.onLoad({ filter: /client[\\/]worker-source\.ts$/ }, () => ({
+      contents: `export default ${JSON.stringify(workerCode)}`,
+      loader: 'js',
+    }))
   },
 }
 await esbuild.build({
@@ -45,13 +74,22 @@ await esbuild.build({
   plugins: [inlineWorker],
 })
 
-const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.sdk.json`, '--outDir', `${out}/types`], { stdio: 'inherit' })
+const tsc = spawnSync(
+  process.execPath,
+  [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.sdk.json`, '--outDir', `${out}/types`],
+  { stdio: 'inherit' },
+)
 if (tsc.status !== 0) process.exit(tsc.status ?? 1)
 // Declarations keep the sources' `.ts` specifiers; consumers resolve `.js` to the `.d.ts` beside it.
 for (const file of readdirSync(`${out}/types`, { recursive: true })) {
   const path = `${out}/types/${file}`
   if (!path.endsWith('.d.ts')) continue
-  writeFileSync(path, readFileSync(path, 'utf8').replace(/(from\s+'[^']+)\.ts'/g, "$1.js'").replace(/(import\('[^']+)\.ts'\)/g, "$1.js')"))
+  writeFileSync(
+    path,
+    readFileSync(path, 'utf8')
+      .replace(/(from\s+'[^']+)\.ts'/g, "$1.js'")
+      .replace(/(import\('[^']+)\.ts'\)/g, "$1.js')"),
+  )
 }
 
 const size = (file) => {

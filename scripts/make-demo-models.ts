@@ -24,8 +24,19 @@ writeFileSync(`${out}/signature.json`, json(model.signature))
 writeFileSync(`${out}/profile.json`, json(model.profile))
 writeFileSync(`${out}/metrics.json`, json(model.metrics))
 // One day per line: small diffs, and the page reads it with one JSON.parse.
-const days = year(2015).map((r) => JSON.stringify({ date: r.date, precipitation: r.precipitation, temp_max: r.temp_max, temp_min: r.temp_min, wind: r.wind, weather: r.weather }))
+const days = year(2015).map((r) =>
+  JSON.stringify({
+    date: r.date,
+    precipitation: r.precipitation,
+    temp_max: r.temp_max,
+    temp_min: r.temp_min,
+    wind: r.wind,
+    weather: r.weather,
+  }),
+)
 mkdirSync(`${root}public/demo/data`, { recursive: true })
 writeFileSync(`${root}public/demo/data/seattle-weather-2015.json`, `[\n${days.join(',\n')}\n]\n`)
 const m = model.metrics
-console.log(`weather: ${m.train_rows} rows of 2012, training accuracy ${m.train_accuracy.toFixed(3)} (majority baseline ${m.majority_baseline.toFixed(3)}), ${model.onnx.length} bytes → ${out}`)
+console.log(
+  `weather: ${m.train_rows} rows of 2012, training accuracy ${m.train_accuracy.toFixed(3)} (majority baseline ${m.majority_baseline.toFixed(3)}), ${model.onnx.length} bytes → ${out}`,
+)

@@ -24,16 +24,23 @@ const dir = new URL('../test/vectors/formats/', import.meta.url)
 mkdirSync(dir, { recursive: true })
 
 /** RFC 6901 pointer of a zod issue path, as the edge reports it. */
-const pointerOf = (path: PropertyKey[]) => path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
+const pointerOf = (path: PropertyKey[]) =>
+  path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v))
 
 /** JSON with two-space indentation, keeping any value that fits in 100 columns on one line. */
 function pretty(v: unknown, indent = ''): string {
-  const inline = JSON.stringify(v, null, 1).replace(/\n\s*/g, ' ').replace(/([[{]) /g, '$1').replace(/ ([\]}])/g, '$1')
+  const inline = JSON.stringify(v, null, 1)
+    .replace(/\n\s*/g, ' ')
+    .replace(/([[{]) /g, '$1')
+    .replace(/ ([\]}])/g, '$1')
   const primitives = Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')
-  if (v === null || typeof v !== 'object' || primitives || indent.length + inline.length <= 100) return primitives ? `[${v.map((x) => JSON.stringify(x)).join(', ')}]` : inline
+  if (v === null || typeof v !== 'object' || primitives || indent.length + inline.length <= 100)
+    return primitives ? `[${v.map((x) => JSON.stringify(x)).join(', ')}]` : inline
   const inner = `${indent}  `
-  const items = Array.isArray(v) ? v.map((x) => inner + pretty(x, inner)) : Object.entries(v).map(([k, x]) => `${inner}${JSON.stringify(k)}: ${pretty(x, inner)}`)
+  const items = Array.isArray(v)
+    ? v.map((x) => inner + pretty(x, inner))
+    : Object.entries(v).map(([k, x]) => `${inner}${JSON.stringify(k)}: ${pretty(x, inner)}`)
   return Array.isArray(v) ? `[\n${items.join(',\n')}\n${indent}]` : `{\n${items.join(',\n')}\n${indent}}`
 }
 
@@ -47,7 +54,10 @@ let cases = 0
 for (const [format, { schema, valid, invalid }] of Object.entries(FORMATS)) {
   const validOut = valid.map(({ name, value }) => {
     const r = schema.safeParse(value) as Result
-    if (!r.success) throw new Error(`${format} "${name}" must be valid: ${pointerOf(r.error.issues[0]!.path)} ${r.error.issues[0]!.message}`)
+    if (!r.success)
+      throw new Error(
+        `${format} "${name}" must be valid: ${pointerOf(r.error.issues[0]!.path)} ${r.error.issues[0]!.message}`,
+      )
     const parsed = plain(r.data)
     return isDeepStrictEqual(parsed, plain(value)) ? { name, value } : { name, value, parsed }
   })
@@ -55,7 +65,10 @@ for (const [format, { schema, valid, invalid }] of Object.entries(FORMATS)) {
     const r = schema.safeParse(value) as Result
     if (r.success) throw new Error(`${format} "${name}" must be rejected`)
     const got = pointerOf(r.error.issues[0]!.path)
-    if (got !== pointer) throw new Error(`${format} "${name}": first issue at "${got}" (${r.error.issues[0]!.message}), expected "${pointer}"`)
+    if (got !== pointer)
+      throw new Error(
+        `${format} "${name}": first issue at "${got}" (${r.error.issues[0]!.message}), expected "${pointer}"`,
+      )
     return { name, value, pointer }
   })
   write(`${format}.valid.json`, validOut)
@@ -68,7 +81,10 @@ const parsed = Report.safeParse(typical)
 if (!parsed.success) throw new Error(`typical report must be valid: ${parsed.error.message}`)
 const bytes = new TextEncoder().encode(JSON.stringify(typical)).length
 write('report.typical.json', {
-  about: 'A typical telemetry/1 report: 20 numeric features on 20 bins, one class output, 60 inferences in one minute. DESIGN: ≤ 2 KB on the wire.',
+  about:
+    'A typical telemetry/1 report: 20 numeric features on 20 bins, one class output, 60 inferences in one minute. DESIGN: ≤ 2 KB on the wire.',
   value: typical,
 })
-console.log(`wrote ${Object.keys(FORMATS).length} formats (${cases} cases) and a ${bytes}-byte typical report to ${dir.pathname}`)
+console.log(
+  `wrote ${Object.keys(FORMATS).length} formats (${cases} cases) and a ${bytes}-byte typical report to ${dir.pathname}`,
+)

@@ -36,7 +36,10 @@ const doc = {
   cases,
 }
 // One line per array keeps the 2048-bin case readable.
-const text = JSON.stringify(doc, null, 2).replace(/\[\s+([^[\]{}]*?)\s+\]/g, (_, inner: string) => `[${inner.split(/,\s+/).join(', ')}]`)
+const text = JSON.stringify(doc, null, 2).replace(
+  /\[\s+([^[\]{}]*?)\s+\]/g,
+  (_, inner: string) => `[${inner.split(/,\s+/).join(', ')}]`,
+)
 const out = new URL('../test/vectors/sketch-golden.json', import.meta.url)
 writeFileSync(out, `${text}\n`)
 console.log(`wrote ${cases.length} cases to ${out.pathname}`)

@@ -27,15 +27,38 @@ const url = `http://127.0.0.1:${port}`
 const DEV_ADMIN_TOKEN = 'ef_dev_admin_token_local_only'
 const adminToken = process.env.EDGEFLEET_ADMIN_TOKEN || DEV_ADMIN_TOKEN
 
-const build = spawnSync(process.execPath, [join(root, 'scripts', 'build-sdk.mjs'), '--if-stale'], { cwd: root, stdio: 'inherit' })
+const build = spawnSync(process.execPath, [join(root, 'scripts', 'build-sdk.mjs'), '--if-stale'], {
+  cwd: root,
+  stdio: 'inherit',
+})
 if (build.status !== 0) process.exit(build.status ?? 1)
-const migrate = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', ...persist], { cwd: root, env, stdio: 'inherit' })
+const migrate = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', ...persist], {
+  cwd: root,
+  env,
+  stdio: 'inherit',
+})
 if (migrate.status !== 0) process.exit(migrate.status ?? 1)
 
 console.log(`\nedgefleet is starting on ${url}`)
 const vars = ['--var', 'ENVIRONMENT:development', '--var', `EDGEFLEET_ADMIN_TOKEN:${adminToken}`]
 const inspector = process.env.INSPECTOR_PORT ? ['--inspector-port', process.env.INSPECTOR_PORT] : []
-const dev = spawn(process.execPath, [wrangler, 'dev', '--local', '--ip', '127.0.0.1', '--port', port, ...inspector, ...persist, '--show-interactive-dev-session=false', ...vars], { cwd: root, env, stdio: 'inherit' })
+const dev = spawn(
+  process.execPath,
+  [
+    wrangler,
+    'dev',
+    '--local',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    port,
+    ...inspector,
+    ...persist,
+    '--show-interactive-dev-session=false',
+    ...vars,
+  ],
+  { cwd: root, env, stdio: 'inherit' },
+)
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal))
 // A failed set-up (exitCode 1) outlives wrangler's own clean exit after we stop it.
 dev.on('exit', (code, signal) => process.exit(process.exitCode || (code ?? (signal ? 1 : 0))))
@@ -48,7 +71,10 @@ try {
   // (EDGEFLEET_STATE_DIR) never overwrites the key of the developer's own edge. Others pass #key=.
   const demo = stateOverride ? `${url}/demo/#key=${appKey}` : `${url}/demo/`
   if (!stateOverride) writeFileSync(join(root, 'public', 'demo', 'config.json'), `${JSON.stringify({ appKey })}\n`)
-  const models = (await api('/v1/models')).models.map((m) => `${m.name} v${m.latestVersion}${Object.keys(m.aliases).length ? ` (${Object.keys(m.aliases).join(', ')})` : ''}`)
+  const models = (await api('/v1/models')).models.map(
+    (m) =>
+      `${m.name} v${m.latestVersion}${Object.keys(m.aliases).length ? ` (${Object.keys(m.aliases).join(', ')})` : ''}`,
+  )
   console.log(`
 edgefleet is ready on ${url}${seeded ? ' (demo models seeded)' : ''}
   demo        ${demo}
@@ -84,7 +110,10 @@ async function waitForHealth(timeoutMs) {
 
 /** An admin call to the local edge; throws on anything but 2xx. */
 async function api(path, init = {}) {
-  const res = await fetch(`${url}${path}`, { ...init, headers: { Authorization: `Bearer ${adminToken}`, ...init.headers } })
+  const res = await fetch(`${url}${path}`, {
+    ...init,
+    headers: { Authorization: `Bearer ${adminToken}`, ...init.headers },
+  })
   if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`)
   return res.json()
 }
@@ -100,7 +129,11 @@ function cli(args) {
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.on('error', reject)
-    child.on('exit', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`edgefleet ${args.slice(0, 2).join(' ')} failed (exit ${code})`))))
+    child.on('exit', (code) =>
+      code === 0
+        ? resolvePromise(out)
+        : reject(new Error(`edgefleet ${args.slice(0, 2).join(' ')} failed (exit ${code})`)),
+    )
   })
 }
 
@@ -110,24 +143,39 @@ async function seedIfEmpty() {
   console.log('\nseeding the empty registry with the demo models…')
   process.stdout.write(await cli(['runtime', 'push']))
   const weather = join(root, 'demo', 'models', 'weather')
-  const metrics = Object.entries(JSON.parse(readFileSync(join(weather, 'metrics.json'), 'utf8'))).flatMap(([k, v]) => ['--metric', `${k}=${v}`])
+  const metrics = Object.entries(JSON.parse(readFileSync(join(weather, 'metrics.json'), 'utf8'))).flatMap(([k, v]) => [
+    '--metric',
+    `${k}=${v}`,
+  ])
   process.stdout.write(
     await cli([
-      'publish', 'weather', join(weather, 'model.onnx'),
-      '--task', 'classification',
-      '--description', "Seattle's weather of the day (drizzle, fog, rain, snow, sun) from precipitation, temperatures and wind; LDA trained on 2012",
-      '--signature', join(weather, 'signature.json'),
-      '--profile', join(weather, 'profile.json'),
+      'publish',
+      'weather',
+      join(weather, 'model.onnx'),
+      '--task',
+      'classification',
+      '--description',
+      "Seattle's weather of the day (drizzle, fog, rain, snow, sun) from precipitation, temperatures and wind; LDA trained on 2012",
+      '--signature',
+      join(weather, 'signature.json'),
+      '--profile',
+      join(weather, 'profile.json'),
       ...metrics,
-      '--alias', 'production',
+      '--alias',
+      'production',
     ]),
   )
   process.stdout.write(
     await cli([
-      'publish', 'vad', join(root, 'node_modules', '@ricky0123', 'vad-web', 'dist', 'silero_vad_v5.onnx'),
-      '--task', 'voice-activity-detection',
-      '--description', 'Silero VAD v5: speech probability of 512-sample 16 kHz audio frames',
-      '--alias', 'production',
+      'publish',
+      'vad',
+      join(root, 'node_modules', '@ricky0123', 'vad-web', 'dist', 'silero_vad_v5.onnx'),
+      '--task',
+      'voice-activity-detection',
+      '--description',
+      'Silero VAD v5: speech probability of 512-sample 16 kHz audio frames',
+      '--alias',
+      'production',
     ]),
   )
   return true
@@ -138,10 +186,17 @@ async function demoAppKey() {
   if (existsSync(keyFile)) {
     const key = readFileSync(keyFile, 'utf8').trim()
     // An unknown artifact with a valid key is a 404; with an unknown key, a 401.
-    const res = await fetch(`${url}/v1/artifacts/${'0'.repeat(64)}`, { method: 'HEAD', headers: { 'X-Edgefleet-Key': key } })
+    const res = await fetch(`${url}/v1/artifacts/${'0'.repeat(64)}`, {
+      method: 'HEAD',
+      headers: { 'X-Edgefleet-Key': key },
+    })
     if (res.status !== 401 && res.status !== 403) return key
   }
-  const created = await api('/v1/tokens', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'demo', scopes: ['device'] }) })
+  const created = await api('/v1/tokens', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'demo', scopes: ['device'] }),
+  })
   mkdirSync(dirname(keyFile), { recursive: true })
   writeFileSync(keyFile, `${created.token}\n`, { mode: 0o600 })
   return created.token

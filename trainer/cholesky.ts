@@ -14,7 +14,11 @@ export function choleskySolve(a: ArrayLike<number>, b: ArrayLike<number>, d: num
       let s = a[i * d + j]
       for (let p = 0; p < j; p++) s -= l[i * d + p] * l[j * d + p]
       if (i === j) {
-        if (!(s > 0)) throw new EdgefleetError('validation_failed', 'the covariance matrix is not positive definite (a constant or collinear feature?)')
+        if (!(s > 0))
+          throw new EdgefleetError(
+            'validation_failed',
+            'the covariance matrix is not positive definite (a constant or collinear feature?)',
+          )
         l[i * d + i] = Math.sqrt(s)
       } else {
         l[i * d + j] = s / l[j * d + j]

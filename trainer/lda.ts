@@ -70,12 +70,17 @@ export function fitLda(records: readonly Record<string, unknown>[], options: Lda
   if (features.length === 0) throw new EdgefleetError('bad_request', 'LDA needs at least one feature')
   if (new Set(features).size !== features.length) throw new EdgefleetError('bad_request', 'features must be distinct')
   if (features.includes(label) || label === CONFIDENCE || label === input)
-    throw new EdgefleetError('bad_request', `the label "${label}" must not be a feature, "${CONFIDENCE}" or the input name`)
-  if (!(shrinkage >= 0 && shrinkage <= 1)) throw new EdgefleetError('bad_request', `shrinkage must be in [0, 1], got ${shrinkage}`)
+    throw new EdgefleetError(
+      'bad_request',
+      `the label "${label}" must not be a feature, "${CONFIDENCE}" or the input name`,
+    )
+  if (!(shrinkage >= 0 && shrinkage <= 1))
+    throw new EdgefleetError('bad_request', `shrinkage must be in [0, 1], got ${shrinkage}`)
 
   const rows = labeledRows(records, label)
   const labels = options.labels ? [...options.labels] : [...new Set(rows.map((r) => r.y))].sort()
-  if (labels.length < 2 || new Set(labels).size !== labels.length) throw new EdgefleetError('bad_request', 'LDA needs at least two distinct labels')
+  if (labels.length < 2 || new Set(labels).size !== labels.length)
+    throw new EdgefleetError('bad_request', 'LDA needs at least two distinct labels')
   const classOf = new Map(labels.map((l, k) => [l, k]))
   const unknown = rows.find((r) => !classOf.has(r.y))
   if (unknown) throw new EdgefleetError('validation_failed', `label "${unknown.y}" is not one of ${labels.join(', ')}`)
@@ -95,7 +100,9 @@ export function fitLda(records: readonly Record<string, unknown>[], options: Lda
     std.push(s > 0 ? s : 1)
   }
   const z = new Float64Array(n * d)
-  rows.forEach((r, i) => features.forEach((f, j) => (z[i * d + j] = ((numericValue(r.record[f]) ?? mean[j]) - mean[j]) / std[j])))
+  rows.forEach((r, i) =>
+    features.forEach((f, j) => (z[i * d + j] = ((numericValue(r.record[f]) ?? mean[j]) - mean[j]) / std[j])),
+  )
 
   const counts = new Float64Array(K)
   const mu = new Float64Array(K * d)
@@ -106,16 +113,20 @@ export function fitLda(records: readonly Record<string, unknown>[], options: Lda
   })
   for (let k = 0; k < K; k++) for (let j = 0; j < d; j++) mu[k * d + j] /= counts[k] || 1
   const present = counts.filter((c) => c > 0).length
-  if (n - present < 1) throw new EdgefleetError('empty_data', `LDA needs more rows than classes (${n} rows, ${present} classes)`)
+  if (n - present < 1)
+    throw new EdgefleetError('empty_data', `LDA needs more rows than classes (${n} rows, ${present} classes)`)
 
   const sigma = new Float64Array(d * d)
   rows.forEach((r, i) => {
     const k = classOf.get(r.y)!
-    for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) sigma[a * d + b] += (z[i * d + a] - mu[k * d + a]) * (z[i * d + b] - mu[k * d + b])
+    for (let a = 0; a < d; a++)
+      for (let b = 0; b < d; b++) sigma[a * d + b] += (z[i * d + a] - mu[k * d + a]) * (z[i * d + b] - mu[k * d + b])
   })
   let trace = 0
   for (let a = 0; a < d; a++) trace += sigma[a * d + a] / (n - present)
-  for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) sigma[a * d + b] = (1 - shrinkage) * (sigma[a * d + b] / (n - present)) + (a === b ? (shrinkage * trace) / d : 0)
+  for (let a = 0; a < d; a++)
+    for (let b = 0; b < d; b++)
+      sigma[a * d + b] = (1 - shrinkage) * (sigma[a * d + b] / (n - present)) + (a === b ? (shrinkage * trace) / d : 0)
 
   // Σ⁻¹ M, M the d × K matrix of class means: W's columns are Σ⁻¹ μ_k.
   const means = new Float64Array(d * K)
@@ -177,10 +188,21 @@ export function ldaPredict(p: LdaParameters, record: Record<string, unknown>): {
  */
 export function trainLda(records: readonly Record<string, unknown>[], options: LdaOptions): LdaModel {
   const p = fitLda(records, options)
-  const onnx = linearSoftmaxOnnx({ input: p.input, output: p.label, weights: p.weights, bias: p.bias, width: p.features.length, producer: 'edgefleet-trainer-lda' })
+  const onnx = linearSoftmaxOnnx({
+    input: p.input,
+    output: p.label,
+    weights: p.weights,
+    bias: p.bias,
+    width: p.features.length,
+    producer: 'edgefleet-trainer-lda',
+  })
   const signature: TabularSignature = {
     kind: 'tabular',
-    features: p.features.map((name, j) => ({ name, type: 'numeric', transform: { kind: 'standardize', mean: p.mean[j], std: p.std[j] } })),
+    features: p.features.map((name, j) => ({
+      name,
+      type: 'numeric',
+      transform: { kind: 'standardize', mean: p.mean[j], std: p.std[j] },
+    })),
     input: { name: p.input },
     output: { kind: 'classes', name: p.label, labels: p.labels, activation: 'none' },
   }
@@ -205,11 +227,18 @@ export function trainLda(records: readonly Record<string, unknown>[], options: L
     skipped: [],
   }
   const profile = buildProfile(profiled, {}, inference)
-  const metrics = { train_accuracy: correct / rows.length, majority_baseline: Math.max(...tally.values()) / rows.length, train_rows: rows.length }
+  const metrics = {
+    train_accuracy: correct / rows.length,
+    majority_baseline: Math.max(...tally.values()) / rows.length,
+    train_rows: rows.length,
+  }
   return { parameters: p, onnx, signature, profile, metrics }
 }
 
-function labeledRows(records: readonly Record<string, unknown>[], label: string): { record: Record<string, unknown>; y: string }[] {
+function labeledRows(
+  records: readonly Record<string, unknown>[],
+  label: string,
+): { record: Record<string, unknown>; y: string }[] {
   const rows = records.flatMap((record) => {
     const y = categoryKey(record[label])
     return y === undefined ? [] : [{ record, y }]

@@ -24,11 +24,18 @@ export interface LinearGraph {
  */
 export function linearSoftmaxOnnx(g: LinearGraph): Uint8Array {
   const classes = g.bias.length
-  if (g.weights.length !== g.width * classes) throw new Error(`weights hold ${g.weights.length} values, not ${g.width}×${classes}`)
-  if (g.input === g.output || [g.input, g.output].some((n) => n.startsWith('linear.'))) throw new Error(`input and output names must differ and not start with "linear." (${g.input}, ${g.output})`)
+  if (g.weights.length !== g.width * classes)
+    throw new Error(`weights hold ${g.weights.length} values, not ${g.width}×${classes}`)
+  if (g.input === g.output || [g.input, g.output].some((n) => n.startsWith('linear.')))
+    throw new Error(`input and output names must differ and not start with "linear." (${g.input}, ${g.output})`)
   const tensor = (name: string, dims: (number | string)[]) => ({
     name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   })
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -40,10 +47,21 @@ export function linearSoftmaxOnnx(g: LinearGraph): Uint8Array {
       output: [tensor(g.output, ['batch', classes])],
       node: [
         { name: 'gemm', opType: 'Gemm', input: [g.input, 'linear.W', 'linear.b'], output: ['linear.logits'] },
-        { name: 'softmax', opType: 'Softmax', input: ['linear.logits'], output: [g.output], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
+        {
+          name: 'softmax',
+          opType: 'Softmax',
+          input: ['linear.logits'],
+          output: [g.output],
+          attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
+        },
       ],
       initializer: [
-        { name: 'linear.W', dims: [g.width, classes], dataType: onnx.TensorProto.DataType.FLOAT, floatData: Array.from(g.weights) },
+        {
+          name: 'linear.W',
+          dims: [g.width, classes],
+          dataType: onnx.TensorProto.DataType.FLOAT,
+          floatData: Array.from(g.weights),
+        },
         { name: 'linear.b', dims: [classes], dataType: onnx.TensorProto.DataType.FLOAT, floatData: Array.from(g.bias) },
       ],
     },

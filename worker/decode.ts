@@ -15,17 +15,24 @@ export function decodeRows(spec: OutputSpec, tensor: TensorData, rows: number, n
   const size = elementCount(tensor.dims)
   const width = rows === 0 ? 0 : size / rows
   if (!Number.isInteger(width) || tensor.dims[0] !== rows)
-    throw new EdgefleetError('validation_failed', `output "${name}" has dims [${tensor.dims.join(', ')}], not ${rows} rows`)
+    throw new EdgefleetError(
+      'validation_failed',
+      `output "${name}" has dims [${tensor.dims.join(', ')}], not ${rows} rows`,
+    )
   const outputs: ModelOutput[] = new Array(rows)
   if (spec.kind === 'regression') {
-    if (width !== 1) throw new EdgefleetError('validation_failed', `regression output "${name}" has ${width} values per row, not 1`)
+    if (width !== 1)
+      throw new EdgefleetError('validation_failed', `regression output "${name}" has ${width} values per row, not 1`)
     for (let r = 0; r < rows; r++) outputs[r] = { kind: 'regression', value: numberAt(tensor, r) }
     return outputs
   }
   const labels = spec.labels
   const binary = width === 1 && labels.length === 2
   if (width !== labels.length && !binary)
-    throw new EdgefleetError('validation_failed', `output "${name}" has ${width} scores per row for ${labels.length} labels`)
+    throw new EdgefleetError(
+      'validation_failed',
+      `output "${name}" has ${width} scores per row for ${labels.length} labels`,
+    )
   const scores = new Float64Array(labels.length)
   for (let r = 0; r < rows; r++) {
     if (binary) {

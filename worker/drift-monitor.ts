@@ -58,7 +58,11 @@ export class DriftMonitor {
   constructor(profile: Profile, options: { now: number; windowMinutes?: number; policy?: Partial<DriftPolicy> }) {
     const windowMinutes = options.windowMinutes ?? 60
     if (!Number.isInteger(windowMinutes) || windowMinutes < 1 || windowMinutes > 24 * 60)
-      throw new EdgefleetError('bad_request', `driftWindowMinutes must be an integer in [1, 1440], got ${windowMinutes}`, { pointer: '/driftWindowMinutes' })
+      throw new EdgefleetError(
+        'bad_request',
+        `driftWindowMinutes must be an integer in [1, 1440], got ${windowMinutes}`,
+        { pointer: '/driftWindowMinutes' },
+      )
     this.windowMinutes = windowMinutes
     let offset = 0
     for (const group of ['features', 'outputs'] as const) {

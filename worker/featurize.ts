@@ -55,7 +55,9 @@ export function featurize(plan: FeaturePlan, records: readonly ModelInput[], poi
   for (let r = 0; r < records.length; r++) {
     const record = records[r]
     if (typeof record !== 'object' || record === null || Array.isArray(record))
-      throw new EdgefleetError('bad_request', 'a tabular model takes one object per record', { pointer: `${pointer}/${r}` })
+      throw new EdgefleetError('bad_request', 'a tabular model takes one object per record', {
+        pointer: `${pointer}/${r}`,
+      })
     const row = r * plan.width
     for (const c of plan.columns) {
       const value = record[c.name]

@@ -64,7 +64,8 @@ export class LoadedModel {
   /** Local drift over the monitor's window ending at `now`; empty without a profile. */
   drift(now: number): DriftReport {
     const { key, model, version } = this.id
-    if (this.monitor === undefined) return { key, model, version, window: { start: now, end: now }, features: {}, outputs: {}, drifted: [] }
+    if (this.monitor === undefined)
+      return { key, model, version, window: { start: now, end: now }, features: {}, outputs: {}, drifted: [] }
     return { key, model, version, ...this.monitor.report(now) }
   }
 

@@ -17,7 +17,10 @@ export interface RuntimeAssets {
   /** onnxruntime-web WebGPU (JSEP/asyncify build): glue and `.wasm`. */
   ortWebgpu?: { mjs: ArrayBuffer; wasm: ArrayBuffer }
   /** tfjs-backend-wasm: the three `.wasm` files by file name. */
-  tfjsWasm?: Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', ArrayBuffer>
+  tfjsWasm?: Record<
+    'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm',
+    ArrayBuffer
+  >
 }
 
 /** What the worker can see of the device's accelerators. */

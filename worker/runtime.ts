@@ -9,7 +9,19 @@ import { RuntimeFiles } from './engines/runtime-files.ts'
 import { BackendInits, selectBackend } from './engines/select.ts'
 import { tfjsFamily } from './engines/tfjs.ts'
 import { LoadedModel } from './loaded-model.ts'
-import type { DriftReport, LoadRequest, LoadResult, ModelInput, ModelOutput, PredictResult, ShadowRun, StatsDelta, TensorData, WorkerApi, WorkerCapabilities } from './protocol.ts'
+import type {
+  DriftReport,
+  LoadRequest,
+  LoadResult,
+  ModelInput,
+  ModelOutput,
+  PredictResult,
+  ShadowRun,
+  StatsDelta,
+  TensorData,
+  WorkerApi,
+  WorkerCapabilities,
+} from './protocol.ts'
 import { compareOutputs, DEFAULT_SHADOW_TOLERANCE, keepOutput, ShadowStats } from './shadow-compare.ts'
 import { ShadowQueue } from './shadow-queue.ts'
 import { TabularIo } from './tabular-io.ts'
@@ -51,21 +63,43 @@ export class WorkerRuntime implements WorkerApi {
   async load(request: LoadRequest): Promise<LoadResult> {
     checkRequest(request)
     const { key } = request
-    if (this.#models.has(key)) throw new EdgefleetError('conflict', `a model is already loaded (or loading) as "${key}"; unload it first`, { pointer: '/key' })
+    if (this.#models.has(key))
+      throw new EdgefleetError('conflict', `a model is already loaded (or loading) as "${key}"; unload it first`, {
+        pointer: '/key',
+      })
     this.#models.set(key, 'loading')
     try {
       this.#files.add(request.runtime)
       const started = performance.now()
       const order = request.backends ?? DEFAULT_BACKENDS[request.format]
       const model = { name: `${request.model}@${request.version}`, files: request.files, probe: request.probe }
-      const selection = await selectBackend(this.#family(request.format), order, this.#inits, model, { allowFallbackAdapter: request.allowFallbackAdapter === true })
+      const selection = await selectBackend(this.#family(request.format), order, this.#inits, model, {
+        allowFallbackAdapter: request.allowFallbackAdapter === true,
+      })
       const { engine } = selection
       let loaded: LoadedModel
       try {
         const now = this.clock()
-        const monitor = request.profile === undefined ? undefined : new DriftMonitor(request.profile, { now, windowMinutes: request.driftWindowMinutes, policy: request.driftPolicy })
-        const io = request.signature?.kind === 'tabular' ? { kind: 'tabular' as const, io: new TabularIo(request.signature, engine, monitor) } : { kind: 'tensor' as const, io: new TensorIo(engine, monitor) }
-        loaded = new LoadedModel({ key, model: request.model, version: request.version }, engine, io, monitor, now, request.role === 'shadow' ? shadowOf(request) : undefined)
+        const monitor =
+          request.profile === undefined
+            ? undefined
+            : new DriftMonitor(request.profile, {
+                now,
+                windowMinutes: request.driftWindowMinutes,
+                policy: request.driftPolicy,
+              })
+        const io =
+          request.signature?.kind === 'tabular'
+            ? { kind: 'tabular' as const, io: new TabularIo(request.signature, engine, monitor) }
+            : { kind: 'tensor' as const, io: new TensorIo(engine, monitor) }
+        loaded = new LoadedModel(
+          { key, model: request.model, version: request.version },
+          engine,
+          io,
+          monitor,
+          now,
+          request.role === 'shadow' ? shadowOf(request) : undefined,
+        )
       } catch (e) {
         await engine.dispose()
         throw e
@@ -101,15 +135,23 @@ export class WorkerRuntime implements WorkerApi {
   }
 
   async predictBatch(key: string, inputs: ModelInput[], shadow?: ShadowRun): Promise<PredictResult[]> {
-    if (!Array.isArray(inputs)) throw new EdgefleetError('bad_request', 'predictBatch takes an array of inputs', { pointer: '/inputs' })
+    if (!Array.isArray(inputs))
+      throw new EdgefleetError('bad_request', 'predictBatch takes an array of inputs', { pointer: '/inputs' })
     const model = this.#get(key)
     if (inputs.length === 0) return []
     this.#shadows.primaryStarted()
     try {
       const results = await model.predict(inputs, this.clock(), (i) => `/inputs/${i}`)
       if (shadow !== undefined) {
-        const rows = (shadow.rows ?? inputs.map((_, i) => i)).filter((i) => Number.isInteger(i) && i >= 0 && i < inputs.length)
-        if (rows.length > 0) this.#offerShadow(shadow.key, rows.map((i) => inputs[i]), rows.map((i) => results[i].output))
+        const rows = (shadow.rows ?? inputs.map((_, i) => i)).filter(
+          (i) => Number.isInteger(i) && i >= 0 && i < inputs.length,
+        )
+        if (rows.length > 0)
+          this.#offerShadow(
+            shadow.key,
+            rows.map((i) => inputs[i]),
+            rows.map((i) => results[i].output),
+          )
       }
       return withTransfer(results)
     } finally {
@@ -143,7 +185,8 @@ export class WorkerRuntime implements WorkerApi {
     const shadow = this.#models.get(key)
     // Not (or no longer) loaded as a shadow: nothing to compare with.
     if (!(shadow instanceof LoadedModel) || shadow.shadow === undefined) return
-    if (!this.#shadows.offer({ key, inputs, primary: primary.map(keepOutput) })) shadow.shadow.stats.dropped += inputs.length
+    if (!this.#shadows.offer({ key, inputs, primary: primary.map(keepOutput) }))
+      shadow.shadow.stats.dropped += inputs.length
   }
 
   /** Runs the shadow on the inputs and counts each comparison; its outputs go no further. Its failures count as its errors. */
@@ -175,16 +218,22 @@ export class WorkerRuntime implements WorkerApi {
 /** How a shadow load compares its outputs: its tolerance, and the labels its tensor signature gives outputs. */
 function shadowOf(request: LoadRequest): NonNullable<LoadedModel['shadow']> {
   const tolerance = request.shadowTolerance ?? DEFAULT_SHADOW_TOLERANCE
-  if (!(typeof tolerance === 'number' && tolerance >= 0 && Number.isFinite(tolerance))) throw new EdgefleetError('bad_request', 'shadowTolerance must be a finite number ≥ 0', { pointer: '/shadowTolerance' })
+  if (!(typeof tolerance === 'number' && tolerance >= 0 && Number.isFinite(tolerance)))
+    throw new EdgefleetError('bad_request', 'shadowTolerance must be a finite number ≥ 0', {
+      pointer: '/shadowTolerance',
+    })
   const labels: Record<string, readonly string[]> = {}
-  if (request.signature?.kind === 'tensor') for (const o of request.signature.outputs) if (o.labels !== undefined) labels[o.name] = o.labels
+  if (request.signature?.kind === 'tensor')
+    for (const o of request.signature.outputs) if (o.labels !== undefined) labels[o.name] = o.labels
   return { stats: new ShadowStats(), compare: { tolerance, labels } }
 }
 
 /** Tensor outputs go back transferred, not copied. */
 function withTransfer<T extends PredictResult | PredictResult[]>(value: T): T {
   const results = Array.isArray(value) ? value : [value]
-  const tensors = results.flatMap((r): TensorData[] => (r.output.kind === 'tensors' ? Object.values(r.output.tensors) : []))
+  const tensors = results.flatMap((r): TensorData[] =>
+    r.output.kind === 'tensors' ? Object.values(r.output.tensors) : [],
+  )
   return tensors.length === 0 ? value : transfer(value, buffersOf(tensors))
 }
 
@@ -192,7 +241,13 @@ function checkRequest(r: LoadRequest): void {
   const bad = (message: string, pointer: string) => new EdgefleetError('bad_request', message, { pointer })
   if (typeof r !== 'object' || r === null) throw bad('a load request is an object', '')
   if (typeof r.key !== 'string' || r.key === '') throw bad('key must be a non-empty string', '/key')
-  if (!(r.format in DEFAULT_BACKENDS)) throw bad(`format must be onnx, tfjs-layers or tfjs-graph, got ${String(r.format)}`, '/format')
-  if (typeof r.files !== 'object' || r.files === null || !Object.values(r.files).every((f) => f instanceof ArrayBuffer)) throw bad('files must map paths to ArrayBuffers', '/files')
-  if (r.backends !== undefined && !(Array.isArray(r.backends) && r.backends.every((b) => ['webgpu', 'webgl', 'wasm', 'cpu'].includes(b)))) throw bad('backends must list webgpu, webgl, wasm or cpu', '/backends')
+  if (!(r.format in DEFAULT_BACKENDS))
+    throw bad(`format must be onnx, tfjs-layers or tfjs-graph, got ${String(r.format)}`, '/format')
+  if (typeof r.files !== 'object' || r.files === null || !Object.values(r.files).every((f) => f instanceof ArrayBuffer))
+    throw bad('files must map paths to ArrayBuffers', '/files')
+  if (
+    r.backends !== undefined &&
+    !(Array.isArray(r.backends) && r.backends.every((b) => ['webgpu', 'webgl', 'wasm', 'cpu'].includes(b)))
+  )
+    throw bad('backends must list webgpu, webgl, wasm or cpu', '/backends')
 }

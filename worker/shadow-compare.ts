@@ -40,7 +40,9 @@ export function compareOutputs(primary: ModelOutput, shadow: ModelOutput, option
   }
   if (primary.kind === 'regression' && shadow.kind === 'regression') {
     const d = Math.abs(primary.value - shadow.value)
-    return Number.isFinite(d) ? { agreed: d <= options.tolerance * Math.max(1, Math.abs(primary.value)), absDiff: d } : none
+    return Number.isFinite(d)
+      ? { agreed: d <= options.tolerance * Math.max(1, Math.abs(primary.value)), absDiff: d }
+      : none
   }
   if (primary.kind !== 'tensors' || shadow.kind !== 'tensors') return none
   let sum = 0
@@ -59,7 +61,8 @@ export function compareOutputs(primary: ModelOutput, shadow: ModelOutput, option
     }
     n += p.data.length
     const labels = options.labels[name]
-    if (classAgreement === undefined && labels !== undefined && labels.length === p.data.length) classAgreement = argmax(p) === argmax(s)
+    if (classAgreement === undefined && labels !== undefined && labels.length === p.data.length)
+      classAgreement = argmax(p) === argmax(s)
   }
   if (n === 0) return none
   return { agreed: classAgreement ?? within, absDiff: sum / n }
@@ -75,7 +78,8 @@ function argmax(t: TensorData): number {
 export function keepOutput(output: ModelOutput): ModelOutput {
   if (output.kind !== 'tensors') return output
   const tensors: Record<string, TensorData> = {}
-  for (const [name, t] of Object.entries(output.tensors)) tensors[name] = { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as TensorData['data'] }
+  for (const [name, t] of Object.entries(output.tensors))
+    tensors[name] = { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() as TensorData['data'] }
   return { kind: 'tensors', tensors }
 }
 

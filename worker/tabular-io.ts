@@ -32,18 +32,32 @@ export class TabularIo {
     this.#plan = planFeatures(signature)
     const input = signature.input?.name ?? engine.inputs[0]?.name
     if (input === undefined || !engine.inputs.some((i) => i.name === input))
-      throw new EdgefleetError('validation_failed', `the signature's input "${input}" is not an input of the model (${engine.inputs.map((i) => i.name).join(', ')})`, { pointer: '/signature/input/name' })
+      throw new EdgefleetError(
+        'validation_failed',
+        `the signature's input "${input}" is not an input of the model (${engine.inputs.map((i) => i.name).join(', ')})`,
+        { pointer: '/signature/input/name' },
+      )
     this.#input = input
     const output = signature.output.name ?? engine.outputs[0]?.name
     if (output === undefined || !engine.outputs.some((o) => o.name === output))
-      throw new EdgefleetError('validation_failed', `the signature's output "${output}" is not an output of the model (${engine.outputs.map((o) => o.name).join(', ')})`, { pointer: '/signature/output/name' })
+      throw new EdgefleetError(
+        'validation_failed',
+        `the signature's output "${output}" is not an output of the model (${engine.outputs.map((o) => o.name).join(', ')})`,
+        { pointer: '/signature/output/name' },
+      )
     this.#output = output
     if (monitor === undefined) return
-    for (const { name } of monitor.names('features')) this.#features.push({ name, channel: monitor.channel('features', name) })
+    for (const { name } of monitor.names('features'))
+      this.#features.push({ name, channel: monitor.channel('features', name) })
     const type = signature.output.kind === 'classes' ? 'categorical' : 'numeric'
     const named = signature.output.name
     const candidates = monitor.names('outputs').filter((o) => o.type === type && o.name !== CONFIDENCE)
-    const chosen = named !== undefined && candidates.some((o) => o.name === named) ? named : candidates.length === 1 ? candidates[0].name : undefined
+    const chosen =
+      named !== undefined && candidates.some((o) => o.name === named)
+        ? named
+        : candidates.length === 1
+          ? candidates[0].name
+          : undefined
     if (chosen !== undefined) this.#predicted = monitor.channel('outputs', chosen)
     if (signature.output.kind === 'classes') this.#confidence = monitor.channel('outputs', CONFIDENCE)
   }
@@ -56,7 +70,8 @@ export class TabularIo {
     const result = await this.engine.run(feeds)
     const ms = performance.now() - start
     const tensor = result[this.#output]
-    if (tensor === undefined) throw new EdgefleetError('validation_failed', `the model returned no output "${this.#output}"`)
+    if (tensor === undefined)
+      throw new EdgefleetError('validation_failed', `the model returned no output "${this.#output}"`)
     const outputs = decodeRows(this.signature.output, tensor, records.length, this.#output)
     if (this.monitor !== undefined) this.#record(this.monitor, records, outputs, now)
     return { outputs, ms }

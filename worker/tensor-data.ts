@@ -50,5 +50,8 @@ export function buffersOf(tensors: Iterable<TensorData>): ArrayBuffer[] {
 
 /** An engine output in a dtype the protocol cannot carry. */
 export function unsupportedDtype(name: string, dtype: string): EdgefleetError {
-  return new EdgefleetError('validation_failed', `output "${name}" has dtype ${dtype}, which the worker protocol does not carry`)
+  return new EdgefleetError(
+    'validation_failed',
+    `output "${name}" has dtype ${dtype}, which the worker protocol does not carry`,
+  )
 }

@@ -35,7 +35,11 @@ export class TensorIo {
   }
 
   /** Checks and runs each input in turn. */
-  async run(inputs: readonly ModelInput[], now: number, pointer: (i: number) => string): Promise<{ outputs: ModelOutput[]; ms: number[] }> {
+  async run(
+    inputs: readonly ModelInput[],
+    now: number,
+    pointer: (i: number) => string,
+  ): Promise<{ outputs: ModelOutput[]; ms: number[] }> {
     const feeds = inputs.map((input, i) => checkTensorInputs(this.engine.inputs, input, pointer(i)))
     const outputs: ModelOutput[] = []
     const ms: number[] = []
@@ -49,7 +53,12 @@ export class TensorIo {
     return { outputs, ms }
   }
 
-  #record(monitor: DriftMonitor, feed: Record<string, TensorData>, tensors: Record<string, TensorData>, now: number): void {
+  #record(
+    monitor: DriftMonitor,
+    feed: Record<string, TensorData>,
+    tensors: Record<string, TensorData>,
+    now: number,
+  ): void {
     monitor.at(now)
     for (const s of this.#summaries) {
       const t = s.group === 'features' ? feed[s.tensor] : tensors[s.tensor]

@@ -16,7 +16,8 @@ export function aliasCommand(io: Io): Command {
     edgeAction(async (model: string, alias: string, version: number, flags: ConnectionFlags) => {
       const move = await clientOf(flags).moveAlias(model, alias, version)
       if (flags.json === true) return io.out(`${formatJson(move)}\n`)
-      const was = move.previous === null ? 'new alias' : move.previous === move.version ? 'unchanged' : `was v${move.previous}`
+      const was =
+        move.previous === null ? 'new alias' : move.previous === move.version ? 'unchanged' : `was v${move.previous}`
       io.out(`${move.model} ${move.alias} → v${move.version} (${was})\n`)
     }),
   )

@@ -19,20 +19,29 @@ interface DriftFlags {
 /** `edgefleet drift <reference> <current>`: per-feature drift metrics and verdicts between two datasets. */
 export function driftCommand(io: Io): Command {
   return new Command('drift')
-    .description('compare current data with reference data, feature by feature (KS, Wasserstein, PSI, JS, Hellinger, chi-squared)')
+    .description(
+      'compare current data with reference data, feature by feature (KS, Wasserstein, PSI, JS, Hellinger, chi-squared)',
+    )
     .argument('<reference>', 'reference data (e.g. the training set): .csv, .tsv, .json or .jsonl')
     .argument('<current>', 'current data with the same columns')
     .option('--categorical <cols>', 'treat these columns as categorical (comma-separated)', listOption)
     .option('--ignore <cols>', 'leave these columns out', listOption)
     .addOption(
-      new Option('--rule <rule>', 'verdict: raw samples (KS / chi-squared p < 0.05), binned (chi-squared p < 0.01 and JS > 0.1), or auto (raw up to 1000 reference rows)')
+      new Option(
+        '--rule <rule>',
+        'verdict: raw samples (KS / chi-squared p < 0.05), binned (chi-squared p < 0.01 and JS > 0.1), or auto (raw up to 1000 reference rows)',
+      )
         .choices(['auto', 'raw', 'binned'])
         .default('auto'),
     )
     .option('--json', 'print the report as JSON')
     .action(async (reference: string, current: string, flags: DriftFlags) => {
       const [ref, cur] = await Promise.all([readRecords(reference), readRecords(current)])
-      const report = compareDatasets(ref, cur, { categorical: flags.categorical, ignore: flags.ignore, rule: flags.rule })
+      const report = compareDatasets(ref, cur, {
+        categorical: flags.categorical,
+        ignore: flags.ignore,
+        rule: flags.rule,
+      })
       io.out(flags.json === true ? `${formatJson(report)}\n` : formatDriftReport(report))
     })
 }
@@ -40,8 +49,36 @@ export function driftCommand(io: Io): Command {
 /** The human-readable report: inputs, the rule, one table row per feature, skipped columns, the verdict. */
 export function formatDriftReport(report: DriftReport): string {
   const p = DEFAULT_DRIFT_POLICY
-  const header = ['feature', 'type', 'n ref/cur', 'missing', 'ks', 'ks p', 'wasserstein', 'psi', 'js', 'hellinger', 'chi2 p', 'drifted', 'binned']
-  const align = ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'] as const
+  const header = [
+    'feature',
+    'type',
+    'n ref/cur',
+    'missing',
+    'ks',
+    'ks p',
+    'wasserstein',
+    'psi',
+    'js',
+    'hellinger',
+    'chi2 p',
+    'drifted',
+    'binned',
+  ]
+  const align = [
+    'left',
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'left',
+    'left',
+  ] as const
   const rows = Object.entries(report.features).map(([name, f]) => [
     name,
     f.type,
@@ -61,7 +98,10 @@ export function formatDriftReport(report: DriftReport): string {
   // A feature with no values on one side gets no verdict; say so, since it usually means a broken pipeline.
   const empty = Object.entries(report.features)
     .filter(([, f]) => f.reason === 'insufficient_data')
-    .map(([name, f]) => `note: ${name} has no values in ${f.n[0] === 0 ? report.reference.file : report.current.file}, no verdict (n/a)`)
+    .map(
+      ([name, f]) =>
+        `note: ${name} has no values in ${f.n[0] === 0 ? report.reference.file : report.current.file}, no verdict (n/a)`,
+    )
   const share = (s: number) => `${Math.round(s * 100)}%`
   const binnedCount = Math.round(report.drifted_binned_share * report.feature_count)
   return [

@@ -40,7 +40,12 @@ export function eventsCommand(io: Io): Command {
         let after = flags.after
         let printed = 0
         for (;;) {
-          const page = await client.listEvents({ model: flags.model, type: flags.type, after, limit: Math.min(PAGE_SIZE, limit - printed) })
+          const page = await client.listEvents({
+            model: flags.model,
+            type: flags.type,
+            after,
+            limit: Math.min(PAGE_SIZE, limit - printed),
+          })
           for (const e of page.events) io.out(flags.json === true ? `${JSON.stringify(e)}\n` : `${formatEvent(e)}\n`)
           printed += page.events.length
           if (printed >= limit) return
@@ -58,7 +63,9 @@ export function eventsCommand(io: Io): Command {
  * One readable line per event: `2026-04-26T04:45:21.123Z  alias.moved  weather  admin  production v1 → v2`.
  */
 export function formatEvent(e: Event): string {
-  return [new Date(e.at).toISOString(), e.type.padEnd(18), (e.model ?? '-').padEnd(16), e.actor, describeDetails(e)].join('  ').trimEnd()
+  return [new Date(e.at).toISOString(), e.type.padEnd(18), (e.model ?? '-').padEnd(16), e.actor, describeDetails(e)]
+    .join('  ')
+    .trimEnd()
 }
 
 function describeDetails(e: Event): string {

@@ -19,7 +19,9 @@ export function modelsCommand(io: Io): Command {
 
 /** `edgefleet versions <model>`: a model's versions, newest first, with lineage, aliases and metrics. */
 export function versionsCommand(io: Io): Command {
-  return withConnection(new Command('versions').description("list a model's versions, newest first").argument('<model>', 'the model')).action(
+  return withConnection(
+    new Command('versions').description("list a model's versions, newest first").argument('<model>', 'the model'),
+  ).action(
     edgeAction(async (model: string, flags: ConnectionFlags) => {
       const detail = await clientOf(flags).getModel(model)
       io.out(flags.json === true ? `${formatJson(detail.versions)}\n` : formatVersions(model, detail.versions))
@@ -30,7 +32,13 @@ export function versionsCommand(io: Io): Command {
 /** The `models` table. */
 export function formatModels(models: readonly Model[]): string {
   if (models.length === 0) return 'no models yet: `edgefleet publish <model> <file>` creates one\n'
-  const rows = models.map((m) => [m.name, m.format, m.task, m.latestVersion === null ? '-' : `v${m.latestVersion}`, aliasList(m.aliases)])
+  const rows = models.map((m) => [
+    m.name,
+    m.format,
+    m.task,
+    m.latestVersion === null ? '-' : `v${m.latestVersion}`,
+    aliasList(m.aliases),
+  ])
   return renderTable(['name', 'format', 'task', 'latest', 'aliases'], rows, ['left', 'left', 'left', 'right', 'left'])
 }
 
@@ -46,7 +54,9 @@ export function formatVersions(model: string, versions: readonly VersionSummary[
     v.parent === null ? '-' : `v${v.parent}`,
     v.aliases.join(','),
     v.deprecated ? 'yes' : '',
-    Object.entries(v.metrics).map(([k, x]) => `${k}=${x}`).join(' '),
+    Object.entries(v.metrics)
+      .map(([k, x]) => `${k}=${x}`)
+      .join(' '),
   ])
   const header = ['version', 'files', 'size', 'created', 'by', 'parent', 'aliases', 'deprecated', 'metrics']
   return renderTable(header, rows, ['right', 'right', 'right', 'left', 'left', 'right', 'left', 'left', 'left'])

@@ -9,7 +9,8 @@ import { formatMinutes, formatTime } from '../units.ts'
 /** `edgefleet policy set|get`: a model's retraining policy, checked locally before it is sent. */
 export function policyCommand(io: Io): Command {
   const output = { writeOut: io.out, writeErr: io.err }
-  const print = (view: PolicyView, flags: ConnectionFlags) => io.out(flags.json === true ? `${formatJson(view)}\n` : formatPolicy(view))
+  const print = (view: PolicyView, flags: ConnectionFlags) =>
+    io.out(flags.json === true ? `${formatJson(view)}\n` : formatPolicy(view))
   const set = withConnection(
     new Command('set')
       .description('replace the retraining policy of a model (RetrainPolicy JSON, see docs/telemetry.md)')
@@ -22,7 +23,11 @@ export function policyCommand(io: Io): Command {
       print(await clientOf(flags).putPolicy(model, policy), flags)
     }),
   )
-  const get = withConnection(new Command('get').description('print the retraining policy of a model and its evaluation state (secret redacted)').argument('<model>', 'the model')).action(
+  const get = withConnection(
+    new Command('get')
+      .description('print the retraining policy of a model and its evaluation state (secret redacted)')
+      .argument('<model>', 'the model'),
+  ).action(
     edgeAction(async (model: string, flags: ConnectionFlags) => print(await clientOf(flags).getPolicy(model), flags)),
   )
   const policy = new Command('policy').description("set and read a model's retraining policy")
@@ -44,7 +49,12 @@ export function formatPolicy(p: PolicyView): string {
     ['webhook', p.webhook === undefined ? '-' : `${p.webhook.url} (secret ${p.webhook.secret})`],
     ['last evaluated', time(s.lastEvaluatedAt)],
     ['last result', s.lastResult === null ? '-' : `${s.lastResult.met ? 'met' : 'not met'}: ${s.lastResult.reason}`],
-    ['last fired', s.lastFiredAt === null ? 'never' : `${formatTime(s.lastFiredAt)}${s.lastEventId === null ? '' : ` (${s.lastEventId})`}`],
+    [
+      'last fired',
+      s.lastFiredAt === null
+        ? 'never'
+        : `${formatTime(s.lastFiredAt)}${s.lastEventId === null ? '' : ` (${s.lastEventId})`}`,
+    ],
     ['cooldown until', time(s.cooldownUntil)],
     ['next evaluation', time(s.nextEvaluationAt)],
   ]

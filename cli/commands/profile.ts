@@ -25,7 +25,12 @@ export function profileCommand(io: Io): Command {
     .argument('<data>', 'training data: .csv, .tsv, .json (array of objects) or .jsonl')
     .option('-o, --output <file>', 'write the profile here (default: standard output)')
     .option('--bins <n>', 'bins per numeric feature (quantile edges)', intOption(1, MAX_BINS), DEFAULT_BINS)
-    .option('--top-k <k>', 'categories kept per categorical feature (the rest are __other__)', intOption(1, 1000), DEFAULT_TOP_K)
+    .option(
+      '--top-k <k>',
+      'categories kept per categorical feature (the rest are __other__)',
+      intOption(1, 1000),
+      DEFAULT_TOP_K,
+    )
     .option('--categorical <cols>', 'treat these columns as categorical (comma-separated)', listOption)
     .option('--ignore <cols>', 'leave these columns out', listOption)
     .option('--outputs <cols>', 'profile these columns as model outputs', listOption)
@@ -50,7 +55,11 @@ export function profileCommand(io: Io): Command {
       try {
         await writeFile(flags.output, json)
       } catch (e) {
-        throw new EdgefleetError('bad_request', `${flags.output}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e })
+        throw new EdgefleetError(
+          'bad_request',
+          `${flags.output}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+          { cause: e },
+        )
       }
       io.out(summary)
     })

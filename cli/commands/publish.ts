@@ -42,12 +42,20 @@ export interface PublishResult {
  * streamed from disk), publishes them as the model's next version, and optionally moves an alias.
  * The bar goes to `tty` when it is a terminal; in-process callers pass null.
  */
-export function publishCommand(io: Io, tty: NodeJS.WriteStream | null = io === processIo ? process.stderr : null): Command {
+export function publishCommand(
+  io: Io,
+  tty: NodeJS.WriteStream | null = io === processIo ? process.stderr : null,
+): Command {
   return withConnection(
     new Command('publish')
-      .description("publish files as a model's next version (creates the model if needed; uploads only what the edge lacks)")
+      .description(
+        "publish files as a model's next version (creates the model if needed; uploads only what the edge lacks)",
+      )
       .argument('<model>', 'the model: a slug of [a-z0-9-]')
-      .argument('<file...>', 'an .onnx file; a tfjs model folder or its model.json (its weight shards come along); other files by name')
+      .argument(
+        '<file...>',
+        'an .onnx file; a tfjs model folder or its model.json (its weight shards come along); other files by name',
+      )
       .addOption(new Option('--format <format>', 'model format (default: from the files)').choices(ModelFormat.options))
       .option('--task <task>', 'task of a new model, e.g. classification (default generic)')
       .option('--description <text>', 'description of a new model')
@@ -61,20 +69,32 @@ export function publishCommand(io: Io, tty: NodeJS.WriteStream | null = io === p
   ).action(
     edgeAction(async (model: string, paths: string[], flags: PublishFlags) => {
       const result = await publish(io, tty, model, paths, flags).catch((e: unknown) => {
-        if (isEdgefleetError(e) && e.code === 'forbidden') throw new EdgefleetError(e.code, `${e.message} (publishing needs registry:read and registry:write)`, { cause: e })
+        if (isEdgefleetError(e) && e.code === 'forbidden')
+          throw new EdgefleetError(e.code, `${e.message} (publishing needs registry:read and registry:write)`, {
+            cause: e,
+          })
         throw e
       })
       if (flags.json === true) return io.out(`${formatJson(result.manifest)}\n`)
       const m = result.manifest
       const bytes = m.files.reduce((a, f) => a + f.size, 0)
-      io.out(`published ${m.model} v${m.version} (${count(m.files.length, 'file')}, ${formatBytes(bytes)}, ${result.uploaded} uploaded, ${result.skipped} already stored)\n`)
+      io.out(
+        `published ${m.model} v${m.version} (${count(m.files.length, 'file')}, ${formatBytes(bytes)}, ${result.uploaded} uploaded, ${result.skipped} already stored)\n`,
+      )
       const a = result.alias
-      if (a !== null) io.out(`${a.model} ${a.alias} → v${a.version}${a.previous === null ? '' : ` (was v${a.previous})`}\n`)
+      if (a !== null)
+        io.out(`${a.model} ${a.alias} → v${a.version}${a.previous === null ? '' : ` (was v${a.previous})`}\n`)
     }),
   )
 }
 
-async function publish(io: Io, tty: NodeJS.WriteStream | null, model: string, paths: string[], flags: PublishFlags): Promise<PublishResult> {
+async function publish(
+  io: Io,
+  tty: NodeJS.WriteStream | null,
+  model: string,
+  paths: string[],
+  flags: PublishFlags,
+): Promise<PublishResult> {
   // Local inputs are checked before the first request; the model and its format before the first upload.
   const name = checkWith(ModelName, model, 'model')
   if (flags.alias !== undefined) checkWith(Slug, flags.alias, '--alias')
@@ -89,7 +109,10 @@ async function publish(io: Io, tty: NodeJS.WriteStream | null, model: string, pa
   if (fit !== null) throw new EdgefleetError('validation_failed', fit.message)
   if (profile !== undefined) {
     const problem = profileMatchesSignature(profile, signature ?? existing?.signature ?? null)
-    if (problem !== null) throw new EdgefleetError('validation_failed', `${flags.profile}: ${problem.message}`, { pointer: problem.pointer.replace(/^\/profile/, '') })
+    if (problem !== null)
+      throw new EdgefleetError('validation_failed', `${flags.profile}: ${problem.message}`, {
+        pointer: problem.pointer.replace(/^\/profile/, ''),
+      })
   }
 
   const files = await mapLimit(local.files, 4, async (f) => ({ ...f, ...(await hashFile(f.source)) }))
@@ -97,14 +120,22 @@ async function publish(io: Io, tty: NodeJS.WriteStream | null, model: string, pa
   const stored = await mapLimit(artifacts, 8, (f) => client.hasArtifact(f.sha256))
   const missing = artifacts.filter((_, i) => !stored[i])
 
-  const progress = createUploadProgress(io, missing.reduce((a, f) => a + f.size, 0), tty)
+  const progress = createUploadProgress(
+    io,
+    missing.reduce((a, f) => a + f.size, 0),
+    tty,
+  )
   artifacts.forEach((f, i) => stored[i] && progress.skipped(f.path, f.size))
   let uploaded = 0
   try {
     for (const f of missing) {
       progress.started(f.path, f.size)
       try {
-        await client.putArtifact(f.sha256, f.size, fileStream(f.source, (n) => progress.sent(n)))
+        await client.putArtifact(
+          f.sha256,
+          f.size,
+          fileStream(f.source, (n) => progress.sent(n)),
+        )
       } catch (e) {
         // Stored by someone else since the check: the edge answers without reading the body, which
         // Node's fetch reports as a reset connection.
@@ -121,7 +152,8 @@ async function publish(io: Io, tty: NodeJS.WriteStream | null, model: string, pa
     progress.close()
   }
 
-  if (existing === null) await createModel(client, { name, format, task: flags.task, description: flags.description, signature })
+  if (existing === null)
+    await createModel(client, { name, format, task: flags.task, description: flags.description, signature })
   const lineage: Lineage = { parent: flags.parent, dataHash: flags.dataHash, codeCommit: flags.codeCommit }
   const body: PublishVersion = {
     files: files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
@@ -137,7 +169,11 @@ async function publish(io: Io, tty: NodeJS.WriteStream | null, model: string, pa
       alias = await client.moveAlias(name, flags.alias, manifest.version)
     } catch (e) {
       if (!isEdgefleetError(e)) throw e
-      throw new EdgefleetError(e.code, `published ${name} v${manifest.version}, but moving ${flags.alias} failed: ${e.message}`, { pointer: e.pointer, cause: e })
+      throw new EdgefleetError(
+        e.code,
+        `published ${name} v${manifest.version}, but moving ${flags.alias} failed: ${e.message}`,
+        { pointer: e.pointer, cause: e },
+      )
     }
   }
   return { manifest, uploaded, skipped: artifacts.length - uploaded, alias }
@@ -164,13 +200,21 @@ async function createModel(client: EdgeClient, body: Parameters<EdgeClient['crea
 
 /** The format from --format, the files (a model.json's `format`, an .onnx file) and the existing model, which must agree. */
 function chooseFormat(flag: ModelFormat | undefined, local: ModelFiles, existing: ModelDetail | null): ModelFormat {
-  const fromFiles = local.tfjsFormat ?? (local.files.some((f) => f.path.toLowerCase().endsWith('.onnx')) ? 'onnx' : null)
+  const fromFiles =
+    local.tfjsFormat ?? (local.files.some((f) => f.path.toLowerCase().endsWith('.onnx')) ? 'onnx' : null)
   if (flag !== undefined && fromFiles !== null && flag.startsWith('tfjs') && fromFiles !== flag)
     throw new EdgefleetError('validation_failed', `--format ${flag}, but model.json declares a ${fromFiles} model`)
   const format = flag ?? fromFiles ?? existing?.format ?? null
-  if (format === null) throw new EdgefleetError('bad_request', 'cannot tell the model format from the files: pass --format onnx|tfjs-layers|tfjs-graph')
+  if (format === null)
+    throw new EdgefleetError(
+      'bad_request',
+      'cannot tell the model format from the files: pass --format onnx|tfjs-layers|tfjs-graph',
+    )
   if (existing !== null && existing.format !== format)
-    throw new EdgefleetError('conflict', `model "${existing.name}" is ${existing.format}; these files are published as ${format}`)
+    throw new EdgefleetError(
+      'conflict',
+      `model "${existing.name}" is ${existing.format}; these files are published as ${format}`,
+    )
   return format
 }
 

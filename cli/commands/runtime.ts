@@ -16,9 +16,13 @@ const nodeModules = fileURLToPath(new URL('../../node_modules/', import.meta.url
  * its pin is refused.
  */
 export function runtimeCommand(io: Io): Command {
-  const runtime = new Command('runtime').description('engine runtime files the SDK downloads (onnxruntime-web, tfjs wasm)')
+  const runtime = new Command('runtime').description(
+    'engine runtime files the SDK downloads (onnxruntime-web, tfjs wasm)',
+  )
   runtime.addCommand(
-    withConnection(new Command('push').description('upload the pinned runtime files to the edge (skips those already stored)')).action(
+    withConnection(
+      new Command('push').description('upload the pinned runtime files to the edge (skips those already stored)'),
+    ).action(
       edgeAction(async (flags: ConnectionFlags) => {
         const client = clientOf(flags)
         let uploaded = 0
@@ -28,14 +32,25 @@ export function runtimeCommand(io: Io): Command {
           const file = `${nodeModules}${pin.path}`
           const local = await hashFile(file)
           if (local.sha256 !== pin.sha256 || local.size !== pin.size)
-            throw new EdgefleetError('integrity_error', `${file} is not the pinned file (run node scripts/pin-runtime.mjs after upgrading engines)`)
-          await client.putArtifact(pin.sha256, pin.size, fileStream(file, () => undefined))
+            throw new EdgefleetError(
+              'integrity_error',
+              `${file} is not the pinned file (run node scripts/pin-runtime.mjs after upgrading engines)`,
+            )
+          await client.putArtifact(
+            pin.sha256,
+            pin.size,
+            fileStream(file, () => undefined),
+          )
           uploaded++
           bytes += pin.size
           if (flags.json !== true) io.err(`uploaded ${pin.path} (${formatBytes(pin.size)})\n`)
         }
         const total = allRuntimeFiles().length
-        io.out(flags.json === true ? `${JSON.stringify({ files: total, uploaded, bytes })}\n` : `runtime: ${total} files pinned, ${uploaded} uploaded (${formatBytes(bytes)}), ${total - uploaded} already stored\n`)
+        io.out(
+          flags.json === true
+            ? `${JSON.stringify({ files: total, uploaded, bytes })}\n`
+            : `runtime: ${total} files pinned, ${uploaded} uploaded (${formatBytes(bytes)}), ${total - uploaded} already stored\n`,
+        )
       }),
     ),
   )

@@ -24,7 +24,11 @@ export function telemetryCommand(io: Io): Command {
       .description("summarize a model's fleet telemetry per version × role × rollout arm")
       .argument('<model>', 'the model')
       .option('--version <n>', 'only this version (3 or v3)', versionArgument)
-      .option('--since <duration>', 'how far back: 30m, 1h, 2d (default 24h; at most 24h by minute, 31d by hour)', durationOption)
+      .option(
+        '--since <duration>',
+        'how far back: 30m, 1h, 2d (default 24h; at most 24h by minute, 31d by hour)',
+        durationOption,
+      )
       .addOption(new Option('--granularity <step>', 'series step').choices(['minute', 'hour']).default('hour')),
   )
     .addHelpText('after', '\n--json prints the FleetView (core/formats/fleet.ts).')
@@ -33,7 +37,12 @@ export function telemetryCommand(io: Io): Command {
         // Without --since the edge picks the range (the last 24 h), so its clock decides, not ours.
         const to = flags.since === undefined ? undefined : Date.now()
         const from = to === undefined || flags.since === undefined ? undefined : to - flags.since
-        const view = await clientOf(flags).fleetView(model, { from, to, version: flags.version, granularity: flags.granularity })
+        const view = await clientOf(flags).fleetView(model, {
+          from,
+          to,
+          version: flags.version,
+          granularity: flags.granularity,
+        })
         io.out(flags.json === true ? `${formatJson(view)}\n` : formatFleetView(view))
       }),
     )
@@ -54,11 +63,22 @@ function formatCohort(c: FleetCohort): string {
   const t = c.total
   if (t.suppressed) return `${cohortName(c)}\n  suppressed (< ${t.minDevices} devices)`
   const lines: [string, string][] = [
-    ['devices', t.devicesRelativeError > 0 ? `≈${t.devices} (±${formatRate(t.devicesRelativeError)})` : String(t.devices)],
+    [
+      'devices',
+      t.devicesRelativeError > 0 ? `≈${t.devices} (±${formatRate(t.devicesRelativeError)})` : String(t.devices),
+    ],
     ['inferences', `${t.inferences}, ${count(t.errors, 'error')} (${formatRate(t.errorRate)})`],
     ...(t.estimated === null ? [] : [['estimated', estimates(t.estimated, t.minSampleRate)] as [string, string]]),
-    ['latency', t.latencyMs === null ? '-' : `p50 ${formatMs(t.latencyMs.p50)}  p95 ${formatMs(t.latencyMs.p95)}  p99 ${formatMs(t.latencyMs.p99)}`],
-    ['load', `${t.loadMs === null ? '-' : `p50 ${formatMs(t.loadMs.p50)}`}  (${count(t.loads, 'load')}, cache hits ${formatRate(t.cacheHitRate)})`],
+    [
+      'latency',
+      t.latencyMs === null
+        ? '-'
+        : `p50 ${formatMs(t.latencyMs.p50)}  p95 ${formatMs(t.latencyMs.p95)}  p99 ${formatMs(t.latencyMs.p99)}`,
+    ],
+    [
+      'load',
+      `${t.loadMs === null ? '-' : `p50 ${formatMs(t.loadMs.p50)}`}  (${count(t.loads, 'load')}, cache hits ${formatRate(t.cacheHitRate)})`,
+    ],
     ['backends', backendMix(t)],
     ['fallbacks', topFallbacks(t.fallbacks)],
     ['shadow', t.shadow === null ? '-' : `${formatRate(t.shadow.agreement)} agree (${t.shadow.compared} compared)`],
@@ -95,9 +115,29 @@ function topFallbacks(fallbacks: Record<string, number>): string {
 function driftTable(kind: 'feature' | 'output', drift: Record<string, DriftSummary>): string[] {
   const entries = Object.entries(drift)
   if (entries.length === 0) return []
-  const rows = entries.map(([name, d]) => [name, String(d.n), formatStat(d.psi), formatStat(d.js), formatPValue(d.chi2_p), verdict(d)])
-  const table = renderTable([kind, 'n', 'psi', 'js', 'chi² p', 'drifted'], rows, ['left', 'right', 'right', 'right', 'right', 'left'])
-  return ['', ...table.trimEnd().split('\n').map((line) => `  ${line}`)]
+  const rows = entries.map(([name, d]) => [
+    name,
+    String(d.n),
+    formatStat(d.psi),
+    formatStat(d.js),
+    formatPValue(d.chi2_p),
+    verdict(d),
+  ])
+  const table = renderTable([kind, 'n', 'psi', 'js', 'chi² p', 'drifted'], rows, [
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'left',
+  ])
+  return [
+    '',
+    ...table
+      .trimEnd()
+      .split('\n')
+      .map((line) => `  ${line}`),
+  ]
 }
 
 function verdict(d: DriftSummary): string {

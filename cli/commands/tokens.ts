@@ -20,7 +20,11 @@ export function tokensCommand(io: Io): Command {
     new Command('create')
       .description('create a token and print its secret (shown this once)')
       .argument('<name>', 'who or what uses it (recorded as the actor of its changes)')
-      .requiredOption('--scope <scopes>', 'comma-separated: registry:read, registry:write, rollout:write, telemetry:read, admin, or device (an app key)', listOption)
+      .requiredOption(
+        '--scope <scopes>',
+        'comma-separated: registry:read, registry:write, rollout:write, telemetry:read, admin, or device (an app key)',
+        listOption,
+      )
       .option('--origin <origins>', 'browser origins an app key accepts, comma-separated (default any)', listOption),
   ).action(
     edgeAction(async (name: string, flags: CreateFlags) => {
@@ -31,13 +35,17 @@ export function tokensCommand(io: Io): Command {
       io.err('warning: this is the only time the secret is shown; store it now (e.g. as EDGEFLEET_TOKEN)\n')
     }),
   )
-  const list = withConnection(new Command('list').description('list tokens, revoked ones included (never their secrets)')).action(
+  const list = withConnection(
+    new Command('list').description('list tokens, revoked ones included (never their secrets)'),
+  ).action(
     edgeAction(async (flags: ConnectionFlags) => {
       const tokens = await clientOf(flags).listTokens()
       io.out(flags.json === true ? `${formatJson(tokens)}\n` : formatTokens(tokens))
     }),
   )
-  const revoke = withConnection(new Command('revoke').description('revoke a token, effective at once').argument('<id>', 'the token id (tok_…)')).action(
+  const revoke = withConnection(
+    new Command('revoke').description('revoke a token, effective at once').argument('<id>', 'the token id (tok_…)'),
+  ).action(
     edgeAction(async (id: string, flags: ConnectionFlags) => {
       const token = await clientOf(flags).revokeToken(id)
       io.out(flags.json === true ? `${formatJson(token)}\n` : `revoked ${token.id} "${token.name}"\n`)

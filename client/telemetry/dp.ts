@@ -31,12 +31,15 @@ const DAY_MS = 86_400_000
 
 /** Checks DP options and fills in the defaults; `bad_request` with a pointer under `/telemetry/dp`. */
 export function resolveDp(dp: DpOptions): Required<DpOptions> {
-  const bad = (message: string, field: string) => new EdgefleetError('bad_request', message, { pointer: `/telemetry/dp/${field}` })
-  if (typeof dp?.epsilon !== 'number' || !(dp.epsilon > 0 && dp.epsilon <= 100)) throw bad('dp.epsilon must be a number in (0, 100]', 'epsilon')
+  const bad = (message: string, field: string) =>
+    new EdgefleetError('bad_request', message, { pointer: `/telemetry/dp/${field}` })
+  if (typeof dp?.epsilon !== 'number' || !(dp.epsilon > 0 && dp.epsilon <= 100))
+    throw bad('dp.epsilon must be a number in (0, 100]', 'epsilon')
   const clip = dp.clip ?? DEFAULT_DP_CLIP
   if (!Number.isSafeInteger(clip) || clip < 1) throw bad('dp.clip must be a positive integer', 'clip')
   const dailyBudget = dp.dailyBudget ?? DEFAULT_DP_REPORTS_PER_DAY * dp.epsilon
-  if (typeof dailyBudget !== 'number' || !(dailyBudget >= dp.epsilon) || !Number.isFinite(dailyBudget)) throw bad('dp.dailyBudget must be a finite number ≥ dp.epsilon', 'dailyBudget')
+  if (typeof dailyBudget !== 'number' || !(dailyBudget >= dp.epsilon) || !Number.isFinite(dailyBudget))
+    throw bad('dp.dailyBudget must be a finite number ≥ dp.epsilon', 'dailyBudget')
   return { epsilon: dp.epsilon, clip, dailyBudget }
 }
 
@@ -72,7 +75,8 @@ export function clipHistogram(h: BinnedCounts, clip: number, random: () => numbe
 
 /** True when any histogram of the report holds a value (a report of nothing releases nothing and costs no ε). */
 export function hasHistogramValues(r: Pick<Report, 'features' | 'outputs'>): boolean {
-  for (const h of [...Object.values(r.features), ...Object.values(r.outputs)]) if (h.missing > 0 || h.counts.some((c) => c > 0)) return true
+  for (const h of [...Object.values(r.features), ...Object.values(r.outputs)])
+    if (h.missing > 0 || h.counts.some((c) => c > 0)) return true
   return false
 }
 

@@ -58,11 +58,18 @@ export class TelemetryQueue {
     const store = tx.objectStore('telemetry')
     const pending = ((await meta.get(DROPS_KEY)) as Record<string, number> | undefined) ?? {}
     const batch = make({ ...pending })
-    const entry: QueuedBatch = { batchId: batch.batchId, body: JSON.stringify(batch), reports: batch.reports.length, dropped: { ...batch.dropped }, createdAt: this.now() }
+    const entry: QueuedBatch = {
+      batchId: batch.batchId,
+      body: JSON.stringify(batch),
+      reports: batch.reports.length,
+      dropped: { ...batch.dropped },
+      createdAt: this.now(),
+    }
     entry.seq = await store.add(entry)
     // Counts the batch did not take stay pending (a batch frozen on pagehide carries none).
     const carried: Record<string, number> = {}
-    for (const [reason, n] of Object.entries(pending)) if (n - (batch.dropped[reason] ?? 0) > 0) carried[reason] = n - (batch.dropped[reason] ?? 0)
+    for (const [reason, n] of Object.entries(pending))
+      if (n - (batch.dropped[reason] ?? 0) > 0) carried[reason] = n - (batch.dropped[reason] ?? 0)
     let excess = (await store.count()) - this.maxBatches
     let cursor = excess > 0 ? await store.openCursor() : null
     while (cursor && excess > 0) {

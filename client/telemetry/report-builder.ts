@@ -78,7 +78,12 @@ export class ReportBuilder {
 
   /** Starts attributing a worker key's deltas to a model version. */
   track(key: string, target: ReportTarget): void {
-    this.tracked.set(key, { target: { ...target, fallbacks: { ...target.fallbacks } }, loads: 0, cacheHits: 0, loadMs: new DDSketch() })
+    this.tracked.set(key, {
+      target: { ...target, fallbacks: { ...target.fallbacks } },
+      loads: 0,
+      cacheHits: 0,
+      loadMs: new DDSketch(),
+    })
   }
 
   /** Stops attributing a key (after its last delta was added). */
@@ -156,10 +161,34 @@ export class ReportBuilder {
 
   private pendingFor(target: ReportTarget, window: { start: number; end: number }): Pending {
     const { model, version, role, rollout } = target
-    const id = JSON.stringify([model, version, role, rollout?.id ?? null, rollout?.arm ?? null, window.start, window.end])
+    const id = JSON.stringify([
+      model,
+      version,
+      role,
+      rollout?.id ?? null,
+      rollout?.arm ?? null,
+      window.start,
+      window.end,
+    ])
     let p = this.pending.get(id)
     if (!p) {
-      p = { target, window, inferences: 0, errors: 0, cacheHits: 0, loads: 0, loadMs: new DDSketch(), latency: new DDSketch(), features: {}, outputs: {}, labeled: 0, correct: 0, compared: 0, agreed: 0, absDiffSum: 0 }
+      p = {
+        target,
+        window,
+        inferences: 0,
+        errors: 0,
+        cacheHits: 0,
+        loads: 0,
+        loadMs: new DDSketch(),
+        latency: new DDSketch(),
+        features: {},
+        outputs: {},
+        labeled: 0,
+        correct: 0,
+        compared: 0,
+        agreed: 0,
+        absDiffSum: 0,
+      }
       this.pending.set(id, p)
     }
     return p
@@ -191,7 +220,15 @@ export class ReportBuilder {
         latency: p.latency.toJSON(),
         features: p.features,
         outputs: p.outputs,
-        ...(role === 'shadow' ? { shadow: { compared: p.compared, agreed: p.agreed, meanAbsDiff: p.compared > 0 ? p.absDiffSum / p.compared : 0 } } : {}),
+        ...(role === 'shadow'
+          ? {
+              shadow: {
+                compared: p.compared,
+                agreed: p.agreed,
+                meanAbsDiff: p.compared > 0 ? p.absDiffSum / p.compared : 0,
+              },
+            }
+          : {}),
         ...(p.labeled > 0 ? { feedback: { labeled: p.labeled, correct: p.correct } } : {}),
       })
     }
@@ -202,7 +239,10 @@ export class ReportBuilder {
 const count = (n: unknown): number => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0)
 
 /** Adds histograms bin by bin, copying only `counts` and `missing` (never anything else a delta holds). */
-function mergeBins(into: Record<string, BinnedCounts>, from: Record<string, { counts: ArrayLike<number>; missing: number }> | undefined): void {
+function mergeBins(
+  into: Record<string, BinnedCounts>,
+  from: Record<string, { counts: ArrayLike<number>; missing: number }> | undefined,
+): void {
   for (const [name, h] of Object.entries(from ?? {})) {
     const counts = Array.from(h.counts, count)
     const have = into[name]

@@ -104,7 +104,10 @@ export class TelemetryProcessor {
     this.win?.addEventListener('pagehide', this.onHide)
     this.doc?.addEventListener('visibilitychange', this.onVisibility)
     if (options.timers ?? true) this.scheduleCollect()
-    void options.device().then((d) => (this.device = d), () => undefined)
+    void options.device().then(
+      (d) => (this.device = d),
+      () => undefined,
+    )
   }
 
   /**
@@ -228,14 +231,15 @@ export class TelemetryProcessor {
     const batches = this.batchesOf(reports)
     if (batches.length === 0) return
     const device = this.device ?? (this.device = await this.options.device())
-    for (const b of batches) await this.options.queue.enqueue((dropped) => this.makeBatch(device, b.sampleRate, b.reports, dropped))
+    for (const b of batches)
+      await this.options.queue.enqueue((dropped) => this.makeBatch(device, b.sampleRate, b.reports, dropped))
   }
 
   /** Sends queued batches in order until the queue is empty or the transport says wait; one tab at a time. */
   async send(): Promise<void> {
     const run = async () => {
       const { queue, transport } = this.options
-      for (let sent = 0; sent < SEND_PER_FLUSH; ) {
+      for (let sent = 0; sent < SEND_PER_FLUSH;) {
         this.queued = await queue.peek(SEND_PER_FLUSH)
         if (this.queued.length === 0 || this.now() < transport.retryAt) return
         for (const b of this.queued) {
@@ -247,7 +251,8 @@ export class TelemetryProcessor {
         }
       }
     }
-    if (this.locks) await this.locks.request(LOCK_NAME, { ifAvailable: true }, async (lock) => (lock ? run() : undefined))
+    if (this.locks)
+      await this.locks.request(LOCK_NAME, { ifAvailable: true }, async (lock) => (lock ? run() : undefined))
     else await run()
     this.queued = await this.options.queue.peek(SEND_PER_FLUSH).catch(() => this.queued)
   }
@@ -283,7 +288,8 @@ export class TelemetryProcessor {
     const dp = this.options.dp!
     for (const r of this.builder.drain(until)) {
       let sealed = withoutHistograms(r)
-      if (hasHistogramValues(r) && (await dp.budget.spend(dp.epsilon, this.now()).catch(() => false))) sealed = privatizeReport(r, dp, dp.random ?? cryptoRandom)
+      if (hasHistogramValues(r) && (await dp.budget.spend(dp.epsilon, this.now()).catch(() => false)))
+        sealed = privatizeReport(r, dp, dp.random ?? cryptoRandom)
       this.sealed.push(sealed)
     }
   }
@@ -298,7 +304,8 @@ export class TelemetryProcessor {
     }
     this.builder.add(delta)
     const dropped = delta.shadow?.dropped
-    if (typeof dropped === 'number' && Number.isSafeInteger(dropped) && dropped > 0) await this.options.queue.countDrop('shadow_overflow', dropped).catch(() => undefined)
+    if (typeof dropped === 'number' && Number.isSafeInteger(dropped) && dropped > 0)
+      await this.options.queue.countDrop('shadow_overflow', dropped).catch(() => undefined)
   }
 
   private batchesOf(reports: Report[]): { sampleRate: number; reports: Report[] }[] {
@@ -309,13 +316,28 @@ export class TelemetryProcessor {
     }
     const out: { sampleRate: number; reports: Report[] }[] = []
     for (const [sampleRate, rs] of byRate)
-      for (let i = 0; i < rs.length; i += MAX_REPORTS_PER_BATCH) out.push({ sampleRate, reports: rs.slice(i, i + MAX_REPORTS_PER_BATCH) })
+      for (let i = 0; i < rs.length; i += MAX_REPORTS_PER_BATCH)
+        out.push({ sampleRate, reports: rs.slice(i, i + MAX_REPORTS_PER_BATCH) })
     return out
   }
 
-  private makeBatch(device: Batch['device'], sampleRate: number, reports: Report[], dropped: Record<string, number>): Batch {
+  private makeBatch(
+    device: Batch['device'],
+    sampleRate: number,
+    reports: Report[],
+    dropped: Record<string, number>,
+  ): Batch {
     const dp = this.options.dp ? { dp: { epsilon: this.options.dp.epsilon } } : {}
-    return { v: TELEMETRY_VERSION, batchId: this.newBatchId(), sentAt: this.now(), device, sampleRate, dropped, ...dp, reports }
+    return {
+      v: TELEMETRY_VERSION,
+      batchId: this.newBatchId(),
+      sentAt: this.now(),
+      device,
+      sampleRate,
+      dropped,
+      ...dp,
+      reports,
+    }
   }
 
   /** Collects at every UTC minute, so no delta straddles two windows. */
@@ -345,5 +367,11 @@ const targetId = (t: { model: string; version: number; role: string; rollout?: {
 
 function randomBatchId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16))
-  return 'b_' + btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+  return (
+    'b_' +
+    btoa(String.fromCharCode(...bytes))
+      .replaceAll('+', '-')
+      .replaceAll('/', '_')
+      .replace(/=+$/, '')
+  )
 }

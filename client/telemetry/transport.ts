@@ -53,10 +53,17 @@ export function backoffMs(failures: number, random: () => number = Math.random):
 }
 
 /** Sorts an edge answer into sent / retry / drop (`too_old` and `too_new` codes are final `too_old` drops). */
-export async function classifyResponse(res: Response, now: number, failures: number, random: () => number): Promise<SendOutcome> {
+export async function classifyResponse(
+  res: Response,
+  now: number,
+  failures: number,
+  random: () => number,
+): Promise<SendOutcome> {
   if (res.status === 202 || (res.status >= 200 && res.status < 300)) return { kind: 'sent' }
-  if (res.status === 429 || res.status === 503) return { kind: 'retry', at: parseRetryAfter(res.headers.get('Retry-After'), now), reason: 'rate_limited' }
-  if (res.status >= 500 || res.status === 408) return { kind: 'retry', at: now + backoffMs(failures, random), reason: 'network_error' }
+  if (res.status === 429 || res.status === 503)
+    return { kind: 'retry', at: parseRetryAfter(res.headers.get('Retry-After'), now), reason: 'rate_limited' }
+  if (res.status >= 500 || res.status === 408)
+    return { kind: 'retry', at: now + backoffMs(failures, random), reason: 'network_error' }
   const body = (await res.json().catch(() => null)) as { error?: { code?: string } } | null
   const code = body?.error?.code
   return { kind: 'drop', reason: code === 'too_old' || code === 'too_new' ? 'too_old' : 'rejected', status: res.status }
@@ -100,13 +107,21 @@ export function createTransport(options: TransportOptions): Transport {
     async send(body: string): Promise<SendOutcome> {
       let outcome: SendOutcome
       try {
-        const headers: Record<string, string> = { 'Content-Type': 'application/json', 'X-Edgefleet-Key': options.appKey }
+        const headers: Record<string, string> = {
+          'Content-Type': 'application/json',
+          'X-Edgefleet-Key': options.appKey,
+        }
         let payload: BodyInit = body
         if (canGzip) {
           payload = await gzip(body)
           headers['Content-Encoding'] = 'gzip'
         }
-        const res = await doFetch(`${endpoint}/v1/telemetry`, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) })
+        const res = await doFetch(`${endpoint}/v1/telemetry`, {
+          method: 'POST',
+          headers,
+          body: payload,
+          signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+        })
         outcome = await classifyResponse(res, now(), failures + 1, random)
       } catch {
         outcome = { kind: 'retry', at: now() + backoffMs(failures + 1, random), reason: 'network_error' }
@@ -135,7 +150,12 @@ export function createTransport(options: TransportOptions): Transport {
         try {
           if (options.sendBeacon) ok = options.sendBeacon(url, blob)
           else {
-            void doFetch(url, { method: 'POST', body: blob, keepalive: true, headers: { 'Content-Type': 'text/plain;charset=UTF-8' } }).catch(() => undefined)
+            void doFetch(url, {
+              method: 'POST',
+              body: blob,
+              keepalive: true,
+              headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+            }).catch(() => undefined)
             ok = true
           }
         } catch {

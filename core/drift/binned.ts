@@ -19,7 +19,8 @@ export const PSI_FLOOR = 1e-4
  */
 export function psi(ref: ArrayLike<number>, cur: ArrayLike<number>, floor: number = PSI_FLOOR): number {
   assertCounts(ref, cur)
-  if (!(floor > 0 && floor < 1)) throw new EdgefleetError('validation_failed', `PSI floor must lie in (0, 1), got ${floor}`)
+  if (!(floor > 0 && floor < 1))
+    throw new EdgefleetError('validation_failed', `PSI floor must lie in (0, 1), got ${floor}`)
   const nRef = total(ref)
   const nCur = total(cur)
   if (nRef === 0 || nCur === 0) return Number.NaN

@@ -69,7 +69,10 @@ export interface DriftVerdict<M> {
 }
 
 /** Which verdict applies to a feature with `referenceRows` reference rows: raw samples up to the policy's limit, binned beyond. */
-export function verdictKind(referenceRows: number, policy: Partial<DriftPolicy> = DEFAULT_DRIFT_POLICY): 'raw' | 'binned' {
+export function verdictKind(
+  referenceRows: number,
+  policy: Partial<DriftPolicy> = DEFAULT_DRIFT_POLICY,
+): 'raw' | 'binned' {
   return referenceRows <= resolvePolicy(policy).rawMaxReferenceRows ? 'raw' : 'binned'
 }
 
@@ -102,13 +105,23 @@ export function rawNumericVerdict(
   policy: Partial<DriftPolicy> = DEFAULT_DRIFT_POLICY,
 ): DriftVerdict<RawNumericMetrics> {
   const p = resolvePolicy(policy)
-  const binned = edges === undefined ? undefined : binnedMetrics(binCounts(refSample, edges), binCounts(curSample, edges))
+  const binned =
+    edges === undefined ? undefined : binnedMetrics(binCounts(refSample, edges), binCounts(curSample, edges))
   if (Math.min(refSample.length, curSample.length) < Math.max(p.minCount, 1)) {
     const metrics: RawNumericMetrics = { ks: Number.NaN, ks_p: Number.NaN, ks_method: null, wasserstein: Number.NaN }
-    return { drifted: false, reason: 'insufficient_data', metrics: binned === undefined ? metrics : { ...metrics, binned } }
+    return {
+      drifted: false,
+      reason: 'insufficient_data',
+      metrics: binned === undefined ? metrics : { ...metrics, binned },
+    }
   }
   const ks = ksTwoSample(refSample, curSample)
-  const metrics: RawNumericMetrics = { ks: ks.statistic, ks_p: ks.pvalue, ks_method: ks.method, wasserstein: wassersteinDistance(refSample, curSample) }
+  const metrics: RawNumericMetrics = {
+    ks: ks.statistic,
+    ks_p: ks.pvalue,
+    ks_method: ks.method,
+    wasserstein: wassersteinDistance(refSample, curSample),
+  }
   if (binned !== undefined) metrics.binned = binned
   const drifted = ks.pvalue < p.rawKsAlpha
   return { drifted, reason: drifted ? 'drifted' : 'no_drift', metrics }
@@ -158,11 +171,22 @@ export function pValuesEqual(a: number, b: number): boolean {
 function resolvePolicy(overrides: Partial<DriftPolicy>): DriftPolicy {
   const p = { ...DEFAULT_DRIFT_POLICY, ...overrides }
   for (const key of ['binnedAlpha', 'rawKsAlpha', 'rawChi2Alpha'] as const) {
-    if (!(p[key] > 0 && p[key] <= 1)) throw new EdgefleetError('validation_failed', `drift policy ${key} must lie in (0, 1], got ${p[key]}`, { pointer: `/${key}` })
+    if (!(p[key] > 0 && p[key] <= 1))
+      throw new EdgefleetError('validation_failed', `drift policy ${key} must lie in (0, 1], got ${p[key]}`, {
+        pointer: `/${key}`,
+      })
   }
-  if (!(p.binnedMinJs >= 0 && p.binnedMinJs < 1)) throw new EdgefleetError('validation_failed', `drift policy binnedMinJs must lie in [0, 1), got ${p.binnedMinJs}`, { pointer: '/binnedMinJs' })
+  if (!(p.binnedMinJs >= 0 && p.binnedMinJs < 1))
+    throw new EdgefleetError('validation_failed', `drift policy binnedMinJs must lie in [0, 1), got ${p.binnedMinJs}`, {
+      pointer: '/binnedMinJs',
+    })
   for (const key of ['rawMaxReferenceRows', 'minCount'] as const) {
-    if (!(Number.isInteger(p[key]) && p[key] >= 0)) throw new EdgefleetError('validation_failed', `drift policy ${key} must be a non-negative integer, got ${p[key]}`, { pointer: `/${key}` })
+    if (!(Number.isInteger(p[key]) && p[key] >= 0))
+      throw new EdgefleetError(
+        'validation_failed',
+        `drift policy ${key} must be a non-negative integer, got ${p[key]}`,
+        { pointer: `/${key}` },
+      )
   }
   return p
 }
@@ -171,7 +195,9 @@ function resolvePolicy(overrides: Partial<DriftPolicy>): DriftPolicy {
 function binCounts(values: ArrayLike<number>, edges: ArrayLike<number>): number[] {
   for (let i = 0; i < edges.length; i++) {
     if (!Number.isFinite(edges[i]) || (i > 0 && !(edges[i] > edges[i - 1]))) {
-      throw new EdgefleetError('validation_failed', 'bin edges must be finite and strictly increasing', { pointer: `/edges/${i}` })
+      throw new EdgefleetError('validation_failed', 'bin edges must be finite and strictly increasing', {
+        pointer: `/edges/${i}`,
+      })
     }
   }
   const counts = new Array<number>(edges.length + 1).fill(0)

@@ -21,7 +21,10 @@ export const FilePath = z
   .string()
   .min(1)
   .max(512)
-  .refine((p) => !p.startsWith('/') && !p.includes('\\') && !/[\u0000-\u001f\u007f]/.test(p), 'a relative path with forward slashes')
+  .refine(
+    (p) => !p.startsWith('/') && !p.includes('\\') && !/[\u0000-\u001f\u007f]/.test(p),
+    'a relative path with forward slashes',
+  )
   .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'no empty, "." or ".." segments')
 
 /** A rollout id, as assignments hand it to devices and reports carry it back. */

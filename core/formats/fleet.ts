@@ -40,7 +40,12 @@ export type DriftSummary = z.infer<typeof DriftSummary>
  * null when every report arrived at rate 1 (the exact fields are then the totals).
  */
 export const FleetEstimates = z
-  .object({ devices: z.number().nonnegative(), reports: z.number().nonnegative(), inferences: z.number().nonnegative(), errors: z.number().nonnegative() })
+  .object({
+    devices: z.number().nonnegative(),
+    reports: z.number().nonnegative(),
+    inferences: z.number().nonnegative(),
+    errors: z.number().nonnegative(),
+  })
   .nullable()
 export type FleetEstimates = z.infer<typeof FleetEstimates>
 

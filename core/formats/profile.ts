@@ -58,7 +58,11 @@ export const CategoricalProfile = z
     if (p.categories.includes(OTHER_CATEGORY))
       ctx.addIssue({ code: 'custom', message: `${OTHER_CATEGORY} is implicit, not listed`, path: ['categories'] })
     if (p.counts.length !== p.categories.length + 1)
-      ctx.addIssue({ code: 'custom', message: 'counts must have categories.length + 1 entries (the last is __other__)', path: ['counts'] })
+      ctx.addIssue({
+        code: 'custom',
+        message: 'counts must have categories.length + 1 entries (the last is __other__)',
+        path: ['counts'],
+      })
     else if (p.counts.reduce((a, b) => a + b, 0) !== p.n)
       ctx.addIssue({ code: 'custom', message: 'counts must sum to n', path: ['n'] })
   })

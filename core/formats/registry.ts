@@ -73,7 +73,12 @@ export type Manifest = z.infer<typeof Manifest>
 export const MoveAlias = z.strictObject({ version: z.number().int().positive() })
 
 /** The answer to an alias move: where it points now and where it pointed before. */
-export const AliasMove = z.object({ model: z.string(), alias: z.string(), version: z.number().int(), previous: z.number().int().nullable() })
+export const AliasMove = z.object({
+  model: z.string(),
+  alias: z.string(),
+  version: z.number().int(),
+  previous: z.number().int().nullable(),
+})
 export type AliasMove = z.infer<typeof AliasMove>
 
 /** One row of a model's version list. */
@@ -122,9 +127,15 @@ export const CreateToken = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_.@ -]{1,64}$/, 'a name of letters, digits, space and _.@-'),
     scopes: z.array(Scope).min(1).max(6),
-    origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin like https://app.example.com')).max(50).optional(),
+    origins: z
+      .array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin like https://app.example.com'))
+      .max(50)
+      .optional(),
   })
-  .refine((t) => !t.scopes.includes('device') || t.scopes.length === 1, { message: 'an app key has the single scope "device"', path: ['scopes'] })
+  .refine((t) => !t.scopes.includes('device') || t.scopes.length === 1, {
+    message: 'an app key has the single scope "device"',
+    path: ['scopes'],
+  })
 export type CreateToken = z.input<typeof CreateToken>
 
 export const Token = z.object({

@@ -55,7 +55,10 @@ export const RateGuardrail = z
     minDevices: Count.min(2).default(DEFAULT_GUARDRAIL_MIN_DEVICES),
     tau: z.number().positive().lte(1).optional(),
   })
-  .refine((g) => (g.maxDiff === undefined) !== (g.max === undefined), { message: 'exactly one of maxDiff and max', path: ['maxDiff'] })
+  .refine((g) => (g.maxDiff === undefined) !== (g.max === undefined), {
+    message: 'exactly one of maxDiff and max',
+    path: ['maxDiff'],
+  })
 
 /** candidate p95 ÷ baseline p95 (merged sketches) must stay ≤ `maxRatio`. */
 export const LatencyGuardrail = z.strictObject({ metric: z.literal('latency_p95'), maxRatio: z.number().gt(0) })
@@ -104,9 +107,11 @@ export const RolloutConfig = z
   })
   .superRefine((c, ctx) => {
     for (let i = 1; i < c.steps.length; i++) {
-      if (!(c.steps[i].percent > c.steps[i - 1].percent)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'percent'], message: 'percents must be strictly increasing' })
+      if (!(c.steps[i].percent > c.steps[i - 1].percent))
+        ctx.addIssue({ code: 'custom', path: ['steps', i, 'percent'], message: 'percents must be strictly increasing' })
     }
-    if (c.mode === 'ab' && c.steps.length !== 1) ctx.addIssue({ code: 'custom', path: ['steps'], message: 'an ab rollout has exactly one step (its fixed split)' })
+    if (c.mode === 'ab' && c.steps.length !== 1)
+      ctx.addIssue({ code: 'custom', path: ['steps'], message: 'an ab rollout has exactly one step (its fixed split)' })
   })
 export type RolloutConfig = z.infer<typeof RolloutConfig>
 
@@ -169,7 +174,10 @@ export const ArmStats = z
     /** Largest JS drift over the arm's features and outputs; null when none was computable. */
     driftJsMax: z.number().min(0).lte(1).nullable(),
   })
-  .refine((a) => (a.perDevice === undefined) !== (a.summary === undefined), { message: 'exactly one of perDevice and summary', path: ['perDevice'] })
+  .refine((a) => (a.perDevice === undefined) !== (a.summary === undefined), {
+    message: 'exactly one of perDevice and summary',
+    path: ['perDevice'],
+  })
 export type ArmStats = z.infer<typeof ArmStats>
 
 /** Both arms. */

@@ -18,7 +18,12 @@ function unique<T>(key: (item: T) => string, field?: string) {
     const seen = new Set<string>()
     for (let i = 0; i < items.length; i++) {
       const k = key(items[i])
-      if (seen.has(k)) return ctx.addIssue({ code: 'custom', message: `duplicate ${JSON.stringify(k)}`, path: field === undefined ? [i] : [i, field] })
+      if (seen.has(k))
+        return ctx.addIssue({
+          code: 'custom',
+          message: `duplicate ${JSON.stringify(k)}`,
+          path: field === undefined ? [i] : [i, field],
+        })
       seen.add(k)
     }
   }
@@ -78,14 +83,26 @@ export const TabularOutput = z.discriminatedUnion('kind', [
 export const Signature = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('tabular'),
-    features: z.array(TabularFeature).min(1).max(1024).superRefine(unique((f) => f.name, 'name')),
+    features: z
+      .array(TabularFeature)
+      .min(1)
+      .max(1024)
+      .superRefine(unique((f) => f.name, 'name')),
     input: z.strictObject({ name: z.string().min(1) }).optional(),
     output: TabularOutput,
   }),
   z.strictObject({
     kind: z.literal('tensor'),
-    inputs: z.array(TensorSpec).min(1).max(64).superRefine(unique((t) => t.name, 'name')),
-    outputs: z.array(TensorSpec).min(1).max(64).superRefine(unique((t) => t.name, 'name')),
+    inputs: z
+      .array(TensorSpec)
+      .min(1)
+      .max(64)
+      .superRefine(unique((t) => t.name, 'name')),
+    outputs: z
+      .array(TensorSpec)
+      .min(1)
+      .max(64)
+      .superRefine(unique((t) => t.name, 'name')),
   }),
 ])
 export type Signature = z.infer<typeof Signature>

@@ -51,7 +51,8 @@ export const SketchJson = z
   .superRefine((s, ctx) => {
     const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message })
     const last = s.counts.length - 1
-    if (last >= 0 && (s.counts[0] === 0 || s.counts[last] === 0)) fail('counts', 'first and last bin counts must be non-zero')
+    if (last >= 0 && (s.counts[0] === 0 || s.counts[last] === 0))
+      fail('counts', 'first and last bin counts must be non-zero')
     if (last < 0 && s.offset !== 0) fail('offset', 'offset must be 0 when counts is empty')
     if (!Number.isSafeInteger(s.offset + last)) fail('offset', 'bin indices must be safe integers')
     let total = s.zero
@@ -62,10 +63,13 @@ export const SketchJson = z
       if (s.sum !== 0) fail('sum', 'sum must be 0 when n is 0')
       return
     }
-    if (s.min === undefined || s.max === undefined) return fail(s.min === undefined ? 'min' : 'max', 'min and max are required when n > 0')
+    if (s.min === undefined || s.max === undefined)
+      return fail(s.min === undefined ? 'min' : 'max', 'min and max are required when n > 0')
     if (s.min > s.max) fail('min', 'min must not exceed max')
-    if ((s.zero > 0) !== (s.min < SKETCH_MIN_INDEXABLE)) fail('min', 'min must be below SKETCH_MIN_INDEXABLE exactly when zero > 0')
-    if ((last >= 0) !== (s.max >= SKETCH_MIN_INDEXABLE)) fail('max', 'max must be at least SKETCH_MIN_INDEXABLE exactly when counts is non-empty')
+    if (s.zero > 0 !== s.min < SKETCH_MIN_INDEXABLE)
+      fail('min', 'min must be below SKETCH_MIN_INDEXABLE exactly when zero > 0')
+    if (last >= 0 !== s.max >= SKETCH_MIN_INDEXABLE)
+      fail('max', 'max must be at least SKETCH_MIN_INDEXABLE exactly when counts is non-empty')
   })
 
 /** A `sketch/1` object as produced by `DDSketch.toJSON()`. */

@@ -24,7 +24,10 @@ export const DeviceCaps = z.strictObject({
   f16: z.boolean().optional(),
   deviceMemory: z.number().positive().max(1024).optional(),
   cores: z.number().int().positive().max(1024).optional(),
-  platform: z.string().regex(/^[a-z0-9_-]{1,32}$/).optional(),
+  platform: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,32}$/)
+    .optional(),
 })
 export type DeviceCaps = z.infer<typeof DeviceCaps>
 
@@ -69,7 +72,10 @@ export const Batch = z.strictObject({
     id: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'a pseudonymous device id'),
     caps: DeviceCaps,
     sdk: z.string().regex(/^[A-Za-z0-9_.+-]{1,32}$/),
-    app: z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/).optional(),
+    app: z
+      .string()
+      .regex(/^[A-Za-z0-9_.+-]{1,64}$/)
+      .optional(),
   }),
   sampleRate: z.number().gt(0).lte(1),
   dropped: z.record(Reason, Count).default({}),

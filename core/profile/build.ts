@@ -46,7 +46,10 @@ export function buildProfile(
   const outputs: Record<string, FeatureProfile> = {}
   for (const { name, role, type } of inference.columns) {
     if (name.length === 0 || name.length > MAX_FEATURE_NAME_LENGTH)
-      throw new EdgefleetError('validation_failed', `column name "${name.slice(0, 40)}…" must be 1 to ${MAX_FEATURE_NAME_LENGTH} characters`)
+      throw new EdgefleetError(
+        'validation_failed',
+        `column name "${name.slice(0, 40)}…" must be 1 to ${MAX_FEATURE_NAME_LENGTH} characters`,
+      )
     const values = records.map((r) => r[name])
     const profile = type === 'numeric' ? numericProfile(values, bins) : categoricalProfile(values, topK)
     if (role === 'output') outputs[name] = profile
@@ -55,7 +58,9 @@ export function buildProfile(
   const parsed = Profile.safeParse({ v: PROFILE_VERSION, rows: records.length, features, outputs })
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    throw new EdgefleetError('validation_failed', `profile: ${issue.path.join('.')}: ${issue.message}`, { pointer: jsonPointer(issue.path) })
+    throw new EdgefleetError('validation_failed', `profile: ${issue.path.join('.')}: ${issue.message}`, {
+      pointer: jsonPointer(issue.path),
+    })
   }
   return parsed.data
 }
@@ -78,7 +83,17 @@ export function numericProfile(values: readonly unknown[], bins: number = DEFAUL
   // Population standard deviation (ddof = 0, numpy's default): the profile describes this data, it
   // does not estimate a wider population, and devices compare against exactly these moments.
   const std = Math.sqrt(compensatedSum(sorted.map((x) => (x - mean) * (x - mean))) / n)
-  return { type: 'numeric', edges, counts, n, missing: values.length - n, mean, std, min: sorted[0] + 0, max: sorted[n - 1] + 0 }
+  return {
+    type: 'numeric',
+    edges,
+    counts,
+    n,
+    missing: values.length - n,
+    mean,
+    std,
+    min: sorted[0] + 0,
+    max: sorted[n - 1] + 0,
+  }
 }
 
 /**

@@ -78,12 +78,19 @@ export class FeatureHistogram {
  */
 export function mergeCounts(a: readonly number[], b: readonly number[]): number[] {
   if (a.length !== b.length)
-    throw new EdgefleetError('validation_failed', `cannot merge counts over different bins: ${a.length} vs ${b.length} entries`)
+    throw new EdgefleetError(
+      'validation_failed',
+      `cannot merge counts over different bins: ${a.length} vs ${b.length} entries`,
+    )
   const out = new Array<number>(a.length)
   for (let i = 0; i < a.length; i++) {
     const s = a[i] + b[i]
     if (!isCount(a[i]) || !isCount(b[i]) || !Number.isSafeInteger(s))
-      throw new EdgefleetError('validation_failed', `counts[${i}]: ${a[i]} + ${b[i]} is not an exact non-negative integer sum`, { pointer: `/counts/${i}` })
+      throw new EdgefleetError(
+        'validation_failed',
+        `counts[${i}]: ${a[i]} + ${b[i]} is not an exact non-negative integer sum`,
+        { pointer: `/counts/${i}` },
+      )
     out[i] = s
   }
   return out
@@ -93,7 +100,11 @@ export function mergeCounts(a: readonly number[], b: readonly number[]): number[
 export function mergeHistograms(a: HistogramCounts, b: HistogramCounts): HistogramCounts {
   const missing = a.missing + b.missing
   if (!isCount(a.missing) || !isCount(b.missing) || !Number.isSafeInteger(missing))
-    throw new EdgefleetError('validation_failed', `missing: ${a.missing} + ${b.missing} is not an exact non-negative integer sum`, { pointer: '/missing' })
+    throw new EdgefleetError(
+      'validation_failed',
+      `missing: ${a.missing} + ${b.missing} is not an exact non-negative integer sum`,
+      { pointer: '/missing' },
+    )
   return { counts: mergeCounts(a.counts, b.counts), missing }
 }
 

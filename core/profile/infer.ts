@@ -74,7 +74,11 @@ export function looksLikeIdName(name: string): boolean {
 export function inferColumns(records: readonly Record<string, unknown>[], options: InferOptions = {}): ColumnInference {
   const names = columnNames(records)
   const present = new Set(names)
-  for (const [flag, list] of [['categorical', options.categorical], ['outputs', options.outputs], ['features', options.features]] as const)
+  for (const [flag, list] of [
+    ['categorical', options.categorical],
+    ['outputs', options.outputs],
+    ['features', options.features],
+  ] as const)
     for (const name of list ?? [])
       if (!present.has(name)) throw new EdgefleetError('validation_failed', `--${flag}: no column named "${name}"`)
   const ignore = new Set(options.ignore)
@@ -103,7 +107,12 @@ export function inferColumns(records: readonly Record<string, unknown>[], option
 
 type Decision = { type: ColumnType } | { skip: SkipReason }
 
-function decideColumn(name: string, records: readonly Record<string, unknown>[], named: boolean, forceCategorical: boolean): Decision {
+function decideColumn(
+  name: string,
+  records: readonly Record<string, unknown>[],
+  named: boolean,
+  forceCategorical: boolean,
+): Decision {
   if (!named && looksLikeIdName(name)) return { skip: 'id' }
   let numbers = 0
   let others = 0

@@ -17,7 +17,8 @@ export const MAX_BINS = 1001
 
 /** Inner quantile levels for `bins` equal-probability bins: `i / bins` for i = 1 … bins − 1. */
 export function quantileLevels(bins: number): number[] {
-  if (!Number.isInteger(bins) || bins < 1 || bins > MAX_BINS) throw new EdgefleetError('bad_request', `bins must be an integer in [1, ${MAX_BINS}], got ${bins}`)
+  if (!Number.isInteger(bins) || bins < 1 || bins > MAX_BINS)
+    throw new EdgefleetError('bad_request', `bins must be an integer in [1, ${MAX_BINS}], got ${bins}`)
   const levels: number[] = []
   // i / bins (not i * step) so each level is the correctly rounded fraction, as numpy's `np.arange(1, bins) / bins`.
   for (let i = 1; i < bins; i++) levels.push(i / bins)

@@ -9,7 +9,6 @@ export interface Problem {
   message: string
 }
 
-
 /**
  * Checks that a profile describes the inputs the signature declares: every tabular feature has a
  * profile entry of the same type (categorical profiles may hold fewer categories: top-K). Profile
@@ -21,7 +20,11 @@ export function profileMatchesSignature(profile: Profile, signature: Signature |
     const p = profile.features[feature.name]
     const pointer = jsonPointer(['profile', 'features', feature.name])
     if (!p) return { pointer, message: `the signature's feature "${feature.name}" has no profile` }
-    if (p.type !== feature.type) return { pointer: `${pointer}/type`, message: `"${feature.name}" is ${feature.type} in the signature but ${p.type} in the profile` }
+    if (p.type !== feature.type)
+      return {
+        pointer: `${pointer}/type`,
+        message: `"${feature.name}" is ${feature.type} in the signature but ${p.type} in the profile`,
+      }
   }
   const output = signature.output
   if (output.kind === 'classes') {
@@ -29,7 +32,10 @@ export function profileMatchesSignature(profile: Profile, signature: Signature |
       if (o.type !== 'categorical') continue
       const unknown = o.categories.find((c) => !output.labels.includes(c))
       if (unknown !== undefined)
-        return { pointer: jsonPointer(['profile', 'outputs', name, 'categories']), message: `output class "${unknown}" is not one of the signature's labels` }
+        return {
+          pointer: jsonPointer(['profile', 'outputs', name, 'categories']),
+          message: `output class "${unknown}" is not one of the signature's labels`,
+        }
     }
   }
   return null
@@ -41,12 +47,17 @@ export function filesFitFormat(format: ModelFormat, files: { path: string }[]): 
     const n = files.filter((f) => f.path.toLowerCase().endsWith('.onnx')).length
     return n === 1 ? null : { pointer: '/files', message: `an onnx version has exactly one .onnx file (found ${n})` }
   }
-  return files.some((f) => f.path === 'model.json') ? null : { pointer: '/files', message: `a ${format} version has a model.json at its root` }
+  return files.some((f) => f.path === 'model.json')
+    ? null
+    : { pointer: '/files', message: `a ${format} version has a model.json at its root` }
 }
 
 /** The entry file the engine opens first: the `.onnx` file or `model.json`. */
 export function entryFile<F extends { path: string }>(format: ModelFormat, files: F[]): F {
-  const entry = format === 'onnx' ? files.find((f) => f.path.toLowerCase().endsWith('.onnx')) : files.find((f) => f.path === 'model.json')
+  const entry =
+    format === 'onnx'
+      ? files.find((f) => f.path.toLowerCase().endsWith('.onnx'))
+      : files.find((f) => f.path === 'model.json')
   if (!entry) throw new Error(`no entry file for ${format}`)
   return entry
 }

@@ -26,7 +26,11 @@ export function isTargeted(targeting: Targeting | undefined, deviceId: string, c
   if (targeting.devices && !targeting.devices.includes(deviceId)) return false
   if (targeting.webgpu !== undefined && caps.webgpu !== targeting.webgpu) return false
   if (targeting.f16 !== undefined && (caps.f16 ?? false) !== targeting.f16) return false
-  if (targeting.minDeviceMemory !== undefined && !(caps.deviceMemory !== undefined && caps.deviceMemory >= targeting.minDeviceMemory)) return false
+  if (
+    targeting.minDeviceMemory !== undefined &&
+    !(caps.deviceMemory !== undefined && caps.deviceMemory >= targeting.minDeviceMemory)
+  )
+    return false
   if (targeting.platforms && !(caps.platform !== undefined && targeting.platforms.includes(caps.platform))) return false
   return true
 }
@@ -39,7 +43,11 @@ export function isTargeted(targeting: Targeting | undefined, deviceId: string, c
  *
  * @example armOf(view, 'dev_3f9a2c1e', { webgpu: true }) // 'candidate' for ~view.percent % of devices
  */
-export function armOf(view: Pick<RolloutAssignView, 'id' | 'percent' | 'targeting'>, deviceId: string, caps: DeviceCaps): Arm | null {
+export function armOf(
+  view: Pick<RolloutAssignView, 'id' | 'percent' | 'targeting'>,
+  deviceId: string,
+  caps: DeviceCaps,
+): Arm | null {
   if (!isTargeted(view.targeting, deviceId, caps)) return null
   return bucketOf(view.id, deviceId) < bucketThreshold(view.percent) ? 'candidate' : 'baseline'
 }

@@ -1,4 +1,14 @@
-import type { ArmStats, Guardrail, RateGuardrail, RateMetric, RateMoments, Rollout, RolloutAction, RolloutStats, RolloutStep } from '../formats/rollout.ts'
+import type {
+  ArmStats,
+  Guardrail,
+  RateGuardrail,
+  RateMetric,
+  RateMoments,
+  Rollout,
+  RolloutAction,
+  RolloutStats,
+  RolloutStep,
+} from '../formats/rollout.ts'
 import { DDSketch } from '../sketch/DDSketch.ts'
 import { deviceRates, meanVariance, mixtureSprt, momentsOf, type SequentialResult } from './sequential.ts'
 import { sampleRatio, type SrmResult } from './srm.ts'
@@ -69,7 +79,16 @@ export function decide(rollout: Rollout, stats: RolloutStats, now: number): Roll
   const rateCount = config.guardrails.filter(isRate).length
   const alphaEach = rateCount > 0 ? config.alpha / rateCount : config.alpha // Bonferroni over the tests that spend α
   const guardrails = config.guardrails.map((g) => judgeGuardrail(g, stats, step, alphaEach))
-  const srm = sampleRatio(config, state.step, state.stepStartedAt, { baseline: stats.baseline.settledDevices ?? stats.baseline.devices, candidate: stats.candidate.settledDevices ?? stats.candidate.devices }, now)
+  const srm = sampleRatio(
+    config,
+    state.step,
+    state.stepStartedAt,
+    {
+      baseline: stats.baseline.settledDevices ?? stats.baseline.devices,
+      candidate: stats.candidate.settledDevices ?? stats.candidate.devices,
+    },
+    now,
+  )
   const progress: StepProgress = {
     step: state.step,
     percent: step.percent,
@@ -85,8 +104,10 @@ export function decide(rollout: Rollout, stats: RolloutStats, now: number): Roll
   if (srm.srm) return { action: 'pause', reason: 'srm', evidence }
 
   const arms = baselineExpected(step) ? (['baseline', 'candidate'] as const) : (['candidate'] as const)
-  if (arms.some((a) => stats[a].devices < step.minDevices)) return { action: 'hold', reason: 'insufficient_devices', evidence }
-  if (arms.some((a) => stats[a].inferences < step.minInferences)) return { action: 'hold', reason: 'insufficient_inferences', evidence }
+  if (arms.some((a) => stats[a].devices < step.minDevices))
+    return { action: 'hold', reason: 'insufficient_devices', evidence }
+  if (arms.some((a) => stats[a].inferences < step.minInferences))
+    return { action: 'hold', reason: 'insufficient_inferences', evidence }
   if (progress.minutes < step.minMinutes) return { action: 'hold', reason: 'insufficient_time', evidence }
   if (config.mode === 'ab') return { action: 'hold', reason: 'ab_needs_manual_decision', evidence }
   if (state.step === config.steps.length - 1) return { action: 'promote', reason: 'last_step_complete', evidence }
@@ -101,27 +122,60 @@ export function judgeGuardrail(g: Guardrail, stats: RolloutStats, step: RolloutS
     const limit = g.maxRatio
     const b = p95(baseline)
     const c = p95(candidate)
-    const sampleStats = { baselineP95: b, candidateP95: c, baselineDevices: baseline.devices, candidateDevices: candidate.devices }
-    if (baseline.devices < step.minDevices || candidate.devices < step.minDevices) return notJudged(g.metric, 'insufficient_devices', limit, sampleStats)
+    const sampleStats = {
+      baselineP95: b,
+      candidateP95: c,
+      baselineDevices: baseline.devices,
+      candidateDevices: candidate.devices,
+    }
+    if (baseline.devices < step.minDevices || candidate.devices < step.minDevices)
+      return notJudged(g.metric, 'insufficient_devices', limit, sampleStats)
     if (b === null || c === null || b <= 0) return notJudged(g.metric, 'no_data', limit, sampleStats)
     const ratio = c / b
-    return { metric: g.metric, status: ratio > limit ? 'breach' : 'ok', reason: 'judged', value: ratio, limit, stats: sampleStats }
+    return {
+      metric: g.metric,
+      status: ratio > limit ? 'breach' : 'ok',
+      reason: 'judged',
+      value: ratio,
+      limit,
+      stats: sampleStats,
+    }
   }
   if (g.metric === 'drift_js_max') {
     const sampleStats = { candidateDevices: candidate.devices }
     if (candidate.devices < step.minDevices) return notJudged(g.metric, 'insufficient_devices', g.max, sampleStats)
     if (candidate.driftJsMax === null) return notJudged(g.metric, 'no_data', g.max, sampleStats)
     const v = candidate.driftJsMax
-    return { metric: g.metric, status: v > g.max ? 'breach' : 'ok', reason: 'judged', value: v, limit: g.max, stats: sampleStats }
+    return {
+      metric: g.metric,
+      status: v > g.max ? 'breach' : 'ok',
+      reason: 'judged',
+      value: v,
+      limit: g.max,
+      stats: sampleStats,
+    }
   }
   const b = labels(baseline)
   const c = labels(candidate)
-  const sampleStats = { baselineLabeled: b.labeled, baselineCorrect: b.correct, candidateLabeled: c.labeled, candidateCorrect: c.correct }
-  if (b.labeled < g.minLabeled || c.labeled < g.minLabeled) return notJudged(g.metric, 'insufficient_labels', g.minRatio, sampleStats)
+  const sampleStats = {
+    baselineLabeled: b.labeled,
+    baselineCorrect: b.correct,
+    candidateLabeled: c.labeled,
+    candidateCorrect: c.correct,
+  }
+  if (b.labeled < g.minLabeled || c.labeled < g.minLabeled)
+    return notJudged(g.metric, 'insufficient_labels', g.minRatio, sampleStats)
   const bAcc = b.correct / b.labeled
   if (bAcc === 0) return notJudged(g.metric, 'no_data', g.minRatio, sampleStats)
   const ratio = c.correct / c.labeled / bAcc
-  return { metric: g.metric, status: ratio < g.minRatio ? 'breach' : 'ok', reason: 'judged', value: ratio, limit: g.minRatio, stats: sampleStats }
+  return {
+    metric: g.metric,
+    status: ratio < g.minRatio ? 'breach' : 'ok',
+    reason: 'judged',
+    value: ratio,
+    limit: g.minRatio,
+    stats: sampleStats,
+  }
 }
 
 function judgeRate(g: RateGuardrail, stats: RolloutStats, alpha: number): GuardrailResult {
@@ -135,16 +189,30 @@ function judgeRate(g: RateGuardrail, stats: RolloutStats, alpha: number): Guardr
     baselineDevices: base?.n ?? null,
     baselineMean: base && base.n > 0 ? meanVariance(base).mean : null,
   }
-  if (cand.n < g.minDevices || (base !== null && base.n < g.minDevices)) return notJudged(g.metric, 'insufficient_devices', limit, sampleStats)
+  if (cand.n < g.minDevices || (base !== null && base.n < g.minDevices))
+    return notJudged(g.metric, 'insufficient_devices', limit, sampleStats)
   const test = mixtureSprt(cand, base, limit, alpha, g.tau)
-  return { metric: g.metric, status: test.reject ? 'breach' : 'ok', reason: 'judged', value: test.estimate, limit, test, stats: sampleStats }
+  return {
+    metric: g.metric,
+    status: test.reject ? 'breach' : 'ok',
+    reason: 'judged',
+    value: test.estimate,
+    limit,
+    test,
+    stats: sampleStats,
+  }
 }
 
 function isRate(g: Guardrail): g is RateGuardrail {
   return g.metric === 'error_rate' || g.metric === 'fallback_rate' || g.metric === 'shadow_disagreement'
 }
 
-function notJudged(metric: Guardrail['metric'], reason: GuardrailResult['reason'], limit: number, stats: Record<string, number | null>): GuardrailResult {
+function notJudged(
+  metric: Guardrail['metric'],
+  reason: GuardrailResult['reason'],
+  limit: number,
+  stats: Record<string, number | null>,
+): GuardrailResult {
   return { metric, status: 'not_judged', reason, value: null, limit, stats }
 }
 

@@ -34,7 +34,12 @@ export function isActive(state: Pick<RolloutState, 'status'>): boolean {
  * so never advances. Resume restarts the step's clock: evidence counts again from the moment the
  * operator let it continue (a paused step's minimum minutes are not served while paused).
  */
-export function nextState(config: Pick<RolloutConfig, 'steps' | 'mode'>, state: RolloutState, action: RolloutTransitionAction, now: number): RolloutState {
+export function nextState(
+  config: Pick<RolloutConfig, 'steps' | 'mode'>,
+  state: RolloutState,
+  action: RolloutTransitionAction,
+  now: number,
+): RolloutState {
   if (!isActive(state)) throw new EdgefleetError('conflict', `rollout ${state.id} has ended (${state.status})`)
   switch (action) {
     case 'pause':
@@ -45,7 +50,12 @@ export function nextState(config: Pick<RolloutConfig, 'steps' | 'mode'>, state: 
       return { ...state, status: 'running', stepStartedAt: now }
     case 'advance':
       if (state.step + 1 >= config.steps.length)
-        throw new EdgefleetError('conflict', config.mode === 'ab' ? `an ab rollout has one fixed split: promote or roll back` : `rollout ${state.id} is at its last step: promote it instead`)
+        throw new EdgefleetError(
+          'conflict',
+          config.mode === 'ab'
+            ? `an ab rollout has one fixed split: promote or roll back`
+            : `rollout ${state.id} is at its last step: promote it instead`,
+        )
       return { ...state, step: state.step + 1, stepStartedAt: now }
     case 'rollback':
       return { ...state, status: 'rolled_back', stepStartedAt: state.stepStartedAt }

@@ -123,7 +123,12 @@ export function logMixtureLR(d: number, variance: number, tau: number): number {
   const t2 = tau * tau
   if (variance === 0) return d > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY
   const z = (d * tau) / Math.sqrt(variance * (variance + t2))
-  return Math.LN2 + Math.log(normalCdf(z)) + 0.5 * Math.log(variance / (variance + t2)) + (t2 * d * d) / (2 * variance * (variance + t2))
+  return (
+    Math.LN2 +
+    Math.log(normalCdf(z)) +
+    0.5 * Math.log(variance / (variance + t2)) +
+    (t2 * d * d) / (2 * variance * (variance + t2))
+  )
 }
 
 /**
@@ -132,7 +137,13 @@ export function logMixtureLR(d: number, variance: number, tau: number): number {
  *
  * @example mixtureSprt(momentsOf(candRates), momentsOf(baseRates), 0.005, 0.025)
  */
-export function mixtureSprt(candidate: RateMoments, baseline: RateMoments | null, margin: number, alpha: number, tau = DEFAULT_TAU): SequentialResult {
+export function mixtureSprt(
+  candidate: RateMoments,
+  baseline: RateMoments | null,
+  margin: number,
+  alpha: number,
+  tau = DEFAULT_TAU,
+): SequentialResult {
   const c = meanVariance(candidate)
   let estimate = c.mean
   let variance = c.variance / candidate.n

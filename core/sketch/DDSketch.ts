@@ -130,7 +130,8 @@ export class DDSketch {
     if (this.n + other.n > Number.MAX_SAFE_INTEGER) {
       throw new EdgefleetError('validation_failed', 'sketch count would exceed Number.MAX_SAFE_INTEGER')
     }
-    if (this.total + other.total === Infinity) throw new EdgefleetError('validation_failed', 'sketch sum would overflow float64')
+    if (this.total + other.total === Infinity)
+      throw new EdgefleetError('validation_failed', 'sketch sum would overflow float64')
     // Read `other` before writing: it may be this sketch.
     const { lo, hi, base, zero, n, total, minValue, maxValue } = other
     const bins = other === this ? other.bins.slice() : other.bins
@@ -194,10 +195,14 @@ export class DDSketch {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
       const pointer = issue === undefined ? '' : jsonPointer(issue.path)
-      throw new EdgefleetError('validation_failed', `invalid sketch/1: ${issue?.message ?? 'malformed'}${pointer === '' ? '' : ` at ${pointer}`}`, {
-        pointer,
-        cause: parsed.error,
-      })
+      throw new EdgefleetError(
+        'validation_failed',
+        `invalid sketch/1: ${issue?.message ?? 'malformed'}${pointer === '' ? '' : ` at ${pointer}`}`,
+        {
+          pointer,
+          cause: parsed.error,
+        },
+      )
     }
     const s = parsed.data
     const sketch = new DDSketch({ alpha: s.alpha })

@@ -6,13 +6,23 @@ import { EdgefleetError } from '../errors.ts'
  */
 export function assertCounts(ref: ArrayLike<number>, cur: ArrayLike<number>): void {
   if (ref.length !== cur.length) {
-    throw new EdgefleetError('validation_failed', `count vectors differ in length: reference ${ref.length}, current ${cur.length}`)
+    throw new EdgefleetError(
+      'validation_failed',
+      `count vectors differ in length: reference ${ref.length}, current ${cur.length}`,
+    )
   }
-  for (const [side, counts] of [['reference', ref], ['current', cur]] as const) {
+  for (const [side, counts] of [
+    ['reference', ref],
+    ['current', cur],
+  ] as const) {
     for (let i = 0; i < counts.length; i++) {
       const c = counts[i]
       if (!(c >= 0) || c === Number.POSITIVE_INFINITY) {
-        throw new EdgefleetError('validation_failed', `${side} count ${i} must be a finite non-negative number, got ${c}`, { pointer: `/${side}/${i}` })
+        throw new EdgefleetError(
+          'validation_failed',
+          `${side} count ${i} must be a finite non-negative number, got ${c}`,
+          { pointer: `/${side}/${i}` },
+        )
       }
     }
   }

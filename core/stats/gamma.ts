@@ -20,9 +20,7 @@ const TINY = 1e-300 // guards the Lentz recurrences against a zero denominator
 const MAX_ITERATIONS = 10_000
 
 // B_2k / (2k·(2k − 1)) for k = 1 … 8: Stirling's series ln Γ(x) ≈ (x − ½)ln x − x + ½ln 2π + Σ c_k / x^(2k−1).
-const STIRLING = [
-  1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156, -3617 / 122400,
-] as const
+const STIRLING = [1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156, -3617 / 122400] as const
 
 /**
  * Stirling correction μ(x) = ln Γ(x) − [(x − ½)ln x − x + ½ln 2π], for x > 0 (Abramowitz & Stegun 6.1.41).

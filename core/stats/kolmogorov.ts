@@ -37,7 +37,7 @@ export function kolmogorovSf(n: number, d: number): number {
     let cdf: number
     if (n <= 140) {
       cdf = 1
-      for (let i = 1; i <= n; i++) cdf *= (i * (1 / n)) * (2 * t - 1)
+      for (let i = 1; i <= n; i++) cdf *= i * (1 / n) * (2 * t - 1)
     } else {
       cdf = Math.exp(logFactorialOverPower(n) + n * Math.log(2 * t - 1))
     }
@@ -92,8 +92,13 @@ export function smirnovSf(n: number, d: number): number {
     const np = v + hi + lo // n·p
     const nq = n - v - hi - lo // n·(1 − p), without cancellation
     const logTerm =
-      base - stirlingCorrection(v) - stirlingCorrection(n - v) - deviance(v, np) - deviance(n - v, nq) -
-      0.5 * Math.log(v * (n - v)) - Math.log(np / n)
+      base -
+      stirlingCorrection(v) -
+      stirlingCorrection(n - v) -
+      deviance(v, np) -
+      deviance(n - v, nq) -
+      0.5 * Math.log(v * (n - v)) -
+      Math.log(np / n)
     const term = logTerm > -745 ? Math.exp(logTerm) : 0
     sum += term
     // The terms are unimodal in v (scipy stops on the same premise): once past the peak, stop when
@@ -224,11 +229,14 @@ function pelzGoodCdf(n: number, d: number): number {
     const qk = q ** (8 * k)
     K[0] = K[0] * qk + 1
     K[1] = K[1] * qk + (-z2 + (pi2 / 4) * m2)
-    K[2] = K[2] * qk + (6 * z6 + 2 * z4 + ((2 * z4 - 5 * z2) * pi2 / 4) * m2 + (pi4 * (1 - 2 * z2) / 16) * m4)
+    K[2] = K[2] * qk + (6 * z6 + 2 * z4 + (((2 * z4 - 5 * z2) * pi2) / 4) * m2 + ((pi4 * (1 - 2 * z2)) / 16) * m4)
     K[3] =
       K[3] * qk +
-      (-30 * z6 - 90 * z ** 8 + (pi2 * (135 * z4 - 96 * z6) / 4) * m2 + (pi4 * (-60 * z2 + 212 * z4) / 16) * m4 +
-        (pi6 * (5 - 30 * z2) / 64) * m6)
+      (-30 * z6 -
+        90 * z ** 8 +
+        ((pi2 * (135 * z4 - 96 * z6)) / 4) * m2 +
+        ((pi4 * (-60 * z2 + 212 * z4)) / 16) * m4 +
+        ((pi6 * (5 - 30 * z2)) / 64) * m6)
   }
   const divisors = [z, 6 * z4, 72 * z ** 7, 6480 * z ** 10]
   for (let i = 0; i < 4; i++) K[i] = (K[i] * q * SQRT_2PI) / divisors[i]

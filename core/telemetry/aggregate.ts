@@ -102,7 +102,10 @@ export function emptyAggregate(): Aggregate {
  * histogram's bins differ from what `agg` holds.
  */
 export function addReport(agg: Aggregate, report: Report, device: number, sampleRate = 1): Aggregate {
-  if (!(sampleRate > 0 && sampleRate <= 1)) throw new EdgefleetError('validation_failed', `a sample rate must be in (0, 1], got ${sampleRate}`, { pointer: '/sampleRate' })
+  if (!(sampleRate > 0 && sampleRate <= 1))
+    throw new EdgefleetError('validation_failed', `a sample rate must be in (0, 1], got ${sampleRate}`, {
+      pointer: '/sampleRate',
+    })
   const latency = DDSketch.fromJSON(report.latency)
   const loadMs = DDSketch.fromJSON(report.loadMs)
   assertMergeable(agg, latency.alpha, loadMs.alpha, report.features ?? {}, report.outputs ?? {})
@@ -149,7 +152,8 @@ export function mergeInto(target: Aggregate, source: Aggregate): Aggregate {
   for (const k of ['inferences', 'errors', 'cacheHits', 'loads'] as const) target.counts[k] += source.counts[k]
   target.latency.merge(source.latency)
   target.loadMs.merge(source.loadMs)
-  for (const [b, n] of Object.entries(source.backends) as [Backend, number][]) target.backends[b] = (target.backends[b] ?? 0) + n
+  for (const [b, n] of Object.entries(source.backends) as [Backend, number][])
+    target.backends[b] = (target.backends[b] ?? 0) + n
   for (const [k, set] of Object.entries(source.fallbacks)) (target.fallbacks[k] ??= new DeviceSet()).union(set)
   addHistograms(target.features, source.features)
   addHistograms(target.outputs, source.outputs)
@@ -179,12 +183,18 @@ export function encodeAggregate(agg: Aggregate): AggregateJson {
     latency: agg.latency.toJSON(),
     loadMs: agg.loadMs.toJSON(),
     backends: sortKeys(agg.backends),
-    fallbacks: Object.fromEntries(Object.keys(agg.fallbacks).sort().map((k) => [k, agg.fallbacks[k].toJSON()])),
+    fallbacks: Object.fromEntries(
+      Object.keys(agg.fallbacks)
+        .sort()
+        .map((k) => [k, agg.fallbacks[k].toJSON()]),
+    ),
     features: sortKeys(agg.features, copyHistogram),
     outputs: sortKeys(agg.outputs, copyHistogram),
     shadow: { ...agg.shadow },
     feedback: { ...agg.feedback },
-    ...(Object.keys(agg.sampled).length > 0 ? { sampled: Object.fromEntries(ratesAscending(agg.sampled).map((k) => [k, encodeRatePart(agg.sampled[k])])) } : {}),
+    ...(Object.keys(agg.sampled).length > 0
+      ? { sampled: Object.fromEntries(ratesAscending(agg.sampled).map((k) => [k, encodeRatePart(agg.sampled[k])])) }
+      : {}),
   }
 }
 
@@ -202,7 +212,9 @@ export function decodeAggregate(json: AggregateJson): Aggregate {
     outputs: Object.fromEntries(Object.entries(json.outputs).map(([k, h]) => [k, copyHistogram(h)])),
     shadow: { ...json.shadow },
     feedback: { ...json.feedback },
-    sampled: Object.fromEntries(Object.entries(json.sampled ?? {}).map(([k, p]) => [rateKey(rateOf(k)), decodeRatePart(p)])),
+    sampled: Object.fromEntries(
+      Object.entries(json.sampled ?? {}).map(([k, p]) => [rateKey(rateOf(k)), decodeRatePart(p)]),
+    ),
   }
 }
 
@@ -212,7 +224,12 @@ export function decodeAggregate(json: AggregateJson): Aggregate {
  * report arrived at rate 1. Computed from exact sums, so equal however the aggregate was merged.
  */
 export function estimatesOf(agg: Aggregate): Totals | null {
-  const received = { devices: agg.devices.size, reports: agg.reports, inferences: agg.counts.inferences, errors: agg.counts.errors }
+  const received = {
+    devices: agg.devices.size,
+    reports: agg.reports,
+    inferences: agg.counts.inferences,
+    errors: agg.counts.errors,
+  }
   return estimateTotals(received, countsByLowestRate(agg.sampled))
 }
 
@@ -229,12 +246,22 @@ function assertMergeable(
   outputs: Record<string, HistogramCounts>,
 ): void {
   if (latencyAlpha !== agg.latency.alpha || loadAlpha !== agg.loadMs.alpha)
-    throw new EdgefleetError('validation_failed', `sketch alpha ${latencyAlpha}/${loadAlpha} cannot merge into ${agg.latency.alpha}`)
-  for (const [side, have, add] of [['features', agg.features, features], ['outputs', agg.outputs, outputs]] as const) {
+    throw new EdgefleetError(
+      'validation_failed',
+      `sketch alpha ${latencyAlpha}/${loadAlpha} cannot merge into ${agg.latency.alpha}`,
+    )
+  for (const [side, have, add] of [
+    ['features', agg.features, features],
+    ['outputs', agg.outputs, outputs],
+  ] as const) {
     for (const [name, h] of Object.entries(add)) {
       const bins = have[name]?.counts.length
       if (bins !== undefined && bins !== h.counts.length)
-        throw new EdgefleetError('validation_failed', `${side} ${name}: ${h.counts.length} bins cannot merge into ${bins}`, { pointer: `/${side}/${jsonPointer([name]).slice(1)}` })
+        throw new EdgefleetError(
+          'validation_failed',
+          `${side} ${name}: ${h.counts.length} bins cannot merge into ${bins}`,
+          { pointer: `/${side}/${jsonPointer([name]).slice(1)}` },
+        )
     }
   }
 }
@@ -250,7 +277,10 @@ function copyHistogram(h: HistogramCounts): HistogramCounts {
   return { counts: [...h.counts], missing: h.missing }
 }
 
-function sortKeys<T, U = T>(record: Partial<Record<string, T>>, map: (v: T) => U = (v) => v as unknown as U): Record<string, U> {
+function sortKeys<T, U = T>(
+  record: Partial<Record<string, T>>,
+  map: (v: T) => U = (v) => v as unknown as U,
+): Record<string, U> {
   return Object.fromEntries(
     Object.keys(record)
       .sort()

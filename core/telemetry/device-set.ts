@@ -87,13 +87,15 @@ export class DeviceSet {
     const set = new DeviceSet()
     if ('exact' in json) {
       for (const key of json.exact) {
-        if (!Number.isSafeInteger(key) || key < 0) throw new TypeError(`a device key must be a non-negative safe integer, got ${key}`)
+        if (!Number.isSafeInteger(key) || key < 0)
+          throw new TypeError(`a device key must be a non-negative safe integer, got ${key}`)
         set.add(key)
       }
       return set
     }
     const binary = atob(json.hll)
-    if (binary.length !== HLL_REGISTERS) throw new TypeError(`a HyperLogLog has ${HLL_REGISTERS} registers, got ${binary.length}`)
+    if (binary.length !== HLL_REGISTERS)
+      throw new TypeError(`a HyperLogLog has ${HLL_REGISTERS} registers, got ${binary.length}`)
     set.#exact = null
     set.#registers = Uint8Array.from(binary, (ch) => ch.charCodeAt(0))
     return set

@@ -62,7 +62,11 @@ export function conditionsOf(when: When): Condition[] {
 export function closedWindows(minutes: number, count: number, now: number, graceMs: number): PolicyWindow[] {
   const w = minutes * 60_000
   const boundary = Math.floor((now - graceMs) / w) * w
-  return Array.from({ length: count }, (_, i) => ({ minutes, start: boundary - (count - i) * w, end: boundary - (count - i - 1) * w }))
+  return Array.from({ length: count }, (_, i) => ({
+    minutes,
+    start: boundary - (count - i) * w,
+    end: boundary - (count - i - 1) * w,
+  }))
 }
 
 /** Every window `when` needs at `now`, without duplicates. */
@@ -70,7 +74,8 @@ export function windowsToRead(when: When, now: number, graceMs: number): PolicyW
   const seen = new Map<string, PolicyWindow>()
   for (const c of conditionsOf(when)) {
     const { windowMinutes, consecutiveWindows } = params(c)
-    for (const w of closedWindows(windowMinutes, consecutiveWindows, now, graceMs)) seen.set(`${w.minutes}:${w.start}`, w)
+    for (const w of closedWindows(windowMinutes, consecutiveWindows, now, graceMs))
+      seen.set(`${w.minutes}:${w.start}`, w)
   }
   return [...seen.values()].sort((a, b) => a.start - b.start || a.minutes - b.minutes)
 }
@@ -90,7 +95,10 @@ export function evaluateWhen(when: When, lookup: WindowLookup, now: number, grac
   const conditions = conditionsOf(when).map((c) => evaluateCondition(c, lookup, now, graceMs))
   const met = 'all' in when ? conditions.every((c) => c.met) : conditions.some((c) => c.met)
   const reason = met
-    ? conditions.filter((c) => c.met).map((c) => c.message).join('; ')
+    ? conditions
+        .filter((c) => c.met)
+        .map((c) => c.message)
+        .join('; ')
     : conditions.map((c) => c.message).join('; ')
   return { met, reason, conditions }
 }
@@ -101,10 +109,19 @@ export function evaluateCondition(c: Condition, lookup: WindowLookup, now: numbe
   const windows = closedWindows(windowMinutes, consecutiveWindows, now, graceMs)
   const span = `${consecutiveWindows} consecutive ${windowMinutes}-minute window${consecutiveWindows === 1 ? '' : 's'}`
   const seen = windows.map((w) => ({ w, m: lookup(w) }))
-  const base = (m: CohortMetrics | null, w: PolicyWindow) => ({ start: w.start, end: w.end, devices: m?.devices ?? null, reports: m?.reports ?? null, inferences: m?.inferences ?? null })
+  const base = (m: CohortMetrics | null, w: PolicyWindow) => ({
+    start: w.start,
+    end: w.end,
+    devices: m?.devices ?? null,
+    reports: m?.reports ?? null,
+    inferences: m?.inferences ?? null,
+  })
 
   if ('anyFeatureDrifted' in c || 'anyOutputDrifted' in c) {
-    const [kind, p, side] = 'anyFeatureDrifted' in c ? (['anyFeatureDrifted', c.anyFeatureDrifted, 'features'] as const) : (['anyOutputDrifted', c.anyOutputDrifted, 'outputs'] as const)
+    const [kind, p, side] =
+      'anyFeatureDrifted' in c
+        ? (['anyFeatureDrifted', c.anyFeatureDrifted, 'features'] as const)
+        : (['anyOutputDrifted', c.anyOutputDrifted, 'outputs'] as const)
     const enough = seen.every(({ m }) => m !== null && m.devices >= p.minDevices)
     // The same name must have drifted in every window: one noisy window never fires alone.
     let common: string[] | null = null
@@ -117,9 +134,30 @@ export function evaluateCondition(c: Condition, lookup: WindowLookup, now: numbe
       const value = m === null || name === undefined ? null : (m[side][name] ?? null)
       return { ...base(m, w), value, holds: value !== null && value.drifted }
     })
-    if (!enough) return { condition: kind, met: false, reason: 'insufficient_data', message: `${kind}: fewer than ${p.minDevices} devices in one of the last ${span}`, windows: evidence }
-    if (name === undefined) return { condition: kind, met: false, reason: 'not_met', message: `${kind}: no ${side === 'features' ? 'feature' : 'output'} drifted in all of the last ${span}`, windows: evidence }
-    return { condition: kind, met: true, reason: 'met', message: `${kind}: ${name} drifted in ${span}`, name, windows: evidence }
+    if (!enough)
+      return {
+        condition: kind,
+        met: false,
+        reason: 'insufficient_data',
+        message: `${kind}: fewer than ${p.minDevices} devices in one of the last ${span}`,
+        windows: evidence,
+      }
+    if (name === undefined)
+      return {
+        condition: kind,
+        met: false,
+        reason: 'not_met',
+        message: `${kind}: no ${side === 'features' ? 'feature' : 'output'} drifted in all of the last ${span}`,
+        windows: evidence,
+      }
+    return {
+      condition: kind,
+      met: true,
+      reason: 'met',
+      message: `${kind}: ${name} drifted in ${span}`,
+      name,
+      windows: evidence,
+    }
   }
 
   if ('accuracyBelow' in c) {
@@ -129,9 +167,22 @@ export function evaluateCondition(c: Condition, lookup: WindowLookup, now: numbe
       const value = enough ? m!.feedback!.accuracy : null
       return { ...base(m, w), value, holds: value !== null && value < p.value }
     })
-    if (evidence.some((e) => e.value === null)) return { condition: 'accuracyBelow', met: false, reason: 'insufficient_data', message: `accuracyBelow: fewer than ${p.minLabeled} labels in one of the last ${span}`, windows: evidence }
+    if (evidence.some((e) => e.value === null))
+      return {
+        condition: 'accuracyBelow',
+        met: false,
+        reason: 'insufficient_data',
+        message: `accuracyBelow: fewer than ${p.minLabeled} labels in one of the last ${span}`,
+        windows: evidence,
+      }
     const met = evidence.every((e) => e.holds)
-    return { condition: 'accuracyBelow', met, reason: met ? 'met' : 'not_met', message: `accuracyBelow: accuracy ${met ? 'below' : 'not below'} ${p.value} in ${span}`, windows: evidence }
+    return {
+      condition: 'accuracyBelow',
+      met,
+      reason: met ? 'met' : 'not_met',
+      message: `accuracyBelow: accuracy ${met ? 'below' : 'not below'} ${p.value} in ${span}`,
+      windows: evidence,
+    }
   }
 
   const p = c.errorRateAbove
@@ -140,9 +191,22 @@ export function evaluateCondition(c: Condition, lookup: WindowLookup, now: numbe
     const value = enough ? m!.errorRate : null
     return { ...base(m, w), value, holds: value !== null && value > p.value }
   })
-  if (evidence.some((e) => e.value === null)) return { condition: 'errorRateAbove', met: false, reason: 'insufficient_data', message: `errorRateAbove: fewer than ${p.minInferences} inferences in one of the last ${span}`, windows: evidence }
+  if (evidence.some((e) => e.value === null))
+    return {
+      condition: 'errorRateAbove',
+      met: false,
+      reason: 'insufficient_data',
+      message: `errorRateAbove: fewer than ${p.minInferences} inferences in one of the last ${span}`,
+      windows: evidence,
+    }
   const met = evidence.every((e) => e.holds)
-  return { condition: 'errorRateAbove', met, reason: met ? 'met' : 'not_met', message: `errorRateAbove: error rate ${met ? 'above' : 'not above'} ${p.value} in ${span}`, windows: evidence }
+  return {
+    condition: 'errorRateAbove',
+    met,
+    reason: met ? 'met' : 'not_met',
+    message: `errorRateAbove: error rate ${met ? 'above' : 'not above'} ${p.value} in ${span}`,
+    windows: evidence,
+  }
 }
 
 /** True while a firing at `lastFiredAt` still silences the policy at `now`. */

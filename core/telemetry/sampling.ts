@@ -59,7 +59,8 @@ export function rateKey(rate: number): string {
 /** The rate of a key, or a TypeError for a key that is not a rate in (0, 1). */
 export function rateOf(key: string): number {
   const rate = Number(key)
-  if (!(rate > 0 && rate < 1) || rateKey(rate) !== key) throw new TypeError(`a sampled rate key must be a number in (0, 1), got ${JSON.stringify(key)}`)
+  if (!(rate > 0 && rate < 1) || rateKey(rate) !== key)
+    throw new TypeError(`a sampled rate key must be a number in (0, 1), got ${JSON.stringify(key)}`)
   return rate
 }
 
@@ -93,7 +94,12 @@ export function encodeRatePart(p: RatePart): RatePartJson {
 
 /** Rebuilds a rate part from `encodeRatePart`. */
 export function decodeRatePart(json: RatePartJson): RatePart {
-  return { reports: json.reports, inferences: json.inferences, errors: json.errors, devices: DeviceSet.fromJSON(json.devices) }
+  return {
+    reports: json.reports,
+    inferences: json.inferences,
+    errors: json.errors,
+    devices: DeviceSet.fromJSON(json.devices),
+  }
 }
 
 /**
@@ -108,7 +114,12 @@ export function countsByLowestRate(sampled: Record<string, RatePart>): Record<st
     const p = sampled[key]
     const before = seen.size
     seen.union(p.devices)
-    out[key] = { reports: p.reports, inferences: p.inferences, errors: p.errors, devices: Math.max(0, seen.size - before) }
+    out[key] = {
+      reports: p.reports,
+      inferences: p.inferences,
+      errors: p.errors,
+      devices: Math.max(0, seen.size - before),
+    }
   }
   return out
 }

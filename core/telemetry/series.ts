@@ -71,7 +71,8 @@ export function mergePoints(points: readonly PointJson[], bucket?: { start: numb
     feedback: { labeled: 0, correct: 0 },
   }
   for (const p of points) {
-    if (p.start < start || p.end > end) throw new RangeError(`cannot merge point [${p.start}, ${p.end}) into [${start}, ${end})`)
+    if (p.start < start || p.end > end)
+      throw new RangeError(`cannot merge point [${p.start}, ${p.end}) into [${start}, ${end})`)
     out.reports += p.reports
     out.devices += p.devices
     out.devicesExact &&= p.devicesExact
@@ -87,7 +88,8 @@ export function mergePoints(points: readonly PointJson[], bucket?: { start: numb
   }
   out.latency = latency.toJSON()
   out.loadMs = loadMs.toJSON()
-  if (Object.keys(sampled).length > 0) out.sampled = Object.fromEntries(ratesAscending(sampled).map((k) => [k, sampled[k]]))
+  if (Object.keys(sampled).length > 0)
+    out.sampled = Object.fromEntries(ratesAscending(sampled).map((k) => [k, sampled[k]]))
   return out
 }
 
@@ -104,7 +106,8 @@ export function combinePoints(points: readonly PointJson[]): PointJson[] {
   for (const p of byWidth) {
     const key = `${p.start}:${p.end}`
     // Only a strictly wider group can contain p; there are few (rolled-up hours).
-    const home = exact.get(key) ?? groups.find((g) => g.end - g.start > p.end - p.start && g.start <= p.start && p.end <= g.end)
+    const home =
+      exact.get(key) ?? groups.find((g) => g.end - g.start > p.end - p.start && g.start <= p.start && p.end <= g.end)
     if (home) home.members.push(p)
     else {
       const g = { start: p.start, end: p.end, members: [p] }
@@ -131,7 +134,10 @@ export function summarizePoint(p: PointJson, minDevices = DEFAULT_MIN_DEVICES): 
     inferences: p.counts.inferences,
     errors: p.counts.errors,
     errorRate: ratio(p.counts.errors, p.counts.inferences),
-    estimated: estimateTotals({ devices: p.devices, reports: p.reports, inferences: p.counts.inferences, errors: p.counts.errors }, sampled),
+    estimated: estimateTotals(
+      { devices: p.devices, reports: p.reports, inferences: p.counts.inferences, errors: p.counts.errors },
+      sampled,
+    ),
     minSampleRate: minSampleRate(sampled),
     latencyMs: latency.isEmpty ? null : quantiles(latency, [0.5, 0.95, 0.99], ['p50', 'p95', 'p99']),
     loadMs: loadMs.isEmpty ? null : quantiles(loadMs, [0.5, 0.95], ['p50', 'p95']),

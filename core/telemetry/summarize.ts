@@ -27,7 +27,11 @@ export const DEFAULT_MIN_DEVICES = 5
  *
  * @example summarize(mergeAggregates(parts), version.profile, { minDevices: 5 })
  */
-export function summarize(agg: Aggregate, profile: Profile | null, options: SummarizeOptions = {}): CohortMetrics | Suppressed {
+export function summarize(
+  agg: Aggregate,
+  profile: Profile | null,
+  options: SummarizeOptions = {},
+): CohortMetrics | Suppressed {
   const minDevices = options.minDevices ?? DEFAULT_MIN_DEVICES
   const devices = agg.devices.size
   if (devices < minDevices) return suppressed(minDevices)
@@ -35,7 +39,9 @@ export function summarize(agg: Aggregate, profile: Profile | null, options: Summ
   const features = driftOf(agg.features, profile?.features ?? {}, policy)
   const outputs = driftOf(agg.outputs, profile?.outputs ?? {}, policy)
   const { inferences, errors, loads, cacheHits } = agg.counts
-  const js = [...Object.values(features), ...Object.values(outputs)].map((d) => d.js).filter((x): x is number => x !== null)
+  const js = [...Object.values(features), ...Object.values(outputs)]
+    .map((d) => d.js)
+    .filter((x): x is number => x !== null)
   const backends: CohortMetrics['backends'] = {}
   for (const b of Object.keys(agg.backends).sort() as Backend[]) {
     const n = agg.backends[b] ?? 0
@@ -59,7 +65,11 @@ export function summarize(agg: Aggregate, profile: Profile | null, options: Summ
     cacheHits,
     cacheHitRate: ratio(cacheHits, loads),
     backends,
-    fallbacks: Object.fromEntries(Object.keys(agg.fallbacks).sort().map((k) => [k, agg.fallbacks[k].size])),
+    fallbacks: Object.fromEntries(
+      Object.keys(agg.fallbacks)
+        .sort()
+        .map((k) => [k, agg.fallbacks[k].size]),
+    ),
     features,
     outputs,
     drift: {
@@ -67,7 +77,8 @@ export function summarize(agg: Aggregate, profile: Profile | null, options: Summ
       outputs: Object.keys(outputs).filter((k) => outputs[k].drifted),
       maxJs: js.length > 0 ? Math.max(...js) : null,
     },
-    shadow: compared > 0 ? { compared, agreed, agreement: agreed / compared, meanAbsDiff: absDiffSum / compared } : null,
+    shadow:
+      compared > 0 ? { compared, agreed, agreement: agreed / compared, meanAbsDiff: absDiffSum / compared } : null,
     feedback: labeled > 0 ? { labeled, correct, accuracy: correct / labeled } : null,
   }
 }
@@ -87,14 +98,30 @@ export function quantiles<K extends string>(sketch: DDSketch, qs: number[], name
   return Object.fromEntries(names.map((name, i) => [name, sketch.quantile(qs[i])])) as Record<K, number>
 }
 
-function driftOf(current: Record<string, HistogramCounts>, reference: Record<string, FeatureProfile>, policy: DriftPolicy): Record<string, DriftSummary> {
+function driftOf(
+  current: Record<string, HistogramCounts>,
+  reference: Record<string, FeatureProfile>,
+  policy: DriftPolicy,
+): Record<string, DriftSummary> {
   const out: Record<string, DriftSummary> = {}
   for (const name of Object.keys(current).sort()) {
     const cur = current[name]
     const n = cur.counts.reduce((a, b) => a + b, 0)
     const ref = reference[name]
     if (ref === undefined || ref.counts.length !== cur.counts.length) {
-      out[name] = { n, missing: cur.missing, psi: null, js: null, hellinger: null, ks: null, chi2: null, chi2_p: null, dof: 0, drifted: false, reason: 'no_reference' }
+      out[name] = {
+        n,
+        missing: cur.missing,
+        psi: null,
+        js: null,
+        hellinger: null,
+        ks: null,
+        chi2: null,
+        chi2_p: null,
+        dof: 0,
+        drifted: false,
+        reason: 'no_reference',
+      }
       continue
     }
     const v = binnedVerdict(ref.counts, cur.counts, policy)

@@ -27,7 +27,13 @@ export async function signWebhook(secret: string, t: number, body: string): Prom
  *
  * @example if (!(await verifyWebhook(secret, req.headers.get(SIGNATURE_HEADER), await req.text(), Date.now()))) return new Response(null, { status: 401 })
  */
-export async function verifyWebhook(secret: string, header: string | null, body: string, now: number, toleranceMs = DEFAULT_TOLERANCE_MS): Promise<boolean> {
+export async function verifyWebhook(
+  secret: string,
+  header: string | null,
+  body: string,
+  now: number,
+  toleranceMs = DEFAULT_TOLERANCE_MS,
+): Promise<boolean> {
   if (!header) return false
   const parts = header.split(',').map((p) => p.trim().split('='))
   const t = Number(parts.find(([k]) => k === 't')?.[1])

@@ -17,11 +17,20 @@ export async function artifactSize(bucket: R2Bucket, sha256: string): Promise<nu
  * never buffered in the Worker. Existing bytes are not stored again; the body is read and dropped so
  * the client still gets its answer (a client that sends `If-None-Match: *` is told before sending).
  */
-export async function putArtifact(bucket: R2Bucket, sha256: string, body: ReadableStream<Uint8Array>, size: number): Promise<{ created: boolean }> {
+export async function putArtifact(
+  bucket: R2Bucket,
+  sha256: string,
+  body: ReadableStream<Uint8Array>,
+  size: number,
+): Promise<{ created: boolean }> {
   const existing = await bucket.head(artifactKey(sha256))
   if (existing) {
     await body.pipeTo(new WritableStream()).catch(() => undefined)
-    if (existing.size !== size) throw new EdgefleetError('hash_mismatch', `an artifact with this hash exists with ${existing.size} bytes, not ${size}`)
+    if (existing.size !== size)
+      throw new EdgefleetError(
+        'hash_mismatch',
+        `an artifact with this hash exists with ${existing.size} bytes, not ${size}`,
+      )
     return { created: false }
   }
   try {
@@ -30,13 +39,20 @@ export async function putArtifact(bucket: R2Bucket, sha256: string, body: Readab
       httpMetadata: { contentType: 'application/octet-stream', cacheControl: 'public, max-age=31536000, immutable' },
     })
   } catch (cause) {
-    throw new EdgefleetError('hash_mismatch', 'the uploaded bytes do not hash to the name (or were cut short); nothing was stored', { cause })
+    throw new EdgefleetError(
+      'hash_mismatch',
+      'the uploaded bytes do not hash to the name (or were cut short); nothing was stored',
+      { cause },
+    )
   }
   return { created: true }
 }
 
 /** A parsed single `Range: bytes=…` request; null when absent or not a single byte range (served whole). */
-export function parseRange(header: string | null | undefined, size: number): { offset: number; length: number } | 'unsatisfiable' | null {
+export function parseRange(
+  header: string | null | undefined,
+  size: number,
+): { offset: number; length: number } | 'unsatisfiable' | null {
   if (!header) return null
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
   if (!m || (m[1] === '' && m[2] === '')) return null

@@ -31,10 +31,16 @@ export async function assignVersion(
   else primary = r.mode !== 'shadow' && arm === 'candidate' ? r.candidate : r.baseline
   if (primary === null) {
     const model = await getModel(db, q.model)
-    throw new EdgefleetError('not_found', model ? `model "${q.model}" has no production version yet` : `model "${q.model}" does not exist`)
+    throw new EdgefleetError(
+      'not_found',
+      model ? `model "${q.model}" has no production version yet` : `model "${q.model}" does not exist`,
+    )
   }
   const shadowVersion = r !== null && r.mode === 'shadow' && arm === 'candidate' ? r.candidate : null
-  const [v, s] = await Promise.all([getVersion(db, q.model, primary), shadowVersion === null ? null : getVersion(db, q.model, shadowVersion)])
+  const [v, s] = await Promise.all([
+    getVersion(db, q.model, primary),
+    shadowVersion === null ? null : getVersion(db, q.model, shadowVersion),
+  ])
   if (!v) throw new EdgefleetError('not_found', `model "${q.model}" has no version ${primary}`)
   const files = (x: VersionRecord) => x.files.map((f) => ({ ...f, url: `${q.origin}/v1/artifacts/${f.sha256}` }))
   return {
@@ -48,7 +54,16 @@ export async function assignVersion(
     telemetry: DEFAULT_TELEMETRY,
     ...(r !== null && arm !== null ? { rollout: { id: r.id, arm, mode: r.mode } } : {}),
     ...(s && r
-      ? { shadow: { version: s.version, format: s.format, files: files(s), ...(s.signature ? { signature: s.signature } : {}), ...(s.profile ? { profile: s.profile } : {}), sampleRate: r.shadowSampleRate } }
+      ? {
+          shadow: {
+            version: s.version,
+            format: s.format,
+            files: files(s),
+            ...(s.signature ? { signature: s.signature } : {}),
+            ...(s.profile ? { profile: s.profile } : {}),
+            sampleRate: r.shadowSampleRate,
+          },
+        }
       : {}),
     ttlSeconds: r?.ttlSeconds ?? DEFAULT_TTL_SECONDS,
   }

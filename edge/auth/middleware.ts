@@ -39,7 +39,12 @@ function appKeyTtlMs(env: Env): number {
 }
 
 /** Resolves a credential to a principal: the environment's admin token, or a live stored token. */
-export async function resolvePrincipal(env: Env, secret: string, now: number, waitUntil?: (p: Promise<unknown>) => void): Promise<Principal | null> {
+export async function resolvePrincipal(
+  env: Env,
+  secret: string,
+  now: number,
+  waitUntil?: (p: Promise<unknown>) => void,
+): Promise<Principal | null> {
   const admin = env.EDGEFLEET_ADMIN_TOKEN
   if (admin && (await secretsEqual(secret, admin))) {
     // The published local default must never open a production deployment.

@@ -8,7 +8,13 @@ const hex = (buf: ArrayBuffer) => Array.from(new Uint8Array(buf), (b) => b.toStr
 /** A new token secret: `ef_` + 43 base64url characters (32 random bytes). */
 export function newSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32))
-  return 'ef_' + btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+  return (
+    'ef_' +
+    btoa(String.fromCharCode(...bytes))
+      .replaceAll('+', '-')
+      .replaceAll('/', '_')
+      .replace(/=+$/, '')
+  )
 }
 
 /** A new token id: `tok_` + 16 hex characters. */
@@ -24,6 +30,9 @@ export async function hashSecret(secret: string): Promise<string> {
 /** Compares two secrets in constant time (over their digests, so lengths may differ). */
 export async function secretsEqual(a: string, b: string): Promise<boolean> {
   const enc = new TextEncoder()
-  const [da, db] = await Promise.all([crypto.subtle.digest('SHA-256', enc.encode(a)), crypto.subtle.digest('SHA-256', enc.encode(b))])
+  const [da, db] = await Promise.all([
+    crypto.subtle.digest('SHA-256', enc.encode(a)),
+    crypto.subtle.digest('SHA-256', enc.encode(b)),
+  ])
   return crypto.subtle.timingSafeEqual(da, db)
 }

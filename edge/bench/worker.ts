@@ -31,7 +31,8 @@ app.post('/bench/telemetry-memory', requireScope('device'), async (c) =>
 
 export default {
   fetch(req, env, ctx) {
-    if (env.BENCH_ROUTES !== 'on' && new URL(req.url).pathname.startsWith('/bench/')) return new Response('not found', { status: 404 })
+    if (env.BENCH_ROUTES !== 'on' && new URL(req.url).pathname.startsWith('/bench/'))
+      return new Response('not found', { status: 404 })
     return app.fetch(req, env, ctx)
   },
 } satisfies ExportedHandler<BenchEnv>

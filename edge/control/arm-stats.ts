@@ -47,7 +47,12 @@ function armCohort(r: Pick<StoredRollout, 'config'>, arm: Arm): { version: numbe
  * merged latency sketch of each arm, and the candidate's largest JS drift against its profile.
  * Reports count for an arm when they carry the rollout's id, the arm, and the arm's version and role.
  */
-export async function readArmStats(env: Env, model: string, r: StoredRollout, now: number): Promise<{ stats: RolloutStats; window: StatsWindow; arms: Record<Arm, ArmView> }> {
+export async function readArmStats(
+  env: Env,
+  model: string,
+  r: StoredRollout,
+  now: number,
+): Promise<{ stats: RolloutStats; window: StatsWindow; arms: Record<Arm, ArmView> }> {
   const window = statsWindow(r, now)
   const { shards } = telemetryConfig(env)
   const id = r.state.id
@@ -56,17 +61,23 @@ export async function readArmStats(env: Env, model: string, r: StoredRollout, no
       const stub = shardStub(env, model, i)
       const [all, settled, cohorts] = await Promise.all([
         stub.deviceStats({ from: window.from, to: window.to, rollout: id }),
-        window.settledFrom < window.to ? stub.deviceStats({ from: window.settledFrom, to: window.to, rollout: id }) : Promise.resolve([] as DeviceStatsRow[]),
+        window.settledFrom < window.to
+          ? stub.deviceStats({ from: window.settledFrom, to: window.to, rollout: id })
+          : Promise.resolve([] as DeviceStatsRow[]),
         stub.read({ from: window.from, to: window.to, bucketMs: null }),
       ])
       return { all, settled, cohorts }
     }),
   )
-  const profile = (await versionProfiles(env.DB, [{ model, version: r.config.candidate }], now)).get(versionId(model, r.config.candidate))?.profile ?? null
+  const profile =
+    (await versionProfiles(env.DB, [{ model, version: r.config.candidate }], now)).get(
+      versionId(model, r.config.candidate),
+    )?.profile ?? null
 
   const build = (arm: Arm): { stats: ArmStats; view: ArmView } => {
     const cohort = armCohort(r, arm)
-    const match = (row: { arm: string; version: number; role: string }) => row.arm === arm && row.version === cohort.version && row.role === cohort.role
+    const match = (row: { arm: string; version: number; role: string }) =>
+      row.arm === arm && row.version === cohort.version && row.role === cohort.role
     const perDevice: DeviceCounts[] = []
     let settledDevices = 0
     const agg = emptyAggregate()
@@ -101,11 +112,23 @@ export async function readArmStats(env: Env, model: string, r: StoredRollout, no
   }
   const baseline = build('baseline')
   const candidate = build('candidate')
-  return { stats: { baseline: baseline.stats, candidate: candidate.stats }, window, arms: { baseline: baseline.view, candidate: candidate.view } }
+  return {
+    stats: { baseline: baseline.stats, candidate: candidate.stats },
+    window,
+    arms: { baseline: baseline.view, candidate: candidate.view },
+  }
 }
 
 function toCounts(row: DeviceStatsRow): DeviceCounts {
-  return { inferences: row.inferences, errors: row.errors, fallbacks: row.fallbackInferences, compared: row.compared, agreed: row.agreed, labeled: row.labeled, correct: row.correct }
+  return {
+    inferences: row.inferences,
+    errors: row.errors,
+    fallbacks: row.fallbackInferences,
+    compared: row.compared,
+    agreed: row.agreed,
+    labeled: row.labeled,
+    correct: row.correct,
+  }
 }
 
 function maxJs(s: ReturnType<typeof summarize>): number | null {

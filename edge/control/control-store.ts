@@ -48,16 +48,29 @@ export function getModelName(sql: SqlStorage): string | null {
 
 /** Remembers the model this object controls. */
 export function setModelName(sql: SqlStorage, model: string): void {
-  sql.exec("INSERT INTO meta (key, value) VALUES ('model', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", model)
+  sql.exec(
+    "INSERT INTO meta (key, value) VALUES ('model', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    model,
+  )
 }
 
 /** The stored policy, or null. */
 export function loadPolicy(sql: SqlStorage): StoredPolicy | null {
-  const row = sql.exec<{ body: string; webhook_secret: string | null; revision: number; updated_at: number; updated_by: string }>('SELECT * FROM policy WHERE id = 1').toArray()[0]
+  const row = sql
+    .exec<{ body: string; webhook_secret: string | null; revision: number; updated_at: number; updated_by: string }>(
+      'SELECT * FROM policy WHERE id = 1',
+    )
+    .toArray()[0]
   if (!row) return null
   const policy = JSON.parse(row.body) as RetrainPolicy
   if (policy.webhook) policy.webhook = { url: policy.webhook.url, secret: row.webhook_secret ?? '' }
-  return { policy, secret: row.webhook_secret, revision: row.revision, updatedAt: row.updated_at, updatedBy: row.updated_by }
+  return {
+    policy,
+    secret: row.webhook_secret,
+    revision: row.revision,
+    updatedAt: row.updated_at,
+    updatedBy: row.updated_by,
+  }
 }
 
 /** Replaces the policy (the secret goes to its own column) and returns the new revision. */
@@ -80,7 +93,14 @@ export function savePolicy(sql: SqlStorage, policy: RetrainPolicy, at: number, b
 
 /** The evaluation state (all null before the first evaluation). */
 export function loadState(sql: SqlStorage): PolicyState {
-  const row = sql.exec<{ last_evaluated_at: number | null; last_fired_at: number | null; last_event_id: string | null; last_result: string | null }>('SELECT * FROM policy_state WHERE id = 1').toArray()[0]
+  const row = sql
+    .exec<{
+      last_evaluated_at: number | null
+      last_fired_at: number | null
+      last_event_id: string | null
+      last_result: string | null
+    }>('SELECT * FROM policy_state WHERE id = 1')
+    .toArray()[0]
   return {
     lastEvaluatedAt: row?.last_evaluated_at ?? null,
     lastFiredAt: row?.last_fired_at ?? null,
@@ -103,7 +123,12 @@ export function saveState(sql: SqlStorage, s: PolicyState): void {
 }
 
 /** The public view of a stored policy: secret redacted, state and schedule included. */
-export function policyView(model: string, p: StoredPolicy, s: PolicyState, nextEvaluationAt: number | null): PolicyView {
+export function policyView(
+  model: string,
+  p: StoredPolicy,
+  s: PolicyState,
+  nextEvaluationAt: number | null,
+): PolicyView {
   const { webhook, ...rest } = p.policy
   return {
     model,

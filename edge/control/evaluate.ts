@@ -20,17 +20,33 @@ export interface PolicyEvaluation {
  * and summarized against the version's profile (windows below the k-anonymity threshold count as
  * missing data); the verdict is core's `evaluateWhen`.
  */
-export async function evaluatePolicy(env: Env, model: string, policy: RetrainPolicy, now: number): Promise<PolicyEvaluation> {
+export async function evaluatePolicy(
+  env: Env,
+  model: string,
+  policy: RetrainPolicy,
+  now: number,
+): Promise<PolicyEvaluation> {
   const version = policy.version ?? (await getAlias(env.DB, model, 'production'))
   const graceMs = policy.graceMinutes * 60_000
-  if (version === null) return { version, result: { met: false, reason: `model "${model}" has no production version to watch`, conditions: [] } }
+  if (version === null)
+    return {
+      version,
+      result: { met: false, reason: `model "${model}" has no production version to watch`, conditions: [] },
+    }
   const cfg = telemetryConfig(env)
-  const profile = (await versionProfiles(env.DB, [{ model, version }], now)).get(versionId(model, version))?.profile ?? null
+  const profile =
+    (await versionProfiles(env.DB, [{ model, version }], now)).get(versionId(model, version))?.profile ?? null
   const key = (w: PolicyWindow) => `${w.minutes}:${w.start}`
   const seen = new Map<string, CohortMetrics | null>()
   await Promise.all(
     windowsToRead(policy.when, now, graceMs).map(async (w) => {
-      const cohorts = await readFleet(env, model, { from: w.start, to: w.end, version, role: 'primary', bucketMs: null })
+      const cohorts = await readFleet(env, model, {
+        from: w.start,
+        to: w.end,
+        version,
+        role: 'primary',
+        bucketMs: null,
+      })
       const summary = summarize(mergeAggregates(cohorts.map((c) => c.total)), profile, { minDevices: cfg.minDevices })
       seen.set(key(w), summary.suppressed ? null : summary)
     }),

@@ -1,14 +1,35 @@
 import { DurableObject } from 'cloudflare:workers'
 import { EdgefleetError } from '../../core/errors.ts'
 import type { PolicyView, RetrainPolicy } from '../../core/formats/policy.ts'
-import type { RolloutActionBody, RolloutConfig, RolloutDecisionView, RolloutState, RolloutView } from '../../core/formats/rollout.ts'
+import type {
+  RolloutActionBody,
+  RolloutConfig,
+  RolloutDecisionView,
+  RolloutState,
+  RolloutView,
+} from '../../core/formats/rollout.ts'
 import type { RolloutAssignView } from '../../core/rollout/assign.ts'
 import { decide, type RolloutDecision } from '../../core/rollout/decide.ts'
-import { isActive, nextState, NOTIFIED, TRANSITION_EVENT, type RolloutTransitionAction } from '../../core/rollout/machine.ts'
+import {
+  isActive,
+  nextState,
+  NOTIFIED,
+  TRANSITION_EVENT,
+  type RolloutTransitionAction,
+} from '../../core/rollout/machine.ts'
 import { inCooldown, nextEvaluationAt } from '../../core/telemetry/retrain.ts'
 import { newEventId } from '../db/events.ts'
 import { Schedule } from '../do/schedule.ts'
-import { CONTROL_SCHEMA, getModelName, loadPolicy, loadState, policyView, savePolicy, saveState, setModelName } from './control-store.ts'
+import {
+  CONTROL_SCHEMA,
+  getModelName,
+  loadPolicy,
+  loadState,
+  policyView,
+  savePolicy,
+  saveState,
+  setModelName,
+} from './control-store.ts'
 import { evaluatePolicy } from './evaluate.ts'
 import { addEffect, drainOutbox, nextEffectAt } from './outbox.ts'
 import { readArmStats } from './arm-stats.ts'
@@ -71,7 +92,12 @@ export class ModelControl extends DurableObject<Env> {
       const { webhook, ...rest } = policy
       const details = { revision, ...rest, ...(webhook ? { webhook: { url: webhook.url } } : {}) }
       const id = newEventId()
-      addEffect(this.sql, `event:${id}`, { kind: 'event', event: { id, type: 'policy.updated', model, actor, at: now, details } }, now)
+      addEffect(
+        this.sql,
+        `event:${id}`,
+        { kind: 'event', event: { id, type: 'policy.updated', model, actor, at: now, details } },
+        now,
+      )
       this.schedule.set(DRAIN, now)
       if (policy.enabled) this.schedule.set(EVALUATE, nextEvaluationAt(policy.when, now, policy.graceMinutes * 60_000))
       else this.schedule.clear(EVALUATE)
@@ -115,23 +141,64 @@ export class ModelControl extends DurableObject<Env> {
    * Starts a rollout (config validated and `baseline` resolved by the route). One active rollout
    * per model: another running or paused one is a `conflict`.
    */
-  async startRollout(model: string, config: RolloutConfig & { baseline: number }, actor: string): Promise<RpcResult<RolloutView>> {
+  async startRollout(
+    model: string,
+    config: RolloutConfig & { baseline: number },
+    actor: string,
+  ): Promise<RpcResult<RolloutView>> {
     return capture(() => this.start(model, config, actor))
   }
 
-  private async start(model: string, config: RolloutConfig & { baseline: number }, actor: string): Promise<RolloutView> {
+  private async start(
+    model: string,
+    config: RolloutConfig & { baseline: number },
+    actor: string,
+  ): Promise<RolloutView> {
     const now = this.now()
     const id = newRolloutId()
     this.ctx.storage.transactionSync(() => {
       const active = activeRollout(this.sql)
-      if (active) throw new EdgefleetError('conflict', `model "${model}" already has an active rollout (${active.state.id}, ${active.state.status}): finish it first`, { data: { rollout: active.state.id } })
+      if (active)
+        throw new EdgefleetError(
+          'conflict',
+          `model "${model}" already has an active rollout (${active.state.id}, ${active.state.status}): finish it first`,
+          { data: { rollout: active.state.id } },
+        )
       setModelName(this.sql, model)
       const state: RolloutState = { id, status: 'running', step: 0, stepStartedAt: now }
-      insertRollout(this.sql, { config, state, reason: null, createdAt: now, createdBy: actor, updatedAt: now, lastDecision: null })
+      insertRollout(this.sql, {
+        config,
+        state,
+        reason: null,
+        createdAt: now,
+        createdBy: actor,
+        updatedAt: now,
+        lastDecision: null,
+      })
       const eventId = newEventId()
-      addTransition(this.sql, id, { at: now, action: 'start', reason: 'started', actor, from: null, to: { status: 'running', step: 0 }, eventId })
-      const details = { rollout: id, mode: config.mode, candidate: config.candidate, baseline: config.baseline, percent: config.steps[0].percent, config }
-      addEffect(this.sql, `event:${eventId}`, { kind: 'event', event: { id: eventId, type: 'rollout.started', model, actor, at: now, details } }, now)
+      addTransition(this.sql, id, {
+        at: now,
+        action: 'start',
+        reason: 'started',
+        actor,
+        from: null,
+        to: { status: 'running', step: 0 },
+        eventId,
+      })
+      const details = {
+        rollout: id,
+        mode: config.mode,
+        candidate: config.candidate,
+        baseline: config.baseline,
+        percent: config.steps[0].percent,
+        config,
+      }
+      addEffect(
+        this.sql,
+        `event:${eventId}`,
+        { kind: 'event', event: { id: eventId, type: 'rollout.started', model, actor, at: now, details } },
+        now,
+      )
       this.schedule.set(DRAIN, now)
       this.schedule.set(`${ROLLOUT_EVALUATE}${id}:0`, now + config.evaluationSeconds * 1000)
     })
@@ -158,18 +225,30 @@ export class ModelControl extends DurableObject<Env> {
    * An operator's action on a rollout. `expectStep` makes it a compare-and-set on the step the
    * operator saw; a transition the state does not allow is a `conflict` (core/rollout/machine.ts).
    */
-  async actOnRollout(id: string, action: RolloutTransitionAction, actor: string, body: RolloutActionBody = {}): Promise<RpcResult<RolloutView>> {
+  async actOnRollout(
+    id: string,
+    action: RolloutTransitionAction,
+    actor: string,
+    body: RolloutActionBody = {},
+  ): Promise<RpcResult<RolloutView>> {
     return capture(() => this.act(id, action, actor, body))
   }
 
-  private async act(id: string, action: RolloutTransitionAction, actor: string, body: RolloutActionBody): Promise<RolloutView> {
+  private async act(
+    id: string,
+    action: RolloutTransitionAction,
+    actor: string,
+    body: RolloutActionBody,
+  ): Promise<RolloutView> {
     const now = this.now()
     this.ctx.storage.transactionSync(() => {
       const r = getRollout(this.sql, id)
       const model = getModelName(this.sql)
       if (!r || model === null) throw new EdgefleetError('not_found', `rollout ${id} does not exist`)
       if (body.expectStep !== undefined && r.state.step !== body.expectStep)
-        throw new EdgefleetError('conflict', `rollout ${id} is at step ${r.state.step}, not ${body.expectStep}`, { pointer: '/expectStep' })
+        throw new EdgefleetError('conflict', `rollout ${id} is at step ${r.state.step}, not ${body.expectStep}`, {
+          pointer: '/expectStep',
+        })
       this.transition(model, r, action, actor, body.reason ?? 'manual', now, null)
     })
     await this.drain(now)
@@ -181,13 +260,30 @@ export class ModelControl extends DurableObject<Env> {
    * entry, the event, the alias move on promote and a webhook message on rollback, pause and
    * promote, all in the outbox; then the evaluation job of the new step (or none once ended).
    */
-  private transition(model: string, r: StoredRollout, action: RolloutTransitionAction, actor: string, reason: string, now: number, decision: RolloutDecision | null): void {
+  private transition(
+    model: string,
+    r: StoredRollout,
+    action: RolloutTransitionAction,
+    actor: string,
+    reason: string,
+    now: number,
+    decision: RolloutDecision | null,
+  ): void {
     const to = nextState(r.config, r.state, action, now)
     const stored = to.status === 'running' ? null : reason
-    if (!casState(this.sql, r.state, to, stored, now)) throw new EdgefleetError('conflict', `rollout ${r.state.id} changed meanwhile; read it again`)
+    if (!casState(this.sql, r.state, to, stored, now))
+      throw new EdgefleetError('conflict', `rollout ${r.state.id} changed meanwhile; read it again`)
     const eventId = newEventId()
     const from = { status: r.state.status, step: r.state.step }
-    addTransition(this.sql, r.state.id, { at: now, action, reason, actor, from, to: { status: to.status, step: to.step }, eventId })
+    addTransition(this.sql, r.state.id, {
+      at: now,
+      action,
+      reason,
+      actor,
+      from,
+      to: { status: to.status, step: to.step },
+      eventId,
+    })
     const details = {
       rollout: r.state.id,
       mode: r.config.mode,
@@ -198,15 +294,34 @@ export class ModelControl extends DurableObject<Env> {
       to: { status: to.status, step: to.step, percent: percentOf({ config: r.config, state: to }) },
       ...(decision ? { evidence: decision.evidence } : {}),
     }
-    addEffect(this.sql, `event:${eventId}`, { kind: 'event', event: { id: eventId, type: TRANSITION_EVENT[action], model, actor, at: now, details } }, now)
+    addEffect(
+      this.sql,
+      `event:${eventId}`,
+      { kind: 'event', event: { id: eventId, type: TRANSITION_EVENT[action], model, actor, at: now, details } },
+      now,
+    )
     if (action === 'promote') {
-      const aliasEvent = { id: newEventId(), type: 'alias.moved', model, actor, at: now, details: { alias: 'production', to: r.config.candidate, rollout: r.state.id } }
-      addEffect(this.sql, `alias:${eventId}`, { kind: 'alias', model, alias: 'production', version: r.config.candidate, event: aliasEvent }, now)
+      const aliasEvent = {
+        id: newEventId(),
+        type: 'alias.moved',
+        model,
+        actor,
+        at: now,
+        details: { alias: 'production', to: r.config.candidate, rollout: r.state.id },
+      }
+      addEffect(
+        this.sql,
+        `alias:${eventId}`,
+        { kind: 'alias', model, alias: 'production', version: r.config.candidate, event: aliasEvent },
+        now,
+      )
     }
-    if (NOTIFIED.has(action)) addEffect(this.sql, `queue:${eventId}`, { kind: 'queue', message: { eventId, model } }, now)
+    if (NOTIFIED.has(action))
+      addEffect(this.sql, `queue:${eventId}`, { kind: 'queue', message: { eventId, model } }, now)
     this.schedule.set(DRAIN, now)
     this.schedule.clearPrefix(`${ROLLOUT_EVALUATE}${r.state.id}:`)
-    if (isActive(to)) this.schedule.set(`${ROLLOUT_EVALUATE}${r.state.id}:${to.step}`, now + r.config.evaluationSeconds * 1000)
+    if (isActive(to))
+      this.schedule.set(`${ROLLOUT_EVALUATE}${r.state.id}:${to.step}`, now + r.config.evaluationSeconds * 1000)
     this.beforeTransitionCommit?.()
   }
 
@@ -225,11 +340,26 @@ export class ModelControl extends DurableObject<Env> {
     const seen = r.state
     const { stats, window, arms } = await readArmStats(this.env, model, r, now)
     let decision = decide({ config: r.config, state: { ...seen, status: 'running' } }, stats, now)
-    if (seen.status === 'paused' && decision.action !== 'rollback') decision = { ...decision, action: 'hold', reason: 'paused' }
+    if (seen.status === 'paused' && decision.action !== 'rollback')
+      decision = { ...decision, action: 'hold', reason: 'paused' }
     this.ctx.storage.transactionSync(() => {
       const cur = getRollout(this.sql, id)
-      if (!cur || cur.state.status !== seen.status || cur.state.step !== seen.step || cur.state.stepStartedAt !== seen.stepStartedAt) return
-      const view: RolloutDecisionView = { at: now, step: seen.step, action: decision.action, reason: decision.reason, evidence: { ...decision.evidence }, window, arms }
+      if (
+        !cur ||
+        cur.state.status !== seen.status ||
+        cur.state.step !== seen.step ||
+        cur.state.stepStartedAt !== seen.stepStartedAt
+      )
+        return
+      const view: RolloutDecisionView = {
+        at: now,
+        step: seen.step,
+        action: decision.action,
+        reason: decision.reason,
+        evidence: { ...decision.evidence },
+        window,
+        arms,
+      }
       saveDecision(this.sql, id, view)
       if (decision.action === 'hold') return this.schedule.set(job, now + r.config.evaluationSeconds * 1000)
       this.transition(model, cur, decision.action, 'rollout', decision.reason, now, decision)
@@ -262,7 +392,12 @@ export class ModelControl extends DurableObject<Env> {
           evaluatedAt: now,
           conditions: evaluation.result.conditions,
         }
-        addEffect(this.sql, `event:${id}`, { kind: 'event', event: { id, type: 'retrain.requested', model, actor: 'policy', at: now, details } }, now)
+        addEffect(
+          this.sql,
+          `event:${id}`,
+          { kind: 'event', event: { id, type: 'retrain.requested', model, actor: 'policy', at: now, details } },
+          now,
+        )
         addEffect(this.sql, `queue:${id}`, { kind: 'queue', message: { eventId: id, model } }, now)
         this.schedule.set(DRAIN, now)
         state.lastFiredAt = now

@@ -23,7 +23,13 @@ const MAX_BACKOFF_MS = 10 * 60_000
  * decision and the obligation to carry it out commit together. `id` is unique per effect.
  */
 export function addEffect(sql: SqlStorage, id: string, effect: Effect, now: number): void {
-  sql.exec('INSERT OR IGNORE INTO outbox (id, kind, payload, created_at, next_at) VALUES (?1, ?2, ?3, ?4, ?4)', id, effect.kind, JSON.stringify(effect), now)
+  sql.exec(
+    'INSERT OR IGNORE INTO outbox (id, kind, payload, created_at, next_at) VALUES (?1, ?2, ?3, ?4, ?4)',
+    id,
+    effect.kind,
+    JSON.stringify(effect),
+    now,
+  )
 }
 
 /** When the first pending effect (effects apply in order) is due, or null when the outbox is empty. */
@@ -37,8 +43,16 @@ export function nextEffectAt(sql: SqlStorage): number | null {
  * most 10 min). Effects are idempotent: events by `INSERT OR IGNORE` on their id, messages by the
  * event id the webhook carries as `Idempotency-Key`.
  */
-export async function drainOutbox(sql: SqlStorage, env: Env, now: number): Promise<{ applied: number; failed: boolean }> {
-  const rows = sql.exec<{ id: string; payload: string; attempts: number; next_at: number }>('SELECT id, payload, attempts, next_at FROM outbox ORDER BY seq').toArray()
+export async function drainOutbox(
+  sql: SqlStorage,
+  env: Env,
+  now: number,
+): Promise<{ applied: number; failed: boolean }> {
+  const rows = sql
+    .exec<{ id: string; payload: string; attempts: number; next_at: number }>(
+      'SELECT id, payload, attempts, next_at FROM outbox ORDER BY seq',
+    )
+    .toArray()
   let applied = 0
   for (const row of rows) {
     if (row.next_at > now) break // an earlier effect is backing off: keep the order
@@ -49,7 +63,12 @@ export async function drainOutbox(sql: SqlStorage, env: Env, now: number): Promi
       else await env.RETRAIN_QUEUE.send(effect.message, { contentType: 'json' })
     } catch (e) {
       const backoff = Math.min(5_000 * 2 ** row.attempts, MAX_BACKOFF_MS)
-      sql.exec('UPDATE outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1', row.id, now + backoff, e instanceof Error ? e.message : String(e))
+      sql.exec(
+        'UPDATE outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1',
+        row.id,
+        now + backoff,
+        e instanceof Error ? e.message : String(e),
+      )
       return { applied, failed: true }
     }
     sql.exec('DELETE FROM outbox WHERE id = ?1', row.id)
@@ -66,8 +85,13 @@ export async function drainOutbox(sql: SqlStorage, env: Env, now: number): Promi
 async function moveAlias(db: D1Database, e: Extract<Effect, { kind: 'alias' }>): Promise<void> {
   const guard = 'EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
   const [event] = await db.batch([
-    insertEvent(db, e.event, { when: guard, set: { from: 'SELECT version FROM aliases WHERE model = ?7 AND alias = ?9' }, args: [e.model, e.version, e.alias] }),
+    insertEvent(db, e.event, {
+      when: guard,
+      set: { from: 'SELECT version FROM aliases WHERE model = ?7 AND alias = ?9' },
+      args: [e.model, e.version, e.alias],
+    }),
     upsertAlias(db, { model: e.model, alias: e.alias, version: e.version, at: e.event.at, by: e.event.actor }),
   ])
-  if (event.meta.changes === 0) console.error(`alias ${e.alias} of ${e.model} not moved to ${e.version}: deprecated, or already applied`)
+  if (event.meta.changes === 0)
+    console.error(`alias ${e.alias} of ${e.model} not moved to ${e.version}: deprecated, or already applied`)
 }

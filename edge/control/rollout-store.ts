@@ -1,4 +1,10 @@
-import type { RolloutConfig, RolloutDecisionView, RolloutState, RolloutTransitionView, RolloutView } from '../../core/formats/rollout.ts'
+import type {
+  RolloutConfig,
+  RolloutDecisionView,
+  RolloutState,
+  RolloutTransitionView,
+  RolloutView,
+} from '../../core/formats/rollout.ts'
 import type { RolloutAssignView } from '../../core/rollout/assign.ts'
 
 /**
@@ -68,7 +74,9 @@ export function getRollout(sql: SqlStorage, id: string): StoredRollout | null {
 
 /** The active (running or paused) rollout, or null. */
 export function activeRollout(sql: SqlStorage): StoredRollout | null {
-  const row = sql.exec<Row>("SELECT * FROM rollout WHERE status IN ('running', 'paused') ORDER BY seq DESC LIMIT 1").toArray()[0]
+  const row = sql
+    .exec<Row>("SELECT * FROM rollout WHERE status IN ('running', 'paused') ORDER BY seq DESC LIMIT 1")
+    .toArray()[0]
   return row ? fromRow(row) : null
 }
 
@@ -91,7 +99,13 @@ export function insertRollout(sql: SqlStorage, r: StoredRollout): void {
  * Compare-and-set: moves the rollout from `from` to `to` only if it is still at `from`'s step and
  * status. Returns false (nothing written) when someone else moved it first.
  */
-export function casState(sql: SqlStorage, from: RolloutState, to: RolloutState, reason: string | null, at: number): boolean {
+export function casState(
+  sql: SqlStorage,
+  from: RolloutState,
+  to: RolloutState,
+  reason: string | null,
+  at: number,
+): boolean {
   const cursor = sql.exec(
     `UPDATE rollout SET status = ?1, step = ?2, step_started_at = ?3, reason = ?4, updated_at = ?5
      WHERE id = ?6 AND step = ?7 AND status = ?8`,
@@ -142,7 +156,10 @@ export function transitionsOf(sql: SqlStorage, id: string): RolloutTransitionVie
       action: r.action as RolloutTransitionView['action'],
       reason: r.reason as string,
       actor: r.actor as string,
-      from: r.from_status === null ? null : { status: r.from_status as RolloutState['status'], step: r.from_step as number },
+      from:
+        r.from_status === null
+          ? null
+          : { status: r.from_status as RolloutState['status'], step: r.from_step as number },
       to: { status: r.to_status as RolloutState['status'], step: r.to_step as number },
       eventId: r.event_id as string,
     }))
@@ -156,7 +173,12 @@ export function percentOf(r: Pick<StoredRollout, 'config' | 'state'>): number {
 }
 
 /** The public view of a stored rollout. */
-export function rolloutView(model: string, r: StoredRollout, transitions: RolloutTransitionView[], nextEvaluationAt: number | null): RolloutView {
+export function rolloutView(
+  model: string,
+  r: StoredRollout,
+  transitions: RolloutTransitionView[],
+  nextEvaluationAt: number | null,
+): RolloutView {
   return {
     id: r.state.id,
     model,

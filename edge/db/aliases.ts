@@ -1,5 +1,8 @@
 /** Points an alias at a version; guarded so it never points at a deprecated version. */
-export function upsertAlias(db: D1Database, a: { model: string; alias: string; version: number; at: number; by: string }): D1PreparedStatement {
+export function upsertAlias(
+  db: D1Database,
+  a: { model: string; alias: string; version: number; at: number; by: string },
+): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO aliases (model, alias, version, updated_at, updated_by)
@@ -11,6 +14,9 @@ export function upsertAlias(db: D1Database, a: { model: string; alias: string; v
 
 /** The version an alias points at, or null. */
 export async function getAlias(db: D1Database, model: string, alias: string): Promise<number | null> {
-  const row = await db.prepare('SELECT version FROM aliases WHERE model = ?1 AND alias = ?2').bind(model, alias).first<{ version: number }>()
+  const row = await db
+    .prepare('SELECT version FROM aliases WHERE model = ?1 AND alias = ?2')
+    .bind(model, alias)
+    .first<{ version: number }>()
   return row?.version ?? null
 }

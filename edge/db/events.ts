@@ -31,16 +31,30 @@ export function newEventId(): string {
  * conditional on the same SQL predicate as the change it records (its parameters start at ?7), and
  * `set` adds details computed by SQL inside the same transaction (e.g. the version just assigned).
  */
-export function insertEvent(db: D1Database, e: NewEvent, opts: { when?: string; set?: Record<string, string>; args?: unknown[] } = {}): D1PreparedStatement {
+export function insertEvent(
+  db: D1Database,
+  e: NewEvent,
+  opts: { when?: string; set?: Record<string, string>; args?: unknown[] } = {},
+): D1PreparedStatement {
   let details = '?6'
   for (const [key, sql] of Object.entries(opts.set ?? {})) details = `json_set(${details}, '$.${key}', (${sql}))`
   return db
-    .prepare(`INSERT OR IGNORE INTO events (id, type, model, actor, at, details) SELECT ?1, ?2, ?3, ?4, ?5, ${details} WHERE ${opts.when ?? '1'}`)
+    .prepare(
+      `INSERT OR IGNORE INTO events (id, type, model, actor, at, details) SELECT ?1, ?2, ?3, ?4, ?5, ${details} WHERE ${opts.when ?? '1'}`,
+    )
     .bind(e.id ?? newEventId(), e.type, e.model, e.actor, e.at, JSON.stringify(e.details), ...(opts.args ?? []))
 }
 
 function toEvent(row: EventRow): Event {
-  return { id: row.id, seq: row.seq, type: row.type, model: row.model, actor: row.actor, at: row.at, details: JSON.parse(row.details) }
+  return {
+    id: row.id,
+    seq: row.seq,
+    type: row.type,
+    model: row.model,
+    actor: row.actor,
+    at: row.at,
+    details: JSON.parse(row.details),
+  }
 }
 
 /** A page of events after the cursor `after` (a seq), oldest first, optionally filtered. */
@@ -56,11 +70,13 @@ export async function listEvents(
     if (q.type.endsWith('.*')) {
       const n = args.push(q.type.slice(0, -1))
       where.push(`substr(type, 1, length(?${n})) = ?${n}`)
-    }
-    else where.push(`type = ?${args.push(q.type)}`)
+    } else where.push(`type = ?${args.push(q.type)}`)
   }
   const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?${args.push(q.limit + 1)}`
-  const { results } = await db.prepare(sql).bind(...args).all<EventRow>()
+  const { results } = await db
+    .prepare(sql)
+    .bind(...args)
+    .all<EventRow>()
   const page = results.slice(0, q.limit).map(toEvent)
   // The cursor is returned even on the last page, so a reader can resume (or follow) from it later.
   const last = page.length ? String(page[page.length - 1].seq) : q.after !== undefined ? String(q.after) : null

@@ -38,11 +38,29 @@ function toModel(row: ModelRow): Model {
 /** Inserts a model; fails on the primary key when the name exists (the caller maps it to 409). */
 export function insertModel(
   db: D1Database,
-  m: { name: string; task: string; format: ModelFormat; signature?: Signature; description: string; createdAt: number; createdBy: string },
+  m: {
+    name: string
+    task: string
+    format: ModelFormat
+    signature?: Signature
+    description: string
+    createdAt: number
+    createdBy: string
+  },
 ): D1PreparedStatement {
   return db
-    .prepare('INSERT INTO models (name, task, format, signature, description, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)')
-    .bind(m.name, m.task, m.format, m.signature ? JSON.stringify(m.signature) : null, m.description, m.createdAt, m.createdBy)
+    .prepare(
+      'INSERT INTO models (name, task, format, signature, description, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
+    )
+    .bind(
+      m.name,
+      m.task,
+      m.format,
+      m.signature ? JSON.stringify(m.signature) : null,
+      m.description,
+      m.createdAt,
+      m.createdBy,
+    )
 }
 
 /** One model with its latest version number and aliases. */

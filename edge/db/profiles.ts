@@ -15,7 +15,10 @@ interface LookupRow {
 }
 
 /** Looks up several (model, version) pairs in one D1 round trip. */
-export async function lookupVersions(db: D1Database, keys: readonly { model: string; version: number }[]): Promise<VersionLookup[]> {
+export async function lookupVersions(
+  db: D1Database,
+  keys: readonly { model: string; version: number }[],
+): Promise<VersionLookup[]> {
   if (keys.length === 0) return []
   const stmt = db.prepare(
     `SELECT (SELECT 1 FROM models WHERE name = ?1) AS model_exists,

@@ -27,15 +27,32 @@ export function toToken(row: TokenRow): Token {
 }
 
 /** Inserts a token; only the secret's hash is stored. */
-export function insertToken(db: D1Database, t: Omit<Token, 'lastUsedAt' | 'revokedAt'>, secretHash: string): D1PreparedStatement {
+export function insertToken(
+  db: D1Database,
+  t: Omit<Token, 'lastUsedAt' | 'revokedAt'>,
+  secretHash: string,
+): D1PreparedStatement {
   return db
-    .prepare('INSERT INTO tokens (id, name, scopes, origins, secret_hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)')
-    .bind(t.id, t.name, JSON.stringify(t.scopes), t.origins ? JSON.stringify(t.origins) : null, secretHash, t.createdAt, t.createdBy)
+    .prepare(
+      'INSERT INTO tokens (id, name, scopes, origins, secret_hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
+    )
+    .bind(
+      t.id,
+      t.name,
+      JSON.stringify(t.scopes),
+      t.origins ? JSON.stringify(t.origins) : null,
+      secretHash,
+      t.createdAt,
+      t.createdBy,
+    )
 }
 
 /** The live (not revoked) token whose secret hashes to `secretHash`. */
 export async function findLiveToken(db: D1Database, secretHash: string): Promise<Token | null> {
-  const row = await db.prepare('SELECT * FROM tokens WHERE secret_hash = ?1 AND revoked_at IS NULL').bind(secretHash).first<TokenRow>()
+  const row = await db
+    .prepare('SELECT * FROM tokens WHERE secret_hash = ?1 AND revoked_at IS NULL')
+    .bind(secretHash)
+    .first<TokenRow>()
   return row ? toToken(row) : null
 }
 
@@ -58,5 +75,10 @@ export function revokeToken(db: D1Database, id: string, at: number): D1PreparedS
 
 /** Records use, at most once a minute per token so reads stay reads. */
 export function touchToken(db: D1Database, id: string, at: number): Promise<unknown> {
-  return db.prepare('UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60000)').bind(id, at).run()
+  return db
+    .prepare(
+      'UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60000)',
+    )
+    .bind(id, at)
+    .run()
 }

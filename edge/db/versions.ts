@@ -59,7 +59,16 @@ function toRecord(row: VersionRow): VersionRecord {
  */
 export function insertNextVersion(
   db: D1Database,
-  v: { model: string; files: VersionRecord['files']; signature: Signature | null; profile: Profile | null; metrics: Record<string, number>; lineage: Lineage; createdAt: number; createdBy: string },
+  v: {
+    model: string
+    files: VersionRecord['files']
+    signature: Signature | null
+    profile: Profile | null
+    metrics: Record<string, number>
+    lineage: Lineage
+    createdAt: number
+    createdBy: string
+  },
 ): D1PreparedStatement {
   return db
     .prepare(
@@ -81,14 +90,19 @@ export function insertNextVersion(
 
 /** One version with its aliases. */
 export async function getVersion(db: D1Database, model: string, version: number): Promise<VersionRecord | null> {
-  const row = await db.prepare(`${SELECT_VERSION} WHERE v.model = ?1 AND v.version = ?2`).bind(model, version).first<VersionRow>()
+  const row = await db
+    .prepare(`${SELECT_VERSION} WHERE v.model = ?1 AND v.version = ?2`)
+    .bind(model, version)
+    .first<VersionRow>()
   return row ? toRecord(row) : null
 }
 
 /** Every version of a model, newest first, without profiles (they can be large). */
 export async function listVersions(db: D1Database, model: string): Promise<Omit<VersionRecord, 'profile'>[]> {
   const { results } = await db
-    .prepare(`${SELECT_VERSION.replace('v.*', 'v.model, v.version, v.files, v.signature, NULL AS profile, v.metrics, v.lineage, v.created_at, v.created_by, v.deprecated_at')} WHERE v.model = ?1 ORDER BY v.version DESC`)
+    .prepare(
+      `${SELECT_VERSION.replace('v.*', 'v.model, v.version, v.files, v.signature, NULL AS profile, v.metrics, v.lineage, v.created_at, v.created_by, v.deprecated_at')} WHERE v.model = ?1 ORDER BY v.version DESC`,
+    )
     .bind(model)
     .all<VersionRow>()
   return results.map(toRecord)

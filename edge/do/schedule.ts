@@ -15,7 +15,11 @@ export class Schedule {
   /** Makes `job` due at `due`; with `earliest`, an earlier due time already set is kept. */
   set(job: string, due: number, opts: { earliest?: boolean } = {}): void {
     const keep = opts.earliest ? 'MIN(due, excluded.due)' : 'excluded.due'
-    this.sql.exec(`INSERT INTO schedule (job, due) VALUES (?1, ?2) ON CONFLICT (job) DO UPDATE SET due = ${keep}`, job, due)
+    this.sql.exec(
+      `INSERT INTO schedule (job, due) VALUES (?1, ?2) ON CONFLICT (job) DO UPDATE SET due = ${keep}`,
+      job,
+      due,
+    )
   }
 
   /** When `job` is due, or null when it is not scheduled. */
@@ -36,12 +40,20 @@ export class Schedule {
 
   /** The earliest due time of the jobs whose name starts with `prefix`, or null. */
   dueAtPrefix(prefix: string): number | null {
-    return this.sql.exec<{ due: number | null }>('SELECT MIN(due) AS due FROM schedule WHERE substr(job, 1, length(?1)) = ?1', prefix).one().due
+    return this.sql
+      .exec<{ due: number | null }>(
+        'SELECT MIN(due) AS due FROM schedule WHERE substr(job, 1, length(?1)) = ?1',
+        prefix,
+      )
+      .one().due
   }
 
   /** Jobs due at or before `now`, earliest first. */
   due(now: number): string[] {
-    return this.sql.exec<{ job: string }>('SELECT job FROM schedule WHERE due <= ?1 ORDER BY due, job', now).toArray().map((r) => r.job)
+    return this.sql
+      .exec<{ job: string }>('SELECT job FROM schedule WHERE due <= ?1 ORDER BY due, job', now)
+      .toArray()
+      .map((r) => r.job)
   }
 
   /**

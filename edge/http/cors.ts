@@ -15,7 +15,10 @@ function isDeviceRoute(c: Context<AppEnv>): boolean {
 
 /** Origins configured for admin routes (`ADMIN_ORIGINS`, comma-separated); the dashboard is same-origin. */
 function adminOrigins(env: Env): string[] {
-  return (env.ADMIN_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  return (env.ADMIN_ORIGINS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 }
 
 /**

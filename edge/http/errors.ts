@@ -7,11 +7,16 @@ import { jsonPointer } from '../../core/json-pointer.ts'
 import type { AppEnv } from '../env.ts'
 
 /** The JSON error response of every route: `{"error": {"code", "message", "pointer"?}}`. */
-export function errorResponse(c: Context, code: ErrorCode, message: string, pointer?: string, headers?: Record<string, string>): Response {
+export function errorResponse(
+  c: Context,
+  code: ErrorCode,
+  message: string,
+  pointer?: string,
+  headers?: Record<string, string>,
+): Response {
   const body = { error: pointer === undefined ? { code, message } : { code, message, pointer } }
   return c.json(body, httpStatus(code) as ContentfulStatusCode, headers)
 }
-
 
 /** Turns the first zod issue into a `validation_failed` error pointing at the field. */
 export function validationError(error: z.ZodError, target: string): EdgefleetError {
@@ -54,4 +59,5 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
 }
 
 /** Unknown routes answer 404 `not_found` in the same shape as every other error. */
-export const onNotFound: NotFoundHandler<AppEnv> = (c) => errorResponse(c, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)
+export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
+  errorResponse(c, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)

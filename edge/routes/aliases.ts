@@ -28,7 +28,10 @@ aliases.openapi(
     const { model, alias } = c.req.valid('param')
     const { version } = c.req.valid('json')
     const target = await requireVersion(c.env.DB, model, version)
-    if (target.deprecatedAt !== null) throw new EdgefleetError('deprecated', `version ${version} is deprecated and cannot be aliased`, { pointer: '/version' })
+    if (target.deprecatedAt !== null)
+      throw new EdgefleetError('deprecated', `version ${version} is deprecated and cannot be aliased`, {
+        pointer: '/version',
+      })
     const previous = await getAlias(c.env.DB, model, alias)
     if (previous !== version) {
       const at = Date.now()
@@ -39,11 +42,16 @@ aliases.openapi(
         insertEvent(
           c.env.DB,
           { type: 'alias.moved', model, actor, at, details: { alias, to: version } },
-          { when: guard, set: { from: 'SELECT version FROM aliases WHERE model = ?7 AND alias = ?9' }, args: [model, version, alias] },
+          {
+            when: guard,
+            set: { from: 'SELECT version FROM aliases WHERE model = ?7 AND alias = ?9' },
+            args: [model, version, alias],
+          },
         ),
         upsertAlias(c.env.DB, { model, alias, version, at, by: actor }),
       ])
-      if (event.meta.changes === 0) throw new EdgefleetError('deprecated', `version ${version} was deprecated meanwhile`, { pointer: '/version' })
+      if (event.meta.changes === 0)
+        throw new EdgefleetError('deprecated', `version ${version} was deprecated meanwhile`, { pointer: '/version' })
     }
     return c.json({ model, alias, version, previous }, 200)
   },

@@ -48,9 +48,11 @@ artifacts.openapi(
   async (c) => {
     const { sha256 } = c.req.valid('param')
     const declared = c.req.header('Content-Length')
-    if (declared === undefined || !/^\d+$/.test(declared)) throw new EdgefleetError('length_required', 'uploads need a Content-Length header')
+    if (declared === undefined || !/^\d+$/.test(declared))
+      throw new EdgefleetError('length_required', 'uploads need a Content-Length header')
     const size = Number(declared)
-    if (size > MAX_ARTIFACT_BYTES) throw new EdgefleetError('too_large', `an artifact is at most ${MAX_ARTIFACT_BYTES} bytes (got ${size})`)
+    if (size > MAX_ARTIFACT_BYTES)
+      throw new EdgefleetError('too_large', `an artifact is at most ${MAX_ARTIFACT_BYTES} bytes (got ${size})`)
     if (c.req.header('If-None-Match')?.trim() === '*' && (await c.env.ARTIFACTS.head(artifactKey(sha256))))
       throw new EdgefleetError('precondition_failed', 'these bytes are already stored')
     const body = c.req.raw.body ?? new Blob([]).stream()
@@ -96,13 +98,19 @@ artifacts.openapi(
       if (!head) throw new EdgefleetError('not_found', `no artifact ${sha256}`)
       const range = parseRange(rangeHeader, head.size)
       if (range === 'unsatisfiable') {
-        throw new EdgefleetError('range_not_satisfiable', `the artifact has ${head.size} bytes`, { headers: { 'Content-Range': `bytes */${head.size}` } })
+        throw new EdgefleetError('range_not_satisfiable', `the artifact has ${head.size} bytes`, {
+          headers: { 'Content-Range': `bytes */${head.size}` },
+        })
       }
       if (range) {
         const obj = await c.env.ARTIFACTS.get(artifactKey(sha256), { range })
         if (!obj) throw new EdgefleetError('not_found', `no artifact ${sha256}`)
         const end = range.offset + range.length - 1
-        return c.body(obj.body, 206, { ...headers, 'Content-Range': `bytes ${range.offset}-${end}/${head.size}`, 'Content-Length': String(range.length) })
+        return c.body(obj.body, 206, {
+          ...headers,
+          'Content-Range': `bytes ${range.offset}-${end}/${head.size}`,
+          'Content-Length': String(range.length),
+        })
       }
     }
     const obj = await c.env.ARTIFACTS.get(artifactKey(sha256))

@@ -32,17 +32,34 @@ assign.openapi(
     security: deviceKey,
     middleware: [requireScope('device')] as const,
     request: { params: modelParam, query: AssignQuery },
-    responses: { 200: json(Assignment, 'The assignment'), 304: { description: 'Unchanged (If-None-Match)' }, ...errors, ...notFound },
+    responses: {
+      200: json(Assignment, 'The assignment'),
+      304: { description: 'Unchanged (If-None-Match)' },
+      ...errors,
+      ...notFound,
+    },
   }),
   async (c) => {
     const { model } = c.req.valid('param')
     const { device, caps } = c.req.valid('query')
     const rollout = await rolloutCache(c.env).get(model)
-    const assignment = await assignVersion(c.env.DB, { model, deviceId: device, caps: decodeCaps(caps), origin: new URL(c.req.url).origin, rollout })
+    const assignment = await assignVersion(c.env.DB, {
+      model,
+      deviceId: device,
+      caps: decodeCaps(caps),
+      origin: new URL(c.req.url).origin,
+      rollout,
+    })
     const body = JSON.stringify(assignment)
     const etag = await etagOf(body)
     const headers = { ETag: etag, 'Cache-Control': 'no-cache', Vary: 'Origin' }
-    if (c.req.header('If-None-Match')?.split(',').some((t) => t.trim() === etag)) return c.body(null, 304, headers)
+    if (
+      c.req
+        .header('If-None-Match')
+        ?.split(',')
+        .some((t) => t.trim() === etag)
+    )
+      return c.body(null, 304, headers)
     return c.body(body, 200, { ...headers, 'Content-Type': 'application/json' })
   },
 )

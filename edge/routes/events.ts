@@ -8,9 +8,18 @@ import { validationHook } from '../http/errors.ts'
 import { bearer, errors, json } from './openapi.ts'
 
 const EventQuery = z.object({
-  model: z.string().regex(/^[a-z0-9-]{1,64}$/).optional(),
-  type: z.string().regex(/^[a-z_]+(\.[a-z_]+)*(\.\*)?$/, 'an event type such as alias.moved, or a family such as rollout.*').optional(),
-  after: z.string().regex(/^\d{1,15}$/, 'a cursor from a previous page').optional(),
+  model: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/)
+    .optional(),
+  type: z
+    .string()
+    .regex(/^[a-z_]+(\.[a-z_]+)*(\.\*)?$/, 'an event type such as alias.moved, or a family such as rollout.*')
+    .optional(),
+  after: z
+    .string()
+    .regex(/^\d{1,15}$/, 'a cursor from a previous page')
+    .optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 

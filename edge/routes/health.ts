@@ -12,7 +12,9 @@ health.openapi(
     path: '/healthz',
     summary: 'Liveness',
     tags: ['health'],
-    responses: { 200: json(z.object({ ok: z.literal(true), service: z.literal('edgefleet'), environment: z.string() }), 'Alive') },
+    responses: {
+      200: json(z.object({ ok: z.literal(true), service: z.literal('edgefleet'), environment: z.string() }), 'Alive'),
+    },
   }),
   (c) => c.json({ ok: true as const, service: 'edgefleet' as const, environment: c.env.ENVIRONMENT }, 200),
 )

@@ -15,7 +15,6 @@ import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts
 
 export const modelParam = z.object({ model: ModelName })
 
-
 /** `/v1/models`: create, list and read models. */
 export const models = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
 
@@ -37,10 +36,17 @@ models.openapi(
     try {
       await c.env.DB.batch([
         insertModel(c.env.DB, { ...body, createdAt: at, createdBy: actor }),
-        insertEvent(c.env.DB, { type: 'model.created', model: body.name, actor, at, details: { format: body.format, task: body.task } }),
+        insertEvent(c.env.DB, {
+          type: 'model.created',
+          model: body.name,
+          actor,
+          at,
+          details: { format: body.format, task: body.task },
+        }),
       ])
     } catch (cause) {
-      if (await getModel(c.env.DB, body.name)) throw new EdgefleetError('conflict', `model "${body.name}" already exists`, { pointer: '/name', cause })
+      if (await getModel(c.env.DB, body.name))
+        throw new EdgefleetError('conflict', `model "${body.name}" already exists`, { pointer: '/name', cause })
       throw cause
     }
     return c.json((await getModel(c.env.DB, body.name))!, 201)
@@ -87,6 +93,13 @@ models.openapi(
       metrics: v.metrics,
     }))
     const rollout = (await modelControl(c.env, model).getRollout('current')) as RolloutView | null
-    return c.json({ ...m, versions, rollout: rollout && (rollout.status === 'running' || rollout.status === 'paused') ? rollout : null }, 200)
+    return c.json(
+      {
+        ...m,
+        versions,
+        rollout: rollout && (rollout.status === 'running' || rollout.status === 'paused') ? rollout : null,
+      },
+      200,
+    )
   },
 )

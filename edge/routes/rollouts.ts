@@ -25,25 +25,44 @@ rollouts.openapi(
     path: '/v1/models/{model}/rollouts',
     summary: 'Start a rollout of a candidate version',
     description:
-      '`mode`: `canary` (the candidate replaces the baseline for each step\'s share of devices), `ab` (one fixed split, decided by hand), `shadow` (the share also runs the candidate in the background; its answers are only compared). `baseline` defaults to the `production` alias. One active rollout per model (409 otherwise).',
+      "`mode`: `canary` (the candidate replaces the baseline for each step's share of devices), `ab` (one fixed split, decided by hand), `shadow` (the share also runs the candidate in the background; its answers are only compared). `baseline` defaults to the `production` alias. One active rollout per model (409 otherwise).",
     tags: ['rollouts'],
     security: bearer,
     middleware: [requireScope('rollout:write')] as const,
     request: { params: modelParam, body: jsonBody(RolloutConfig) },
-    responses: { 201: json(RolloutView, 'The rollout, running at its first step'), ...errors, ...notFound, ...conflict },
+    responses: {
+      201: json(RolloutView, 'The rollout, running at its first step'),
+      ...errors,
+      ...notFound,
+      ...conflict,
+    },
   }),
   async (c) => {
     const { model } = c.req.valid('param')
     const config = c.req.valid('json')
     if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
     const baseline = config.baseline ?? (await getAlias(c.env.DB, model, 'production'))
-    if (baseline === null) throw new EdgefleetError('conflict', `model "${model}" has no production version to roll out against: set one or pass "baseline"`, { pointer: '/baseline' })
-    if (baseline === config.candidate) throw new EdgefleetError('validation_failed', `candidate and baseline are both version ${baseline}`, { pointer: '/candidate' })
-    for (const [field, version] of [['candidate', config.candidate], ['baseline', baseline]] as const) {
+    if (baseline === null)
+      throw new EdgefleetError(
+        'conflict',
+        `model "${model}" has no production version to roll out against: set one or pass "baseline"`,
+        { pointer: '/baseline' },
+      )
+    if (baseline === config.candidate)
+      throw new EdgefleetError('validation_failed', `candidate and baseline are both version ${baseline}`, {
+        pointer: '/candidate',
+      })
+    for (const [field, version] of [
+      ['candidate', config.candidate],
+      ['baseline', baseline],
+    ] as const) {
       const v = await requireVersion(c.env.DB, model, version)
-      if (v.deprecatedAt !== null) throw new EdgefleetError('deprecated', `version ${version} is deprecated`, { pointer: `/${field}` })
+      if (v.deprecatedAt !== null)
+        throw new EdgefleetError('deprecated', `version ${version} is deprecated`, { pointer: `/${field}` })
     }
-    const view = unwrap(await modelControl(c.env, model).startRollout(model, { ...config, baseline }, c.get('principal').name)) as RolloutView
+    const view = unwrap(
+      await modelControl(c.env, model).startRollout(model, { ...config, baseline }, c.get('principal').name),
+    ) as RolloutView
     rolloutCache(c.env).forget(model)
     return c.json(view, 201)
   },
@@ -65,14 +84,18 @@ rollouts.openapi(
   async (c) => {
     const { model, id } = c.req.valid('param')
     const view = (await modelControl(c.env, model).getRollout(id)) as RolloutView | null
-    if (!view) throw new EdgefleetError('not_found', id === 'current' ? `model "${model}" has no rollout` : `rollout ${id} of model "${model}" does not exist`)
+    if (!view)
+      throw new EdgefleetError(
+        'not_found',
+        id === 'current' ? `model "${model}" has no rollout` : `rollout ${id} of model "${model}" does not exist`,
+      )
     return c.json(view, 200)
   },
 )
 
 const ACTIONS: Record<RolloutTransitionAction, string> = {
   pause: 'Pause: the shares stay, no step is taken; guardrails still roll back on a breach',
-  resume: 'Resume a paused rollout; the step\'s clock restarts',
+  resume: "Resume a paused rollout; the step's clock restarts",
   advance: 'Go to the next step now',
   rollback: 'Kill switch: candidate share 0 at once (edges within 5 s, devices within 5 s + ttlSeconds)',
   promote: 'Finish: the candidate becomes `production`',
@@ -96,7 +119,9 @@ for (const [action, summary] of Object.entries(ACTIONS) as [RolloutTransitionAct
     async (c) => {
       const { model, id } = c.req.valid('param')
       const body = c.req.valid('json') ?? {}
-      const view = unwrap(await modelControl(c.env, model).actOnRollout(id, action, c.get('principal').name, body)) as RolloutView
+      const view = unwrap(
+        await modelControl(c.env, model).actOnRollout(id, action, c.get('principal').name, body),
+      ) as RolloutView
       rolloutCache(c.env).forget(model)
       return c.json(view, 200)
     },

@@ -20,7 +20,10 @@ const Accepted = z.object({
 
 const IngestQuery = z.object({
   key: z.string().optional().describe('The app key, where a header cannot be set (sendBeacon)'),
-  encoding: z.string().optional().describe('`gzip` when the body is gzip-compressed and Content-Encoding cannot be set'),
+  encoding: z
+    .string()
+    .optional()
+    .describe('`gzip` when the body is gzip-compressed and Content-Encoding cannot be set'),
 })
 
 // The body is read, inflated and validated by the handler (it may be gzip), so the schema is
@@ -31,7 +34,12 @@ const batchRef = { $ref: '#/components/schemas/TelemetryBatch' }
 const MAX_RANGE_MS = { minute: 24 * 3_600_000, hour: 31 * 24 * 3_600_000 } as const
 
 const FleetQuery = z.object({
-  from: z.coerce.number().int().nonnegative().optional().describe('Start (ms since epoch, inclusive); default: `to` − 24 h'),
+  from: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Start (ms since epoch, inclusive); default: `to` − 24 h'),
   to: z.coerce.number().int().nonnegative().optional().describe('End (ms since epoch, exclusive); default: now'),
   version: z.coerce.number().int().positive().optional(),
   granularity: Granularity.default('hour'),
@@ -55,12 +63,17 @@ telemetry.openapi(
     middleware: [requireScope('device')] as const,
     request: {
       query: IngestQuery,
-      body: { content: { 'application/json': { schema: batchRef }, 'text/plain': { schema: batchRef } }, required: true },
+      body: {
+        content: { 'application/json': { schema: batchRef }, 'text/plain': { schema: batchRef } },
+        required: true,
+      },
     },
     responses: {
       202: json(Accepted, 'Stored durably (or already stored)'),
       ...errors,
-      400: error('`validation_failed` (with a pointer such as `/reports/0/window`), `invalid_json`, `bad_request`, or the final `too_old` / `too_new`'),
+      400: error(
+        '`validation_failed` (with a pointer such as `/reports/0/window`), `invalid_json`, `bad_request`, or the final `too_old` / `too_new`',
+      ),
       413: error('`too_large`: over 64 KB on the wire or 512 KB inflated'),
       415: error('`unsupported_media_type`: not JSON or text/plain, or an encoding other than gzip'),
       429: error('`rate_limited`: per app key or per device; see Retry-After'),
@@ -75,7 +88,8 @@ telemetry.openapi(
     method: 'get',
     path: '/v1/models/{model}/telemetry',
     summary: 'The fleet view: per version × role × rollout arm, totals and a series merged over every shard',
-    description: 'Cohorts and points seen on fewer than `minDevices` distinct devices are suppressed. Ranges: at most 24 h by minute, 31 days by hour.',
+    description:
+      'Cohorts and points seen on fewer than `minDevices` distinct devices are suppressed. Ranges: at most 24 h by minute, 31 days by hour.',
     tags: ['telemetry'],
     security: bearer,
     middleware: [requireScope('telemetry:read')] as const,
@@ -92,7 +106,10 @@ telemetry.openapi(
     const from = Math.floor((q.from ?? to - 24 * 3_600_000) / step) * step
     if (from >= to) throw new EdgefleetError('validation_failed', 'from must be before to')
     if (to - from > MAX_RANGE_MS[q.granularity])
-      throw new EdgefleetError('validation_failed', `a ${q.granularity} read spans at most ${MAX_RANGE_MS[q.granularity] / 3_600_000} hours`)
+      throw new EdgefleetError(
+        'validation_failed',
+        `a ${q.granularity} read spans at most ${MAX_RANGE_MS[q.granularity] / 3_600_000} hours`,
+      )
     if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
     return c.json(await fleetView(c.env, model, { from, to, version: q.version, granularity: q.granularity }, now), 200)
   },

@@ -29,10 +29,23 @@ tokens.openapi(
     const secret = newSecret()
     const at = Date.now()
     const actor = c.get('principal').name
-    const token = { id: newTokenId(), name: body.name, scopes: body.scopes, origins: body.origins ?? null, createdAt: at, createdBy: actor }
+    const token = {
+      id: newTokenId(),
+      name: body.name,
+      scopes: body.scopes,
+      origins: body.origins ?? null,
+      createdAt: at,
+      createdBy: actor,
+    }
     await c.env.DB.batch([
       insertToken(c.env.DB, token, await hashSecret(secret)),
-      insertEvent(c.env.DB, { type: 'token.created', model: null, actor, at, details: { id: token.id, name: token.name, scopes: token.scopes } }),
+      insertEvent(c.env.DB, {
+        type: 'token.created',
+        model: null,
+        actor,
+        at,
+        details: { id: token.id, name: token.name, scopes: token.scopes },
+      }),
     ])
     return c.json({ ...token, lastUsedAt: null, revokedAt: null, token: secret }, 201)
   },

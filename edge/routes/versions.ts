@@ -37,7 +37,10 @@ export async function requireVersion(db: D1Database, model: string, version: num
   const v = await getVersion(db, model, version)
   if (!v) {
     const exists = await getModel(db, model)
-    throw new EdgefleetError('not_found', exists ? `model "${model}" has no version ${version}` : `model "${model}" does not exist`)
+    throw new EdgefleetError(
+      'not_found',
+      exists ? `model "${model}" has no version ${version}` : `model "${model}" does not exist`,
+    )
   }
   return v
 }
@@ -50,7 +53,8 @@ versions.openapi(
     method: 'post',
     path: '/v1/models/{model}/versions',
     summary: 'Publish the next version of a model',
-    description: 'Every file must already be uploaded (`PUT /v1/artifacts/{sha256}`) with the size given. The number is assigned atomically.',
+    description:
+      'Every file must already be uploaded (`PUT /v1/artifacts/{sha256}`) with the size given. The number is assigned atomically.',
     tags: ['registry'],
     security: bearer,
     middleware: [requireScope('registry:write')] as const,
@@ -71,16 +75,33 @@ versions.openapi(
     }
     const sizes = await Promise.all(body.files.map((f) => artifactSize(c.env.ARTIFACTS, f.sha256)))
     for (const [i, f] of body.files.entries()) {
-      if (sizes[i] === null) throw new EdgefleetError('artifact_missing', `${f.path}: no artifact ${f.sha256}; upload it first`, { pointer: `/files/${i}/sha256` })
-      if (sizes[i] !== f.size) throw new EdgefleetError('validation_failed', `${f.path}: the artifact has ${sizes[i]} bytes, not ${f.size}`, { pointer: `/files/${i}/size` })
+      if (sizes[i] === null)
+        throw new EdgefleetError('artifact_missing', `${f.path}: no artifact ${f.sha256}; upload it first`, {
+          pointer: `/files/${i}/sha256`,
+        })
+      if (sizes[i] !== f.size)
+        throw new EdgefleetError('validation_failed', `${f.path}: the artifact has ${sizes[i]} bytes, not ${f.size}`, {
+          pointer: `/files/${i}/size`,
+        })
     }
     if (body.lineage.parent !== undefined && !(await getVersion(c.env.DB, model, body.lineage.parent)))
-      throw new EdgefleetError('validation_failed', `parent version ${body.lineage.parent} does not exist`, { pointer: '/lineage/parent' })
+      throw new EdgefleetError('validation_failed', `parent version ${body.lineage.parent} does not exist`, {
+        pointer: '/lineage/parent',
+      })
 
     const at = Date.now()
     const actor = c.get('principal').name
     const [inserted] = await c.env.DB.batch<{ version: number }>([
-      insertNextVersion(c.env.DB, { model, files: body.files, signature, profile: body.profile ?? null, metrics: body.metrics, lineage: body.lineage, createdAt: at, createdBy: actor }),
+      insertNextVersion(c.env.DB, {
+        model,
+        files: body.files,
+        signature,
+        profile: body.profile ?? null,
+        metrics: body.metrics,
+        lineage: body.lineage,
+        createdAt: at,
+        createdBy: actor,
+      }),
       insertEvent(
         c.env.DB,
         { type: 'version.published', model, actor, at, details: { files: body.files.length, lineage: body.lineage } },
@@ -126,15 +147,24 @@ versions.openapi(
     if (before.deprecatedAt === null) {
       const at = Date.now()
       const actor = c.get('principal').name
-      const guard = 'NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?7 AND version = ?8) AND EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
+      const guard =
+        'NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?7 AND version = ?8) AND EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
       const [event] = await c.env.DB.batch([
-        insertEvent(c.env.DB, { type: 'version.deprecated', model, actor, at, details: { version } }, { when: guard, args: [model, version] }),
+        insertEvent(
+          c.env.DB,
+          { type: 'version.deprecated', model, actor, at, details: { version } },
+          { when: guard, args: [model, version] },
+        ),
         deprecateVersion(c.env.DB, model, version, at),
       ])
       if (event.meta.changes === 0) {
         const after = await requireVersion(c.env.DB, model, version)
         if (after.deprecatedAt === null)
-          throw new EdgefleetError('conflict', `version ${version} is aliased as ${after.aliases.join(', ')}; move the alias first`, { pointer: '/deprecated' })
+          throw new EdgefleetError(
+            'conflict',
+            `version ${version} is aliased as ${after.aliases.join(', ')}; move the alias first`,
+            { pointer: '/deprecated' },
+          )
       }
     }
     return c.json(toManifest(await requireVersion(c.env.DB, model, version), new URL(c.req.url).origin), 200)

@@ -15,9 +15,16 @@ const MEDIA_TYPES = new Set(['application/json', 'text/plain'])
  */
 export async function readTelemetryBody(req: Request): Promise<string> {
   const type = (req.headers.get('Content-Type') ?? '').split(';')[0].trim().toLowerCase()
-  if (!MEDIA_TYPES.has(type)) throw new EdgefleetError('unsupported_media_type', 'telemetry is application/json or text/plain')
-  const encoding = (req.headers.get('Content-Encoding') ?? new URL(req.url).searchParams.get('encoding') ?? 'identity').trim().toLowerCase()
-  if (encoding !== 'gzip' && encoding !== 'identity') throw new EdgefleetError('unsupported_media_type', `content encoding "${encoding}" is not supported; use gzip or none`)
+  if (!MEDIA_TYPES.has(type))
+    throw new EdgefleetError('unsupported_media_type', 'telemetry is application/json or text/plain')
+  const encoding = (req.headers.get('Content-Encoding') ?? new URL(req.url).searchParams.get('encoding') ?? 'identity')
+    .trim()
+    .toLowerCase()
+  if (encoding !== 'gzip' && encoding !== 'identity')
+    throw new EdgefleetError(
+      'unsupported_media_type',
+      `content encoding "${encoding}" is not supported; use gzip or none`,
+    )
   const declared = Number(req.headers.get('Content-Length') ?? NaN)
   if (declared > MAX_WIRE_BYTES) throw tooLarge(`a telemetry body is at most ${MAX_WIRE_BYTES} bytes on the wire`)
   if (req.body === null) throw new EdgefleetError('bad_request', 'a telemetry batch is required')
@@ -26,7 +33,10 @@ export async function readTelemetryBody(req: Request): Promise<string> {
   if (bytes === null) throw tooLarge(`a telemetry body is at most ${MAX_WIRE_BYTES} bytes on the wire`)
   if (encoding === 'gzip') {
     try {
-      bytes = await readAtMost(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip')), MAX_DECODED_BYTES)
+      bytes = await readAtMost(
+        new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip')),
+        MAX_DECODED_BYTES,
+      )
     } catch (cause) {
       throw new EdgefleetError('bad_request', 'the body is not valid gzip', { cause })
     }

@@ -17,9 +17,17 @@ export const MAX_VERSIONS_PER_BATCH = 32
 export function checkWindows(batch: Batch, now: number, cfg: Pick<TelemetryConfig, 'horizonMs' | 'futureMs'>): void {
   batch.reports.forEach((r, i) => {
     if (r.window.end > now + cfg.futureMs)
-      throw new EdgefleetError('too_new', `reports[${i}]: the window ends more than ${cfg.futureMs / 60_000} minutes in the future`, { pointer: `/reports/${i}/window/end` })
+      throw new EdgefleetError(
+        'too_new',
+        `reports[${i}]: the window ends more than ${cfg.futureMs / 60_000} minutes in the future`,
+        { pointer: `/reports/${i}/window/end` },
+      )
     if (r.window.start < now - cfg.horizonMs)
-      throw new EdgefleetError('too_old', `reports[${i}]: the window starts more than ${cfg.horizonMs / 3_600_000} hours ago`, { pointer: `/reports/${i}/window/start` })
+      throw new EdgefleetError(
+        'too_old',
+        `reports[${i}]: the window starts more than ${cfg.horizonMs / 3_600_000} hours ago`,
+        { pointer: `/reports/${i}/window/start` },
+      )
   })
 }
 
@@ -29,7 +37,11 @@ export function versionsOf(batch: Batch): { model: string; version: number }[] {
   batch.reports.forEach((r, i) => {
     seen.set(versionId(r.model, r.version), { model: r.model, version: r.version })
     if (seen.size > MAX_VERSIONS_PER_BATCH)
-      throw new EdgefleetError('validation_failed', `a batch reports on at most ${MAX_VERSIONS_PER_BATCH} model versions`, { pointer: `/reports/${i}/version` })
+      throw new EdgefleetError(
+        'validation_failed',
+        `a batch reports on at most ${MAX_VERSIONS_PER_BATCH} model versions`,
+        { pointer: `/reports/${i}/version` },
+      )
   })
   return [...seen.values()]
 }
@@ -43,24 +55,47 @@ export function checkAgainstRegistry(batch: Batch, lookups: Map<string, VersionL
   batch.reports.forEach((r, i) => {
     const at = `/reports/${i}`
     const v = lookups.get(versionId(r.model, r.version))
-    if (!v?.modelExists) throw new EdgefleetError('validation_failed', `reports[${i}]: model "${r.model}" does not exist`, { pointer: `${at}/model` })
-    if (!v.versionExists) throw new EdgefleetError('validation_failed', `reports[${i}]: model "${r.model}" has no version ${r.version}`, { pointer: `${at}/version` })
+    if (!v?.modelExists)
+      throw new EdgefleetError('validation_failed', `reports[${i}]: model "${r.model}" does not exist`, {
+        pointer: `${at}/model`,
+      })
+    if (!v.versionExists)
+      throw new EdgefleetError('validation_failed', `reports[${i}]: model "${r.model}" has no version ${r.version}`, {
+        pointer: `${at}/version`,
+      })
     for (const key of ['latency', 'loadMs'] as const) {
       if (r[key].alpha !== SKETCH_DEFAULT_ALPHA)
-        throw new EdgefleetError('validation_failed', `reports[${i}].${key}: sketches are merged at alpha ${SKETCH_DEFAULT_ALPHA}`, { pointer: `${at}/${key}/alpha` })
+        throw new EdgefleetError(
+          'validation_failed',
+          `reports[${i}].${key}: sketches are merged at alpha ${SKETCH_DEFAULT_ALPHA}`,
+          { pointer: `${at}/${key}/alpha` },
+        )
     }
     checkHistograms(r.features, v.profile?.features ?? {}, `${at}/features`, 'feature', r.version)
     checkHistograms(r.outputs, v.profile?.outputs ?? {}, `${at}/outputs`, 'output', r.version)
   })
 }
 
-function checkHistograms(reported: Record<string, BinnedCounts>, profile: Record<string, FeatureProfile>, at: string, what: string, version: number): void {
+function checkHistograms(
+  reported: Record<string, BinnedCounts>,
+  profile: Record<string, FeatureProfile>,
+  at: string,
+  what: string,
+  version: number,
+): void {
   for (const [name, h] of Object.entries(reported)) {
     const pointer = `${at}${jsonPointer([name])}`
     const ref = Object.hasOwn(profile, name) ? profile[name] : undefined
-    if (ref === undefined) throw new EdgefleetError('validation_failed', `"${name}" is not a ${what} of version ${version}'s profile`, { pointer })
+    if (ref === undefined)
+      throw new EdgefleetError('validation_failed', `"${name}" is not a ${what} of version ${version}'s profile`, {
+        pointer,
+      })
     const bins = ref.type === 'numeric' ? ref.edges.length + 1 : ref.categories.length + 1
     if (h.counts.length !== bins)
-      throw new EdgefleetError('validation_failed', `${what} "${name}" has ${bins} bins in the profile, got ${h.counts.length} counts`, { pointer: `${pointer}/counts` })
+      throw new EdgefleetError(
+        'validation_failed',
+        `${what} "${name}" has ${bins} bins in the profile, got ${h.counts.length} counts`,
+        { pointer: `${pointer}/counts` },
+      )
   }
 }

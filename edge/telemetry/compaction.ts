@@ -1,5 +1,13 @@
 import type { Report } from '../../core/formats/telemetry.ts'
-import { addReport, checkMergeable, decodeAggregate, emptyAggregate, mergeInto, type Aggregate, type AggregateJson } from '../../core/telemetry/aggregate.ts'
+import {
+  addReport,
+  checkMergeable,
+  decodeAggregate,
+  emptyAggregate,
+  mergeInto,
+  type Aggregate,
+  type AggregateJson,
+} from '../../core/telemetry/aggregate.ts'
 import type { TelemetryConfig } from './config.ts'
 import {
   addDeviceCounts,
@@ -40,8 +48,18 @@ interface RawRow extends Record<string, SqlStorageValue> {
  * checked against its profile) moves to `raw_rejected` instead of blocking the rows behind it.
  * `beforeCommit` runs last, inside the transaction (tests throw from it to simulate a crash).
  */
-export function compactRaw(sql: SqlStorage, now: number, cfg: Pick<TelemetryConfig, 'rollupAfterMs'>, beforeCommit?: () => void): { rows: number; rejected: number; more: boolean } {
-  const rows = sql.exec<RawRow>('SELECT seq, device_key, received_at, reports, sample_rate FROM raw ORDER BY seq LIMIT ?1', COMPACT_ROWS).toArray()
+export function compactRaw(
+  sql: SqlStorage,
+  now: number,
+  cfg: Pick<TelemetryConfig, 'rollupAfterMs'>,
+  beforeCommit?: () => void,
+): { rows: number; rejected: number; more: boolean } {
+  const rows = sql
+    .exec<RawRow>(
+      'SELECT seq, device_key, received_at, reports, sample_rate FROM raw ORDER BY seq LIMIT ?1',
+      COMPACT_ROWS,
+    )
+    .toArray()
   if (rows.length === 0) return { rows: 0, rejected: 0, more: false }
   const cutoff = rollupCutoff(now, cfg.rollupAfterMs)
   const cells = new Map<string, { cell: Cell; agg: Aggregate }>()
@@ -106,14 +124,29 @@ interface MinuteRow extends Record<string, SqlStorageValue> {
 }
 
 /** Merges minute cells older than the rollup cutoff into their hour cells (and per-device rows alike). */
-export function rollupMinutes(sql: SqlStorage, now: number, cfg: Pick<TelemetryConfig, 'rollupAfterMs'>): { cells: number; more: boolean } {
+export function rollupMinutes(
+  sql: SqlStorage,
+  now: number,
+  cfg: Pick<TelemetryConfig, 'rollupAfterMs'>,
+): { cells: number; more: boolean } {
   const cutoff = rollupCutoff(now, cfg.rollupAfterMs)
   const rows = sql
-    .exec<MinuteRow>("SELECT version, role, rollout, arm, start, data FROM agg WHERE grain = 'minute' AND start < ?1 ORDER BY start LIMIT ?2", cutoff, ROLLUP_CELLS)
+    .exec<MinuteRow>(
+      "SELECT version, role, rollout, arm, start, data FROM agg WHERE grain = 'minute' AND start < ?1 ORDER BY start LIMIT ?2",
+      cutoff,
+      ROLLUP_CELLS,
+    )
     .toArray()
   const hours = new Map<string, { cell: Cell; agg: Aggregate }>()
   for (const row of rows) {
-    const hour: Cell = { version: row.version, role: row.role, rollout: row.rollout, arm: row.arm, grain: 'hour', start: Math.floor(row.start / HOUR) * HOUR }
+    const hour: Cell = {
+      version: row.version,
+      role: row.role,
+      rollout: row.rollout,
+      arm: row.arm,
+      grain: 'hour',
+      start: Math.floor(row.start / HOUR) * HOUR,
+    }
     const id = cellId(hour)
     if (!hours.has(id)) hours.set(id, { cell: hour, agg: loadCell(sql, hour) ?? emptyAggregate() })
     mergeInto(hours.get(id)!.agg, decodeAggregate(JSON.parse(row.data) as AggregateJson))
@@ -138,7 +171,11 @@ export function rollupMinutes(sql: SqlStorage, now: number, cfg: Pick<TelemetryC
 }
 
 /** Deletes what retention no longer covers: aggregates, per-device rows, expired dedupe ids. */
-export function applyRetention(sql: SqlStorage, now: number, cfg: Pick<TelemetryConfig, 'retentionMs' | 'deviceRetentionMs'>): void {
+export function applyRetention(
+  sql: SqlStorage,
+  now: number,
+  cfg: Pick<TelemetryConfig, 'retentionMs' | 'deviceRetentionMs'>,
+): void {
   sql.exec('DELETE FROM agg WHERE start < ?1', now - cfg.retentionMs)
   sql.exec('DELETE FROM device_stats WHERE start < ?1', now - cfg.deviceRetentionMs)
   sql.exec('DELETE FROM batches WHERE expires_at < ?1', now)
@@ -147,5 +184,11 @@ export function applyRetention(sql: SqlStorage, now: number, cfg: Pick<Telemetry
 
 /** True while the shard holds anything a periodic job must look after. */
 export function hasStoredData(sql: SqlStorage): boolean {
-  return sql.exec<{ n: number }>('SELECT (EXISTS (SELECT 1 FROM agg) OR EXISTS (SELECT 1 FROM device_stats) OR EXISTS (SELECT 1 FROM batches)) AS n').one().n === 1
+  return (
+    sql
+      .exec<{ n: number }>(
+        'SELECT (EXISTS (SELECT 1 FROM agg) OR EXISTS (SELECT 1 FROM device_stats) OR EXISTS (SELECT 1 FROM batches)) AS n',
+      )
+      .one().n === 1
+  )
 }

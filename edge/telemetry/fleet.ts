@@ -33,7 +33,10 @@ export async function readFleet(env: Env, model: string, q: ShardQuery): Promise
       let entry = cohorts.get(id)
       if (!entry) {
         const rollout = s.rollout === '' ? null : { id: s.rollout, arm: s.arm as Arm }
-        entry = { c: { version: s.version, role: s.role as Role, rollout, total: emptyAggregate(), points: [] }, points: [] }
+        entry = {
+          c: { version: s.version, role: s.role as Role, rollout, total: emptyAggregate(), points: [] },
+          points: [],
+        }
         cohorts.set(id, entry)
       }
       mergeInto(entry.c.total, decodeAggregate(s.total))
@@ -41,7 +44,13 @@ export async function readFleet(env: Env, model: string, q: ShardQuery): Promise
     }
   }
   const out = [...cohorts.values()].map(({ c, points }) => ({ ...c, points: combinePoints(points) }))
-  return out.sort((a, b) => a.version - b.version || a.role.localeCompare(b.role) || (a.rollout?.id ?? '').localeCompare(b.rollout?.id ?? '') || (a.rollout?.arm ?? '').localeCompare(b.rollout?.arm ?? ''))
+  return out.sort(
+    (a, b) =>
+      a.version - b.version ||
+      a.role.localeCompare(b.role) ||
+      (a.rollout?.id ?? '').localeCompare(b.rollout?.id ?? '') ||
+      (a.rollout?.arm ?? '').localeCompare(b.rollout?.arm ?? ''),
+  )
 }
 
 /** The bucket width of a granularity. */
@@ -53,17 +62,42 @@ export function bucketMs(granularity: Granularity): number {
  * The fleet view of a model over [from, to) (already aligned): every cohort summarized against its
  * version's profile, cohorts and points with fewer than `TELEMETRY_MIN_DEVICES` devices suppressed.
  */
-export async function fleetView(env: Env, model: string, q: { from: number; to: number; version?: number; granularity: Granularity }, now = Date.now()): Promise<FleetView> {
+export async function fleetView(
+  env: Env,
+  model: string,
+  q: { from: number; to: number; version?: number; granularity: Granularity },
+  now = Date.now(),
+): Promise<FleetView> {
   const cfg = telemetryConfig(env)
   const hourBefore = rollupCutoff(now, cfg.rollupAfterMs)
-  const merged = await readFleet(env, model, { from: q.from, to: q.to, version: q.version, bucketMs: bucketMs(q.granularity), hourBefore })
-  const lookups = await versionProfiles(env.DB, [...new Set(merged.map((m) => m.version))].map((version) => ({ model, version })), now)
+  const merged = await readFleet(env, model, {
+    from: q.from,
+    to: q.to,
+    version: q.version,
+    bucketMs: bucketMs(q.granularity),
+    hourBefore,
+  })
+  const lookups = await versionProfiles(
+    env.DB,
+    [...new Set(merged.map((m) => m.version))].map((version) => ({ model, version })),
+    now,
+  )
   const cohorts: FleetCohort[] = merged.map((m) => ({
     version: m.version,
     role: m.role,
     rollout: m.rollout,
-    total: summarize(m.total, lookups.get(versionId(model, m.version))?.profile ?? null, { minDevices: cfg.minDevices }),
+    total: summarize(m.total, lookups.get(versionId(model, m.version))?.profile ?? null, {
+      minDevices: cfg.minDevices,
+    }),
     series: m.points.map((p) => summarizePoint(p, cfg.minDevices)),
   }))
-  return { model, from: q.from, to: q.to, granularity: q.granularity, minDevices: cfg.minDevices, generatedAt: now, cohorts }
+  return {
+    model,
+    from: q.from,
+    to: q.to,
+    granularity: q.granularity,
+    minDevices: cfg.minDevices,
+    generatedAt: now,
+    cohorts,
+  }
 }

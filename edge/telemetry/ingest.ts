@@ -96,5 +96,8 @@ export async function acceptBatch(c: Context<AppEnv>, sinkFor: SinkFor = shardSt
 async function rateLimit(binding: RateLimit | undefined, key: string, periodS: number, who: string): Promise<void> {
   if (binding === undefined) return
   const { success } = await binding.limit({ key })
-  if (!success) throw new EdgefleetError('rate_limited', `too many telemetry requests from ${who}; retry after ${periodS} s`, { retryAfter: periodS })
+  if (!success)
+    throw new EdgefleetError('rate_limited', `too many telemetry requests from ${who}; retry after ${periodS} s`, {
+      retryAfter: periodS,
+    })
 }

@@ -14,7 +14,11 @@ const missing = new Map<string, { lookup: VersionLookup; until: number }>()
  * are immutable, so a found version is cached in the isolate for good (least recently used evicted
  * beyond MAX_CACHED); misses for MISS_TTL_MS. Cache misses are fetched in one D1 batch.
  */
-export async function versionProfiles(db: D1Database, keys: readonly { model: string; version: number }[], now = Date.now()): Promise<Map<string, VersionLookup>> {
+export async function versionProfiles(
+  db: D1Database,
+  keys: readonly { model: string; version: number }[],
+  now = Date.now(),
+): Promise<Map<string, VersionLookup>> {
   const out = new Map<string, VersionLookup>()
   const wanted: { model: string; version: number }[] = []
   for (const k of keys) {

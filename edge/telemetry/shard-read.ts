@@ -1,7 +1,25 @@
 import type { Report } from '../../core/formats/telemetry.ts'
-import { addReport, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, type Aggregate, type AggregateJson } from '../../core/telemetry/aggregate.ts'
+import {
+  addReport,
+  decodeAggregate,
+  emptyAggregate,
+  encodeAggregate,
+  mergeInto,
+  type Aggregate,
+  type AggregateJson,
+} from '../../core/telemetry/aggregate.ts'
 import { toPoint, type PointJson } from '../../core/telemetry/series.ts'
-import { cellId, cellOf, cohortId, deviceCountsOf, HOUR, MINUTE, rollupCutoff, type Cell, type DeviceCounts } from './shard-store.ts'
+import {
+  cellId,
+  cellOf,
+  cohortId,
+  deviceCountsOf,
+  HOUR,
+  MINUTE,
+  rollupCutoff,
+  type Cell,
+  type DeviceCounts,
+} from './shard-store.ts'
 
 /** A range read of one shard. `bucketMs` (60 000 or 3 600 000) asks for a series; null for totals only. */
 export interface ShardQuery {
@@ -50,8 +68,18 @@ export function readShard(sql: SqlStorage, q: ShardQuery, now: number, rollupAft
   const args: unknown[] = [q.from, q.to]
   if (q.version !== undefined) filters.push(`version = ?${args.push(q.version)}`)
   if (q.role !== undefined) filters.push(`role = ?${args.push(q.role)}`)
-  for (const row of sql.exec<AggRow>(`SELECT version, role, rollout, arm, grain, start, data FROM agg WHERE ${filters.join(' AND ')}`, ...args)) {
-    const cell: Cell = { version: row.version, role: row.role, rollout: row.rollout, arm: row.arm, grain: row.grain === 'hour' ? 'hour' : 'minute', start: row.start }
+  for (const row of sql.exec<AggRow>(
+    `SELECT version, role, rollout, arm, grain, start, data FROM agg WHERE ${filters.join(' AND ')}`,
+    ...args,
+  )) {
+    const cell: Cell = {
+      version: row.version,
+      role: row.role,
+      rollout: row.rollout,
+      arm: row.arm,
+      grain: row.grain === 'hour' ? 'hour' : 'minute',
+      start: row.start,
+    }
     cells.push({ cell, agg: decodeAggregate(JSON.parse(row.data) as AggregateJson) })
   }
   const pending = new Map<string, { cell: Cell; agg: Aggregate }>()
@@ -70,7 +98,10 @@ export function readShard(sql: SqlStorage, q: ShardQuery, now: number, rollupAft
     const cohort = cohorts.get(id)!
     mergeInto(cohort.total, agg)
     if (q.bucketMs === null) continue
-    const [start, end] = bucketOf(cell, cell.start < (q.hourBefore ?? -Infinity) ? Math.max(q.bucketMs, HOUR) : q.bucketMs)
+    const [start, end] = bucketOf(
+      cell,
+      cell.start < (q.hourBefore ?? -Infinity) ? Math.max(q.bucketMs, HOUR) : q.bucketMs,
+    )
     const bucket = cohort.buckets.get(`${start}:${end}`)
     // `agg` is not read again once merged into the total, so the first bucket may take it over.
     if (bucket) mergeInto(bucket.agg, agg)
@@ -96,7 +127,12 @@ export interface DeviceStatsRow extends DeviceCounts {
 }
 
 /** Per-device sums of reports inside rollouts over [from, to), stored and pending alike. */
-export function readDeviceStats(sql: SqlStorage, q: { from: number; to: number; rollout?: string }, now: number, rollupAfterMs: number): DeviceStatsRow[] {
+export function readDeviceStats(
+  sql: SqlStorage,
+  q: { from: number; to: number; rollout?: string },
+  now: number,
+  rollupAfterMs: number,
+): DeviceStatsRow[] {
   const out = new Map<string, DeviceStatsRow>()
   const add = (key: Omit<DeviceStatsRow, keyof DeviceCounts>, c: DeviceCounts) => {
     const id = `${key.rollout}|${key.arm}|${key.version}|${key.role}|${key.device}`
@@ -115,7 +151,16 @@ export function readDeviceStats(sql: SqlStorage, q: { from: number; to: number; 
   )
   for (const r of rows) {
     const { rollout, arm, version, role, device_key, ...counts } = r
-    add({ rollout: String(rollout), arm: String(arm), version: Number(version), role: String(role), device: Number(device_key) }, counts as unknown as DeviceCounts)
+    add(
+      {
+        rollout: String(rollout),
+        arm: String(arm),
+        version: Number(version),
+        role: String(role),
+        device: Number(device_key),
+      },
+      counts as unknown as DeviceCounts,
+    )
   }
   forPendingReports(sql, { ...q, bucketMs: null }, now, rollupAfterMs, (r, cell, device) => {
     if (!r.rollout || (q.rollout !== undefined && r.rollout.id !== q.rollout)) return
@@ -125,9 +170,17 @@ export function readDeviceStats(sql: SqlStorage, q: { from: number; to: number; 
 }
 
 /** Calls `visit` for every report of the raw (uncompacted) rows that falls in the query's range, with its batch's sample rate. */
-function forPendingReports(sql: SqlStorage, q: ShardQuery, now: number, rollupAfterMs: number, visit: (r: Report, cell: Cell, device: number, sampleRate: number) => void): void {
+function forPendingReports(
+  sql: SqlStorage,
+  q: ShardQuery,
+  now: number,
+  rollupAfterMs: number,
+  visit: (r: Report, cell: Cell, device: number, sampleRate: number) => void,
+): void {
   const cutoff = rollupCutoff(now, rollupAfterMs)
-  for (const row of sql.exec<{ device_key: number; reports: string; sample_rate: number }>('SELECT device_key, reports, sample_rate FROM raw ORDER BY seq')) {
+  for (const row of sql.exec<{ device_key: number; reports: string; sample_rate: number }>(
+    'SELECT device_key, reports, sample_rate FROM raw ORDER BY seq',
+  )) {
     for (const r of JSON.parse(row.reports) as Report[]) {
       if (q.version !== undefined && r.version !== q.version) continue
       if (q.role !== undefined && r.role !== q.role) continue

@@ -107,7 +107,15 @@ export function cellOf(r: Report, cutoff: number): Cell {
 /** The stored aggregate of a cell, or null. */
 export function loadCell(sql: SqlStorage, c: Cell): Aggregate | null {
   const row = sql
-    .exec<{ data: string }>('SELECT data FROM agg WHERE version = ?1 AND role = ?2 AND rollout = ?3 AND arm = ?4 AND grain = ?5 AND start = ?6', c.version, c.role, c.rollout, c.arm, c.grain, c.start)
+    .exec<{ data: string }>(
+      'SELECT data FROM agg WHERE version = ?1 AND role = ?2 AND rollout = ?3 AND arm = ?4 AND grain = ?5 AND start = ?6',
+      c.version,
+      c.role,
+      c.rollout,
+      c.arm,
+      c.grain,
+      c.start,
+    )
     .toArray()[0]
   return row ? decodeAggregate(JSON.parse(row.data) as AggregateJson) : null
 }
@@ -129,7 +137,15 @@ export function saveCell(sql: SqlStorage, c: Cell, agg: Aggregate): void {
 
 /** Deletes a cell. */
 export function deleteCell(sql: SqlStorage, c: Cell): void {
-  sql.exec('DELETE FROM agg WHERE version = ?1 AND role = ?2 AND rollout = ?3 AND arm = ?4 AND grain = ?5 AND start = ?6', c.version, c.role, c.rollout, c.arm, c.grain, c.start)
+  sql.exec(
+    'DELETE FROM agg WHERE version = ?1 AND role = ?2 AND rollout = ?3 AND arm = ?4 AND grain = ?5 AND start = ?6',
+    c.version,
+    c.role,
+    c.rollout,
+    c.arm,
+    c.grain,
+    c.start,
+  )
 }
 
 /** Per-device sums of one device in one cell. */

@@ -100,7 +100,12 @@ export class TelemetryShard extends DurableObject<Env> {
     commits: { groups: number; parts: number }
   } {
     const count = (sql: string) => this.sql.exec<{ n: number }>(sql).one().n
-    const jobs = Object.fromEntries(this.sql.exec<{ job: string; due: number }>('SELECT job, due FROM schedule').toArray().map((r) => [r.job, r.due]))
+    const jobs = Object.fromEntries(
+      this.sql
+        .exec<{ job: string; due: number }>('SELECT job, due FROM schedule')
+        .toArray()
+        .map((r) => [r.job, r.due]),
+    )
     return {
       raw: count('SELECT COUNT(*) AS n FROM raw'),
       rejected: count('SELECT COUNT(*) AS n FROM raw_rejected'),
@@ -199,9 +204,19 @@ export class TelemetryShard extends DurableObject<Env> {
     const rate = part.sampleRate ?? 1
     if (!(rate > 0 && rate <= 1)) throw new RangeError(`a sample rate must be in (0, 1], got ${rate}`)
     const expires = part.firstWindowStart + this.cfg.horizonMs + DEDUPE_MARGIN_MS
-    const cursor = this.sql.exec('INSERT OR IGNORE INTO batches (batch_id, expires_at) VALUES (?1, ?2)', part.batchId, expires)
+    const cursor = this.sql.exec(
+      'INSERT OR IGNORE INTO batches (batch_id, expires_at) VALUES (?1, ?2)',
+      part.batchId,
+      expires,
+    )
     if (cursor.rowsWritten === 0) return { accepted: 0, duplicate: true }
-    this.sql.exec('INSERT INTO raw (device_key, received_at, reports, sample_rate) VALUES (?1, ?2, ?3, ?4)', part.deviceKey, this.now(), part.reports, rate)
+    this.sql.exec(
+      'INSERT INTO raw (device_key, received_at, reports, sample_rate) VALUES (?1, ?2, ?3, ?4)',
+      part.deviceKey,
+      this.now(),
+      part.reports,
+      rate,
+    )
     return { accepted: part.count, duplicate: false }
   }
 }

@@ -34,7 +34,11 @@ export function backoffSeconds(attempts: number): number {
  * retried with backoff until WEBHOOK_MAX_ATTEMPTS, then recorded as `webhook.failed`, as is any other
  * 4xx at once (the receiver refused it). Recording events is idempotent (derived ids).
  */
-export async function deliverRetrainBatch(batch: MessageBatch<RetrainMessage>, env: Env, deps: DeliveryDeps = { fetch: (...a) => fetch(...a), now: Date.now }): Promise<void> {
+export async function deliverRetrainBatch(
+  batch: MessageBatch<RetrainMessage>,
+  env: Env,
+  deps: DeliveryDeps = { fetch: (...a) => fetch(...a), now: Date.now },
+): Promise<void> {
   const max = telemetryConfig(env).webhookMaxAttempts
   for (const msg of batch.messages) {
     const body = msg.body as Partial<RetrainMessage> | null
@@ -49,7 +53,10 @@ export async function deliverRetrainBatch(batch: MessageBatch<RetrainMessage>, e
     } catch (e) {
       // D1 or the ModelControl was unreachable: not the receiver's fault, try again later.
       console.error('webhook delivery errored', e)
-      d = msg.attempts >= max ? { outcome: 'failed', reason: String(e) } : { outcome: 'retry', delaySeconds: backoffSeconds(msg.attempts), reason: String(e) }
+      d =
+        msg.attempts >= max
+          ? { outcome: 'failed', reason: String(e) }
+          : { outcome: 'retry', delaySeconds: backoffSeconds(msg.attempts), reason: String(e) }
     }
     if (d.outcome === 'retry') {
       msg.retry({ delaySeconds: d.delaySeconds })
@@ -68,13 +75,28 @@ export async function deliverRetrainBatch(batch: MessageBatch<RetrainMessage>, e
   }
 }
 
-async function deliverOne(m: RetrainMessage, attempts: number, max: number, env: Env, deps: DeliveryDeps): Promise<Delivery> {
+async function deliverOne(
+  m: RetrainMessage,
+  attempts: number,
+  max: number,
+  env: Env,
+  deps: DeliveryDeps,
+): Promise<Delivery> {
   const event = await getEvent(env.DB, m.eventId)
-  if (!event) return attempts >= max ? { outcome: 'failed', reason: 'event not found' } : { outcome: 'retry', delaySeconds: backoffSeconds(attempts), reason: 'event not found yet' }
+  if (!event)
+    return attempts >= max
+      ? { outcome: 'failed', reason: 'event not found' }
+      : { outcome: 'retry', delaySeconds: backoffSeconds(attempts), reason: 'event not found yet' }
   const control = modelControl(env, m.model)
   const target = await control.webhookTarget()
   if (!target) return { outcome: 'skipped', reason: 'the policy has no webhook' }
-  const body = JSON.stringify({ id: event.id, type: event.type, model: event.model, at: event.at, details: event.details })
+  const body = JSON.stringify({
+    id: event.id,
+    type: event.type,
+    model: event.model,
+    at: event.at,
+    details: event.details,
+  })
   const t = deps.now()
   let status: number
   try {
@@ -95,18 +117,38 @@ async function deliverOne(m: RetrainMessage, attempts: number, max: number, env:
     await res.body?.cancel()
   } catch (e) {
     const reason = `network error: ${e instanceof Error ? e.message : String(e)}`
-    return attempts >= max ? { outcome: 'failed', reason } : { outcome: 'retry', delaySeconds: backoffSeconds(attempts), reason }
+    return attempts >= max
+      ? { outcome: 'failed', reason }
+      : { outcome: 'retry', delaySeconds: backoffSeconds(attempts), reason }
   }
   if (status >= 200 && status < 300) return { outcome: 'delivered', status }
   const transient = status === 408 || status === 425 || status === 429 || status >= 500
   if (!transient) return { outcome: 'failed', reason: `the receiver answered ${status}` }
-  return attempts >= max ? { outcome: 'failed', reason: `the receiver answered ${status} ${attempts} times` } : { outcome: 'retry', delaySeconds: backoffSeconds(attempts), reason: `the receiver answered ${status}` }
+  return attempts >= max
+    ? { outcome: 'failed', reason: `the receiver answered ${status} ${attempts} times` }
+    : { outcome: 'retry', delaySeconds: backoffSeconds(attempts), reason: `the receiver answered ${status}` }
 }
 
-async function recordOutcome(env: Env, m: RetrainMessage, d: Delivery & { outcome: 'delivered' | 'failed' }, attempts: number, at: number): Promise<void> {
+async function recordOutcome(
+  env: Env,
+  m: RetrainMessage,
+  d: Delivery & { outcome: 'delivered' | 'failed' },
+  attempts: number,
+  at: number,
+): Promise<void> {
   const type = d.outcome === 'delivered' ? 'webhook.delivered' : 'webhook.failed'
-  const details = d.outcome === 'delivered' ? { eventId: m.eventId, status: d.status, attempts } : { eventId: m.eventId, reason: d.reason, attempts }
-  await insertEvent(env.DB, { id: await derivedEventId(m.eventId, type), type, model: m.model, actor: 'webhook', at, details }).run()
+  const details =
+    d.outcome === 'delivered'
+      ? { eventId: m.eventId, status: d.status, attempts }
+      : { eventId: m.eventId, reason: d.reason, attempts }
+  await insertEvent(env.DB, {
+    id: await derivedEventId(m.eventId, type),
+    type,
+    model: m.model,
+    actor: 'webhook',
+    at,
+    details,
+  }).run()
 }
 
 /** A stable event id for an outcome of an event, so a redelivered message records it once. */

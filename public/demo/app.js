@@ -10,7 +10,10 @@ async function appKey() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get('key')
   if (fromHash) return fromHash
   const res = await fetch('config.json', { cache: 'no-store' })
-  if (!res.ok) throw new Error('no app key: start the edge with `npm start` (it writes config.json), or open this page with #key=<app key>')
+  if (!res.ok)
+    throw new Error(
+      'no app key: start the edge with `npm start` (it writes config.json), or open this page with #key=<app key>',
+    )
   return (await res.json()).appKey
 }
 
@@ -41,7 +44,10 @@ async function start() {
   const { backend, fallbacks } = model.backend
   const skipped = Object.entries(fallbacks).map(([b, why]) => `${b}: ${why}`)
   const source = loaded?.downloadedBytes === 0 ? 'from the IndexedDB cache' : 'downloaded and verified'
-  setStatus(`weather v${model.version} on ${backend}${skipped.length ? ` (skipped ${skipped.join(', ')})` : ''}, ${source}`, 'ready')
+  setStatus(
+    `weather v${model.version} on ${backend}${skipped.length ? ` (skipped ${skipped.join(', ')})` : ''}, ${source}`,
+    'ready',
+  )
   for (const b of document.querySelectorAll('button')) b.disabled = false
   window.demo = { fleet, model }
 
@@ -87,7 +93,9 @@ async function simulate(model) {
   let correct = 0
   for (let i = 0; i < days.length; i += 50) {
     const batch = days.slice(i, i + 50)
-    const predictions = await model.predictBatch(batch.map(({ precipitation, temp_max, temp_min, wind }) => ({ precipitation, temp_max, temp_min, wind })))
+    const predictions = await model.predictBatch(
+      batch.map(({ precipitation, temp_max, temp_min, wind }) => ({ precipitation, temp_max, temp_min, wind })),
+    )
     predictions.forEach((p, j) => (correct += p.output.label === batch[j].weather ? 1 : 0))
   }
   const report = await model.drift()
@@ -100,7 +108,14 @@ async function simulate(model) {
     ...rows.map(([name, d]) => {
       const tr = document.createElement('tr')
       tr.className = d.drifted ? 'drifted' : ''
-      for (const cell of [name, d.n, fmt(d.psi, 3), fmt(d.js, 3), d.chi2_p < 1e-4 ? d.chi2_p.toExponential(1) : fmt(d.chi2_p, 4), d.reason.replace('_', ' ')]) {
+      for (const cell of [
+        name,
+        d.n,
+        fmt(d.psi, 3),
+        fmt(d.js, 3),
+        d.chi2_p < 1e-4 ? d.chi2_p.toExponential(1) : fmt(d.chi2_p, 4),
+        d.reason.replace('_', ' '),
+      ]) {
         const td = document.createElement('td')
         td.textContent = cell
         tr.append(td)
@@ -110,7 +125,10 @@ async function simulate(model) {
   )
   $('drift-table').hidden = false
   const drifted = report.drifted.length ? `drifted: ${report.drifted.join(', ')}` : 'nothing drifted'
-  setDrift(`2015: ${days.length} days, ${((correct / days.length) * 100).toFixed(1)}% predicted right (the real label is known here); ${drifted}.`, 'done')
+  setDrift(
+    `2015: ${days.length} days, ${((correct / days.length) * 100).toFixed(1)}% predicted right (the real label is known here); ${drifted}.`,
+    'done',
+  )
   $('simulate').disabled = false
 }
 

@@ -67,13 +67,36 @@ const seoulReport = {
     'Humidity(%)': { counts: [0, 0, 0, 0, 1, 2, 5, 3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], missing: 0 },
     'Wind speed (m/s)': { counts: [0, 0, 1, 0, 2, 0, 3, 0, 2, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0], missing: 0 },
   },
-  outputs: { 'Rented Bike Count': { counts: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 1, 1, 1, 0, 0], missing: 0 } },
+  outputs: {
+    'Rented Bike Count': { counts: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 1, 1, 1, 0, 0], missing: 0 },
+  },
 }
-const device = { id: 'dv_7Qm2Vb9Lw1ZpJx3kR8tN', caps: { webgpu: false, deviceMemory: 8, cores: 8, platform: 'macos' }, sdk: '0.1.0', app: 'weather-demo' }
-const batch = { v: 1, batchId: 'b_01HZX3V8K2M9QH4N7TA6', sentAt: D.WINDOW_START + 64_120, device, sampleRate: 1, dropped: { too_old: 2 }, reports: [primary, shadow] }
+const device = {
+  id: 'dv_7Qm2Vb9Lw1ZpJx3kR8tN',
+  caps: { webgpu: false, deviceMemory: 8, cores: 8, platform: 'macos' },
+  sdk: '0.1.0',
+  app: 'weather-demo',
+}
+const batch = {
+  v: 1,
+  batchId: 'b_01HZX3V8K2M9QH4N7TA6',
+  sentAt: D.WINDOW_START + 64_120,
+  device,
+  sampleRate: 1,
+  dropped: { too_old: 2 },
+  reports: [primary, shadow],
+}
 const assignment = {
-  model: 'seattle-weather', version: 4, role: 'primary', format: 'onnx', files: [D.withUrl(D.seattleFile(4))], signature: D.seattleSignature, profile: D.seattleProfile,
-  telemetry: { sampleRate: 1, windowSeconds: 60, flushSeconds: 30 }, rollout: { id: 'ro_weather_v4_canary', arm: 'candidate', mode: 'canary' }, ttlSeconds: 30,
+  model: 'seattle-weather',
+  version: 4,
+  role: 'primary',
+  format: 'onnx',
+  files: [D.withUrl(D.seattleFile(4))],
+  signature: D.seattleSignature,
+  profile: D.seattleProfile,
+  telemetry: { sampleRate: 1, windowSeconds: 60, flushSeconds: 30 },
+  rollout: { id: 'ro_weather_v4_canary', arm: 'candidate', mode: 'canary' },
+  ttlSeconds: 30,
 }
 // Invalid cases leave the embedded profile out: profile.invalid.json covers it, and each case stays readable.
 const { profile: _assignmentProfile, ...leanAssignment } = assignment
@@ -109,8 +132,27 @@ export const DEVICE_CASES: Record<string, Cases> = {
     schema: F.Batch,
     valid: [
       { name: 'primary and shadow reports of one device', value: batch },
-      { name: 'sampled with local DP, defaults filled', value: { v: 1, batchId: 'b_01HZX4C1N5R2TW8E3YJ0', sentAt: D.WINDOW_START + 181_002, device: { ...device, caps: { webgpu: true, f16: true } }, sampleRate: 0.1, dp: { epsilon: 1 }, reports: [canary] } },
-      { name: 'drops only', value: { ...batch, batchId: 'b_01HZX5D0Q7S3UX9F4ZK1', dropped: { queue_overflow: 118, too_old: 4 }, reports: [] } },
+      {
+        name: 'sampled with local DP, defaults filled',
+        value: {
+          v: 1,
+          batchId: 'b_01HZX4C1N5R2TW8E3YJ0',
+          sentAt: D.WINDOW_START + 181_002,
+          device: { ...device, caps: { webgpu: true, f16: true } },
+          sampleRate: 0.1,
+          dp: { epsilon: 1 },
+          reports: [canary],
+        },
+      },
+      {
+        name: 'drops only',
+        value: {
+          ...batch,
+          batchId: 'b_01HZX5D0Q7S3UX9F4ZK1',
+          dropped: { queue_overflow: 118, too_old: 4 },
+          reports: [],
+        },
+      },
     ],
     invalid: [
       bad('sampleRate 0', batch, '/sampleRate', 0),
@@ -122,7 +164,13 @@ export const DEVICE_CASES: Record<string, Cases> = {
       bad('sentAt as an ISO string', batch, '/sentAt', '2024-06-03T14:06:04.120Z'),
       bad('dp epsilon 0', batch, '/dp', { epsilon: 0 }, '/dp/epsilon'),
       bad('short batch id', batch, '/batchId', 'b_1'),
-      bad('misaligned window in the second report', batch, '/reports/1/window/end', D.WINDOW_START + 59_999, '/reports/1/window'),
+      bad(
+        'misaligned window in the second report',
+        batch,
+        '/reports/1/window/end',
+        D.WINDOW_START + 59_999,
+        '/reports/1/window',
+      ),
     ],
   },
   assignment: {
@@ -132,12 +180,46 @@ export const DEVICE_CASES: Record<string, Cases> = {
       {
         name: 'seattle-weather baseline with a shadow candidate',
         value: {
-          ...assignment, version: 3, files: [D.withUrl(D.seattleFile(3))], rollout: { id: D.ROLLOUT_ID, arm: 'candidate', mode: 'shadow' },
-          shadow: { version: 4, format: 'onnx', files: [D.withUrl(D.seattleFile(4))], signature: D.seattleSignature, sampleRate: 1 },
+          ...assignment,
+          version: 3,
+          files: [D.withUrl(D.seattleFile(3))],
+          rollout: { id: D.ROLLOUT_ID, arm: 'candidate', mode: 'shadow' },
+          shadow: {
+            version: 4,
+            format: 'onnx',
+            files: [D.withUrl(D.seattleFile(4))],
+            signature: D.seattleSignature,
+            sampleRate: 1,
+          },
         },
       },
-      { name: 'silero-vad, sampled telemetry', value: { model: 'silero-vad', version: 5, role: 'primary', format: 'onnx', files: [D.withUrl(D.vadFile)], signature: D.vadSignature, profile: D.vadProfile, telemetry: { sampleRate: 0.05, windowSeconds: 300, flushSeconds: 60 }, ttlSeconds: 60 } },
-      { name: 'face-emotion tfjs graph, two files', value: { model: 'face-emotion', version: 2, role: 'primary', format: 'tfjs-graph', files: D.emotionFiles.map(D.withUrl), signature: D.emotionSignature, telemetry: { sampleRate: 0.25, windowSeconds: 60, flushSeconds: 30 }, ttlSeconds: 30 } },
+      {
+        name: 'silero-vad, sampled telemetry',
+        value: {
+          model: 'silero-vad',
+          version: 5,
+          role: 'primary',
+          format: 'onnx',
+          files: [D.withUrl(D.vadFile)],
+          signature: D.vadSignature,
+          profile: D.vadProfile,
+          telemetry: { sampleRate: 0.05, windowSeconds: 300, flushSeconds: 60 },
+          ttlSeconds: 60,
+        },
+      },
+      {
+        name: 'face-emotion tfjs graph, two files',
+        value: {
+          model: 'face-emotion',
+          version: 2,
+          role: 'primary',
+          format: 'tfjs-graph',
+          files: D.emotionFiles.map(D.withUrl),
+          signature: D.emotionSignature,
+          telemetry: { sampleRate: 0.25, windowSeconds: 60, flushSeconds: 30 },
+          ttlSeconds: 30,
+        },
+      },
     ],
     invalid: [
       bad('path traversal in a file path', leanAssignment, '/files/0/path', '../../model.onnx'),

@@ -40,7 +40,10 @@ export function sketchOf(values: number[], alpha?: number): SketchJson {
 
 // --- seattle-weather: the CSV, a seeded model confidence, month as a category ---------------------
 type Row = { date: string; precipitation: number; temp_max: number; temp_min: number; wind: number; weather: string }
-const csv = parse(readFileSync(new URL('node_modules/vega-datasets/data/seattle-weather.csv', root)), { columns: true, cast: true }) as Row[]
+const csv = parse(readFileSync(new URL('node_modules/vega-datasets/data/seattle-weather.csv', root)), {
+  columns: true,
+  cast: true,
+}) as Row[]
 const confidence = seededRandom(7)
 const records = csv.map((r) => ({
   year: Number(r.date.slice(0, 4)),
@@ -75,7 +78,12 @@ export const seattleSignature: Signature = {
   kind: 'tabular',
   features: [
     ...NUMERIC.map((name) => ({ name, type: 'numeric' as const, transform: numericStats(name) })),
-    { name: 'month', type: 'categorical', categories: Array.from({ length: 12 }, (_, i) => String(i + 1)), encoding: 'onehot' },
+    {
+      name: 'month',
+      type: 'categorical',
+      categories: Array.from({ length: 12 }, (_, i) => String(i + 1)),
+      encoding: 'onehot',
+    },
   ],
   input: { name: 'features' },
   output: { kind: 'classes', name: 'probabilities', labels: LABELS, activation: 'softmax' },
@@ -99,14 +107,27 @@ export const vadSignature: Signature = {
 export const emotionSignature: Signature = {
   kind: 'tensor',
   inputs: [{ name: 'input_1', dtype: 'float32', shape: ['batch', 64, 64, 1] }],
-  outputs: [{ name: 'Identity', dtype: 'float32', shape: ['batch', 7], labels: ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] }],
+  outputs: [
+    {
+      name: 'Identity',
+      dtype: 'float32',
+      shape: ['batch', 7],
+      labels: ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'],
+    },
+  ],
 }
 
 /** Silero VAD per-frame input summaries (`input.mean` …) and speech probability, from seeded audio frames. */
 export const vadProfile: Profile = (() => {
   const rand = seededRandom(11)
   const normal = seededNormal(seededRandom(12))
-  const columns: Record<string, number[]> = { 'input.mean': [], 'input.std': [], 'input.min': [], 'input.max': [], output: [] }
+  const columns: Record<string, number[]> = {
+    'input.mean': [],
+    'input.std': [],
+    'input.min': [],
+    'input.max': [],
+    output: [],
+  }
   for (let frame = 0; frame < 400; frame++) {
     const speech = rand() < 0.35
     const level = speech ? 0.05 + 0.15 * rand() : 0.002 + 0.004 * rand()
@@ -122,18 +143,35 @@ export const vadProfile: Profile = (() => {
   return {
     v: 1,
     rows: 400,
-    features: { 'input.mean': profile('input.mean'), 'input.std': profile('input.std'), 'input.min': profile('input.min'), 'input.max': profile('input.max') },
+    features: {
+      'input.mean': profile('input.mean'),
+      'input.std': profile('input.std'),
+      'input.min': profile('input.min'),
+      'input.max': profile('input.max'),
+    },
     outputs: { output: profile('output') },
   }
 })()
 
 // --- files ----------------------------------------------------------------------------------------
 /** seattle-weather has no model file in the repo: its digests hash a label, so they are stable. */
-export const seattleFile = (version: number) => ({ path: 'model.onnx', sha256: sha256(`seattle-weather v${version} model.onnx`), size: 4_213 + 96 * version })
+export const seattleFile = (version: number) => ({
+  path: 'model.onnx',
+  sha256: sha256(`seattle-weather v${version} model.onnx`),
+  size: 4_213 + 96 * version,
+})
 export const vadFile = realFile('silero_vad_v5.onnx', 'node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx')
-export const emotionFiles = [realFile('model.json', 'node_modules/@vladmandic/human/models/emotion.json'), realFile('emotion.bin', 'node_modules/@vladmandic/human/models/emotion.bin')]
+export const emotionFiles = [
+  realFile('model.json', 'node_modules/@vladmandic/human/models/emotion.json'),
+  realFile('emotion.bin', 'node_modules/@vladmandic/human/models/emotion.bin'),
+]
 export const EDGE = 'https://edge.example.com'
-export const withUrl = (f: { path: string; sha256: string; size: number }) => ({ path: f.path, url: `${EDGE}/v1/artifacts/${f.sha256}`, sha256: f.sha256, size: f.size })
+export const withUrl = (f: { path: string; sha256: string; size: number }) => ({
+  path: f.path,
+  url: `${EDGE}/v1/artifacts/${f.sha256}`,
+  sha256: f.sha256,
+  size: f.size,
+})
 
 // --- telemetry ------------------------------------------------------------------------------------
 export const WINDOW_START = Date.UTC(2024, 5, 3, 14, 5)
@@ -160,10 +198,26 @@ export function liveHistograms(count: number, seed: number): Pick<Report, 'featu
  */
 export function typicalReport(): Report {
   const names = [
-    'age', 'tenure_months', 'monthly_charges', 'total_charges', 'num_products', 'support_calls_90d',
-    'days_since_login', 'sessions_30d', 'avg_session_min', 'pages_per_session', 'cart_abandon_rate',
-    'discount_share', 'returns_12m', 'avg_order_value', 'orders_12m', 'email_open_rate',
-    'push_open_rate', 'nps_score', 'late_payments_12m', 'credit_utilization',
+    'age',
+    'tenure_months',
+    'monthly_charges',
+    'total_charges',
+    'num_products',
+    'support_calls_90d',
+    'days_since_login',
+    'sessions_30d',
+    'avg_session_min',
+    'pages_per_session',
+    'cart_abandon_rate',
+    'discount_share',
+    'returns_12m',
+    'avg_order_value',
+    'orders_12m',
+    'email_open_rate',
+    'push_open_rate',
+    'nps_score',
+    'late_payments_12m',
+    'credit_utilization',
   ]
   const normal = seededNormal(seededRandom(2048))
   const features: Report['features'] = {}
@@ -174,7 +228,13 @@ export function typicalReport(): Report {
     for (let i = 0; i < 60; i++) h.add(normal() + shift)
     features[name] = h.snapshot()
   }
-  const churn = new FeatureHistogram({ type: 'categorical', categories: ['stay', 'churn'], counts: [1, 1, 0], n: 2, missing: 0 })
+  const churn = new FeatureHistogram({
+    type: 'categorical',
+    categories: ['stay', 'churn'],
+    counts: [1, 1, 0],
+    n: 2,
+    missing: 0,
+  })
   for (let i = 0; i < 60; i++) churn.add(normal() < 1.2 ? 'stay' : 'churn')
   return {
     model: 'churn-risk',

@@ -10,7 +10,10 @@ export const REMOVE = Symbol('remove')
 /** A deep copy of `doc` with the value at RFC 6901 `pointer` replaced (or removed, or added). */
 export function mutate(doc: unknown, pointer: string, value: unknown): unknown {
   const copy = JSON.parse(JSON.stringify(doc)) as unknown // not structuredClone: it keeps shared sub-objects shared
-  const keys = pointer.split('/').slice(1).map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'))
+  const keys = pointer
+    .split('/')
+    .slice(1)
+    .map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'))
   let node = copy as Record<string, unknown>
   for (const key of keys.slice(0, -1)) node = node[key] as Record<string, unknown>
   const last = keys.at(-1)!
@@ -21,8 +24,11 @@ export function mutate(doc: unknown, pointer: string, value: unknown): unknown {
 }
 
 /** An invalid case: `at` is where the mistake is made, `pointer` where zod reports it (default: `at`). */
-export const bad = (name: string, base: unknown, at: string, value: unknown, pointer = at): Invalid => ({ name, value: mutate(base, at, value), pointer })
+export const bad = (name: string, base: unknown, at: string, value: unknown, pointer = at): Invalid => ({
+  name,
+  value: mutate(base, at, value),
+  pointer,
+})
 
 /** The cases of one format: its schema, documents that must validate and mistakes that must not. */
 export type Cases = { schema: { safeParse(v: unknown): unknown }; valid: Valid[]; invalid: Invalid[] }
-

@@ -4,32 +4,88 @@ import * as D from './documents.ts'
 import { bad, REMOVE } from './mutate.ts'
 import type { Cases } from './mutate.ts'
 
-const seattleModel = { name: 'seattle-weather', task: 'classification', format: 'onnx', signature: D.seattleSignature, description: 'Daily weather class from precipitation, temperatures, wind and month.' }
+const seattleModel = {
+  name: 'seattle-weather',
+  task: 'classification',
+  format: 'onnx',
+  signature: D.seattleSignature,
+  description: 'Daily weather class from precipitation, temperatures, wind and month.',
+}
 const publish = {
   files: [D.seattleFile(4)],
   signature: D.seattleSignature,
   profile: D.seattleProfile,
   metrics: { accuracy: 0.8493, macro_f1: 0.6121, log_loss: 0.4217 },
-  lineage: { parent: 3, dataHash: `sha256:${D.seattleFile(0).sha256}`, codeCommit: '9f2c4e1', notes: 'retrained on 2012-2014 after temp_max drift' },
+  lineage: {
+    parent: 3,
+    dataHash: `sha256:${D.seattleFile(0).sha256}`,
+    codeCommit: '9f2c4e1',
+    notes: 'retrained on 2012-2014 after temp_max drift',
+  },
 }
 const lineage = { ...publish.lineage, createdBy: 'ci-publisher', createdAt: Date.UTC(2024, 5, 1, 9, 30) }
 const manifest = {
-  model: 'seattle-weather', version: 4, format: 'onnx', files: publish.files.map(D.withUrl), signature: D.seattleSignature, profile: D.seattleProfile,
-  metrics: publish.metrics, lineage, deprecated: false, deprecatedAt: null, aliases: ['staging'],
+  model: 'seattle-weather',
+  version: 4,
+  format: 'onnx',
+  files: publish.files.map(D.withUrl),
+  signature: D.seattleSignature,
+  profile: D.seattleProfile,
+  metrics: publish.metrics,
+  lineage,
+  deprecated: false,
+  deprecatedAt: null,
+  aliases: ['staging'],
 }
 const emotionManifest = {
-  model: 'face-emotion', version: 2, format: 'tfjs-graph', files: D.emotionFiles.map(D.withUrl), signature: D.emotionSignature, profile: null,
-  metrics: {}, lineage: { createdBy: 'admin', createdAt: Date.UTC(2024, 2, 14, 16, 0) }, deprecated: true, deprecatedAt: Date.UTC(2024, 4, 2, 8, 12), aliases: [],
+  model: 'face-emotion',
+  version: 2,
+  format: 'tfjs-graph',
+  files: D.emotionFiles.map(D.withUrl),
+  signature: D.emotionSignature,
+  profile: null,
+  metrics: {},
+  lineage: { createdBy: 'admin', createdAt: Date.UTC(2024, 2, 14, 16, 0) },
+  deprecated: true,
+  deprecatedAt: Date.UTC(2024, 4, 2, 8, 12),
+  aliases: [],
 }
 // Invalid cases leave the embedded profile out: profile.invalid.json covers it, and each case stays readable.
 const { profile: _publishProfile, ...leanPublish } = publish
 const leanManifest = { ...manifest, profile: null }
-const event = { id: 'evt_4f1c9a0b7d2e6c3a8b51', seq: 1042, type: 'alias.moved', model: 'seattle-weather', actor: 'ci-publisher', at: Date.UTC(2024, 5, 1, 9, 41), details: { alias: 'production', to: 4 } }
-const rollbackEvent = {
-  id: 'evt_0a9e3c7b1d5f2e8c4a60', seq: 1107, type: 'rollout.rolled_back', model: 'seattle-weather', actor: 'ModelControl', at: Date.UTC(2024, 5, 3, 15, 2),
-  details: { rollout: 'ro_weather_v4_canary', step: 1, reason: 'guardrail', evidence: { metric: 'error_rate', candidate: 0.021, baseline: 0.004, pValue: 0.0031 } },
+const event = {
+  id: 'evt_4f1c9a0b7d2e6c3a8b51',
+  seq: 1042,
+  type: 'alias.moved',
+  model: 'seattle-weather',
+  actor: 'ci-publisher',
+  at: Date.UTC(2024, 5, 1, 9, 41),
+  details: { alias: 'production', to: 4 },
 }
-const token = { id: 'tok_3b9f0c2a7e41d865', name: 'weather-demo web', scopes: ['device'], origins: ['https://weather.example.com'], createdAt: Date.UTC(2024, 4, 20, 10, 0), createdBy: 'admin', lastUsedAt: Date.UTC(2024, 5, 3, 14, 6), revokedAt: null }
+const rollbackEvent = {
+  id: 'evt_0a9e3c7b1d5f2e8c4a60',
+  seq: 1107,
+  type: 'rollout.rolled_back',
+  model: 'seattle-weather',
+  actor: 'ModelControl',
+  at: Date.UTC(2024, 5, 3, 15, 2),
+  details: {
+    rollout: 'ro_weather_v4_canary',
+    step: 1,
+    reason: 'guardrail',
+    evidence: { metric: 'error_rate', candidate: 0.021, baseline: 0.004, pValue: 0.0031 },
+  },
+}
+const token = {
+  id: 'tok_3b9f0c2a7e41d865',
+  name: 'weather-demo web',
+  scopes: ['device'],
+  origins: ['https://weather.example.com'],
+  createdAt: Date.UTC(2024, 4, 20, 10, 0),
+  createdBy: 'admin',
+  lastUsedAt: Date.UTC(2024, 5, 3, 14, 6),
+  revokedAt: null,
+}
 
 /** Cases per format, keyed by vector file name. */
 export const REGISTRY_CASES: Record<string, Cases> = {
@@ -50,7 +106,10 @@ export const REGISTRY_CASES: Record<string, Cases> = {
     schema: F.PublishVersion,
     valid: [
       { name: 'seattle-weather v4 with profile, metrics, lineage', value: publish },
-      { name: 'face-emotion tfjs files only, defaults filled', value: { files: D.emotionFiles, signature: D.emotionSignature } },
+      {
+        name: 'face-emotion tfjs files only, defaults filled',
+        value: { files: D.emotionFiles, signature: D.emotionSignature },
+      },
     ],
     invalid: [
       bad('path traversal', leanPublish, '/files/0/path', '../shared/model.onnx'),
@@ -97,7 +156,10 @@ export const REGISTRY_CASES: Record<string, Cases> = {
       { name: 'alias moved', value: event },
       { name: 'rollout rolled back with evidence', value: rollbackEvent },
     ],
-    invalid: [bad('at in seconds as float', event, '/at', 1717234860.5), bad('details as a string', event, '/details', 'alias production -> 4')],
+    invalid: [
+      bad('at in seconds as float', event, '/at', 1717234860.5),
+      bad('details as a string', event, '/details', 'alias production -> 4'),
+    ],
   },
   'event-page': {
     schema: F.EventPage,
@@ -114,13 +176,24 @@ export const REGISTRY_CASES: Record<string, Cases> = {
   'create-token': {
     schema: F.CreateToken,
     valid: [
-      { name: 'app key for one origin', value: { name: 'weather-demo web', scopes: ['device'], origins: ['https://weather.example.com'] } },
+      {
+        name: 'app key for one origin',
+        value: { name: 'weather-demo web', scopes: ['device'], origins: ['https://weather.example.com'] },
+      },
       { name: 'CI publisher', value: { name: 'ci-publisher', scopes: ['registry:read', 'registry:write'] } },
     ],
     invalid: [
-      { name: 'device scope mixed with others', value: { name: 'weather-demo web', scopes: ['device', 'telemetry:read'] }, pointer: '/scopes' },
+      {
+        name: 'device scope mixed with others',
+        value: { name: 'weather-demo web', scopes: ['device', 'telemetry:read'] },
+        pointer: '/scopes',
+      },
       { name: 'unknown scope', value: { name: 'ci-publisher', scopes: ['write'] }, pointer: '/scopes/0' },
-      { name: 'origin with a path', value: { name: 'weather-demo web', scopes: ['device'], origins: ['https://weather.example.com/'] }, pointer: '/origins/0' },
+      {
+        name: 'origin with a path',
+        value: { name: 'weather-demo web', scopes: ['device'], origins: ['https://weather.example.com/'] },
+        pointer: '/origins/0',
+      },
       { name: 'no scopes', value: { name: 'ci-publisher', scopes: [] }, pointer: '/scopes' },
       { name: 'newline in name', value: { name: 'ci\npublisher', scopes: ['admin'] }, pointer: '/name' },
     ],
@@ -129,21 +202,69 @@ export const REGISTRY_CASES: Record<string, Cases> = {
     schema: F.Token,
     valid: [
       { name: 'app key in use', value: token },
-      { name: 'revoked admin token', value: { ...token, id: 'tok_8e2d5a1f0c9b7346', name: 'ops laptop', scopes: ['admin'], origins: null, lastUsedAt: null, revokedAt: Date.UTC(2024, 5, 2, 12, 0) } },
+      {
+        name: 'revoked admin token',
+        value: {
+          ...token,
+          id: 'tok_8e2d5a1f0c9b7346',
+          name: 'ops laptop',
+          scopes: ['admin'],
+          origins: null,
+          lastUsedAt: null,
+          revokedAt: Date.UTC(2024, 5, 2, 12, 0),
+        },
+      },
     ],
-    invalid: [bad('origins missing instead of null', token, '/origins', REMOVE), bad('unknown scope', token, '/scopes/0', 'app')],
+    invalid: [
+      bad('origins missing instead of null', token, '/origins', REMOVE),
+      bad('unknown scope', token, '/scopes/0', 'app'),
+    ],
   },
   'created-token': {
     schema: F.CreatedToken,
-    valid: [{ name: 'secret shown once', value: { ...token, lastUsedAt: null, token: 'ef_q3VJ8mZ0b1xT7cKp2nWd9yHs4aLr6uEg5oFi0jNkQwM' } }],
+    valid: [
+      {
+        name: 'secret shown once',
+        value: { ...token, lastUsedAt: null, token: 'ef_q3VJ8mZ0b1xT7cKp2nWd9yHs4aLr6uEg5oFi0jNkQwM' },
+      },
+    ],
     invalid: [bad('secret missing', { ...token, lastUsedAt: null }, '/token', REMOVE)],
   },
   model: {
     schema: F.Model,
     valid: [
-      { name: 'seattle-weather with aliases', value: { ...seattleModel, createdAt: Date.UTC(2024, 0, 8, 11, 0), createdBy: 'admin', latestVersion: 4, aliases: { production: 3, staging: 4 } } },
-      { name: 'new model, no versions yet', value: { name: 'silero-vad', task: 'generic', format: 'onnx', signature: null, description: '', createdAt: Date.UTC(2024, 5, 3, 9, 0), createdBy: 'admin', latestVersion: null, aliases: {} } },
+      {
+        name: 'seattle-weather with aliases',
+        value: {
+          ...seattleModel,
+          createdAt: Date.UTC(2024, 0, 8, 11, 0),
+          createdBy: 'admin',
+          latestVersion: 4,
+          aliases: { production: 3, staging: 4 },
+        },
+      },
+      {
+        name: 'new model, no versions yet',
+        value: {
+          name: 'silero-vad',
+          task: 'generic',
+          format: 'onnx',
+          signature: null,
+          description: '',
+          createdAt: Date.UTC(2024, 5, 3, 9, 0),
+          createdBy: 'admin',
+          latestVersion: null,
+          aliases: {},
+        },
+      },
     ],
-    invalid: [bad('alias to a version name', { ...seattleModel, createdAt: 0, createdBy: 'admin', latestVersion: 4, aliases: { production: 3 } }, '/aliases/production', 'v3')],
+    invalid: [
+      bad(
+        'alias to a version name',
+        { ...seattleModel, createdAt: 0, createdBy: 'admin', latestVersion: 4, aliases: { production: 3 } },
+        '/aliases/production',
+        'v3',
+      ),
+    ],
   },
 }

@@ -13,9 +13,17 @@ describe('fleet.feedback on the demo weather classifier', () => {
   let rows: WeatherRow[]
 
   beforeAll(async () => {
-    const assignment: Assignment = await weatherAssignment(edge, { rollout: { id: 'r_feedback', arm: 'baseline', mode: 'canary' } })
+    const assignment: Assignment = await weatherAssignment(edge, {
+      rollout: { id: 'r_feedback', arm: 'baseline', mode: 'canary' },
+    })
     edge.assignments.set('weather', assignment)
-    fleet = createFleet({ endpoint: edge.origin, appKey: 'ef_test_key', fetch: edge.fetch, workerUrl: WORKER_URL, dbName: 'fleet-feedback-test' })
+    fleet = createFleet({
+      endpoint: edge.origin,
+      appKey: 'ef_test_key',
+      fetch: edge.fetch,
+      workerUrl: WORKER_URL,
+      dbName: 'fleet-feedback-test',
+    })
     model = await fleet.load('weather', { backends: ['wasm'] })
     rows = (await seattleRows()).filter((r) => r.year === 2015).slice(0, 120)
   }, 120_000)
@@ -31,15 +39,25 @@ describe('fleet.feedback on the demo weather classifier', () => {
     expect(correct).toBeGreaterThan(0)
     expect(correct).toBeLessThan(predictions.length)
 
-    predictions.forEach((p, i) => expect(fleet.feedback(p.id, rows[i].weather)).toEqual({ value: true, reason: 'recorded' }))
+    predictions.forEach((p, i) =>
+      expect(fleet.feedback(p.id, rows[i].weather)).toEqual({ value: true, reason: 'recorded' }),
+    )
     // Twice for one id counts once, whatever the second label says.
     expect(fleet.feedback(predictions[0].id, label(predictions[0]))).toEqual({ value: false, reason: 'duplicate' })
-    expect(() => fleet.feedback('p_unknown', 'sun')).toThrow(expect.objectContaining({ name: 'EdgefleetError', code: 'not_found' }))
+    expect(() => fleet.feedback('p_unknown', 'sun')).toThrow(
+      expect.objectContaining({ name: 'EdgefleetError', code: 'not_found' }),
+    )
 
     await fleet.flush()
     const reports = edge.reports()
     expect(reports.length).toBeGreaterThan(0)
-    for (const r of reports) expect(r).toMatchObject({ model: 'weather', version: 1, role: 'primary', rollout: { id: 'r_feedback', arm: 'baseline' } })
+    for (const r of reports)
+      expect(r).toMatchObject({
+        model: 'weather',
+        version: 1,
+        role: 'primary',
+        rollout: { id: 'r_feedback', arm: 'baseline' },
+      })
     const sum = (k: 'labeled' | 'correct') => reports.reduce((a, r) => a + (r.feedback?.[k] ?? 0), 0)
     expect(sum('labeled')).toBe(predictions.length)
     expect(sum('correct')).toBe(correct)

@@ -24,21 +24,39 @@ describe('assignment refresh follows the latest ttl', () => {
     const v1: Assignment = await weatherAssignment(edge)
     edge.assignments.set('weather', v1)
     const events: FleetEvent[] = []
-    const fleet = createFleet({ endpoint: edge.origin, appKey: 'ef_test_key', fetch, workerUrl: WORKER_URL, dbName: 'fleet-refresh', telemetry: false, onEvent: (e) => events.push(e) })
+    const fleet = createFleet({
+      endpoint: edge.origin,
+      appKey: 'ef_test_key',
+      fetch,
+      workerUrl: WORKER_URL,
+      dbName: 'fleet-refresh',
+      telemetry: false,
+      onEvent: (e) => events.push(e),
+    })
     fleets.push(fleet)
     const model = await fleet.load('weather', { backends: ['wasm'] })
     expect(asks).toHaveLength(1)
 
     // A rollout starts: same version, a 1 s ttl (learned here by an explicit refresh, as a 60 s timer would).
-    edge.assignments.set('weather', { ...v1, rollout: { id: 'ro_refresh', arm: 'baseline', mode: 'canary' }, ttlSeconds: 1 })
+    edge.assignments.set('weather', {
+      ...v1,
+      rollout: { id: 'ro_refresh', arm: 'baseline', mode: 'canary' },
+      ttlSeconds: 1,
+    })
     await model.refresh()
     const afterRefresh = asks.length
     // The rollout moves this device to version 2: it must be asked and swapped within a few of the new ttls.
-    edge.assignments.set('weather', { ...v1, version: 2, rollout: { id: 'ro_refresh', arm: 'candidate', mode: 'canary' }, ttlSeconds: 1 })
+    edge.assignments.set('weather', {
+      ...v1,
+      version: 2,
+      rollout: { id: 'ro_refresh', arm: 'candidate', mode: 'canary' },
+      ttlSeconds: 1,
+    })
     const deadline = performance.now() + 10_000
     // The model serves version 2 as soon as it swaps; the `swapped` event follows once the assignment is stored.
     const swapped = () => events.some((e) => e.type === 'swapped' && e.to === 2)
-    while ((model.version !== 2 || !swapped()) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    while ((model.version !== 2 || !swapped()) && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100))
     expect(model.version).toBe(2)
     expect(asks.length - afterRefresh).toBeGreaterThanOrEqual(1)
     expect(swapped()).toBe(true)

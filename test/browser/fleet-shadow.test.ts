@@ -22,7 +22,10 @@ function candidateModel(rows: readonly WeatherRow[], signature: Tabular, labels:
   const bias = new Float32Array(labels.length)
   labels.forEach((label, k) => {
     const members = rows.flatMap((r, i) => (r.weather === label ? [i] : []))
-    const mean = Array.from({ length: width }, (_, c) => members.reduce((s, i) => s + z[i * width + c], 0) / Math.max(members.length, 1))
+    const mean = Array.from(
+      { length: width },
+      (_, c) => members.reduce((s, i) => s + z[i * width + c], 0) / Math.max(members.length, 1),
+    )
     mean.forEach((m, c) => (weights[c * labels.length + k] = m))
     bias[k] = -0.5 * mean.reduce((s, m) => s + m * m, 0) + Math.log(Math.max(members.length, 1) / rows.length)
   })
@@ -47,13 +50,16 @@ function startFleet(edge: PageEdge, name: string, seed: number) {
   /** The next event matching `match` (or one already seen). */
   const event = (match: (e: FleetEvent) => boolean) => {
     const seen = events.find(match)
-    return seen ? Promise.resolve(seen) : new Promise<FleetEvent>((resolve) => waiters.push((e) => match(e) && resolve(e)))
+    return seen
+      ? Promise.resolve(seen)
+      : new Promise<FleetEvent>((resolve) => waiters.push((e) => match(e) && resolve(e)))
   }
   return { fleet, draws, events, event }
 }
 
 const isShadow = (type: FleetEvent['type']) => (e: FleetEvent) => e.type === type && 'role' in e && e.role === 'shadow'
-const label = (p: Prediction) => (p.output.kind === 'classes' ? p.output : { label: '', scores: {} as Record<string, number> })
+const label = (p: Prediction) =>
+  p.output.kind === 'classes' ? p.output : { label: '', scores: {} as Record<string, number> }
 
 describe('shadow mode: a candidate runs beside the primary in the same worker', () => {
   const edge = new PageEdge()
@@ -62,7 +68,7 @@ describe('shadow mode: a candidate runs beside the primary in the same worker', 
   let rows: WeatherRow[]
   let candidate: Uint8Array
   let candidateSignature: Tabular
-  let fleets: Fleet[] = []
+  const fleets: Fleet[] = []
 
   beforeAll(async () => {
     const weather = await demoWeather()
@@ -70,8 +76,16 @@ describe('shadow mode: a candidate runs beside the primary in the same worker', 
     const labels = signature.output.kind === 'classes' ? signature.output.labels : []
     const all = await seattleRows()
     rows = all.filter((r) => r.year === 2015).slice(0, 150)
-    candidateSignature = { ...signature, input: { name: 'x' }, output: { kind: 'classes', name: 'probs', labels, activation: 'none' } }
-    candidate = candidateModel(all.filter((r) => r.year === 2012), signature, labels)
+    candidateSignature = {
+      ...signature,
+      input: { name: 'x' },
+      output: { kind: 'classes', name: 'probs', labels, activation: 'none' },
+    }
+    candidate = candidateModel(
+      all.filter((r) => r.year === 2012),
+      signature,
+      labels,
+    )
     base = {
       model: 'weather',
       version: 1,
@@ -86,7 +100,14 @@ describe('shadow mode: a candidate runs beside the primary in the same worker', 
     shadowed = {
       ...base,
       rollout: { id: 'r_shadow', arm: 'candidate', mode: 'shadow' },
-      shadow: { version: 2, format: 'onnx', files: await edge.addFiles({ 'model.onnx': candidate }), signature: candidateSignature, profile: weather.profile, sampleRate: 0.4 },
+      shadow: {
+        version: 2,
+        format: 'onnx',
+        files: await edge.addFiles({ 'model.onnx': candidate }),
+        signature: candidateSignature,
+        profile: weather.profile,
+        sampleRate: 0.4,
+      },
     }
   }, 120_000)
 
@@ -115,7 +136,8 @@ describe('shadow mode: a candidate runs beside the primary in the same worker', 
     // The oracle: the candidate run directly on the standardized inputs.
     const session = await rawSession(candidate.slice().buffer)
     const z = standardized(rows, candidateSignature as never)
-    const probs = (await rawRun(session, { x: { dtype: 'float32', dims: [rows.length, NUMERIC.length], data: z } })).probs.data as Float32Array
+    const probs = (await rawRun(session, { x: { dtype: 'float32', dims: [rows.length, NUMERIC.length], data: z } }))
+      .probs.data as Float32Array
     await session.release()
     const labels = candidateSignature.output.kind === 'classes' ? candidateSignature.output.labels : []
     let agreed = 0
@@ -134,10 +156,17 @@ describe('shadow mode: a candidate runs beside the primary in the same worker', 
     const reports = edge.reports()
     const shadowReports = reports.filter((r) => r.role === 'shadow')
     const sum = (k: 'compared' | 'agreed') => shadowReports.reduce((a, r) => a + (r.shadow?.[k] ?? 0), 0)
-    for (const r of shadowReports) expect(r).toMatchObject({ model: 'weather', version: 2, rollout: { id: 'r_shadow', arm: 'candidate' }, backend: 'wasm' })
+    for (const r of shadowReports)
+      expect(r).toMatchObject({
+        model: 'weather',
+        version: 2,
+        rollout: { id: 'r_shadow', arm: 'candidate' },
+        backend: 'wasm',
+      })
     expect(sum('compared')).toBe(sampled.length)
     expect(sum('agreed')).toBe(agreed)
-    const meanAbsDiff = shadowReports.reduce((a, r) => a + r.shadow!.meanAbsDiff * r.shadow!.compared, 0) / sum('compared')
+    const meanAbsDiff =
+      shadowReports.reduce((a, r) => a + r.shadow!.meanAbsDiff * r.shadow!.compared, 0) / sum('compared')
     expect(meanAbsDiff).toBeCloseTo(diffSum / sampled.length, 6)
     expect(shadowReports.reduce((a, r) => a + r.counts.inferences, 0)).toBe(sampled.length)
     // The primary reports as before, labeled with the assignment's rollout arm, and carries no shadow block.
@@ -169,13 +198,23 @@ describe('shadow mode: a candidate runs beside the primary in the same worker', 
   }, 180_000)
 
   test('a shadow that cannot load leaves the primary serving, and its report counts the failed load', async () => {
-    const missing = { path: 'model.onnx', sha256: 'f'.repeat(64), size: 100, url: `${edge.origin}/v1/artifacts/${'f'.repeat(64)}` }
+    const missing = {
+      path: 'model.onnx',
+      sha256: 'f'.repeat(64),
+      size: 100,
+      url: `${edge.origin}/v1/artifacts/${'f'.repeat(64)}`,
+    }
     edge.assignments.set('weather', { ...shadowed, shadow: { ...shadowed.shadow!, version: 3, files: [missing] } })
     const f = startFleet(edge, 'fleet-shadow-broken', 33)
     fleets.push(f.fleet)
     const reportsBefore = edge.reports().length
     const model = await f.fleet.load('weather', { backends: ['wasm'] })
-    expect(await f.event(isShadow('error'))).toMatchObject({ type: 'error', model: 'weather', role: 'shadow', code: 'not_found' })
+    expect(await f.event(isShadow('error'))).toMatchObject({
+      type: 'error',
+      model: 'weather',
+      role: 'shadow',
+      code: 'not_found',
+    })
     expect(model.shadow).toBeUndefined()
     const answers = await model.predictBatch(rows.slice(0, 10).map(weatherRecord))
     expect(answers).toHaveLength(10)
@@ -183,7 +222,13 @@ describe('shadow mode: a candidate runs beside the primary in the same worker', 
     const reports = edge.reports().slice(reportsBefore)
     expect(reports.filter((r) => r.role === 'primary').reduce((a, r) => a + r.counts.inferences, 0)).toBe(10)
     expect(reports.filter((r) => r.role === 'shadow')).toMatchObject([
-      { version: 3, rollout: { id: 'r_shadow', arm: 'candidate' }, counts: { inferences: 0, errors: 1, loads: 1 }, fallbacks: { wasm: 'not_found' }, shadow: { compared: 0 } },
+      {
+        version: 3,
+        rollout: { id: 'r_shadow', arm: 'candidate' },
+        counts: { inferences: 0, errors: 1, loads: 1 },
+        fallbacks: { wasm: 'not_found' },
+        shadow: { compared: 0 },
+      },
     ])
   }, 120_000)
 })

@@ -6,7 +6,15 @@ import { buildProfile } from '../../core/profile/build.ts'
 import { linearClassifier } from '../helpers/onnx-model.ts'
 import seattleVectors from '../vectors/drift-seattle.json'
 import type { LoadRequest, ModelOutput, RuntimeAssets, WorkerApi } from '../../worker/protocol.ts'
-import { LABELS, NUMERIC, seattleRows, standardized, weatherRecord, weatherSignature, type WeatherRow } from './support/seattle.ts'
+import {
+  LABELS,
+  NUMERIC,
+  seattleRows,
+  standardized,
+  weatherRecord,
+  weatherSignature,
+  type WeatherRow,
+} from './support/seattle.ts'
 import { sileroFeeds } from './support/tensors.ts'
 import { fetchBytes, runtimeAssets, startWorker } from './support/worker-client.ts'
 
@@ -32,7 +40,10 @@ function weatherModel(rows: readonly WeatherRow[], signature: ReturnType<typeof 
   const bias = new Float32Array(LABELS.length)
   LABELS.forEach((label, k) => {
     const members = rows.flatMap((r, i) => (r.weather === label ? [i] : []))
-    const mean = Array.from({ length: width }, (_, c) => members.reduce((s, i) => s + z[i * width + c], 0) / Math.max(members.length, 1))
+    const mean = Array.from(
+      { length: width },
+      (_, c) => members.reduce((s, i) => s + z[i * width + c], 0) / Math.max(members.length, 1),
+    )
     mean.forEach((m, c) => (weights[c * LABELS.length + k] = m))
     bias[k] = -0.5 * mean.reduce((s, m) => s + m * m, 0) + Math.log(Math.max(members.length, 1) / rows.length)
   })
@@ -53,11 +64,26 @@ describe('local drift of a tabular model: seattle-weather 2012 (reference) vs 20
     const reference = rows.filter((r) => r.year === 2012)
     const signature = weatherSignature(reference, 'softmax')
     const bytes = weatherModel(reference, signature)
-    request = { model: 'weather', version: 1, role: 'primary', format: 'onnx', files: { 'model.onnx': bytes.slice().buffer }, signature, backends: ['wasm'], runtime }
+    request = {
+      model: 'weather',
+      version: 1,
+      role: 'primary',
+      format: 'onnx',
+      files: { 'model.onnx': bytes.slice().buffer },
+      signature,
+      backends: ['wasm'],
+      runtime,
+    }
     // The reference profile holds the inputs of 2012 and the model's own outputs on them, as `edgefleet profile` would.
     await api.load({ ...request, key: 'weather-reference' })
-    const outputs = (await api.predictBatch('weather-reference', reference.map(weatherRecord))).map((r) => label(r.output))
-    const records = reference.map((r, i) => ({ ...weatherRecord(r), weather: outputs[i].label, confidence: outputs[i].confidence }))
+    const outputs = (await api.predictBatch('weather-reference', reference.map(weatherRecord))).map((r) =>
+      label(r.output),
+    )
+    const records = reference.map((r, i) => ({
+      ...weatherRecord(r),
+      weather: outputs[i].label,
+      confidence: outputs[i].confidence,
+    }))
     const profile: Profile = buildProfile(records, { features: [...NUMERIC], outputs: ['weather', 'confidence'] })
     await api.load({ ...request, files: { 'model.onnx': bytes.slice().buffer }, key: 'weather', profile })
   }, 60_000)
@@ -66,10 +92,17 @@ describe('local drift of a tabular model: seattle-weather 2012 (reference) vs 20
     const current = rows.filter((r) => r.year === 2015)
     // In several calls, one of them a single predict, as an app would.
     await api.predict('weather', weatherRecord(current[0]))
-    for (let i = 1; i < current.length; i += 100) await api.predictBatch('weather', current.slice(i, i + 100).map(weatherRecord))
+    for (let i = 1; i < current.length; i += 100)
+      await api.predictBatch('weather', current.slice(i, i + 100).map(weatherRecord))
     const report = await api.drift('weather')
     expect(report).toMatchObject({ key: 'weather', model: 'weather', version: 1 })
-    expect(report.features.temp_max).toMatchObject({ type: 'numeric', n: 365, missing: 0, drifted: true, reason: 'drifted' })
+    expect(report.features.temp_max).toMatchObject({
+      type: 'numeric',
+      n: 365,
+      missing: 0,
+      drifted: true,
+      reason: 'drifted',
+    })
     expect(report.features.wind).toMatchObject({ n: 365, drifted: false, reason: 'no_drift' })
     expect(report.features.temp_min.drifted).toBe(false)
     expect(report.drifted).toContain('temp_max')
@@ -114,11 +147,24 @@ describe('local drift of a tensor model: per-sample summaries of Silero input', 
       return { 'input.mean': mean, 'input.std': std, 'input.min': Math.min(...x), 'input.max': Math.max(...x) }
     })
     const profile = buildProfile(summaries)
-    const base = { model: 'vad', version: 1, role: 'primary' as const, format: 'onnx' as const, profile, backends: ['wasm' as const] }
+    const base = {
+      model: 'vad',
+      version: 1,
+      role: 'primary' as const,
+      format: 'onnx' as const,
+      profile,
+      backends: ['wasm' as const],
+    }
     await api.load({ ...base, key: 'vad-same', files: { 'model.onnx': silero.slice(0) } })
     await api.load({ ...base, key: 'vad-loud', files: { 'model.onnx': silero.slice(0) } })
-    await api.predictBatch('vad-same', Array.from({ length: 200 }, (_, i) => sileroFeeds(10_000 + i)))
-    await api.predictBatch('vad-loud', Array.from({ length: 200 }, (_, i) => sileroFeeds(20_000 + i, undefined, 0.4)))
+    await api.predictBatch(
+      'vad-same',
+      Array.from({ length: 200 }, (_, i) => sileroFeeds(10_000 + i)),
+    )
+    await api.predictBatch(
+      'vad-loud',
+      Array.from({ length: 200 }, (_, i) => sileroFeeds(20_000 + i, undefined, 0.4)),
+    )
     const same = await api.drift('vad-same')
     const loud = await api.drift('vad-loud')
     expect(same.features['input.std']).toMatchObject({ n: 200, drifted: false })

@@ -17,7 +17,16 @@ let ocr: ArrayBuffer
 
 function request(key: string, bytes: ArrayBuffer, extra: Partial<LoadRequest> = {}): LoadRequest {
   // Each load gets its own copy: the client transfers model bytes to the worker.
-  return { key, model: key, version: 1, role: 'primary', format: 'onnx', files: { 'model.onnx': bytes.slice(0) }, runtime, ...extra }
+  return {
+    key,
+    model: key,
+    version: 1,
+    role: 'primary',
+    format: 'onnx',
+    files: { 'model.onnx': bytes.slice(0) },
+    runtime,
+    ...extra,
+  }
 }
 
 function tensors(output: ModelOutput): Record<string, TensorData> {
@@ -27,7 +36,11 @@ function tensors(output: ModelOutput): Record<string, TensorData> {
 
 beforeAll(async () => {
   ;({ api, worker } = startWorker())
-  ;[runtime, silero, ocr] = await Promise.all([runtimeAssets({ ortWasm: true }), fetchBytes(SILERO), fetchBytes(OCR_DET)])
+  ;[runtime, silero, ocr] = await Promise.all([
+    runtimeAssets({ ortWasm: true }),
+    fetchBytes(SILERO),
+    fetchBytes(OCR_DET),
+  ])
 }, 120_000)
 
 afterAll(() => worker.terminate())
@@ -65,7 +78,10 @@ describe('ONNX models through the worker (WASM)', () => {
     expect(loaded.backend).toBe('wasm')
     const raw = await rawSession(ocr)
     const images = [seededImage(1, [1, 3, 64, 96]), seededImage(2, [1, 3, 96, 64])]
-    const batch = await api.predictBatch('ocr', images.map((x) => ({ x })))
+    const batch = await api.predictBatch(
+      'ocr',
+      images.map((x) => ({ x })),
+    )
     expect(batch).toHaveLength(2)
     for (let i = 0; i < images.length; i++) {
       const theirs = await rawRun(raw, { x: images[i] })
@@ -98,30 +114,53 @@ describe('errors keep their code across the worker boundary', () => {
 
   test('an unknown input name is bad_request pointing at it', async () => {
     const feeds = { ...sileroFeeds(1), audio: sileroFeeds(1).input }
-    await expect(api.predict('vad', feeds)).rejects.toMatchObject({ name: 'EdgefleetError', code: 'bad_request', pointer: '/input/audio' })
+    await expect(api.predict('vad', feeds)).rejects.toMatchObject({
+      name: 'EdgefleetError',
+      code: 'bad_request',
+      pointer: '/input/audio',
+    })
   })
 
   test('wrong dims, wrong dtype and a missing input are bad_request', async () => {
     const feeds = sileroFeeds(1)
-    await expect(api.predict('vad', { ...feeds, state: { dtype: 'float32', dims: [2, 128], data: new Float32Array(256) } })).rejects.toMatchObject({ code: 'bad_request', pointer: '/input/state/dims' })
-    await expect(api.predict('vad', { ...feeds, input: { dtype: 'float32', dims: [1, 512], data: new Float32Array(100) } })).rejects.toMatchObject({ code: 'bad_request', pointer: '/input/input/data' })
-    await expect(api.predict('vad', { ...feeds, sr: { dtype: 'int32', dims: [], data: Int32Array.of(16000) } })).rejects.toMatchObject({ code: 'bad_request', pointer: '/input/sr/dtype' })
+    await expect(
+      api.predict('vad', { ...feeds, state: { dtype: 'float32', dims: [2, 128], data: new Float32Array(256) } }),
+    ).rejects.toMatchObject({ code: 'bad_request', pointer: '/input/state/dims' })
+    await expect(
+      api.predict('vad', { ...feeds, input: { dtype: 'float32', dims: [1, 512], data: new Float32Array(100) } }),
+    ).rejects.toMatchObject({ code: 'bad_request', pointer: '/input/input/data' })
+    await expect(
+      api.predict('vad', { ...feeds, sr: { dtype: 'int32', dims: [], data: Int32Array.of(16000) } }),
+    ).rejects.toMatchObject({ code: 'bad_request', pointer: '/input/sr/dtype' })
     const { sr: _sr, ...withoutSr } = feeds
     await expect(api.predict('vad', withoutSr)).rejects.toMatchObject({ code: 'bad_request', pointer: '/input/sr' })
-    await expect(api.predictBatch('vad', [feeds, withoutSr])).rejects.toMatchObject({ code: 'bad_request', pointer: '/inputs/1/sr' })
+    await expect(api.predictBatch('vad', [feeds, withoutSr])).rejects.toMatchObject({
+      code: 'bad_request',
+      pointer: '/inputs/1/sr',
+    })
   })
 
   test('loading a key twice is a conflict; a file set without a .onnx is bad_request', async () => {
     await expect(api.load(request('vad', silero))).rejects.toMatchObject({ code: 'conflict' })
-    await expect(api.load({ ...request('broken', silero), files: { 'weights.bin': new ArrayBuffer(8) } })).rejects.toMatchObject({ code: 'bad_request', pointer: '/files' })
+    await expect(
+      api.load({ ...request('broken', silero), files: { 'weights.bin': new ArrayBuffer(8) } }),
+    ).rejects.toMatchObject({ code: 'bad_request', pointer: '/files' })
   })
 
   test('when every backend fails, the error names each one with its reason', async () => {
     const onlyGpu = await api.load(request('gpu-only', silero, { backends: ['webgpu'] })).catch((e: unknown) => e)
     expect(onlyGpu).toBeInstanceOf(EdgefleetError)
-    expect(onlyGpu).toMatchObject({ code: 'backend_unavailable', details: { data: { reasons: { webgpu: 'not_available' } } } })
-    const all = await api.load(request('nothing', silero, { backends: ['webgpu', 'webgl', 'cpu'] })).catch((e: unknown) => e)
-    expect(all).toMatchObject({ code: 'backend_unavailable', details: { data: { reasons: { webgpu: 'not_available', webgl: 'unsupported', cpu: 'unsupported' } } } })
+    expect(onlyGpu).toMatchObject({
+      code: 'backend_unavailable',
+      details: { data: { reasons: { webgpu: 'not_available' } } },
+    })
+    const all = await api
+      .load(request('nothing', silero, { backends: ['webgpu', 'webgl', 'cpu'] }))
+      .catch((e: unknown) => e)
+    expect(all).toMatchObject({
+      code: 'backend_unavailable',
+      details: { data: { reasons: { webgpu: 'not_available', webgl: 'unsupported', cpu: 'unsupported' } } },
+    })
     expect((all as Error).message).toMatch(/webgpu: not_available.*webgl: unsupported.*cpu: unsupported/)
   })
 
@@ -129,7 +168,10 @@ describe('errors keep their code across the worker boundary', () => {
     const fresh = startWorker()
     try {
       const bare = { ...request('vad', silero), runtime: undefined }
-      await expect(fresh.api.load(bare)).rejects.toMatchObject({ code: 'backend_unavailable', details: { data: { reasons: { webgpu: 'not_available', wasm: 'missing_runtime' } } } })
+      await expect(fresh.api.load(bare)).rejects.toMatchObject({
+        code: 'backend_unavailable',
+        details: { data: { reasons: { webgpu: 'not_available', wasm: 'missing_runtime' } } },
+      })
       const loaded = await fresh.api.load(request('vad', silero))
       expect(loaded.backend).toBe('wasm')
       // The runtime stays with the worker: a later load needs no files.

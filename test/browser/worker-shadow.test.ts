@@ -16,7 +16,17 @@ const tensors = (o: ModelOutput): Record<string, TensorData> => {
   if (o.kind !== 'tensors') throw new Error(o.kind)
   return o.tensors
 }
-const request = (key: string, bytes: ArrayBuffer, extra: Partial<LoadRequest> = {}): LoadRequest => ({ key, model: 'vad', version: 1, role: 'primary', format: 'onnx', files: { 'model.onnx': bytes.slice(0) }, runtime, backends: ['wasm'], ...extra })
+const request = (key: string, bytes: ArrayBuffer, extra: Partial<LoadRequest> = {}): LoadRequest => ({
+  key,
+  model: 'vad',
+  version: 1,
+  role: 'primary',
+  format: 'onnx',
+  files: { 'model.onnx': bytes.slice(0) },
+  runtime,
+  backends: ['wasm'],
+  ...extra,
+})
 
 beforeAll(async () => {
   ;({ api, worker } = startWorker())
@@ -46,20 +56,28 @@ describe('shadow runs of a tensor model in the worker', () => {
   }, 60_000)
 
   test('a candidate that cannot run the input (Silero legacy: other inputs) counts its error; the answer is the same', async () => {
-    await api.load(request('vad-legacy', await fetchBytes(SILERO_LEGACY), { version: 3, role: 'shadow', shadowTolerance: 0.05 }))
+    await api.load(
+      request('vad-legacy', await fetchBytes(SILERO_LEGACY), { version: 3, role: 'shadow', shadowTolerance: 0.05 }),
+    )
     const withShadow = tensors((await api.predict('vad', sileroFeeds(300), { key: 'vad-legacy' })).output)
     await api.settle()
     const alone = tensors((await api.predict('vad', sileroFeeds(300))).output)
     expect(maxAbsDiff(withShadow.output, alone.output)).toBe(0)
     expect(maxAbsDiff(withShadow.stateN, alone.stateN)).toBe(0)
-    expect(await api.collect('vad-legacy')).toMatchObject({ inferences: 0, errors: 1, shadow: { compared: 0, agreed: 0, absDiffSum: 0, dropped: 0 } })
+    expect(await api.collect('vad-legacy')).toMatchObject({
+      inferences: 0,
+      errors: 1,
+      shadow: { compared: 0, agreed: 0, absDiffSum: 0, dropped: 0 },
+    })
   }, 60_000)
 
   test('a shadow key that is not (or no longer) loaded as a shadow is ignored: the primary answers as always', async () => {
     const answer = await api.predict('vad', sileroFeeds(400), { key: 'nope' })
     expect(tensors(answer.output).output.dims).toEqual([1, 1])
     await api.unload('vad-same')
-    expect(tensors((await api.predict('vad', sileroFeeds(401), { key: 'vad-same' })).output).output.dims).toEqual([1, 1])
+    expect(tensors((await api.predict('vad', sileroFeeds(401), { key: 'vad-same' })).output).output.dims).toEqual([
+      1, 1,
+    ])
     await api.settle()
     await expect(api.collect('vad-same')).rejects.toMatchObject({ code: 'not_found' })
   }, 60_000)

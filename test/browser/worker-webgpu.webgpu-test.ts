@@ -28,12 +28,23 @@ beforeAll(async () => {
 afterAll(() => worker.terminate())
 
 function onnx(key: string, bytes: ArrayBuffer, extra: Partial<LoadRequest> = {}): LoadRequest {
-  return { key, model: key, version: 1, role: 'primary', format: 'onnx', files: { 'model.onnx': bytes.slice(0) }, runtime, ...extra }
+  return {
+    key,
+    model: key,
+    version: 1,
+    role: 'primary',
+    format: 'onnx',
+    files: { 'model.onnx': bytes.slice(0) },
+    runtime,
+    ...extra,
+  }
 }
 
 /** Either outcome of the self-check is legitimate on unknown hardware; each must be consistent. */
 function expectConsistentOutcome(loaded: LoadResult): void {
-  console.log(`${loaded.key}: backend ${loaded.backend}, fallbacks ${JSON.stringify(loaded.fallbackDetails)}, selfCheck ${JSON.stringify(loaded.selfCheck)}`)
+  console.log(
+    `${loaded.key}: backend ${loaded.backend}, fallbacks ${JSON.stringify(loaded.fallbackDetails)}, selfCheck ${JSON.stringify(loaded.selfCheck)}`,
+  )
   expect(loaded.selfCheck).toBeDefined()
   if (loaded.backend === 'webgpu') {
     expect(loaded.selfCheck?.passed).toBe(true)
@@ -56,7 +67,8 @@ describe('WebGPU with --enable-unsafe-webgpu', () => {
     const caps = await api.capabilities()
     const silero = await fetchBytes(SILERO)
     const loaded = await api.load(onnx('vad-default', silero))
-    if (caps.fallbackAdapter) expect(loaded).toMatchObject({ backend: 'wasm', fallbacks: { webgpu: 'fallback_adapter' } })
+    if (caps.fallbackAdapter)
+      expect(loaded).toMatchObject({ backend: 'wasm', fallbacks: { webgpu: 'fallback_adapter' } })
     else expectConsistentOutcome(loaded)
   }, 120_000)
 
@@ -86,8 +98,20 @@ describe('WebGPU with --enable-unsafe-webgpu', () => {
   }, 300_000)
 
   test('tfjs liveness on webgpu with allowFallbackAdapter: self-check against tfjs cpu', async () => {
-    const files = { 'model.json': await fetchBytes(`${LIVENESS}/liveness.json`), 'liveness.bin': await fetchBytes(`${LIVENESS}/liveness.bin`) }
-    const loaded = await api.load({ key: 'liveness-gpu', model: 'liveness', version: 1, role: 'primary', format: 'tfjs-graph', files, backends: ['webgpu', 'cpu'], allowFallbackAdapter: true })
+    const files = {
+      'model.json': await fetchBytes(`${LIVENESS}/liveness.json`),
+      'liveness.bin': await fetchBytes(`${LIVENESS}/liveness.bin`),
+    }
+    const loaded = await api.load({
+      key: 'liveness-gpu',
+      model: 'liveness',
+      version: 1,
+      role: 'primary',
+      format: 'tfjs-graph',
+      files,
+      backends: ['webgpu', 'cpu'],
+      allowFallbackAdapter: true,
+    })
     expectConsistentOutcome(loaded)
     const input: TensorData = seededImage(9, [1, 32, 32, 3])
     const { output } = await api.predict('liveness-gpu', { [loaded.inputs[0]]: input })

@@ -46,7 +46,12 @@ function installHarness(page: Page, endpoint: string, appKey: string): Promise<{
         counted[version] ??= { inferences: 0, errors: 0 }
         counted[version][key]++
       }
-      const h: any = { fleet, model, counted, loop: { predictions: 0, flushes: 0, stop: false, done: Promise.resolve() } }
+      const h: any = {
+        fleet,
+        model,
+        counted,
+        loop: { predictions: 0, flushes: 0, stop: false, done: Promise.resolve() },
+      }
       h.predict = async (rows: unknown[]) => {
         for (const row of rows) bump((await model.predict(row)).version, 'inferences')
       }
@@ -96,7 +101,10 @@ function installHarness(page: Page, endpoint: string, appKey: string): Promise<{
 
 const counted = (page: Page): Promise<Counted> => page.evaluate(() => (globalThis as any).h.counted)
 const loopStats = (page: Page): Promise<{ predictions: number; flushes: number }> =>
-  page.evaluate(() => ({ predictions: (globalThis as any).h.loop.predictions, flushes: (globalThis as any).h.loop.flushes }))
+  page.evaluate(() => ({
+    predictions: (globalThis as any).h.loop.predictions,
+    flushes: (globalThis as any).h.loop.flushes,
+  }))
 
 /** Flushes until the page's telemetry queue is empty (the transport's backoff decides when a send happens). */
 async function drain(page: Page, timeoutMs = 90_000): Promise<void> {
@@ -106,7 +114,8 @@ async function drain(page: Page, timeoutMs = 90_000): Promise<void> {
     const q = await telemetryQueueState(page)
     expect(q.dropped, 'no telemetry dropped on the device').toEqual({})
     if (q.batches === 0) return
-    if (Date.now() > deadline) throw new Error(`the telemetry queue still holds ${q.batches} batches after ${timeoutMs} ms`)
+    if (Date.now() > deadline)
+      throw new Error(`the telemetry queue still holds ${q.batches} batches after ${timeoutMs} ms`)
     await sleep(250)
   }
 }
@@ -143,8 +152,12 @@ describe('fleet telemetry from five real browsers', () => {
   /** Every 202 answer to a telemetry POST the browsers saw, by device. */
   const answers: { device: number; accepted: number; duplicate: boolean }[][] = []
 
-  async function fleetTotals(): Promise<Record<number, { devices: number; inferences: number; errors: number; loads: number; cacheHits: number }>> {
-    const res = await fetch(`${dev.url}/v1/models/weather/telemetry`, { headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` } })
+  async function fleetTotals(): Promise<
+    Record<number, { devices: number; inferences: number; errors: number; loads: number; cacheHits: number }>
+  > {
+    const res = await fetch(`${dev.url}/v1/models/weather/telemetry`, {
+      headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` },
+    })
     expect(res.status).toBe(200)
     const view = FleetView.parse(await res.json())
     expect(view.minDevices).toBe(MIN_DEVICES)
@@ -156,8 +169,15 @@ describe('fleet telemetry from five real browsers', () => {
       const t = c.total
       expect(t.devicesRelativeError).toBe(0)
       // Every successful inference bins each feature once, as a value or as missing.
-      for (const f of FEATURES) expect(t.features[f].n + t.features[f].missing, `${f} of v${c.version}`).toBe(t.inferences)
-      out[c.version] = { devices: t.devices, inferences: t.inferences, errors: t.errors, loads: t.loads, cacheHits: t.cacheHits }
+      for (const f of FEATURES)
+        expect(t.features[f].n + t.features[f].missing, `${f} of v${c.version}`).toBe(t.inferences)
+      out[c.version] = {
+        devices: t.devices,
+        inferences: t.inferences,
+        errors: t.errors,
+        loads: t.loads,
+        cacheHits: t.cacheHits,
+      }
     }
     return out
   }
@@ -174,7 +194,13 @@ describe('fleet telemetry from five real browsers', () => {
     const seed = async () => {
       dev = await startWranglerDev({ vars: VARS })
       await cli(dev, ['runtime', 'push'])
-      const files = [join(WEATHER, 'model.onnx'), '--signature', join(WEATHER, 'signature.json'), '--profile', join(WEATHER, 'profile.json')]
+      const files = [
+        join(WEATHER, 'model.onnx'),
+        '--signature',
+        join(WEATHER, 'signature.json'),
+        '--profile',
+        join(WEATHER, 'profile.json'),
+      ]
       await cli(dev, ['publish', 'weather', ...files, '--alias', 'production'])
       // Version 2: the same bytes, published for the swap below.
       await cli(dev, ['publish', 'weather', ...files])
@@ -185,7 +211,12 @@ describe('fleet telemetry from five real browsers', () => {
       answers[i] = []
       contexts[i] = await launchChromium(dirs[i])
       contexts[i].on('response', async (res) => {
-        if (res.request().method() !== 'POST' || !res.url().startsWith(`${dev.url}/v1/telemetry`) || res.status() !== 202) return
+        if (
+          res.request().method() !== 'POST' ||
+          !res.url().startsWith(`${dev.url}/v1/telemetry`) ||
+          res.status() !== 202
+        )
+          return
         const body = (await res.json().catch(() => null)) as { accepted: number; duplicate: boolean } | null
         if (body) answers[i].push({ device: i, ...body })
       })
@@ -210,12 +241,15 @@ describe('fleet telemetry from five real browsers', () => {
     await Promise.all(
       pages.map(async (page, i) => {
         const rows = seededWeatherRows(100 + i, 12 + 7 * i)
-        await page.evaluate(async ({ rows, errors }) => {
-          const h = (globalThis as any).h
-          await h.predict(rows.slice(0, 8))
-          await h.fail(errors)
-          await h.predictBatch(rows.slice(8))
-        }, { rows, errors: i })
+        await page.evaluate(
+          async ({ rows, errors }) => {
+            const h = (globalThis as any).h
+            await h.predict(rows.slice(0, 8))
+            await h.fail(errors)
+            await h.predictBatch(rows.slice(8))
+          },
+          { rows, errors: i },
+        )
         await drain(page)
       }),
     )
@@ -247,15 +281,26 @@ describe('fleet telemetry from five real browsers', () => {
   it('loses and double-counts nothing when the edge is killed mid-stream and restarted on the same state', async () => {
     // One stored batch per device whose 202 never reaches the device: it must resend, and the edge dedupe.
     const lost = await Promise.all(contexts.map((c) => loseNextAcknowledgement(c, `${dev.url}/v1/telemetry**`)))
-    await Promise.all(pages.map((page, i) => page.evaluate(({ rows }) => (globalThis as any).h.startLoop(rows, 1500), { rows: seededWeatherRows(300 + i, 40) })))
+    await Promise.all(
+      pages.map((page, i) =>
+        page.evaluate(({ rows }) => (globalThis as any).h.startLoop(rows, 1500), {
+          rows: seededWeatherRows(300 + i, 40),
+        }),
+      ),
+    )
     await Promise.all(lost.map((l) => l.stored))
-    await waitFor('every device to flush twice while the edge is up', async () => (await Promise.all(pages.map(loopStats))).every((s) => s.flushes >= 2))
+    await waitFor('every device to flush twice while the edge is up', async () =>
+      (await Promise.all(pages.map(loopStats))).every((s) => s.flushes >= 2),
+    )
 
     await dev.stop({ signal: 'SIGKILL' })
     const atKill = await Promise.all(pages.map(loopStats))
     // The devices keep predicting and flushing into the void; their batches wait in IndexedDB.
     await waitFor('every device to queue batches while the edge is down', async () => {
-      const [stats, queues] = await Promise.all([Promise.all(pages.map(loopStats)), Promise.all(pages.map(telemetryQueueState))])
+      const [stats, queues] = await Promise.all([
+        Promise.all(pages.map(loopStats)),
+        Promise.all(pages.map(telemetryQueueState)),
+      ])
       return stats.every((s, i) => s.flushes >= atKill[i].flushes + 3) && queues.every((q) => q.batches >= 2)
     })
 
@@ -263,7 +308,11 @@ describe('fleet telemetry from five real browsers', () => {
     dev = await startWranglerDev({ stateDir: dev.stateDir, port: dev.port, vars: VARS })
     expect(dev.url).toBe(endpoint)
     const atRestart = await Promise.all(pages.map(loopStats))
-    await waitFor('every device to flush twice after the restart', async () => (await Promise.all(pages.map(loopStats))).every((s, i) => s.flushes >= atRestart[i].flushes + 2), 90_000)
+    await waitFor(
+      'every device to flush twice after the restart',
+      async () => (await Promise.all(pages.map(loopStats))).every((s, i) => s.flushes >= atRestart[i].flushes + 2),
+      90_000,
+    )
     await Promise.all(pages.map((p) => p.evaluate(() => (globalThis as any).h.stopLoop())))
     await Promise.all(pages.map((p) => drain(p)))
 
@@ -271,7 +320,10 @@ describe('fleet telemetry from five real browsers', () => {
     // The batch whose answer was lost came back and was recognized as stored.
     for (let i = 0; i < DEVICES; i++) {
       expect(await lost[i].stored).toMatchObject({ status: 202, body: { duplicate: false } })
-      expect(answers[i].some((a) => a.duplicate && a.accepted === 0), `device ${i} resent its unacknowledged batch`).toBe(true)
+      expect(
+        answers[i].some((a) => a.duplicate && a.accepted === 0),
+        `device ${i} resent its unacknowledged batch`,
+      ).toBe(true)
     }
   }, 240_000)
 })
@@ -280,7 +332,10 @@ describe('fleet telemetry from five real browsers', () => {
  * Lets the next telemetry POST of a browser reach the edge, then cuts the connection before the
  * browser sees the answer (a lost acknowledgement). `stored` resolves with the edge's answer.
  */
-async function loseNextAcknowledgement(context: BrowserContext, pattern: string): Promise<{ stored: Promise<{ status: number; body: unknown }> }> {
+async function loseNextAcknowledgement(
+  context: BrowserContext,
+  pattern: string,
+): Promise<{ stored: Promise<{ status: number; body: unknown }> }> {
   let taken = false
   let resolve!: (v: { status: number; body: unknown }) => void
   let reject!: (e: unknown) => void

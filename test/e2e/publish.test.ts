@@ -75,7 +75,19 @@ afterAll(async () => {
 describe('edgefleet publish against wrangler dev', () => {
   it('publishes an ONNX model and a tfjs graph model; every file downloads back byte for byte', async () => {
     const [onnx, tfjs] = await Promise.all([
-      edgefleet(['publish', 'vad', vad, '--format', 'onnx', '--task', 'vad', '--metric', 'auc=0.97', '--code-commit', 'abc123']),
+      edgefleet([
+        'publish',
+        'vad',
+        vad,
+        '--format',
+        'onnx',
+        '--task',
+        'vad',
+        '--metric',
+        'auc=0.97',
+        '--code-commit',
+        'abc123',
+      ]),
       edgefleet(['publish', 'liveness', liveness, '--format', 'tfjs-graph']),
     ])
     expect(ok(onnx).stdout).toBe('published vad v1 (1 file, 2.33 MB, 1 uploaded, 0 already stored)\n')
@@ -100,7 +112,11 @@ describe('edgefleet publish against wrangler dev', () => {
       }
     }
     const m = await manifestOf('vad', 1)
-    expect(m).toMatchObject({ format: 'onnx', metrics: { auc: 0.97 }, lineage: { codeCommit: 'abc123', createdBy: 'admin' } })
+    expect(m).toMatchObject({
+      format: 'onnx',
+      metrics: { auc: 0.97 },
+      lineage: { codeCommit: 'abc123', createdBy: 'admin' },
+    })
     expect((await manifestOf('liveness', 1)).format).toBe('tfjs-graph')
   })
 
@@ -114,7 +130,11 @@ describe('edgefleet publish against wrangler dev', () => {
 
     const preflight = await fetch(`${dev.url}/v1/artifacts/${hash}`, {
       method: 'OPTIONS',
-      headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-edgefleet-key' },
+      headers: {
+        Origin: 'https://app.example.com',
+        'Access-Control-Request-Method': 'GET',
+        'Access-Control-Request-Headers': 'x-edgefleet-key',
+      },
     })
     expect(preflight.status).toBeLessThan(300)
     expect(preflight.headers.get('Access-Control-Allow-Origin')).toBe('https://app.example.com')
@@ -130,7 +150,11 @@ describe('edgefleet publish against wrangler dev', () => {
     const put = await fetch(`${dev.url}/v1/artifacts/${hash}`, {
       method: 'PUT',
       body: tampered,
-      headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}`, 'Content-Type': 'application/octet-stream', 'Content-Length': String(tampered.length) },
+      headers: {
+        Authorization: `Bearer ${E2E_ADMIN_TOKEN}`,
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(tampered.length),
+      },
     })
     expect(put.status).toBe(400)
     expect(((await put.json()) as { error: { code: string } }).error.code).toBe('hash_mismatch')
@@ -145,13 +169,17 @@ describe('edgefleet publish against wrangler dev', () => {
       edgefleet(['alias', 'vad', 'staging', 'v1']),
     ])
     // The same bytes again: nothing uploaded, a new version.
-    expect(ok(again).stdout).toBe('published vad v2 (1 file, 2.33 MB, 0 uploaded, 1 already stored)\nvad production → v2\n')
+    expect(ok(again).stdout).toBe(
+      'published vad v2 (1 file, 2.33 MB, 0 uploaded, 1 already stored)\nvad production → v2\n',
+    )
     expect(again.stderr).toContain('already stored  silero_vad_v5.onnx')
     expect((await manifestOf('vad', 2)).lineage.parent).toBe(1)
     expect(ok(staging).stdout).toBe('vad staging → v1 (new alias)\n')
     const secret = ok(created).stdout.trim()
     expect(secret).toMatch(/^ef_[A-Za-z0-9_-]{43}$/)
-    expect(created.stderr).toMatch(/^created (tok_[0-9a-f]{16}) "ci" \(registry:read, registry:write\)\nwarning: .*only time/)
+    expect(created.stderr).toMatch(
+      /^created (tok_[0-9a-f]{16}) "ci" \(registry:read, registry:write\)\nwarning: .*only time/,
+    )
     const id = /tok_[0-9a-f]{16}/.exec(created.stderr)![0]
 
     const [moved, withSecret, tokenList] = await Promise.all([
@@ -162,14 +190,22 @@ describe('edgefleet publish against wrangler dev', () => {
     expect(ok(moved).stdout).toBe('vad staging → v2 (was v1)\n')
     expect(ok(withSecret).stdout).toMatch(/^vad\s/m)
     // Listed while the token is first used, so "last used" may still be "-".
-    expect(ok(tokenList).stdout).toMatch(new RegExp(`^${id}\\s+ci\\s+registry:read,registry:write\\s+\\S+Z\\s+(\\S+Z|-)\\s+active$`, 'm'))
+    expect(ok(tokenList).stdout).toMatch(
+      new RegExp(`^${id}\\s+ci\\s+registry:read,registry:write\\s+\\S+Z\\s+(\\S+Z|-)\\s+active$`, 'm'),
+    )
     expect(tokenList.stdout).not.toContain(secret)
 
-    const [dep1, dep2, revoked] = await Promise.all([edgefleet(['deprecate', 'vad', '1']), edgefleet(['deprecate', 'vad', '2']), edgefleet(['tokens', 'revoke', id])])
+    const [dep1, dep2, revoked] = await Promise.all([
+      edgefleet(['deprecate', 'vad', '1']),
+      edgefleet(['deprecate', 'vad', '2']),
+      edgefleet(['tokens', 'revoke', id]),
+    ])
     expect(ok(dep1).stdout).toBe('deprecated vad v1\n')
     expect(dep2.status).toBe(1)
     expect(dep2.stdout).toBe('')
-    expect(dep2.stderr).toMatch(/^edgefleet: conflict: version 2 is aliased as [a-z,\s]+; move the alias first \(at \/deprecated\)\n$/)
+    expect(dep2.stderr).toMatch(
+      /^edgefleet: conflict: version 2 is aliased as [a-z,\s]+; move the alias first \(at \/deprecated\)\n$/,
+    )
     expect(ok(revoked).stdout).toBe(`revoked ${id} "ci"\n`)
 
     const [table, models, events, refused, tokenEvents] = await Promise.all([
@@ -187,17 +223,31 @@ describe('edgefleet publish against wrangler dev', () => {
     expect(models.stdout).toMatch(/^vad\s+onnx\s+vad\s+v2\s+(production=v2, staging=v2|staging=v2, production=v2)$/m)
 
     const lines = ok(events).stdout.trimEnd().split('\n')
-    expect(lines.map((l) => l.split(/\s+/)[1]).sort()).toEqual(
-      ['alias.moved', 'alias.moved', 'alias.moved', 'model.created', 'version.deprecated', 'version.published', 'version.published'],
+    expect(lines.map((l) => l.split(/\s+/)[1]).sort()).toEqual([
+      'alias.moved',
+      'alias.moved',
+      'alias.moved',
+      'model.created',
+      'version.deprecated',
+      'version.published',
+      'version.published',
+    ])
+    expect(lines[0]).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\s+model\.created\s+vad\s+admin\s+format=onnx task=vad$/,
     )
-    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\s+model\.created\s+vad\s+admin\s+format=onnx task=vad$/)
     expect(lines).toContainEqual(expect.stringMatching(/version\.published\s+vad\s+admin\s+v2 \(1 file, parent v1\)$/))
     expect(lines).toContainEqual(expect.stringMatching(/alias\.moved\s+vad\s+admin\s+staging v1 → v2$/))
 
     // A revoked token is refused on its next use.
     expect(refused.status).toBe(1)
     expect(refused.stderr).toBe('edgefleet: unauthorized: the token is unknown or revoked\n')
-    expect(ok(tokenEvents).stdout.trimEnd().split('\n').map((l) => JSON.parse(l)).map((e) => [e.type, e.details.id])).toEqual([
+    expect(
+      ok(tokenEvents)
+        .stdout.trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .map((e) => [e.type, e.details.id]),
+    ).toEqual([
       ['token.created', id],
       ['token.revoked', id],
     ])

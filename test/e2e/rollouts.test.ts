@@ -94,13 +94,18 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
   const rows = seededWeatherRows(5, 4)
 
   const admin = async (path: string, init: RequestInit = {}): Promise<any> => {
-    const res = await fetch(`${dev.url}${path}`, { ...init, headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}`, 'Content-Type': 'application/json', ...init.headers } })
+    const res = await fetch(`${dev.url}${path}`, {
+      ...init,
+      headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}`, 'Content-Type': 'application/json', ...init.headers },
+    })
     const body = await res.json()
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${JSON.stringify(body)}`)
     return body
   }
-  const current = async (): Promise<RolloutView> => RolloutView.parse(await admin('/v1/models/weather/rollouts/current'))
-  const production = async (): Promise<number> => (await admin('/v1/models/weather')).versions.find((v: any) => v.aliases.includes('production')).version
+  const current = async (): Promise<RolloutView> =>
+    RolloutView.parse(await admin('/v1/models/weather/rollouts/current'))
+  const production = async (): Promise<number> =>
+    (await admin('/v1/models/weather')).versions.find((v: any) => v.aliases.includes('production')).version
   const versions = (): Promise<number[]> => page.evaluate(() => (globalThis as any).sim.versions())
   const ran = (): Promise<Record<number, number[]>> => page.evaluate(() => (globalThis as any).sim.ran)
 
@@ -112,7 +117,10 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
       await page.evaluate(() => (globalThis as any).sim.flush())
       const result = await done()
       if (result !== undefined) return result
-      if (Date.now() > deadline) throw new Error(`${what}: not reached in ${deadlineMs} ms; rollout: ${JSON.stringify(await current().catch((e) => String(e)))}`)
+      if (Date.now() > deadline)
+        throw new Error(
+          `${what}: not reached in ${deadlineMs} ms; rollout: ${JSON.stringify(await current().catch((e) => String(e)))}`,
+        )
       await sleep(1000)
     }
   }
@@ -120,7 +128,10 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
   beforeAll(async () => {
     const candidates = mkdtempSync(join(tmpdir(), 'edgefleet-candidates-'))
     dirs.push(candidates)
-    writeFileSync(join(candidates, 'slow.onnx'), slowClassifier({ width: 4, classes: 5, layers: 3, rand: seededRandom(3), outputName: 'weather' }))
+    writeFileSync(
+      join(candidates, 'slow.onnx'),
+      slowClassifier({ width: 4, classes: 5, layers: 3, rand: seededRandom(3), outputName: 'weather' }),
+    )
     const weather = ['--signature', join(WEATHER, 'signature.json'), '--profile', join(WEATHER, 'profile.json')]
     const seed = async () => {
       dev = await startWranglerDev()
@@ -155,27 +166,61 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
   it('rolls a candidate with several times the latency back on its own, before it reached more than its first step', async () => {
     const started = RolloutView.parse(
       JSON.parse(
-        await cli(dev, ['rollout', 'start', 'weather', '2', '--steps', '50,100', '--min-devices', '3', '--min-inferences', '0', '--min-minutes', '0', '--guard', 'latency_p95:maxRatio=1.2', '--evaluation', '10s', '--ttl', String(TTL), '--json']),
+        await cli(dev, [
+          'rollout',
+          'start',
+          'weather',
+          '2',
+          '--steps',
+          '50,100',
+          '--min-devices',
+          '3',
+          '--min-inferences',
+          '0',
+          '--min-minutes',
+          '0',
+          '--guard',
+          'latency_p95:maxRatio=1.2',
+          '--evaluation',
+          '10s',
+          '--ttl',
+          String(TTL),
+          '--json',
+        ]),
       ),
     )
-    const inCandidate = new Set(deviceIds.filter((d) => armOf({ id: started.id, percent: 50 }, d, { webgpu: false }) === 'candidate'))
-    const rolledBack = await driveUntil(async () => {
-      const r = await current()
-      return r.status === 'rolled_back' ? r : undefined
-    }, 180_000, 'automatic rollback')
+    const inCandidate = new Set(
+      deviceIds.filter((d) => armOf({ id: started.id, percent: 50 }, d, { webgpu: false }) === 'candidate'),
+    )
+    const rolledBack = await driveUntil(
+      async () => {
+        const r = await current()
+        return r.status === 'rolled_back' ? r : undefined
+      },
+      180_000,
+      'automatic rollback',
+    )
     expect(rolledBack).toMatchObject({ reason: 'guardrail:latency_p95', step: 0, percent: 0 })
     const g = (rolledBack.lastDecision!.evidence.guardrails as any[]).find((x) => x.metric === 'latency_p95')
     expect(g.status).toBe('breach')
     expect(g.value, 'candidate p95 / baseline p95').toBeGreaterThanOrEqual(3)
-    console.info(`rollback: p95 ratio ${g.value.toFixed(2)}, ${((rolledBack.updatedAt - started.createdAt) / 1000).toFixed(1)} s after the start; candidate arm ${inCandidate.size}/${DEVICES}`)
+    console.info(
+      `rollback: p95 ratio ${g.value.toFixed(2)}, ${((rolledBack.updatedAt - started.createdAt) / 1000).toFixed(1)} s after the start; candidate arm ${inCandidate.size}/${DEVICES}`,
+    )
     expect(rolledBack.transitions.map((t) => t.action)).toEqual(['start', 'rollback'])
     // Exposure: only devices in the first step's share ever ran the candidate.
-    const exposed = Object.entries(await ran()).filter(([, vs]) => vs.includes(2)).map(([i]) => deviceIds[Number(i)])
+    const exposed = Object.entries(await ran())
+      .filter(([, vs]) => vs.includes(2))
+      .map(([i]) => deviceIds[Number(i)])
     expect(exposed.length).toBeGreaterThan(0)
     for (const d of exposed) expect(inCandidate.has(d), `${d} ran the candidate outside its step's share`).toBe(true)
     expect(exposed.length / DEVICES).toBeLessThanOrEqual(inCandidate.size / DEVICES)
     // Every device is back on the baseline.
-    await driveUntil(async () => ((await versions()).every((v) => v === 1) ? true : undefined), (EDGE_CACHE_S + TTL) * 1000 + 20_000, 'devices back on v1')
+    await driveUntil(
+      async () => ((await versions()).every((v) => v === 1) ? true : undefined),
+      (EDGE_CACHE_S + TTL) * 1000 + 20_000,
+      'devices back on v1',
+    )
     expect(await production()).toBe(1)
     const status = await cli(dev, ['rollout', 'status', 'weather'])
     expect(status).toMatch(/rolled.back/i)
@@ -185,44 +230,111 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
   it('walks a healthy candidate through every step to 100% and makes it production', async () => {
     const started = RolloutView.parse(
       JSON.parse(
-        await cli(dev, ['rollout', 'start', 'weather', '3', '--steps', '25,50,100', '--min-devices', '3', '--min-inferences', '0', '--min-minutes', '0', '--guard', 'error_rate:maxDiff=0.05,minDevices=3', '--guard', 'latency_p95:maxRatio=5', '--evaluation', '10s', '--ttl', String(TTL), '--json']),
+        await cli(dev, [
+          'rollout',
+          'start',
+          'weather',
+          '3',
+          '--steps',
+          '25,50,100',
+          '--min-devices',
+          '3',
+          '--min-inferences',
+          '0',
+          '--min-minutes',
+          '0',
+          '--guard',
+          'error_rate:maxDiff=0.05,minDevices=3',
+          '--guard',
+          'latency_p95:maxRatio=5',
+          '--evaluation',
+          '10s',
+          '--ttl',
+          String(TTL),
+          '--json',
+        ]),
       ),
     )
     expect(started.config.baseline).toBe(1)
-    const promoted = await driveUntil(async () => {
-      const r = await current()
-      if (r.status === 'rolled_back' || r.status === 'paused') throw new Error(`the healthy rollout stopped: ${r.reason} ${JSON.stringify(r.lastDecision)}`)
-      return r.status === 'promoted' ? r : undefined
-    }, 300_000, 'promotion')
+    const promoted = await driveUntil(
+      async () => {
+        const r = await current()
+        if (r.status === 'rolled_back' || r.status === 'paused')
+          throw new Error(`the healthy rollout stopped: ${r.reason} ${JSON.stringify(r.lastDecision)}`)
+        return r.status === 'promoted' ? r : undefined
+      },
+      300_000,
+      'promotion',
+    )
     expect(promoted.transitions.map((t) => t.action)).toEqual(['start', 'advance', 'advance', 'promote'])
-    console.info(`promotion: ${((promoted.updatedAt - started.createdAt) / 1000).toFixed(1)} s from start to production`)
+    console.info(
+      `promotion: ${((promoted.updatedAt - started.createdAt) / 1000).toFixed(1)} s from start to production`,
+    )
     expect(promoted.transitions.map((t) => t.to.step)).toEqual([0, 1, 2, 2])
     expect(await production()).toBe(3)
-    await driveUntil(async () => ((await versions()).every((v) => v === 3) ? true : undefined), (EDGE_CACHE_S + TTL) * 1000 + 20_000, 'every device on v3')
-    const events = (await admin('/v1/events?model=weather&type=rollout.*&limit=100')).events.filter((e: any) => e.details.rollout === started.id).map((e: any) => e.type)
+    await driveUntil(
+      async () => ((await versions()).every((v) => v === 3) ? true : undefined),
+      (EDGE_CACHE_S + TTL) * 1000 + 20_000,
+      'every device on v3',
+    )
+    const events = (await admin('/v1/events?model=weather&type=rollout.*&limit=100')).events
+      .filter((e: any) => e.details.rollout === started.id)
+      .map((e: any) => e.type)
     expect(events).toEqual(['rollout.started', 'rollout.advanced', 'rollout.advanced', 'rollout.promoted'])
   })
 
   it('obeys a manual rollback on every device within 5 s + ttl', async () => {
     const started = RolloutView.parse(
-      JSON.parse(await cli(dev, ['rollout', 'start', 'weather', '4', '--steps', '50', '--min-devices', '1000', '--evaluation', '1h', '--ttl', String(TTL), '--json'])),
+      JSON.parse(
+        await cli(dev, [
+          'rollout',
+          'start',
+          'weather',
+          '4',
+          '--steps',
+          '50',
+          '--min-devices',
+          '1000',
+          '--evaluation',
+          '1h',
+          '--ttl',
+          String(TTL),
+          '--json',
+        ]),
+      ),
     )
     expect(started.config.baseline).toBe(3)
-    const inCandidate = deviceIds.map((d) => armOf({ id: started.id, percent: 50 }, d, { webgpu: false }) === 'candidate')
-    await driveUntil(async () => ((await versions()).every((v, i) => v === (inCandidate[i] ? 4 : 3)) ? true : undefined), 60_000, 'the candidate arm on v4')
+    const inCandidate = deviceIds.map(
+      (d) => armOf({ id: started.id, percent: 50 }, d, { webgpu: false }) === 'candidate',
+    )
+    await driveUntil(
+      async () => ((await versions()).every((v, i) => v === (inCandidate[i] ? 4 : 3)) ? true : undefined),
+      60_000,
+      'the candidate arm on v4',
+    )
     const before = (await page.evaluate(() => (globalThis as any).sim.swaps.length)) as number
     const at = Date.now()
     await cli(dev, ['rollout', 'rollback', 'weather', '--reason', 'kill switch drill'])
     const deadline = at + (EDGE_CACHE_S + TTL) * 1000
     // Keep predicting: devices must answer throughout, and all be back on the baseline in time.
-    await driveUntil(async () => ((await versions()).every((v) => v === 3) ? true : undefined), (EDGE_CACHE_S + TTL) * 1000 + 20_000, 'every device back on v3')
-    const swaps = ((await page.evaluate(() => (globalThis as any).sim.swaps)) as { device: number; to: number; at: number }[]).slice(before)
+    await driveUntil(
+      async () => ((await versions()).every((v) => v === 3) ? true : undefined),
+      (EDGE_CACHE_S + TTL) * 1000 + 20_000,
+      'every device back on v3',
+    )
+    const swaps = (
+      (await page.evaluate(() => (globalThis as any).sim.swaps)) as { device: number; to: number; at: number }[]
+    ).slice(before)
     const back = new Map(swaps.filter((s) => s.to === 3).map((s) => [s.device, s.at]))
     expect([...back.keys()].sort((a, b) => a - b)).toEqual(inCandidate.flatMap((c, i) => (c ? [i] : [])))
     const worst = Math.max(...back.values())
-    console.info(`kill switch: every device back on the baseline ${worst - at} ms after the rollback (bound ${(EDGE_CACHE_S + TTL) * 1000} ms + load)`)
+    console.info(
+      `kill switch: every device back on the baseline ${worst - at} ms after the rollback (bound ${(EDGE_CACHE_S + TTL) * 1000} ms + load)`,
+    )
     // The switch itself is a reload from the device's cache: allow it 2 s on this shared machine.
-    expect(worst - at, `slowest device switched ${worst - at} ms after the rollback`).toBeLessThanOrEqual(deadline - at + 2_000)
+    expect(worst - at, `slowest device switched ${worst - at} ms after the rollback`).toBeLessThanOrEqual(
+      deadline - at + 2_000,
+    )
     expect((await current()).status).toBe('rolled_back')
   })
 })
@@ -246,14 +358,30 @@ describe('assignment shares through the assign route', { timeout: 600_000 }, () 
   it('keeps every step within 4·sqrt(p(1−p)/n) of its percent and every device in its arm across advance, pause and resume', async () => {
     const N = 2000
     const devices = seededDeviceIds(N, 20261126)
-    const start = JSON.parse(await cli(dev, ['rollout', 'start', 'weather', '2', '--steps', '1,5,25,50,100', '--min-devices', '5', '--evaluation', '1h', '--json']))
+    const start = JSON.parse(
+      await cli(dev, [
+        'rollout',
+        'start',
+        'weather',
+        '2',
+        '--steps',
+        '1,5,25,50,100',
+        '--min-devices',
+        '5',
+        '--evaluation',
+        '1h',
+        '--json',
+      ]),
+    )
     const assignAll = async (): Promise<boolean[]> => {
       const out = new Array<boolean>(N)
       let next = 0
       const worker = async () => {
         while (next < N) {
           const i = next++
-          const res = await fetch(`${dev.url}/v1/assign/weather?device=${devices[i]}&caps=webgpu:0`, { headers: { 'X-Edgefleet-Key': appKey } })
+          const res = await fetch(`${dev.url}/v1/assign/weather?device=${devices[i]}&caps=webgpu:0`, {
+            headers: { 'X-Edgefleet-Key': appKey },
+          })
           expect(res.status).toBe(200)
           const a = (await res.json()) as any
           expect(a.rollout.id).toBe(start.id)

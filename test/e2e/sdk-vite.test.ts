@@ -42,7 +42,11 @@ const cleanup: (() => Promise<void> | void)[] = []
 /** Runs a Node program to completion; rejects with its output on a non-zero exit or after `timeoutMs`. */
 function run(args: string[], options: { cwd: string; timeoutMs?: number }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: options.cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, args, {
+      cwd: options.cwd,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (out += d))
@@ -63,8 +67,14 @@ function makeApp(): string {
   mkdirSync(pkg, { recursive: true })
   cpSync(join(root, 'package.json'), join(pkg, 'package.json'))
   cpSync(join(root, 'dist', 'sdk'), join(pkg, 'dist', 'sdk'), { recursive: true })
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'customer-app', private: true, type: 'module', dependencies: { edgefleet: '*' } }))
-  writeFileSync(join(dir, 'index.html'), '<!doctype html>\n<html><head><meta charset="utf-8" /><title>customer app</title></head>\n<body><script type="module" src="/main.js"></script></body></html>\n')
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'customer-app', private: true, type: 'module', dependencies: { edgefleet: '*' } }),
+  )
+  writeFileSync(
+    join(dir, 'index.html'),
+    '<!doctype html>\n<html><head><meta charset="utf-8" /><title>customer app</title></head>\n<body><script type="module" src="/main.js"></script></body></html>\n',
+  )
   writeFileSync(join(dir, 'main.js'), MAIN_JS)
   return dir
 }
@@ -75,7 +85,10 @@ async function resultAt(origin: string): Promise<Record<string, unknown>> {
   try {
     const errors: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))
-    await page.goto(`${origin}/?endpoint=${encodeURIComponent(dev.url)}&key=${encodeURIComponent(appKey)}`, { waitUntil: 'domcontentloaded', timeout: 90_000 })
+    await page.goto(`${origin}/?endpoint=${encodeURIComponent(dev.url)}&key=${encodeURIComponent(appKey)}`, {
+      waitUntil: 'domcontentloaded',
+      timeout: 90_000,
+    })
     await page.locator('body[data-state="done"]').waitFor({ state: 'attached', timeout: 90_000 })
     expect(errors).toEqual([])
     return (await page.evaluate('window.result')) as Record<string, unknown>
@@ -107,7 +120,17 @@ beforeAll(async () => {
     return Promise.all([
       createAppKey(d, 'vite-app'),
       cli(d, ['runtime', 'push']),
-      cli(d, ['publish', 'weather', join(weather, 'model.onnx'), '--signature', join(weather, 'signature.json'), '--profile', join(weather, 'profile.json'), '--alias', 'production']),
+      cli(d, [
+        'publish',
+        'weather',
+        join(weather, 'model.onnx'),
+        '--signature',
+        join(weather, 'signature.json'),
+        '--profile',
+        join(weather, 'profile.json'),
+        '--alias',
+        'production',
+      ]),
     ])
   })
   ;[[appKey]] = await Promise.all([seeding, launching, building])
@@ -135,7 +158,11 @@ describe('the SDK in a Vite app, cross-origin to the edge', () => {
 
   it('`vite` dev server pre-bundles it, and the app predicts the same', async () => {
     const port = await freePort()
-    const server: ChildProcess = spawn(process.execPath, [vite, '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: app, env: { ...process.env, NO_COLOR: '1' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    const server: ChildProcess = spawn(
+      process.execPath,
+      [vite, '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
+      { cwd: app, env: { ...process.env, NO_COLOR: '1' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let log = ''
     server.stdout!.on('data', (d) => (log += d))
     server.stderr!.on('data', (d) => (log += d))
@@ -147,7 +174,10 @@ describe('the SDK in a Vite app, cross-origin to the edge', () => {
     for (;;) {
       if (server.exitCode !== null) throw new Error(`vite exited with ${server.exitCode}:\n${log}`)
       if (Date.now() > deadline) throw new Error(`vite dev did not answer on ${origin}:\n${log}`)
-      const ok = await fetch(origin, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)
+      const ok = await fetch(origin, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.ok,
+        () => false,
+      )
       if (ok) break
       await new Promise((r) => setTimeout(r, 200))
     }

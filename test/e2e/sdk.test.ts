@@ -45,13 +45,24 @@ interface PageRun {
 }
 
 /** In the page: create a fleet, load `vad`, predict one chunk. Only plain data crosses back. */
-function runVad(page: Page, endpoint: string, appKey: string, audio: number[], extra: Record<string, unknown> = {}): Promise<PageRun> {
+function runVad(
+  page: Page,
+  endpoint: string,
+  appKey: string,
+  audio: number[],
+  extra: Record<string, unknown> = {},
+): Promise<PageRun> {
   return page.evaluate(
     async ({ endpoint, appKey, audio, extra }) => {
       const { createFleet } = (globalThis as any).edgefleet
       const events: any[] = []
       const progress: any[] = []
-      const fleet = createFleet({ endpoint, appKey, onEvent: (e: any) => events.push({ type: e.type, code: e.code, version: e.version }), ...extra })
+      const fleet = createFleet({
+        endpoint,
+        appKey,
+        onEvent: (e: any) => events.push({ type: e.type, code: e.code, version: e.version }),
+        ...extra,
+      })
       const model = await fleet.load('vad', { onProgress: (p: any) => progress.push(p) })
       const r = await model.predict({
         input: { dtype: 'float32', dims: [1, 512], data: Float32Array.from(audio) },
@@ -61,7 +72,15 @@ function runVad(page: Page, endpoint: string, appKey: string, audio: number[], e
       const t = r.output.tensors
       ;(globalThis as any).fleet = fleet
       ;(globalThis as any).model = model
-      return { version: r.version, backend: r.backend, fallbacks: model.backend.fallbacks, output: Array.from(t.output.data), stateN: Array.from(t.stateN.data), progress, events }
+      return {
+        version: r.version,
+        backend: r.backend,
+        fallbacks: model.backend.fallbacks,
+        output: Array.from(t.output.data),
+        stateN: Array.from(t.stateN.data),
+        progress,
+        events,
+      }
     },
     { endpoint, appKey, audio, extra },
   )
@@ -80,7 +99,8 @@ describe('the browser SDK against a real edge', () => {
   const audio = audioChunk(7)
 
   beforeAll(async () => {
-    if (!existsSync(`${root}dist/sdk/edgefleet.js`)) spawnSync(process.execPath, [`${root}scripts/build-sdk.mjs`], { stdio: 'inherit' })
+    if (!existsSync(`${root}dist/sdk/edgefleet.js`))
+      spawnSync(process.execPath, [`${root}scripts/build-sdk.mjs`], { stdio: 'inherit' })
     dev = await startWranglerDev()
     await cli(dev, ['runtime', 'push'])
     await cli(dev, ['publish', 'vad', SILERO, '--alias', 'production'])
@@ -244,7 +264,12 @@ describe('the browser SDK against a real edge', () => {
     return page.evaluate(
       async ({ endpoint, appKey, audio, fleetOptions }) => {
         const events: any[] = []
-        const fleet = (globalThis as any).edgefleet.createFleet({ endpoint, appKey, onEvent: (e: any) => events.push(e), ...fleetOptions })
+        const fleet = (globalThis as any).edgefleet.createFleet({
+          endpoint,
+          appKey,
+          onEvent: (e: any) => events.push(e),
+          ...fleetOptions,
+        })
         const vad = await fleet.load('vad')
         const ocr = await fleet.load('ocr')
         const image = Float32Array.from({ length: 3 * 64 * 64 }, (_, i) => ((i * 2654435761) % 1000) / 1000)
@@ -266,7 +291,12 @@ describe('the browser SDK against a real edge', () => {
         })
         db.close()
         const dims = o.output.tensors[Object.keys(o.output.tensors)[0]].dims
-        return { ocrDims: dims, vadVersion: v.version, files, errors: events.filter((e) => e.type === 'error').map((e) => e.code) }
+        return {
+          ocrDims: dims,
+          vadVersion: v.version,
+          files,
+          errors: events.filter((e) => e.type === 'error').map((e) => e.code),
+        }
       },
       { endpoint: dev.url, appKey, audio, fleetOptions },
     )
@@ -274,22 +304,25 @@ describe('the browser SDK against a real edge', () => {
 
   it('evicts the least recently used files of models not in use to stay within its byte budget', async () => {
     const page = await openPage()
-    const cached = await page.evaluate(async ({ endpoint, appKey }) => {
-      const fleet = (globalThis as any).edgefleet.createFleet({ endpoint, appKey })
-      await fleet.load('legacy')
-      await fleet.load('vad')
-      await fleet.close()
-      const db: any = await new Promise((res) => {
-        const r = (globalThis as any).indexedDB.open('edgefleet')
-        r.onsuccess = () => res(r.result)
-      })
-      const metas: { size: number }[] = await new Promise((res) => {
-        const g = db.transaction('fileMeta').objectStore('fileMeta').getAll()
-        g.onsuccess = () => res(g.result)
-      })
-      db.close()
-      return metas.reduce((a, m) => a + m.size, 0)
-    }, { endpoint: dev.url, appKey })
+    const cached = await page.evaluate(
+      async ({ endpoint, appKey }) => {
+        const fleet = (globalThis as any).edgefleet.createFleet({ endpoint, appKey })
+        await fleet.load('legacy')
+        await fleet.load('vad')
+        await fleet.close()
+        const db: any = await new Promise((res) => {
+          const r = (globalThis as any).indexedDB.open('edgefleet')
+          r.onsuccess = () => res(r.result)
+        })
+        const metas: { size: number }[] = await new Promise((res) => {
+          const g = db.transaction('fileMeta').objectStore('fileMeta').getAll()
+          g.onsuccess = () => res(g.result)
+        })
+        db.close()
+        return metas.reduce((a, m) => a + m.size, 0)
+      },
+      { endpoint: dev.url, appKey },
+    )
     // A budget with room for less than the OCR model (4.7 MB) until something old goes.
     const result = await loadVadAndOcr(page, { cacheBytes: cached + 3_500_000 })
     expect(result.errors).toEqual([])

@@ -26,9 +26,20 @@ let server: Started | undefined
 
 /** Runs `node scripts/start.mjs` in its own process group and resolves once it prints that it is ready. */
 async function start(timeoutMs = 200_000): Promise<Started> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), INSPECTOR_PORT: String(await freePort()), EDGEFLEET_STATE_DIR: stateDir, NO_COLOR: '1' }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    INSPECTOR_PORT: String(await freePort()),
+    EDGEFLEET_STATE_DIR: stateDir,
+    NO_COLOR: '1',
+  }
   delete env.EDGEFLEET_ADMIN_TOKEN
-  const child = spawn(process.execPath, ['scripts/start.mjs'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
+    cwd: root,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let log = ''
   child.stdout!.on('data', (d) => (log += d))
   child.stderr!.on('data', (d) => (log += d))
@@ -42,7 +53,12 @@ async function start(timeoutMs = 200_000): Promise<Started> {
     await new Promise((r) => setTimeout(r, 200))
   }
   const field = (re: RegExp) => log.match(re)?.[1] ?? ''
-  const banner = { adminToken: field(/admin token (\S+)/), appKey: field(/app key\s+(\S+)/), demo: field(/demo\s+(http\S+)/), seeded: /demo models seeded/.test(log) }
+  const banner = {
+    adminToken: field(/admin token (\S+)/),
+    appKey: field(/app key\s+(\S+)/),
+    demo: field(/demo\s+(http\S+)/),
+    seeded: /demo models seeded/.test(log),
+  }
   return { child, output: () => log, banner }
 }
 
@@ -80,7 +96,13 @@ describe('npm start on an empty state', () => {
     expect(banner.adminToken).toBe('ef_dev_admin_token_local_only')
     expect(banner.appKey).toMatch(/^ef_/)
     expect(banner.demo).toBe(`${url}/demo/#key=${banner.appKey}`)
-    for (const line of [`API         ${url}/v1`, `${url}/openapi.json`, `health      ${url}/healthz`, `SDK         ${url}/sdk/edgefleet.js`]) expect(server!.output()).toContain(line)
+    for (const line of [
+      `API         ${url}/v1`,
+      `${url}/openapi.json`,
+      `health      ${url}/healthz`,
+      `SDK         ${url}/sdk/edgefleet.js`,
+    ])
+      expect(server!.output()).toContain(line)
     expect(readFileSync(join(stateDir, 'demo-app-key'), 'utf8').trim()).toBe(banner.appKey)
     // A test's edge never writes the developer's demo config.
     const config = join(root, 'public', 'demo', 'config.json')
@@ -91,12 +113,20 @@ describe('npm start on an empty state', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
     const res = await admin('/v1/models')
     expect(res.status).toBe(200)
-    const { models } = (await res.json()) as { models: { name: string; format: string; latestVersion: number; aliases: Record<string, number> }[] }
+    const { models } = (await res.json()) as {
+      models: { name: string; format: string; latestVersion: number; aliases: Record<string, number> }[]
+    }
     const byName = Object.fromEntries(models.map((m) => [m.name, m]))
     expect(byName.weather).toMatchObject({ format: 'onnx', latestVersion: 1, aliases: { production: 1 } })
     expect(byName.vad).toMatchObject({ format: 'onnx', latestVersion: 1, aliases: { production: 1 } })
-    const version = (await (await admin('/v1/models/weather/versions/1')).json()) as { signature: unknown; profile: { outputs: Record<string, unknown> }; metrics: Record<string, number> }
-    expect(version.signature).toEqual(JSON.parse(readFileSync(join(root, 'demo', 'models', 'weather', 'signature.json'), 'utf8')))
+    const version = (await (await admin('/v1/models/weather/versions/1')).json()) as {
+      signature: unknown
+      profile: { outputs: Record<string, unknown> }
+      metrics: Record<string, number>
+    }
+    expect(version.signature).toEqual(
+      JSON.parse(readFileSync(join(root, 'demo', 'models', 'weather', 'signature.json'), 'utf8')),
+    )
     expect(Object.keys(version.profile.outputs).sort()).toEqual(['confidence', 'weather'])
     expect(version.metrics.train_accuracy).toBeGreaterThan(version.metrics.majority_baseline)
   })
@@ -127,7 +157,10 @@ describe('npm start on an empty state', () => {
       page.on('pageerror', (e) => errors.push(e.message))
       await page.goto(server!.banner.demo, { waitUntil: 'domcontentloaded', timeout: 90_000 })
       await page.locator('#status[data-state="ready"], #status[data-state="error"]').waitFor({ timeout: 90_000 })
-      expect(await page.locator('#status').getAttribute('data-state'), await page.locator('#status').textContent() ?? '').toBe('ready')
+      expect(
+        await page.locator('#status').getAttribute('data-state'),
+        (await page.locator('#status').textContent()) ?? '',
+      ).toBe('ready')
       expect(await page.locator('#status').textContent()).toMatch(/^weather v1 on wasm/)
 
       await page.fill('input[name="precipitation"]', '12.5')
@@ -138,7 +171,9 @@ describe('npm start on an empty state', () => {
       expect(await page.locator('#meta').textContent()).toMatch(/^version 1 · backend wasm/)
 
       await page.click('#simulate')
-      await page.locator('#drift-status[data-state="done"], #drift-status[data-state="error"]').waitFor({ timeout: 90_000 })
+      await page
+        .locator('#drift-status[data-state="done"], #drift-status[data-state="error"]')
+        .waitFor({ timeout: 90_000 })
       // DESIGN: 2012 vs 2015 drifts on temp_max (p 1.9e-4, JS 0.22), not on wind.
       expect(await page.locator('#drift-status').textContent()).toMatch(/365 days, .*drifted: temp_max\.$/)
       expect(await page.locator('#drift-table tr.drifted td:first-child').allTextContents()).toEqual(['temp_max'])
@@ -155,7 +190,9 @@ describe('npm start on an empty state', () => {
     server = await start()
     expect(server.banner.seeded).toBe(false)
     expect(server.banner.appKey).toBe(first.appKey)
-    const { models } = (await (await admin('/v1/models')).json()) as { models: { name: string; latestVersion: number }[] }
+    const { models } = (await (await admin('/v1/models')).json()) as {
+      models: { name: string; latestVersion: number }[]
+    }
     expect(models.map((m) => `${m.name}@${m.latestVersion}`).sort()).toEqual(['vad@1', 'weather@1'])
   }, 240_000)
 })

@@ -40,13 +40,43 @@ const PROFILE = {
   v: 1,
   rows: 100,
   features: {
-    temp_max: { type: 'numeric', edges: [5, 10, 15, 20, 25], counts: [10, 15, 25, 25, 15, 10], n: 100, missing: 0, mean: 15, std: 7, min: -3, max: 33 },
-    wind: { type: 'numeric', edges: [2, 4, 6, 8], counts: [20, 30, 25, 15, 10], n: 100, missing: 0, mean: 4, std: 2, min: 0, max: 10 },
+    temp_max: {
+      type: 'numeric',
+      edges: [5, 10, 15, 20, 25],
+      counts: [10, 15, 25, 25, 15, 10],
+      n: 100,
+      missing: 0,
+      mean: 15,
+      std: 7,
+      min: -3,
+      max: 33,
+    },
+    wind: {
+      type: 'numeric',
+      edges: [2, 4, 6, 8],
+      counts: [20, 30, 25, 15, 10],
+      n: 100,
+      missing: 0,
+      mean: 4,
+      std: 2,
+      min: 0,
+      max: 10,
+    },
     sky: { type: 'categorical', categories: ['clear', 'cloudy', 'rain'], counts: [40, 35, 25, 0], n: 100, missing: 0 },
   },
   outputs: {
     label: { type: 'categorical', categories: ['stay', 'go'], counts: [50, 50, 0], n: 100, missing: 0 },
-    confidence: { type: 'numeric', edges: [0.6, 0.8], counts: [40, 40, 20], n: 100, missing: 0, mean: 0.7, std: 0.1, min: 0.5, max: 1 },
+    confidence: {
+      type: 'numeric',
+      edges: [0.6, 0.8],
+      counts: [40, 40, 20],
+      n: 100,
+      missing: 0,
+      mean: 0.7,
+      std: 0.1,
+      min: 0.5,
+      max: 1,
+    },
   },
 }
 const FEATURE_NAMES = Object.keys(PROFILE.features)
@@ -58,7 +88,14 @@ const NUMBERS = [987654.321, -31415.9265]
 const WORD = 'SENTINEL_zq7'
 const APP_USER = `${WORD}-user-987654.321@example.com`
 /** Every number a leak could show: the value, its float32 rounding, its negation and what featurization makes of it. */
-const FORBIDDEN_NUMBERS = NUMBERS.flatMap((x) => [x, Math.fround(x), (x - 15) / 7, Math.fround((x - 15) / 7), x / 10, Math.fround(x / 10)]).flatMap((x) => [x, -x])
+const FORBIDDEN_NUMBERS = NUMBERS.flatMap((x) => [
+  x,
+  Math.fround(x),
+  (x - 15) / 7,
+  Math.fround((x - 15) / 7),
+  x / 10,
+  Math.fround(x / 10),
+]).flatMap((x) => [x, -x])
 /** Integer parts: a leak rounded or truncated. */
 const FORBIDDEN_INTEGERS = new Set(NUMBERS.flatMap((x) => [Math.trunc(x), Math.round(x)]).flatMap((x) => [x, -x]))
 /** Textual forms, including the first digits of each number wherever they stand alone. */
@@ -82,7 +119,8 @@ function sentinelsIn(text: string): string[] {
   const found = FORBIDDEN_TEXT.filter((re) => re.test(text)).map(String)
   for (const token of text.match(/-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g) ?? []) {
     const x = Number(token)
-    if (FORBIDDEN_INTEGERS.has(x) || FORBIDDEN_NUMBERS.some((f) => Math.abs(x - f) <= 1e-6 * Math.abs(f))) found.push(token)
+    if (FORBIDDEN_INTEGERS.has(x) || FORBIDDEN_NUMBERS.some((f) => Math.abs(x - f) <= 1e-6 * Math.abs(f)))
+      found.push(token)
   }
   return found
 }
@@ -91,19 +129,56 @@ function sentinelsIn(text: string): string[] {
 const SKETCH = ['', '.v', '.alpha', '.zero', '.offset', '.counts', '.counts[]', '.n', '.sum', '.min', '.max']
 const BINS = ['', '.counts', '.counts[]', '.missing']
 const ALLOWED_PATHS = new Set([
-  'v', 'batchId', 'sentAt', 'sampleRate', 'dropped', 'dropped.<reason>', 'dp', 'dp.epsilon',
-  'device', 'device.id', 'device.sdk', 'device.app',
-  'device.caps', 'device.caps.webgpu', 'device.caps.f16', 'device.caps.deviceMemory', 'device.caps.cores', 'device.caps.platform',
-  'reports', 'reports[]', 'reports[].model', 'reports[].version', 'reports[].role',
-  'reports[].rollout', 'reports[].rollout.id', 'reports[].rollout.arm', 'reports[].window', 'reports[].window.start', 'reports[].window.end',
-  'reports[].backend', 'reports[].fallbacks', 'reports[].fallbacks.<backend>',
-  'reports[].counts', 'reports[].counts.inferences', 'reports[].counts.errors', 'reports[].counts.cacheHits', 'reports[].counts.loads',
+  'v',
+  'batchId',
+  'sentAt',
+  'sampleRate',
+  'dropped',
+  'dropped.<reason>',
+  'dp',
+  'dp.epsilon',
+  'device',
+  'device.id',
+  'device.sdk',
+  'device.app',
+  'device.caps',
+  'device.caps.webgpu',
+  'device.caps.f16',
+  'device.caps.deviceMemory',
+  'device.caps.cores',
+  'device.caps.platform',
+  'reports',
+  'reports[]',
+  'reports[].model',
+  'reports[].version',
+  'reports[].role',
+  'reports[].rollout',
+  'reports[].rollout.id',
+  'reports[].rollout.arm',
+  'reports[].window',
+  'reports[].window.start',
+  'reports[].window.end',
+  'reports[].backend',
+  'reports[].fallbacks',
+  'reports[].fallbacks.<backend>',
+  'reports[].counts',
+  'reports[].counts.inferences',
+  'reports[].counts.errors',
+  'reports[].counts.cacheHits',
+  'reports[].counts.loads',
   ...SKETCH.map((k) => `reports[].loadMs${k}`),
   ...SKETCH.map((k) => `reports[].latency${k}`),
-  'reports[].features', ...BINS.map((k) => `reports[].features.<feature>${k}`),
-  'reports[].outputs', ...BINS.map((k) => `reports[].outputs.<output>${k}`),
-  'reports[].shadow', 'reports[].shadow.compared', 'reports[].shadow.agreed', 'reports[].shadow.meanAbsDiff',
-  'reports[].feedback', 'reports[].feedback.labeled', 'reports[].feedback.correct',
+  'reports[].features',
+  ...BINS.map((k) => `reports[].features.<feature>${k}`),
+  'reports[].outputs',
+  ...BINS.map((k) => `reports[].outputs.<output>${k}`),
+  'reports[].shadow',
+  'reports[].shadow.compared',
+  'reports[].shadow.agreed',
+  'reports[].shadow.meanAbsDiff',
+  'reports[].feedback',
+  'reports[].feedback.labeled',
+  'reports[].feedback.correct',
 ])
 const NAMES: Record<string, (key: string) => string | undefined> = {
   dropped: (k) => (/^[a-z0-9_]{1,64}$/.test(k) ? '<reason>' : undefined),
@@ -142,21 +217,41 @@ describe('what the SDK sends to the edge', () => {
     const profileDir = mkdtempSync(join(tmpdir(), 'edgefleet-privacy-'))
     dirs.push(modelDir, profileDir)
     const rand = seededRandom(11)
-    writeFileSync(join(modelDir, 'kiosk.onnx'), linearClassifier(Array.from({ length: 10 }, () => rand() - 0.5), [0.1, -0.1], 5))
+    writeFileSync(
+      join(modelDir, 'kiosk.onnx'),
+      linearClassifier(
+        Array.from({ length: 10 }, () => rand() - 0.5),
+        [0.1, -0.1],
+        5,
+      ),
+    )
     writeFileSync(join(modelDir, 'signature.json'), JSON.stringify(SIGNATURE))
     writeFileSync(join(modelDir, 'profile.json'), JSON.stringify(PROFILE))
 
     const seed = async () => {
       dev = await startWranglerDev({ vars: { TELEMETRY_MIN_DEVICES: String(MIN_DEVICES) } })
       await cli(dev, ['runtime', 'push'])
-      await cli(dev, ['publish', 'kiosk', join(modelDir, 'kiosk.onnx'), '--signature', join(modelDir, 'signature.json'), '--profile', join(modelDir, 'profile.json'), '--alias', 'production'])
+      await cli(dev, [
+        'publish',
+        'kiosk',
+        join(modelDir, 'kiosk.onnx'),
+        '--signature',
+        join(modelDir, 'signature.json'),
+        '--profile',
+        join(modelDir, 'profile.json'),
+        '--alias',
+        'production',
+      ])
       appKey = await createAppKey(dev)
       edge = await recordingProxy(dev.url)
     }
     const open = async () => {
       context = await launchChromium(profileDir)
       context.on('request', (r: Request) => {
-        if (!r.url().startsWith(edge.url)) elsewhere.push(r.allHeaders().then((headers) => ({ method: r.method(), url: r.url(), headers, body: r.postDataBuffer() })))
+        if (!r.url().startsWith(edge.url))
+          elsewhere.push(
+            r.allHeaders().then((headers) => ({ method: r.method(), url: r.url(), headers, body: r.postDataBuffer() })),
+          )
       })
     }
     site = await serveStatic(`${root}test/e2e/pages/plain`, { mounts: { '/sdk/': `${root}dist/sdk` } })
@@ -191,7 +286,11 @@ describe('what the SDK sends to the edge', () => {
         for (const row of sentinelRows) if ((await model.predict(row)).version === 1) inferences++
         inferences += (await model.predictBatch([...sentinelRows, { temp_max: 20, wind: 5, sky: 'rain' }])).length
         // Refused inputs (not a record) carrying sentinels: counted as errors, never described.
-        for (const bad of [[big, word], word]) await model.predict(bad).then(() => undefined, () => errors++)
+        for (const bad of [[big, word], word])
+          await model.predict(bad).then(
+            () => undefined,
+            () => errors++,
+          )
         const drift = await model.drift()
         await fleet.flush()
         return { deviceId: await fleet.deviceId(), inferences, errors, sky: drift.features.sky }
@@ -216,14 +315,20 @@ describe('what the SDK sends to the edge', () => {
       { numbers: NUMBERS, word: WORD },
     )
     expect((await telemetryQueueState(page)).batches).toBe(1)
-    const isKeepalive = (r: { method: string; path: string }) => r.method === 'POST' && new URL(r.path, edge.url).searchParams.has('key')
+    const isKeepalive = (r: { method: string; path: string }) =>
+      r.method === 'POST' && new URL(r.path, edge.url).searchParams.has('key')
     expect(edge.requests.filter(isKeepalive)).toEqual([])
     await page.goto(`${site.url}/index.html?next`)
     await expect.poll(() => edge.requests.find(isKeepalive)?.status, { timeout: 30_000 }).toBe(202)
     edge.cut = null
 
     for (const r of await Promise.all(elsewhere)) {
-      const texts = [r.url, decodeURIComponent(r.url), ...Object.entries(r.headers).flat(), r.body?.toString('latin1') ?? '']
+      const texts = [
+        r.url,
+        decodeURIComponent(r.url),
+        ...Object.entries(r.headers).flat(),
+        r.body?.toString('latin1') ?? '',
+      ]
       expect(texts.flatMap(sentinelsIn), `${r.method} ${r.url}`).toEqual([])
     }
     const batches: { via: string; batch: unknown }[] = []
@@ -232,7 +337,13 @@ describe('what the SDK sends to the edge', () => {
       const where = `${r.method} ${r.path}`
       const gzip = r.headers['content-encoding'] === 'gzip' || url.searchParams.get('encoding') === 'gzip'
       const body = gzip ? gunzipSync(r.body) : r.body
-      const texts = [r.path, decodeURIComponent(r.path), ...Object.entries(r.headers).flatMap(([k, v]) => [k, String(v)]), body.toString('utf8'), body.toString('latin1')]
+      const texts = [
+        r.path,
+        decodeURIComponent(r.path),
+        ...Object.entries(r.headers).flatMap(([k, v]) => [k, String(v)]),
+        body.toString('utf8'),
+        body.toString('latin1'),
+      ]
       expect(texts.flatMap(sentinelsIn), where).toEqual([])
       if (r.method === 'OPTIONS') continue
 
@@ -241,12 +352,16 @@ describe('what the SDK sends to the edge', () => {
       if (r.method === 'GET' && url.pathname === '/v1/assign/kiosk') {
         expect(query, where).toEqual(['caps', 'device'])
         expect(url.searchParams.get('device')).toBe(run.deviceId)
-        for (const part of url.searchParams.get('caps')!.split(',')) expect(part, where).toMatch(/^(webgpu|f16|mem|cores|platform):[a-z0-9_.-]+$/)
+        for (const part of url.searchParams.get('caps')!.split(','))
+          expect(part, where).toMatch(/^(webgpu|f16|mem|cores|platform):[a-z0-9_.-]+$/)
       } else if (r.method === 'GET' && /^\/v1\/artifacts\/[0-9a-f]{64}$/.test(url.pathname)) {
         expect(query, where).toEqual([])
         expect(r.body.length, where).toBe(0)
       } else if (r.method === 'POST' && url.pathname === '/v1/telemetry') {
-        expect(query.every((k) => k === 'key' || k === 'encoding'), where).toBe(true)
+        expect(
+          query.every((k) => k === 'key' || k === 'encoding'),
+          where,
+        ).toBe(true)
         batches.push({ via: gzip ? 'gzip' : 'keepalive', batch: JSON.parse(body.toString('utf8')) })
       } else throw new Error(`an unexpected request to the edge: ${where}`)
     }
@@ -257,32 +372,57 @@ describe('what the SDK sends to the edge', () => {
     for (const { via, batch } of batches) {
       const parsed = Batch.safeParse(batch)
       expect(parsed.success, `${via}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true)
-      expect([...keyPaths(batch)].filter((p) => !ALLOWED_PATHS.has(p)), via).toEqual([])
+      expect(
+        [...keyPaths(batch)].filter((p) => !ALLOWED_PATHS.has(p)),
+        via,
+      ).toEqual([])
       expect(parsed.data!.device.id).toBe(run.deviceId)
     }
     const reported = batches.flatMap(({ batch }) => Batch.parse(batch).reports)
     // The queued batch went out twice (refused gzip, then keepalive): count each batch id once.
     const unique = new Map(batches.map(({ batch }) => [Batch.parse(batch).batchId, Batch.parse(batch)]))
-    const totals = [...unique.values()].flatMap((b) => b.reports).reduce((a, r) => ({ inferences: a.inferences + r.counts.inferences, errors: a.errors + r.counts.errors }), { inferences: 0, errors: 0 })
+    const totals = [...unique.values()]
+      .flatMap((b) => b.reports)
+      .reduce((a, r) => ({ inferences: a.inferences + r.counts.inferences, errors: a.errors + r.counts.errors }), {
+        inferences: 0,
+        errors: 0,
+      })
     expect(totals).toEqual({ inferences: run.inferences + 1, errors: run.errors + 1 })
     expect(new Set(reported.flatMap((r) => Object.keys(r.features)))).toEqual(new Set(FEATURE_NAMES))
     // The sentinels became bin counts and nothing else: unknown skies in `__other__` (the last bin), a
     // number given as a string counted missing.
     const bins = (name: string) =>
-      [...unique.values()].flatMap((b) => b.reports).reduce((a, r) => ({ counts: a.counts.map((c, i) => c + (r.features[name]?.counts[i] ?? 0)), missing: a.missing + (r.features[name]?.missing ?? 0) }), { counts: [0, 0, 0, 0, 0, 0].slice(0, PROFILE.features[name as keyof typeof PROFILE.features].counts.length), missing: 0 })
+      [...unique.values()]
+        .flatMap((b) => b.reports)
+        .reduce(
+          (a, r) => ({
+            counts: a.counts.map((c, i) => c + (r.features[name]?.counts[i] ?? 0)),
+            missing: a.missing + (r.features[name]?.missing ?? 0),
+          }),
+          {
+            counts: [0, 0, 0, 0, 0, 0].slice(0, PROFILE.features[name as keyof typeof PROFILE.features].counts.length),
+            missing: 0,
+          },
+        )
     expect(bins('sky')).toEqual({ counts: [2, 0, 1, 7], missing: 0 })
     expect(bins('temp_max')).toEqual({ counts: [2, 0, 2, 0, 1, 3], missing: 2 })
   })
 
   it('suppresses a model seen on fewer devices than k in the fleet view, with no metric at all', async () => {
-    const res = await fetch(`${dev.url}/v1/models/kiosk/telemetry`, { headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` } })
+    const res = await fetch(`${dev.url}/v1/models/kiosk/telemetry`, {
+      headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` },
+    })
     expect(res.status).toBe(200)
     const text = await res.text()
     expect(sentinelsIn(text)).toEqual([])
     const view = FleetView.parse(JSON.parse(text))
     expect(view.minDevices).toBe(MIN_DEVICES)
     expect(view.cohorts).toHaveLength(1)
-    expect(view.cohorts[0].total).toEqual({ suppressed: true, reason: 'fewer_than_min_devices', minDevices: MIN_DEVICES })
+    expect(view.cohorts[0].total).toEqual({
+      suppressed: true,
+      reason: 'fewer_than_min_devices',
+      minDevices: MIN_DEVICES,
+    })
     expect(view.cohorts[0].series.every((p) => p.suppressed)).toBe(true)
   })
 })

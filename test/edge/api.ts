@@ -27,7 +27,9 @@ export async function bodyOf(res: Response): Promise<any> {
 
 /** Empties every registry table and the artifact bucket (storage is shared across tests). */
 export async function resetState(): Promise<void> {
-  await env.DB.batch(['aliases', 'versions', 'models', 'tokens', 'events'].map((t) => env.DB.prepare(`DELETE FROM ${t}`)))
+  await env.DB.batch(
+    ['aliases', 'versions', 'models', 'tokens', 'events'].map((t) => env.DB.prepare(`DELETE FROM ${t}`)),
+  )
   let cursor: string | undefined
   do {
     const page = await env.ARTIFACTS.list({ cursor })
@@ -39,7 +41,10 @@ export async function resetState(): Promise<void> {
 /** Everything D1 and R2 hold, to prove a rejected request changed nothing. */
 export async function snapshot(): Promise<string> {
   const tables = await Promise.all(
-    ['models', 'versions', 'aliases', 'tokens', 'events'].map(async (t) => [t, (await env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()).results]),
+    ['models', 'versions', 'aliases', 'tokens', 'events'].map(async (t) => [
+      t,
+      (await env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()).results,
+    ]),
   )
   const objects = (await env.ARTIFACTS.list()).objects.map((o) => [o.key, o.size])
   return JSON.stringify({ tables, objects })
@@ -52,9 +57,17 @@ export async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 /** Uploads bytes as an artifact and returns the file entry for a publish. */
-export async function upload(path: string, bytes: Uint8Array, token = ADMIN): Promise<{ path: string; sha256: string; size: number }> {
+export async function upload(
+  path: string,
+  bytes: Uint8Array,
+  token = ADMIN,
+): Promise<{ path: string; sha256: string; size: number }> {
   const hash = await sha256(bytes)
-  const res = await api('PUT', `/v1/artifacts/${hash}`, { token, raw: bytes, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) } })
+  const res = await api('PUT', `/v1/artifacts/${hash}`, {
+    token,
+    raw: bytes,
+    headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) },
+  })
   if (res.status !== 201 && res.status !== 200) throw new Error(`upload failed: ${res.status} ${await res.text()}`)
   return { path, sha256: hash, size: bytes.length }
 }

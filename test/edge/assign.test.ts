@@ -17,20 +17,29 @@ describe('GET /v1/assign/:model', () => {
     const file = await upload('model.onnx', new Uint8Array([7, 7, 7]))
     await api('POST', '/v1/models/vad/versions', { body: { files: [file] } })
     await api('PUT', '/v1/models/vad/aliases/production', { body: { version: 1 } })
-    const res = await api('GET', `/v1/assign/vad?device=${device}&caps=webgpu:0,cores:4`, { token: null, headers: { 'X-Edgefleet-Key': key } })
+    const res = await api('GET', `/v1/assign/vad?device=${device}&caps=webgpu:0,cores:4`, {
+      token: null,
+      headers: { 'X-Edgefleet-Key': key },
+    })
     expect(res.status).toBe(200)
     expect(res.headers.get('Cache-Control')).toBe('no-cache')
     const a = Assignment.parse(await bodyOf(res))
     expect(a).toMatchObject({ model: 'vad', version: 1, role: 'primary', format: 'onnx', ttlSeconds: 30 })
     expect(a.files[0]).toEqual({ ...file, url: `http://edge.test/v1/artifacts/${file.sha256}` })
     const etag = res.headers.get('ETag')!
-    const again = await api('GET', `/v1/assign/vad?device=${device}`, { token: null, headers: { 'X-Edgefleet-Key': key, 'If-None-Match': etag } })
+    const again = await api('GET', `/v1/assign/vad?device=${device}`, {
+      token: null,
+      headers: { 'X-Edgefleet-Key': key, 'If-None-Match': etag },
+    })
     expect(again.status).toBe(304)
 
     // Moving production changes the answer and its ETag.
     await api('POST', '/v1/models/vad/versions', { body: { files: [file] } })
     await api('PUT', '/v1/models/vad/aliases/production', { body: { version: 2 } })
-    const moved = await api('GET', `/v1/assign/vad?device=${device}`, { token: null, headers: { 'X-Edgefleet-Key': key, 'If-None-Match': etag } })
+    const moved = await api('GET', `/v1/assign/vad?device=${device}`, {
+      token: null,
+      headers: { 'X-Edgefleet-Key': key, 'If-None-Match': etag },
+    })
     expect(moved.status).toBe(200)
     expect((await bodyOf(moved)).version).toBe(2)
   })

@@ -22,7 +22,7 @@ beforeAll(async () => {
   file = await upload('m.onnx', new Uint8Array([1, 2, 3]))
   await api('POST', '/v1/models/m/versions', { body: { files: [file] } })
   secrets = {} as Record<Scope, string>
-  for (const scope of SCOPES) secrets[scope] = (await createToken(`t-${scope.replace(":", "-")}`, [scope])).token
+  for (const scope of SCOPES) secrets[scope] = (await createToken(`t-${scope.replace(':', '-')}`, [scope])).token
 })
 
 // The route → scopes matrix of the API (admin holds every scope; registry:write implies registry:read).
@@ -31,7 +31,12 @@ const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
   ['POST', '/v1/models', () => ({ body: { name: `created-${++created}`, format: 'onnx' } }), ['registry:write']],
   ['GET', '/v1/models', () => ({}), ['registry:read']],
   ['GET', '/v1/models/m', () => ({}), ['registry:read']],
-  ['PUT', '/v1/artifacts/' + 'c'.repeat(64), () => ({ raw: 'abc', headers: { 'Content-Length': '3', 'Content-Type': 'application/octet-stream' } }), ['registry:write']],
+  [
+    'PUT',
+    '/v1/artifacts/' + 'c'.repeat(64),
+    () => ({ raw: 'abc', headers: { 'Content-Length': '3', 'Content-Type': 'application/octet-stream' } }),
+    ['registry:write'],
+  ],
   ['GET', '/v1/artifacts/FILE', () => ({}), ['device', 'registry:read']],
   ['POST', '/v1/models/m/versions', () => ({ body: { files: [file] } }), ['registry:write']],
   ['GET', '/v1/models/m/versions/1', () => ({}), ['registry:read']],
@@ -46,7 +51,18 @@ const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
 
 describe('scope × route matrix', () => {
   const cases = routes.flatMap(([method, path, opts, allowed]) =>
-    SCOPES.map((scope) => [method, path, scope, scope === 'admin' || allowed.includes(scope) || (scope === 'registry:write' && allowed.includes('registry:read')), opts] as const),
+    SCOPES.map(
+      (scope) =>
+        [
+          method,
+          path,
+          scope,
+          scope === 'admin' ||
+            allowed.includes(scope) ||
+            (scope === 'registry:write' && allowed.includes('registry:read')),
+          opts,
+        ] as const,
+    ),
   )
   it.each(cases)('%s %s with %s → allowed: %s', async (method, path, scope, allowed, opts) => {
     const res = await api(method, path.replace('FILE', file.sha256), { ...opts(), token: secrets[scope] })
@@ -72,7 +88,11 @@ describe('tokens', () => {
     expect(rows).not.toContain(t.token)
     const list = await bodyOf(await api('GET', '/v1/tokens'))
     expect(JSON.stringify(list)).not.toContain(t.token)
-    expect(list.tokens.find((x: any) => x.id === t.id)).toMatchObject({ name: 'ci-bot', scopes: ['registry:read'], revokedAt: null })
+    expect(list.tokens.find((x: any) => x.id === t.id)).toMatchObject({
+      name: 'ci-bot',
+      scopes: ['registry:read'],
+      revokedAt: null,
+    })
 
     expect((await api('GET', '/v1/models', { token: t.token })).status).toBe(200)
     const revoked = await api('DELETE', `/v1/tokens/${t.id}`)
@@ -95,7 +115,11 @@ describe('tokens', () => {
   })
 
   it('rejects garbage credentials and malformed Authorization headers with 401', async () => {
-    const variants: Record<string, string>[] = [{ Authorization: 'Bearer nope' }, { Authorization: 'Basic abc' }, { 'X-Edgefleet-Key': 'nope' }]
+    const variants: Record<string, string>[] = [
+      { Authorization: 'Bearer nope' },
+      { Authorization: 'Basic abc' },
+      { 'X-Edgefleet-Key': 'nope' },
+    ]
     for (const headers of variants) {
       const res = await api('GET', '/v1/models', { token: null, headers })
       expect(res.status).toBe(401)
@@ -107,8 +131,18 @@ describe('tokens', () => {
     const path = `/v1/artifacts/${file.sha256}`
     expect((await api('GET', path, { token: null, headers: { 'X-Edgefleet-Key': key.token } })).status).toBe(200)
     expect((await api('GET', `${path}?key=${key.token}`, { token: null })).status).toBe(200)
-    expect((await api('GET', path, { token: null, headers: { 'X-Edgefleet-Key': key.token, Origin: 'https://app.example' } })).status).toBe(200)
-    const evil = await api('GET', path, { token: null, headers: { 'X-Edgefleet-Key': key.token, Origin: 'https://evil.example' } })
+    expect(
+      (
+        await api('GET', path, {
+          token: null,
+          headers: { 'X-Edgefleet-Key': key.token, Origin: 'https://app.example' },
+        })
+      ).status,
+    ).toBe(200)
+    const evil = await api('GET', path, {
+      token: null,
+      headers: { 'X-Edgefleet-Key': key.token, Origin: 'https://evil.example' },
+    })
     expect(evil.status).toBe(403)
   })
 
@@ -132,20 +166,34 @@ describe('CORS', () => {
   it('answers device preflights for any origin and exposes ETag, Retry-After, Content-Range', async () => {
     const res = await api('OPTIONS', `/v1/artifacts/${file.sha256}`, {
       token: null,
-      headers: { Origin: 'https://shop.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-edgefleet-key, range' },
+      headers: {
+        Origin: 'https://shop.example',
+        'Access-Control-Request-Method': 'GET',
+        'Access-Control-Request-Headers': 'x-edgefleet-key, range',
+      },
     })
     expect(res.status).toBe(204)
     expect(res.headers.get('Access-Control-Allow-Origin')).toBe('https://shop.example')
     expect(res.headers.get('Access-Control-Allow-Headers')?.toLowerCase()).toContain('x-edgefleet-key')
-    const get = await api('GET', `/v1/artifacts/${file.sha256}`, { token: secrets.device, headers: { Origin: 'https://shop.example' } })
+    const get = await api('GET', `/v1/artifacts/${file.sha256}`, {
+      token: secrets.device,
+      headers: { Origin: 'https://shop.example' },
+    })
     expect(get.headers.get('Access-Control-Allow-Origin')).toBe('https://shop.example')
-    for (const h of ['etag', 'retry-after', 'content-range']) expect(get.headers.get('Access-Control-Expose-Headers')?.toLowerCase()).toContain(h)
+    for (const h of ['etag', 'retry-after', 'content-range'])
+      expect(get.headers.get('Access-Control-Expose-Headers')?.toLowerCase()).toContain(h)
   })
 
   it('gives admin routes no cross-origin access unless the origin is configured', async () => {
-    const res = await api('OPTIONS', '/v1/models', { token: null, headers: { Origin: 'https://shop.example', 'Access-Control-Request-Method': 'POST' } })
+    const res = await api('OPTIONS', '/v1/models', {
+      token: null,
+      headers: { Origin: 'https://shop.example', 'Access-Control-Request-Method': 'POST' },
+    })
     expect(res.headers.get('Access-Control-Allow-Origin')).toBeNull()
-    const upload = await api('OPTIONS', `/v1/artifacts/${file.sha256}`, { token: null, headers: { Origin: 'https://shop.example', 'Access-Control-Request-Method': 'PUT' } })
+    const upload = await api('OPTIONS', `/v1/artifacts/${file.sha256}`, {
+      token: null,
+      headers: { Origin: 'https://shop.example', 'Access-Control-Request-Method': 'PUT' },
+    })
     expect(upload.headers.get('Access-Control-Allow-Origin')).toBeNull()
   })
 })

@@ -9,7 +9,9 @@ describe('GET /healthz', () => {
   })
 
   it('runs on a D1 database with the migrations applied', async () => {
-    const { results } = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1").bind('events').all()
+    const { results } = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1")
+      .bind('events')
+      .all()
     expect(results).toHaveLength(1)
   })
 })

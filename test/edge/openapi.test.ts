@@ -11,7 +11,9 @@ describe('GET /openapi.json', () => {
     const served = createApp()
       .routes.filter((r) => r.method !== 'ALL' && r.path !== '/openapi.json')
       .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`)
-    const documented = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`))
+    const documented = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m} ${path}`),
+    )
     expect(new Set(served)).toEqual(new Set(documented))
     expect(served.length).toBeGreaterThanOrEqual(12)
   })

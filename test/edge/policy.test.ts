@@ -42,7 +42,11 @@ function receiver(answers: number[] = []): Received[] {
     const req = new Request(input as RequestInfo, init)
     if (!req.url.startsWith(hook)) return original(input as RequestInfo, init)
     const raw = await req.text()
-    seen.push({ signatureValid: await verifyWebhook(SECRET, req.headers.get('X-Edgefleet-Signature'), raw, Date.now()), idempotencyKey: req.headers.get('Idempotency-Key'), body: JSON.parse(raw) })
+    seen.push({
+      signatureValid: await verifyWebhook(SECRET, req.headers.get('X-Edgefleet-Signature'), raw, Date.now()),
+      idempotencyKey: req.headers.get('Idempotency-Key'),
+      body: JSON.parse(raw),
+    })
     return new Response(null, { status: answers.shift() ?? 204 })
   })
   return seen
@@ -62,7 +66,9 @@ async function evaluateAt(at: number): Promise<void> {
 }
 
 async function events(type: string): Promise<any[]> {
-  const { results } = await env.DB.prepare('SELECT * FROM events WHERE model = ?1 AND type = ?2 ORDER BY seq').bind(model, type).all<any>()
+  const { results } = await env.DB.prepare('SELECT * FROM events WHERE model = ?1 AND type = ?2 ORDER BY seq')
+    .bind(model, type)
+    .all<any>()
   return results.map((r) => ({ ...r, details: JSON.parse(r.details) }))
 }
 
@@ -80,7 +86,12 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, ms = 10_000): Pro
 async function sendDrifted(start: number, devices: number, tag: string): Promise<void> {
   const rand = seededRandom(start % 1000)
   for (let d = 0; d < devices; d++) {
-    const res = await postBatch(makeBatch(`dev_${tag}_${d.toString().padStart(4, '0')}`, [makeReport(rand, { model, start, drift: true, inferences: 40 })]), key)
+    const res = await postBatch(
+      makeBatch(`dev_${tag}_${d.toString().padStart(4, '0')}`, [
+        makeReport(rand, { model, start, drift: true, inferences: 40 }),
+      ]),
+      key,
+    )
     expect(res.status).toBe(202)
   }
 }
@@ -88,15 +99,32 @@ async function sendDrifted(start: number, devices: number, tag: string): Promise
 describe('PUT/GET /v1/models/:model/policy', { timeout: 30_000 }, () => {
   it('stores the policy (admin), fills defaults, never shows the secret, and audits the change', async () => {
     const put = await api('PUT', `/v1/models/${model}/policy`, {
-      body: { when: { any: [{ anyFeatureDrifted: { consecutiveWindows: 2 } }, { accuracyBelow: { value: 0.8 } }] }, webhook: { url: hook, secret: SECRET } },
+      body: {
+        when: { any: [{ anyFeatureDrifted: { consecutiveWindows: 2 } }, { accuracyBelow: { value: 0.8 } }] },
+        webhook: { url: hook, secret: SECRET },
+      },
     })
     expect(put.status).toBe(200)
     const view = PolicyView.parse(await bodyOf(put))
-    expect(view).toMatchObject({ model, revision: 1, cooldownMinutes: 1440, enabled: true, webhook: { url: hook, secret: '<redacted>' }, updatedBy: 'admin' })
-    expect(view.when).toEqual({ any: [{ anyFeatureDrifted: { consecutiveWindows: 2, minDevices: 50, windowMinutes: 60 } }, { accuracyBelow: { value: 0.8, minLabeled: 100, windowMinutes: 1440, consecutiveWindows: 1 } }] })
+    expect(view).toMatchObject({
+      model,
+      revision: 1,
+      cooldownMinutes: 1440,
+      enabled: true,
+      webhook: { url: hook, secret: '<redacted>' },
+      updatedBy: 'admin',
+    })
+    expect(view.when).toEqual({
+      any: [
+        { anyFeatureDrifted: { consecutiveWindows: 2, minDevices: 50, windowMinutes: 60 } },
+        { accuracyBelow: { value: 0.8, minLabeled: 100, windowMinutes: 1440, consecutiveWindows: 1 } },
+      ],
+    })
     expect(view.state.nextEvaluationAt).toBeGreaterThan(Date.now())
 
-    const reader = (await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'reader', scopes: ['telemetry:read'] } }))).token
+    const reader = (
+      await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'reader', scopes: ['telemetry:read'] } }))
+    ).token
     const got = await api('GET', `/v1/models/${model}/policy`, { token: reader })
     expect(got.status).toBe(200)
     expect(await bodyOf(got)).toEqual(view)
@@ -108,13 +136,27 @@ describe('PUT/GET /v1/models/:model/policy', { timeout: 30_000 }, () => {
   })
 
   it('refuses bad policies with a pointer, unknown models, and callers without admin', async () => {
-    const bad = await api('PUT', `/v1/models/${model}/policy`, { body: { when: { anyFeatureDrifted: { windowMinutes: 7 } } } })
+    const bad = await api('PUT', `/v1/models/${model}/policy`, {
+      body: { when: { anyFeatureDrifted: { windowMinutes: 7 } } },
+    })
     expect(bad.status).toBe(400)
-    expect((await bodyOf(bad)).error).toMatchObject({ code: 'validation_failed', pointer: '/when/anyFeatureDrifted/windowMinutes' })
-    expect((await api('PUT', '/v1/models/no-such-model/policy', { body: { when: { anyFeatureDrifted: {} } } })).status).toBe(404)
+    expect((await bodyOf(bad)).error).toMatchObject({
+      code: 'validation_failed',
+      pointer: '/when/anyFeatureDrifted/windowMinutes',
+    })
+    expect(
+      (await api('PUT', '/v1/models/no-such-model/policy', { body: { when: { anyFeatureDrifted: {} } } })).status,
+    ).toBe(404)
     expect((await api('GET', `/v1/models/${model}/policy`)).status).toBe(404)
-    const writer = (await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'writer', scopes: ['registry:write', 'telemetry:read'] } }))).token
-    const forbidden = await api('PUT', `/v1/models/${model}/policy`, { token: writer, body: { when: { anyFeatureDrifted: {} } } })
+    const writer = (
+      await bodyOf(
+        await api('POST', '/v1/tokens', { body: { name: 'writer', scopes: ['registry:write', 'telemetry:read'] } }),
+      )
+    ).token
+    const forbidden = await api('PUT', `/v1/models/${model}/policy`, {
+      token: writer,
+      body: { when: { anyFeatureDrifted: {} } },
+    })
     expect(forbidden.status).toBe(403)
     expect((await api('GET', `/v1/models/${model}/policy`, { token: key })).status).toBe(403)
   })
@@ -134,14 +176,23 @@ describe('retraining triggers', { timeout: 60_000 }, () => {
       c.now = () => b - 10 * MIN + 1000
     })
     const put = await api('PUT', `/v1/models/${model}/policy`, {
-      body: { when: { anyFeatureDrifted: { consecutiveWindows: 1, minDevices: 5, windowMinutes: 5 } }, cooldownMinutes: 10, graceMinutes: 0, webhook: { url: hook, secret: SECRET } },
+      body: {
+        when: { anyFeatureDrifted: { consecutiveWindows: 1, minDevices: 5, windowMinutes: 5 } },
+        cooldownMinutes: 10,
+        graceMinutes: 0,
+        webhook: { url: hook, secret: SECRET },
+      },
     })
     expect((await bodyOf(put)).state.nextEvaluationAt).toBe(b - 5 * MIN)
 
     await evaluateAt(b - 5 * MIN + 1000) // A closed: fires
     const [fired] = await events('retrain.requested')
     expect(fired).toMatchObject({ actor: 'policy', model })
-    expect(fired.details).toMatchObject({ version: 1, policyRevision: 1, reason: expect.stringContaining('temp_max drifted') })
+    expect(fired.details).toMatchObject({
+      version: 1,
+      policyRevision: 1,
+      reason: expect.stringContaining('temp_max drifted'),
+    })
     const evidence = fired.details.conditions[0]
     expect(evidence).toMatchObject({ condition: 'anyFeatureDrifted', met: true, name: 'temp_max' })
     expect(evidence.windows).toHaveLength(1)
@@ -159,7 +210,12 @@ describe('retraining triggers', { timeout: 60_000 }, () => {
     await evaluateAt(b + 1000) // B closed: still drifted, but within the 10-minute cooldown
     expect(await events('retrain.requested')).toHaveLength(1)
     const state = (await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state
-    expect(state).toMatchObject({ lastResult: { met: true }, lastFiredAt: b - 5 * MIN + 1000, lastEventId: fired.id, cooldownUntil: b + 5 * MIN + 1000 })
+    expect(state).toMatchObject({
+      lastResult: { met: true },
+      lastFiredAt: b - 5 * MIN + 1000,
+      lastEventId: fired.id,
+      cooldownUntil: b + 5 * MIN + 1000,
+    })
 
     await evaluateAt(b + 5 * MIN + 1000) // C closed, cooldown over: fires again
     expect(await events('retrain.requested')).toHaveLength(2)
@@ -174,7 +230,12 @@ describe('retraining triggers', { timeout: 60_000 }, () => {
     await runInDurableObject(control(), (c: ModelControl) => {
       c.now = () => b - 5 * MIN + 1000
     })
-    await api('PUT', `/v1/models/${model}/policy`, { body: { when: { anyFeatureDrifted: { consecutiveWindows: 1, minDevices: 5, windowMinutes: 5 } }, graceMinutes: 0 } })
+    await api('PUT', `/v1/models/${model}/policy`, {
+      body: {
+        when: { anyFeatureDrifted: { consecutiveWindows: 1, minDevices: 5, windowMinutes: 5 } },
+        graceMinutes: 0,
+      },
+    })
     await evaluateAt(b + 1000)
     expect(await events('retrain.requested')).toHaveLength(0)
     const state = (await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state
@@ -194,13 +255,27 @@ describe('webhook delivery (the Queue consumer)', { timeout: 30_000 }, () => {
       ack: () => void (outcome.acked = true),
       retry: (o?: { delaySeconds?: number }) => void (outcome.retryDelay = o?.delaySeconds ?? 0),
     }
-    return { batch: { queue: 'edgefleet-retrain', messages: [message], ackAll() {}, retryAll() {} } as unknown as MessageBatch<any>, outcome }
+    return {
+      batch: {
+        queue: 'edgefleet-retrain',
+        messages: [message],
+        ackAll() {},
+        retryAll() {},
+      } as unknown as MessageBatch<any>,
+      outcome,
+    }
   }
 
   async function firedEvent(): Promise<string> {
-    await api('PUT', `/v1/models/${model}/policy`, { body: { when: { anyFeatureDrifted: {} }, webhook: { url: hook, secret: SECRET } } })
+    await api('PUT', `/v1/models/${model}/policy`, {
+      body: { when: { anyFeatureDrifted: {} }, webhook: { url: hook, secret: SECRET } },
+    })
     const id = 'evt_test_' + crypto.randomUUID().slice(0, 8)
-    await env.DB.prepare("INSERT INTO events (id, type, model, actor, at, details) VALUES (?1, 'retrain.requested', ?2, 'policy', ?3, '{\"version\":1}')").bind(id, model, Date.now()).run()
+    await env.DB.prepare(
+      "INSERT INTO events (id, type, model, actor, at, details) VALUES (?1, 'retrain.requested', ?2, 'policy', ?3, '{\"version\":1}')",
+    )
+      .bind(id, model, Date.now())
+      .run()
     return id
   }
 
@@ -216,7 +291,12 @@ describe('webhook delivery (the Queue consumer)', { timeout: 30_000 }, () => {
         return new Response(null, { status })
       }) as typeof fetch,
     })
-    for (const [attempts, answer, delay] of [[1, 503, 10], [2, 'network', 20], [3, 429, 40], [7, 500, 640]] as const) {
+    for (const [attempts, answer, delay] of [
+      [1, 503, 10],
+      [2, 'network', 20],
+      [3, 429, 40],
+      [7, 500, 640],
+    ] as const) {
       const { batch, outcome } = batchOf(id, attempts)
       await deliverRetrainBatch(batch, env, deps(answer))
       expect(outcome).toEqual({ acked: false, retryDelay: delay })
@@ -234,7 +314,10 @@ describe('webhook delivery (the Queue consumer)', { timeout: 30_000 }, () => {
     const { deliverRetrainBatch } = await import('../../edge/webhook/deliver.ts')
     const id = await firedEvent()
     const refused = batchOf(id, 1)
-    await deliverRetrainBatch(refused.batch, env, { now: Date.now, fetch: (async () => new Response(null, { status: 410 })) as typeof fetch })
+    await deliverRetrainBatch(refused.batch, env, {
+      now: Date.now,
+      fetch: (async () => new Response(null, { status: 410 })) as typeof fetch,
+    })
     expect(refused.outcome.acked).toBe(true)
     expect((await events('webhook.failed'))[0].details.reason).toContain('410')
 
@@ -245,7 +328,10 @@ describe('webhook delivery (the Queue consumer)', { timeout: 30_000 }, () => {
       await deliverRetrainBatch(batch, env)
       expect(outcome.acked).toBe(true)
     }
-    expect(seen.map((s) => [s.signatureValid, s.idempotencyKey])).toEqual([[true, other], [true, other]])
+    expect(seen.map((s) => [s.signatureValid, s.idempotencyKey])).toEqual([
+      [true, other],
+      [true, other],
+    ])
     expect((await events('webhook.delivered')).filter((e) => e.details.eventId === other)).toHaveLength(1)
   })
 })

@@ -17,7 +17,17 @@ const profile = {
   v: 1,
   rows: 4,
   features: {
-    temp_max: { type: 'numeric', edges: [10, 20], counts: [1, 2, 1], n: 4, missing: 0, mean: 15, std: 5, min: 5, max: 25 },
+    temp_max: {
+      type: 'numeric',
+      edges: [10, 20],
+      counts: [1, 2, 1],
+      n: 4,
+      missing: 0,
+      mean: 15,
+      std: 5,
+      min: 5,
+      max: 25,
+    },
     weather: { type: 'categorical', categories: ['sun'], counts: [3, 1], n: 4, missing: 0 },
   },
 }
@@ -26,9 +36,18 @@ beforeEach(resetState)
 
 describe('models', () => {
   it('creates, lists and details a model; a duplicate is 409 and changes nothing', async () => {
-    const res = await api('POST', '/v1/models', { body: { name: 'weather', format: 'onnx', task: 'classification', signature: tabular, description: 'd' } })
+    const res = await api('POST', '/v1/models', {
+      body: { name: 'weather', format: 'onnx', task: 'classification', signature: tabular, description: 'd' },
+    })
     expect(res.status).toBe(201)
-    expect(await bodyOf(res)).toMatchObject({ name: 'weather', format: 'onnx', task: 'classification', latestVersion: null, aliases: {}, createdBy: 'admin' })
+    expect(await bodyOf(res)).toMatchObject({
+      name: 'weather',
+      format: 'onnx',
+      task: 'classification',
+      latestVersion: null,
+      aliases: {},
+      createdBy: 'admin',
+    })
     const before = await snapshot()
     const dup = await api('POST', '/v1/models', { body: { name: 'weather', format: 'onnx' } })
     expect(dup.status).toBe(409)
@@ -45,7 +64,10 @@ describe('models', () => {
     [{ name: 'x'.repeat(65), format: 'onnx' }, '/name'],
     [{ name: 'ok', format: 'pytorch' }, '/format'],
     [{ name: 'ok', format: 'onnx', extra: 1 }, ''],
-    [{ name: 'ok', format: 'onnx', signature: { kind: 'tabular', features: [], output: { kind: 'regression' } } }, '/signature/features'],
+    [
+      { name: 'ok', format: 'onnx', signature: { kind: 'tabular', features: [], output: { kind: 'regression' } } },
+      '/signature/features',
+    ],
   ])('refuses %j with 400 and a pointer', async (body, pointer) => {
     const before = await snapshot()
     const res = await api('POST', '/v1/models', { body })
@@ -58,13 +80,21 @@ describe('models', () => {
 
   it('answers malformed JSON, a wrong media type and an oversized body with stable codes', async () => {
     const before = await snapshot()
-    const bad = await api('POST', '/v1/models', { raw: '{"name": "x",', headers: { 'Content-Type': 'application/json' } })
+    const bad = await api('POST', '/v1/models', {
+      raw: '{"name": "x",',
+      headers: { 'Content-Type': 'application/json' },
+    })
     expect(bad.status).toBe(400)
     expect((await bodyOf(bad)).error.code).toBe('invalid_json')
-    const text = await api('POST', '/v1/models', { raw: '{"name":"x","format":"onnx"}', headers: { 'Content-Type': 'text/csv' } })
+    const text = await api('POST', '/v1/models', {
+      raw: '{"name":"x","format":"onnx"}',
+      headers: { 'Content-Type': 'text/csv' },
+    })
     expect([400, 415]).toContain(text.status)
     expect((await bodyOf(text)).error.code).toMatch(/unsupported_media_type|validation_failed/)
-    const huge = await api('POST', '/v1/models', { body: { name: 'big', format: 'onnx', description: 'x'.repeat(1_100_000) } })
+    const huge = await api('POST', '/v1/models', {
+      body: { name: 'big', format: 'onnx', description: 'x'.repeat(1_100_000) },
+    })
     expect(huge.status).toBe(413)
     expect((await bodyOf(huge)).error.code).toBe('too_large')
     expect(await snapshot()).toBe(before)
@@ -81,10 +111,16 @@ describe('artifacts', () => {
   it('stores bytes only under their hash, re-uploads cheaply, and serves them with immutable caching', async () => {
     const data = bytes(300_000)
     const hash = await sha256(data)
-    const put = await api('PUT', `/v1/artifacts/${hash}`, { raw: data, headers: { 'Content-Length': String(data.length), 'Content-Type': 'application/octet-stream' } })
+    const put = await api('PUT', `/v1/artifacts/${hash}`, {
+      raw: data,
+      headers: { 'Content-Length': String(data.length), 'Content-Type': 'application/octet-stream' },
+    })
     expect(put.status).toBe(201)
     expect(await bodyOf(put)).toEqual({ sha256: hash, size: data.length, created: true })
-    const again = await api('PUT', `/v1/artifacts/${hash}`, { raw: data, headers: { 'Content-Length': String(data.length), 'Content-Type': 'application/octet-stream' } })
+    const again = await api('PUT', `/v1/artifacts/${hash}`, {
+      raw: data,
+      headers: { 'Content-Length': String(data.length), 'Content-Type': 'application/octet-stream' },
+    })
     expect(again.status).toBe(200)
     expect((await bodyOf(again)).created).toBe(false)
 
@@ -125,18 +161,30 @@ describe('artifacts', () => {
     const before = await snapshot()
     const tampered = data.slice()
     tampered[1234] ^= 0xff
-    const res = await api('PUT', `/v1/artifacts/${hash}`, { raw: tampered, headers: { 'Content-Length': String(tampered.length), 'Content-Type': 'application/octet-stream' } })
+    const res = await api('PUT', `/v1/artifacts/${hash}`, {
+      raw: tampered,
+      headers: { 'Content-Length': String(tampered.length), 'Content-Type': 'application/octet-stream' },
+    })
     expect(res.status).toBe(400)
     expect((await bodyOf(res)).error.code).toBe('hash_mismatch')
     const stream = new ReadableStream({ start: (c) => (c.enqueue(data), c.close()) })
-    const noLength = await api('PUT', `/v1/artifacts/${hash}`, { raw: stream, headers: { 'Content-Type': 'application/octet-stream' } })
+    const noLength = await api('PUT', `/v1/artifacts/${hash}`, {
+      raw: stream,
+      headers: { 'Content-Type': 'application/octet-stream' },
+    })
     expect(noLength.status).toBe(411)
     expect((await bodyOf(noLength)).error.code).toBe('length_required')
-    const badHash = await api('PUT', '/v1/artifacts/XYZ', { raw: data, headers: { 'Content-Length': '5000', 'Content-Type': 'application/octet-stream' } })
+    const badHash = await api('PUT', '/v1/artifacts/XYZ', {
+      raw: data,
+      headers: { 'Content-Length': '5000', 'Content-Type': 'application/octet-stream' },
+    })
     expect(badHash.status).toBe(400)
     expect((await bodyOf(badHash)).error.code).toBe('validation_failed')
     // The declared length is checked before a byte is read.
-    const tooBig = await api('PUT', `/v1/artifacts/${hash}`, { raw: data, headers: { 'Content-Length': String(200 * 1024 * 1024), 'Content-Type': 'application/octet-stream' } })
+    const tooBig = await api('PUT', `/v1/artifacts/${hash}`, {
+      raw: data,
+      headers: { 'Content-Length': String(200 * 1024 * 1024), 'Content-Type': 'application/octet-stream' },
+    })
     expect(tooBig.status).toBe(413)
     expect((await bodyOf(tooBig)).error.code).toBe('too_large')
     expect(await snapshot()).toBe(before)
@@ -149,46 +197,103 @@ describe('versions, lineage and aliases', () => {
     await createModel('weather', { signature: tabular })
     const file = await upload('model.onnx', bytes(2048))
     const res = await api('POST', '/v1/models/weather/versions', {
-      body: { files: [file], profile, metrics: { accuracy: 0.91 }, lineage: { dataHash: 'sha256:abc', codeCommit: 'deadbeef' } },
+      body: {
+        files: [file],
+        profile,
+        metrics: { accuracy: 0.91 },
+        lineage: { dataHash: 'sha256:abc', codeCommit: 'deadbeef' },
+      },
     })
     expect(res.status).toBe(201)
     const m = await bodyOf(res)
-    expect(m).toMatchObject({ model: 'weather', version: 1, format: 'onnx', metrics: { accuracy: 0.91 }, deprecated: false, aliases: [] })
+    expect(m).toMatchObject({
+      model: 'weather',
+      version: 1,
+      format: 'onnx',
+      metrics: { accuracy: 0.91 },
+      deprecated: false,
+      aliases: [],
+    })
     expect(m.files).toEqual([{ ...file, url: `http://edge.test/v1/artifacts/${file.sha256}` }])
     expect(m.lineage).toMatchObject({ dataHash: 'sha256:abc', codeCommit: 'deadbeef', createdBy: 'admin' })
     expect(m.signature).toMatchObject({ kind: 'tabular' })
-    const v2 = await bodyOf(await api('POST', '/v1/models/weather/versions', { body: { files: [file], profile, lineage: { parent: 1 } } }))
+    const v2 = await bodyOf(
+      await api('POST', '/v1/models/weather/versions', { body: { files: [file], profile, lineage: { parent: 1 } } }),
+    )
     expect(v2.version).toBe(2)
     expect(v2.lineage.parent).toBe(1)
     const got = await bodyOf(await api('GET', '/v1/models/weather/versions/1'))
     expect(got).toEqual(m)
     const detail = await bodyOf(await api('GET', '/v1/models/weather'))
     expect(detail.latestVersion).toBe(2)
-    expect(detail.versions.map((v: any) => [v.version, v.parent])).toEqual([[2, 1], [1, null]])
+    expect(detail.versions.map((v: any) => [v.version, v.parent])).toEqual([
+      [2, 1],
+      [1, null],
+    ])
   })
 
   it('gives concurrent publishes distinct consecutive numbers', async () => {
     await createModel('race')
     const file = await upload('m.onnx', bytes(100))
-    const results = await Promise.all(Array.from({ length: 8 }, () => api('POST', '/v1/models/race/versions', { body: { files: [file] } })))
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => api('POST', '/v1/models/race/versions', { body: { files: [file] } })),
+    )
     const numbers = await Promise.all(results.map(async (r) => (expect(r.status).toBe(201), (await bodyOf(r)).version)))
     expect(numbers.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
     const { events } = await bodyOf(await api('GET', '/v1/events?model=race&type=version.published'))
-    expect(events.map((e: any) => e.details.version).sort((a: number, b: number) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+    expect(events.map((e: any) => e.details.version).sort((a: number, b: number) => a - b)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8,
+    ])
   })
 
   it.each([
-    ['a missing artifact', (f: any) => ({ files: [{ ...f, sha256: 'a'.repeat(64) }] }), 'artifact_missing', '/files/0/sha256'],
+    [
+      'a missing artifact',
+      (f: any) => ({ files: [{ ...f, sha256: 'a'.repeat(64) }] }),
+      'artifact_missing',
+      '/files/0/sha256',
+    ],
     ['a wrong size', (f: any) => ({ files: [{ ...f, size: f.size + 1 }] }), 'validation_failed', '/files/0/size'],
-    ['path traversal', (f: any) => ({ files: [{ ...f, path: '../etc/passwd.onnx' }] }), 'validation_failed', '/files/0/path'],
-    ['an absolute path', (f: any) => ({ files: [{ ...f, path: '/model.onnx' }] }), 'validation_failed', '/files/0/path'],
+    [
+      'path traversal',
+      (f: any) => ({ files: [{ ...f, path: '../etc/passwd.onnx' }] }),
+      'validation_failed',
+      '/files/0/path',
+    ],
+    [
+      'an absolute path',
+      (f: any) => ({ files: [{ ...f, path: '/model.onnx' }] }),
+      'validation_failed',
+      '/files/0/path',
+    ],
     ['no .onnx file', (f: any) => ({ files: [{ ...f, path: 'weights.bin' }] }), 'validation_failed', '/files'],
     ['duplicate paths', (f: any) => ({ files: [f, f] }), 'validation_failed', '/files'],
     ['an unknown parent', (f: any) => ({ files: [f], lineage: { parent: 9 } }), 'validation_failed', '/lineage/parent'],
     ['an unknown field', (f: any) => ({ files: [f], owner: 'me' }), 'validation_failed', ''],
-    ['a profile missing a feature', (f: any) => ({ files: [f], profile: { ...profile, features: { temp_max: profile.features.temp_max } } }), 'validation_failed', '/profile/features/weather'],
-    ['a profile of the wrong type', (f: any) => ({ files: [f], profile: { ...profile, features: { ...profile.features, weather: profile.features.temp_max } } }), 'validation_failed', '/profile/features/weather/type'],
-    ['an inconsistent profile', (f: any) => ({ files: [f], profile: { ...profile, features: { ...profile.features, temp_max: { ...profile.features.temp_max, n: 5 } } } }), 'validation_failed', '/profile/features/temp_max'],
+    [
+      'a profile missing a feature',
+      (f: any) => ({ files: [f], profile: { ...profile, features: { temp_max: profile.features.temp_max } } }),
+      'validation_failed',
+      '/profile/features/weather',
+    ],
+    [
+      'a profile of the wrong type',
+      (f: any) => ({
+        files: [f],
+        profile: { ...profile, features: { ...profile.features, weather: profile.features.temp_max } },
+      }),
+      'validation_failed',
+      '/profile/features/weather/type',
+    ],
+    [
+      'an inconsistent profile',
+      (f: any) => ({
+        files: [f],
+        profile: { ...profile, features: { ...profile.features, temp_max: { ...profile.features.temp_max, n: 5 } } },
+      }),
+      'validation_failed',
+      '/profile/features/temp_max',
+    ],
   ])('refuses %s and changes nothing', async (_name, make, code, pointer) => {
     await createModel('weather', { signature: tabular })
     const file = await upload('model.onnx', bytes(64))
@@ -202,7 +307,9 @@ describe('versions, lineage and aliases', () => {
   })
 
   it('404s a version of a model that does not exist, and a missing version', async () => {
-    const res = await api('POST', '/v1/models/ghost/versions', { body: { files: [{ path: 'm.onnx', sha256: 'b'.repeat(64), size: 1 }] } })
+    const res = await api('POST', '/v1/models/ghost/versions', {
+      body: { files: [{ path: 'm.onnx', sha256: 'b'.repeat(64), size: 1 }] },
+    })
     expect(res.status).toBe(404)
     expect((await bodyOf(res)).error.code).toBe('not_found')
     await createModel('weather')
@@ -278,13 +385,17 @@ describe('artifact uploads by more than one publisher', () => {
     expect(head.headers.get('Content-Length')).toBe('4096')
     expect(await head.text()).toBe('')
     expect((await api('HEAD', `/v1/artifacts/${'0'.repeat(64)}`)).status).toBe(404)
-    const again = await api('PUT', `/v1/artifacts/${hash}`, { raw: data, headers: { 'Content-Length': '4096', 'Content-Type': 'application/octet-stream', 'If-None-Match': '*' } })
+    const again = await api('PUT', `/v1/artifacts/${hash}`, {
+      raw: data,
+      headers: { 'Content-Length': '4096', 'Content-Type': 'application/octet-stream', 'If-None-Match': '*' },
+    })
     expect(again.status).toBe(412)
     expect((await bodyOf(again)).error.code).toBe('precondition_failed')
   })
 
   it('lets a registry:write token read what it publishes', async () => {
-    const writer = (await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'ci', scopes: ['registry:write'] } }))).token
+    const writer = (await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'ci', scopes: ['registry:write'] } })))
+      .token
     expect((await api('GET', '/v1/models', { token: writer })).status).toBe(200)
     expect((await api('GET', '/v1/events', { token: writer })).status).toBe(200)
     expect((await api('GET', '/v1/tokens', { token: writer })).status).toBe(403)

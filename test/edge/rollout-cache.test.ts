@@ -2,11 +2,25 @@ import { describe, expect, it } from 'vitest'
 import type { RolloutAssignView } from '../../core/rollout/assign.ts'
 import { RolloutCache, rolloutCacheMs } from '../../edge/assign/rollout-cache.ts'
 
-const view = (percent: number): RolloutAssignView => ({ id: 'ro_c', mode: 'canary', status: 'running', baseline: 1, candidate: 2, percent, ttlSeconds: 30, shadowSampleRate: 0.2 })
+const view = (percent: number): RolloutAssignView => ({
+  id: 'ro_c',
+  mode: 'canary',
+  status: 'running',
+  baseline: 1,
+  candidate: 2,
+  percent,
+  ttlSeconds: 30,
+  shadowSampleRate: 0.2,
+})
 
 /** A loader whose answers and failures the test sets, counting its calls. */
 function loader() {
-  const state = { calls: 0, answer: view(1) as RolloutAssignView | null, fail: false, gate: null as Promise<void> | null }
+  const state = {
+    calls: 0,
+    answer: view(1) as RolloutAssignView | null,
+    fail: false,
+    gate: null as Promise<void> | null,
+  }
   const load = async () => {
     state.calls++
     if (state.gate) await state.gate

@@ -67,14 +67,26 @@ export interface ArmReport {
 
 /** A report as a device in the arm sends it (seeded histograms, chosen counts and latency). */
 export function armReport(rand: () => number, o: ArmReport): Report {
-  const base = makeReport(rand, { model: o.model, version: o.version, start: o.start, role: o.role, rollout: { id: o.rollout, arm: o.arm }, inferences: o.inferences ?? 20 })
+  const base = makeReport(rand, {
+    model: o.model,
+    version: o.version,
+    start: o.start,
+    role: o.role,
+    rollout: { id: o.rollout, arm: o.arm },
+    inferences: o.inferences ?? 20,
+  })
   const latency = new DDSketch()
   latency.add(o.latencyMs ?? 4, base.counts.inferences)
   return { ...base, counts: { ...base.counts, errors: o.errors ?? 0 }, fallbacks: {}, latency: latency.toJSON() }
 }
 
 /** Each device sends one report (one batch); every batch must be accepted. */
-export async function sendReports(key: string, devices: string[], rand: () => number, o: Omit<ArmReport, 'arm'> & { arm: Arm }): Promise<void> {
+export async function sendReports(
+  key: string,
+  devices: string[],
+  rand: () => number,
+  o: Omit<ArmReport, 'arm'> & { arm: Arm },
+): Promise<void> {
   for (const d of devices) {
     const res = await postBatch(makeBatch(d, [armReport(rand, o)]), key)
     expect(res.status).toBe(202)
@@ -83,13 +95,18 @@ export async function sendReports(key: string, devices: string[], rand: () => nu
 
 /** Events of a model, oldest first, optionally of one type. */
 export async function eventsOf(model: string, type?: string): Promise<any[]> {
-  const q = type ? env.DB.prepare('SELECT * FROM events WHERE model = ?1 AND type = ?2 ORDER BY seq').bind(model, type) : env.DB.prepare('SELECT * FROM events WHERE model = ?1 ORDER BY seq').bind(model)
+  const q = type
+    ? env.DB.prepare('SELECT * FROM events WHERE model = ?1 AND type = ?2 ORDER BY seq').bind(model, type)
+    : env.DB.prepare('SELECT * FROM events WHERE model = ?1 ORDER BY seq').bind(model)
   return (await q.all<any>()).results.map((r) => ({ ...r, details: JSON.parse(r.details) }))
 }
 
 /** The device's assignment through the real route. */
 export async function assignOf(model: string, key: string, device: string, caps = 'webgpu:0'): Promise<any> {
-  const res = await api('GET', `/v1/assign/${model}?device=${device}&caps=${caps}`, { token: null, headers: { 'X-Edgefleet-Key': key } })
+  const res = await api('GET', `/v1/assign/${model}?device=${device}&caps=${caps}`, {
+    token: null,
+    headers: { 'X-Edgefleet-Key': key },
+  })
   expect(res.status).toBe(200)
   return bodyOf(res)
 }

@@ -35,10 +35,19 @@ export async function gzip(text: string): Promise<Uint8Array> {
 export async function postBatch(
   batch: unknown,
   key: string,
-  o: { textPlain?: boolean; gzip?: 'header' | 'query'; keyInQuery?: boolean; raw?: BodyInit; headers?: Record<string, string> } = {},
+  o: {
+    textPlain?: boolean
+    gzip?: 'header' | 'query'
+    keyInQuery?: boolean
+    raw?: BodyInit
+    headers?: Record<string, string>
+  } = {},
 ): Promise<Response> {
   const text = typeof batch === 'string' ? batch : JSON.stringify(batch)
-  const headers: Record<string, string> = { 'Content-Type': o.textPlain ? 'text/plain;charset=UTF-8' : 'application/json', ...o.headers }
+  const headers: Record<string, string> = {
+    'Content-Type': o.textPlain ? 'text/plain;charset=UTF-8' : 'application/json',
+    ...o.headers,
+  }
   const query = new URLSearchParams()
   if (o.keyInQuery) query.set('key', key)
   else headers['X-Edgefleet-Key'] = key

@@ -16,7 +16,14 @@ const nextDevice = () => `dev_ingest_${(++devices).toString().padStart(6, '0')}`
 /** Row counts of every shard of a model, summed. */
 async function stored(m: string): Promise<{ batches: number; raw: number; cells: number }> {
   const all = await Promise.all(Array.from({ length: SHARDS }, (_, i) => shardStub(env, m, i).inspect()))
-  return all.reduce((acc, s) => ({ batches: acc.batches + s.batches, raw: acc.raw + s.raw, cells: acc.cells + s.minuteCells + s.hourCells }), { batches: 0, raw: 0, cells: 0 })
+  return all.reduce(
+    (acc, s) => ({
+      batches: acc.batches + s.batches,
+      raw: acc.raw + s.raw,
+      cells: acc.cells + s.minuteCells + s.hourCells,
+    }),
+    { batches: 0, raw: 0, cells: 0 },
+  )
 }
 
 /** The fleet totals of a model's primary cohort (minDevices is 5 in wrangler.toml). */
@@ -34,7 +41,13 @@ beforeEach(async () => {
 
 describe('POST /v1/telemetry', { timeout: 30_000 }, () => {
   it('accepts JSON, text/plain (sendBeacon), gzip by header or ?encoding=gzip, and the key in ?key=', async () => {
-    const variants: Parameters<typeof postBatch>[2][] = [{}, { textPlain: true }, { gzip: 'header' }, { gzip: 'query', textPlain: true, keyInQuery: true }, { keyInQuery: true }]
+    const variants: Parameters<typeof postBatch>[2][] = [
+      {},
+      { textPlain: true },
+      { gzip: 'header' },
+      { gzip: 'query', textPlain: true, keyInQuery: true },
+      { keyInQuery: true },
+    ]
     let inferences = 0
     for (const o of variants) {
       const report = makeReport(rand, { model, start: minuteAgo(3) })
@@ -47,7 +60,9 @@ describe('POST /v1/telemetry', { timeout: 30_000 }, () => {
   })
 
   it('counts a batch sent twice once (also when the retry is encoded differently)', async () => {
-    const batches = Array.from({ length: 5 }, () => makeBatch(nextDevice(), [makeReport(rand, { model, start: minuteAgo(2) })]))
+    const batches = Array.from({ length: 5 }, () =>
+      makeBatch(nextDevice(), [makeReport(rand, { model, start: minuteAgo(2) })]),
+    )
     for (const b of batches) expect(await bodyOf(await postBatch(b, key))).toEqual({ accepted: 1, duplicate: false })
     const before = await totals(model)
     const again = await postBatch(batches[0], key, { gzip: 'query', textPlain: true })
@@ -61,16 +76,27 @@ describe('POST /v1/telemetry', { timeout: 30_000 }, () => {
     const other = await setupModel('ingest-b')
     const made = Array.from({ length: 5 }, () => {
       const device = nextDevice()
-      return makeBatch(device, [makeReport(rand, { model, start: minuteAgo(4) }), makeReport(rand, { model: other, start: minuteAgo(4) })])
+      return makeBatch(device, [
+        makeReport(rand, { model, start: minuteAgo(4) }),
+        makeReport(rand, { model: other, start: minuteAgo(4) }),
+      ])
     })
     // The first attempt reached only `model`'s shard before failing (as a Worker dying mid-request would).
     for (const b of made) {
       const [part] = b.reports
-      const r = await shardStub(env, model, shardOf(b.device.id, SHARDS)).ingest({ batchId: b.batchId, deviceKey: deviceKey(b.device.id), reports: JSON.stringify([part]), count: 1, sampleRate: b.sampleRate, firstWindowStart: part.window.start })
+      const r = await shardStub(env, model, shardOf(b.device.id, SHARDS)).ingest({
+        batchId: b.batchId,
+        deviceKey: deviceKey(b.device.id),
+        reports: JSON.stringify([part]),
+        count: 1,
+        sampleRate: b.sampleRate,
+        firstWindowStart: part.window.start,
+      })
       expect(r).toEqual({ accepted: 1, duplicate: false })
     }
     for (const b of made) expect(await bodyOf(await postBatch(b, key))).toEqual({ accepted: 1, duplicate: true })
-    const sum = (m: string) => made.reduce((n, b) => n + b.reports.filter((r) => r.model === m).reduce((k, r) => k + r.counts.inferences, 0), 0)
+    const sum = (m: string) =>
+      made.reduce((n, b) => n + b.reports.filter((r) => r.model === m).reduce((k, r) => k + r.counts.inferences, 0), 0)
     expect(await totals(model)).toMatchObject({ reports: 5, inferences: sum(model) })
     expect(await totals(other)).toMatchObject({ reports: 5, inferences: sum(other) })
   })
@@ -85,23 +111,108 @@ describe('POST /v1/telemetry', { timeout: 30_000 }, () => {
     const emptySketch = (alpha: number) => ({ v: 1, alpha, zero: 0, offset: 0, counts: [], n: 0, sum: 0 })
     const cases: [string, () => Promise<Response>, number, string, string?][] = [
       ['no key', () => api('POST', '/v1/telemetry', { token: null, body: good }), 401, 'unauthorized'],
-      ['a key without the device scope', async () => api('POST', '/v1/telemetry', { token: (await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'reader', scopes: ['telemetry:read'] } }))).token, body: good }), 403, 'forbidden'],
-      ['XML', () => postBatch(good, key, { headers: { 'Content-Type': 'application/xml' } }), 415, 'unsupported_media_type'],
+      [
+        'a key without the device scope',
+        async () =>
+          api('POST', '/v1/telemetry', {
+            token: (
+              await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'reader', scopes: ['telemetry:read'] } }))
+            ).token,
+            body: good,
+          }),
+        403,
+        'forbidden',
+      ],
+      [
+        'XML',
+        () => postBatch(good, key, { headers: { 'Content-Type': 'application/xml' } }),
+        415,
+        'unsupported_media_type',
+      ],
       ['brotli', () => postBatch(good, key, { headers: { 'Content-Encoding': 'br' } }), 415, 'unsupported_media_type'],
       ['over 64 KB', () => postBatch(tooBig, key), 413, 'too_large'],
-      ['over 64 KB, streamed without Content-Length', () => postBatch(good, key, { raw: new Blob([tooBig]).stream() }), 413, 'too_large'],
-      ['a gzip bomb (over 512 KB inflated)', () => postBatch(good, key, { raw: bomb, headers: { 'Content-Encoding': 'gzip' } }), 413, 'too_large'],
-      ['broken gzip', () => postBatch(good, key, { raw: 'not gzip at all', headers: { 'Content-Encoding': 'gzip' } }), 400, 'bad_request'],
+      [
+        'over 64 KB, streamed without Content-Length',
+        () => postBatch(good, key, { raw: new Blob([tooBig]).stream() }),
+        413,
+        'too_large',
+      ],
+      [
+        'a gzip bomb (over 512 KB inflated)',
+        () => postBatch(good, key, { raw: bomb, headers: { 'Content-Encoding': 'gzip' } }),
+        413,
+        'too_large',
+      ],
+      [
+        'broken gzip',
+        () => postBatch(good, key, { raw: 'not gzip at all', headers: { 'Content-Encoding': 'gzip' } }),
+        400,
+        'bad_request',
+      ],
       ['broken JSON', () => postBatch('{"v": 1,', key), 400, 'invalid_json'],
-      ['a window not on UTC minutes', () => postBatch(withReport({ window: { start: r0.window.start + 1, end: r0.window.end } }), key), 400, 'validation_failed', '/reports/0/window'],
-      ['an unknown model', () => postBatch(withReport({ model: 'no-such-model' }), key), 400, 'validation_failed', '/reports/0/model'],
-      ['an unknown version', () => postBatch(withReport({ version: 99 }), key), 400, 'validation_failed', '/reports/0/version'],
-      ['a feature the profile lacks', () => postBatch(withReport({ features: { ...r0.features, humidity: { counts: [1, 2, 3], missing: 0 } } }), key), 400, 'validation_failed', '/reports/0/features/humidity'],
-      ['a histogram on other bins', () => postBatch(withReport({ features: { ...r0.features, temp_max: { counts: [1, 2], missing: 0 } } }), key), 400, 'validation_failed', '/reports/0/features/temp_max/counts'],
-      ['an output on other bins', () => postBatch(withReport({ outputs: { label: { counts: [1], missing: 0 } } }), key), 400, 'validation_failed', '/reports/0/outputs/label/counts'],
-      ['a sketch of another alpha', () => postBatch(withReport({ latency: emptySketch(0.02) }), key), 400, 'validation_failed', '/reports/0/latency/alpha'],
-      ['a window ending 10 minutes ahead', () => postBatch(withReport({ window: { start: minuteAgo(-10), end: minuteAgo(-11) } }), key), 400, 'too_new', '/reports/0/window/end'],
-      ['a window beyond the 48 h horizon', () => postBatch(withReport({ window: { start: minuteAgo(48 * 60 + 2), end: minuteAgo(48 * 60 + 1) } }), key), 400, 'too_old', '/reports/0/window/start'],
+      [
+        'a window not on UTC minutes',
+        () => postBatch(withReport({ window: { start: r0.window.start + 1, end: r0.window.end } }), key),
+        400,
+        'validation_failed',
+        '/reports/0/window',
+      ],
+      [
+        'an unknown model',
+        () => postBatch(withReport({ model: 'no-such-model' }), key),
+        400,
+        'validation_failed',
+        '/reports/0/model',
+      ],
+      [
+        'an unknown version',
+        () => postBatch(withReport({ version: 99 }), key),
+        400,
+        'validation_failed',
+        '/reports/0/version',
+      ],
+      [
+        'a feature the profile lacks',
+        () => postBatch(withReport({ features: { ...r0.features, humidity: { counts: [1, 2, 3], missing: 0 } } }), key),
+        400,
+        'validation_failed',
+        '/reports/0/features/humidity',
+      ],
+      [
+        'a histogram on other bins',
+        () => postBatch(withReport({ features: { ...r0.features, temp_max: { counts: [1, 2], missing: 0 } } }), key),
+        400,
+        'validation_failed',
+        '/reports/0/features/temp_max/counts',
+      ],
+      [
+        'an output on other bins',
+        () => postBatch(withReport({ outputs: { label: { counts: [1], missing: 0 } } }), key),
+        400,
+        'validation_failed',
+        '/reports/0/outputs/label/counts',
+      ],
+      [
+        'a sketch of another alpha',
+        () => postBatch(withReport({ latency: emptySketch(0.02) }), key),
+        400,
+        'validation_failed',
+        '/reports/0/latency/alpha',
+      ],
+      [
+        'a window ending 10 minutes ahead',
+        () => postBatch(withReport({ window: { start: minuteAgo(-10), end: minuteAgo(-11) } }), key),
+        400,
+        'too_new',
+        '/reports/0/window/end',
+      ],
+      [
+        'a window beyond the 48 h horizon',
+        () => postBatch(withReport({ window: { start: minuteAgo(48 * 60 + 2), end: minuteAgo(48 * 60 + 1) } }), key),
+        400,
+        'too_old',
+        '/reports/0/window/start',
+      ],
     ]
     for (const [name, send, status, code, pointer] of cases) {
       const res = await send()
@@ -133,12 +244,17 @@ describe('POST /v1/telemetry', { timeout: 30_000 }, () => {
     expect((await bodyOf(limited!)).error.code).toBe('rate_limited')
     expect((await stored(model)).batches).toBe(accepted)
     // Another device is not affected.
-    expect((await postBatch(makeBatch(nextDevice(), [makeReport(rand, { model, start: minuteAgo(1) })]), key)).status).toBe(202)
+    expect(
+      (await postBatch(makeBatch(nextDevice(), [makeReport(rand, { model, start: minuteAgo(1) })]), key)).status,
+    ).toBe(202)
   }, 30_000)
 
   it('stops accepting a revoked app key at once, although app keys are cached', async () => {
-    const created = await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'soon-revoked', scopes: ['device'] } }))
-    const send = () => postBatch(makeBatch(nextDevice(), [makeReport(rand, { model, start: minuteAgo(1) })]), created.token)
+    const created = await bodyOf(
+      await api('POST', '/v1/tokens', { body: { name: 'soon-revoked', scopes: ['device'] } }),
+    )
+    const send = () =>
+      postBatch(makeBatch(nextDevice(), [makeReport(rand, { model, start: minuteAgo(1) })]), created.token)
     expect((await send()).status).toBe(202)
     expect((await send()).status).toBe(202) // served from the per-isolate cache
     expect((await api('DELETE', `/v1/tokens/${created.id}`)).status).toBe(200)
@@ -150,7 +266,11 @@ describe('POST /v1/telemetry', { timeout: 30_000 }, () => {
   it('answers CORS preflights for any origin, allowing Content-Encoding', async () => {
     const res = await SELF.fetch('http://edge.test/v1/telemetry', {
       method: 'OPTIONS',
-      headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,content-encoding,x-edgefleet-key' },
+      headers: {
+        Origin: 'https://app.example.com',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type,content-encoding,x-edgefleet-key',
+      },
     })
     expect(res.status).toBe(204)
     expect(res.headers.get('Access-Control-Allow-Origin')).toBe('https://app.example.com')

@@ -45,11 +45,18 @@ async function sendFleet(seed: number, o: { devices: number; sampled: number; st
 
 /** What the view must say: exact sums as received, and Σ count / rate (exact in binary at rate 0.25). */
 function expected(sent: Sent[], inWindow: (r: Report) => boolean = () => true) {
-  const rows = sent.flatMap(({ batch, rate }) => batch.reports.filter(inWindow).map((r) => ({ r, rate, device: batch.device.id })))
+  const rows = sent.flatMap(({ batch, rate }) =>
+    batch.reports.filter(inWindow).map((r) => ({ r, rate, device: batch.device.id })),
+  )
   const sum = (f: (x: (typeof rows)[number]) => number) => rows.reduce((n, x) => n + f(x), 0)
   const devices = new Map(rows.map((x) => [x.device, x.rate]))
   return {
-    exact: { devices: devices.size, reports: rows.length, inferences: sum((x) => x.r.counts.inferences), errors: sum((x) => x.r.counts.errors) },
+    exact: {
+      devices: devices.size,
+      reports: rows.length,
+      inferences: sum((x) => x.r.counts.inferences),
+      errors: sum((x) => x.r.counts.errors),
+    },
     estimated: {
       devices: [...devices.values()].reduce((n, rate) => n + 1 / rate, 0),
       reports: sum((x) => 1 / x.rate),
@@ -69,7 +76,15 @@ async function view(): Promise<any> {
 async function merged(from: number) {
   const cohorts = await readFleet(env, model, { from, to: minuteAgo(-1), bucketMs: null })
   const c = cohorts.find((x) => x.role === 'primary' && x.rollout === null)!
-  return { exact: { devices: c.total.devices.size, reports: c.total.reports, inferences: c.total.counts.inferences, errors: c.total.counts.errors }, estimated: estimatesOf(c.total) }
+  return {
+    exact: {
+      devices: c.total.devices.size,
+      reports: c.total.reports,
+      inferences: c.total.counts.inferences,
+      errors: c.total.counts.errors,
+    },
+    estimated: estimatesOf(c.total),
+  }
 }
 
 /** Runs every shard's alarm with its clock at `at`, then restores the real clock. */
@@ -88,7 +103,11 @@ async function runAlarms(at: number): Promise<void> {
 
 async function stored(): Promise<{ raw: number; minute: number; hour: number }> {
   const all = await Promise.all(Array.from({ length: SHARDS }, (_, i) => shardStub(env, model, i).inspect()))
-  return all.reduce((a, s) => ({ raw: a.raw + s.raw, minute: a.minute + s.minuteCells, hour: a.hour + s.hourCells }), { raw: 0, minute: 0, hour: 0 })
+  return all.reduce((a, s) => ({ raw: a.raw + s.raw, minute: a.minute + s.minuteCells, hour: a.hour + s.hourCells }), {
+    raw: 0,
+    minute: 0,
+    hour: 0,
+  })
 }
 
 describe('sampled telemetry in the fleet view', { timeout: 60_000 }, () => {
@@ -97,14 +116,27 @@ describe('sampled telemetry in the fleet view', { timeout: 60_000 }, () => {
     const sent = await sendFleet(1, { devices: 14, sampled: 8, starts })
     expect(new Set(sent.map((s) => shardOf(s.batch.device.id, SHARDS))).size).toBeGreaterThan(1)
     const want = expected(sent)
-    expect(want.estimated.inferences).toBe(4 * expected(sent.filter((s) => s.rate < 1)).exact.inferences + expected(sent.filter((s) => s.rate === 1)).exact.inferences)
+    expect(want.estimated.inferences).toBe(
+      4 * expected(sent.filter((s) => s.rate < 1)).exact.inferences +
+        expected(sent.filter((s) => s.rate === 1)).exact.inferences,
+    )
 
     const before = await view()
-    expect(before.total).toMatchObject({ suppressed: false, ...want.exact, minSampleRate: 0.25, estimated: want.estimated })
+    expect(before.total).toMatchObject({
+      suppressed: false,
+      ...want.exact,
+      minSampleRate: 0.25,
+      estimated: want.estimated,
+    })
     expect(before.series).toHaveLength(2)
     for (const p of before.series) {
       const inMinute = expected(sent, (r) => r.window.start === p.start)
-      expect(p).toMatchObject({ suppressed: false, ...inMinute.exact, minSampleRate: 0.25, estimated: inMinute.estimated })
+      expect(p).toMatchObject({
+        suppressed: false,
+        ...inMinute.exact,
+        minSampleRate: 0.25,
+        estimated: inMinute.estimated,
+      })
     }
 
     // The SDK retries a batch whose answer was lost: same bytes, counted once.
@@ -138,25 +170,60 @@ describe('sampled telemetry in the fleet view', { timeout: 60_000 }, () => {
       const sql = state.storage.sql
       sql.exec('DROP TABLE raw')
       sql.exec('DROP TABLE raw_rejected')
-      sql.exec('CREATE TABLE raw (seq INTEGER PRIMARY KEY, device_key INTEGER NOT NULL, received_at INTEGER NOT NULL, reports TEXT NOT NULL)')
-      sql.exec('CREATE TABLE raw_rejected (seq INTEGER PRIMARY KEY, device_key INTEGER NOT NULL, received_at INTEGER NOT NULL, reports TEXT NOT NULL, error TEXT NOT NULL, rejected_at INTEGER NOT NULL)')
-      sql.exec('INSERT INTO raw (device_key, received_at, reports) VALUES (?1, ?2, ?3)', deviceKey('dev_before_rates'), Date.now(), JSON.stringify([old]))
+      sql.exec(
+        'CREATE TABLE raw (seq INTEGER PRIMARY KEY, device_key INTEGER NOT NULL, received_at INTEGER NOT NULL, reports TEXT NOT NULL)',
+      )
+      sql.exec(
+        'CREATE TABLE raw_rejected (seq INTEGER PRIMARY KEY, device_key INTEGER NOT NULL, received_at INTEGER NOT NULL, reports TEXT NOT NULL, error TEXT NOT NULL, rejected_at INTEGER NOT NULL)',
+      )
+      sql.exec(
+        'INSERT INTO raw (device_key, received_at, reports) VALUES (?1, ?2, ?3)',
+        deviceKey('dev_before_rates'),
+        Date.now(),
+        JSON.stringify([old]),
+      )
     })
     await abortAllDurableObjects() // the next request starts the new code on that storage
     const columns = await runInDurableObject(shardStub(env, model, 0), (_shard: TelemetryShard, state) => ({
-      raw: state.storage.sql.exec<{ name: string }>('PRAGMA table_info(raw)').toArray().map((c) => c.name),
-      rejected: state.storage.sql.exec<{ name: string }>('PRAGMA table_info(raw_rejected)').toArray().map((c) => c.name),
-      rates: state.storage.sql.exec<{ sample_rate: number }>('SELECT sample_rate FROM raw').toArray().map((r) => r.sample_rate),
+      raw: state.storage.sql
+        .exec<{ name: string }>('PRAGMA table_info(raw)')
+        .toArray()
+        .map((c) => c.name),
+      rejected: state.storage.sql
+        .exec<{ name: string }>('PRAGMA table_info(raw_rejected)')
+        .toArray()
+        .map((c) => c.name),
+      rates: state.storage.sql
+        .exec<{ sample_rate: number }>('SELECT sample_rate FROM raw')
+        .toArray()
+        .map((r) => r.sample_rate),
     }))
-    expect(columns).toEqual({ raw: expect.arrayContaining(['sample_rate']), rejected: expect.arrayContaining(['sample_rate']), rates: [1] })
+    expect(columns).toEqual({
+      raw: expect.arrayContaining(['sample_rate']),
+      rejected: expect.arrayContaining(['sample_rate']),
+      rates: [1],
+    })
 
     // New batches land beside the old row; reads and compaction weigh each by its own rate.
     const sent = await sendFleet(4, { devices: 4, sampled: 2, starts: [minuteAgo(2)] })
-    const oldRow = { exact: { devices: 1, reports: 1, inferences: old.counts.inferences, errors: old.counts.errors }, estimated: { devices: 1, reports: 1, inferences: old.counts.inferences, errors: old.counts.errors } }
+    const oldRow = {
+      exact: { devices: 1, reports: 1, inferences: old.counts.inferences, errors: old.counts.errors },
+      estimated: { devices: 1, reports: 1, inferences: old.counts.inferences, errors: old.counts.errors },
+    }
     const fresh = expected(sent)
     const want = {
-      exact: { devices: 5, reports: 5, inferences: fresh.exact.inferences + oldRow.exact.inferences, errors: fresh.exact.errors + oldRow.exact.errors },
-      estimated: { devices: fresh.estimated.devices + 1, reports: fresh.estimated.reports + 1, inferences: fresh.estimated.inferences + oldRow.estimated.inferences, errors: fresh.estimated.errors + oldRow.estimated.errors },
+      exact: {
+        devices: 5,
+        reports: 5,
+        inferences: fresh.exact.inferences + oldRow.exact.inferences,
+        errors: fresh.exact.errors + oldRow.exact.errors,
+      },
+      estimated: {
+        devices: fresh.estimated.devices + 1,
+        reports: fresh.estimated.reports + 1,
+        inferences: fresh.estimated.inferences + oldRow.estimated.inferences,
+        errors: fresh.estimated.errors + oldRow.estimated.errors,
+      },
     }
     expect(await merged(minuteAgo(30))).toEqual(want)
     await runAlarms(Date.now() + 60_000)
@@ -166,7 +233,9 @@ describe('sampled telemetry in the fleet view', { timeout: 60_000 }, () => {
 
   it('documents the estimates in the OpenAPI schema of the fleet view', async () => {
     const spec = (await (await SELF.fetch('http://edge.test/openapi.json')).json()) as any
-    const text = JSON.stringify(spec.paths['/v1/models/{model}/telemetry'].get.responses['200']) + JSON.stringify(spec.components?.schemas ?? {})
+    const text =
+      JSON.stringify(spec.paths['/v1/models/{model}/telemetry'].get.responses['200']) +
+      JSON.stringify(spec.components?.schemas ?? {})
     expect(text).toContain('"minSampleRate"')
     expect(text).toContain('"estimated"')
   })

@@ -2,7 +2,14 @@ import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject 
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Profile } from '../../core/formats/profile.ts'
 import type { Report } from '../../core/formats/telemetry.ts'
-import { addReport, decodeAggregate, emptyAggregate, encodeAggregate, type Aggregate, type AggregateJson } from '../../core/telemetry/aggregate.ts'
+import {
+  addReport,
+  decodeAggregate,
+  emptyAggregate,
+  encodeAggregate,
+  type Aggregate,
+  type AggregateJson,
+} from '../../core/telemetry/aggregate.ts'
 import { deviceKey } from '../../core/telemetry/device-set.ts'
 import { summarize } from '../../core/telemetry/summarize.ts'
 import { readFleet } from '../../edge/telemetry/fleet.ts'
@@ -29,7 +36,10 @@ let posted: ReturnType<typeof makeBatch>[] = []
 const cohortOf = (r: Report) => `${r.version}|${r.role}|${r.rollout?.id ?? ''}|${r.rollout?.arm ?? ''}`
 
 /** Posts one batch per device and minute, every report of it kept for the expected merge. */
-async function send(rand: () => number, o: { devices: number; starts: number[]; prefix: string; cohorts?: boolean; drift?: boolean }): Promise<Sent[]> {
+async function send(
+  rand: () => number,
+  o: { devices: number; starts: number[]; prefix: string; cohorts?: boolean; drift?: boolean },
+): Promise<Sent[]> {
   const sent: Sent[] = []
   for (let d = 0; d < o.devices; d++) {
     const device = `dev_${o.prefix}_${d.toString().padStart(5, '0')}`
@@ -63,7 +73,12 @@ function expectedByCohort(sent: Sent[]): Map<string, Aggregate> {
 
 /** Equal but for float sums (rounding depends on merge order). */
 function expectSame(actual: AggregateJson, expected: AggregateJson): void {
-  const strip = (j: AggregateJson) => ({ ...j, latency: { ...j.latency, sum: 0 }, loadMs: { ...j.loadMs, sum: 0 }, shadow: { ...j.shadow, absDiffSum: 0 } })
+  const strip = (j: AggregateJson) => ({
+    ...j,
+    latency: { ...j.latency, sum: 0 },
+    loadMs: { ...j.loadMs, sum: 0 },
+    shadow: { ...j.shadow, absDiffSum: 0 },
+  })
   expect(strip(actual)).toEqual(strip(expected))
   expect(actual.latency.sum).toBeCloseTo(expected.latency.sum, 6)
   expect(actual.shadow.absDiffSum).toBeCloseTo(expected.shadow.absDiffSum, 6)
@@ -71,7 +86,12 @@ function expectSame(actual: AggregateJson, expected: AggregateJson): void {
 
 async function fleetTotals(from: number): Promise<Map<string, AggregateJson>> {
   const merged = await readFleet(env, model, { from, to: minuteAgo(-1), bucketMs: 60_000 })
-  return new Map(merged.map((c) => [`${c.version}|${c.role}|${c.rollout?.id ?? ''}|${c.rollout?.arm ?? ''}`, encodeAggregate(c.total)]))
+  return new Map(
+    merged.map((c) => [
+      `${c.version}|${c.role}|${c.rollout?.id ?? ''}|${c.rollout?.arm ?? ''}`,
+      encodeAggregate(c.total),
+    ]),
+  )
 }
 
 /** Runs every shard's alarm with its clock at `at` (default: a minute ahead, past any pending compaction), then restores the real clock. */
@@ -103,7 +123,16 @@ async function configureShards(o: { clock?: number; failCompaction?: boolean }):
 
 async function inspectAll() {
   const all = await Promise.all(Array.from({ length: SHARDS }, (_, i) => shardStub(env, model, i).inspect()))
-  return all.reduce((a, s) => ({ raw: a.raw + s.raw, minute: a.minute + s.minuteCells, hour: a.hour + s.hourCells, devices: a.devices + s.deviceRows, batches: a.batches + s.batches }), { raw: 0, minute: 0, hour: 0, devices: 0, batches: 0 })
+  return all.reduce(
+    (a, s) => ({
+      raw: a.raw + s.raw,
+      minute: a.minute + s.minuteCells,
+      hour: a.hour + s.hourCells,
+      devices: a.devices + s.deviceRows,
+      batches: a.batches + s.batches,
+    }),
+    { raw: 0, minute: 0, hour: 0, devices: 0, batches: 0 },
+  )
 }
 
 describe('sharded aggregation', { timeout: 30_000 }, () => {
@@ -127,10 +156,14 @@ describe('sharded aggregation', { timeout: 30_000 }, () => {
       expect(devicesPerShard.size).toBeGreaterThan(1) // the property really spans several shards
     }
     // The public view is core's summary of that merge.
-    const view = await bodyOf(await api('GET', `/v1/models/${model}/telemetry?granularity=minute&from=${minuteAgo(10)}`))
+    const view = await bodyOf(
+      await api('GET', `/v1/models/${model}/telemetry?granularity=minute&from=${minuteAgo(10)}`),
+    )
     const primary = view.cohorts.find((c: any) => c.role === 'primary' && c.rollout === null)
     const all = (await fleetTotals(minuteAgo(10))).get('1|primary||')!
-    expect(JSON.parse(JSON.stringify(summarize(decodeAggregate(all), PROFILE as unknown as Profile, { minDevices: 5 })))).toEqual(primary.total)
+    expect(
+      JSON.parse(JSON.stringify(summarize(decodeAggregate(all), PROFILE as unknown as Profile, { minDevices: 5 }))),
+    ).toEqual(primary.total)
     expect(primary.series.map((p: any) => p.start)).toEqual(starts)
   }, 60_000)
 
@@ -138,7 +171,9 @@ describe('sharded aggregation', { timeout: 30_000 }, () => {
     const rand = seededRandom(5)
     const start = minuteAgo(2)
     await send(rand, { devices: 4, starts: [start], prefix: 'k4' })
-    const read = async () => (await bodyOf(await api('GET', `/v1/models/${model}/telemetry?granularity=minute&from=${minuteAgo(10)}`))).cohorts[0]
+    const read = async () =>
+      (await bodyOf(await api('GET', `/v1/models/${model}/telemetry?granularity=minute&from=${minuteAgo(10)}`)))
+        .cohorts[0]
     const hidden = await read()
     expect(hidden.total).toEqual({ suppressed: true, reason: 'fewer_than_min_devices', minDevices: 5 })
     expect(hidden.series).toEqual([{ start, end: start + 60_000, suppressed: true }])
@@ -169,7 +204,13 @@ describe('rollups, retention and crashes (alarms driven with an injected clock)'
     expect([...totalsAfter.keys()].sort()).toEqual([...totalsBefore.keys()].sort())
     for (const [id, agg] of totalsBefore) expectSame(totalsAfter.get(id)!, agg)
     // Per-device rows (rollout guardrails) were rolled up alike.
-    const rows = (await Promise.all(Array.from({ length: SHARDS }, (_, i) => shardStub(env, model, i).deviceStats({ from: hourStart - HOUR, to: Date.now() + HOUR, rollout: 'ro_1' })))).flat()
+    const rows = (
+      await Promise.all(
+        Array.from({ length: SHARDS }, (_, i) =>
+          shardStub(env, model, i).deviceStats({ from: hourStart - HOUR, to: Date.now() + HOUR, rollout: 'ro_1' }),
+        ),
+      )
+    ).flat()
     const expectedInferences = sent.filter((s) => s.report.rollout).reduce((n, s) => n + s.report.counts.inferences, 0)
     expect(rows.reduce((n, r) => n + r.inferences, 0)).toBe(expectedInferences)
     expect(new Set(rows.map((r) => r.device)).size).toBe(6)

@@ -6,5 +6,9 @@ import { chromiumArgs, chromiumPath } from './chromium.ts'
  * the same folder, as after a browser restart).
  */
 export async function launchChromium(profileDir: string, extraArgs: string[] = []): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(profileDir, { executablePath: chromiumPath, headless: true, args: [...chromiumArgs, ...extraArgs] })
+  return chromium.launchPersistentContext(profileDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [...chromiumArgs, ...extraArgs],
+  })
 }

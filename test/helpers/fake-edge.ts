@@ -19,8 +19,10 @@ export interface Received {
 
 type Handler = (req: Received, params: string[]) => Response | Promise<Response>
 
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
-const error = (status: number, code: string, message: string, pointer?: string) => json({ error: pointer === undefined ? { code, message } : { code, message, pointer } }, status)
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
+const error = (status: number, code: string, message: string, pointer?: string) =>
+  json({ error: pointer === undefined ? { code, message } : { code, message, pointer } }, status)
 
 /** The answer of a call that may throw an EdgefleetError: its error body and status, as the edge maps them. */
 function edgeCall(f: () => Response): Response {
@@ -40,8 +42,19 @@ function edgeCall(f: () => Response): Response {
 export class FakeEdge {
   readonly requests: Received[] = []
   readonly artifacts = new Map<string, Uint8Array>()
-  readonly models = new Map<string, { name: string; format: string; task: string; signature: unknown; versions: any[]; aliases: Record<string, number> }>()
-  events: { id: string; seq: number; type: string; model: string | null; actor: string; at: number; details: Record<string, unknown> }[] = []
+  readonly models = new Map<
+    string,
+    { name: string; format: string; task: string; signature: unknown; versions: any[]; aliases: Record<string, number> }
+  >()
+  events: {
+    id: string
+    seq: number
+    type: string
+    model: string | null
+    actor: string
+    at: number
+    details: Record<string, unknown>
+  }[] = []
   tokens: any[] = []
   /** The FleetView each model's telemetry route answers (404 for a model without one). */
   readonly fleetViews = new Map<string, unknown>()
@@ -54,22 +67,47 @@ export class FakeEdge {
   private readonly routes: [string, RegExp, Handler][] = []
   private readonly overrides: [string, RegExp, Response][] = []
 
-  constructor(readonly origin = 'http://edge.test', readonly token = 'secret-admin') {
-    this.route('GET', /^\/v1\/models$/, () => json({ models: [...this.models.values()].map((m) => this.modelOf(m.name)) }))
-    this.route('GET', /^\/v1\/models\/([^/]+)$/, (_, [name]) => (this.models.has(name) ? json({ ...this.modelOf(name), versions: this.summaries(name), rollout: null }) : error(404, 'not_found', `model "${name}" does not exist`)))
+  constructor(
+    readonly origin = 'http://edge.test',
+    readonly token = 'secret-admin',
+  ) {
+    this.route('GET', /^\/v1\/models$/, () =>
+      json({ models: [...this.models.values()].map((m) => this.modelOf(m.name)) }),
+    )
+    this.route('GET', /^\/v1\/models\/([^/]+)$/, (_, [name]) =>
+      this.models.has(name)
+        ? json({ ...this.modelOf(name), versions: this.summaries(name), rollout: null })
+        : error(404, 'not_found', `model "${name}" does not exist`),
+    )
     this.route('POST', /^\/v1\/models$/, (req) => {
       const body = JSON.parse(new TextDecoder().decode(req.body!))
       if (this.models.has(body.name)) return error(409, 'conflict', 'exists', '/name')
-      this.models.set(body.name, { name: body.name, format: body.format, task: body.task ?? 'generic', signature: body.signature ?? null, versions: [], aliases: {} })
+      this.models.set(body.name, {
+        name: body.name,
+        format: body.format,
+        task: body.task ?? 'generic',
+        signature: body.signature ?? null,
+        versions: [],
+        aliases: {},
+      })
       return json(this.modelOf(body.name), 201)
     })
-    this.route('GET', /^\/v1\/artifacts\/([0-9a-f]{64})$/, (_, [sha]) => (this.artifacts.has(sha) ? new Response(this.artifacts.get(sha)!.slice()) : error(404, 'not_found', `no artifact ${sha}`)))
-    this.route('HEAD', /^\/v1\/artifacts\/([0-9a-f]{64})$/, (_, [sha]) => new Response(null, { status: this.artifacts.has(sha) ? 200 : 404 }))
+    this.route('GET', /^\/v1\/artifacts\/([0-9a-f]{64})$/, (_, [sha]) =>
+      this.artifacts.has(sha)
+        ? new Response(this.artifacts.get(sha)!.slice())
+        : error(404, 'not_found', `no artifact ${sha}`),
+    )
+    this.route(
+      'HEAD',
+      /^\/v1\/artifacts\/([0-9a-f]{64})$/,
+      (_, [sha]) => new Response(null, { status: this.artifacts.has(sha) ? 200 : 404 }),
+    )
     this.route('PUT', /^\/v1\/artifacts\/([0-9a-f]{64})$/, (req, [sha]) => {
       const length = req.headers.get('Content-Length')
       if (length === null) return error(411, 'length_required', 'uploads need a Content-Length header')
       const bytes = req.body ?? new Uint8Array()
-      if (bytes.length !== Number(length) || createHash('sha256').update(bytes).digest('hex') !== sha) return error(400, 'hash_mismatch', 'the bytes do not hash to the name')
+      if (bytes.length !== Number(length) || createHash('sha256').update(bytes).digest('hex') !== sha)
+        return error(400, 'hash_mismatch', 'the bytes do not hash to the name')
       const created = !this.artifacts.has(sha)
       this.artifacts.set(sha, bytes)
       return json({ sha256: sha, size: bytes.length, created }, created ? 201 : 200)
@@ -80,14 +118,20 @@ export class FakeEdge {
       const body = JSON.parse(new TextDecoder().decode(req.body!))
       const missing = body.files.findIndex((f: any) => !this.artifacts.has(f.sha256))
       if (missing >= 0) return error(400, 'artifact_missing', 'upload it first', `/files/${missing}/sha256`)
-      const version = { ...body, version: m.versions.length + 1, deprecated: false, createdAt: Date.UTC(2026, 3, 26, 12, m.versions.length) }
+      const version = {
+        ...body,
+        version: m.versions.length + 1,
+        deprecated: false,
+        createdAt: Date.UTC(2026, 3, 26, 12, m.versions.length),
+      }
       m.versions.push(version)
       return json(this.manifestOf(name, version), 201)
     })
     this.route('PUT', /^\/v1\/models\/([^/]+)\/aliases\/([^/]+)$/, (req, [name, alias]) => {
       const { version } = JSON.parse(new TextDecoder().decode(req.body!))
       const m = this.models.get(name)!
-      if (m.versions[version - 1]?.deprecated) return error(409, 'deprecated', `version ${version} is deprecated and cannot be aliased`, '/version')
+      if (m.versions[version - 1]?.deprecated)
+        return error(409, 'deprecated', `version ${version} is deprecated and cannot be aliased`, '/version')
       const previous = m.aliases[alias] ?? null
       m.aliases[alias] = version
       return json({ model: name, alias, version, previous })
@@ -98,9 +142,17 @@ export class FakeEdge {
       const limit = Number(q.get('limit') ?? 100)
       const rest = this.events.filter((e) => e.seq > after)
       const page = rest.slice(0, limit)
-      return json({ events: page, next: page.length ? String(page.at(-1)!.seq) : q.get('after'), hasMore: rest.length > limit })
+      return json({
+        events: page,
+        next: page.length ? String(page.at(-1)!.seq) : q.get('after'),
+        hasMore: rest.length > limit,
+      })
     })
-    this.route('GET', /^\/v1\/models\/([^/]+)\/telemetry$/, (_, [name]) => (this.fleetViews.has(name) ? json(this.fleetViews.get(name)) : error(404, 'not_found', `model "${name}" does not exist`)))
+    this.route('GET', /^\/v1\/models\/([^/]+)\/telemetry$/, (_, [name]) =>
+      this.fleetViews.has(name)
+        ? json(this.fleetViews.get(name))
+        : error(404, 'not_found', `model "${name}" does not exist`),
+    )
     this.route('PUT', /^\/v1\/models\/([^/]+)\/policy$/, (req, [name]) => {
       if (!this.models.has(name)) return error(404, 'not_found', `model "${name}" does not exist`)
       const parsed = RetrainPolicy.safeParse(JSON.parse(new TextDecoder().decode(req.body!)))
@@ -113,34 +165,79 @@ export class FakeEdge {
         revision: (this.policies.get(name)?.revision ?? 0) + 1,
         updatedAt: Date.UTC(2026, 3, 26, 12),
         updatedBy: 'admin',
-        state: { lastEvaluatedAt: null, lastFiredAt: null, lastEventId: null, cooldownUntil: null, nextEvaluationAt: Date.UTC(2026, 3, 26, 13, 5), lastResult: null },
+        state: {
+          lastEvaluatedAt: null,
+          lastFiredAt: null,
+          lastEventId: null,
+          cooldownUntil: null,
+          nextEvaluationAt: Date.UTC(2026, 3, 26, 13, 5),
+          lastResult: null,
+        },
       }
       this.policies.set(name, view)
       return json(view)
     })
-    this.route('GET', /^\/v1\/models\/([^/]+)\/policy$/, (_, [name]) => (this.policies.has(name) ? json(this.policies.get(name)) : error(404, 'not_found', `model "${name}" has no retraining policy`)))
+    this.route('GET', /^\/v1\/models\/([^/]+)\/policy$/, (_, [name]) =>
+      this.policies.has(name)
+        ? json(this.policies.get(name))
+        : error(404, 'not_found', `model "${name}" has no retraining policy`),
+    )
     this.route('POST', /^\/v1\/models\/([^/]+)\/rollouts$/, (req, [name]) => {
       if (!this.models.has(name)) return error(404, 'not_found', `model "${name}" does not exist`)
       const parsed = RolloutConfig.safeParse(JSON.parse(new TextDecoder().decode(req.body!)))
-      if (!parsed.success) return error(400, 'validation_failed', parsed.error.issues[0].message, jsonPointer(parsed.error.issues[0].path))
+      if (!parsed.success)
+        return error(400, 'validation_failed', parsed.error.issues[0].message, jsonPointer(parsed.error.issues[0].path))
       const baseline = parsed.data.baseline ?? this.models.get(name)!.aliases.production
-      if (baseline === undefined) return error(409, 'conflict', `model "${name}" has no production version to roll out against: set one or pass "baseline"`, '/baseline')
-      if (baseline === parsed.data.candidate) return error(400, 'validation_failed', `candidate and baseline are both version ${baseline}`, '/candidate')
+      if (baseline === undefined)
+        return error(
+          409,
+          'conflict',
+          `model "${name}" has no production version to roll out against: set one or pass "baseline"`,
+          '/baseline',
+        )
+      if (baseline === parsed.data.candidate)
+        return error(400, 'validation_failed', `candidate and baseline are both version ${baseline}`, '/candidate')
       return edgeCall(() => json(this.rollouts.start(name, { ...parsed.data, baseline }, 'admin'), 201))
     })
     this.route('GET', /^\/v1\/models\/([^/]+)\/rollouts\/([^/]+)$/, (_, [name, id]) => {
       const view = this.rollouts.get(name, id)
-      return view ? json(view) : error(404, 'not_found', id === 'current' ? `model "${name}" has no rollout` : `rollout ${id} of model "${name}" does not exist`)
+      return view
+        ? json(view)
+        : error(
+            404,
+            'not_found',
+            id === 'current' ? `model "${name}" has no rollout` : `rollout ${id} of model "${name}" does not exist`,
+          )
     })
-    this.route('POST', /^\/v1\/models\/([^/]+)\/rollouts\/([^/]+)\/(pause|resume|advance|rollback|promote)$/, (req, [name, id, action]) => {
-      const text = req.body === null ? '' : new TextDecoder().decode(req.body)
-      const parsed = RolloutActionBody.safeParse(text === '' ? {} : JSON.parse(text))
-      if (!parsed.success) return error(400, 'validation_failed', parsed.error.issues[0].message, jsonPointer(parsed.error.issues[0].path))
-      return edgeCall(() => json(this.rollouts.act(name, id, action as RolloutTransitionAction, parsed.data, 'admin')))
-    })
+    this.route(
+      'POST',
+      /^\/v1\/models\/([^/]+)\/rollouts\/([^/]+)\/(pause|resume|advance|rollback|promote)$/,
+      (req, [name, id, action]) => {
+        const text = req.body === null ? '' : new TextDecoder().decode(req.body)
+        const parsed = RolloutActionBody.safeParse(text === '' ? {} : JSON.parse(text))
+        if (!parsed.success)
+          return error(
+            400,
+            'validation_failed',
+            parsed.error.issues[0].message,
+            jsonPointer(parsed.error.issues[0].path),
+          )
+        return edgeCall(() =>
+          json(this.rollouts.act(name, id, action as RolloutTransitionAction, parsed.data, 'admin')),
+        )
+      },
+    )
     this.route('POST', /^\/v1\/tokens$/, (req) => {
       const body = JSON.parse(new TextDecoder().decode(req.body!))
-      const token = { id: `tok_${String(this.tokens.length).padStart(16, '0')}`, ...body, origins: body.origins ?? null, createdAt: 0, createdBy: 'admin', lastUsedAt: null, revokedAt: null }
+      const token = {
+        id: `tok_${String(this.tokens.length).padStart(16, '0')}`,
+        ...body,
+        origins: body.origins ?? null,
+        createdAt: 0,
+        createdBy: 'admin',
+        lastUsedAt: null,
+        revokedAt: null,
+      }
       this.tokens.push(token)
       return json({ ...token, token: 'ef_the-secret' }, 201)
     })
@@ -158,12 +255,23 @@ export class FakeEdge {
     const request = new Request(input, init)
     const url = new URL(request.url)
     const body = request.body === null ? null : new Uint8Array(await request.arrayBuffer())
-    const req: Received = { method: request.method, path: url.pathname, search: url.search, headers: request.headers, body }
+    const req: Received = {
+      method: request.method,
+      path: url.pathname,
+      search: url.search,
+      headers: request.headers,
+      body,
+    }
     this.requests.push(req)
     this.onRequest(req)
-    if (url.origin !== this.origin) throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }) })
-    for (const [method, path, res] of this.overrides) if (method === req.method && path.test(req.path)) return res.clone()
-    if (request.headers.get('Authorization') !== `Bearer ${this.token}`) return error(401, 'unauthorized', 'the token is unknown or revoked')
+    if (url.origin !== this.origin)
+      throw new TypeError('fetch failed', {
+        cause: Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }),
+      })
+    for (const [method, path, res] of this.overrides)
+      if (method === req.method && path.test(req.path)) return res.clone()
+    if (request.headers.get('Authorization') !== `Bearer ${this.token}`)
+      return error(401, 'unauthorized', 'the token is unknown or revoked')
     for (const [method, path, handler] of this.routes) {
       const m = method === req.method ? path.exec(req.path) : null
       if (m) return handler(req, m.slice(1).map(decodeURIComponent))
@@ -178,7 +286,9 @@ export class FakeEdge {
 
   /** The requests made with one of `methods` (all when none), as `METHOD /path` lines. */
   calls(...methods: string[]): string[] {
-    return this.requests.filter((r) => methods.length === 0 || methods.includes(r.method)).map((r) => `${r.method} ${r.path}`)
+    return this.requests
+      .filter((r) => methods.length === 0 || methods.includes(r.method))
+      .map((r) => `${r.method} ${r.path}`)
   }
 
   private route(method: string, path: RegExp, handler: Handler): void {
@@ -187,7 +297,17 @@ export class FakeEdge {
 
   private modelOf(name: string) {
     const m = this.models.get(name)!
-    return { name, format: m.format, task: m.task, signature: m.signature, description: '', createdAt: 0, createdBy: 'admin', latestVersion: m.versions.length || null, aliases: m.aliases }
+    return {
+      name,
+      format: m.format,
+      task: m.task,
+      signature: m.signature,
+      description: '',
+      createdAt: 0,
+      createdBy: 'admin',
+      latestVersion: m.versions.length || null,
+      aliases: m.aliases,
+    }
   }
 
   private summaries(name: string) {
@@ -200,14 +320,28 @@ export class FakeEdge {
       createdBy: 'admin',
       parent: v.lineage?.parent ?? null,
       deprecated: v.deprecated,
-      aliases: Object.entries(m.aliases).filter(([, n]) => n === v.version).map(([a]) => a),
+      aliases: Object.entries(m.aliases)
+        .filter(([, n]) => n === v.version)
+        .map(([a]) => a),
       metrics: v.metrics ?? {},
     }))
   }
 
   private manifestOf(name: string, v: any) {
     const files = v.files.map((f: any) => ({ ...f, url: `${this.origin}/v1/artifacts/${f.sha256}` }))
-    return { model: name, version: v.version, format: this.models.get(name)!.format, files, signature: null, profile: v.profile ?? null, metrics: v.metrics ?? {}, lineage: { ...v.lineage, createdBy: 'admin', createdAt: v.createdAt }, deprecated: false, deprecatedAt: null, aliases: [] }
+    return {
+      model: name,
+      version: v.version,
+      format: this.models.get(name)!.format,
+      files,
+      signature: null,
+      profile: v.profile ?? null,
+      metrics: v.metrics ?? {},
+      lineage: { ...v.lineage, createdBy: 'admin', createdAt: v.createdAt },
+      deprecated: false,
+      deprecatedAt: null,
+      aliases: [],
+    }
   }
 }
 

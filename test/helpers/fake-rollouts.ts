@@ -1,5 +1,13 @@
 import { EdgefleetError } from '../../core/errors.ts'
-import { DeviceCounts, RolloutView, type ArmView, type RolloutActionBody, type RolloutConfig, type RolloutStats, type RolloutTransitionView } from '../../core/formats/rollout.ts'
+import {
+  DeviceCounts,
+  RolloutView,
+  type ArmView,
+  type RolloutActionBody,
+  type RolloutConfig,
+  type RolloutStats,
+  type RolloutTransitionView,
+} from '../../core/formats/rollout.ts'
 import { decide } from '../../core/rollout/decide.ts'
 import { isActive, nextState, type RolloutTransitionAction } from '../../core/rollout/machine.ts'
 import { deviceRates, meanVariance, momentsOf } from '../../core/rollout/sequential.ts'
@@ -42,9 +50,21 @@ export class FakeRollouts {
   start(model: string, config: RolloutConfig & { baseline: number }, actor: string): RolloutView {
     const views = this.byModel.get(model) ?? []
     const active = views.find((v) => isActive(v))
-    if (active) throw new EdgefleetError('conflict', `model "${model}" already has an active rollout (${active.id}, ${active.status}): finish it first`)
+    if (active)
+      throw new EdgefleetError(
+        'conflict',
+        `model "${model}" already has an active rollout (${active.id}, ${active.status}): finish it first`,
+      )
     const id = `ro_${(++this.seq).toString(16).padStart(16, '0')}`
-    const start: RolloutTransitionView = { at: this.now, action: 'start', reason: 'started', actor, from: null, to: { status: 'running', step: 0 }, eventId: this.eventId() }
+    const start: RolloutTransitionView = {
+      at: this.now,
+      action: 'start',
+      reason: 'started',
+      actor,
+      from: null,
+      to: { status: 'running', step: 0 },
+      eventId: this.eventId(),
+    }
     const view: RolloutView = {
       id,
       model,
@@ -77,7 +97,9 @@ export class FakeRollouts {
     const view = this.byModel.get(model)?.find((v) => v.id === id)
     if (!view) throw new EdgefleetError('not_found', `rollout ${id} does not exist`)
     if (body.expectStep !== undefined && view.step !== body.expectStep)
-      throw new EdgefleetError('conflict', `rollout ${id} is at step ${view.step}, not ${body.expectStep}`, { pointer: '/expectStep' })
+      throw new EdgefleetError('conflict', `rollout ${id} is at step ${view.step}, not ${body.expectStep}`, {
+        pointer: '/expectStep',
+      })
     this.move(view, action, body.reason ?? 'manual', actor)
     return RolloutView.parse(view)
   }
@@ -90,8 +112,13 @@ export class FakeRollouts {
     const b = armOf(arms.baseline, config.baseline)
     const c = armOf(arms.candidate, config.candidate)
     const stats: RolloutStats = { baseline: b.stats, candidate: c.stats }
-    let decision = decide({ config, state: { id: view.id, status: 'running', step: view.step, stepStartedAt: view.stepStartedAt } }, stats, this.now)
-    if (view.status === 'paused' && decision.action !== 'rollback') decision = { ...decision, action: 'hold', reason: 'paused' }
+    let decision = decide(
+      { config, state: { id: view.id, status: 'running', step: view.step, stepStartedAt: view.stepStartedAt } },
+      stats,
+      this.now,
+    )
+    if (view.status === 'paused' && decision.action !== 'rollback')
+      decision = { ...decision, action: 'hold', reason: 'paused' }
     const start = view.stepStartedAt
     const window = {
       from: Math.floor(start / MINUTE) * MINUTE,
@@ -100,7 +127,15 @@ export class FakeRollouts {
     }
     // Stored as JSON at the edge: what the CLI reads is the round trip (an infinite Λ becomes null).
     const evidence = JSON.parse(JSON.stringify(decision.evidence))
-    view.lastDecision = { at: this.now, step: view.step, action: decision.action, reason: decision.reason, evidence, window, arms: { baseline: b.view, candidate: c.view } }
+    view.lastDecision = {
+      at: this.now,
+      step: view.step,
+      action: decision.action,
+      reason: decision.reason,
+      evidence,
+      window,
+      arms: { baseline: b.view, candidate: c.view },
+    }
     if (decision.action === 'hold') view.nextEvaluationAt = this.now + config.evaluationSeconds * 1000
     else this.move(view, decision.action, decision.reason, 'rollout')
     return RolloutView.parse(view)
@@ -108,8 +143,21 @@ export class FakeRollouts {
 
   private move(view: RolloutView, action: RolloutTransitionAction, reason: string, actor: string): void {
     const config = view.config as RolloutConfig
-    const to = nextState(config, { id: view.id, status: view.status, step: view.step, stepStartedAt: view.stepStartedAt }, action, this.now)
-    view.transitions.push({ at: this.now, action, reason, actor, from: { status: view.status, step: view.step }, to: { status: to.status, step: to.step }, eventId: this.eventId() })
+    const to = nextState(
+      config,
+      { id: view.id, status: view.status, step: view.step, stepStartedAt: view.stepStartedAt },
+      action,
+      this.now,
+    )
+    view.transitions.push({
+      at: this.now,
+      action,
+      reason,
+      actor,
+      from: { status: view.status, step: view.step },
+      to: { status: to.status, step: to.step },
+      eventId: this.eventId(),
+    })
     Object.assign(view, {
       status: to.status,
       step: to.step,

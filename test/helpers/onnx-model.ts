@@ -7,7 +7,10 @@ import onnxProto from 'onnx-proto'
 const { onnx } = onnxProto
 
 type Dtype = 'float32' | 'int64'
-const DTYPE: Record<Dtype, number> = { float32: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64 }
+const DTYPE: Record<Dtype, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+}
 
 /** A graph input or output: dims are sizes, or names for dynamic dimensions. */
 export interface ValueSpec {
@@ -32,7 +35,14 @@ export interface Initializer {
 }
 
 /** The bytes of an ONNX model (IR 8, default opset `opset`). */
-export function onnxModel(graph: { inputs: ValueSpec[]; outputs: ValueSpec[]; nodes: NodeSpec[]; initializers?: Initializer[]; opset?: number; producer?: string }): Uint8Array {
+export function onnxModel(graph: {
+  inputs: ValueSpec[]
+  outputs: ValueSpec[]
+  nodes: NodeSpec[]
+  initializers?: Initializer[]
+  opset?: number
+  producer?: string
+}): Uint8Array {
   const valueInfo = (v: ValueSpec) => ({
     name: v.name,
     type: {
@@ -79,7 +89,12 @@ export function onnxModel(graph: { inputs: ValueSpec[]; outputs: ValueSpec[]; no
  * A linear classifier `softmax(x·W + b)` (or logits with `activation: 'none'`): input `x`
  * float32 [batch, width], output `probs` [batch, classes]. W is width×classes, row-major.
  */
-export function linearClassifier(weights: ArrayLike<number>, bias: ArrayLike<number>, width: number, softmax = true): Uint8Array {
+export function linearClassifier(
+  weights: ArrayLike<number>,
+  bias: ArrayLike<number>,
+  width: number,
+  softmax = true,
+): Uint8Array {
   const classes = bias.length
   const nodes: NodeSpec[] = [{ op: 'Gemm', inputs: ['x', 'W', 'b'], outputs: [softmax ? 'logits' : 'probs'] }]
   if (softmax) nodes.push({ op: 'Softmax', inputs: ['logits'], outputs: ['probs'], attributes: { axis: { i: 1 } } })
@@ -101,7 +116,14 @@ export function linearClassifier(weights: ArrayLike<number>, bias: ArrayLike<num
  * outer product of a projection of it, squared `layers` times through tanh), so no runtime can fold it
  * away at load; each layer is H³ = 2.1 M multiply-adds, with no large weights to download.
  */
-export function slowClassifier(o: { width: number; classes: number; layers: number; rand: () => number; inputName?: string; outputName?: string }): Uint8Array {
+export function slowClassifier(o: {
+  width: number
+  classes: number
+  layers: number
+  rand: () => number
+  inputName?: string
+  outputName?: string
+}): Uint8Array {
   const input = o.inputName ?? 'features'
   const output = o.outputName ?? 'probs'
   const H = 128
@@ -129,7 +151,12 @@ export function slowClassifier(o: { width: number; classes: number; layers: numb
     )
   }
   nodes.push(
-    { op: 'ReduceMean', inputs: [`p${o.layers}`], outputs: ['r'], attributes: { axes: { ints: [0, 1] }, keepdims: { i: 1 } } },
+    {
+      op: 'ReduceMean',
+      inputs: [`p${o.layers}`],
+      outputs: ['r'],
+      attributes: { axes: { ints: [0, 1] }, keepdims: { i: 1 } },
+    },
     { op: 'Mul', inputs: ['r', 'zero'], outputs: ['z'] },
     { op: 'Add', inputs: ['logits', 'z'], outputs: [output] },
   )

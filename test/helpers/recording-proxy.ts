@@ -32,17 +32,26 @@ export async function recordingProxy(target: string): Promise<RecordingProxy> {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      const recorded: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks), status: null }
+      const recorded: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        status: null,
+      }
       proxy.requests.push(recorded)
       if (proxy.cut?.(recorded)) {
         req.socket.destroy()
         return
       }
-      const upstream = request({ host: to.hostname, port: to.port, method: recorded.method, path: recorded.path, headers: req.headers }, (answer) => {
-        recorded.status = answer.statusCode ?? null
-        res.writeHead(answer.statusCode ?? 502, answer.headers)
-        answer.pipe(res)
-      })
+      const upstream = request(
+        { host: to.hostname, port: to.port, method: recorded.method, path: recorded.path, headers: req.headers },
+        (answer) => {
+          recorded.status = answer.statusCode ?? null
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(res)
+        },
+      )
       upstream.on('error', () => req.socket.destroy())
       upstream.end(recorded.body)
     })

@@ -28,11 +28,17 @@ export interface TelemetryQueueState {
 export function telemetryQueueState(page: Page): Promise<TelemetryQueueState> {
   // Runs in the page; this tsconfig has no DOM types, hence the `any`s.
   return page.evaluate(async () => {
-    const ask = <T>(req: any) => new Promise<T>((resolve, reject) => ((req.onsuccess = () => resolve(req.result)), (req.onerror = () => reject(req.error))))
+    const ask = <T>(req: any) =>
+      new Promise<T>(
+        (resolve, reject) => ((req.onsuccess = () => resolve(req.result)), (req.onerror = () => reject(req.error))),
+      )
     const db: any = await ask((globalThis as any).indexedDB.open('edgefleet'))
     try {
       const tx = db.transaction(['telemetry', 'meta'])
-      const [batches, dropped] = await Promise.all([ask<number>(tx.objectStore('telemetry').count()), ask<Record<string, number> | undefined>(tx.objectStore('meta').get('telemetryDropped'))])
+      const [batches, dropped] = await Promise.all([
+        ask<number>(tx.objectStore('telemetry').count()),
+        ask<Record<string, number> | undefined>(tx.objectStore('meta').get('telemetryDropped')),
+      ])
       return { batches, dropped: dropped ?? {} }
     } finally {
       db.close()

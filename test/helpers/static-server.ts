@@ -25,13 +25,17 @@ export interface StaticServer {
  * Serves a folder on 127.0.0.1 at a free port, as a customer's web app would be, optionally
  * cross-origin isolated (COOP/COEP) so ORT can use threads and timers are precise.
  */
-export async function serveStatic(dir: string, options: { isolated?: boolean; routes?: Record<string, string>; mounts?: Record<string, string> } = {}): Promise<StaticServer> {
+export async function serveStatic(
+  dir: string,
+  options: { isolated?: boolean; routes?: Record<string, string>; mounts?: Record<string, string> } = {},
+): Promise<StaticServer> {
   const hits: string[] = []
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
     hits.push(path)
     const mount = Object.entries(options.mounts ?? {}).find(([prefix]) => path.startsWith(prefix))
-    const mapped = options.routes?.[path] ?? (mount ? join(mount[1], normalize(path.slice(mount[0].length))) : undefined)
+    const mapped =
+      options.routes?.[path] ?? (mount ? join(mount[1], normalize(path.slice(mount[0].length))) : undefined)
     const file = mapped ?? join(dir, normalize(path === '/' ? '/index.html' : path).replace(/^(\.\.[/\\])+/, ''))
     let size: number
     try {
@@ -42,8 +46,17 @@ export async function serveStatic(dir: string, options: { isolated?: boolean; ro
       res.writeHead(404).end('not found')
       return
     }
-    const headers: Record<string, string> = { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': String(size), 'Cache-Control': 'no-store' }
-    if (options.isolated) Object.assign(headers, { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin' })
+    const headers: Record<string, string> = {
+      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'Content-Length': String(size),
+      'Cache-Control': 'no-store',
+    }
+    if (options.isolated)
+      Object.assign(headers, {
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Embedder-Policy': 'require-corp',
+        'Cross-Origin-Resource-Policy': 'same-origin',
+      })
     res.writeHead(200, headers)
     createReadStream(file).pipe(res)
   })

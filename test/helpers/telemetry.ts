@@ -8,8 +8,28 @@ export const PROFILE = {
   v: 1,
   rows: 100,
   features: {
-    temp_max: { type: 'numeric', edges: [10, 20], counts: [30, 40, 30], n: 100, missing: 0, mean: 15, std: 6, min: 0, max: 30 },
-    wind: { type: 'numeric', edges: [2, 4, 6], counts: [25, 25, 25, 25], n: 100, missing: 0, mean: 4, std: 2, min: 0, max: 9 },
+    temp_max: {
+      type: 'numeric',
+      edges: [10, 20],
+      counts: [30, 40, 30],
+      n: 100,
+      missing: 0,
+      mean: 15,
+      std: 6,
+      min: 0,
+      max: 30,
+    },
+    wind: {
+      type: 'numeric',
+      edges: [2, 4, 6],
+      counts: [25, 25, 25, 25],
+      n: 100,
+      missing: 0,
+      mean: 4,
+      std: 2,
+      min: 0,
+      max: 9,
+    },
     weather: { type: 'categorical', categories: ['sun', 'rain'], counts: [50, 40, 10], n: 100, missing: 0 },
   },
   outputs: { label: { type: 'categorical', categories: ['sun', 'rain'], counts: [55, 45, 0], n: 100, missing: 0 } },
@@ -69,7 +89,11 @@ export function makeReport(rand: () => number, o: ReportOptions): Report {
 }
 
 /** A batch of reports from one device. */
-export function makeBatch(deviceId: string, reports: Report[], batchId = `b_${crypto.randomUUID().replaceAll('-', '')}`.slice(0, 40)): Batch {
+export function makeBatch(
+  deviceId: string,
+  reports: Report[],
+  batchId = `b_${crypto.randomUUID().replaceAll('-', '')}`.slice(0, 40),
+): Batch {
   return {
     v: 1,
     batchId,

@@ -54,7 +54,12 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'edgefleet-e2e-'))
   const port = options.port ?? (await freePort())
   const inspectorPort = await freePort()
-  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG_PATH: join(stateDir, 'logs'), NO_COLOR: '1' }
+  const env = {
+    ...process.env,
+    WRANGLER_SEND_METRICS: 'false',
+    WRANGLER_LOG_PATH: join(stateDir, 'logs'),
+    NO_COLOR: '1',
+  }
   const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
 
   await run(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], env)
@@ -64,7 +69,21 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   let log = ''
   const child = spawn(
     process.execPath,
-    [wrangler, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort), '--persist-to', stateDir, '--show-interactive-dev-session=false', ...vars],
+    [
+      wrangler,
+      'dev',
+      '--local',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(inspectorPort),
+      '--persist-to',
+      stateDir,
+      '--show-interactive-dev-session=false',
+      ...vars,
+    ],
     { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   child.stdout!.on('data', (d) => (log += d))
@@ -122,6 +141,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void>
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (out += d))
     child.on('error', reject)
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.slice(1, 4).join(' ')} failed (${code}):\n${out}`))))
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${args.slice(1, 4).join(' ')} failed (${code}):\n${out}`)),
+    )
   })
 }

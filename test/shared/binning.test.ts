@@ -10,7 +10,13 @@ type Encoded = number | string | boolean | null
 
 /** JSON has no NaN or ±Infinity: the generator writes them as strings. */
 function decode(v: Encoded): unknown {
-  return v === 'NaN' ? Number.NaN : v === 'Infinity' ? Number.POSITIVE_INFINITY : v === '-Infinity' ? Number.NEGATIVE_INFINITY : v
+  return v === 'NaN'
+    ? Number.NaN
+    : v === 'Infinity'
+      ? Number.POSITIVE_INFINITY
+      : v === '-Infinity'
+        ? Number.NEGATIVE_INFINITY
+        : v
 }
 
 const numeric = vectors.numeric as [string, number[], Encoded, number][]
@@ -32,7 +38,7 @@ describe('binIndex (shared vectors)', () => {
       const padded = padEdges(edges)
       expect(padded.length).toBeGreaterThan(len)
       for (let k = 0; k < 200; k++) {
-        const x = rand() < 0.2 ? edges[Math.floor(rand() * len)] ?? 0 : rand() * 80 - 30
+        const x = rand() < 0.2 ? (edges[Math.floor(rand() * len)] ?? 0) : rand() * 80 - 30
         expect(binIndexPadded(padded, x)).toBe(binIndex(edges, x))
       }
     }
@@ -49,7 +55,17 @@ describe('categoryIndex (shared vectors)', () => {
 describe('FeatureHistogram on shared vectors', () => {
   it('counts each value in the bin binIndex names and NaN as missing', () => {
     const edges = [0, 1.5, 2, 10]
-    const h = new FeatureHistogram({ type: 'numeric', edges, counts: [0, 0, 0, 0, 0], n: 0, missing: 0, mean: 0, std: 0, min: 0, max: 0 })
+    const h = new FeatureHistogram({
+      type: 'numeric',
+      edges,
+      counts: [0, 0, 0, 0, 0],
+      n: 0,
+      missing: 0,
+      mean: 0,
+      std: 0,
+      min: 0,
+      max: 0,
+    })
     const expected = [0, 0, 0, 0, 0]
     let missing = 0
     for (const [, e, x, bin] of numeric) {

@@ -3,7 +3,8 @@ import { DEVICE_SET_EXACT_LIMIT, DeviceSet, deviceKey } from '../../core/telemet
 import { HLL_RELATIVE_ERROR } from '../../core/telemetry/hyperloglog.ts'
 import { seededRandom } from '../helpers/random.ts'
 
-const ids = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => `dev_${(i + offset).toString(36).padStart(8, '0')}`)
+const ids = (n: number, offset = 0) =>
+  Array.from({ length: n }, (_, i) => `dev_${(i + offset).toString(36).padStart(8, '0')}`)
 
 function setOf(keys: Iterable<string>): DeviceSet {
   const s = new DeviceSet()
@@ -28,7 +29,11 @@ describe('deviceKey (devicekey/1)', () => {
     expect(deviceKey('dv_7Qm2Vb9Lw1ZpJx3kR8tN')).toBe(k)
     expect(deviceKey('dv_7Qm2Vb9Lw1ZpJx3kR8tM')).not.toBe(k)
     // Pinned by an independent implementation (Python, over UTF-8 bytes): stored sets depend on these.
-    expect([deviceKey('a'), deviceKey('dv_7Qm2Vb9Lw1ZpJx3kR8tN'), deviceKey('é')]).toEqual([6752038688253901, k, 921117737618473])
+    expect([deviceKey('a'), deviceKey('dv_7Qm2Vb9Lw1ZpJx3kR8tN'), deviceKey('é')]).toEqual([
+      6752038688253901,
+      k,
+      921117737618473,
+    ])
     expect(k).toBe(4762579075150394)
     expect(new Set(ids(10_000).map(deviceKey)).size).toBe(10_000)
   })
@@ -44,12 +49,15 @@ describe('DeviceSet', () => {
   })
 
   // HyperLogLog's error is 1.04/√4096 ≈ 1.6% (one standard error); 4 standard errors never fail by chance in practice.
-  it.each([2_000, 10_000, 100_000])('estimates %i devices within 4 standard errors (≈6.5%) once beyond the exact limit', (n) => {
-    const s = setOf(ids(n, 7 * n))
-    expect(s.isExact).toBe(false)
-    expect(s.relativeError).toBeCloseTo(HLL_RELATIVE_ERROR, 12)
-    expect(Math.abs(s.size - n) / n).toBeLessThan(4 * HLL_RELATIVE_ERROR)
-  })
+  it.each([2_000, 10_000, 100_000])(
+    'estimates %i devices within 4 standard errors (≈6.5%) once beyond the exact limit',
+    (n) => {
+      const s = setOf(ids(n, 7 * n))
+      expect(s.isExact).toBe(false)
+      expect(s.relativeError).toBeCloseTo(HLL_RELATIVE_ERROR, 12)
+      expect(Math.abs(s.size - n) / n).toBeLessThan(4 * HLL_RELATIVE_ERROR)
+    },
+  )
 
   it('unions in any order and grouping to the set of the union (exact, and as one HyperLogLog)', () => {
     const rand = seededRandom(11)
@@ -59,7 +67,10 @@ describe('DeviceSet', () => {
       const parts = Array.from({ length: 7 }, () => all.filter(() => rand() < 0.4))
       const expected = setOf(new Set(parts.flat())).toJSON()
       for (let trial = 0; trial < 5; trial++) {
-        const order = shuffle(parts.map((p) => setOf(p)), rand)
+        const order = shuffle(
+          parts.map((p) => setOf(p)),
+          rand,
+        )
         const left = order.slice(0, 3).reduce((acc, p) => acc.union(p), new DeviceSet())
         const right = order.slice(3).reduce((acc, p) => acc.union(p), new DeviceSet())
         expect(right.union(left).toJSON()).toEqual(expected)

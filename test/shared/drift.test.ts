@@ -16,7 +16,17 @@ import {
 } from '../../core/drift/index.ts'
 import { isEdgefleetError } from '../../core/errors.ts'
 import { quantileEdges } from '../../core/profile/quantiles.ts'
-import { chi2Homogeneity, chi2Sf, gammaP, gammaQ, kolmogorovSf, ksTwoSample, lgamma, smirnovSf, wassersteinDistance } from '../../core/stats/index.ts'
+import {
+  chi2Homogeneity,
+  chi2Sf,
+  gammaP,
+  gammaQ,
+  kolmogorovSf,
+  ksTwoSample,
+  lgamma,
+  smirnovSf,
+  wassersteinDistance,
+} from '../../core/stats/index.ts'
 import { generateSample, type SampleSpec } from '../helpers/drift-samples.ts'
 import binnedFx from '../vectors/drift-binned.json'
 import chi2Fx from '../vectors/drift-chi2.json'
@@ -27,7 +37,9 @@ import wassersteinFx from '../vectors/drift-wasserstein.json'
 /** Statistics: within 1e-9, relative to the value once it exceeds 1. */
 function expectClose(actual: number, expected: number | null, tol = 1e-9): void {
   if (expected === null) return void expect(actual).toBeNaN()
-  expect(Math.abs(actual - expected), `${actual} vs ${expected}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected)))
+  expect(Math.abs(actual - expected), `${actual} vs ${expected}`).toBeLessThanOrEqual(
+    tol * Math.max(1, Math.abs(expected)),
+  )
 }
 
 /** p-values: DESIGN's tolerance max(1e-6·p, 1e-300). */
@@ -75,14 +87,19 @@ describe('two-sample KS (scipy ks_2samp, method auto)', () => {
     expect([r.method, r.location, r.sign]).toEqual([method, location, sign])
   })
 
-  it.each(ksFx.generated.filter((c) => c.weight === 'fast'))('$name', ({ gen, statistic, pvalue, method, location, sign }) => {
-    const r = ksTwoSample(generateSample(gen.x as SampleSpec), generateSample(gen.y as SampleSpec))
-    expectClose(r.statistic, statistic)
-    expectP(r.pvalue, pvalue)
-    expect([r.method, r.location, r.sign]).toEqual([method, location, sign])
-  })
+  it.each(ksFx.generated.filter((c) => c.weight === 'fast'))(
+    '$name',
+    ({ gen, statistic, pvalue, method, location, sign }) => {
+      const r = ksTwoSample(generateSample(gen.x as SampleSpec), generateSample(gen.y as SampleSpec))
+      expectClose(r.statistic, statistic)
+      expectP(r.pvalue, pvalue)
+      expect([r.method, r.location, r.sign]).toEqual([method, location, sign])
+    },
+  )
 
-  it.each(ksFx.kstwo.filter(([n]) => n <= 20_000))('kstwo.sf n=%s d=%s', (n, d, expected) => expectP(kolmogorovSf(n, d), expected))
+  it.each(ksFx.kstwo.filter(([n]) => n <= 20_000))('kstwo.sf n=%s d=%s', (n, d, expected) =>
+    expectP(kolmogorovSf(n, d), expected),
+  )
 
   it.each(ksFx.smirnov)('smirnov n=%s d=%s', (n, d, expected) => expectP(smirnovSf(n, d), expected))
 

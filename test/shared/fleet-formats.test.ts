@@ -13,7 +13,12 @@ type Invalid = { name: string; value: unknown; pointer: string }
 
 const FORMATS: { format: string; schema: z.ZodType; valid: Valid[]; invalid: Invalid[] }[] = [
   { format: 'fleet-view', schema: FleetView, valid: fleetValid as Valid[], invalid: fleetInvalid as Invalid[] },
-  { format: 'retrain-policy', schema: RetrainPolicy, valid: policyValid as Valid[], invalid: policyInvalid as Invalid[] },
+  {
+    format: 'retrain-policy',
+    schema: RetrainPolicy,
+    valid: policyValid as Valid[],
+    invalid: policyInvalid as Invalid[],
+  },
 ]
 
 describe.each(FORMATS)('$format golden examples', ({ schema, valid, invalid }) => {

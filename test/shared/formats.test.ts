@@ -46,7 +46,12 @@ type Valid = { name: string; value: unknown; parsed?: unknown }
 type Invalid = { name: string; value: unknown; pointer: string }
 type Format = { format: string; schema: z.ZodType; valid: Valid[]; invalid: Invalid[] }
 
-const format = (name: string, schema: z.ZodType, valid: unknown, invalid: unknown): Format => ({ format: name, schema, valid: valid as Valid[], invalid: invalid as Invalid[] })
+const format = (name: string, schema: z.ZodType, valid: unknown, invalid: unknown): Format => ({
+  format: name,
+  schema,
+  valid: valid as Valid[],
+  invalid: invalid as Invalid[],
+})
 
 const FORMATS: Format[] = [
   format('error-body', F.ErrorBody, errorBodyValid, errorBodyInvalid),
@@ -70,7 +75,8 @@ const FORMATS: Format[] = [
 ]
 
 /** RFC 6901 pointer of a zod issue path, as the edge puts it in error bodies. */
-const pointerOf = (path: readonly PropertyKey[]) => path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
+const pointerOf = (path: readonly PropertyKey[]) =>
+  path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
 /** What a parsed document looks like on the wire. */
 const wire = (v: unknown): unknown => JSON.parse(JSON.stringify(v))
 const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v)).length
@@ -107,14 +113,18 @@ describe.each(FORMATS)('$format', ({ schema, valid, invalid }) => {
 describe('telemetry/1 examples', () => {
   const reports = (reportValid as Valid[]).map((v) => v.value as F.Report)
   const batches = (batchValid as Valid[]).map((v) => v.value as F.Batch)
-  const sketches = [...(sketchValid as Valid[]).map((v) => v.value), ...[...reports, ...batches.flatMap((b) => b.reports)].flatMap((r) => [r.loadMs, r.latency])]
+  const sketches = [
+    ...(sketchValid as Valid[]).map((v) => v.value),
+    ...[...reports, ...batches.flatMap((b) => b.reports)].flatMap((r) => [r.loadMs, r.latency]),
+  ]
 
   it('carry canonical sketch/1 encodings (what DDSketch.toJSON makes)', () => {
     for (const s of sketches) expect(DDSketch.fromJSON(s).toJSON()).toStrictEqual(s)
   })
 
   it('keep every example report within 2 KB on the wire', () => {
-    for (const r of [...reports, ...batches.flatMap((b) => b.reports)]) expect(bytes(r), `${r.model} v${r.version} ${r.role}`).toBeLessThanOrEqual(2048)
+    for (const r of [...reports, ...batches.flatMap((b) => b.reports)])
+      expect(bytes(r), `${r.model} v${r.version} ${r.role}`).toBeLessThanOrEqual(2048)
   })
 
   it('has a valid typical 20-feature report', () => {
@@ -128,7 +138,9 @@ describe('telemetry/1 examples', () => {
   // crosses the wire.
   it('fits a typical 20-feature report in 2 KB on the wire (gzip), 3 KB as plain JSON', async () => {
     const text = new TextEncoder().encode(JSON.stringify(typicalReport.value))
-    const gzipped = await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer()
+    const gzipped = await new Response(
+      new Blob([text]).stream().pipeThrough(new CompressionStream('gzip')),
+    ).arrayBuffer()
     expect(gzipped.byteLength).toBeLessThanOrEqual(2048)
     expect(text.byteLength).toBeLessThanOrEqual(3072)
   })

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import type { CohortMetrics, DriftSummary } from '../../core/formats/fleet.ts'
 import { RetrainPolicy } from '../../core/formats/policy.ts'
-import { closedWindows, evaluateWhen, inCooldown, nextEvaluationAt, windowsToRead, type PolicyWindow } from '../../core/telemetry/retrain.ts'
+import {
+  closedWindows,
+  evaluateWhen,
+  inCooldown,
+  nextEvaluationAt,
+  windowsToRead,
+  type PolicyWindow,
+} from '../../core/telemetry/retrain.ts'
 import { signWebhook, verifyWebhook } from '../../core/webhook/signature.ts'
 
 const HOUR = 3_600_000
@@ -9,11 +16,30 @@ const NOW = Date.UTC(2026, 10, 26, 12, 7) // 12:07 UTC
 const GRACE = 5 * 60_000
 
 function drift(drifted: boolean): DriftSummary {
-  return { n: 100, missing: 0, psi: 0.3, js: drifted ? 0.3 : 0.02, hellinger: 0.2, ks: 0.2, chi2: 50, chi2_p: drifted ? 1e-6 : 0.5, dof: 2, drifted, reason: drifted ? 'drifted' : 'no_drift' }
+  return {
+    n: 100,
+    missing: 0,
+    psi: 0.3,
+    js: drifted ? 0.3 : 0.02,
+    hellinger: 0.2,
+    ks: 0.2,
+    chi2: 50,
+    chi2_p: drifted ? 1e-6 : 0.5,
+    dof: 2,
+    drifted,
+    reason: drifted ? 'drifted' : 'no_drift',
+  }
 }
 
 /** Window metrics with only the fields a condition reads filled in. */
-function metrics(o: { devices: number; drifted?: string[]; labeled?: number; accuracy?: number; inferences?: number; errorRate?: number }): CohortMetrics {
+function metrics(o: {
+  devices: number
+  drifted?: string[]
+  labeled?: number
+  accuracy?: number
+  inferences?: number
+  errorRate?: number
+}): CohortMetrics {
   const features = Object.fromEntries(['temp_max', 'wind'].map((n) => [n, drift(o.drifted?.includes(n) ?? false)]))
   return {
     suppressed: false,
@@ -36,7 +62,9 @@ function metrics(o: { devices: number; drifted?: string[]; labeled?: number; acc
     outputs: {},
     drift: { features: o.drifted ?? [], outputs: [], maxJs: 0.3 },
     shadow: null,
-    feedback: o.labeled ? { labeled: o.labeled, correct: Math.round((o.accuracy ?? 1) * o.labeled), accuracy: o.accuracy ?? 1 } : null,
+    feedback: o.labeled
+      ? { labeled: o.labeled, correct: Math.round((o.accuracy ?? 1) * o.labeled), accuracy: o.accuracy ?? 1 }
+      : null,
   }
 }
 
@@ -51,7 +79,11 @@ describe('retraining windows', () => {
       { minutes: 60, start: Date.UTC(2026, 10, 26, 11), end: Date.UTC(2026, 10, 26, 12) },
     ])
     expect(closedWindows(60, 1, NOW - 3 * 60_000, GRACE)[0].end).toBe(Date.UTC(2026, 10, 26, 11))
-    const when = policy({ when: { any: [{ anyFeatureDrifted: { windowMinutes: 60 } }, { errorRateAbove: { value: 0.1, windowMinutes: 15 } }] } }).when
+    const when = policy({
+      when: {
+        any: [{ anyFeatureDrifted: { windowMinutes: 60 } }, { errorRateAbove: { value: 0.1, windowMinutes: 15 } }],
+      },
+    }).when
     expect(nextEvaluationAt(when, NOW, GRACE)).toBe(Date.UTC(2026, 10, 26, 12, 20)) // 12:15 + grace
     expect(windowsToRead(when, NOW, GRACE)).toHaveLength(3) // two hours + one quarter
   })
@@ -59,20 +91,48 @@ describe('retraining windows', () => {
 
 describe('evaluateWhen', () => {
   const [w1, w2] = closedWindows(60, 2, NOW, GRACE)
-  const when = policy({ when: { anyFeatureDrifted: { consecutiveWindows: 2, minDevices: 50, windowMinutes: 60 } } }).when
+  const when = policy({
+    when: { anyFeatureDrifted: { consecutiveWindows: 2, minDevices: 50, windowMinutes: 60 } },
+  }).when
 
   it('fires when one feature drifted in every one of the consecutive windows, with the evidence', () => {
-    const r = evaluateWhen(when, lookupFrom({ [w1.start]: metrics({ devices: 80, drifted: ['temp_max'] }), [w2.start]: metrics({ devices: 90, drifted: ['temp_max', 'wind'] }) }), NOW, GRACE)
+    const r = evaluateWhen(
+      when,
+      lookupFrom({
+        [w1.start]: metrics({ devices: 80, drifted: ['temp_max'] }),
+        [w2.start]: metrics({ devices: 90, drifted: ['temp_max', 'wind'] }),
+      }),
+      NOW,
+      GRACE,
+    )
     expect(r.met).toBe(true)
     expect(r.conditions[0]).toMatchObject({ condition: 'anyFeatureDrifted', reason: 'met', name: 'temp_max' })
-    expect(r.conditions[0].windows.map((w) => [w.start, w.devices, w.holds])).toEqual([[w1.start, 80, true], [w2.start, 90, true]])
+    expect(r.conditions[0].windows.map((w) => [w.start, w.devices, w.holds])).toEqual([
+      [w1.start, 80, true],
+      [w2.start, 90, true],
+    ])
   })
 
   it('does not fire on one noisy window, on different features, or with too few devices', () => {
     const cases: [Record<number, CohortMetrics | null>, string][] = [
-      [{ [w1.start]: metrics({ devices: 80 }), [w2.start]: metrics({ devices: 80, drifted: ['temp_max'] }) }, 'not_met'],
-      [{ [w1.start]: metrics({ devices: 80, drifted: ['wind'] }), [w2.start]: metrics({ devices: 80, drifted: ['temp_max'] }) }, 'not_met'],
-      [{ [w1.start]: metrics({ devices: 10, drifted: ['temp_max'] }), [w2.start]: metrics({ devices: 80, drifted: ['temp_max'] }) }, 'insufficient_data'],
+      [
+        { [w1.start]: metrics({ devices: 80 }), [w2.start]: metrics({ devices: 80, drifted: ['temp_max'] }) },
+        'not_met',
+      ],
+      [
+        {
+          [w1.start]: metrics({ devices: 80, drifted: ['wind'] }),
+          [w2.start]: metrics({ devices: 80, drifted: ['temp_max'] }),
+        },
+        'not_met',
+      ],
+      [
+        {
+          [w1.start]: metrics({ devices: 10, drifted: ['temp_max'] }),
+          [w2.start]: metrics({ devices: 80, drifted: ['temp_max'] }),
+        },
+        'insufficient_data',
+      ],
       [{ [w1.start]: null, [w2.start]: metrics({ devices: 80, drifted: ['temp_max'] }) }, 'insufficient_data'],
     ]
     for (const [windows, reason] of cases) {
@@ -84,15 +144,23 @@ describe('evaluateWhen', () => {
 
   it('combines conditions with any / all, and judges accuracy and error rate on their sample sizes', () => {
     const [day] = closedWindows(1440, 1, NOW, GRACE)
-    const windows = { [w1.start]: metrics({ devices: 80 }), [w2.start]: metrics({ devices: 80, errorRate: 0.2, inferences: 5000 }), [day.start]: metrics({ devices: 500, labeled: 200, accuracy: 0.7 }) }
+    const windows = {
+      [w1.start]: metrics({ devices: 80 }),
+      [w2.start]: metrics({ devices: 80, errorRate: 0.2, inferences: 5000 }),
+      [day.start]: metrics({ devices: 500, labeled: 200, accuracy: 0.7 }),
+    }
     const acc = { accuracyBelow: { value: 0.8, minLabeled: 100, windowMinutes: 1440 } }
     const err = { errorRateAbove: { value: 0.1, minInferences: 1000, windowMinutes: 60 } }
     const drifted = { anyFeatureDrifted: { windowMinutes: 60 } }
     expect(evaluateWhen(policy({ when: { all: [acc, err] } }).when, lookupFrom(windows), NOW, GRACE).met).toBe(true)
-    expect(evaluateWhen(policy({ when: { all: [acc, drifted] } }).when, lookupFrom(windows), NOW, GRACE).met).toBe(false)
+    expect(evaluateWhen(policy({ when: { all: [acc, drifted] } }).when, lookupFrom(windows), NOW, GRACE).met).toBe(
+      false,
+    )
     expect(evaluateWhen(policy({ when: { any: [acc, drifted] } }).when, lookupFrom(windows), NOW, GRACE).met).toBe(true)
     const few = { ...windows, [day.start]: metrics({ devices: 500, labeled: 50, accuracy: 0.1 }) }
-    expect(evaluateWhen(policy({ when: acc }).when, lookupFrom(few), NOW, GRACE).conditions[0].reason).toBe('insufficient_data')
+    expect(evaluateWhen(policy({ when: acc }).when, lookupFrom(few), NOW, GRACE).conditions[0].reason).toBe(
+      'insufficient_data',
+    )
   })
 
   it('has a cooldown measured from the last firing', () => {
@@ -112,8 +180,12 @@ describe('RetrainPolicy schema', () => {
     })
     const bad = (input: unknown) => RetrainPolicy.safeParse(input).error?.issues[0].path.join('/')
     expect(bad({ when: { anyFeatureDrifted: { windowMinutes: 7 } } })).toBe('when/anyFeatureDrifted/windowMinutes')
-    expect(bad({ when: { anyFeatureDrifted: {} }, webhook: { url: 'ftp://x.test', secret: 'x'.repeat(16) } })).toBe('webhook/url')
-    expect(bad({ when: { anyFeatureDrifted: {} }, webhook: { url: 'https://x.test', secret: 'short' } })).toBe('webhook/secret')
+    expect(bad({ when: { anyFeatureDrifted: {} }, webhook: { url: 'ftp://x.test', secret: 'x'.repeat(16) } })).toBe(
+      'webhook/url',
+    )
+    expect(bad({ when: { anyFeatureDrifted: {} }, webhook: { url: 'https://x.test', secret: 'short' } })).toBe(
+      'webhook/secret',
+    )
     expect(bad({ when: { all: [] } })).toBe('when/all')
   })
 })
@@ -126,7 +198,13 @@ describe('webhook signatures', () => {
     const header = await signWebhook(secret, NOW, body)
     expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/)
     // Independently: HMAC-SHA256 over `${t}.${body}` with WebCrypto.
-    const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+    const key = await crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    )
     const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${NOW}.${body}`)))
     expect(header).toBe(`t=${NOW},v1=${Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('')}`)
     expect(await verifyWebhook(secret, header, body, NOW + 1000)).toBe(true)

@@ -52,12 +52,25 @@ describe('assignment by bucket/1 (core/rollout/assign.ts)', () => {
 })
 
 describe('the rollout state machine (core/rollout/machine.ts)', () => {
-  const config = RolloutConfig.parse({ candidate: 2, mode: 'canary', steps: [{ percent: 5, minDevices: 10 }, { percent: 100, minDevices: 10 }] })
+  const config = RolloutConfig.parse({
+    candidate: 2,
+    mode: 'canary',
+    steps: [
+      { percent: 5, minDevices: 10 },
+      { percent: 100, minDevices: 10 },
+    ],
+  })
   const ab = RolloutConfig.parse({ candidate: 2, mode: 'ab', steps: [{ percent: 50, minDevices: 10 }] })
   const running: RolloutState = { id: 'ro_1', status: 'running', step: 0, stepStartedAt: 1000 }
   const paused: RolloutState = { ...running, status: 'paused' }
 
-  const table: [string, RolloutState, Parameters<typeof nextState>[2], Partial<RolloutState> | 'conflict', typeof config?][] = [
+  const table: [
+    string,
+    RolloutState,
+    Parameters<typeof nextState>[2],
+    Partial<RolloutState> | 'conflict',
+    typeof config?,
+  ][] = [
     ['pause a running rollout', running, 'pause', { status: 'paused', step: 0, stepStartedAt: 1000 }],
     ['pause a paused one', paused, 'pause', 'conflict'],
     ['resume a paused one (clock restarts)', paused, 'resume', { status: 'running', step: 0, stepStartedAt: 5000 }],

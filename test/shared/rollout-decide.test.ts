@@ -49,7 +49,13 @@ function arm(s: ArmSpec = {}) {
   const sketch = new DDSketch()
   const p95 = s.p95 ?? 20
   for (let i = 0; i < 100; i++) sketch.add(i < 95 ? (p95 * (i + 1)) / 95 : p95 * 1.5)
-  return { devices: s.devices ?? 1000, inferences: s.inferences ?? 200_000, perDevice, latency: sketch.toJSON(), driftJsMax: s.drift === undefined ? 0.05 : s.drift }
+  return {
+    devices: s.devices ?? 1000,
+    inferences: s.inferences ?? 200_000,
+    perDevice,
+    latency: sketch.toJSON(),
+    driftJsMax: s.drift === undefined ? 0.05 : s.drift,
+  }
 }
 
 interface Case {
@@ -66,10 +72,21 @@ const balanced5 = { baseline: { devices: 950 }, candidate: { devices: 50 } }
 
 function run(c: Case) {
   const rollout = Rollout.parse({
-    config: { candidate: 2, baseline: 1, mode: 'canary', steps: STEPS, guardrails: [], evaluationSeconds: 300, ...c.config },
+    config: {
+      candidate: 2,
+      baseline: 1,
+      mode: 'canary',
+      steps: STEPS,
+      guardrails: [],
+      evaluationSeconds: 300,
+      ...c.config,
+    },
     state: { id: 'r1', status: 'running', step: 0, stepStartedAt: T0, ...c.state },
   })
-  const stats = RolloutStats.parse({ baseline: arm({ ...balanced5.baseline, ...c.baseline }), candidate: arm({ ...balanced5.candidate, ...c.candidate }) })
+  const stats = RolloutStats.parse({
+    baseline: arm({ ...balanced5.baseline, ...c.baseline }),
+    candidate: arm({ ...balanced5.candidate, ...c.candidate }),
+  })
   return decide(rollout, stats, c.now ?? NOW)
 }
 
@@ -77,41 +94,232 @@ const g = (guardrail: Record<string, unknown>) => ({ guardrails: [guardrail] })
 
 const cases: [string, Case][] = [
   // Rate guardrails: the candidate compared with the baseline (maxDiff) or a bound (max).
-  ['error_rate maxDiff: breach', { config: g({ metric: 'error_rate', maxDiff: 0.005 }), candidate: { errorRate: 0.03 }, expected: ['rollback', 'guardrail:error_rate'] }],
-  ['error_rate maxDiff: within margin', { config: g({ metric: 'error_rate', maxDiff: 0.005 }), candidate: { errorRate: 0.012 }, expected: ['advance', 'step_complete'] }],
-  ['error_rate max: breach', { config: g({ metric: 'error_rate', max: 0.01 }), candidate: { errorRate: 0.03 }, baseline: { errorRate: 0.03 }, expected: ['rollback', 'guardrail:error_rate'] }],
-  ['error_rate max: below', { config: g({ metric: 'error_rate', max: 0.02 }), candidate: { errorRate: 0.01 }, expected: ['advance', 'step_complete'] }],
-  ['error_rate: too few devices to test', { config: g({ metric: 'error_rate', maxDiff: 0.005 }), candidate: { errorRate: 0.5, sampled: 5 }, expected: ['advance', 'step_complete'] }],
-  ['fallback_rate maxDiff: breach', { config: g({ metric: 'fallback_rate', maxDiff: 0.01 }), candidate: { fallbackRate: 0.1 }, expected: ['rollback', 'guardrail:fallback_rate'] }],
-  ['fallback_rate maxDiff: no breach', { config: g({ metric: 'fallback_rate', maxDiff: 0.01 }), candidate: { fallbackRate: 0.01 }, expected: ['advance', 'step_complete'] }],
-  ['shadow_disagreement max: breach', { config: { mode: 'shadow', ...g({ metric: 'shadow_disagreement', max: 0.05 }) }, candidate: { disagreement: 0.2 }, expected: ['rollback', 'guardrail:shadow_disagreement'] }],
-  ['shadow_disagreement max: no breach', { config: { mode: 'shadow', ...g({ metric: 'shadow_disagreement', max: 0.05 }) }, candidate: { disagreement: 0.02 }, expected: ['advance', 'step_complete'] }],
+  [
+    'error_rate maxDiff: breach',
+    {
+      config: g({ metric: 'error_rate', maxDiff: 0.005 }),
+      candidate: { errorRate: 0.03 },
+      expected: ['rollback', 'guardrail:error_rate'],
+    },
+  ],
+  [
+    'error_rate maxDiff: within margin',
+    {
+      config: g({ metric: 'error_rate', maxDiff: 0.005 }),
+      candidate: { errorRate: 0.012 },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+  [
+    'error_rate max: breach',
+    {
+      config: g({ metric: 'error_rate', max: 0.01 }),
+      candidate: { errorRate: 0.03 },
+      baseline: { errorRate: 0.03 },
+      expected: ['rollback', 'guardrail:error_rate'],
+    },
+  ],
+  [
+    'error_rate max: below',
+    {
+      config: g({ metric: 'error_rate', max: 0.02 }),
+      candidate: { errorRate: 0.01 },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+  [
+    'error_rate: too few devices to test',
+    {
+      config: g({ metric: 'error_rate', maxDiff: 0.005 }),
+      candidate: { errorRate: 0.5, sampled: 5 },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+  [
+    'fallback_rate maxDiff: breach',
+    {
+      config: g({ metric: 'fallback_rate', maxDiff: 0.01 }),
+      candidate: { fallbackRate: 0.1 },
+      expected: ['rollback', 'guardrail:fallback_rate'],
+    },
+  ],
+  [
+    'fallback_rate maxDiff: no breach',
+    {
+      config: g({ metric: 'fallback_rate', maxDiff: 0.01 }),
+      candidate: { fallbackRate: 0.01 },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+  [
+    'shadow_disagreement max: breach',
+    {
+      config: { mode: 'shadow', ...g({ metric: 'shadow_disagreement', max: 0.05 }) },
+      candidate: { disagreement: 0.2 },
+      expected: ['rollback', 'guardrail:shadow_disagreement'],
+    },
+  ],
+  [
+    'shadow_disagreement max: no breach',
+    {
+      config: { mode: 'shadow', ...g({ metric: 'shadow_disagreement', max: 0.05 }) },
+      candidate: { disagreement: 0.02 },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
   // Latency: ratio of p95 from merged sketches, only with minDevices on both arms.
-  ['latency_p95: breach', { config: g({ metric: 'latency_p95', maxRatio: 1.2 }), candidate: { p95: 40 }, expected: ['rollback', 'guardrail:latency_p95'] }],
-  ['latency_p95: no breach', { config: g({ metric: 'latency_p95', maxRatio: 1.2 }), candidate: { p95: 22 }, expected: ['advance', 'step_complete'] }],
-  ['latency_p95: not judged below minDevices', { config: g({ metric: 'latency_p95', maxRatio: 1.2 }), baseline: { devices: 570 }, candidate: { devices: 30, p95: 400 }, expected: ['hold', 'insufficient_devices'] }],
+  [
+    'latency_p95: breach',
+    {
+      config: g({ metric: 'latency_p95', maxRatio: 1.2 }),
+      candidate: { p95: 40 },
+      expected: ['rollback', 'guardrail:latency_p95'],
+    },
+  ],
+  [
+    'latency_p95: no breach',
+    {
+      config: g({ metric: 'latency_p95', maxRatio: 1.2 }),
+      candidate: { p95: 22 },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+  [
+    'latency_p95: not judged below minDevices',
+    {
+      config: g({ metric: 'latency_p95', maxRatio: 1.2 }),
+      baseline: { devices: 570 },
+      candidate: { devices: 30, p95: 400 },
+      expected: ['hold', 'insufficient_devices'],
+    },
+  ],
   // Drift and accuracy: absolute checks with minimum samples.
-  ['drift_js_max: breach', { config: g({ metric: 'drift_js_max', max: 0.2 }), candidate: { drift: 0.35 }, expected: ['rollback', 'guardrail:drift_js_max'] }],
-  ['drift_js_max: no breach', { config: g({ metric: 'drift_js_max', max: 0.2 }), candidate: { drift: 0.1 }, expected: ['advance', 'step_complete'] }],
-  ['drift_js_max: not judged below minDevices', { config: g({ metric: 'drift_js_max', max: 0.2 }), baseline: { devices: 570 }, candidate: { devices: 30, drift: 0.9 }, expected: ['hold', 'insufficient_devices'] }],
-  ['accuracy: breach', { config: g({ metric: 'accuracy', minRatio: 0.98 }), baseline: { labeled: 2000, accuracy: 0.9 }, candidate: { labeled: 2000, accuracy: 0.8 }, expected: ['rollback', 'guardrail:accuracy'] }],
-  ['accuracy: no breach', { config: g({ metric: 'accuracy', minRatio: 0.98 }), baseline: { labeled: 2000, accuracy: 0.9 }, candidate: { labeled: 2000, accuracy: 0.89 }, expected: ['advance', 'step_complete'] }],
-  ['accuracy: too few labels', { config: g({ metric: 'accuracy', minRatio: 0.98 }), baseline: { labeled: 2000, accuracy: 0.9 }, candidate: { labeled: 0, accuracy: 0 }, expected: ['advance', 'step_complete'] }],
+  [
+    'drift_js_max: breach',
+    {
+      config: g({ metric: 'drift_js_max', max: 0.2 }),
+      candidate: { drift: 0.35 },
+      expected: ['rollback', 'guardrail:drift_js_max'],
+    },
+  ],
+  [
+    'drift_js_max: no breach',
+    {
+      config: g({ metric: 'drift_js_max', max: 0.2 }),
+      candidate: { drift: 0.1 },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+  [
+    'drift_js_max: not judged below minDevices',
+    {
+      config: g({ metric: 'drift_js_max', max: 0.2 }),
+      baseline: { devices: 570 },
+      candidate: { devices: 30, drift: 0.9 },
+      expected: ['hold', 'insufficient_devices'],
+    },
+  ],
+  [
+    'accuracy: breach',
+    {
+      config: g({ metric: 'accuracy', minRatio: 0.98 }),
+      baseline: { labeled: 2000, accuracy: 0.9 },
+      candidate: { labeled: 2000, accuracy: 0.8 },
+      expected: ['rollback', 'guardrail:accuracy'],
+    },
+  ],
+  [
+    'accuracy: no breach',
+    {
+      config: g({ metric: 'accuracy', minRatio: 0.98 }),
+      baseline: { labeled: 2000, accuracy: 0.9 },
+      candidate: { labeled: 2000, accuracy: 0.89 },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+  [
+    'accuracy: too few labels',
+    {
+      config: g({ metric: 'accuracy', minRatio: 0.98 }),
+      baseline: { labeled: 2000, accuracy: 0.9 },
+      candidate: { labeled: 0, accuracy: 0 },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
   // Sample-ratio mismatch: 50/50 at a 5% step, judged only after ttlSeconds + one window.
-  ['srm: pauses after the grace time', { baseline: { devices: 500 }, candidate: { devices: 500 }, expected: ['pause', 'srm'] }],
-  ['srm: not judged within the grace time', { baseline: { devices: 500 }, candidate: { devices: 500 }, now: T0 + 5 * MIN, expected: ['hold', 'insufficient_time'] }],
-  ['srm: balanced split advances', { baseline: { devices: 960 }, candidate: { devices: 40 + 20 }, expected: ['advance', 'step_complete'] }],
+  [
+    'srm: pauses after the grace time',
+    { baseline: { devices: 500 }, candidate: { devices: 500 }, expected: ['pause', 'srm'] },
+  ],
+  [
+    'srm: not judged within the grace time',
+    {
+      baseline: { devices: 500 },
+      candidate: { devices: 500 },
+      now: T0 + 5 * MIN,
+      expected: ['hold', 'insufficient_time'],
+    },
+  ],
+  [
+    'srm: balanced split advances',
+    { baseline: { devices: 960 }, candidate: { devices: 40 + 20 }, expected: ['advance', 'step_complete'] },
+  ],
   // Minimums of the step, per arm.
-  ['minimum devices: candidate arm short', { baseline: { devices: 931 }, candidate: { devices: 49 }, expected: ['hold', 'insufficient_devices'] }],
-  ['minimum inferences: baseline arm short', { baseline: { inferences: 9_999 }, expected: ['hold', 'insufficient_inferences'] }],
+  [
+    'minimum devices: candidate arm short',
+    { baseline: { devices: 931 }, candidate: { devices: 49 }, expected: ['hold', 'insufficient_devices'] },
+  ],
+  [
+    'minimum inferences: baseline arm short',
+    { baseline: { inferences: 9_999 }, expected: ['hold', 'insufficient_inferences'] },
+  ],
   ['step timing: minMinutes not reached', { now: T0 + 59 * MIN, expected: ['hold', 'insufficient_time'] }],
   ['step timing: minMinutes reached', { now: T0 + 60 * MIN, expected: ['advance', 'step_complete'] }],
-  ['last step: promotes (baseline arm expected empty at 100%)', { state: { step: 2 }, baseline: { devices: 0, inferences: 0 }, candidate: { devices: 1000 }, expected: ['promote', 'last_step_complete'] }],
-  ['ab: never auto-advances', { config: { mode: 'ab', steps: [{ percent: 50, minMinutes: 60, minDevices: 50 }] }, baseline: { devices: 500 }, candidate: { devices: 500 }, expected: ['hold', 'ab_needs_manual_decision'] }],
-  ['ab: a breach still rolls back', { config: { mode: 'ab', steps: [{ percent: 50, minMinutes: 60, minDevices: 50 }], ...g({ metric: 'error_rate', maxDiff: 0.005 }) }, baseline: { devices: 500 }, candidate: { devices: 500, errorRate: 0.05 }, expected: ['rollback', 'guardrail:error_rate'] }],
+  [
+    'last step: promotes (baseline arm expected empty at 100%)',
+    {
+      state: { step: 2 },
+      baseline: { devices: 0, inferences: 0 },
+      candidate: { devices: 1000 },
+      expected: ['promote', 'last_step_complete'],
+    },
+  ],
+  [
+    'ab: never auto-advances',
+    {
+      config: { mode: 'ab', steps: [{ percent: 50, minMinutes: 60, minDevices: 50 }] },
+      baseline: { devices: 500 },
+      candidate: { devices: 500 },
+      expected: ['hold', 'ab_needs_manual_decision'],
+    },
+  ],
+  [
+    'ab: a breach still rolls back',
+    {
+      config: {
+        mode: 'ab',
+        steps: [{ percent: 50, minMinutes: 60, minDevices: 50 }],
+        ...g({ metric: 'error_rate', maxDiff: 0.005 }),
+      },
+      baseline: { devices: 500 },
+      candidate: { devices: 500, errorRate: 0.05 },
+      expected: ['rollback', 'guardrail:error_rate'],
+    },
+  ],
   ['paused rollout holds', { state: { status: 'paused' }, expected: ['hold', 'paused'] }],
-  ['rolled-back rollout holds', { state: { status: 'rolled_back' }, candidate: { errorRate: 0.5 }, expected: ['hold', 'rolled_back'] }],
-  ['a breach wins over srm', { config: g({ metric: 'error_rate', maxDiff: 0.005 }), baseline: { devices: 500 }, candidate: { devices: 500, errorRate: 0.05 }, expected: ['rollback', 'guardrail:error_rate'] }],
+  [
+    'rolled-back rollout holds',
+    { state: { status: 'rolled_back' }, candidate: { errorRate: 0.5 }, expected: ['hold', 'rolled_back'] },
+  ],
+  [
+    'a breach wins over srm',
+    {
+      config: g({ metric: 'error_rate', maxDiff: 0.005 }),
+      baseline: { devices: 500 },
+      candidate: { devices: 500, errorRate: 0.05 },
+      expected: ['rollback', 'guardrail:error_rate'],
+    },
+  ],
 ]
 
 describe('decide', () => {
@@ -122,7 +330,14 @@ describe('decide', () => {
 
   it('puts the statistics of a breach in the evidence, with α split over the rate guardrails', () => {
     const d = run({
-      config: { alpha: 0.05, guardrails: [{ metric: 'error_rate', maxDiff: 0.005 }, { metric: 'fallback_rate', maxDiff: 0.01 }, { metric: 'latency_p95', maxRatio: 1.2 }] },
+      config: {
+        alpha: 0.05,
+        guardrails: [
+          { metric: 'error_rate', maxDiff: 0.005 },
+          { metric: 'fallback_rate', maxDiff: 0.01 },
+          { metric: 'latency_p95', maxRatio: 1.2 },
+        ],
+      },
       candidate: { errorRate: 0.03 },
       expected: ['rollback', 'guardrail:error_rate'],
     })
@@ -142,10 +357,25 @@ describe('decide', () => {
       state: { id: 'r1', status: 'running', step: 0, stepStartedAt: T0 },
     })
     const moments = (mean: number, n = 100) => ({ n, sum: mean * n, sumSq: n * (mean * mean + 0.0001) })
-    const summary = (mean: number) => ({ inferences: 200_000, labeled: 0, correct: 0, rates: { error_rate: moments(mean), fallback_rate: moments(0), shadow_disagreement: moments(0) } })
-    const armOf = (devices: number, mean: number) => ({ devices, inferences: 200_000, summary: summary(mean), latency: null, driftJsMax: null })
-    expect(decide(rollout, RolloutStats.parse({ baseline: armOf(950, 0.005), candidate: armOf(50, 0.05) }), NOW)).toMatchObject({ action: 'rollback', reason: 'guardrail:error_rate' })
-    expect(decide(rollout, RolloutStats.parse({ baseline: armOf(950, 0.005), candidate: armOf(50, 0.005) }), NOW)).toMatchObject({ action: 'advance' })
+    const summary = (mean: number) => ({
+      inferences: 200_000,
+      labeled: 0,
+      correct: 0,
+      rates: { error_rate: moments(mean), fallback_rate: moments(0), shadow_disagreement: moments(0) },
+    })
+    const armOf = (devices: number, mean: number) => ({
+      devices,
+      inferences: 200_000,
+      summary: summary(mean),
+      latency: null,
+      driftJsMax: null,
+    })
+    expect(
+      decide(rollout, RolloutStats.parse({ baseline: armOf(950, 0.005), candidate: armOf(50, 0.05) }), NOW),
+    ).toMatchObject({ action: 'rollback', reason: 'guardrail:error_rate' })
+    expect(
+      decide(rollout, RolloutStats.parse({ baseline: armOf(950, 0.005), candidate: armOf(50, 0.005) }), NOW),
+    ).toMatchObject({ action: 'advance' })
   })
 })
 
@@ -170,10 +400,33 @@ describe('sampleRatio', () => {
 
   it('rejects configs the contract forbids', () => {
     const base = { candidate: 2, mode: 'canary', guardrails: [] }
-    expect(RolloutConfig.safeParse({ ...base, steps: [{ percent: 5, minDevices: 1 }, { percent: 5, minDevices: 1 }] }).success).toBe(false)
+    expect(
+      RolloutConfig.safeParse({
+        ...base,
+        steps: [
+          { percent: 5, minDevices: 1 },
+          { percent: 5, minDevices: 1 },
+        ],
+      }).success,
+    ).toBe(false)
     expect(RolloutConfig.safeParse({ ...base, steps: [{ percent: 101, minDevices: 1 }] }).success).toBe(false)
-    expect(RolloutConfig.safeParse({ ...base, mode: 'ab', steps: [{ percent: 10, minDevices: 1 }, { percent: 50, minDevices: 1 }] }).success).toBe(false)
-    expect(RolloutConfig.safeParse({ ...base, steps: [{ percent: 5, minDevices: 1 }], guardrails: [{ metric: 'error_rate', max: 0.01, maxDiff: 0.01 }] }).success).toBe(false)
+    expect(
+      RolloutConfig.safeParse({
+        ...base,
+        mode: 'ab',
+        steps: [
+          { percent: 10, minDevices: 1 },
+          { percent: 50, minDevices: 1 },
+        ],
+      }).success,
+    ).toBe(false)
+    expect(
+      RolloutConfig.safeParse({
+        ...base,
+        steps: [{ percent: 5, minDevices: 1 }],
+        guardrails: [{ metric: 'error_rate', max: 0.01, maxDiff: 0.01 }],
+      }).success,
+    ).toBe(false)
     expect(RolloutConfig.parse({ ...base, steps: [{ percent: 5, minDevices: 1 }] }).alpha).toBe(0.05)
   })
 })

@@ -61,7 +61,10 @@ describe('mixture SPRT (one-sided, always valid)', () => {
 
   it.each([
     ['two samples, candidate 2 points worse', { ...base, seed: 4, sims: 200, candidate: 0.04 }],
-    ['one sample, candidate at twice max', { ...base, seed: 5, sims: 200, candidate: 0.02, margin: 0.01, twoSample: false }],
+    [
+      'one sample, candidate at twice max',
+      { ...base, seed: 5, sims: 200, candidate: 0.02, margin: 0.01, twoSample: false },
+    ],
   ])('under a clear breach (%s) rejects', (_name, sim) => {
     expect(rejectionRate(sim)).toBeGreaterThan(0.95)
   })

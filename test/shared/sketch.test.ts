@@ -48,7 +48,12 @@ function quantileErrors(sketch: DDSketch, values: number[], alpha = ALPHA, grid 
   for (const q of grid) {
     const exact = sorted[Math.floor(q * (sorted.length - 1))]!
     const estimate = sketch.quantile(q)
-    const ok = exact < SKETCH_MIN_INDEXABLE ? exact === 0 ? estimate === 0 : Math.abs(estimate - exact) < SKETCH_MIN_INDEXABLE : Math.abs(estimate - exact) <= alpha * exact * (1 + SLACK)
+    const ok =
+      exact < SKETCH_MIN_INDEXABLE
+        ? exact === 0
+          ? estimate === 0
+          : Math.abs(estimate - exact) < SKETCH_MIN_INDEXABLE
+        : Math.abs(estimate - exact) <= alpha * exact * (1 + SLACK)
     if (!ok) errors.push(`q=${q}: estimate ${estimate}, exact ${exact}`)
   }
   return errors
@@ -137,7 +142,9 @@ describe('DDSketch merge', () => {
       expect(Math.abs(merged.sum - expected.sum)).toBeLessThanOrEqual(1e-12 * expected.sum)
     }
     const [a, b, c, d, e] = parts.map((p) => sketchOf(p))
-    const tree = sketchOf([]).merge(a!.merge(b!)).merge(c!.merge(d!.merge(e!)))
+    const tree = sketchOf([])
+      .merge(a!.merge(b!))
+      .merge(c!.merge(d!.merge(e!)))
     expect(withoutSum(tree.toJSON())).toStrictEqual(withoutSum(expected))
   })
 
@@ -181,7 +188,8 @@ describe('DDSketch collapse beyond 2048 bins', () => {
       if (q > 0 && exact <= sketch.collapsedUpTo) {
         collapsed++
         // Collapsed: never an underestimate, never above (1 − α)·γ^L < γ^L, the collapsed bin's upper edge.
-        if (!(exact <= estimate && estimate <= (1 - ALPHA) * Math.pow(GAMMA, L) * (1 + SLACK))) errors.push(`collapsed q=${q}`)
+        if (!(exact <= estimate && estimate <= (1 - ALPHA) * Math.pow(GAMMA, L) * (1 + SLACK)))
+          errors.push(`collapsed q=${q}`)
       } else if (Math.abs(estimate - exact) > ALPHA * exact * (1 + SLACK)) {
         errors.push(`q=${q}: estimate ${estimate}, exact ${exact}`)
       }
@@ -232,7 +240,9 @@ describe('sketch/1 JSON', () => {
     const lnGamma = 2 * Math.atanh(ALPHA)
     const index = (x: number) => {
       const exact = Math.log(x) / lnGamma
-      expect(Math.abs(exact - Math.round(exact)) > 1e-6 || Number.isInteger(exact), `${x} is not on a bin edge`).toBe(true)
+      expect(Math.abs(exact - Math.round(exact)) > 1e-6 || Number.isInteger(exact), `${x} is not on a bin edge`).toBe(
+        true,
+      )
       const i = Math.ceil(exact)
       expect(Math.pow(GAMMA, i - 1) < x && x <= Math.pow(GAMMA, i), `${x} in (γ^${i - 1}, γ^${i}]`).toBe(true)
       return i
@@ -276,7 +286,8 @@ describe('DDSketch invalid input raises EdgefleetError', () => {
     const s = sketchOf([1, 2])
     for (const count of [0, -1, 1.5, Number.NaN]) expect(codeOf(() => s.add(1, count))).toBe('validation_failed')
     for (const q of [-0.1, 1.1, Number.NaN]) expect(codeOf(() => s.quantile(q))).toBe('validation_failed')
-    for (const alpha of [0, 1, -0.5, Number.NaN]) expect(codeOf(() => new DDSketch({ alpha }))).toBe('validation_failed')
+    for (const alpha of [0, 1, -0.5, Number.NaN])
+      expect(codeOf(() => new DDSketch({ alpha }))).toBe('validation_failed')
     expect(codeOf(() => new DDSketch().quantile(0.5))).toBe('empty_data')
   })
 
@@ -311,7 +322,11 @@ describe('DDSketch invalid input raises EdgefleetError', () => {
     ['missing max', { ...valid, max: undefined }, '/max'],
     ['min and max on an empty sketch', { ...sketchOf([]).toJSON(), min: 0, max: 0 }, '/min'],
     ['NaN sum', { ...valid, sum: Number.NaN }, '/sum'],
-    ['too many bins', { ...valid, counts: [1, ...new Array<number>(SKETCH_MAX_BINS).fill(1)], n: SKETCH_MAX_BINS + 2 }, '/counts'],
+    [
+      'too many bins',
+      { ...valid, counts: [1, ...new Array<number>(SKETCH_MAX_BINS).fill(1)], n: SKETCH_MAX_BINS + 2 },
+      '/counts',
+    ],
   ])('fromJSON with %s → validation_failed at its pointer', (_, json, pointer) => {
     try {
       DDSketch.fromJSON(json)

@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest'
 import { FleetCohort } from '../../core/formats/fleet.ts'
 import type { Profile } from '../../core/formats/profile.ts'
 import type { Report } from '../../core/formats/telemetry.ts'
-import { addReport, decodeAggregate, emptyAggregate, encodeAggregate, estimatesOf, mergeAggregates, mergeInto, type Aggregate, type AggregateJson } from '../../core/telemetry/aggregate.ts'
+import {
+  addReport,
+  decodeAggregate,
+  emptyAggregate,
+  encodeAggregate,
+  estimatesOf,
+  mergeAggregates,
+  mergeInto,
+  type Aggregate,
+  type AggregateJson,
+} from '../../core/telemetry/aggregate.ts'
 import { deviceKey } from '../../core/telemetry/device-set.ts'
 import { combinePoints, mergePoints, summarizePoint, toPoint } from '../../core/telemetry/series.ts'
 import { summarize } from '../../core/telemetry/summarize.ts'
@@ -16,14 +26,25 @@ const profile = PROFILE as unknown as Profile
 type Received = { report: Report; device: number; rate?: number }
 
 /** Seeded reports of `devices` devices over `minutes` minutes; with `rates`, each device samples at one of them. */
-function reportsOf(seed: number, devices: number, minutes: number, drift = false, firstMinute = 0, rates?: readonly number[]): Received[] {
+function reportsOf(
+  seed: number,
+  devices: number,
+  minutes: number,
+  drift = false,
+  firstMinute = 0,
+  rates?: readonly number[],
+): Received[] {
   const rand = seededRandom(seed)
   const out: Received[] = []
   for (let d = 0; d < devices; d++) {
     const rate = rates?.[Math.floor(rand() * rates.length)]
     for (let m = 0; m < minutes; m++) {
       if (rand() < 0.3) continue
-      out.push({ report: makeReport(rand, { model: 'm', start: T0 + (firstMinute + m) * MINUTE, drift }), device: deviceKey(`dev_${seed}_${d}`), ...(rate ? { rate } : {}) })
+      out.push({
+        report: makeReport(rand, { model: 'm', start: T0 + (firstMinute + m) * MINUTE, drift }),
+        device: deviceKey(`dev_${seed}_${d}`),
+        ...(rate ? { rate } : {}),
+      })
     }
   }
   return out
@@ -60,7 +81,12 @@ function expectSameAggregate(actual: Aggregate, expected: Aggregate): void {
   const a = encodeAggregate(actual)
   const e = encodeAggregate(expected)
   const floats = (j: AggregateJson) => [j.latency.sum, j.loadMs.sum, j.shadow.absDiffSum]
-  const strip = (j: AggregateJson): AggregateJson => ({ ...j, latency: { ...j.latency, sum: 0 }, loadMs: { ...j.loadMs, sum: 0 }, shadow: { ...j.shadow, absDiffSum: 0 } })
+  const strip = (j: AggregateJson): AggregateJson => ({
+    ...j,
+    latency: { ...j.latency, sum: 0 },
+    loadMs: { ...j.loadMs, sum: 0 },
+    shadow: { ...j.shadow, absDiffSum: 0 },
+  })
   expect(strip(a)).toEqual(strip(e))
   floats(a).forEach((x, i) => expect(x).toBeCloseTo(floats(e)[i], 6))
 }
@@ -88,7 +114,9 @@ describe('aggregate (exact, order-independent merging)', () => {
     expect(agg.reports).toBe(all.length)
     expect(agg.devices.size).toBe(new Set(all.map((r) => r.device)).size)
     expect(agg.counts.inferences).toBe(all.reduce((n, r) => n + r.report.counts.inferences, 0))
-    expect(agg.features.temp_max.counts.reduce((x, y) => x + y, 0)).toBe(all.reduce((n, r) => n + r.report.features.temp_max.counts.reduce((x, y) => x + y, 0), 0))
+    expect(agg.features.temp_max.counts.reduce((x, y) => x + y, 0)).toBe(
+      all.reduce((n, r) => n + r.report.features.temp_max.counts.reduce((x, y) => x + y, 0), 0),
+    )
     expect(agg.latency.count).toBe(agg.counts.inferences)
     expect(Object.values(agg.backends).reduce((x, y) => x + y, 0)).toBe(agg.counts.inferences)
   })
@@ -125,13 +153,19 @@ describe('summarize', () => {
     expect(steady.devicesRelativeError).toBe(0)
     expect(Object.values(steady.backends).reduce((n, b) => n + b!.share, 0)).toBeCloseTo(1, 12)
     // The summary fits the wire schema the CLI and dashboard parse.
-    expect(FleetCohort.safeParse({ version: 1, role: 'primary', rollout: null, total: steady, series: [] }).success).toBe(true)
+    expect(
+      FleetCohort.safeParse({ version: 1, role: 'primary', rollout: null, total: steady, series: [] }).success,
+    ).toBe(true)
   })
 
   it('suppresses a cohort seen on fewer than k devices, with no metrics at all', () => {
     const few = fold(reportsOf(31, 4, 3))
     expect(few.devices.size).toBe(4)
-    expect(summarize(few, profile, { minDevices: 5 })).toEqual({ suppressed: true, reason: 'fewer_than_min_devices', minDevices: 5 })
+    expect(summarize(few, profile, { minDevices: 5 })).toEqual({
+      suppressed: true,
+      reason: 'fewer_than_min_devices',
+      minDevices: 5,
+    })
     expect(summarize(few, profile, { minDevices: 4 }).suppressed).toBe(false)
   })
 
@@ -149,7 +183,9 @@ describe('series points', () => {
     const b = [...reportsOf(52, 6, 1), ...reportsOf(53, 6, 1, false, 1)]
     const hour = Math.floor(T0 / 3_600_000) * 3_600_000
     const pa = toPoint(fold(a), hour, hour + 3_600_000)
-    const byMinute = [0, 1].map((m) => toPoint(fold(b.filter((r) => r.report.window.start === T0 + m * MINUTE)), T0 + m * MINUTE, T0 + (m + 1) * MINUTE))
+    const byMinute = [0, 1].map((m) =>
+      toPoint(fold(b.filter((r) => r.report.window.start === T0 + m * MINUTE)), T0 + m * MINUTE, T0 + (m + 1) * MINUTE),
+    )
     const [combined] = combinePoints([...byMinute, pa])
     expect(combinePoints([...byMinute, pa])).toHaveLength(1)
     expect(combined).toMatchObject({ start: hour, end: hour + 3_600_000, reports: a.length + b.length })
@@ -184,7 +220,9 @@ describe('sampled telemetry (Horvitz–Thompson estimates)', () => {
       expect(estimatesOf(decodeAggregate(JSON.parse(JSON.stringify(encodeAggregate(merged)))))).toEqual(estimate)
     }
     const [a, b, c] = [fold(all.slice(0, 50)), fold(all.slice(50, 90)), fold(all.slice(90))]
-    expect(estimatesOf(mergeAggregates([mergeAggregates([a, b]), c]))).toEqual(estimatesOf(mergeAggregates([a, mergeAggregates([b, c])])))
+    expect(estimatesOf(mergeAggregates([mergeAggregates([a, b]), c]))).toEqual(
+      estimatesOf(mergeAggregates([a, mergeAggregates([b, c])])),
+    )
   })
 
   it('is exact where 1/rate is: at rate 0.25 every count is multiplied by 4', () => {
@@ -201,8 +239,15 @@ describe('sampled telemetry (Horvitz–Thompson estimates)', () => {
     })
     const s = summarize(agg, profile, { minDevices: 5 })
     if (s.suppressed) throw new Error('unexpectedly suppressed')
-    expect(s).toMatchObject({ devices: devices(quarter) + devices(full), reports: quarter.length + full.length, minSampleRate: 0.25, estimated: estimatesOf(agg) })
-    expect(FleetCohort.safeParse({ version: 1, role: 'primary', rollout: null, total: s, series: [] }).success).toBe(true)
+    expect(s).toMatchObject({
+      devices: devices(quarter) + devices(full),
+      reports: quarter.length + full.length,
+      minSampleRate: 0.25,
+      estimated: estimatesOf(agg),
+    })
+    expect(FleetCohort.safeParse({ version: 1, role: 'primary', rollout: null, total: s, series: [] }).success).toBe(
+      true,
+    )
   })
 
   it('counts a device that reported under two rates once, at the lower one', () => {
@@ -240,7 +285,11 @@ describe('sampled telemetry (Horvitz–Thompson estimates)', () => {
 
   it('series points of disjoint shards add up to the estimate of the merged aggregate', () => {
     const hour = Math.floor(T0 / 3_600_000) * 3_600_000
-    const shards = [reportsOf(71, 12, 2, false, 0, RATES), reportsOf(72, 9, 2, false, 0, [0.25, 1]), reportsOf(73, 5, 1, false, 1)]
+    const shards = [
+      reportsOf(71, 12, 2, false, 0, RATES),
+      reportsOf(72, 9, 2, false, 0, [0.25, 1]),
+      reportsOf(73, 5, 1, false, 1),
+    ]
     const points = shards.map((rs) => toPoint(fold(rs), hour, hour + 3_600_000))
     const all = fold(shards.flat())
     for (const order of [points, [...points].reverse()]) {
@@ -249,8 +298,12 @@ describe('sampled telemetry (Horvitz–Thompson estimates)', () => {
       if (p.suppressed) throw new Error('unexpectedly suppressed')
       expect(p.minSampleRate).toBe(Math.min(...shards.flat().map((r) => r.rate ?? 1)))
       const want = estimatesOf(all)!
-      for (const k of ['devices', 'reports', 'inferences', 'errors'] as const) expect(p.estimated![k]).toBeCloseTo(want[k], 9)
+      for (const k of ['devices', 'reports', 'inferences', 'errors'] as const)
+        expect(p.estimated![k]).toBeCloseTo(want[k], 9)
     }
-    expect(summarizePoint(toPoint(fold(shards[2]), hour, hour + 3_600_000), 1)).toMatchObject({ estimated: null, minSampleRate: 1 })
+    expect(summarizePoint(toPoint(fold(shards[2]), hour, hour + 3_600_000), 1)).toMatchObject({
+      estimated: null,
+      minSampleRate: 1,
+    })
   })
 })

@@ -67,19 +67,43 @@ beforeAll(() => {
   writeFileSync(file('2012.csv'), year('2012'))
   writeFileSync(file('2015.csv'), year('2015'))
   // 2015 without its wind column.
-  const dropWind = (line: string) => line.split(',').filter((_, i) => i !== 4).join(',')
+  const dropWind = (line: string) =>
+    line
+      .split(',')
+      .filter((_, i) => i !== 4)
+      .join(',')
   writeFileSync(file('2015-no-wind.csv'), year('2015').trimEnd().split('\n').map(dropWind).join('\n') + '\n')
   // 2015 with every wind value blank.
-  const blankWind = (line: string, i: number) => (i === 0 ? line : line.split(',').map((v, j) => (j === 4 ? '' : v)).join(','))
+  const blankWind = (line: string, i: number) =>
+    i === 0
+      ? line
+      : line
+          .split(',')
+          .map((v, j) => (j === 4 ? '' : v))
+          .join(',')
   writeFileSync(file('2015-blank-wind.csv'), year('2015').trimEnd().split('\n').map(blankWind).join('\n') + '\n')
   writeFileSync(file('broken.json'), '[{"temp_max": 1.5},\n {"temp_max": }]\n')
   writeFileSync(file('empty.csv'), '')
   writeFileSync(file('header-only.csv'), `${header}\n`)
   writeFileSync(file('ragged.csv'), `${header}\n${rows[0]}\n${rows[1]}\n2012-01-03,0.8,11.7\n`)
-  writeFileSync(file('2015.json'), JSON.stringify(rows.filter((r) => r.startsWith('2015')).map((r) => {
-    const [date, precipitation, temp_max, temp_min, wind, weather] = r.split(',')
-    return { date, precipitation: Number(precipitation), temp_max: Number(temp_max), temp_min: Number(temp_min), wind: Number(wind), weather }
-  })))
+  writeFileSync(
+    file('2015.json'),
+    JSON.stringify(
+      rows
+        .filter((r) => r.startsWith('2015'))
+        .map((r) => {
+          const [date, precipitation, temp_max, temp_min, wind, weather] = r.split(',')
+          return {
+            date,
+            precipitation: Number(precipitation),
+            temp_max: Number(temp_max),
+            temp_min: Number(temp_min),
+            wind: Number(wind),
+            weather,
+          }
+        }),
+    ),
+  )
 })
 
 afterAll(() => {
@@ -109,14 +133,18 @@ describe('edgefleet drift --json on seattle-weather 2012 vs 2015', () => {
     expect(Object.keys(report.features).sort()).toEqual(['precipitation', 'temp_max', 'temp_min', 'weather', 'wind'])
   })
 
-  it.each(['precipitation', 'temp_max', 'temp_min', 'wind'] as const)('%s: raw and binned metrics match scipy', (name) => {
-    const got = report.features[name]
-    const want = expected.features[name]
-    expect(got).toMatchObject({ type: 'numeric', n: want.n, missing: want.missing })
-    for (const stat of ['ks', 'wasserstein', 'psi', 'js', 'hellinger', 'binned_ks', 'chi2'] as const) expectStat(got[stat] as number, want[stat])
-    expectP(got.ks_p as number, want.ks_p)
-    expectP(got.chi2_p as number, want.chi2_p)
-  })
+  it.each(['precipitation', 'temp_max', 'temp_min', 'wind'] as const)(
+    '%s: raw and binned metrics match scipy',
+    (name) => {
+      const got = report.features[name]
+      const want = expected.features[name]
+      expect(got).toMatchObject({ type: 'numeric', n: want.n, missing: want.missing })
+      for (const stat of ['ks', 'wasserstein', 'psi', 'js', 'hellinger', 'binned_ks', 'chi2'] as const)
+        expectStat(got[stat] as number, want[stat])
+      expectP(got.ks_p as number, want.ks_p)
+      expectP(got.chi2_p as number, want.chi2_p)
+    },
+  )
 
   it('weather (categorical): JS, PSI and chi-squared on the reference categories match scipy', () => {
     const got = report.features.weather
@@ -167,7 +195,15 @@ describe('edgefleet drift with a feature that has no values in the current data'
     const r = await edgefleet(['drift', file('2012.csv'), file('2015-blank-wind.csv'), '--json'])
     expect(r.status).toBe(0)
     const wind = JSON.parse(r.stdout).features.wind
-    expect(wind).toMatchObject({ n: [366, 0], missing: [0, 365], ks: null, js: null, drifted: false, drifted_binned: false, reason: 'insufficient_data' })
+    expect(wind).toMatchObject({
+      n: [366, 0],
+      missing: [0, 365],
+      ks: null,
+      js: null,
+      drifted: false,
+      drifted_binned: false,
+      reason: 'insufficient_data',
+    })
     const text = (await edgefleet(['drift', file('2012.csv'), file('2015-blank-wind.csv')])).stdout
     expect(text).toMatch(/^wind\s+numeric\s+366\/0\s+0\/365\s.*\bn\/a\s+n\/a\s*$/m)
     expect(text).toContain('note: wind has no values in')
@@ -182,8 +218,15 @@ describe('edgefleet profile', () => {
     expect(r.stdout).toContain('skipped: date (timestamp)')
     const profile = Profile.parse(JSON.parse(readFileSync(out, 'utf8')))
     expect(profile.rows).toBe(366)
-    expect(profile.features.temp_max).toMatchObject({ type: 'numeric', edges: expected.features.temp_max.edges, counts: expected.features.temp_max.ref_counts })
-    expect(profile.outputs.weather).toMatchObject({ type: 'categorical', categories: expected.features.weather.categories })
+    expect(profile.features.temp_max).toMatchObject({
+      type: 'numeric',
+      edges: expected.features.temp_max.edges,
+      counts: expected.features.temp_max.ref_counts,
+    })
+    expect(profile.outputs.weather).toMatchObject({
+      type: 'categorical',
+      categories: expected.features.weather.categories,
+    })
   })
 })
 
@@ -194,7 +237,11 @@ describe.concurrent('bad input: one line naming the file, non-zero exit', () => 
   })
 
   it('a column absent in the current data', async () => {
-    await expectOneLineError(edgefleet(['drift', file('2012.csv'), file('2015-no-wind.csv')]), '2015-no-wind.csv', 'wind')
+    await expectOneLineError(
+      edgefleet(['drift', file('2012.csv'), file('2015-no-wind.csv')]),
+      '2015-no-wind.csv',
+      'wind',
+    )
   })
 
   it('an unparsable JSON file', async () => {

@@ -19,15 +19,26 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 // A tfjs graph model folder with two shards (one above the 1 MB progress-bar threshold), and an ONNX file.
 const shard1 = bytes(3000)
 const shard2 = bytes(1_200_000)
-const modelJson = JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [{ paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'], weights: [] }] })
+const modelJson = JSON.stringify({
+  format: 'graph-model',
+  modelTopology: { node: [] },
+  weightsManifest: [{ paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'], weights: [] }],
+})
 const onnx = bytes(5000)
 writeFileSync(file('model.json'), modelJson)
 writeFileSync(file('group1-shard1of2.bin'), shard1)
 writeFileSync(file('group1-shard2of2.bin'), shard2)
 writeFileSync(file('detector.onnx'), onnx)
-const profile = { v: 1, rows: 4, features: { x: { type: 'numeric', edges: [1], counts: [2, 2], n: 4, missing: 0, mean: 1, std: 1, min: 0, max: 2 } } }
+const profile = {
+  v: 1,
+  rows: 4,
+  features: { x: { type: 'numeric', edges: [1], counts: [2, 2], n: 4, missing: 0, mean: 1, std: 1, min: 0, max: 2 } },
+}
 writeFileSync(file('profile.json'), JSON.stringify(profile))
-writeFileSync(file('bad-profile.json'), JSON.stringify({ ...profile, features: { x: { ...profile.features.x, n: 5 } } }))
+writeFileSync(
+  file('bad-profile.json'),
+  JSON.stringify({ ...profile, features: { x: { ...profile.features.x, n: 5 } } }),
+)
 writeFileSync(file('signature.json'), '{"kind": "tabular", "features": [')
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -51,9 +62,14 @@ describe('edgefleet publish', () => {
     edge.artifacts.set(sha256(shard1), shard1)
     const r = await cli('publish', 'pose', dir, '--format', 'tfjs-graph')
     expect(r).toMatchObject({ code: 0, out: 'published pose v1 (3 files, 1.20 MB, 2 uploaded, 1 already stored)\n' })
-    expect(r.err).toBe(`already stored  group1-shard1of2.bin (3.00 kB)\nuploaded        model.json (${modelJson.length} B)\nuploaded        group1-shard2of2.bin (1.20 MB)\n`)
+    expect(r.err).toBe(
+      `already stored  group1-shard1of2.bin (3.00 kB)\nuploaded        model.json (${modelJson.length} B)\nuploaded        group1-shard2of2.bin (1.20 MB)\n`,
+    )
     const puts = edge.requests.filter((req) => req.method === 'PUT')
-    expect(puts.map((p) => p.path)).toEqual([`/v1/artifacts/${sha256(Buffer.from(modelJson))}`, `/v1/artifacts/${sha256(shard2)}`])
+    expect(puts.map((p) => p.path)).toEqual([
+      `/v1/artifacts/${sha256(Buffer.from(modelJson))}`,
+      `/v1/artifacts/${sha256(shard2)}`,
+    ])
     expect(puts.map((p) => p.headers.get('Content-Length'))).toEqual([String(modelJson.length), String(shard2.length)])
     expect(edge.calls('HEAD')).toHaveLength(3)
     expect(edge.models.get('pose')).toMatchObject({ format: 'tfjs-graph', task: 'generic' })
@@ -65,25 +81,57 @@ describe('edgefleet publish', () => {
   })
 
   it('publishes model.json given directly the same way; again, it uploads nothing and makes v2', async () => {
-    expect((await cli('publish', 'pose', file('model.json'))).out).toContain('published pose v1 (3 files, 1.20 MB, 3 uploaded, 0 already stored)')
+    expect((await cli('publish', 'pose', file('model.json'))).out).toContain(
+      'published pose v1 (3 files, 1.20 MB, 3 uploaded, 0 already stored)',
+    )
     const before = edge.requests.length
     const again = await cli('publish', 'pose', file('model.json'), '--parent', '1')
-    expect(again).toMatchObject({ code: 0, out: 'published pose v2 (3 files, 1.20 MB, 0 uploaded, 3 already stored)\n' })
-    expect(edge.requests.slice(before).map((r) => r.method).sort()).toEqual(['GET', 'HEAD', 'HEAD', 'HEAD', 'POST'])
+    expect(again).toMatchObject({
+      code: 0,
+      out: 'published pose v2 (3 files, 1.20 MB, 0 uploaded, 3 already stored)\n',
+    })
+    expect(
+      edge.requests
+        .slice(before)
+        .map((r) => r.method)
+        .sort(),
+    ).toEqual(['GET', 'HEAD', 'HEAD', 'HEAD', 'POST'])
     expect(versionBody(1)).toMatchObject({ lineage: { parent: 1 } })
   })
 
   it('publishes an .onnx file under its basename with metrics, lineage, profile and an alias; --json prints the manifest', async () => {
-    const args = ['publish', 'det', file('detector.onnx'), '--metric', 'acc=0.9', '--metric', 'f1=0.8', '--data-hash', 'sha256:aa', '--profile', file('profile.json')]
+    const args = [
+      'publish',
+      'det',
+      file('detector.onnx'),
+      '--metric',
+      'acc=0.9',
+      '--metric',
+      'f1=0.8',
+      '--data-hash',
+      'sha256:aa',
+      '--profile',
+      file('profile.json'),
+    ]
     const r = await cli(...args, '--alias', 'production', '--json')
     expect(r.code).toBe(0)
     const manifest = JSON.parse(r.out)
-    expect(manifest).toMatchObject({ model: 'det', version: 1, format: 'onnx', metrics: { acc: 0.9, f1: 0.8 }, lineage: { dataHash: 'sha256:aa' } })
-    expect(manifest.files).toEqual([{ path: 'detector.onnx', sha256: sha256(onnx), size: 5000, url: `${edge.origin}/v1/artifacts/${sha256(onnx)}` }])
+    expect(manifest).toMatchObject({
+      model: 'det',
+      version: 1,
+      format: 'onnx',
+      metrics: { acc: 0.9, f1: 0.8 },
+      lineage: { dataHash: 'sha256:aa' },
+    })
+    expect(manifest.files).toEqual([
+      { path: 'detector.onnx', sha256: sha256(onnx), size: 5000, url: `${edge.origin}/v1/artifacts/${sha256(onnx)}` },
+    ])
     expect(versionBody().profile).toEqual({ ...profile, outputs: {} })
     expect(edge.models.get('det')!.aliases).toEqual({ production: 1 })
     const plain = await cli('publish', 'det', file('detector.onnx'), '--alias', 'production')
-    expect(plain.out).toBe('published det v2 (1 file, 5.00 kB, 0 uploaded, 1 already stored)\ndet production → v2 (was v1)\n')
+    expect(plain.out).toBe(
+      'published det v2 (1 file, 5.00 kB, 0 uploaded, 1 already stored)\ndet production → v2 (was v1)\n',
+    )
   })
 
   it('counts a file stored by someone else between the check and the upload as already stored', async () => {
@@ -99,15 +147,26 @@ describe('edgefleet publish', () => {
   })
 
   it('says which scopes publishing needs when the token lacks one', async () => {
-    edge.answer('GET', /^\/v1\/models\/det$/, new Response(JSON.stringify({ error: { code: 'forbidden', message: 'this route needs the scope registry:read' } }), { status: 403 }))
+    edge.answer(
+      'GET',
+      /^\/v1\/models\/det$/,
+      new Response(
+        JSON.stringify({ error: { code: 'forbidden', message: 'this route needs the scope registry:read' } }),
+        { status: 403 },
+      ),
+    )
     const r = await cli('publish', 'det', file('detector.onnx'))
-    expect(r.err).toBe('edgefleet: forbidden: this route needs the scope registry:read (publishing needs registry:read and registry:write)\n')
+    expect(r.err).toBe(
+      'edgefleet: forbidden: this route needs the scope registry:read (publishing needs registry:read and registry:write)\n',
+    )
   })
 
   it('checks profile and signature files before any request: one line naming the file and the pointer', async () => {
     const bad = await cli('publish', 'det', file('detector.onnx'), '--profile', file('bad-profile.json'))
     expect(bad).toMatchObject({ code: 1, out: '' })
-    expect(bad.err).toBe(`edgefleet: validation_failed: ${file('bad-profile.json')}: features/x/n: counts must sum to n (at /features/x/n)\n`)
+    expect(bad.err).toBe(
+      `edgefleet: validation_failed: ${file('bad-profile.json')}: features/x/n: counts must sum to n (at /features/x/n)\n`,
+    )
     const sig = await cli('publish', 'det', file('detector.onnx'), '--signature', file('signature.json'))
     expect(sig.code).toBe(1)
     expect(sig.err).toMatch(new RegExp(`^edgefleet: parse_error: ${file('signature.json')}: invalid JSON: .*\\n$`))
@@ -128,15 +187,36 @@ describe('edgefleet publish', () => {
 
 describe('errors and arguments', () => {
   it("prints the edge's error as one line with its code and pointer, exit 1", async () => {
-    edge.answer('PUT', /aliases/, new Response(JSON.stringify({ error: { code: 'deprecated', message: 'version 3 is deprecated and cannot be aliased', pointer: '/version' } }), { status: 409 }))
+    edge.answer(
+      'PUT',
+      /aliases/,
+      new Response(
+        JSON.stringify({
+          error: { code: 'deprecated', message: 'version 3 is deprecated and cannot be aliased', pointer: '/version' },
+        }),
+        { status: 409 },
+      ),
+    )
     const r = await cli('alias', 'det', 'production', 'v3')
-    expect(r).toEqual({ code: 1, out: '', err: 'edgefleet: deprecated: version 3 is deprecated and cannot be aliased (at /version)\n' })
-    expect(await cli('versions', 'ghost')).toEqual({ code: 1, out: '', err: 'edgefleet: not_found: model "ghost" does not exist\n' })
+    expect(r).toEqual({
+      code: 1,
+      out: '',
+      err: 'edgefleet: deprecated: version 3 is deprecated and cannot be aliased (at /version)\n',
+    })
+    expect(await cli('versions', 'ghost')).toEqual({
+      code: 1,
+      out: '',
+      err: 'edgefleet: not_found: model "ghost" does not exist\n',
+    })
   })
 
   it('says in one line that the edge cannot be reached, naming the URL', async () => {
     const r = await cli('models', '--url', 'http://nowhere.invalid:8787/')
-    expect(r).toEqual({ code: 1, out: '', err: 'edgefleet: network_error: cannot reach the edge at http://nowhere.invalid:8787 (ENOTFOUND)\n' })
+    expect(r).toEqual({
+      code: 1,
+      out: '',
+      err: 'edgefleet: network_error: cannot reach the edge at http://nowhere.invalid:8787 (ENOTFOUND)\n',
+    })
   })
 
   it('takes --url and --token over the environment, and fails early without a token', async () => {
@@ -144,9 +224,15 @@ describe('errors and arguments', () => {
     vi.stubEnv('EDGEFLEET_TOKEN', 'wrong')
     expect((await cli('models', '--url', edge.origin, '--token', edge.token)).code).toBe(0)
     expect(edge.requests[0].headers.get('Authorization')).toBe(`Bearer ${edge.token}`)
-    expect(await cli('models', '--url', edge.origin)).toMatchObject({ code: 1, err: 'edgefleet: unauthorized: the token is unknown or revoked\n' })
+    expect(await cli('models', '--url', edge.origin)).toMatchObject({
+      code: 1,
+      err: 'edgefleet: unauthorized: the token is unknown or revoked\n',
+    })
     vi.stubEnv('EDGEFLEET_TOKEN', '')
-    expect(await cli('models', '--url', edge.origin)).toMatchObject({ code: 1, err: 'edgefleet: unauthorized: no token: pass --token or set EDGEFLEET_TOKEN\n' })
+    expect(await cli('models', '--url', edge.origin)).toMatchObject({
+      code: 1,
+      err: 'edgefleet: unauthorized: no token: pass --token or set EDGEFLEET_TOKEN\n',
+    })
     expect(edge.requests).toHaveLength(2)
   })
 
@@ -166,17 +252,32 @@ describe('errors and arguments', () => {
 })
 
 describe('edgefleet events', () => {
-  const event = (seq: number, type = 'alias.moved') => ({ id: `evt_${seq}`, seq, type, model: 'det', actor: 'ci', at: Date.UTC(2026, 3, 26) + seq, details: { alias: 'production', from: seq - 1 || null, to: seq } })
+  const event = (seq: number, type = 'alias.moved') => ({
+    id: `evt_${seq}`,
+    seq,
+    type,
+    model: 'det',
+    actor: 'ci',
+    at: Date.UTC(2026, 3, 26) + seq,
+    details: { alias: 'production', from: seq - 1 || null, to: seq },
+  })
 
   it('pages through the trail with the cursor, one readable line per event', async () => {
     edge.events = Array.from({ length: 1203 }, (_, i) => event(i + 1))
     const all = await cli('events')
     expect(all.out.trimEnd().split('\n')).toHaveLength(1203)
     expect(edge.requests.map((r) => r.search)).toEqual(['?limit=500', '?after=500&limit=500', '?after=1000&limit=500'])
-    expect(all.out.split('\n')[0]).toBe('2026-04-26T00:00:00.001Z  alias.moved         det               ci  production → v1')
+    expect(all.out.split('\n')[0]).toBe(
+      '2026-04-26T00:00:00.001Z  alias.moved         det               ci  production → v1',
+    )
     expect(all.out.split('\n')[1]).toMatch(/ci {2}production v1 → v2$/)
     const some = await cli('events', '--model', 'det', '--type', 'alias.*', '--limit', '3', '--json')
-    expect(some.out.trimEnd().split('\n').map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3])
+    expect(
+      some.out
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq),
+    ).toEqual([1, 2, 3])
     expect(edge.requests.at(-1)!.search).toBe('?model=det&type=alias.*&limit=3')
   })
 
@@ -187,7 +288,12 @@ describe('edgefleet events', () => {
     }
     const r = await cli('events', '--follow', '--interval', '0.01', '--limit', '3')
     expect(r.code).toBe(0)
-    expect(r.out.trimEnd().split('\n').map((l) => l.split(/\s+/)[1])).toEqual(['model.created', 'alias.moved', 'alias.moved'])
+    expect(
+      r.out
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[1]),
+    ).toEqual(['model.created', 'alias.moved', 'alias.moved'])
     expect(edge.requests.map((q) => q.search)).toEqual(['?limit=3', '?after=1&limit=2'])
   })
 })
@@ -196,27 +302,48 @@ describe('models, versions and tokens', () => {
   it('lists models and versions as tables, or JSON', async () => {
     await cli('publish', 'det', file('detector.onnx'), '--metric', 'acc=0.9', '--alias', 'production')
     await cli('publish', 'det', file('detector.onnx'), '--parent', '1')
-    expect((await cli('models')).out).toBe('name  format  task     latest  aliases\n----  ------  -------  ------  -------------\ndet   onnx    generic      v2  production=v1\n')
+    expect((await cli('models')).out).toBe(
+      'name  format  task     latest  aliases\n----  ------  -------  ------  -------------\ndet   onnx    generic      v2  production=v1\n',
+    )
     const versions = (await cli('versions', 'det')).out.split('\n')
     expect(versions[2]).toBe('     v2      1  5.00 kB  2026-04-26T12:01:00Z  admin      v1')
-    expect(versions[3]).toBe('     v1      1  5.00 kB  2026-04-26T12:00:00Z  admin       -  production              acc=0.9')
+    expect(versions[3]).toBe(
+      '     v1      1  5.00 kB  2026-04-26T12:00:00Z  admin       -  production              acc=0.9',
+    )
     expect(JSON.parse((await cli('versions', 'det', '--json')).out).map((v: any) => v.version)).toEqual([2, 1])
   })
 
   it('creates a token, printing the secret once with a warning; lists and revokes', async () => {
-    const created = await cli('tokens', 'create', 'ci', '--scope', 'registry:read,registry:write', '--origin', 'https://app.example.com')
+    const created = await cli(
+      'tokens',
+      'create',
+      'ci',
+      '--scope',
+      'registry:read,registry:write',
+      '--origin',
+      'https://app.example.com',
+    )
     expect(created).toEqual({
       code: 0,
       out: 'ef_the-secret\n',
       err: 'created tok_0000000000000000 "ci" (registry:read, registry:write)\nwarning: this is the only time the secret is shown; store it now (e.g. as EDGEFLEET_TOKEN)\n',
     })
-    expect(JSON.parse(new TextDecoder().decode(edge.requests[0].body!))).toEqual({ name: 'ci', scopes: ['registry:read', 'registry:write'], origins: ['https://app.example.com'] })
+    expect(JSON.parse(new TextDecoder().decode(edge.requests[0].body!))).toEqual({
+      name: 'ci',
+      scopes: ['registry:read', 'registry:write'],
+      origins: ['https://app.example.com'],
+    })
     const list = await cli('tokens', 'list')
-    expect(list.out).toMatch(/^tok_0000000000000000\s+ci\s+registry:read,registry:write\s+https:\/\/app\.example\.com\s+1970-01-01T00:00:00Z\s+-\s+active$/m)
+    expect(list.out).toMatch(
+      /^tok_0000000000000000\s+ci\s+registry:read,registry:write\s+https:\/\/app\.example\.com\s+1970-01-01T00:00:00Z\s+-\s+active$/m,
+    )
     expect(list.out).not.toContain('ef_the-secret')
     expect((await cli('tokens', 'revoke', 'tok_0000000000000000')).out).toBe('revoked tok_0000000000000000 "ci"\n')
     const bad = await cli('tokens', 'create', 'ci', '--scope', 'device,admin')
-    expect(bad).toMatchObject({ code: 1, err: 'edgefleet: validation_failed: token: scopes: an app key has the single scope "device" (at /scopes)\n' })
+    expect(bad).toMatchObject({
+      code: 1,
+      err: 'edgefleet: validation_failed: token: scopes: an app key has the single scope "device" (at /scopes)\n',
+    })
     expect(edge.requests).toHaveLength(3)
   })
 })
@@ -225,13 +352,28 @@ describe('createEdgeClient', () => {
   it('explains a refused HEAD by asking for one byte, and surfaces the edge code', async () => {
     const fake = new FakeEdge()
     const client = createEdgeClient({ url: `${fake.origin}/`, token: 'revoked', fetch: fake.fetch })
-    await expect(client.hasArtifact('a'.repeat(64))).rejects.toMatchObject({ code: 'unauthorized', message: 'the token is unknown or revoked' })
-    expect(fake.requests.map((r) => [r.method, r.headers.get('Range')])).toEqual([['HEAD', null], ['GET', 'bytes=0-0']])
+    await expect(client.hasArtifact('a'.repeat(64))).rejects.toMatchObject({
+      code: 'unauthorized',
+      message: 'the token is unknown or revoked',
+    })
+    expect(fake.requests.map((r) => [r.method, r.headers.get('Range')])).toEqual([
+      ['HEAD', null],
+      ['GET', 'bytes=0-0'],
+    ])
     const ok = createEdgeClient({ url: fake.origin, token: fake.token, fetch: fake.fetch })
     expect(await ok.hasArtifact('a'.repeat(64))).toBe(false)
     expect(() => createEdgeClient({ url: 'ftp://x' })).toThrow(/not an http\(s\) URL/)
-    const stuck = createEdgeClient({ url: fake.origin, token: fake.token, timeoutMs: 20, fetch: (_, init) => new Promise((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason))) })
-    await expect(stuck.listModels()).rejects.toMatchObject({ code: 'network_error', message: 'the edge at http://edge.test did not answer GET /v1/models within 0.02 s' })
+    const stuck = createEdgeClient({
+      url: fake.origin,
+      token: fake.token,
+      timeoutMs: 20,
+      fetch: (_, init) =>
+        new Promise((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason))),
+    })
+    await expect(stuck.listModels()).rejects.toMatchObject({
+      code: 'network_error',
+      message: 'the edge at http://edge.test did not answer GET /v1/models within 0.02 s',
+    })
     expect(readFileSync(file('model.json'), 'utf8')).toBe(modelJson)
   })
 })

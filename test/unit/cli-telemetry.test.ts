@@ -7,7 +7,8 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { run } from '../../cli/main.ts'
 import { FakeEdge, runCli, useFakeEdge } from '../helpers/fake-edge.ts'
 
-const vectors = (name: string) => JSON.parse(readFileSync(join(import.meta.dirname, '../vectors/formats', name), 'utf8'))
+const vectors = (name: string) =>
+  JSON.parse(readFileSync(join(import.meta.dirname, '../vectors/formats', name), 'utf8'))
 // One visible cohort with drift, and a suppressed shadow arm of a rollout.
 const fleetView = vectors('fleet-view.valid.json')[0].value
 
@@ -29,7 +30,14 @@ let edge: FakeEdge
 beforeEach(() => {
   edge = new FakeEdge()
   edge.fleetViews.set('seattle-weather', fleetView)
-  edge.models.set('seattle-weather', { name: 'seattle-weather', format: 'tfjs-layers', task: 'classification', signature: null, versions: [], aliases: {} })
+  edge.models.set('seattle-weather', {
+    name: 'seattle-weather',
+    format: 'tfjs-layers',
+    task: 'classification',
+    signature: null,
+    versions: [],
+    aliases: {},
+  })
   return useFakeEdge(edge)
 })
 
@@ -68,7 +76,9 @@ describe('edgefleet telemetry', () => {
         '',
       ].join('\n'),
     )
-    expect(edge.requests.map((q) => `${q.path}${q.search}`)).toEqual(['/v1/models/seattle-weather/telemetry?granularity=hour'])
+    expect(edge.requests.map((q) => `${q.path}${q.search}`)).toEqual([
+      '/v1/models/seattle-weather/telemetry?granularity=hour',
+    ])
   })
 
   it('shows Horvitz–Thompson estimates beside the received counts when devices sample, and nothing more when they do not', async () => {
@@ -95,7 +105,17 @@ describe('edgefleet telemetry', () => {
       latencyMs: null,
       backends: {},
       fallbacks: { 'webgpu:unavailable': 9, 'webgl:lost': 4, 'wasm:oom': 4, 'webgpu:timeout': 1 },
-      features: { wind: { ...total.features.wind, psi: null, js: null, chi2: null, chi2_p: null, drifted: false, reason: 'no_reference' } },
+      features: {
+        wind: {
+          ...total.features.wind,
+          psi: null,
+          js: null,
+          chi2: null,
+          chi2_p: null,
+          drifted: false,
+          reason: 'no_reference',
+        },
+      },
       outputs: {},
       shadow: null,
       feedback: null,
@@ -117,7 +137,17 @@ describe('edgefleet telemetry', () => {
   })
 
   it('--json prints the FleetView; --version, --since and --granularity shape the query', async () => {
-    const r = await cli('telemetry', 'seattle-weather', '--json', '--version', 'v3', '--since', '90m', '--granularity', 'minute')
+    const r = await cli(
+      'telemetry',
+      'seattle-weather',
+      '--json',
+      '--version',
+      'v3',
+      '--since',
+      '90m',
+      '--granularity',
+      'minute',
+    )
     expect(r.code).toBe(0)
     expect(JSON.parse(r.out)).toEqual(fleetView)
     const q = new URLSearchParams(edge.requests[0].search)
@@ -127,8 +157,19 @@ describe('edgefleet telemetry', () => {
   })
 
   it("prints the edge's refusal as one line", async () => {
-    edge.answer('GET', /seattle-weather\/telemetry$/, new Response(JSON.stringify({ error: { code: 'validation_failed', message: 'a minute read spans at most 24 hours' } }), { status: 400 }))
-    expect(await cli('telemetry', 'seattle-weather', '--since', '2d', '--granularity', 'minute')).toEqual({ code: 1, out: '', err: 'edgefleet: validation_failed: a minute read spans at most 24 hours\n' })
+    edge.answer(
+      'GET',
+      /seattle-weather\/telemetry$/,
+      new Response(
+        JSON.stringify({ error: { code: 'validation_failed', message: 'a minute read spans at most 24 hours' } }),
+        { status: 400 },
+      ),
+    )
+    expect(await cli('telemetry', 'seattle-weather', '--since', '2d', '--granularity', 'minute')).toEqual({
+      code: 1,
+      out: '',
+      err: 'edgefleet: validation_failed: a minute read spans at most 24 hours\n',
+    })
     expect((await cli('telemetry', 'ghost')).err).toBe('edgefleet: not_found: model "ghost" does not exist\n')
   })
 
@@ -173,7 +214,12 @@ describe('edgefleet policy', () => {
     const get = await cli('policy', 'get', 'seattle-weather')
     expect(get.out).toBe(set.out)
     const json = JSON.parse((await cli('policy', 'get', 'seattle-weather', '--json')).out)
-    expect(json).toMatchObject({ model: 'seattle-weather', revision: 1, webhook: { secret: '<redacted>' }, cooldownMinutes: 1440 })
+    expect(json).toMatchObject({
+      model: 'seattle-weather',
+      revision: 1,
+      webhook: { secret: '<redacted>' },
+      cooldownMinutes: 1440,
+    })
   })
 
   it('refuses a bad policy file before any request: one line naming the file and the JSON pointer', async () => {
@@ -183,12 +229,20 @@ describe('edgefleet policy', () => {
       out: '',
       err: `edgefleet: validation_failed: ${file('bad-policy.json')}: when/anyFeatureDrifted/windowMinutes: windowMinutes must divide 1440 (5, 10, 15, 30, 60, …, 1440) (at /when/anyFeatureDrifted/windowMinutes)\n`,
     })
-    expect((await cli('policy', 'set', 'seattle-weather', file('broken.json'))).err).toMatch(new RegExp(`^edgefleet: parse_error: ${file('broken.json')}: invalid JSON: .*\\n$`))
-    expect((await cli('policy', 'set', 'seattle-weather', file('nope.json'))).err).toBe(`edgefleet: not_found: ${file('nope.json')}: no such file\n`)
+    expect((await cli('policy', 'set', 'seattle-weather', file('broken.json'))).err).toMatch(
+      new RegExp(`^edgefleet: parse_error: ${file('broken.json')}: invalid JSON: .*\\n$`),
+    )
+    expect((await cli('policy', 'set', 'seattle-weather', file('nope.json'))).err).toBe(
+      `edgefleet: not_found: ${file('nope.json')}: no such file\n`,
+    )
     expect(edge.requests).toEqual([])
   })
 
   it('says when a model has no policy', async () => {
-    expect(await cli('policy', 'get', 'seattle-weather')).toEqual({ code: 1, out: '', err: 'edgefleet: not_found: model "seattle-weather" has no retraining policy\n' })
+    expect(await cli('policy', 'get', 'seattle-weather')).toEqual({
+      code: 1,
+      out: '',
+      err: 'edgefleet: not_found: model "seattle-weather" has no retraining policy\n',
+    })
   })
 })

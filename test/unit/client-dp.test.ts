@@ -4,7 +4,14 @@ import { Batch, Report, WINDOW_MS } from '../../core/formats/telemetry.ts'
 import { FeatureHistogram } from '../../core/profile/histogram.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
 import { openCache } from '../../client/cache.ts'
-import { clipHistogram, DpBudget, laplace, laplaceScale, privatizeReport, resolveDp } from '../../client/telemetry/dp.ts'
+import {
+  clipHistogram,
+  DpBudget,
+  laplace,
+  laplaceScale,
+  privatizeReport,
+  resolveDp,
+} from '../../client/telemetry/dp.ts'
 import { TelemetryQueue } from '../../client/telemetry/queue.ts'
 import type { ReportTarget } from '../../client/telemetry/report-builder.ts'
 import { TelemetryProcessor } from '../../client/telemetry/telemetry.ts'
@@ -40,10 +47,27 @@ function delta(key: string, start: number, end: number, n: number, rand: () => n
     label.add(rand() < 0.5 ? 'sun' : 'rain')
     latency.add(1 + rand())
   }
-  return { key, window: { start, end }, inferences: n, errors: 0, latency: latency.toJSON(), features: { temp_max: temp.snapshot() }, outputs: { label: label.snapshot() } }
+  return {
+    key,
+    window: { start, end },
+    inferences: n,
+    errors: 0,
+    latency: latency.toJSON(),
+    features: { temp_max: temp.snapshot() },
+    outputs: { label: label.snapshot() },
+  }
 }
 
-async function dpProcessor(clock: { t: number }, options: { dailyBudget: number; epsilon?: number; sent: Batch[]; deltas: (k: string) => StatsDelta; window?: EventTarget }) {
+async function dpProcessor(
+  clock: { t: number },
+  options: {
+    dailyBudget: number
+    epsilon?: number
+    sent: Batch[]
+    deltas: (k: string) => StatsDelta
+    window?: EventTarget
+  },
+) {
   const db = await openCache(`dp-test-${++dbs}`)
   const budget = new DpBudget(db, options.dailyBudget)
   let ids = 0
@@ -54,8 +78,14 @@ async function dpProcessor(clock: { t: number }, options: { dailyBudget: number;
       appKey: 'k',
       gzip: false,
       now: () => clock.t,
-      fetch: async (_u, init) => (options.sent.push(Batch.parse(JSON.parse(String(init!.body)))), new Response('{}', { status: 202 })),
-      sendBeacon: (_u, data) => (void (data as Blob).text().then((t) => options.sent.push(Batch.parse(JSON.parse(t)))), true),
+      fetch: async (_u, init) => (
+        options.sent.push(Batch.parse(JSON.parse(String(init!.body)))),
+        new Response('{}', { status: 202 })
+      ),
+      sendBeacon: (_u, data) => (
+        void (data as Blob).text().then((t) => options.sent.push(Batch.parse(JSON.parse(t)))),
+        true
+      ),
     }),
     collect: async (k) => options.deltas(k),
     device: async () => DEVICE,
@@ -72,13 +102,23 @@ async function dpProcessor(clock: { t: number }, options: { dailyBudget: number;
   return { p, budget }
 }
 
-const histogramTotal = (r: Report) => Object.values({ ...r.features, ...r.outputs }).reduce((a, h) => a + h.missing + h.counts.reduce((x, y) => x + y, 0), 0)
+const histogramTotal = (r: Report) =>
+  Object.values({ ...r.features, ...r.outputs }).reduce(
+    (a, h) => a + h.missing + h.counts.reduce((x, y) => x + y, 0),
+    0,
+  )
 
 describe('the Laplace mechanism', () => {
   it('draws Laplace(0, b): mean |X| = b, mean 0, P(|X| > b ln 20) = 5%, within 4 standard errors', () => {
     const b = 2.5
     const n = 40_000
-    const xs = draws(n, ((r) => () => laplace(b, r))(seededRandom(1)))
+    const xs = draws(
+      n,
+      (
+        (r) => () =>
+          laplace(b, r)
+      )(seededRandom(1)),
+    )
     // |X| is exponential with mean b and sd b; X has sd √2·b; the tail count is binomial.
     expect(Math.abs(mean(xs.map(Math.abs)) - b)).toBeLessThan((4 * b) / Math.sqrt(n))
     expect(Math.abs(mean(xs))).toBeLessThan((4 * Math.SQRT2 * b) / Math.sqrt(n))
@@ -89,7 +129,11 @@ describe('the Laplace mechanism', () => {
   it('noises each histogram count with scale b = 2·C·H/ε (H = histograms in the report), rounded to integers', () => {
     expect(laplaceScale(6, 1, 1)).toBe(12)
     const rand = seededRandom(2)
-    const report: Report = { ...makeReport(seededRandom(3), { model: 'weather', start: T0 }), features: { temp_max: { counts: [500, 500], missing: 0 } }, outputs: { label: { counts: [600, 400], missing: 0 } } }
+    const report: Report = {
+      ...makeReport(seededRandom(3), { model: 'weather', start: T0 }),
+      features: { temp_max: { counts: [500, 500], missing: 0 } },
+      outputs: { label: { counts: [600, 400], missing: 0 } },
+    }
     // C = 1000 keeps every value, so the noise alone moves the counts: b = 2·1000·2/100 = 40.
     const dp = { epsilon: 100, clip: 1000 }
     const b = laplaceScale(2, dp.epsilon, dp.clip)
@@ -102,7 +146,8 @@ describe('the Laplace mechanism', () => {
         [r.features.temp_max.counts, [500, 500]],
         [r.outputs.label.counts, [600, 400]],
       ] as const
-      for (const [noised, exact] of pairs) noised.forEach((c, j) => (expect(Number.isInteger(c)).toBe(true), errors.push(Math.abs(c - exact[j]))))
+      for (const [noised, exact] of pairs)
+        noised.forEach((c, j) => (expect(Number.isInteger(c)).toBe(true), errors.push(Math.abs(c - exact[j]))))
       zeros.push(r.features.temp_max.missing, r.outputs.label.missing)
     }
     expect(Math.abs(mean(errors) - expectedAbsRounded(b))).toBeLessThan((4 * b) / Math.sqrt(errors.length))
@@ -126,7 +171,9 @@ describe('the Laplace mechanism', () => {
       const one = clipHistogram(h, 1, rand)
       ;[...one.counts, one.missing].forEach((c, j) => (hits[j] += c))
     }
-    ;[0.1, 0.3, 0.5, 0.1].forEach((p, j) => expect(Math.abs(hits[j] / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n)))
+    ;[0.1, 0.3, 0.5, 0.1].forEach((p, j) =>
+      expect(Math.abs(hits[j] / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n)),
+    )
   })
 
   it('leaves every field but the histograms as it was, and the input report unchanged', () => {
@@ -140,17 +187,24 @@ describe('the Laplace mechanism', () => {
       const { features: f0, outputs: o0, ...rest0 } = before
       expect(rest).toEqual(rest0)
       expect(Object.keys(features)).toEqual(Object.keys(f0))
-      for (const [name, h] of Object.entries({ ...features, ...outputs })) expect(h.counts).toHaveLength({ ...f0, ...o0 }[name].counts.length)
+      for (const [name, h] of Object.entries({ ...features, ...outputs }))
+        expect(h.counts).toHaveLength({ ...f0, ...o0 }[name].counts.length)
       expect(Report.parse(noised)).toEqual(noised)
     }
   })
 
   it('checks its options: ε in (0, 100], an integer C ≥ 1, a daily budget ≥ ε (default 10 ε)', () => {
     expect(resolveDp({ epsilon: 0.5 })).toEqual({ epsilon: 0.5, clip: 1, dailyBudget: 5 })
-    expect(() => resolveDp({ epsilon: 0 })).toThrow(expect.objectContaining({ code: 'bad_request', pointer: '/telemetry/dp/epsilon' }))
+    expect(() => resolveDp({ epsilon: 0 })).toThrow(
+      expect.objectContaining({ code: 'bad_request', pointer: '/telemetry/dp/epsilon' }),
+    )
     expect(() => resolveDp({ epsilon: 101 })).toThrow(expect.objectContaining({ pointer: '/telemetry/dp/epsilon' }))
-    expect(() => resolveDp({ epsilon: 1, clip: 0.5 })).toThrow(expect.objectContaining({ pointer: '/telemetry/dp/clip' }))
-    expect(() => resolveDp({ epsilon: 1, dailyBudget: 0.5 })).toThrow(expect.objectContaining({ pointer: '/telemetry/dp/dailyBudget' }))
+    expect(() => resolveDp({ epsilon: 1, clip: 0.5 })).toThrow(
+      expect.objectContaining({ pointer: '/telemetry/dp/clip' }),
+    )
+    expect(() => resolveDp({ epsilon: 1, dailyBudget: 0.5 })).toThrow(
+      expect.objectContaining({ pointer: '/telemetry/dp/dailyBudget' }),
+    )
   })
 })
 
@@ -172,7 +226,7 @@ describe('the daily ε budget', () => {
 })
 
 describe('telemetry with dp on', () => {
-  it('sends noised histograms until the day\'s budget is spent, then none, with counts and latency exact', async () => {
+  it("sends noised histograms until the day's budget is spent, then none, with counts and latency exact", async () => {
     const clock = { t: T0 }
     const rand = seededRandom(6)
     const sent: Batch[] = []
@@ -233,7 +287,10 @@ describe('telemetry with dp on', () => {
     expect(await budget.spent(clock.t)).toBe(1)
     clock.t = T0 + WINDOW_MS + 30_000
     await p.close() // closing sends the open minute too
-    expect(sent.flatMap((b) => b.reports).map((r) => [r.window.start, r.counts.inferences])).toEqual([[T0, 9], [T0 + WINDOW_MS, 3]])
+    expect(sent.flatMap((b) => b.reports).map((r) => [r.window.start, r.counts.inferences])).toEqual([
+      [T0, 9],
+      [T0 + WINDOW_MS, 3],
+    ])
     expect(await budget.spent(clock.t)).toBe(2)
   })
 
@@ -271,9 +328,15 @@ describe('telemetry with dp on', () => {
   it('a report without values spends nothing and carries no histograms', async () => {
     const clock = { t: T0 + WINDOW_MS + 50 }
     const sent: Batch[] = []
-    const { p, budget } = await dpProcessor(clock, { dailyBudget: 10, sent, deltas: (k) => ({ ...delta(k, T0, clock.t, 0, seededRandom(9)), errors: 2 }) })
+    const { p, budget } = await dpProcessor(clock, {
+      dailyBudget: 10,
+      sent,
+      deltas: (k) => ({ ...delta(k, T0, clock.t, 0, seededRandom(9)), errors: 2 }),
+    })
     await p.flush()
-    expect(sent.flatMap((b) => b.reports)).toMatchObject([{ counts: { inferences: 0, errors: 2 }, features: {}, outputs: {} }])
+    expect(sent.flatMap((b) => b.reports)).toMatchObject([
+      { counts: { inferences: 0, errors: 2 }, features: {}, outputs: {} },
+    ])
     expect(await budget.spent(clock.t)).toBe(0)
   })
 })

@@ -10,14 +10,30 @@ import { createTransport } from '../../client/telemetry/transport.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
 
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0)
-const PRIMARY: ReportTarget = { model: 'weather', version: 1, role: 'primary', rollout: { id: 'r_s', arm: 'candidate' }, backend: 'wasm', fallbacks: {} }
+const PRIMARY: ReportTarget = {
+  model: 'weather',
+  version: 1,
+  role: 'primary',
+  rollout: { id: 'r_s', arm: 'candidate' },
+  backend: 'wasm',
+  fallbacks: {},
+}
 const SHADOW: ReportTarget = { ...PRIMARY, version: 2, role: 'shadow' }
 const DEVICE = { id: 'd_0123456789abcdef', caps: { webgpu: false }, sdk: '0.1.0' }
 
 function delta(key: string, start: number, end: number, n: number, shadow?: StatsDelta['shadow']): StatsDelta {
   const latency = new DDSketch()
   for (let i = 0; i < n; i++) latency.add(2)
-  return { key, window: { start, end }, inferences: n, errors: 0, latency: latency.toJSON(), features: {}, outputs: {}, ...(shadow ? { shadow } : {}) }
+  return {
+    key,
+    window: { start, end },
+    inferences: n,
+    errors: 0,
+    latency: latency.toJSON(),
+    features: {},
+    outputs: {},
+    ...(shadow ? { shadow } : {}),
+  }
 }
 
 describe('shadow reports', () => {
@@ -33,7 +49,13 @@ describe('shadow reports', () => {
     const [p, s] = b.drain()
     expect(p).toMatchObject({ role: 'primary', counts: { inferences: 10 } })
     expect(p).not.toHaveProperty('shadow')
-    expect(s).toMatchObject({ role: 'shadow', version: 2, rollout: { id: 'r_s', arm: 'candidate' }, counts: { inferences: 5 }, shadow: { compared: 5, agreed: 4 } })
+    expect(s).toMatchObject({
+      role: 'shadow',
+      version: 2,
+      rollout: { id: 'r_s', arm: 'candidate' },
+      counts: { inferences: 5 },
+      shadow: { compared: 5, agreed: 4 },
+    })
     expect(s.shadow!.meanAbsDiff).toBeCloseTo(0.6 / 5, 12)
     for (const r of [p, s]) expect(Report.parse(r)).toEqual(r)
   })
@@ -42,7 +64,13 @@ describe('shadow reports', () => {
     const b = new ReportBuilder()
     b.addFailedLoad({ ...SHADOW, fallbacks: { wasm: 'integrity_error' } }, T0 + 5_000, 120)
     const [r] = b.drain()
-    expect(r).toMatchObject({ role: 'shadow', window: { start: T0, end: T0 + WINDOW_MS }, counts: { inferences: 0, errors: 1, loads: 1 }, fallbacks: { wasm: 'integrity_error' }, shadow: { compared: 0, agreed: 0, meanAbsDiff: 0 } })
+    expect(r).toMatchObject({
+      role: 'shadow',
+      window: { start: T0, end: T0 + WINDOW_MS },
+      counts: { inferences: 0, errors: 1, loads: 1 },
+      fallbacks: { wasm: 'integrity_error' },
+      shadow: { compared: 0, agreed: 0, meanAbsDiff: 0 },
+    })
     expect(r.loadMs.n).toBe(1)
     expect(Report.parse(r)).toEqual(r)
   })
@@ -55,7 +83,16 @@ describe('the processor with a shadow', () => {
     let draws = 0
     const p = new TelemetryProcessor({
       queue: new TelemetryQueue(await openCache(`shadow-${Math.random()}`)),
-      transport: createTransport({ endpoint: 'https://edge.test', appKey: 'k', gzip: false, now: () => clock.t, fetch: async (_u, init) => (sent.push(Batch.parse(JSON.parse(String(init!.body)))), new Response('{}', { status: 202 })) }),
+      transport: createTransport({
+        endpoint: 'https://edge.test',
+        appKey: 'k',
+        gzip: false,
+        now: () => clock.t,
+        fetch: async (_u, init) => (
+          sent.push(Batch.parse(JSON.parse(String(init!.body)))),
+          new Response('{}', { status: 202 })
+        ),
+      }),
       collect: async (k) => collect(k),
       device: async () => DEVICE,
       now: () => clock.t,
@@ -68,8 +105,12 @@ describe('the processor with a shadow', () => {
     return { p, sent, clock, draws: () => draws }
   }
 
-  it('the shadow follows its primary\'s sampling draw; skipped shadow runs are counted as dropped', async () => {
-    const { p, sent, draws } = await setup((k) => (k === 's' ? delta(k, T0, T0 + 60_000, 2, { compared: 2, agreed: 2, absDiffSum: 0, dropped: 7 }) : delta(k, T0, T0 + 60_000, 9)))
+  it("the shadow follows its primary's sampling draw; skipped shadow runs are counted as dropped", async () => {
+    const { p, sent, draws } = await setup((k) =>
+      k === 's'
+        ? delta(k, T0, T0 + 60_000, 2, { compared: 2, agreed: 2, absDiffSum: 0, dropped: 7 })
+        : delta(k, T0, T0 + 60_000, 9),
+    )
     expect(p.track('p', PRIMARY, { sampleRate: 0.5, flushSeconds: 30 })).toBe(false) // 0.9 ≥ 0.5: sampled out
     expect(p.track('s', SHADOW, { sampleRate: 0.5, flushSeconds: 30 }, false)).toBe(false)
     expect(draws()).toBe(1)

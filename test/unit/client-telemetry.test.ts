@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
-import * as z from 'zod'
+import type * as z from 'zod'
 import { Batch, Report, WINDOW_MS } from '../../core/formats/telemetry.ts'
 import { FeatureHistogram } from '../../core/profile/histogram.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
@@ -14,15 +14,26 @@ import { PROFILE } from '../helpers/telemetry.ts'
 import { seededRandom } from '../helpers/random.ts'
 
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0)
-const TARGET: ReportTarget = { model: 'weather', version: 3, role: 'primary', rollout: { id: 'r1', arm: 'candidate' }, backend: 'wasm', fallbacks: { webgpu: 'not_available' } }
+const TARGET: ReportTarget = {
+  model: 'weather',
+  version: 3,
+  role: 'primary',
+  rollout: { id: 'r1', arm: 'candidate' },
+  backend: 'wasm',
+  fallbacks: { webgpu: 'not_available' },
+}
 const DEVICE = { id: 'd_0123456789abcdef', caps: { webgpu: false }, sdk: '0.1.0' }
 
 let dbs = 0
-const freshQueue = async (maxBatches?: number, now = () => T0) => new TelemetryQueue(await openCache(`telemetry-test-${++dbs}`), { maxBatches, now })
+const freshQueue = async (maxBatches?: number, now = () => T0) =>
+  new TelemetryQueue(await openCache(`telemetry-test-${++dbs}`), { maxBatches, now })
 
 /** A worker delta as `LoadedModel.collect` builds it: values binned by the profile's FeatureHistograms. */
 function delta(key: string, start: number, end: number, rand: () => number, values: unknown[] = []): StatsDelta {
-  const hists = { temp_max: new FeatureHistogram(PROFILE.features.temp_max as never), weather: new FeatureHistogram(PROFILE.features.weather as never) }
+  const hists = {
+    temp_max: new FeatureHistogram(PROFILE.features.temp_max as never),
+    weather: new FeatureHistogram(PROFILE.features.weather as never),
+  }
   const label = new FeatureHistogram(PROFILE.outputs.label as never)
   const latency = new DDSketch()
   const n = 3 + Math.floor(rand() * 10)
@@ -55,8 +66,12 @@ function scriptedFetch(answers: Array<() => Response>) {
   }
   return { fetch: fetch as typeof globalThis.fetch, calls }
 }
-const answer = (status: number, body: unknown = {}, headers: Record<string, string> = {}) => () => new Response(JSON.stringify(body), { status, headers })
-const gunzip = async (bytes: Uint8Array) => new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip'))).text()
+const answer =
+  (status: number, body: unknown = {}, headers: Record<string, string> = {}) =>
+  () =>
+    new Response(JSON.stringify(body), { status, headers })
+const gunzip = async (bytes: Uint8Array) =>
+  new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip'))).text()
 
 function processor(
   queue: TelemetryQueue,
@@ -68,7 +83,14 @@ function processor(
   let ids = 0
   return new TelemetryProcessor({
     queue,
-    transport: createTransport({ endpoint: 'https://edge.test', appKey: page.appKey ?? 'ef_key', fetch, now: () => clock.t, random: () => 0.5, sendBeacon: page.sendBeacon }),
+    transport: createTransport({
+      endpoint: 'https://edge.test',
+      appKey: page.appKey ?? 'ef_key',
+      fetch,
+      now: () => clock.t,
+      random: () => 0.5,
+      sendBeacon: page.sendBeacon,
+    }),
     collect,
     device: async () => DEVICE,
     now: () => clock.t,
@@ -86,7 +108,10 @@ describe('report builder', () => {
     expect(alignWindow(T0 + 50, T0 + WINDOW_MS + 80)).toEqual({ start: T0, end: T0 + WINDOW_MS })
     expect(alignWindow(T0 + 10_000, T0 + 20_000)).toEqual({ start: T0, end: T0 + WINDOW_MS })
     expect(alignWindow(T0 + 30_000, T0 + 3 * WINDOW_MS + 30_000)).toEqual({ start: T0, end: T0 + 4 * WINDOW_MS })
-    expect(alignWindow(T0, T0 + 5 * 60 * WINDOW_MS)).toEqual({ start: T0 + 4 * 60 * WINDOW_MS, end: T0 + 5 * 60 * WINDOW_MS })
+    expect(alignWindow(T0, T0 + 5 * 60 * WINDOW_MS)).toEqual({
+      start: T0 + 4 * 60 * WINDOW_MS,
+      end: T0 + 5 * 60 * WINDOW_MS,
+    })
     const rand = seededRandom(7)
     for (let i = 0; i < 500; i++) {
       const start = T0 + Math.floor(rand() * 1e9)
@@ -117,11 +142,20 @@ describe('report builder', () => {
     const [a, s] = reports
     expect(a.window).toEqual({ start: T0, end: T0 + WINDOW_MS })
     expect(a.rollout).toEqual({ id: 'r1', arm: 'candidate' })
-    expect(a.counts).toEqual({ inferences: d1.inferences + d2.inferences, errors: d1.errors + d2.errors, cacheHits: 1, loads: 2 })
+    expect(a.counts).toEqual({
+      inferences: d1.inferences + d2.inferences,
+      errors: d1.errors + d2.errors,
+      cacheHits: 1,
+      loads: 2,
+    })
     expect(a.loadMs.n).toBe(2)
     expect(a.latency.n).toBe(d1.inferences + d2.inferences)
     expect(a.features.temp_max.counts.reduce((x, y) => x + y, 0)).toBe(d1.inferences + d2.inferences)
-    expect(s).toMatchObject({ role: 'shadow', window: { start: T0 + WINDOW_MS, end: T0 + 2 * WINDOW_MS }, counts: { loads: 0 } })
+    expect(s).toMatchObject({
+      role: 'shadow',
+      window: { start: T0 + WINDOW_MS, end: T0 + 2 * WINDOW_MS },
+      counts: { loads: 0 },
+    })
     expect(b.drain()).toEqual([])
   })
 
@@ -132,10 +166,22 @@ describe('report builder', () => {
     b.track('k', TARGET)
     // Real binning of the sentinels, plus fields a careless worker might add: none may pass.
     const d = delta('k', T0, T0 + WINDOW_MS, rand, [123456.789, 'SENTINEL-STRING'])
-    const leaky = { ...d, raw: [123456.789, 'SENTINEL-STRING'], features: { ...d.features, temp_max: { ...d.features.temp_max, sample: 'SENTINEL-STRING' } } } as unknown as StatsDelta
+    const leaky = {
+      ...d,
+      raw: [123456.789, 'SENTINEL-STRING'],
+      features: { ...d.features, temp_max: { ...d.features.temp_max, sample: 'SENTINEL-STRING' } },
+    } as unknown as StatsDelta
     b.add(leaky)
     const queue = await freshQueue()
-    const entry = await queue.enqueue((dropped) => ({ v: 1, batchId: 'batch_privacy', sentAt: T0, device: DEVICE, sampleRate: 1, dropped, reports: b.drain() }))
+    const entry = await queue.enqueue((dropped) => ({
+      v: 1,
+      batchId: 'batch_privacy',
+      sentAt: T0,
+      device: DEVICE,
+      sampleRate: 1,
+      dropped,
+      reports: b.drain(),
+    }))
     for (const s of SENTINELS) expect(entry.body).not.toContain(s)
     const payload = JSON.parse(entry.body) as unknown
     Batch.parse(payload)
@@ -143,7 +189,7 @@ describe('report builder', () => {
     const seen = new Set<string>()
     collectKeys(payload, [], seen)
     expect([...seen].filter((k) => !allowed.has(k))).toEqual([])
-    const gz = await gunzip((await import('../../client/telemetry/transport.ts').then((m) => m.gzip(entry.body))))
+    const gz = await gunzip(await import('../../client/telemetry/transport.ts').then((m) => m.gzip(entry.body)))
     expect(gz).toBe(entry.body)
   })
 })
@@ -158,7 +204,9 @@ describe('transport', () => {
   })
 
   it('backs off from 1 s, doubling to 1 h, jittered by the injected random', async () => {
-    expect([1, 2, 3, 4, 12, 13, 40].map((f) => backoffMs(f, () => 1 - 1e-12))).toEqual([1_000, 2_000, 4_000, 8_000, 2_048_000, 3_600_000, 3_600_000])
+    expect([1, 2, 3, 4, 12, 13, 40].map((f) => backoffMs(f, () => 1 - 1e-12))).toEqual([
+      1_000, 2_000, 4_000, 8_000, 2_048_000, 3_600_000, 3_600_000,
+    ])
     const rand = seededRandom(3)
     for (let f = 1; f < 30; f++) {
       const base = Math.min(1000 * 2 ** (f - 1), 3_600_000)
@@ -169,7 +217,13 @@ describe('transport', () => {
     // Through the transport: network errors and 5xx push retryAt out, doubling; a 202 resets.
     const clock = { t: T0 }
     const { fetch } = scriptedFetch([answer(500), answer(502), answer(500)])
-    const t = createTransport({ endpoint: 'https://edge.test', appKey: 'k', fetch, now: () => clock.t, random: () => 1 - 1e-12 })
+    const t = createTransport({
+      endpoint: 'https://edge.test',
+      appKey: 'k',
+      fetch,
+      now: () => clock.t,
+      random: () => 1 - 1e-12,
+    })
     const delays: number[] = []
     for (let i = 0; i < 16; i++) {
       const o = await t.send('{}')
@@ -186,7 +240,11 @@ describe('processor, queue and transport together', () => {
   it('freezes batches once: a retry sends the same bytes, after Retry-After', async () => {
     const clock = { t: T0 + 61_000 }
     const rand = seededRandom(11)
-    const { fetch, calls } = scriptedFetch([answer(429, { error: { code: 'rate_limited' } }, { 'Retry-After': '10' }), answer(503, {}, { 'Retry-After': '30' }), answer(202, { accepted: 1, duplicate: false })])
+    const { fetch, calls } = scriptedFetch([
+      answer(429, { error: { code: 'rate_limited' } }, { 'Retry-After': '10' }),
+      answer(503, {}, { 'Retry-After': '30' }),
+      answer(202, { accepted: 1, duplicate: false }),
+    ])
     const p = processor(await freshQueue(), fetch, clock, async (k) => delta(k, T0, clock.t, rand))
     p.track('k', TARGET, { sampleRate: 1, flushSeconds: 60 })
     await p.flush()
@@ -249,7 +307,17 @@ describe('processor, queue and transport together', () => {
     const ids: string[] = []
     for (let i = 0; i < 6; i++) {
       b.add(delta('k', T0 + i * WINDOW_MS, T0 + (i + 1) * WINDOW_MS, rand))
-      const e = await queue.enqueue((dropped) => Batch.parse({ v: 1, batchId: `batch_q${i}00`, sentAt: T0, device: DEVICE, sampleRate: 1, dropped, reports: b.drain() }))
+      const e = await queue.enqueue((dropped) =>
+        Batch.parse({
+          v: 1,
+          batchId: `batch_q${i}00`,
+          sentAt: T0,
+          device: DEVICE,
+          sampleRate: 1,
+          dropped,
+          reports: b.drain(),
+        }),
+      )
       ids.push(e.batchId)
     }
     const kept = await queue.peek()
@@ -257,9 +325,18 @@ describe('processor, queue and transport together', () => {
     // Nothing is lost: what the kept batches carry plus what is pending accounts for every drop, including
     // the {rejected: 2} carried by the first batch, itself dropped for overflow.
     const total: Record<string, number> = {}
-    for (const d of [...kept.map((e) => JSON.parse(e.body).dropped), await queue.pendingDrops()]) for (const [k, n] of Object.entries(d)) total[k] = (total[k] ?? 0) + (n as number)
+    for (const d of [...kept.map((e) => JSON.parse(e.body).dropped), await queue.pendingDrops()])
+      for (const [k, n] of Object.entries(d)) total[k] = (total[k] ?? 0) + (n as number)
     expect(total).toEqual({ rejected: 2, queue_overflow: 3 })
-    const e = await queue.enqueue((dropped) => ({ v: 1, batchId: 'batch_next', sentAt: T0, device: DEVICE, sampleRate: 1, dropped, reports: [] }))
+    const e = await queue.enqueue((dropped) => ({
+      v: 1,
+      batchId: 'batch_next',
+      sentAt: T0,
+      device: DEVICE,
+      sampleRate: 1,
+      dropped,
+      reports: [],
+    }))
     expect(Object.keys(JSON.parse(e.body).dropped)).toContain('queue_overflow')
     expect(await queue.size()).toBe(3)
   })
@@ -335,7 +412,11 @@ describe('window close', () => {
     win.dispatchEvent(new Event('pagehide'))
     await new Promise((r) => setTimeout(r, 20))
     expect(beacons).toContain(waiting[0].body)
-    expect(beacons.map((b) => Batch.parse(JSON.parse(b)).reports.reduce((a, r) => a + r.counts.inferences, 0)).reduce((a, b) => a + b, 0)).toBe(counted)
+    expect(
+      beacons
+        .map((b) => Batch.parse(JSON.parse(b)).reports.reduce((a, r) => a + r.counts.inferences, 0))
+        .reduce((a, b) => a + b, 0),
+    ).toBe(counted)
     await p.close()
   })
 })
@@ -346,7 +427,8 @@ function schemaKeys(schema: z.ZodType): Set<string> {
   const walk = (s: unknown): void => {
     const def = (s as { _zod?: { def?: Record<string, unknown> } })._zod?.def
     if (!def) return
-    if (def.type === 'object') for (const [k, v] of Object.entries(def.shape as Record<string, unknown>)) (keys.add(k), walk(v))
+    if (def.type === 'object')
+      for (const [k, v] of Object.entries(def.shape as Record<string, unknown>)) (keys.add(k), walk(v))
     for (const k of ['innerType', 'element', 'valueType', 'in', 'out', 'schema']) if (def[k]) walk(def[k])
     for (const o of (def.options as unknown[] | undefined) ?? []) walk(o)
   }
@@ -366,4 +448,9 @@ function collectKeys(v: unknown, path: string[], out: Set<string>): void {
     collectKeys(x, [...path, isRecord ? '*' : k], out)
   }
 }
-const isRecordName = (parent: string) => (parent === 'features' || parent === 'outputs' ? /^(temp_max|wind|weather|label)$/ : parent === 'fallbacks' ? /^(webgpu|webgl|wasm|cpu)$/ : /^[a-z_]+$/)
+const isRecordName = (parent: string) =>
+  parent === 'features' || parent === 'outputs'
+    ? /^(temp_max|wind|weather|label)$/
+    : parent === 'fallbacks'
+      ? /^(webgpu|webgl|wasm|cpu)$/
+      : /^[a-z_]+$/

@@ -8,12 +8,15 @@ import { seededNormal, seededRandom } from '../helpers/random.ts'
 import ksFx from '../vectors/drift-ks.json'
 
 describe('two-sample KS, heavy vectors (scipy ks_2samp, method auto)', () => {
-  it.each(ksFx.generated.filter((c) => c.weight === 'heavy'))('$name', ({ gen, statistic, pvalue, method, location, sign }) => {
-    const r = ksTwoSample(generateSample(gen.x as SampleSpec), generateSample(gen.y as SampleSpec))
-    expect(Math.abs(r.statistic - statistic)).toBeLessThanOrEqual(1e-9)
-    expect(pValuesEqual(r.pvalue, pvalue), `p ${r.pvalue} vs ${pvalue}`).toBe(true)
-    expect([r.method, r.location, r.sign]).toEqual([method, location, sign])
-  })
+  it.each(ksFx.generated.filter((c) => c.weight === 'heavy'))(
+    '$name',
+    ({ gen, statistic, pvalue, method, location, sign }) => {
+      const r = ksTwoSample(generateSample(gen.x as SampleSpec), generateSample(gen.y as SampleSpec))
+      expect(Math.abs(r.statistic - statistic)).toBeLessThanOrEqual(1e-9)
+      expect(pValuesEqual(r.pvalue, pvalue), `p ${r.pvalue} vs ${pvalue}`).toBe(true)
+      expect([r.method, r.location, r.sign]).toEqual([method, location, sign])
+    },
+  )
 
   it.each(ksFx.kstwo.filter(([n]) => n > 20_000))('kstwo.sf n=%s d=%s', (n, d, expected) => {
     expect(pValuesEqual(kolmogorovSf(n, d), expected), `${kolmogorovSf(n, d)} vs ${expected}`).toBe(true)
@@ -21,7 +24,12 @@ describe('two-sample KS, heavy vectors (scipy ks_2samp, method auto)', () => {
 
   it('is symmetric in its samples: same statistic and p-value, opposite sign', () => {
     const normal = seededNormal(seededRandom(42))
-    for (const [n1, n2] of [[7, 13], [120, 95], [2000, 2001], [12_000, 300]]) {
+    for (const [n1, n2] of [
+      [7, 13],
+      [120, 95],
+      [2000, 2001],
+      [12_000, 300],
+    ]) {
       const x = Array.from({ length: n1 }, () => Math.round(normal() * 100) / 100)
       const y = Array.from({ length: n2 }, () => Math.round((normal() + 0.1) * 100) / 100)
       const a = ksTwoSample(x, y)

@@ -26,7 +26,10 @@ const seattleCsv = fileURLToPath(new URL('../../node_modules/vega-datasets/data/
 
 /** Seattle weather as the CLI reads it: numbers as numbers. */
 function seattle(): Record<string, unknown>[] {
-  return parse(readFileSync(seattleCsv, 'utf8'), { columns: true, cast: (v: string) => (v !== '' && !Number.isNaN(Number(v)) ? Number(v) : v) })
+  return parse(readFileSync(seattleCsv, 'utf8'), {
+    columns: true,
+    cast: (v: string) => (v !== '' && !Number.isNaN(Number(v)) ? Number(v) : v),
+  })
 }
 
 function relClose(actual: number, expected: number, rel = 1e-12): void {
@@ -113,7 +116,8 @@ describe('FeatureHistogram counts values and missing', () => {
   it('counts NaN, null, undefined, blank strings, Infinity and wrong types as missing in a numeric feature', () => {
     const profile = numericProfile([1, 2, 3, 4], 2)
     const h = new FeatureHistogram(profile)
-    for (const v of [0, 2.5, 99, Number.NaN, null, undefined, '', ' ', '3', true, Number.POSITIVE_INFINITY, {}]) h.add(v)
+    for (const v of [0, 2.5, 99, Number.NaN, null, undefined, '', ' ', '3', true, Number.POSITIVE_INFINITY, {}])
+      h.add(v)
     expect(profile.edges).toEqual([2.5])
     expect(h.snapshot()).toEqual({ counts: [1, 2], missing: 9 })
     expect(h.n).toBe(3)
@@ -136,7 +140,9 @@ describe('mergeCounts / mergeHistograms are exact sums', () => {
     const rand = seededRandom(99)
     const normal = seededNormal(rand)
     const profile = numericProfile(Array.from({ length: 300 }, normal))
-    const parts = Array.from({ length: 5 }, () => Array.from({ length: 1 + Math.floor(rand() * 400) }, () => (rand() < 0.05 ? null : normal() * 2)))
+    const parts = Array.from({ length: 5 }, () =>
+      Array.from({ length: 1 + Math.floor(rand() * 400) }, () => (rand() < 0.05 ? null : normal() * 2)),
+    )
     const hist = (values: unknown[]) => {
       const h = new FeatureHistogram(profile)
       for (const v of values) h.add(v)
@@ -207,7 +213,11 @@ describe('type inference', () => {
   it('keeps named columns, forces categorical, drops ignored, selects features', () => {
     const inf = inferColumns(rows, { categorical: ['level', 'seen'], ignore: ['city', 'nope'], outputs: ['user_id'] })
     const types = Object.fromEntries(inf.columns.map((c) => [c.name, `${c.role}:${c.type}`]))
-    expect(types).toMatchObject({ level: 'feature:categorical', seen: 'feature:categorical', user_id: 'output:numeric' })
+    expect(types).toMatchObject({
+      level: 'feature:categorical',
+      seen: 'feature:categorical',
+      user_id: 'output:numeric',
+    })
     expect(inf.skipped).toContainEqual({ name: 'city', reason: 'ignored' })
     const only = inferColumns(rows, { features: ['token', 'humid'] })
     expect(only.columns.map((c) => c.name)).toEqual(['token', 'humid'])
@@ -215,7 +225,8 @@ describe('type inference', () => {
   })
 
   it('names ids by separator or camelCase, not by words that end in "id"', () => {
-    for (const n of ['id', 'ID', 'uuid', 'user_id', 'order-id', 'customerId', 'deviceID', 'row_uuid']) expect(looksLikeIdName(n), n).toBe(true)
+    for (const n of ['id', 'ID', 'uuid', 'user_id', 'order-id', 'customerId', 'deviceID', 'row_uuid'])
+      expect(looksLikeIdName(n), n).toBe(true)
     for (const n of ['humid', 'paid', 'valid', 'idle', 'android', 'grid']) expect(looksLikeIdName(n), n).toBe(false)
   })
 
@@ -233,7 +244,12 @@ describe('buildProfile', () => {
     expect(Object.keys(profile.features)).toEqual(['precipitation', 'temp_max', 'temp_min', 'wind'])
     expect(profile.rows).toBe(1461)
     const expected = quantileVectors.cases.find((c) => c.name === 'seattle temp_max')!
-    expect(profile.features.temp_max).toMatchObject({ edges: expected.edges, counts: expected.counts, n: 1461, missing: 0 })
+    expect(profile.features.temp_max).toMatchObject({
+      edges: expected.edges,
+      counts: expected.counts,
+      n: 1461,
+      missing: 0,
+    })
     expect(profile.outputs.weather).toEqual({
       type: 'categorical',
       categories: ['rain', 'sun', 'fog', 'drizzle', 'snow'],
@@ -260,7 +276,14 @@ describe('buildProfile', () => {
 
   it('refuses empty data and a forced column with no values', () => {
     expect(() => buildProfile([])).toThrow(expect.objectContaining({ code: 'empty_data' }))
-    expect(() => buildProfile([{ a: null }, { a: '' }], { categorical: ['a'] })).toThrow(expect.objectContaining({ code: 'empty_data' }))
-    expect(buildProfile([{ a: null, b: 1.5 }, { a: '', b: 2 }]).features).not.toHaveProperty('a')
+    expect(() => buildProfile([{ a: null }, { a: '' }], { categorical: ['a'] })).toThrow(
+      expect.objectContaining({ code: 'empty_data' }),
+    )
+    expect(
+      buildProfile([
+        { a: null, b: 1.5 },
+        { a: '', b: 2 },
+      ]).features,
+    ).not.toHaveProperty('a')
   })
 })

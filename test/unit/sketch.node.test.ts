@@ -50,7 +50,11 @@ function modelBins(all: number[]): { zero: number; offset: number; counts: numbe
     byBin.set(bin, (byBin.get(bin) ?? 0) + 1)
   }
   const offset = Math.min(...byBin.keys())
-  return { zero: all.length - indexed.length, offset, counts: Array.from({ length: top - offset + 1 }, (_, k) => byBin.get(offset + k) ?? 0) }
+  return {
+    zero: all.length - indexed.length,
+    offset,
+    counts: Array.from({ length: top - offset + 1 }, (_, k) => byBin.get(offset + k) ?? 0),
+  }
 }
 
 describe('DDSketch bins match a naive model under random adds, merges and round trips', () => {

@@ -30,7 +30,12 @@ async function runModel(m: LdaModel, records: Record<string, unknown>[]): Promis
     const x = new ort.Tensor('float32', featurize(plan, records), [records.length, plan.width])
     const result = await session.run({ [m.signature.input!.name]: x })
     const out = result[m.signature.output.name!]
-    return decodeRows(m.signature.output, { dtype: 'float32', dims: [...out.dims], data: out.data as Float32Array }, records.length, 'weather')
+    return decodeRows(
+      m.signature.output,
+      { dtype: 'float32', dims: [...out.dims], data: out.data as Float32Array },
+      records.length,
+      'weather',
+    )
   } finally {
     await session.release()
   }
@@ -77,10 +82,20 @@ describe('trainLda on seattle-weather 2012', () => {
     expect(Signature.parse(model.signature)).toEqual(model.signature)
     expect(Profile.parse(model.profile)).toEqual(model.profile)
     expect(profileMatchesSignature(model.profile, model.signature)).toBeNull()
-    expect(model.signature).toMatchObject({ kind: 'tabular', input: { name: 'features' }, output: { kind: 'classes', name: 'weather', labels: ['drizzle', 'fog', 'rain', 'snow', 'sun'], activation: 'none' } })
+    expect(model.signature).toMatchObject({
+      kind: 'tabular',
+      input: { name: 'features' },
+      output: {
+        kind: 'classes',
+        name: 'weather',
+        labels: ['drizzle', 'fog', 'rain', 'snow', 'sun'],
+        activation: 'none',
+      },
+    })
     expect(Object.keys(model.profile.features)).toEqual(FEATURES)
     for (const f of model.signature.features) {
-      if (f.type !== 'numeric' || f.transform?.kind !== 'standardize') throw new Error('standardized numeric features only')
+      if (f.type !== 'numeric' || f.transform?.kind !== 'standardize')
+        throw new Error('standardized numeric features only')
       // The SDK standardizes with the moments the profile describes.
       const p = model.profile.features[f.name]
       if (p.type !== 'numeric') throw new Error(`${f.name} is ${p.type} in the profile`)
@@ -98,7 +113,9 @@ describe('trainLda on seattle-weather 2012', () => {
     // The class counts are those of the model's own predictions.
     const predicted = (await runModel(model, rows2012)).map((o) => classes(o).label)
     if (out.weather.type !== 'categorical') throw new Error('categorical')
-    out.weather.categories.forEach((c, i) => expect(out.weather.counts[i]).toBe(predicted.filter((p) => p === c).length))
+    out.weather.categories.forEach((c, i) =>
+      expect(out.weather.counts[i]).toBe(predicted.filter((p) => p === c).length),
+    )
     expect(out[CONFIDENCE].type === 'numeric' && out[CONFIDENCE].min).toBeGreaterThanOrEqual(1 / 5)
   })
 
@@ -112,7 +129,11 @@ describe('trainLda on seattle-weather 2012', () => {
 })
 
 describe('fitLda', () => {
-  const grid = Array.from({ length: 40 }, (_, i) => ({ a: i % 10, b: Math.floor(i / 10), y: i % 10 < 5 ? 'low' : 'high' }))
+  const grid = Array.from({ length: 40 }, (_, i) => ({
+    a: i % 10,
+    b: Math.floor(i / 10),
+    y: i % 10 < 5 ? 'low' : 'high',
+  }))
 
   it('keeps the given class order; a class without rows is never predicted', async () => {
     const m = trainLda(grid, { features: ['a', 'b'], label: 'y', labels: ['high', 'none', 'low'] })
@@ -130,9 +151,14 @@ describe('fitLda', () => {
   })
 
   it('survives a constant feature (std 1, shrinkage keeps Σ invertible) and refuses unknown labels', () => {
-    const p = fitLda(grid.map((r) => ({ ...r, c: 3 })), { features: ['a', 'c'], label: 'y' })
+    const p = fitLda(
+      grid.map((r) => ({ ...r, c: 3 })),
+      { features: ['a', 'c'], label: 'y' },
+    )
     expect(p.std[1]).toBe(1)
-    expect(() => fitLda(grid, { features: ['a'], label: 'y', labels: ['low', 'mid'] })).toThrow(/label "high" is not one of/)
+    expect(() => fitLda(grid, { features: ['a'], label: 'y', labels: ['low', 'mid'] })).toThrow(
+      /label "high" is not one of/,
+    )
   })
 
   it('solves with Cholesky', () => {

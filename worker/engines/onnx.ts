@@ -36,13 +36,22 @@ export function onnxFamily(files: RuntimeFiles): EngineFamily {
       }
       const ort = await ortBuild(buildOf(backend), files)
       const { bytes, externalData } = modelBytes(model)
-      const options: InferenceSession.SessionOptions = { executionProviders: [backend], graphOptimizationLevel: 'all', externalData }
+      const options: InferenceSession.SessionOptions = {
+        executionProviders: [backend],
+        graphOptimizationLevel: 'all',
+        externalData,
+      }
       const session = await ort.InferenceSession.create(bytes, options)
       const engine = new OnnxEngine(ort, session, backend)
       if (backend !== 'webgpu') return engine
       // The WebGPU build carries the CPU (wasm) execution provider too: checking against it avoids
       // starting the 14 MB plain-WASM build on devices where WebGPU turns out fine.
-      const reference = async () => new OnnxEngine(ort, await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['wasm'] }), 'wasm')
+      const reference = async () =>
+        new OnnxEngine(
+          ort,
+          await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['wasm'] }),
+          'wasm',
+        )
       try {
         engine.selfCheck = await goldenCheck('onnx', model.name, engine, reference, model.probe)
         return engine
@@ -62,8 +71,13 @@ function buildOf(backend: Backend): OrtBuildName {
 function modelBytes(model: ModelFiles): { bytes: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
   const paths = Object.keys(model.files)
   const main = paths.includes('model.onnx') ? 'model.onnx' : paths.find((p) => p.endsWith('.onnx'))
-  if (main === undefined) throw new EdgefleetError('bad_request', `model ${model.name} has no .onnx file among: ${paths.join(', ')}`, { pointer: '/files' })
-  const externalData = paths.filter((p) => p !== main).map((path) => ({ path, data: new Uint8Array(model.files[path]) }))
+  if (main === undefined)
+    throw new EdgefleetError('bad_request', `model ${model.name} has no .onnx file among: ${paths.join(', ')}`, {
+      pointer: '/files',
+    })
+  const externalData = paths
+    .filter((p) => p !== main)
+    .map((path) => ({ path, data: new Uint8Array(model.files[path]) }))
   return { bytes: new Uint8Array(model.files[main]), externalData }
 }
 

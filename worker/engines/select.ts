@@ -1,7 +1,7 @@
 import type { Backend } from '../../core/formats/common.ts'
 import { EdgefleetError } from '../../core/errors.ts'
 import type { BackendSkipReason, SelfCheck } from '../protocol.ts'
-import { asSkip, BackendSkip, type Engine, type EngineFamily, type ModelFiles } from './engine.ts'
+import { asSkip, type BackendSkip, type Engine, type EngineFamily, type ModelFiles } from './engine.ts'
 
 /** The engine that ran and why every backend tried before it was passed over. */
 export interface Selection {

@@ -30,7 +30,13 @@ export function knownMismatch(family: string, model: string): BackendSkip | unde
  * no verdict yet, and disposed after) and compares. Resolves with the passing check, or throws a
  * `webgpu_mismatch` BackendSkip carrying it.
  */
-export async function goldenCheck(family: string, model: string, gpu: Engine, makeReference: () => Promise<Engine>, probe: Record<string, TensorData> | undefined): Promise<SelfCheck> {
+export async function goldenCheck(
+  family: string,
+  model: string,
+  gpu: Engine,
+  makeReference: () => Promise<Engine>,
+  probe: Record<string, TensorData> | undefined,
+): Promise<SelfCheck> {
   const id = `${family}:${model}`
   let check = verdicts.get(id)
   if (check === undefined) {
@@ -48,7 +54,11 @@ export async function goldenCheck(family: string, model: string, gpu: Engine, ma
 }
 
 function mismatch(check: SelfCheck, against: string): BackendSkip {
-  return new BackendSkip('webgpu_mismatch', `WebGPU output "${check.output}" differs from ${against} by ${check.maxAbsDiff} (allowed ${check.tolerance})`, check)
+  return new BackendSkip(
+    'webgpu_mismatch',
+    `WebGPU output "${check.output}" differs from ${against} by ${check.maxAbsDiff} (allowed ${check.tolerance})`,
+    check,
+  )
 }
 
 /** Compares two runs' outputs by the rule above; the report names the worst output. */
@@ -84,7 +94,10 @@ export function compareOutputs(gpu: Record<string, TensorData>, wasm: Record<str
  * xorshift32 sequence, integers and bools 0; a dynamic dim is 1 on the first axis (batch) and 32
  * elsewhere (a multiple of the strides of convolutional detectors). Inputs in `given` are used as they are.
  */
-export function probeInputs(inputs: readonly TensorInfo[], given: Record<string, TensorData> = {}): Record<string, TensorData> {
+export function probeInputs(
+  inputs: readonly TensorInfo[],
+  given: Record<string, TensorData> = {},
+): Record<string, TensorData> {
   const feeds: Record<string, TensorData> = {}
   let state = 0x9e3779b9
   for (const info of inputs) {

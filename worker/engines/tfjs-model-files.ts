@@ -10,12 +10,17 @@ import type { ModelFiles } from './engine.ts'
 export function memoryHandler(tf: typeof Tf, model: ModelFiles): Tf.io.IOHandler {
   const paths = Object.keys(model.files)
   const jsonPath = paths.includes('model.json') ? 'model.json' : paths.find((p) => p.endsWith('.json'))
-  if (jsonPath === undefined) throw new EdgefleetError('bad_request', `model ${model.name} has no model.json among: ${paths.join(', ')}`, { pointer: '/files' })
+  if (jsonPath === undefined)
+    throw new EdgefleetError('bad_request', `model ${model.name} has no model.json among: ${paths.join(', ')}`, {
+      pointer: '/files',
+    })
   let json: Tf.io.ModelJSON
   try {
     json = JSON.parse(new TextDecoder().decode(model.files[jsonPath])) as Tf.io.ModelJSON
   } catch (e) {
-    throw new EdgefleetError('bad_request', `${jsonPath} of model ${model.name} is not JSON: ${(e as Error).message}`, { pointer: `/files/${jsonPath}` })
+    throw new EdgefleetError('bad_request', `${jsonPath} of model ${model.name} is not JSON: ${(e as Error).message}`, {
+      pointer: `/files/${jsonPath}`,
+    })
   }
   // Shard paths in the manifest are relative to model.json's folder.
   const folder = jsonPath.includes('/') ? jsonPath.slice(0, jsonPath.lastIndexOf('/') + 1) : ''
@@ -28,7 +33,12 @@ export function memoryHandler(tf: typeof Tf, model: ModelFiles): Tf.io.IOHandler
           specs.push(...group.weights)
           for (const path of group.paths) {
             const shard = model.files[folder + path]
-            if (shard === undefined) throw new EdgefleetError('bad_request', `model ${model.name}: weight shard "${folder + path}" is missing`, { pointer: '/files' })
+            if (shard === undefined)
+              throw new EdgefleetError(
+                'bad_request',
+                `model ${model.name}: weight shard "${folder + path}" is missing`,
+                { pointer: '/files' },
+              )
             shards.push(shard)
           }
         }

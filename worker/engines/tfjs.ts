@@ -22,7 +22,8 @@ export function tfjsFamily(files: RuntimeFiles, format: 'tfjs-layers' | 'tfjs-gr
     name: 'tfjs',
     async check(backend, { allowFallbackAdapter }) {
       if (backend === 'webgpu') return requireWebgpu(allowFallbackAdapter)
-      if (backend === 'webgl' && !hasWebgl()) throw new BackendSkip('not_available', 'no WebGL context on an OffscreenCanvas')
+      if (backend === 'webgl' && !hasWebgl())
+        throw new BackendSkip('not_available', 'no WebGL context on an OffscreenCanvas')
     },
     init: (backend) => startBackend(backend, files),
     async create(backend, model) {
@@ -71,7 +72,9 @@ async function startBackend(backend: Backend, files: RuntimeFiles): Promise<void
     const assets = files.require('tfjsWasm')
     const wasm = await import('@tensorflow/tfjs-backend-wasm')
     // All three keys are needed: the backend picks the variant (plain, SIMD, threaded SIMD) at start.
-    const urls = Object.fromEntries(Object.entries(assets).map(([name, bytes]) => [name, files.url('tfjsWasm', name, bytes, 'application/wasm')]))
+    const urls = Object.fromEntries(
+      Object.entries(assets).map(([name, bytes]) => [name, files.url('tfjsWasm', name, bytes, 'application/wasm')]),
+    )
     wasm.setWasmPaths(urls)
   }
   const ok = await queue.run(() => tf.setBackend(backend))
@@ -80,7 +83,8 @@ async function startBackend(backend: Backend, files: RuntimeFiles): Promise<void
 }
 
 async function use(tf: TfModule, backend: Backend): Promise<void> {
-  if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) throw new Error(`tfjs could not switch to ${backend}`)
+  if (tf.getBackend() !== backend && !(await tf.setBackend(backend)))
+    throw new Error(`tfjs could not switch to ${backend}`)
 }
 
 let webgl: boolean | undefined
@@ -119,10 +123,12 @@ class TfjsEngine implements Engine {
       await use(this.tf, this.backend)
       const inputs = this.inputs.map((i) => toTensor(this.tf, feeds[i.name]))
       try {
-        const result = this.model instanceof this.tf.GraphModel ? await this.model.executeAsync(inputs) : this.model.predict(inputs)
+        const result =
+          this.model instanceof this.tf.GraphModel ? await this.model.executeAsync(inputs) : this.model.predict(inputs)
         const outputs = Array.isArray(result) ? result : [result]
         const out: Record<string, TensorData> = {}
-        for (let i = 0; i < outputs.length; i++) out[this.outputs[i]?.name ?? `output_${i}`] = await fromTensor(outputs[i])
+        for (let i = 0; i < outputs.length; i++)
+          out[this.outputs[i]?.name ?? `output_${i}`] = await fromTensor(outputs[i])
         this.tf.dispose(outputs)
         return out
       } finally {
@@ -153,7 +159,11 @@ function toTensor(tf: TfModule, t: TensorData): Tf.Tensor {
     case 'bool':
       return tf.tensor(t.data as Uint8Array, t.dims, 'bool')
     case 'float16':
-      return tf.tensor(Float32Array.from({ length: t.data.length }, (_, i) => numberAt(t, i)), t.dims, 'float32')
+      return tf.tensor(
+        Float32Array.from({ length: t.data.length }, (_, i) => numberAt(t, i)),
+        t.dims,
+        'float32',
+      )
     default: {
       const ints = Int32Array.from({ length: t.data.length }, (_, i) => numberAt(t, i))
       if (t.dtype === 'int64' && ints.some((v, i) => v !== numberAt(t, i)))

@@ -10,5 +10,8 @@ export async function requireWebgpu(allowFallbackAdapter: boolean): Promise<void
   const { adapter, missing } = await gpuAdapter()
   if (adapter === undefined) throw new BackendSkip('not_available', missing ?? 'no WebGPU adapter')
   if (isFallbackAdapter(adapter) && !allowFallbackAdapter)
-    throw new BackendSkip('fallback_adapter', 'the only WebGPU adapter is a software one (isFallbackAdapter); set allowFallbackAdapter to use it')
+    throw new BackendSkip(
+      'fallback_adapter',
+      'the only WebGPU adapter is a software one (isFallbackAdapter); set allowFallbackAdapter to use it',
+    )
 }

@@ -28,9 +28,21 @@ async function main(): Promise<Record<string, number | boolean>> {
   const summaries = Array.from({ length: 200 }, (_, seed) => {
     const x = sileroFeeds(seed).input.data as Float32Array
     const m = x.reduce((a, b) => a + b, 0) / x.length
-    return { 'input.mean': m, 'input.std': Math.sqrt(x.reduce((a, b) => a + (b - m) ** 2, 0) / x.length), 'input.min': Math.min(...x), 'input.max': Math.max(...x) }
+    return {
+      'input.mean': m,
+      'input.std': Math.sqrt(x.reduce((a, b) => a + (b - m) ** 2, 0) / x.length),
+      'input.min': Math.min(...x),
+      'input.max': Math.max(...x),
+    }
   })
-  const base = { model: 'vad', version: 1, role: 'primary' as const, format: 'onnx' as const, backends: ['wasm' as const], runtime }
+  const base = {
+    model: 'vad',
+    version: 1,
+    role: 'primary' as const,
+    format: 'onnx' as const,
+    backends: ['wasm' as const],
+    runtime,
+  }
   await api.load({ ...base, key: 'vad', files: { 'model.onnx': silero.slice(0) }, profile: buildProfile(summaries) })
   await api.load({ ...base, key: 'vad-nodrift', files: { 'model.onnx': silero.slice(0) } })
 
@@ -40,11 +52,14 @@ async function main(): Promise<Record<string, number | boolean>> {
     ['predictMs', () => mean(BLOCK, () => api.predict('vad', feeds))],
     ['predictNoDriftMs', () => mean(BLOCK, () => api.predict('vad-nodrift', feeds))],
     ['rawOncePerCallMs', () => mean(BLOCK, () => raw.runOnce(feeds))],
-    ['engineMsInPredict', async () => {
-      let sum = 0
-      for (let i = 0; i < BLOCK; i++) sum += (await api.predict('vad', feeds)).ms
-      return sum / BLOCK
-    }],
+    [
+      'engineMsInPredict',
+      async () => {
+        let sum = 0
+        for (let i = 0; i < BLOCK; i++) sum += (await api.predict('vad', feeds)).ms
+        return sum / BLOCK
+      },
+    ],
   ]
   for (const [, run] of contenders) await run() // warm-up
   // Short blocks, interleaved: a busy neighbour slows the contenders of one block alike, so the
@@ -64,7 +79,14 @@ async function main(): Promise<Record<string, number | boolean>> {
   const figures: Record<string, number> = {}
   for (const [name, values] of Object.entries(blocks)) figures[name] = median(values)
   const [q1, q3] = quartiles(ratios)
-  return { ...figures, ratioToBudget: median(ratios), ratioQ1: q1, ratioQ3: q3, crossOriginIsolated: globalThis.crossOriginIsolated, n: BLOCK * BLOCKS }
+  return {
+    ...figures,
+    ratioToBudget: median(ratios),
+    ratioQ1: q1,
+    ratioQ3: q3,
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    n: BLOCK * BLOCKS,
+  }
 }
 
 main().then(

@@ -16,7 +16,10 @@ const api = {
     ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(new Blob([mjs], { type: 'text/javascript' })) }
     ort.env.wasm.wasmBinary = wasm
     ort.env.wasm.proxy = false
-    session = await ort.InferenceSession.create(new Uint8Array(model), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' })
+    session = await ort.InferenceSession.create(new Uint8Array(model), {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    })
   },
   /** Mean milliseconds of `n` sequential runs (tensors built per run, as an app would). */
   async runLoop(n: number, feeds: Record<string, TensorData>): Promise<number> {
@@ -34,7 +37,8 @@ const api = {
     for (const [name, t] of Object.entries(feeds)) tensors[name] = new ort.Tensor(t.dtype, t.data, t.dims)
     const out = await session!.run(tensors)
     const result: Record<string, TensorData> = {}
-    for (const [name, t] of Object.entries(out)) result[name] = { dtype: t.type as TensorData['dtype'], dims: [...t.dims], data: t.data as TensorData['data'] }
+    for (const [name, t] of Object.entries(out))
+      result[name] = { dtype: t.type as TensorData['dtype'], dims: [...t.dims], data: t.data as TensorData['data'] }
     return result
   },
   echo<T>(payload: T): T {

@@ -36,7 +36,8 @@ export class PageEdge {
   readonly fetch: typeof fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input))
     const headers = new Headers(init?.headers)
-    if (headers.get('X-Edgefleet-Key') === null && url.searchParams.get('key') === null) return json({ error: { code: 'unauthorized', message: 'no key' } }, 401)
+    if (headers.get('X-Edgefleet-Key') === null && url.searchParams.get('key') === null)
+      return json({ error: { code: 'unauthorized', message: 'no key' } }, 401)
     let m = /^\/v1\/assign\/([^/]+)$/.exec(url.pathname)
     if (m) {
       const a = this.assignments.get(decodeURIComponent(m[1]))
@@ -47,12 +48,15 @@ export class PageEdge {
     }
     m = /^\/v1\/artifacts\/([0-9a-f]{64})$/.exec(url.pathname)
     if (m) {
-      const bytes = this.#artifacts.get(m[1]) ?? (this.#runtime.has(m[1]) ? await runtimeBytes(this.#runtime.get(m[1])!) : undefined)
+      const bytes =
+        this.#artifacts.get(m[1]) ??
+        (this.#runtime.has(m[1]) ? await runtimeBytes(this.#runtime.get(m[1])!) : undefined)
       return bytes ? new Response(bytes.slice(0)) : json({ error: { code: 'not_found', message: 'no artifact' } }, 404)
     }
     if (url.pathname === '/v1/telemetry' && init?.method === 'POST') {
       let body = new Response(init.body)
-      if (headers.get('Content-Encoding') === 'gzip' || url.searchParams.get('encoding') === 'gzip') body = new Response(body.body!.pipeThrough(new DecompressionStream('gzip')))
+      if (headers.get('Content-Encoding') === 'gzip' || url.searchParams.get('encoding') === 'gzip')
+        body = new Response(body.body!.pipeThrough(new DecompressionStream('gzip')))
       this.batches.push(Batch.parse(JSON.parse(await body.text())))
       return json({ accepted: 1, duplicate: false }, 202)
     }
@@ -70,11 +74,16 @@ async function runtimeBytes(path: string): Promise<ArrayBuffer> {
   return new TextEncoder().encode(text).buffer as ArrayBuffer
 }
 
-const json = (body: unknown, status: number, headers: Record<string, string> = {}) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } })
+const json = (body: unknown, status: number, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } })
 const hex = (buf: ArrayBuffer) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('')
 
 /** The committed demo classifier (`demo/models/weather`): its files, signature and profile. */
-export async function demoWeather(): Promise<{ onnx: ArrayBuffer; signature: Assignment['signature']; profile: Assignment['profile'] }> {
+export async function demoWeather(): Promise<{
+  onnx: ArrayBuffer
+  signature: Assignment['signature']
+  profile: Assignment['profile']
+}> {
   const [onnx, signature, profile] = await Promise.all([
     fetchBytes('/demo/models/weather/model.onnx'),
     fetch('/demo/models/weather/signature.json').then((r) => r.json()),

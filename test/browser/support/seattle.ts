@@ -36,7 +36,10 @@ export async function seattleRows(): Promise<WeatherRow[]> {
 }
 
 /** A tabular signature over the four numeric columns, standardized with the moments of `rows`. */
-export function weatherSignature(rows: readonly WeatherRow[], activation: 'softmax' | 'none' = 'none'): Extract<Signature, { kind: 'tabular' }> {
+export function weatherSignature(
+  rows: readonly WeatherRow[],
+  activation: 'softmax' | 'none' = 'none',
+): Extract<Signature, { kind: 'tabular' }> {
   return {
     kind: 'tabular',
     features: NUMERIC.map((name) => {
@@ -55,11 +58,15 @@ export function weatherRecord(row: WeatherRow): Record<string, unknown> {
 }
 
 /** Rows → the standardized [n, 4] matrix the signature describes (computed here independently of the worker). */
-export function standardized(rows: readonly WeatherRow[], signature: ReturnType<typeof weatherSignature>): Float32Array {
+export function standardized(
+  rows: readonly WeatherRow[],
+  signature: ReturnType<typeof weatherSignature>,
+): Float32Array {
   const out = new Float32Array(rows.length * NUMERIC.length)
   rows.forEach((row, r) =>
     signature.features.forEach((f, c) => {
-      if (f.type !== 'numeric' || f.transform?.kind !== 'standardize') throw new Error('standardized numeric features only')
+      if (f.type !== 'numeric' || f.transform?.kind !== 'standardize')
+        throw new Error('standardized numeric features only')
       out[r * NUMERIC.length + c] = (row[f.name as (typeof NUMERIC)[number]] - f.transform.mean) / f.transform.std
     }),
   )

@@ -23,13 +23,23 @@ const ORT = '/node_modules/onnxruntime-web/dist'
 const TFJS_WASM = '/node_modules/@tensorflow/tfjs-backend-wasm/dist'
 
 /** The engine runtime files as the client would hand them over from its cache. */
-export async function runtimeAssets(which: { ortWasm?: boolean; ortWebgpu?: boolean; tfjsWasm?: boolean }): Promise<RuntimeAssets> {
+export async function runtimeAssets(which: {
+  ortWasm?: boolean
+  ortWebgpu?: boolean
+  tfjsWasm?: boolean
+}): Promise<RuntimeAssets> {
   const assets: RuntimeAssets = {}
   if (which.ortWasm === true) {
-    assets.ortWasm = { mjs: await fetchBytes(`${ORT}/ort-wasm-simd-threaded.mjs`), wasm: await fetchBytes(`${ORT}/ort-wasm-simd-threaded.wasm`) }
+    assets.ortWasm = {
+      mjs: await fetchBytes(`${ORT}/ort-wasm-simd-threaded.mjs`),
+      wasm: await fetchBytes(`${ORT}/ort-wasm-simd-threaded.wasm`),
+    }
   }
   if (which.ortWebgpu === true) {
-    assets.ortWebgpu = { mjs: await fetchBytes(`${ORT}/ort-wasm-simd-threaded.asyncify.mjs`), wasm: await fetchBytes(`${ORT}/ort-wasm-simd-threaded.asyncify.wasm`) }
+    assets.ortWebgpu = {
+      mjs: await fetchBytes(`${ORT}/ort-wasm-simd-threaded.asyncify.mjs`),
+      wasm: await fetchBytes(`${ORT}/ort-wasm-simd-threaded.asyncify.wasm`),
+    }
   }
   if (which.tfjsWasm === true) {
     assets.tfjsWasm = {

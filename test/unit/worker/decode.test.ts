@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest'
 import { decodeRows } from '../../../worker/decode.ts'
 import type { ModelOutput, TensorData } from '../../../worker/protocol.ts'
 
-const f32 = (dims: number[], values: number[]): TensorData => ({ dtype: 'float32', dims, data: Float32Array.from(values) })
+const f32 = (dims: number[], values: number[]): TensorData => ({
+  dtype: 'float32',
+  dims,
+  data: Float32Array.from(values),
+})
 const classes = (o: ModelOutput) => {
   if (o.kind !== 'classes') throw new Error(o.kind)
   return o
@@ -12,7 +16,12 @@ describe('decodeRows', () => {
   const labels = ['sun', 'rain', 'fog']
 
   it('applies softmax to logits, stable for large values, and picks the highest score', () => {
-    const [a, b] = decodeRows({ kind: 'classes', labels, activation: 'softmax' }, f32([2, 3], [1000, 1001, 999, 0, 0, 0]), 2, 'y')
+    const [a, b] = decodeRows(
+      { kind: 'classes', labels, activation: 'softmax' },
+      f32([2, 3], [1000, 1001, 999, 0, 0, 0]),
+      2,
+      'y',
+    )
     const e = [Math.exp(-1), 1, Math.exp(-2)]
     const sum = e[0] + e[1] + e[2]
     expect(classes(a).label).toBe('rain')
@@ -33,7 +42,12 @@ describe('decodeRows', () => {
   })
 
   it('reads a single score for two labels as P(second label)', () => {
-    const [yes, no] = decodeRows({ kind: 'classes', labels: ['no', 'yes'], activation: 'sigmoid' }, f32([2, 1], [3, -3]), 2, 'p')
+    const [yes, no] = decodeRows(
+      { kind: 'classes', labels: ['no', 'yes'], activation: 'sigmoid' },
+      f32([2, 1], [3, -3]),
+      2,
+      'p',
+    )
     expect(classes(yes)).toMatchObject({ label: 'yes' })
     expect(classes(yes).scores.yes).toBeCloseTo(1 / (1 + Math.exp(-3)), 7)
     expect(classes(yes).scores.no + classes(yes).scores.yes).toBeCloseTo(1, 12)
@@ -50,8 +64,12 @@ describe('decodeRows', () => {
   })
 
   it('refuses outputs that disagree with the signature (validation_failed)', () => {
-    expect(() => decodeRows({ kind: 'classes', labels, activation: 'none' }, f32([1, 4], [0, 0, 0, 1]), 1, 'y')).toThrow(/4 scores per row for 3 labels/)
+    expect(() =>
+      decodeRows({ kind: 'classes', labels, activation: 'none' }, f32([1, 4], [0, 0, 0, 1]), 1, 'y'),
+    ).toThrow(/4 scores per row for 3 labels/)
     expect(() => decodeRows({ kind: 'regression' }, f32([1, 2], [0, 0]), 1, 'y')).toThrow(/2 values per row/)
-    expect(() => decodeRows({ kind: 'regression' }, f32([3, 1], [0, 0, 0]), 2, 'y')).toThrow(expect.objectContaining({ code: 'validation_failed' }))
+    expect(() => decodeRows({ kind: 'regression' }, f32([3, 1], [0, 0, 0]), 2, 'y')).toThrow(
+      expect.objectContaining({ code: 'validation_failed' }),
+    )
   })
 })

@@ -18,11 +18,27 @@ function seattleProfile(): Profile {
   const features: Profile['features'] = {}
   for (const [name, f] of Object.entries(seattle.numeric)) {
     const n = f.refCounts.reduce((a, b) => a + b, 0)
-    features[name] = { type: 'numeric', edges: f.edges, counts: f.refCounts, n, missing: 0, mean: 0, std: 1, min: Math.min(...f.ref), max: Math.max(...f.ref) }
+    features[name] = {
+      type: 'numeric',
+      edges: f.edges,
+      counts: f.refCounts,
+      n,
+      missing: 0,
+      mean: 0,
+      std: 1,
+      min: Math.min(...f.ref),
+      max: Math.max(...f.ref),
+    }
   }
   const w = seattle.weather
   const outputs: Profile['outputs'] = {
-    weather: { type: 'categorical', categories: w.categories, counts: [...w.refCounts, 0], n: w.refCounts.reduce((a, b) => a + b, 0), missing: 0 },
+    weather: {
+      type: 'categorical',
+      categories: w.categories,
+      counts: [...w.refCounts, 0],
+      n: w.refCounts.reduce((a, b) => a + b, 0),
+      missing: 0,
+    },
   }
   return { v: 1, rows: 366, features, outputs }
 }
@@ -53,7 +69,10 @@ describe('DriftMonitor', () => {
   it('bins exactly like core FeatureHistogram, including missing values of every kind', () => {
     const rand = seededRandom(7)
     const normal = seededNormal(rand)
-    const train = Array.from({ length: 2000 }, () => ({ x: normal() * 3 + 1, c: ['a', 'b', 'c', '1', '2.5', 'true'][Math.floor(rand() * 6)] }))
+    const train = Array.from({ length: 2000 }, () => ({
+      x: normal() * 3 + 1,
+      c: ['a', 'b', 'c', '1', '2.5', 'true'][Math.floor(rand() * 6)],
+    }))
     const profile = buildProfile(train, { topK: 4 })
     const monitor = new DriftMonitor(profile, { now: T0 })
     const hx = new FeatureHistogram(profile.features.x)
@@ -62,7 +81,10 @@ describe('DriftMonitor', () => {
     if (x.type !== 'numeric') throw new Error('x should profile as numeric')
     const weird = [null, undefined, Number.NaN, Infinity, '', '  ', 'x', {}, true, false, 1, 2.5, -0, 0]
     const values = [...Array.from({ length: 3000 }, () => normal() * 4), ...weird, ...x.edges]
-    const cats = [...Array.from({ length: 3000 }, () => ['a', 'b', 'c', 'd', '1', 1, 2.5, '2.50', true][Math.floor(rand() * 9)]), ...weird]
+    const cats = [
+      ...Array.from({ length: 3000 }, () => ['a', 'b', 'c', 'd', '1', 1, 2.5, '2.50', true][Math.floor(rand() * 9)]),
+      ...weird,
+    ]
     for (const v of values) {
       monitor.add(monitor.channel('features', 'x'), v)
       hx.add(v)
@@ -111,7 +133,11 @@ describe('DriftMonitor', () => {
     }
     const counts = strict.collect().features.x.counts
     const expected = binnedVerdict(profile.features.x.counts, counts, { binnedMinJs: 0.05 })
-    expect(strict.report(T0).features.x).toMatchObject({ drifted: expected.drifted, js: expected.metrics.js, chi2_p: expected.metrics.chi2_p })
+    expect(strict.report(T0).features.x).toMatchObject({
+      drifted: expected.drifted,
+      js: expected.metrics.js,
+      chi2_p: expected.metrics.chi2_p,
+    })
     expect(lax.report(T0).features.x.js).toBe(expected.metrics.js)
   })
 
@@ -127,7 +153,9 @@ describe('DriftMonitor', () => {
 
   it('rejects a window that is not a whole number of minutes in [1, 1440]', () => {
     const profile = buildProfile([{ x: 1 }, { x: 2 }])
-    expect(() => new DriftMonitor(profile, { now: T0, windowMinutes: 0 })).toThrow(expect.objectContaining({ code: 'bad_request', pointer: '/driftWindowMinutes' }))
+    expect(() => new DriftMonitor(profile, { now: T0, windowMinutes: 0 })).toThrow(
+      expect.objectContaining({ code: 'bad_request', pointer: '/driftWindowMinutes' }),
+    )
   })
 })
 
@@ -136,7 +164,33 @@ describe('CategoryCodes', () => {
     const categories = ['a', '1', '2.5', '-3', '1e+21', '0', 'true', '007', ' 4', 'NaN', 'Infinity']
     const codes = new CategoryCodes(categories)
     const lookup = categoryLookup(categories)
-    const values = [1, 2.5, -3, 1e21, 0, -0, 7, 4, Number.NaN, Infinity, -Infinity, true, false, '007', ' 4', 'a', '', ' ', null, undefined, {}, [], 'NaN', 'Infinity', 1.0000000000000002]
+    const values = [
+      1,
+      2.5,
+      -3,
+      1e21,
+      0,
+      -0,
+      7,
+      4,
+      Number.NaN,
+      Infinity,
+      -Infinity,
+      true,
+      false,
+      '007',
+      ' 4',
+      'a',
+      '',
+      ' ',
+      null,
+      undefined,
+      {},
+      [],
+      'NaN',
+      'Infinity',
+      1.0000000000000002,
+    ]
     for (const v of values) {
       const key = categoryKey(v)
       expect(codes.code(v), String(v)).toBe(key === undefined ? -1 : categoryIndex(lookup, key))

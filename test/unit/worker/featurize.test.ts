@@ -30,12 +30,18 @@ describe('featurize', () => {
     // Strings, null, NaN and Infinity are missing, exactly as the profile counts them.
     const row = featurize(plan, [{ temp: 'hot', wind: null, rain: Number.NaN, sky: 'sun', month: '1' }])
     expect(Array.from(row)).toEqual([0, 0.25, 0, 1, 0, 0, 0])
-    const minmaxCentre = planFeatures({ ...signature, features: [{ name: 'w', type: 'numeric', transform: { kind: 'minmax', min: 0, max: 8 } }] })
+    const minmaxCentre = planFeatures({
+      ...signature,
+      features: [{ name: 'w', type: 'numeric', transform: { kind: 'minmax', min: 0, max: 8 } }],
+    })
     expect(Array.from(featurize(minmaxCentre, [{}]))).toEqual([0.5])
   })
 
   it('encodes unknown and missing categories as zeros (one-hot) or -1 (index)', () => {
-    const row = featurize(plan, [{ temp: 10, wind: 0, rain: 0, sky: 'hail', month: 7 }, { temp: 10, wind: 0, rain: 0 }])
+    const row = featurize(plan, [
+      { temp: 10, wind: 0, rain: 0, sky: 'hail', month: 7 },
+      { temp: 10, wind: 0, rain: 0 },
+    ])
     expect(Array.from(row)).toEqual([0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, -1])
   })
 

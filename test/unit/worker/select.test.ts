@@ -5,7 +5,11 @@ import { BackendSkip, type Engine, type EngineFamily } from '../../../worker/eng
 import { BackendInits, selectBackend } from '../../../worker/engines/select.ts'
 
 /** A scripted engine family: what each step does per backend, and how often each step ran. */
-function family(script: { check?: Partial<Record<Backend, () => void>>; init?: Partial<Record<Backend, () => Promise<void>>>; create?: Partial<Record<Backend, () => void>> }) {
+function family(script: {
+  check?: Partial<Record<Backend, () => void>>
+  init?: Partial<Record<Backend, () => Promise<void>>>
+  create?: Partial<Record<Backend, () => void>>
+}) {
   const calls = { init: [] as Backend[], create: [] as Backend[] }
   const f: EngineFamily = {
     name: 'fake',
@@ -31,13 +35,24 @@ const options = { allowFallbackAdapter: false }
 describe('selectBackend', () => {
   it('takes the first backend that passes check, init and create, recording why earlier ones were skipped', async () => {
     const { f } = family({
-      check: { webgpu: () => { throw new BackendSkip('fallback_adapter', 'software adapter') } },
-      create: { webgl: () => { throw new Error('shader compile error') } },
+      check: {
+        webgpu: () => {
+          throw new BackendSkip('fallback_adapter', 'software adapter')
+        },
+      },
+      create: {
+        webgl: () => {
+          throw new Error('shader compile error')
+        },
+      },
     })
     const s = await selectBackend(f, ['webgpu', 'webgl', 'wasm', 'cpu'], new BackendInits(), model, options)
     expect(s.engine.backend).toBe('wasm')
     expect(s.fallbacks).toEqual({ webgpu: 'fallback_adapter', webgl: 'create_failed' })
-    expect(s.fallbackDetails).toEqual({ webgpu: 'fallback_adapter: software adapter', webgl: 'create_failed: shader compile error' })
+    expect(s.fallbackDetails).toEqual({
+      webgpu: 'fallback_adapter: software adapter',
+      webgl: 'create_failed: shader compile error',
+    })
   })
 
   it('starts each backend once, also for concurrent loads', async () => {
@@ -52,8 +67,12 @@ describe('selectBackend', () => {
     let filesGiven = false
     const { f, calls } = family({
       init: {
-        webgl: async () => { throw new Error('context lost') },
-        wasm: async () => { if (!filesGiven) throw new BackendSkip('missing_runtime', 'no tfjsWasm') },
+        webgl: async () => {
+          throw new Error('context lost')
+        },
+        wasm: async () => {
+          if (!filesGiven) throw new BackendSkip('missing_runtime', 'no tfjsWasm')
+        },
       },
     })
     const inits = new BackendInits()
@@ -69,26 +88,57 @@ describe('selectBackend', () => {
 
   it('throws backend_unavailable naming every backend and its reason when all fail', async () => {
     const { f } = family({
-      check: { webgpu: () => { throw new BackendSkip('not_available', 'no adapter') } },
-      init: { wasm: async () => { throw new Error('CompileError: bad magic') } },
+      check: {
+        webgpu: () => {
+          throw new BackendSkip('not_available', 'no adapter')
+        },
+      },
+      init: {
+        wasm: async () => {
+          throw new Error('CompileError: bad magic')
+        },
+      },
     })
-    const error = await selectBackend(f, ['webgpu', 'wasm'], new BackendInits(), model, options).catch((e: unknown) => e)
+    const error = await selectBackend(f, ['webgpu', 'wasm'], new BackendInits(), model, options).catch(
+      (e: unknown) => e,
+    )
     expect(error).toBeInstanceOf(EdgefleetError)
-    expect(error).toMatchObject({ code: 'backend_unavailable', details: { data: { reasons: { webgpu: 'not_available', wasm: 'init_failed' } } } })
-    expect((error as Error).message).toBe('no backend could run m@1 (fake): webgpu: not_available: no adapter; wasm: init_failed: CompileError: bad magic')
+    expect(error).toMatchObject({
+      code: 'backend_unavailable',
+      details: { data: { reasons: { webgpu: 'not_available', wasm: 'init_failed' } } },
+    })
+    expect((error as Error).message).toBe(
+      'no backend could run m@1 (fake): webgpu: not_available: no adapter; wasm: init_failed: CompileError: bad magic',
+    )
   })
 
   it('lets a bad model (an EdgefleetError from create) through instead of trying further backends', async () => {
-    const { f, calls } = family({ create: { webgpu: () => { throw new EdgefleetError('bad_request', 'no .onnx file') } } })
-    await expect(selectBackend(f, ['webgpu', 'wasm'], new BackendInits(), model, options)).rejects.toMatchObject({ code: 'bad_request' })
+    const { f, calls } = family({
+      create: {
+        webgpu: () => {
+          throw new EdgefleetError('bad_request', 'no .onnx file')
+        },
+      },
+    })
+    await expect(selectBackend(f, ['webgpu', 'wasm'], new BackendInits(), model, options)).rejects.toMatchObject({
+      code: 'bad_request',
+    })
     expect(calls.create).toEqual(['webgpu'])
   })
 
   it('carries a failed WebGPU self-check into the error and the selection', async () => {
     const check = { passed: false, maxAbsDiff: 0.03, tolerance: 0.001, output: 'y' }
-    const { f } = family({ create: { webgpu: () => { throw new BackendSkip('webgpu_mismatch', 'differs', check) } } })
+    const { f } = family({
+      create: {
+        webgpu: () => {
+          throw new BackendSkip('webgpu_mismatch', 'differs', check)
+        },
+      },
+    })
     const s = await selectBackend(f, ['webgpu', 'wasm'], new BackendInits(), model, options)
     expect(s).toMatchObject({ fallbacks: { webgpu: 'webgpu_mismatch' }, selfCheck: check })
-    await expect(selectBackend(f, ['webgpu'], new BackendInits(), model, options)).rejects.toMatchObject({ details: { data: { selfCheck: check } } })
+    await expect(selectBackend(f, ['webgpu'], new BackendInits(), model, options)).rejects.toMatchObject({
+      details: { data: { selfCheck: check } },
+    })
   })
 })

@@ -3,7 +3,11 @@ import type { ModelOutput, TensorData } from '../../../worker/protocol.ts'
 import { compareOutputs, keepOutput, ShadowStats } from '../../../worker/shadow-compare.ts'
 import { ShadowQueue } from '../../../worker/shadow-queue.ts'
 
-const f32 = (dims: number[], values: number[]): TensorData => ({ dtype: 'float32', dims, data: Float32Array.from(values) })
+const f32 = (dims: number[], values: number[]): TensorData => ({
+  dtype: 'float32',
+  dims,
+  data: Float32Array.from(values),
+})
 const tensors = (t: Record<string, TensorData>): ModelOutput => ({ kind: 'tensors', tensors: t })
 const opts = { tolerance: 0.01, labels: {} as Record<string, readonly string[]> }
 
@@ -34,7 +38,9 @@ describe('comparing a shadow output with the primary answer', () => {
     expect(c.agreed).toBe(true) // both pick 'b', though the scores differ by more than the tolerance
     expect(c.absDiff).toBeCloseTo((0.1 + 0.05 + 0.15 + 0 + 0) / 5, 6)
     expect(compareOutputs(p, s, opts).agreed).toBe(false)
-    expect(compareOutputs(p, tensors({ probs: f32([1, 3], [0.205, 0.5, 0.3]), state: f32([2], [1, 1]) }), opts).agreed).toBe(true)
+    expect(
+      compareOutputs(p, tensors({ probs: f32([1, 3], [0.205, 0.5, 0.3]), state: f32([2], [1, 1]) }), opts).agreed,
+    ).toBe(true)
     const flipped = tensors({ probs: f32([1, 3], [0.6, 0.1, 0.3]), state: f32([2], [1, 1]) })
     expect(compareOutputs(p, flipped, labeled).agreed).toBe(false)
   })
@@ -53,7 +59,9 @@ describe('comparing a shadow output with the primary answer', () => {
   it('keeps a copy of tensor outputs that survives the transfer of the original buffers', () => {
     const out = tensors({ y: f32([2], [1, 2]) })
     const kept = keepOutput(out)
-    structuredClone(out, { transfer: [(out as { tensors: Record<string, TensorData> }).tensors.y.data.buffer as ArrayBuffer] })
+    structuredClone(out, {
+      transfer: [(out as { tensors: Record<string, TensorData> }).tensors.y.data.buffer as ArrayBuffer],
+    })
     expect(Array.from((kept as { tensors: Record<string, TensorData> }).tensors.y.data as Float32Array)).toEqual([1, 2])
   })
 })

@@ -24,14 +24,41 @@ describe('checkTensorInputs', () => {
   it.each([
     ['an unknown name', { ...good(), audio: good().input }, '/input/audio', /unknown input "audio"/],
     ['a missing input', { input: good().input, state: good().state }, '/input/sr', /missing/],
-    ['a wrong dtype', { ...good(), sr: { dtype: 'int32', dims: [], data: Int32Array.of(1) } }, '/input/sr/dtype', /takes int64/],
-    ['a wrong rank', { ...good(), state: { dtype: 'float32', dims: [2, 128], data: new Float32Array(256) } }, '/input/state/dims', /do not fit/],
-    ['a wrong fixed dim', { ...good(), state: { dtype: 'float32', dims: [1, 2, 128], data: new Float32Array(256) } }, '/input/state/dims', /\[2, \?, 128\]/],
-    ['too little data', { ...good(), input: { dtype: 'float32', dims: [1, 512], data: new Float32Array(3) } }, '/input/input/data', /need 512 values/],
-    ['the wrong array type', { ...good(), input: { dtype: 'float32', dims: [1, 2], data: [0, 1] } }, '/input/input/data', /Float32Array/],
+    [
+      'a wrong dtype',
+      { ...good(), sr: { dtype: 'int32', dims: [], data: Int32Array.of(1) } },
+      '/input/sr/dtype',
+      /takes int64/,
+    ],
+    [
+      'a wrong rank',
+      { ...good(), state: { dtype: 'float32', dims: [2, 128], data: new Float32Array(256) } },
+      '/input/state/dims',
+      /do not fit/,
+    ],
+    [
+      'a wrong fixed dim',
+      { ...good(), state: { dtype: 'float32', dims: [1, 2, 128], data: new Float32Array(256) } },
+      '/input/state/dims',
+      /\[2, \?, 128\]/,
+    ],
+    [
+      'too little data',
+      { ...good(), input: { dtype: 'float32', dims: [1, 512], data: new Float32Array(3) } },
+      '/input/input/data',
+      /need 512 values/,
+    ],
+    [
+      'the wrong array type',
+      { ...good(), input: { dtype: 'float32', dims: [1, 2], data: [0, 1] } },
+      '/input/input/data',
+      /Float32Array/,
+    ],
     ['not a tensor', { ...good(), input: 3 }, '/input/input/dtype', /not a tensor/],
   ])('rejects %s as bad_request at its pointer', (_, input, pointer, message) => {
-    expect(() => checkTensorInputs(specs, input as never, '/input')).toThrow(expect.objectContaining({ code: 'bad_request', pointer, message: expect.stringMatching(message) }))
+    expect(() => checkTensorInputs(specs, input as never, '/input')).toThrow(
+      expect.objectContaining({ code: 'bad_request', pointer, message: expect.stringMatching(message) }),
+    )
   })
 })
 

@@ -49,7 +49,7 @@ async function configure(build: OrtBuildName, files: RuntimeFiles): Promise<OrtM
   const assets = files.require(group)
   const ort = await importers[build]()
   // Both must be set before the first session: wasmBinary alone still fetches the glue, and the glue
-  // alone fails ("Invalid URL") because the .wasm path is derived from it (ENVIRONMENT.md).
+  // alone fails ("Invalid URL") because the .wasm path is derived from it (docs/environment.md).
   ort.env.wasm.wasmPaths = { mjs: files.url(group, file, assets.mjs, 'text/javascript') }
   ort.env.wasm.wasmBinary = assets.wasm
   // Already inside a worker: ORT's own proxy worker would only add a hop.

@@ -6,7 +6,7 @@ type Group = keyof RuntimeAssets
 /**
  * The engine runtime files the client handed over (bytes from its verified cache), kept for the
  * worker's lifetime so later loads need not send them again. Engines receive blob: URLs, which load
- * without network — the point of caching runtimes in IndexedDB (ENVIRONMENT.md, "Engines offline").
+ * without network — the point of caching runtimes in IndexedDB (docs/environment.md, "onnxruntime-web and tfjs offline").
  */
 export class RuntimeFiles {
   #assets: RuntimeAssets = {}

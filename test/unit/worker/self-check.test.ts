@@ -15,7 +15,7 @@ describe('WebGPU self-check', () => {
       output: 'p',
       tolerance: SELF_CHECK_TOLERANCE,
     })
-    // ENVIRONMENT.md: SwiftShader's Silero v5 output, 0.0999 against WASM's 0.0664.
+    // docs/environment.md: SwiftShader's Silero v5 output, 0.0999 against WASM's 0.0664.
     expect(compareOutputs({ output: f32([0.0999]) }, { output: f32([0.0664]) })).toMatchObject({
       passed: false,
       output: 'output',

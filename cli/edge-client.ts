@@ -1,5 +1,6 @@
 import type * as z from 'zod'
-import { EdgefleetError, ERROR_STATUS, type ErrorCode } from '../core/errors.ts'
+import { EdgefleetError, type ErrorCode } from '../core/errors.ts'
+import { errorFromBody } from '../core/wire-error.ts'
 import type { FleetView, Granularity } from '../core/formats/fleet.ts'
 import type { PolicyView, RetrainPolicyInput } from '../core/formats/policy.ts'
 import type { RolloutActionBody, RolloutConfig, RolloutView } from '../core/formats/rollout.ts'
@@ -81,19 +82,6 @@ export interface EdgeClient {
     action: RolloutTransitionAction,
     body?: RolloutActionBody,
   ): Promise<RolloutView>
-}
-
-// Codes for answers that carry no error body (e.g. a proxy's page in between).
-const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
-  400: 'bad_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  409: 'conflict',
-  411: 'length_required',
-  413: 'too_large',
-  416: 'range_not_satisfiable',
-  429: 'rate_limited',
 }
 
 /**
@@ -188,22 +176,18 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   }
 }
 
-/** The edge's `{"error": {code, message, pointer}}` as an EdgefleetError; an answer without one gets a code from its status. */
+/** The edge's error answer as an EdgefleetError (core/wire-error.ts); a body that is not JSON says only the status. */
 async function edgeError(res: Response, method: string, path: string): Promise<EdgefleetError> {
   const text = await res.text().catch(() => '')
-  let body: { error?: { code?: unknown; message?: unknown; pointer?: unknown } } | undefined
+  let body: unknown
   try {
     body = JSON.parse(text)
   } catch {
     // not JSON: a proxy's page, or no body at all
   }
-  const err = body?.error
-  if (err && typeof err.code === 'string' && typeof err.message === 'string') {
-    const code = (err.code in ERROR_STATUS ? err.code : codeOfStatus(res.status)) as ErrorCode
-    return new EdgefleetError(code, err.message, { pointer: typeof err.pointer === 'string' ? err.pointer : undefined })
-  }
-  return new EdgefleetError(
-    codeOfStatus(res.status),
+  return errorFromBody(
+    body,
+    res.status,
     `${method} ${path} answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`,
   )
 }
@@ -214,10 +198,6 @@ function queryString(query: object): string {
   for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v))
   const qs = params.toString()
   return qs === '' ? '' : `?${qs}`
-}
-
-function codeOfStatus(status: number): ErrorCode {
-  return STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request')
 }
 
 function normalizeUrl(url: string): string {

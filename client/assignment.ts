@@ -1,4 +1,5 @@
-import { EdgefleetError, ERROR_STATUS, type ErrorCode } from '../core/errors.ts'
+import { EdgefleetError } from '../core/errors.ts'
+import { errorFromBody } from '../core/wire-error.ts'
 import { Assignment } from '../core/formats/assignment.ts'
 import { encodeCaps } from '../core/caps.ts'
 import type { DeviceCaps } from '../core/formats/telemetry.ts'
@@ -33,11 +34,7 @@ export async function fetchAssignment(q: {
   if (res.status === 304) return { status: 'unchanged' }
   if (res.status >= 500) throw new EdgefleetError('network_error', `the edge answered HTTP ${res.status}`)
   const body = await res.json().catch(() => null)
-  if (!res.ok) {
-    const err = (body as { error?: { code?: string; message?: string } } | null)?.error
-    const code = (err?.code && err.code in ERROR_STATUS ? err.code : 'bad_request') as ErrorCode
-    throw new EdgefleetError(code, err?.message ?? `the edge answered HTTP ${res.status}`)
-  }
+  if (!res.ok) throw errorFromBody(body, res.status, `the edge answered HTTP ${res.status}`)
   const parsed = Assignment.safeParse(body)
   if (!parsed.success)
     throw new EdgefleetError(

@@ -1,41 +1,12 @@
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+/**
+ * @module
+ * The file and assignment cache over the SDK's IndexedDB database (client/db.ts): verified files by
+ * SHA-256 with least-recently-used eviction in tiers within a byte budget and the origin's quota, the
+ * last-known-good assignment per model and the one before it (instant rollback), and small settings.
+ */
 import { EdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
-import type { QueuedBatch } from './telemetry/queue.ts'
-
-/**
- * The SDK's IndexedDB cache: verified files by SHA-256 (bytes apart from their metadata so
- * eviction never reads bytes), the last-known-good assignment per model and the one before it
- * (instant rollback), and small settings such as the device id.
- */
-export interface FileMeta {
-  sha256: string
-  size: number
-  lastUsed: number
-}
-
-export interface ModelRecord {
-  model: string
-  current: Assignment
-  /** The assignment before `current`, kept (with its files) for instant rollback. */
-  previous?: Assignment
-  etag?: string
-  /** When the edge last confirmed `current` (ms): with ttlSeconds, when to ask again. */
-  checkedAt: number
-}
-
-interface CacheSchema extends DBSchema {
-  fileMeta: { key: string; value: FileMeta; indexes: { lastUsed: number } }
-  fileBytes: { key: string; value: ArrayBuffer }
-  models: { key: string; value: ModelRecord }
-  meta: { key: string; value: unknown }
-  /** Frozen telemetry batches waiting to be sent (client/telemetry/queue.ts), oldest first. */
-  telemetry: { key: number; value: QueuedBatch }
-}
-
-export const DB_NAME = 'edgefleet'
-/** Bump with an `upgrade` step below; never rewrite an earlier step. */
-export const DB_VERSION = 2
+import type { FileMeta, ModelRecord, SdkDb } from './db.ts'
 
 /** Default byte budget: generous for models, small enough to leave room for the app. */
 export const DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024
@@ -45,26 +16,6 @@ export interface ModelCacheOptions {
   now?: () => number
   /** The origin's storage estimate (default `navigator.storage.estimate`), to stay under the quota. */
   estimate?: () => Promise<{ usage?: number; quota?: number }>
-}
-
-/** The SDK's IndexedDB database, typed. */
-export type CacheDb = IDBPDatabase<CacheSchema>
-
-/** Opens (and upgrades) the cache database. */
-export function openCache(name = DB_NAME): Promise<CacheDb> {
-  return openDB<CacheSchema>(name, DB_VERSION, {
-    upgrade(db, oldVersion) {
-      if (oldVersion < 1) {
-        db.createObjectStore('fileMeta', { keyPath: 'sha256' }).createIndex('lastUsed', 'lastUsed')
-        db.createObjectStore('fileBytes')
-        db.createObjectStore('models', { keyPath: 'model' })
-        db.createObjectStore('meta')
-      }
-      if (oldVersion < 2) {
-        db.createObjectStore('telemetry', { keyPath: 'seq', autoIncrement: true })
-      }
-    },
-  })
 }
 
 const isQuotaError = (e: unknown) =>
@@ -80,7 +31,7 @@ export class ModelCache {
   private readonly estimate: () => Promise<{ usage?: number; quota?: number }>
 
   constructor(
-    private readonly db: IDBPDatabase<CacheSchema>,
+    private readonly db: SdkDb,
     options: ModelCacheOptions = {},
   ) {
     this.budgetBytes = options.budgetBytes ?? DEFAULT_BUDGET_BYTES
@@ -92,7 +43,7 @@ export class ModelCache {
   }
 
   /** The database itself, for stores other parts of the SDK own (the telemetry queue). */
-  get database(): CacheDb {
+  get database(): SdkDb {
     return this.db
   }
 

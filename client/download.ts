@@ -1,4 +1,5 @@
 import { EdgefleetError } from '../core/errors.ts'
+import { toHex } from '../core/hex.ts'
 
 /** Progress of a load: bytes received so far of the bytes that must be downloaded. */
 export interface Progress {
@@ -9,7 +10,7 @@ export interface Progress {
 /** Lowercase hex SHA-256 of bytes, with SubtleCrypto. */
 export async function sha256Hex(bytes: ArrayBuffer | Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', bytes as BufferSource)
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
+  return toHex(digest)
 }
 
 /**

@@ -1,123 +1,29 @@
+/**
+ * @module
+ * `createFleet`: the SDK's entry point. The fleet owns one worker, one cache and one telemetry
+ * processor per page, asks the edge which version each model runs, loads it (client/version-loader.ts),
+ * keeps it current every `ttlSeconds` with a background swap, and keeps shadows in line (client/shadow.ts).
+ */
+import { defaultBackends } from '../core/backends.ts'
 import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
-import type { Backend, Role } from '../core/formats/common.ts'
-import type { DeviceCaps } from '../core/formats/telemetry.ts'
-import { fetchAssignment } from './assignment.ts'
-import { ModelCache, openCache } from './cache.ts'
+import { fetchAssignment, type AssignmentAnswer } from './assignment.ts'
+import { ModelCache } from './cache.ts'
+import { openDatabase } from './db.ts'
+import { deviceCaps } from './device-caps.ts'
 import { hashedDeviceId, randomDeviceId } from './device.ts'
-import { downloadVerified, type Progress } from './download.ts'
 import { FleetModel, type LoadedVersion, type ModelHooks, type Prediction } from './model.ts'
 import { PredictionLog, predictedClass, type FeedbackResult } from './predictions.ts'
-import { ShadowKeeper, type VersionToLoad } from './shadow.ts'
-import { RUNTIME_FILES } from '../core/runtime-files.ts'
-import { defaultBackends, pinnedFiles, runtimeAssets, runtimeGroupsFor } from './runtime.ts'
+import { ShadowKeeper } from './shadow.ts'
+import { cryptoRandom, resolveDp, type DpOptions } from './telemetry/dp.ts'
+import { relabel, reportTarget, startTelemetry } from './telemetry/fleet-telemetry.ts'
+import type { TelemetryProcessor } from './telemetry/processor.ts'
+import type { Fleet, FleetEvent, FleetOptions, LoadOptions } from './types.ts'
+import { VersionLoader } from './version-loader.ts'
 import { startWorker, type WorkerHost } from './worker-host.ts'
-import { cryptoRandom, DpBudget, resolveDp, type DpOptions } from './telemetry/dp.ts'
-import { TelemetryQueue } from './telemetry/queue.ts'
-import { TelemetryProcessor } from './telemetry/telemetry.ts'
-import { createTransport } from './telemetry/transport.ts'
 
-/** The SDK version telemetry batches carry as `device.sdk`. */
-export const SDK_VERSION = '0.1.0'
-
-/** Something the app may want to know about (or log): loads, swaps, fallbacks, offline use, errors. */
-export type FleetEvent =
-  | {
-      type: 'loaded'
-      model: string
-      /** `shadow`: the shadow version of a shadow-mode rollout, loaded beside the primary. */
-      role: Role
-      version: number
-      backend: Backend
-      fallbacks: Partial<Record<Backend, string>>
-      /** Where the assignment came from: the edge (200 or 304), or IndexedDB when the edge was unreachable. */
-      assignment: 'edge' | 'cache'
-      /** Bytes downloaded for this load (0: every file, runtime included, came from the cache). */
-      downloadedBytes: number
-    }
-  | { type: 'swapped'; model: string; from: number; to: number }
-  | { type: 'offline'; model: string; version: number; reason: string }
-  | { type: 'error'; model: string; code: string; message: string; role?: Role }
-
-export type { FeedbackResult } from './predictions.ts'
-
-export interface FleetOptions {
-  /** The edge, e.g. `https://models.example.com`. */
-  endpoint: string
-  /** An app key (a token with the single scope `device`). */
-  appKey: string
-  /** An app-supplied stable id (hashed before use); by default a random id kept in IndexedDB. */
-  deviceId?: string
-  onEvent?: (event: FleetEvent) => void
-  /** Where the worker script is; the built SDK carries its own. */
-  workerUrl?: string | URL
-  /** Base URL of the pinned runtime files, addressed by SHA-256 (default: the edge's artifacts). */
-  runtimeUrl?: string
-  /** Byte budget of the IndexedDB cache (default 512 MiB). */
-  cacheBytes?: number
-  /** Ask the browser to keep the cache through storage pressure (`navigator.storage.persist()`). */
-  persist?: boolean
-  /** IndexedDB database name (default `edgefleet`). */
-  dbName?: string
-  fetch?: typeof fetch
-  /**
-   * Report `telemetry/1` (counts, sketches and profile-bin histograms only) to the edge (default true).
-   * `{dp: {epsilon, dailyBudget?, clip?}}` adds Laplace noise to the histograms (local differential
-   * privacy, off by default; fleet histograms are then no longer exact: docs/telemetry.md).
-   */
-  telemetry?: boolean | TelemetryOptions
-  /**
-   * The SDK's random source, uniform in [0, 1): telemetry sampling and DP noise (default: the
-   * platform's CSPRNG). Tests pass a seeded generator so runs replay.
-   */
-  random?: () => number
-}
-
-/** Telemetry settings of the fleet. */
-export interface TelemetryOptions {
-  /** Local differential privacy on histogram counts (see DpOptions); off when absent. */
-  dp?: DpOptions
-}
-
-export type { DpOptions } from './telemetry/dp.ts'
-
-export interface LoadOptions {
-  onProgress?: (p: Progress) => void
-  /** Backends to try, in order (defaults per engine). */
-  backends?: Backend[]
-  /** Accept a software WebGPU adapter (SwiftShader); off by default. */
-  allowFallbackAdapter?: boolean
-  driftWindowMinutes?: number
-  /**
-   * A shadow's regression and tensor outputs agree with the primary's when |primary − shadow| ≤
-   * shadowTolerance · max(1, |primary|) (default 0.01); classifiers agree on the label.
-   */
-  shadowTolerance?: number
-}
-
-/** The SDK's entry point: one per page. */
-export interface Fleet {
-  /** The pseudonymous id this device reports under. */
-  deviceId(): Promise<string>
-  /** Loads a model (last-known-good first, then the edge's assignment), ready to predict. */
-  load(model: string, options?: LoadOptions): Promise<FleetModel>
-  /**
-   * Ground truth for a prediction, for the fleet's accuracy: counts `labeled` and, when `label` is the
-   * class the prediction decoded to, `correct` in the report of that prediction's version and minute.
-   * The label never leaves the device: only the two counts do. The last 1000 predictions of the page
-   * (at most 24 h old) can be given feedback; another id is `not_found`. A second feedback for the
-   * same id is not counted (`duplicate`).
-   *
-   * @example
-   * const r = await model.predict(today)
-   * fleet.feedback(r.id, 'rain') // { value: true, reason: 'recorded' }
-   */
-  feedback(predictionId: string, label: string): FeedbackResult
-  /** Sends the telemetry collected so far (no-op with `telemetry: false`). Safe to call twice. */
-  flush(): Promise<void>
-  /** Stops timers, sends the last telemetry, unloads models, ends the worker. Safe to call twice. */
-  close(): Promise<void>
-}
+export type * from './types.ts'
+export { SDK_VERSION } from './telemetry/fleet-telemetry.ts'
 
 /**
  * Creates the SDK.
@@ -139,22 +45,13 @@ class FleetImpl implements Fleet {
   /** The processor once started, for what must be synchronous (feedback). */
   private telemetryNow: TelemetryProcessor | null = null
   private readonly predictions = new PredictionLog()
-  private readonly shadows = new ShadowKeeper({
-    load: (version, options) => this.loadVersion(version, { ...options, onProgress: undefined }),
-    unload: async (key) => {
-      await this.retire(key)
-      await (await this.getHost()).api.unload(key)
-    },
-    telemetry: () => this.getTelemetry(),
-    emit: (event) => this.emit(event),
-    backends: (format, options) => options.backends ?? defaultBackends(format),
-  })
+  private readonly loader: VersionLoader
+  private readonly shadows: ShadowKeeper
   private readonly models = new Set<FleetModel>()
   /** Each model's assignment refresh: its interval and the ttl it runs at (the latest assignment's). */
   private readonly timers = new Map<FleetModel, { timer: ReturnType<typeof setInterval>; ttlSeconds: number }>()
-  private loads = 0
   private closed = false
-
+  private readonly endpoint: string
   private readonly dp?: Required<DpOptions>
   private readonly random: () => number
 
@@ -165,14 +62,30 @@ class FleetImpl implements Fleet {
     const dp = typeof options.telemetry === 'object' ? options.telemetry.dp : undefined
     if (dp !== undefined) this.dp = resolveDp(dp)
     this.random = options.random ?? cryptoRandom
-  }
-
-  private get endpoint(): string {
-    return this.options.endpoint.replace(/\/$/, '')
+    this.endpoint = options.endpoint.replace(/\/$/, '')
+    this.loader = new VersionLoader({
+      cache: () => this.getCache(),
+      host: () => this.getHost(),
+      endpoint: this.endpoint,
+      appKey: options.appKey,
+      runtimeUrl: options.runtimeUrl,
+      fetch: options.fetch,
+      emit: (event) => this.emit(event),
+    })
+    this.shadows = new ShadowKeeper({
+      load: (version, loadOptions) => this.loader.load(version, { ...loadOptions, onProgress: undefined }),
+      unload: async (key) => {
+        await this.retire(key)
+        await (await this.getHost()).api.unload(key)
+      },
+      telemetry: () => this.getTelemetry(),
+      emit: (event) => this.emit(event),
+      backends: (format, loadOptions) => loadOptions.backends ?? defaultBackends(format),
+    })
   }
 
   private getCache(): Promise<ModelCache> {
-    this.cache ??= openCache(this.options.dbName).then((db) => {
+    this.cache ??= openDatabase(this.options.dbName).then((db) => {
       if (this.options.persist) void navigator.storage?.persist?.()
       return new ModelCache(db, { budgetBytes: this.options.cacheBytes })
     })
@@ -190,49 +103,31 @@ class FleetImpl implements Fleet {
       this.options.telemetry === false
         ? Promise.resolve(null)
         : Promise.all([this.getCache(), this.getHost()])
-            .then(
-              ([cache, host]) =>
-                new TelemetryProcessor({
-                  queue: new TelemetryQueue(cache.database),
-                  transport: createTransport({
-                    endpoint: this.endpoint,
-                    appKey: this.options.appKey,
-                    fetch: this.options.fetch,
-                  }),
-                  collect: (key) => host.api.collect(key),
-                  device: async () => ({ id: await this.deviceId(), caps: await this.caps(), sdk: SDK_VERSION }),
-                  random: this.random,
-                  ...(this.dp
-                    ? {
-                        dp: {
-                          epsilon: this.dp.epsilon,
-                          clip: this.dp.clip,
-                          budget: new DpBudget(cache.database, this.dp.dailyBudget),
-                          random: this.random,
-                        },
-                      }
-                    : {}),
-                }),
+            .then(([cache, host]) =>
+              startTelemetry({
+                db: cache.database,
+                endpoint: this.endpoint,
+                appKey: this.options.appKey,
+                fetch: this.options.fetch,
+                collect: (key) => host.api.collect(key),
+                device: async () => ({ id: await this.deviceId(), caps: deviceCaps(host.capabilities) }),
+                random: this.random,
+                dp: this.dp,
+              }),
             )
             .then((t) => (this.telemetryNow = t))
     return this.telemetry
   }
 
+  /** The processor if telemetry has started (never starts it). */
+  private startedTelemetry(): Promise<TelemetryProcessor | null> {
+    return (this.telemetry ?? Promise.resolve(null)).catch(() => null)
+  }
+
   /** Starts reporting a freshly loaded version. */
   private async track(assignment: Assignment, loaded: LoadedVersion, ms: number): Promise<void> {
     const telemetry = await this.getTelemetry().catch(() => null)
-    if (!telemetry) return
-    const { backend, fallbacks } = loaded.result
-    const rollout = assignment.rollout ? { id: assignment.rollout.id, arm: assignment.rollout.arm } : undefined
-    const target = {
-      model: assignment.model,
-      version: assignment.version,
-      role: assignment.role,
-      ...(rollout ? { rollout } : {}),
-      backend,
-      fallbacks,
-    }
-    if (telemetry.track(loaded.key, target, assignment.telemetry))
+    if (telemetry?.track(loaded.key, reportTarget(assignment, loaded.result), assignment.telemetry))
       telemetry.noteLoad(loaded.key, { ms, cacheHit: loaded.downloadedBytes === 0 })
   }
 
@@ -244,20 +139,17 @@ class FleetImpl implements Fleet {
     return this.id
   }
 
-  private async caps(): Promise<DeviceCaps> {
-    const c = (await this.getHost()).capabilities
-    const nav = navigator as Navigator & { deviceMemory?: number; userAgentData?: { platform?: string } }
-    const platform = nav.userAgentData?.platform
-      ?.toLowerCase()
-      .replace(/[^a-z0-9_-]/g, '')
-      .slice(0, 32)
-    return {
-      webgpu: c.webgpu && !c.fallbackAdapter,
-      f16: c.f16,
-      cores: c.cores || undefined,
-      deviceMemory: nav.deviceMemory,
-      ...(platform ? { platform } : {}),
-    }
+  /** Asks the edge which version of `model` this device runs, sending the ETag of the one held. */
+  private async ask(model: string, etag: string | undefined): Promise<AssignmentAnswer> {
+    return fetchAssignment({
+      endpoint: this.endpoint,
+      appKey: this.options.appKey,
+      model,
+      deviceId: await this.deviceId(),
+      caps: deviceCaps((await this.getHost()).capabilities),
+      etag,
+      fetch: this.options.fetch,
+    })
   }
 
   private emit(event: FleetEvent): void {
@@ -276,15 +168,7 @@ class FleetImpl implements Fleet {
     let fresh: { etag?: string } | null = null
     let from: 'edge' | 'cache' = 'edge'
     try {
-      const answer = await fetchAssignment({
-        endpoint: this.endpoint,
-        appKey: this.options.appKey,
-        model,
-        deviceId: await this.deviceId(),
-        caps: await this.caps(),
-        etag: record?.etag,
-        fetch: this.options.fetch,
-      })
+      const answer = await this.ask(model, record?.etag)
       if (answer.status === 'unchanged' && record) {
         assignment = record.current
         await cache.touchAssignment(model, Date.now())
@@ -302,7 +186,7 @@ class FleetImpl implements Fleet {
     let loaded: LoadedVersion
     const started = performance.now()
     try {
-      loaded = await this.loadVersion(assignment, options)
+      loaded = await this.loader.load(assignment, options)
     } catch (e) {
       // A new version that cannot be fetched or verified never replaces one that worked.
       if (
@@ -315,7 +199,7 @@ class FleetImpl implements Fleet {
       this.emit({ type: 'error', model, code: e.code, message: e.message })
       assignment = record.current
       fresh = null
-      loaded = await this.loadVersion(assignment, options)
+      loaded = await this.loader.load(assignment, options)
     }
     if (fresh) await cache.putAssignment(model, assignment, fresh.etag, Date.now())
     this.emit({
@@ -345,80 +229,6 @@ class FleetImpl implements Fleet {
     return handle
   }
 
-  /** Downloads (or reads from cache) and verifies every file of a version and its runtime, then loads it in the worker. */
-  private async loadVersion(assignment: VersionToLoad, options: LoadOptions): Promise<LoadedVersion> {
-    const [cache, host] = await Promise.all([this.getCache(), this.getHost()])
-    const backends = options.backends ?? defaultBackends(assignment.format)
-    const allowFallback = options.allowFallbackAdapter ?? false
-    const groups = runtimeGroupsFor(assignment.format, backends, host.capabilities, allowFallback).filter(
-      (g) => !host.sentRuntime.has(g),
-    )
-    const runtime = pinnedFiles(RUNTIME_FILES, groups)
-    cache.pin([...runtime.map((f) => f.sha256), ...assignment.files.map((f) => f.sha256)])
-    const runtimeBase = (this.options.runtimeUrl ?? `${this.endpoint}/v1/artifacts`).replace(/\/$/, '')
-    const wanted = [
-      ...assignment.files.map((f) => ({ sha256: f.sha256, size: f.size, url: f.url })),
-      ...runtime.map((f) => ({ sha256: f.sha256, size: f.size, url: `${runtimeBase}/${f.sha256}` })),
-    ]
-    const bytes = new Map<string, ArrayBuffer>()
-    const missing: typeof wanted = []
-    for (const f of wanted) {
-      const b = await cache.getFile(f.sha256)
-      if (b) bytes.set(f.sha256, b)
-      else missing.push(f)
-    }
-    const progress = { loaded: 0, total: missing.reduce((a, f) => a + f.size, 0) }
-    if (missing.length) options.onProgress?.({ ...progress })
-    const protect = wanted.map((f) => f.sha256)
-    for (const f of missing) {
-      const b = await downloadVerified(f.url, f, {
-        headers: { 'X-Edgefleet-Key': this.options.appKey },
-        fetch: this.options.fetch,
-        onBytes: (n) => {
-          progress.loaded += n
-          options.onProgress?.({ ...progress })
-        },
-      })
-      try {
-        await cache.putFile(f.sha256, b, protect)
-      } catch (e) {
-        // Verified bytes that find no room on disk still run from memory; only the offline copy is lost.
-        if (!isEdgefleetError(e) || e.code !== 'quota_exceeded') throw e
-        this.emit({ type: 'error', model: assignment.model, code: e.code, message: e.message })
-      }
-      bytes.set(f.sha256, b)
-    }
-
-    const files: Record<string, ArrayBuffer> = {}
-    for (const f of assignment.files) files[f.path] = bytes.get(f.sha256)!
-    const key = `${assignment.model}@${assignment.version}#${assignment.role}/${++this.loads}`
-    const result = await host.load({
-      key,
-      model: assignment.model,
-      version: assignment.version,
-      role: assignment.role,
-      format: assignment.format,
-      files,
-      signature: assignment.signature,
-      profile: assignment.profile,
-      backends,
-      allowFallbackAdapter: allowFallback,
-      driftWindowMinutes: options.driftWindowMinutes,
-      ...(assignment.role === 'shadow' && options.shadowTolerance !== undefined
-        ? { shadowTolerance: options.shadowTolerance }
-        : {}),
-      runtime: runtimeAssets(RUNTIME_FILES, groups, bytes),
-    })
-    for (const g of groups) host.sentRuntime.add(g)
-    return {
-      key,
-      version: assignment.version,
-      result,
-      signature: assignment.signature,
-      downloadedBytes: progress.total,
-    }
-  }
-
   /**
    * Asks the edge again every `ttlSeconds` of the latest assignment: a rollout shortens it (its
    * kill switch reaches devices within the edge's 5 s plus this), its end lengthens it again.
@@ -438,15 +248,7 @@ class FleetImpl implements Fleet {
     if (this.closed) return
     const cache = await this.getCache()
     const record = await cache.getModel(model.name)
-    const answer = await fetchAssignment({
-      endpoint: this.endpoint,
-      appKey: this.options.appKey,
-      model: model.name,
-      deviceId: await this.deviceId(),
-      caps: await this.caps(),
-      etag: record?.etag,
-      fetch: this.options.fetch,
-    })
+    const answer = await this.ask(model.name, record?.etag)
     if (answer.status === 'unchanged') {
       await cache.touchAssignment(model.name, Date.now())
       // A shadow whose load failed on the network is tried again.
@@ -457,13 +259,14 @@ class FleetImpl implements Fleet {
     if (answer.assignment.version === model.version) {
       await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
       // Same version, new terms: e.g. a shadow rollout started on it (a rollout label and a shadow to run).
-      await this.relabel(model.workerKey, answer.assignment)
+      const telemetry = await this.startedTelemetry()
+      if (telemetry) await relabel(telemetry, model.workerKey, answer.assignment)
       await this.shadows.sync(model, answer.assignment, options)
       return
     }
     try {
       const started = performance.now()
-      const next = await this.loadVersion(answer.assignment, { ...options, onProgress: undefined })
+      const next = await this.loader.load(answer.assignment, { ...options, onProgress: undefined })
       const from = model.version
       await this.track(answer.assignment, next, performance.now() - started)
       // The old version's last delta is taken when it is idle, just before the worker unloads it.
@@ -482,17 +285,6 @@ class FleetImpl implements Fleet {
     }
   }
 
-  /** Reports a loaded primary under the rollout label of a changed assignment of the same version. */
-  private async relabel(key: string, assignment: Assignment): Promise<void> {
-    const telemetry = await (this.telemetry ?? Promise.resolve(null)).catch(() => null)
-    const target = telemetry?.targetOf(key)
-    if (!telemetry || !target) return
-    const next = assignment.rollout ? { id: assignment.rollout.id, arm: assignment.rollout.arm } : undefined
-    if (target.rollout?.id === next?.id && target.rollout?.arm === next?.arm) return
-    const { rollout: _previous, ...rest } = target
-    await telemetry.retarget(key, next ? { ...rest, rollout: next } : rest)
-  }
-
   /** Remembers predictions for feedback: their report target and the class each decoded to, nothing else. */
   private remember(v: LoadedVersion, predictions: readonly Prediction[]): void {
     const at = Date.now()
@@ -509,12 +301,13 @@ class FleetImpl implements Fleet {
   }
 
   private retire(key: string): Promise<void> {
-    return (this.telemetry ?? Promise.resolve(null)).then((t) => t?.retire(key)).catch(() => undefined)
+    return this.startedTelemetry()
+      .then((t) => t?.retire(key))
+      .catch(() => undefined)
   }
 
   async flush(): Promise<void> {
-    const telemetry = await (this.telemetry ?? Promise.resolve(null)).catch(() => null)
-    await telemetry?.flush()
+    await (await this.startedTelemetry())?.flush()
   }
 
   private forget(model: FleetModel): void {
@@ -528,7 +321,9 @@ class FleetImpl implements Fleet {
     if (this.closed) return
     this.closed = true
     // The last telemetry is collected while the models are still loaded.
-    await (this.telemetry ?? Promise.resolve(null)).then((t) => t?.close()).catch(() => undefined)
+    await this.startedTelemetry()
+      .then((t) => t?.close())
+      .catch(() => undefined)
     await Promise.all([...this.models].map((m) => m.close()))
     if (this.host) (await this.host.catch(() => null))?.terminate()
     if (this.cache) (await this.cache.catch(() => null))?.close()

@@ -17,7 +17,7 @@ export type {
   FleetOptions,
   LoadOptions,
   TelemetryOptions,
-} from './fleet.ts'
+} from './types.ts'
 export type { FleetModel, Prediction } from './model.ts'
 export type { Progress } from './download.ts'
 export { EdgefleetError, isEdgefleetError } from '../core/errors.ts'

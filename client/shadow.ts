@@ -1,16 +1,11 @@
 import { isEdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
 import type { Backend } from '../core/formats/common.ts'
-import type { FleetEvent, LoadOptions } from './fleet.ts'
 import type { FleetModel, LoadedVersion, ShadowSlot } from './model.ts'
 import type { ReportTarget } from './telemetry/report-builder.ts'
-import type { TelemetryProcessor } from './telemetry/telemetry.ts'
-
-/** What loading a version needs of an assignment (a primary's, or one built from its `shadow`). */
-export type VersionToLoad = Pick<
-  Assignment,
-  'model' | 'version' | 'role' | 'format' | 'files' | 'signature' | 'profile'
->
+import type { TelemetryProcessor } from './telemetry/processor.ts'
+import type { FleetEvent, LoadOptions } from './types.ts'
+import type { VersionToLoad } from './version-loader.ts'
 
 /** What the shadow keeper needs from the fleet. */
 export interface ShadowKeeperDeps {

@@ -4,7 +4,7 @@
  */
 import { expose } from 'comlink'
 import { registerErrorTransfer } from './comlink-errors.ts'
-import { WorkerRuntime } from './runtime.ts'
+import { WorkerRuntime } from './worker-runtime.ts'
 
 registerErrorTransfer()
 expose(new WorkerRuntime())

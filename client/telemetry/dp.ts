@@ -1,6 +1,6 @@
 import { EdgefleetError } from '../../core/errors.ts'
 import type { BinnedCounts, Report } from '../../core/formats/telemetry.ts'
-import type { CacheDb } from '../cache.ts'
+import type { SdkDb } from '../db.ts'
 
 /**
  * Optional local differential privacy on the histograms of a report (features and outputs). Each
@@ -122,7 +122,7 @@ const LEDGER_KEY = 'dpBudget'
  */
 export class DpBudget {
   constructor(
-    private readonly db: CacheDb,
+    private readonly db: SdkDb,
     readonly daily: number,
   ) {}
 

@@ -1,24 +1,13 @@
 import type { Batch } from '../../core/formats/telemetry.ts'
-import type { CacheDb } from '../cache.ts'
+import type { QueuedBatch, SdkDb } from '../db.ts'
+
+export type { QueuedBatch } from '../db.ts'
 
 /**
  * Why telemetry was dropped on the device; carried to the edge in the next batch's `dropped`. Counted
  * in reports, except `shadow_overflow`: shadow runs skipped because the worker's shadow queue was full.
  */
 export type DropReason = 'queue_overflow' | 'too_old' | 'rejected' | 'shadow_overflow'
-
-/** A batch frozen at creation: `body` is its JSON, serialized once, so a retry resends the same bytes. */
-export interface QueuedBatch {
-  /** Storage order (IndexedDB key); absent until stored. */
-  seq?: number
-  batchId: string
-  body: string
-  /** Reports inside, so a drop is counted in reports without parsing the body. */
-  reports: number
-  /** The drop counts this batch carries: re-counted if the batch itself is dropped, so none is lost. */
-  dropped: Record<string, number>
-  createdAt: number
-}
 
 /** Most batches kept (OpenTelemetry's BatchSpanProcessor bounds its queue the same way). */
 export const DEFAULT_MAX_BATCHES = 64
@@ -39,7 +28,7 @@ export class TelemetryQueue {
   readonly maxBatches: number
 
   constructor(
-    private readonly db: CacheDb,
+    private readonly db: SdkDb,
     options: { maxBatches?: number; now?: () => number } = {},
   ) {
     this.maxBatches = Math.max(1, options.maxBatches ?? DEFAULT_MAX_BATCHES)

@@ -1,3 +1,4 @@
+import { errorFromBody } from '../../core/wire-error.ts'
 import type { DropReason } from './queue.ts'
 
 /** What became of one send: accepted, to be retried at a time, or refused for good. */
@@ -64,8 +65,7 @@ export async function classifyResponse(
     return { kind: 'retry', at: parseRetryAfter(res.headers.get('Retry-After'), now), reason: 'rate_limited' }
   if (res.status >= 500 || res.status === 408)
     return { kind: 'retry', at: now + backoffMs(failures, random), reason: 'network_error' }
-  const body = (await res.json().catch(() => null)) as { error?: { code?: string } } | null
-  const code = body?.error?.code
+  const { code } = errorFromBody(await res.json().catch(() => null), res.status, '')
   return { kind: 'drop', reason: code === 'too_old' || code === 'too_new' ? 'too_old' : 'rejected', status: res.status }
 }
 

@@ -5,6 +5,8 @@
  * constant time (WebCrypto's `verify`) leaks nothing about the expected MAC. Uses only WebCrypto, so
  * it runs unchanged in Node, workerd and browsers; the clock is a parameter.
  */
+import { toHex } from '../hex.ts'
+
 export const SIGNATURE_HEADER = 'X-Edgefleet-Signature'
 /** Receivers should refuse signatures older (or newer) than this by default. */
 export const DEFAULT_TOLERANCE_MS = 5 * 60_000
@@ -18,7 +20,7 @@ async function hmacKey(secret: string, usage: 'sign' | 'verify'): ReturnType<typ
 /** The header value signing `body` at time `t` (ms since epoch) with `secret`. */
 export async function signWebhook(secret: string, t: number, body: string): Promise<string> {
   const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret, 'sign'), encoder.encode(`${t}.${body}`))
-  return `t=${t},v1=${Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, '0')).join('')}`
+  return `t=${t},v1=${toHex(mac)}`
 }
 
 /**

@@ -1,9 +1,8 @@
 /** Secrets of API tokens and app keys: 256 random bits, stored only as their SHA-256. */
+import { toHex as hex } from '../../core/hex.ts'
 
 /** The local development admin token, accepted only when `ENVIRONMENT` is not `production`. */
 export const DEV_ADMIN_TOKEN = 'ef_dev_admin_token_local_only'
-
-const hex = (buf: ArrayBuffer) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('')
 
 /** A new token secret: `ef_` + 43 base64url characters (32 random bytes). */
 export function newSecret(): string {

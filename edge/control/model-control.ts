@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers'
 import { EdgefleetError } from '../../core/errors.ts'
+import { toHex } from '../../core/hex.ts'
 import type { PolicyView, RetrainPolicy } from '../../core/formats/policy.ts'
 import type {
   RolloutActionBody,
@@ -429,5 +430,5 @@ export class ModelControl extends DurableObject<Env> {
 
 /** A fresh rollout id (also its `bucket/1` salt): `ro_` + 16 random hex characters. */
 function newRolloutId(): string {
-  return 'ro_' + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')
+  return 'ro_' + toHex(crypto.getRandomValues(new Uint8Array(8)))
 }

@@ -1,4 +1,5 @@
 import type { Event } from '../../core/formats/registry.ts'
+import { toHex } from '../../core/hex.ts'
 
 interface EventRow {
   seq: number
@@ -23,7 +24,7 @@ export interface NewEvent {
 /** A fresh event id: `evt_` + 20 random hex characters. */
 export function newEventId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(10))
-  return 'evt_' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+  return 'evt_' + toHex(bytes)
 }
 
 /**

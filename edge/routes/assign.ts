@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { decodeCaps } from '../../core/caps.ts'
 import { Assignment } from '../../core/formats/assignment.ts'
+import { toHex } from '../../core/hex.ts'
 import { assignVersion } from '../assign/assignment.ts'
 import { rolloutCache } from '../assign/rollout-cache.ts'
 import { requireScope } from '../auth/middleware.ts'
@@ -17,7 +18,7 @@ const AssignQuery = z.object({
 
 async function etagOf(body: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body))
-  return `"${Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, '0')).join('')}"`
+  return `"${toHex(new Uint8Array(digest).slice(0, 16))}"`
 }
 
 /** `GET /v1/assign/:model`: which version this device runs, with an ETag so unchanged answers cost a 304. */

@@ -3,6 +3,7 @@ import type { RetrainMessage } from '../control/outbox.ts'
 import { modelControl } from '../control/stub.ts'
 import { getEvent, insertEvent } from '../db/events.ts'
 import { telemetryConfig } from '../telemetry/config.ts'
+import { toHex } from '../../core/hex.ts'
 
 /** How long one delivery may take before it counts as failed. */
 const TIMEOUT_MS = 10_000
@@ -154,5 +155,5 @@ async function recordOutcome(
 /** A stable event id for an outcome of an event, so a redelivered message records it once. */
 async function derivedEventId(eventId: string, type: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${eventId}:${type}`))
-  return 'evt_' + Array.from(new Uint8Array(digest).slice(0, 10), (b) => b.toString(16).padStart(2, '0')).join('')
+  return 'evt_' + toHex(new Uint8Array(digest).slice(0, 10))
 }

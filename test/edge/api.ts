@@ -1,4 +1,5 @@
 import { env, SELF } from 'cloudflare:test'
+import { toHex } from '../../core/hex.ts'
 
 export const ADMIN = 'test-admin-token'
 export const ORIGIN = 'http://edge.test'
@@ -53,7 +54,7 @@ export async function snapshot(): Promise<string> {
 /** Hex SHA-256 of bytes. */
 export async function sha256(bytes: Uint8Array): Promise<string> {
   const d = await crypto.subtle.digest('SHA-256', bytes)
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('')
+  return toHex(d)
 }
 
 /** Uploads bytes as an artifact and returns the file entry for a publish. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { Batch, Report, WINDOW_MS } from '../../core/formats/telemetry.ts'
 import { FeatureHistogram } from '../../core/profile/histogram.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
-import { openCache } from '../../client/cache.ts'
+import { openDatabase } from '../../client/db.ts'
 import {
   clipHistogram,
   DpBudget,
@@ -14,7 +14,7 @@ import {
 } from '../../client/telemetry/dp.ts'
 import { TelemetryQueue } from '../../client/telemetry/queue.ts'
 import type { ReportTarget } from '../../client/telemetry/report-builder.ts'
-import { TelemetryProcessor } from '../../client/telemetry/telemetry.ts'
+import { TelemetryProcessor } from '../../client/telemetry/processor.ts'
 import { createTransport } from '../../client/telemetry/transport.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
 import { seededRandom } from '../helpers/random.ts'
@@ -68,7 +68,7 @@ async function dpProcessor(
     window?: EventTarget
   },
 ) {
-  const db = await openCache(`dp-test-${++dbs}`)
+  const db = await openDatabase(`dp-test-${++dbs}`)
   const budget = new DpBudget(db, options.dailyBudget)
   let ids = 0
   const p = new TelemetryProcessor({
@@ -210,7 +210,7 @@ describe('the Laplace mechanism', () => {
 
 describe('the daily ε budget', () => {
   it('spends until the UTC day is used up, then refuses until the next UTC day; tabs share it', async () => {
-    const db = await openCache(`dp-budget-${++dbs}`)
+    const db = await openDatabase(`dp-budget-${++dbs}`)
     const tabA = new DpBudget(db, 1)
     const tabB = new DpBudget(db, 1)
     const noon = T0 + 2 * 3_600_000

@@ -2,11 +2,11 @@ import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { Batch, Report, WINDOW_MS } from '../../core/formats/telemetry.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
-import { openCache } from '../../client/cache.ts'
+import { openDatabase } from '../../client/db.ts'
 import { PREDICTION_LOG_SIZE, PREDICTION_MAX_AGE_MS, PredictionLog, predictedClass } from '../../client/predictions.ts'
 import { TelemetryQueue } from '../../client/telemetry/queue.ts'
 import { ReportBuilder, type ReportTarget } from '../../client/telemetry/report-builder.ts'
-import { TelemetryProcessor } from '../../client/telemetry/telemetry.ts'
+import { TelemetryProcessor } from '../../client/telemetry/processor.ts'
 import { createTransport } from '../../client/telemetry/transport.ts'
 import type { ModelOutput, StatsDelta } from '../../worker/protocol.ts'
 import { seededRandom } from '../helpers/random.ts'
@@ -141,7 +141,7 @@ describe('feedback in reports', () => {
     const LABEL = 'SENTINEL-LABEL-7f3a'
     const PREDICTED = 'SENTINEL-CLASS-91c2'
     const bodies: string[] = []
-    const queue = new TelemetryQueue(await openCache('feedback-privacy'))
+    const queue = new TelemetryQueue(await openDatabase('feedback-privacy'))
     const clock = { t: T0 + 61_000 }
     const p = new TelemetryProcessor({
       queue,

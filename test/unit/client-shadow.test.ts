@@ -2,10 +2,10 @@ import 'fake-indexeddb/auto'
 import { describe, expect, it } from 'vitest'
 import { Batch, Report, WINDOW_MS } from '../../core/formats/telemetry.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
-import { openCache } from '../../client/cache.ts'
+import { openDatabase } from '../../client/db.ts'
 import { TelemetryQueue } from '../../client/telemetry/queue.ts'
 import { ReportBuilder, type ReportTarget } from '../../client/telemetry/report-builder.ts'
-import { TelemetryProcessor } from '../../client/telemetry/telemetry.ts'
+import { TelemetryProcessor } from '../../client/telemetry/processor.ts'
 import { createTransport } from '../../client/telemetry/transport.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
 
@@ -82,7 +82,7 @@ describe('the processor with a shadow', () => {
     const clock = { t: T0 + 61_000 }
     let draws = 0
     const p = new TelemetryProcessor({
-      queue: new TelemetryQueue(await openCache(`shadow-${Math.random()}`)),
+      queue: new TelemetryQueue(await openDatabase(`shadow-${Math.random()}`)),
       transport: createTransport({
         endpoint: 'https://edge.test',
         appKey: 'k',

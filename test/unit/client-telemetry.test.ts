@@ -4,10 +4,10 @@ import type * as z from 'zod'
 import { Batch, Report, WINDOW_MS } from '../../core/formats/telemetry.ts'
 import { FeatureHistogram } from '../../core/profile/histogram.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
-import { openCache } from '../../client/cache.ts'
+import { openDatabase } from '../../client/db.ts'
 import { TelemetryQueue } from '../../client/telemetry/queue.ts'
 import { alignWindow, ReportBuilder, type ReportTarget } from '../../client/telemetry/report-builder.ts'
-import { TelemetryProcessor } from '../../client/telemetry/telemetry.ts'
+import { TelemetryProcessor } from '../../client/telemetry/processor.ts'
 import { BACKOFF_MAX_MS, backoffMs, createTransport, parseRetryAfter } from '../../client/telemetry/transport.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
 import { PROFILE } from '../helpers/telemetry.ts'
@@ -26,7 +26,7 @@ const DEVICE = { id: 'd_0123456789abcdef', caps: { webgpu: false }, sdk: '0.1.0'
 
 let dbs = 0
 const freshQueue = async (maxBatches?: number, now = () => T0) =>
-  new TelemetryQueue(await openCache(`telemetry-test-${++dbs}`), { maxBatches, now })
+  new TelemetryQueue(await openDatabase(`telemetry-test-${++dbs}`), { maxBatches, now })
 
 /** A worker delta as `LoadedModel.collect` builds it: values binned by the profile's FeatureHistograms. */
 function delta(key: string, start: number, end: number, rand: () => number, values: unknown[] = []): StatsDelta {

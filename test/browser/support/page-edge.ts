@@ -1,6 +1,7 @@
 import type { Assignment, ManifestFile } from '../../../core/formats/assignment.ts'
 import { Batch } from '../../../core/formats/telemetry.ts'
 import { allRuntimeFiles } from '../../../core/runtime-files.ts'
+import { toHex } from '../../../core/hex.ts'
 import { fetchBytes } from './worker-client.ts'
 
 /**
@@ -21,7 +22,7 @@ export class PageEdge {
     const out: ManifestFile[] = []
     for (const [path, data] of Object.entries(files)) {
       const bytes = data instanceof Uint8Array ? data.slice().buffer : data.slice(0)
-      const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes))
+      const sha256 = toHex(await crypto.subtle.digest('SHA-256', bytes))
       this.#artifacts.set(sha256, bytes)
       out.push({ path, sha256, size: bytes.byteLength, url: `${this.origin}/v1/artifacts/${sha256}` })
     }
@@ -42,7 +43,7 @@ export class PageEdge {
     if (m) {
       const a = this.assignments.get(decodeURIComponent(m[1]))
       if (!a) return json({ error: { code: 'not_found', message: 'no such model' } }, 404)
-      const etag = `"${hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(a)))).slice(0, 16)}"`
+      const etag = `"${toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(a)))).slice(0, 16)}"`
       if (headers.get('If-None-Match') === etag) return new Response(null, { status: 304, headers: { ETag: etag } })
       return json(a, 200, { ETag: etag })
     }
@@ -76,7 +77,6 @@ async function runtimeBytes(path: string): Promise<ArrayBuffer> {
 
 const json = (body: unknown, status: number, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } })
-const hex = (buf: ArrayBuffer) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('')
 
 /** The committed demo classifier (`demo/models/weather`): its files, signature and profile. */
 export async function demoWeather(): Promise<{

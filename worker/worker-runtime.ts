@@ -1,5 +1,4 @@
 import { transfer } from 'comlink'
-import type { Backend } from '../core/formats/common.ts'
 import { EdgefleetError } from '../core/errors.ts'
 import { capabilities } from './gpu.ts'
 import { DriftMonitor } from './drift-monitor.ts'
@@ -22,18 +21,12 @@ import type {
   WorkerApi,
   WorkerCapabilities,
 } from './protocol.ts'
+import { DEFAULT_BACKENDS, defaultBackends } from '../core/backends.ts'
 import { compareOutputs, DEFAULT_SHADOW_TOLERANCE, keepOutput, ShadowStats } from './shadow-compare.ts'
 import { ShadowQueue } from './shadow-queue.ts'
 import { TabularIo } from './tabular-io.ts'
 import { buffersOf } from './tensor-data.ts'
 import { TensorIo } from './tensor-io.ts'
-
-/** DESIGN "Client SDK": ONNX tries WebGPU then WASM; tfjs WebGPU, WebGL, WASM, then plain JS. */
-export const DEFAULT_BACKENDS: Record<LoadRequest['format'], Backend[]> = {
-  onnx: ['webgpu', 'wasm'],
-  'tfjs-layers': ['webgpu', 'webgl', 'wasm', 'cpu'],
-  'tfjs-graph': ['webgpu', 'webgl', 'wasm', 'cpu'],
-}
 
 /** A shadow run waiting: the shadow's key, the inputs, and the primary's answers to compare with. */
 interface ShadowJob {
@@ -71,7 +64,7 @@ export class WorkerRuntime implements WorkerApi {
     try {
       this.#files.add(request.runtime)
       const started = performance.now()
-      const order = request.backends ?? DEFAULT_BACKENDS[request.format]
+      const order = request.backends ?? defaultBackends(request.format)
       const model = { name: `${request.model}@${request.version}`, files: request.files, probe: request.probe }
       const selection = await selectBackend(this.#family(request.format), order, this.#inits, model, {
         allowFallbackAdapter: request.allowFallbackAdapter === true,

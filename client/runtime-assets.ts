@@ -1,11 +1,11 @@
+/**
+ * @module
+ * Which pinned engine runtime files (core/runtime-files.ts) a load needs, and the bytes of those files
+ * assembled into the worker's `RuntimeAssets`.
+ */
 import type { Backend, ModelFormat } from '../core/formats/common.ts'
 import type { PinnedFile, RuntimeGroup, RuntimePins } from '../core/runtime-files.ts'
 import type { RuntimeAssets, WorkerCapabilities } from '../worker/protocol.ts'
-
-/** Default backend order per engine (DESIGN.md). */
-export function defaultBackends(format: ModelFormat): Backend[] {
-  return format === 'onnx' ? ['webgpu', 'wasm'] : ['webgpu', 'webgl', 'wasm', 'cpu']
-}
 
 /**
  * The runtime file groups a load needs: ONNX always needs the WASM build (the fallback, and the

@@ -1,0 +1,76 @@
+/**
+ * @module
+ * The SDK's one IndexedDB database: its schema, name, version and upgrade, in one leaf module that the
+ * file cache, the telemetry queue and the DP ledger import (as idb keeps one `DBSchema` and one
+ * `upgrade`). Stores: verified files by SHA-256 (bytes apart from their metadata, so eviction never
+ * reads bytes), the last-known-good assignment per model and the one before it, small settings, and
+ * frozen telemetry batches.
+ */
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+import type { Assignment } from '../core/formats/assignment.ts'
+
+/** A cached file's metadata (its bytes live in `fileBytes` under the same key). */
+export interface FileMeta {
+  sha256: string
+  size: number
+  lastUsed: number
+}
+
+/** The assignments held for one model. */
+export interface ModelRecord {
+  model: string
+  current: Assignment
+  /** The assignment before `current`, kept (with its files) for instant rollback. */
+  previous?: Assignment
+  etag?: string
+  /** When the edge last confirmed `current` (ms): with ttlSeconds, when to ask again. */
+  checkedAt: number
+}
+
+/** A telemetry batch frozen at creation: `body` is its JSON, serialized once, so a retry resends the same bytes. */
+export interface QueuedBatch {
+  /** Storage order (IndexedDB key); absent until stored. */
+  seq?: number
+  batchId: string
+  body: string
+  /** Reports inside, so a drop is counted in reports without parsing the body. */
+  reports: number
+  /** The drop counts this batch carries: re-counted if the batch itself is dropped, so none is lost. */
+  dropped: Record<string, number>
+  createdAt: number
+}
+
+interface SdkSchema extends DBSchema {
+  fileMeta: { key: string; value: FileMeta; indexes: { lastUsed: number } }
+  fileBytes: { key: string; value: ArrayBuffer }
+  models: { key: string; value: ModelRecord }
+  /** Small settings shared by the origin's tabs: the device id, pending drop counts, the DP ledger. */
+  meta: { key: string; value: unknown }
+  /** Frozen telemetry batches waiting to be sent (client/telemetry/queue.ts), oldest first. */
+  telemetry: { key: number; value: QueuedBatch }
+}
+
+/** The database's default name (`createFleet({dbName})` picks another). */
+export const DB_NAME = 'edgefleet'
+/** Bump with an `upgrade` step below; never rewrite an earlier step. */
+export const DB_VERSION = 2
+
+/** The SDK's IndexedDB database, typed. */
+export type SdkDb = IDBPDatabase<SdkSchema>
+
+/** Opens (and upgrades) the SDK's database. */
+export function openDatabase(name = DB_NAME): Promise<SdkDb> {
+  return openDB<SdkSchema>(name, DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('fileMeta', { keyPath: 'sha256' }).createIndex('lastUsed', 'lastUsed')
+        db.createObjectStore('fileBytes')
+        db.createObjectStore('models', { keyPath: 'model' })
+        db.createObjectStore('meta')
+      }
+      if (oldVersion < 2) {
+        db.createObjectStore('telemetry', { keyPath: 'seq', autoIncrement: true })
+      }
+    },
+  })
+}

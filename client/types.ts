@@ -1,0 +1,109 @@
+/**
+ * @module
+ * The SDK's public types, apart from its implementation (as comlink keeps its protocol): the options
+ * of `createFleet` and `fleet.load`, the events an app receives, and the `Fleet` interface. Every part
+ * of the client imports them from here, so no two implementation modules import each other for types.
+ */
+import type { Backend, Role } from '../core/formats/common.ts'
+import type { Progress } from './download.ts'
+import type { FleetModel } from './model.ts'
+import type { FeedbackResult } from './predictions.ts'
+import type { DpOptions } from './telemetry/dp.ts'
+
+export type { DpOptions } from './telemetry/dp.ts'
+export type { FeedbackResult } from './predictions.ts'
+
+/** Something the app may want to know about (or log): loads, swaps, fallbacks, offline use, errors. */
+export type FleetEvent =
+  | {
+      type: 'loaded'
+      model: string
+      /** `shadow`: the shadow version of a shadow-mode rollout, loaded beside the primary. */
+      role: Role
+      version: number
+      backend: Backend
+      fallbacks: Partial<Record<Backend, string>>
+      /** Where the assignment came from: the edge (200 or 304), or IndexedDB when the edge was unreachable. */
+      assignment: 'edge' | 'cache'
+      /** Bytes downloaded for this load (0: every file, runtime included, came from the cache). */
+      downloadedBytes: number
+    }
+  | { type: 'swapped'; model: string; from: number; to: number }
+  | { type: 'offline'; model: string; version: number; reason: string }
+  | { type: 'error'; model: string; code: string; message: string; role?: Role }
+
+export interface FleetOptions {
+  /** The edge, e.g. `https://models.example.com`. */
+  endpoint: string
+  /** An app key (a token with the single scope `device`). */
+  appKey: string
+  /** An app-supplied stable id (hashed before use); by default a random id kept in IndexedDB. */
+  deviceId?: string
+  onEvent?: (event: FleetEvent) => void
+  /** Where the worker script is; the built SDK carries its own. */
+  workerUrl?: string | URL
+  /** Base URL of the pinned runtime files, addressed by SHA-256 (default: the edge's artifacts). */
+  runtimeUrl?: string
+  /** Byte budget of the IndexedDB cache (default 512 MiB). */
+  cacheBytes?: number
+  /** Ask the browser to keep the cache through storage pressure (`navigator.storage.persist()`). */
+  persist?: boolean
+  /** IndexedDB database name (default `edgefleet`). */
+  dbName?: string
+  fetch?: typeof fetch
+  /**
+   * Report `telemetry/1` (counts, sketches and profile-bin histograms only) to the edge (default true).
+   * `{dp: {epsilon, dailyBudget?, clip?}}` adds Laplace noise to the histograms (local differential
+   * privacy, off by default; fleet histograms are then no longer exact: docs/telemetry.md).
+   */
+  telemetry?: boolean | TelemetryOptions
+  /**
+   * The SDK's random source, uniform in [0, 1): telemetry sampling and DP noise (default: the
+   * platform's CSPRNG). Tests pass a seeded generator so runs replay.
+   */
+  random?: () => number
+}
+
+/** Telemetry settings of the fleet. */
+export interface TelemetryOptions {
+  /** Local differential privacy on histogram counts (see DpOptions); off when absent. */
+  dp?: DpOptions
+}
+
+export interface LoadOptions {
+  onProgress?: (p: Progress) => void
+  /** Backends to try, in order (defaults per engine). */
+  backends?: Backend[]
+  /** Accept a software WebGPU adapter (SwiftShader); off by default. */
+  allowFallbackAdapter?: boolean
+  driftWindowMinutes?: number
+  /**
+   * A shadow's regression and tensor outputs agree with the primary's when |primary − shadow| ≤
+   * shadowTolerance · max(1, |primary|) (default 0.01); classifiers agree on the label.
+   */
+  shadowTolerance?: number
+}
+
+/** The SDK's entry point: one per page. */
+export interface Fleet {
+  /** The pseudonymous id this device reports under. */
+  deviceId(): Promise<string>
+  /** Loads a model (last-known-good first, then the edge's assignment), ready to predict. */
+  load(model: string, options?: LoadOptions): Promise<FleetModel>
+  /**
+   * Ground truth for a prediction, for the fleet's accuracy: counts `labeled` and, when `label` is the
+   * class the prediction decoded to, `correct` in the report of that prediction's version and minute.
+   * The label never leaves the device: only the two counts do. The last 1000 predictions of the page
+   * (at most 24 h old) can be given feedback; another id is `not_found`. A second feedback for the
+   * same id is not counted (`duplicate`).
+   *
+   * @example
+   * const r = await model.predict(today)
+   * fleet.feedback(r.id, 'rain') // { value: true, reason: 'recorded' }
+   */
+  feedback(predictionId: string, label: string): FeedbackResult
+  /** Sends the telemetry collected so far (no-op with `telemetry: false`). Safe to call twice. */
+  flush(): Promise<void>
+  /** Stops timers, sends the last telemetry, unloads models, ends the worker. Safe to call twice. */
+  close(): Promise<void>
+}

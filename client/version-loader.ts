@@ -1,0 +1,121 @@
+/**
+ * @module
+ * Loading one version: every file of the version and of the engine runtime it needs read from the
+ * cache or downloaded (verified before it is stored), then the version loaded in the worker.
+ */
+import { defaultBackends } from '../core/backends.ts'
+import { isEdgefleetError } from '../core/errors.ts'
+import type { Assignment } from '../core/formats/assignment.ts'
+import { RUNTIME_FILES } from '../core/runtime-files.ts'
+import type { ModelCache } from './cache.ts'
+import { downloadVerified } from './download.ts'
+import type { LoadedVersion } from './model.ts'
+import { pinnedFiles, runtimeAssets, runtimeGroupsFor } from './runtime-assets.ts'
+import type { FleetEvent, LoadOptions } from './types.ts'
+import type { WorkerHost } from './worker-host.ts'
+
+/** What loading a version needs of an assignment (a primary's, or one built from its `shadow`). */
+export type VersionToLoad = Pick<
+  Assignment,
+  'model' | 'version' | 'role' | 'format' | 'files' | 'signature' | 'profile'
+>
+
+/** What the loader needs from the fleet. */
+export interface VersionLoaderDeps {
+  cache(): Promise<ModelCache>
+  host(): Promise<WorkerHost>
+  /** The edge, without a trailing slash. */
+  endpoint: string
+  appKey: string
+  /** Base URL of the pinned runtime files (default: the edge's artifacts). */
+  runtimeUrl?: string
+  fetch?: typeof fetch
+  emit(event: FleetEvent): void
+}
+
+/**
+ * Loads versions into the worker, each under its own key. Files already cached are read, missing ones
+ * are downloaded with progress and verified by SHA-256 before they are stored; verified bytes that find
+ * no room on disk still run from memory (`quota_exceeded` is emitted, the offline copy is lost).
+ *
+ * @example
+ * const loaded = await loader.load(assignment, { onProgress: ({ loaded, total }) => bar(loaded / total) })
+ */
+export class VersionLoader {
+  #loads = 0
+
+  constructor(private readonly deps: VersionLoaderDeps) {}
+
+  /** Downloads (or reads from cache) and verifies every file of a version and its runtime, then loads it in the worker. */
+  async load(assignment: VersionToLoad, options: LoadOptions): Promise<LoadedVersion> {
+    const [cache, host] = await Promise.all([this.deps.cache(), this.deps.host()])
+    const backends = options.backends ?? defaultBackends(assignment.format)
+    const allowFallback = options.allowFallbackAdapter ?? false
+    const groups = runtimeGroupsFor(assignment.format, backends, host.capabilities, allowFallback).filter(
+      (g) => !host.sentRuntime.has(g),
+    )
+    const runtime = pinnedFiles(RUNTIME_FILES, groups)
+    cache.pin([...runtime.map((f) => f.sha256), ...assignment.files.map((f) => f.sha256)])
+    const runtimeBase = (this.deps.runtimeUrl ?? `${this.deps.endpoint}/v1/artifacts`).replace(/\/$/, '')
+    const wanted = [
+      ...assignment.files.map((f) => ({ sha256: f.sha256, size: f.size, url: f.url })),
+      ...runtime.map((f) => ({ sha256: f.sha256, size: f.size, url: `${runtimeBase}/${f.sha256}` })),
+    ]
+    const bytes = new Map<string, ArrayBuffer>()
+    const missing: typeof wanted = []
+    for (const f of wanted) {
+      const b = await cache.getFile(f.sha256)
+      if (b) bytes.set(f.sha256, b)
+      else missing.push(f)
+    }
+    const progress = { loaded: 0, total: missing.reduce((a, f) => a + f.size, 0) }
+    if (missing.length) options.onProgress?.({ ...progress })
+    const protect = wanted.map((f) => f.sha256)
+    for (const f of missing) {
+      const b = await downloadVerified(f.url, f, {
+        headers: { 'X-Edgefleet-Key': this.deps.appKey },
+        fetch: this.deps.fetch,
+        onBytes: (n) => {
+          progress.loaded += n
+          options.onProgress?.({ ...progress })
+        },
+      })
+      try {
+        await cache.putFile(f.sha256, b, protect)
+      } catch (e) {
+        if (!isEdgefleetError(e) || e.code !== 'quota_exceeded') throw e
+        this.deps.emit({ type: 'error', model: assignment.model, code: e.code, message: e.message })
+      }
+      bytes.set(f.sha256, b)
+    }
+
+    const files: Record<string, ArrayBuffer> = {}
+    for (const f of assignment.files) files[f.path] = bytes.get(f.sha256)!
+    const key = `${assignment.model}@${assignment.version}#${assignment.role}/${++this.#loads}`
+    const result = await host.load({
+      key,
+      model: assignment.model,
+      version: assignment.version,
+      role: assignment.role,
+      format: assignment.format,
+      files,
+      signature: assignment.signature,
+      profile: assignment.profile,
+      backends,
+      allowFallbackAdapter: allowFallback,
+      driftWindowMinutes: options.driftWindowMinutes,
+      ...(assignment.role === 'shadow' && options.shadowTolerance !== undefined
+        ? { shadowTolerance: options.shadowTolerance }
+        : {}),
+      runtime: runtimeAssets(RUNTIME_FILES, groups, bytes),
+    })
+    for (const g of groups) host.sentRuntime.add(g)
+    return {
+      key,
+      version: assignment.version,
+      result,
+      signature: assignment.signature,
+      downloadedBytes: progress.total,
+    }
+  }
+}

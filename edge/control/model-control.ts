@@ -58,6 +58,17 @@ const ROLLOUT_EVALUATE = 'rollout:evaluate:'
 /** A failed evaluation (a shard or D1 unreachable) is retried after this long. */
 const RETRY_MS = 60_000
 
+/** One rollout transition: who moves which rollout how, why, and on what evidence (null for a person's action). */
+interface RolloutMove {
+  model: string
+  rollout: StoredRollout
+  action: RolloutTransitionAction
+  actor: string
+  reason: string
+  now: number
+  decision: RolloutDecision | null
+}
+
 /**
  * `ModelControl` (one per model, named by the model): owns the retraining policy and the rollout
  * state machine. One alarm, pointed by the `schedule` table at the earliest job: the policy is
@@ -250,7 +261,7 @@ export class ModelControl extends DurableObject<Env> {
         throw new EdgefleetError('conflict', `rollout ${id} is at step ${r.state.step}, not ${body.expectStep}`, {
           pointer: '/expectStep',
         })
-      this.transition(model, r, action, actor, body.reason ?? 'manual', now, null)
+      this.transition({ model, rollout: r, action, actor, reason: body.reason ?? 'manual', now, decision: null })
     })
     await this.drain(now)
     return (await this.getRollout(id))!
@@ -261,15 +272,8 @@ export class ModelControl extends DurableObject<Env> {
    * entry, the event, the alias move on promote and a webhook message on rollback, pause and
    * promote, all in the outbox; then the evaluation job of the new step (or none once ended).
    */
-  private transition(
-    model: string,
-    r: StoredRollout,
-    action: RolloutTransitionAction,
-    actor: string,
-    reason: string,
-    now: number,
-    decision: RolloutDecision | null,
-  ): void {
+  private transition(move: RolloutMove): void {
+    const { model, rollout: r, action, actor, reason, now, decision } = move
     const to = nextState(r.config, r.state, action, now)
     const stored = to.status === 'running' ? null : reason
     if (!casState(this.sql, r.state, to, stored, now))
@@ -363,7 +367,15 @@ export class ModelControl extends DurableObject<Env> {
       }
       saveDecision(this.sql, id, view)
       if (decision.action === 'hold') return this.schedule.set(job, now + r.config.evaluationSeconds * 1000)
-      this.transition(model, cur, decision.action, 'rollout', decision.reason, now, decision)
+      this.transition({
+        model,
+        rollout: cur,
+        action: decision.action,
+        actor: 'rollout',
+        reason: decision.reason,
+        now,
+        decision,
+      })
     })
     await this.drain(now)
   }

@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers'
 import { playwright } from '@vitest/browser-playwright'
+import { defaultClientConditions } from 'vite'
 import { defineConfig } from 'vitest/config'
 import { chromiumArgs, chromiumPath } from './test/helpers/chromium.ts'
 
@@ -25,6 +26,8 @@ const browserDeps = {
 function chromiumProject(name: string, include: string[], extraArgs: string[] = [], testTimeout?: number) {
   return {
     optimizeDeps: browserDeps,
+    // onnxruntime-web's builds without the embedded glue, as the SDK build selects them (worker/engines/ort-builds.ts).
+    resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
     test: {
       name,
       include,

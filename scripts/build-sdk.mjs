@@ -50,6 +50,8 @@ const common = {
 const worker = await esbuild.build({
   ...common,
   entryPoints: [`${root}worker/index.ts`],
+  // onnxruntime-web's builds without the embedded glue (worker/engines/ort-builds.ts).
+  conditions: ['onnxruntime-web-use-extern-wasm'],
   write: false,
   outfile: 'worker.js',
 })

@@ -11,16 +11,14 @@ export type OrtBuildName = 'wasm' | 'webgpu'
  * The builds WITHOUT the embedded emscripten glue (`ort.wasm.min.mjs`, `ort.webgpu.min.mjs`): they take
  * the glue from `env.wasm.wasmPaths.mjs`, here a blob: URL of the client's cached bytes, so nothing is
  * fetched and pthread workers start from the same blob. The package's exports map offers these files
- * only under the `onnxruntime-web-use-extern-wasm` condition, which neither Vite (tests) nor a plain
- * import can select, so they are imported by file path; the worker bundle inlines them.
+ * under the `onnxruntime-web-use-extern-wasm` condition, which the SDK build (scripts/build-sdk.mjs) and
+ * the browser tests (vitest.config.ts) turn on; the worker bundle inlines them.
  * Dynamic imports keep each build (and the WebGPU one, on devices without an adapter) from evaluating
  * until a model needs it.
  */
 const importers: Record<OrtBuildName, () => Promise<OrtModule>> = {
-  // @ts-expect-error TS7016: the dist file has no declarations of its own; it is the package's `./wasm` API.
-  wasm: () => import('../../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs'),
-  // @ts-expect-error TS7016: as above, the package's `./webgpu` API.
-  webgpu: () => import('../../node_modules/onnxruntime-web/dist/ort.webgpu.min.mjs'),
+  wasm: () => import('onnxruntime-web/wasm'),
+  webgpu: () => import('onnxruntime-web/webgpu'),
 }
 
 const GLUE: Record<OrtBuildName, { group: 'ortWasm' | 'ortWebgpu'; file: string }> = {

@@ -5,10 +5,8 @@
 import { expose } from 'comlink'
 import type * as Ort from 'onnxruntime-web'
 import type { TensorData } from '../../../worker/protocol.ts'
-// @ts-expect-error TS7016: the extern-wasm build has no declarations of its own (see worker/engines/ort-builds.ts).
-import * as untyped from '../../../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs'
+import * as ort from 'onnxruntime-web/wasm'
 
-const ort = untyped as typeof Ort
 let session: Ort.InferenceSession | undefined
 
 const api = {

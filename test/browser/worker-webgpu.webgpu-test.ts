@@ -59,8 +59,18 @@ function expectConsistentOutcome(loaded: LoadResult): void {
 describe('WebGPU with --enable-unsafe-webgpu', () => {
   test('the worker sees an adapter and reports whether it is a software one', async () => {
     const caps = await api.capabilities()
-    console.log(`capabilities: ${JSON.stringify(caps)}`)
+    // The page asks the same browser for its own adapter: the worker's report must agree with it.
+    type Adapter = {
+      info?: { isFallbackAdapter?: boolean }
+      isFallbackAdapter?: boolean
+      features: ReadonlySet<string>
+    }
+    const adapter = (await navigator.gpu.requestAdapter()) as unknown as Adapter | null
+    expect(adapter).not.toBeNull()
+    const software = adapter!.info?.isFallbackAdapter ?? adapter!.isFallbackAdapter ?? false
     expect(caps.webgpu).toBe(true)
+    expect(caps.fallbackAdapter).toBe(software)
+    expect(caps.f16).toBe(adapter!.features.has('shader-f16'))
   })
 
   test('a software adapter is skipped as fallback_adapter unless the app opts in', async () => {

@@ -85,7 +85,10 @@ export class TelemetryProcessor {
   private flushEvery = 0
   private flushing?: Promise<void>
   private closing?: Promise<void>
-  private readonly onOnline = () => void this.send().catch(() => undefined)
+  private readonly onOnline = () => {
+    this.options.transport.online()
+    void this.send().catch(() => undefined)
+  }
   private readonly onHide = () => this.sendOnHide()
   private readonly onVisibility = () => {
     if (this.doc?.visibilityState === 'hidden') this.sendOnHide()

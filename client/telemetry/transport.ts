@@ -80,6 +80,11 @@ export interface Transport {
    * answer (the page is going away); returns how many were handed to the browser.
    */
   flushOnHide(bodies: string[]): number
+  /**
+   * The browser says the network is back (`online`): a backoff that network failures caused ends now,
+   * so the queue goes out at once; a wait the edge asked for (429/503 `Retry-After`) still holds.
+   */
+  online(): void
 }
 
 /**
@@ -98,6 +103,8 @@ export function createTransport(options: TransportOptions): Transport {
   const canGzip = (options.gzip ?? true) && typeof CompressionStream !== 'undefined'
   let failures = 0
   let retryAt = 0
+  /** Whether the current wait comes from network failures (ended by `online`) rather than the edge's Retry-After. */
+  let networkBackoff = false
 
   return {
     get retryAt() {
@@ -128,6 +135,7 @@ export function createTransport(options: TransportOptions): Transport {
       }
       if (outcome.kind === 'retry') {
         if (outcome.reason === 'network_error') failures++
+        networkBackoff = outcome.reason === 'network_error'
         retryAt = outcome.at
       } else {
         // A refusal is an answer: the edge is reachable, so the backoff starts over.
@@ -135,6 +143,13 @@ export function createTransport(options: TransportOptions): Transport {
         retryAt = 0
       }
       return outcome
+    },
+
+    online(): void {
+      if (!networkBackoff) return
+      networkBackoff = false
+      failures = 0
+      retryAt = 0
     },
 
     flushOnHide(bodies: string[]): number {

@@ -234,6 +234,21 @@ describe('transport', () => {
     expect(delays.slice(0, 5)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000])
     expect(delays.at(-1)).toBe(3_600_000)
   })
+
+  it('`online` ends a backoff network failures caused, never a wait the edge asked for', async () => {
+    const clock = { t: T0 }
+    const { fetch } = scriptedFetch([answer(429, {}, { 'Retry-After': '120' })])
+    const t = createTransport({ endpoint: 'https://edge.test', appKey: 'k', fetch, now: () => clock.t })
+    expect(await t.send('{}')).toMatchObject({ kind: 'retry', reason: 'rate_limited' })
+    t.online()
+    expect(t.retryAt).toBe(T0 + 120_000)
+    clock.t = t.retryAt
+    // The script is exhausted: the next call fails like a lost network.
+    expect(await t.send('{}')).toMatchObject({ kind: 'retry', reason: 'network_error' })
+    expect(t.retryAt).toBeGreaterThan(clock.t)
+    t.online()
+    expect(t.retryAt).toBe(0)
+  })
 })
 
 describe('processor, queue and transport together', () => {

@@ -8,9 +8,9 @@ import type { Backend, Role } from '../core/formats/common.ts'
 import type { Progress } from './download.ts'
 import type { FleetModel } from './model.ts'
 import type { FeedbackResult } from './predictions.ts'
-import type { DpOptions } from './telemetry/dp.ts'
+import type { DpOptions } from './telemetry/dp-options.ts'
 
-export type { DpOptions } from './telemetry/dp.ts'
+export type { DpOptions } from './telemetry/dp-options.ts'
 export type { FeedbackResult } from './predictions.ts'
 
 /** Something the app may want to know about (or log): loads, swaps, fallbacks, offline use, errors. */

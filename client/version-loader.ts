@@ -92,6 +92,11 @@ export class VersionLoader {
     const files: Record<string, ArrayBuffer> = {}
     for (const f of assignment.files) files[f.path] = bytes.get(f.sha256)!
     const key = `${assignment.model}@${assignment.version}#${assignment.role}/${++this.#loads}`
+    // TensorFlow.js travels only to workers that run a tfjs model, once.
+    const tfjsEngine =
+      assignment.format !== 'onnx' && !host.tfjsEngineLoaded
+        ? (await import('./tfjs-engine-source.ts')).default || undefined
+        : undefined
     const result = await host.load({
       key,
       model: assignment.model,
@@ -108,8 +113,10 @@ export class VersionLoader {
         ? { shadowTolerance: options.shadowTolerance }
         : {}),
       runtime: runtimeAssets(RUNTIME_FILES, groups, bytes),
+      ...(tfjsEngine ? { tfjsEngine } : {}),
     })
     for (const g of groups) host.sentRuntime.add(g)
+    if (assignment.format !== 'onnx') host.tfjsEngineLoaded = true
     return {
       key,
       version: assignment.version,

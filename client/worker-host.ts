@@ -10,6 +10,8 @@ export interface WorkerHost {
   capabilities: WorkerCapabilities
   /** Runtime groups already handed to the worker (each is sent once: it keeps them). */
   sentRuntime: Set<RuntimeGroup>
+  /** Whether the worker runs the TensorFlow.js engine already (its module is sent once). */
+  tfjsEngineLoaded: boolean
   /** Sends a load, transferring (not copying) the model and runtime bytes. */
   load(request: LoadRequest): Promise<LoadResult>
   terminate(): void
@@ -46,6 +48,7 @@ export async function startWorker(workerUrl?: string | URL): Promise<WorkerHost>
     api,
     capabilities,
     sentRuntime: new Set(),
+    tfjsEngineLoaded: false,
     load(request) {
       const buffers = [...Object.values(request.files)]
       for (const group of Object.values(request.runtime ?? {}))

@@ -47,22 +47,52 @@ const common = {
   logLevel: 'warning',
 }
 
+/** The worker's own import of the tfjs engine, replaced in the bundle: the engine ships as its own module. */
+const tfjsEngineApart = {
+  name: 'tfjs-engine-apart',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/tfjs\.ts$/ }, (args) =>
+      /engines[\\/]tfjs-engine\.ts$/.test(args.importer) ? { path: 'tfjs-engine-stub', namespace: 'stub' } : undefined,
+    )
+    build.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents:
+        "throw new Error('this worker bundle takes the TensorFlow.js engine from the SDK (LoadRequest.tfjsEngine)')",
+      loader: 'js',
+    }))
+  },
+}
+
+// The ONNX worker: the runtime, comlink and onnxruntime-web's JS, never TensorFlow.js.
 const worker = await esbuild.build({
   ...common,
   entryPoints: [`${root}worker/index.ts`],
   // onnxruntime-web's builds without the embedded glue (worker/engines/ort-builds.ts).
   conditions: ['onnxruntime-web-use-extern-wasm'],
+  plugins: [tfjsEngineApart],
   write: false,
   outfile: 'worker.js',
 })
 const workerCode = worker.outputFiles[0].text
 
-/** Replaces the empty placeholder with the worker bundle's source. */
+// The TensorFlow.js engine: imported by the worker from a blob: URL with the first tfjs model.
+const tfjs = await esbuild.build({
+  ...common,
+  entryPoints: [`${root}worker/engines/tfjs.ts`],
+  write: false,
+  outfile: 'worker-tfjs.js',
+})
+const tfjsCode = tfjs.outputFiles[0].text
+
+/** Replaces the empty placeholders with the worker's and the tfjs engine's bundled sources. */
 const inlineWorker = {
   name: 'inline-worker',
   setup(build) {
     build.onLoad({ filter: /client[\\/]worker-source\.ts$/ }, () => ({
       contents: `export default ${JSON.stringify(workerCode)}`,
+      loader: 'js',
+    }))
+    build.onLoad({ filter: /client[\\/]tfjs-engine-source\.ts$/ }, () => ({
+      contents: `export default ${JSON.stringify(tfjsCode)}`,
       loader: 'js',
     }))
   },
@@ -99,8 +129,11 @@ const size = (file) => {
   return `${(bytes.length / 1024).toFixed(1)} KB (${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(1)} KB gzip)`
 }
 writeFileSync(`${out}/worker.js`, workerCode)
+writeFileSync(`${out}/worker-tfjs.js`, tfjsCode)
 const assets = `${root}public/sdk`
 rmSync(assets, { recursive: true, force: true })
 mkdirSync(assets, { recursive: true })
 for (const file of readdirSync(out)) if (file.endsWith('.js')) copyFileSync(`${out}/${file}`, `${assets}/${file}`)
-console.log(`sdk: ${out}/edgefleet.js ${size(`${out}/edgefleet.js`)}; worker ${size(`${out}/worker.js`)}`)
+console.log(
+  `sdk: ${out}/edgefleet.js ${size(`${out}/edgefleet.js`)}; ONNX worker ${size(`${out}/worker.js`)}; tfjs engine ${size(`${out}/worker-tfjs.js`)}`,
+)

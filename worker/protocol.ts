@@ -67,6 +67,12 @@ export interface LoadRequest {
    * |primary − shadow| ≤ shadowTolerance · max(1, |primary|) (default 0.01; shadow-compare.ts).
    */
   shadowTolerance?: number
+  /**
+   * The TensorFlow.js engine module's source (`worker/engines/tfjs.ts` bundled on its own), for the
+   * first tfjs load of a worker: the ONNX worker never carries TensorFlow.js. Absent, the worker imports
+   * the engine from its own module graph (unbundled runs, tests).
+   */
+  tfjsEngine?: string
 }
 
 /** Asks the worker to run a loaded shadow model on a prediction's input(s) once it is idle, and compare. */

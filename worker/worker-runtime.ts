@@ -6,7 +6,7 @@ import type { EngineFamily } from './engines/engine.ts'
 import { onnxFamily } from './engines/onnx.ts'
 import { RuntimeFiles } from './engines/runtime-files.ts'
 import { BackendInits, selectBackend } from './engines/select.ts'
-import { tfjsFamily } from './engines/tfjs.ts'
+import { tfjsEngine } from './engines/tfjs-engine.ts'
 import { LoadedModel } from './loaded-model.ts'
 import type {
   DriftReport,
@@ -44,7 +44,7 @@ export class WorkerRuntime implements WorkerApi {
   readonly #models = new Map<string, LoadedModel | 'loading'>()
   readonly #files = new RuntimeFiles()
   readonly #inits = new BackendInits()
-  readonly #families = new Map<string, EngineFamily>()
+  readonly #families = new Map<string, Promise<EngineFamily>>()
   readonly #shadows = new ShadowQueue<ShadowJob>((job) => this.#runShadow(job))
 
   constructor(private readonly clock: () => number = Date.now) {}
@@ -66,7 +66,7 @@ export class WorkerRuntime implements WorkerApi {
       const started = performance.now()
       const order = request.backends ?? defaultBackends(request.format)
       const model = { name: `${request.model}@${request.version}`, files: request.files, probe: request.probe }
-      const selection = await selectBackend(this.#family(request.format), order, this.#inits, model, {
+      const selection = await selectBackend(await this.#family(request), order, this.#inits, model, {
         allowFallbackAdapter: request.allowFallbackAdapter === true,
       })
       const { engine } = selection
@@ -198,10 +198,24 @@ export class WorkerRuntime implements WorkerApi {
     return model
   }
 
-  #family(format: LoadRequest['format']): EngineFamily {
+  /** The engine family of a request's format, made once per format (tfjs imported on its first model). */
+  #family(request: LoadRequest): Promise<EngineFamily> {
+    const { format } = request
     let family = this.#families.get(format)
     if (family === undefined) {
-      family = format === 'onnx' ? onnxFamily(this.#files) : tfjsFamily(this.#files, format)
+      family =
+        format === 'onnx'
+          ? Promise.resolve(onnxFamily(this.#files))
+          : tfjsEngine(request.tfjsEngine).then(
+              (m) => m.tfjsFamily(this.#files, format),
+              (e: unknown) => {
+                throw new EdgefleetError(
+                  'backend_unavailable',
+                  `the TensorFlow.js engine could not be loaded: ${e instanceof Error ? e.message : String(e)}`,
+                )
+              },
+            )
+      family.catch(() => this.#families.delete(format))
       this.#families.set(format, family)
     }
     return family

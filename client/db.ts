@@ -4,7 +4,7 @@
  * file cache, the telemetry queue and the DP ledger import (as idb keeps one `DBSchema` and one
  * `upgrade`). Stores: verified files by SHA-256 (bytes apart from their metadata, so eviction never
  * reads bytes), the last-known-good assignment per model and the one before it, small settings, and
- * frozen telemetry batches.
+ * frozen telemetry batches, and the received pieces of large downloads in progress.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
 import type { Assignment } from '../core/formats/assignment.ts'
@@ -48,12 +48,17 @@ interface SdkSchema extends DBSchema {
   meta: { key: string; value: unknown }
   /** Frozen telemetry batches waiting to be sent (client/telemetry/queue.ts), oldest first. */
   telemetry: { key: number; value: QueuedBatch }
+  /**
+   * Received pieces of large downloads not finished yet, keyed `[sha256, offset]` (client/partials.ts):
+   * unverified bytes, never read as a file; verified as a whole when the download completes.
+   */
+  partials: { key: [string, number]; value: ArrayBuffer }
 }
 
 /** The database's default name (`createFleet({dbName})` picks another). */
 export const DB_NAME = 'edgefleet'
 /** Bump with an `upgrade` step below; never rewrite an earlier step. */
-export const DB_VERSION = 2
+export const DB_VERSION = 3
 
 /** The SDK's IndexedDB database, typed. */
 export type SdkDb = IDBPDatabase<SdkSchema>
@@ -70,6 +75,9 @@ export function openDatabase(name = DB_NAME): Promise<SdkDb> {
       }
       if (oldVersion < 2) {
         db.createObjectStore('telemetry', { keyPath: 'seq', autoIncrement: true })
+      }
+      if (oldVersion < 3) {
+        db.createObjectStore('partials')
       }
     },
   })

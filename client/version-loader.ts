@@ -75,6 +75,7 @@ export class VersionLoader {
       const b = await downloadVerified(f.url, f, {
         headers: { 'X-Edgefleet-Key': this.deps.appKey },
         fetch: this.deps.fetch,
+        partials: cache.partials,
         onBytes: (n) => {
           progress.loaded += n
           options.onProgress?.({ ...progress })

@@ -125,7 +125,11 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       // Node's fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, bad port) is its cause.
       const inner = (cause as { cause?: { code?: unknown; message?: unknown } }).cause
       const reason = String(inner?.code ?? inner?.message ?? (cause instanceof Error ? cause.message : cause))
-      throw new EdgefleetError('network_error', `cannot reach the edge at ${base} (${reason})`, { cause })
+      throw new EdgefleetError(
+        'network_error',
+        `cannot reach the edge at ${base} (${reason}): start a local one with \`npm start\`, or point EDGEFLEET_URL (or --url) at yours`,
+        { cause },
+      )
     }
   }
 

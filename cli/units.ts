@@ -54,3 +54,9 @@ export function formatMinutes(minutes: number): string {
   if (minutes % 60 === 0 && minutes > 0) return `${minutes / 60} h`
   return `${minutes} min`
 }
+
+/** An offline metric to four significant digits without trailing zeros: `0.7104`, `0.9`, `1234`. */
+export function formatMetric(x: number): string {
+  if (!Number.isFinite(x)) return String(x)
+  return Math.abs(x) >= 1e5 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : String(Number(x.toPrecision(4)))
+}

@@ -4,6 +4,7 @@ import { clientOf, edgeAction, withConnection, type ConnectionFlags } from '../c
 import type { Io } from '../io.ts'
 import { intOption } from '../options.ts'
 import { secondsOption } from '../registry-args.ts'
+import { stepLabel } from '../rollout-report.ts'
 import { count } from '../units.ts'
 
 interface EventFlags extends ConnectionFlags {
@@ -85,9 +86,55 @@ function describeDetails(e: Event): string {
       return `${String(d.id)} "${String(d.name)}" scopes=${Array.isArray(d.scopes) ? d.scopes.join(',') : String(d.scopes)}`
     case 'token.revoked':
       return `${String(d.id)} "${String(d.name)}"`
+    case 'rollout.started':
+      return describeRolloutStart(d)
+    case 'rollout.advanced':
+    case 'rollout.rolled_back':
+    case 'rollout.promoted':
+    case 'rollout.paused':
+    case 'rollout.resumed':
+      return describeTransition(d)
+    case 'retrain.requested':
+      return `v${String(d.version)}: ${String(d.reason)}`
     default:
-      return Object.entries(d)
-        .map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
-        .join(' ')
+      return compactDetails(d)
   }
+}
+
+/** Longest value printed in full in a generic event line; `--json` has everything. */
+const MAX_VALUE_CHARS = 60
+
+/** `key=value …` with nested objects and long values shortened, so one event stays one readable line. */
+function compactDetails(d: Record<string, unknown>): string {
+  return Object.entries(d)
+    .map(([k, v]) => {
+      const text = typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)
+      return `${k}=${text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text}`
+    })
+    .join(' ')
+}
+
+/** `ro_… canary v1 → v2 at 1% (steps 1, 5, 25, 100%; 2 guardrails)`. */
+function describeRolloutStart(d: Record<string, unknown>): string {
+  const config = (d.config ?? {}) as { steps?: { percent: number }[]; guardrails?: unknown[] }
+  const steps = (config.steps ?? []).map((s) => s.percent)
+  const guardrails = config.guardrails?.length ?? 0
+  const baseline = d.baseline === undefined || d.baseline === null ? '' : `v${String(d.baseline)} → `
+  return (
+    `${String(d.rollout)} ${String(d.mode)} ${baseline}v${String(d.candidate)} at ${String(d.percent)}%` +
+    ` (steps ${steps.join(', ')}%; ${count(guardrails, 'guardrail')})`
+  )
+}
+
+/** `ro_… step 2/4 (5%) → step 3/4 (25%): reason`, steps counted from 1 as `rollout status` shows them. */
+function describeTransition(d: Record<string, unknown>): string {
+  type Side = { status?: string; step?: number; percent?: number }
+  const steps = typeof d.steps === 'number' ? d.steps : undefined
+  const side = (s: Side | undefined) => {
+    if (!s || typeof s.step !== 'number') return '?'
+    const label = steps === undefined ? `step ${s.step + 1}` : stepLabel(s.step, steps)
+    const state = s.status && s.status !== 'running' ? ` ${s.status}` : ''
+    return `${label} (${String(s.percent)}%)${state}`
+  }
+  return `${String(d.rollout)} ${side(d.from as Side)} → ${side(d.to as Side)}: ${String(d.reason)}`
 }

@@ -5,7 +5,7 @@ import type { VersionSummary } from '../edge-client.ts'
 import type { Io } from '../io.ts'
 import { formatJson } from '../json.ts'
 import { renderTable } from '../table.ts'
-import { formatBytes, formatTime } from '../units.ts'
+import { formatBytes, formatMetric, formatTime } from '../units.ts'
 
 /** `edgefleet models`: every model with its format, task, latest version and aliases. */
 export function modelsCommand(io: Io): Command {
@@ -55,7 +55,7 @@ export function formatVersions(model: string, versions: readonly VersionSummary[
     v.aliases.join(','),
     v.deprecated ? 'yes' : '',
     Object.entries(v.metrics)
-      .map(([k, x]) => `${k}=${x}`)
+      .map(([k, x]) => `${k}=${typeof x === 'number' ? formatMetric(x) : String(x)}`)
       .join(' '),
   ])
   const header = ['version', 'files', 'size', 'created', 'by', 'parent', 'aliases', 'deprecated', 'metrics']

@@ -295,6 +295,7 @@ export class ModelControl extends DurableObject<Env> {
       candidate: r.config.candidate,
       baseline: r.config.baseline,
       reason,
+      steps: r.config.steps.length,
       from: { ...from, percent: percentOf(r) },
       to: { status: to.status, step: to.step, percent: percentOf({ config: r.config, state: to }) },
       ...(decision ? { evidence: decision.evidence } : {}),

@@ -83,6 +83,8 @@ rollouts.openapi(
   }),
   async (c) => {
     const { model, id } = c.req.valid('param')
+    // A made-up model name says so (and never wakes a ModelControl object for it).
+    if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
     const view = (await modelControl(c.env, model).getRollout(id)) as RolloutView | null
     if (!view)
       throw new EdgefleetError(

@@ -118,6 +118,18 @@ describe('POST/GET /v1/models/:model/rollouts', { timeout: 60_000 }, () => {
     expect((await current()).id).toBe(r.id)
   })
 
+  it('a rollout of a model that does not exist is a 404 that says so, not "no rollout"', async () => {
+    const res = await api('GET', '/v1/models/no-such-model/rollouts/current')
+    expect(res.status).toBe(404)
+    expect((await bodyOf(res)).error).toMatchObject({
+      code: 'not_found',
+      message: 'model "no-such-model" does not exist',
+    })
+    const none = await api('GET', `/v1/models/${model}/rollouts/current`)
+    expect(none.status).toBe(404)
+    expect((await bodyOf(none)).error.message).toBe(`model "${model}" has no rollout`)
+  })
+
   it('refuses bad rollouts with a stable code and a pointer, and changes nothing', async () => {
     const reader = (
       await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'reader', scopes: ['registry:read'] } }))

@@ -215,7 +215,7 @@ describe('errors and arguments', () => {
     expect(r).toEqual({
       code: 1,
       out: '',
-      err: 'edgefleet: network_error: cannot reach the edge at http://nowhere.invalid:8787 (ENOTFOUND)\n',
+      err: 'edgefleet: network_error: cannot reach the edge at http://nowhere.invalid:8787 (ENOTFOUND): start a local one with `npm start`, or point EDGEFLEET_URL (or --url) at yours\n',
     })
   })
 
@@ -281,6 +281,62 @@ describe('edgefleet events', () => {
     expect(edge.requests.at(-1)!.search).toBe('?model=det&type=alias.*&limit=3')
   })
 
+  it('prints rollout events compactly, counting steps from 1 as `rollout status` does', async () => {
+    const config = {
+      candidate: 2,
+      baseline: 1,
+      mode: 'canary',
+      steps: [1, 5, 25, 100].map((percent) => ({ percent, minMinutes: 5, minDevices: 100, minInferences: 1000 })),
+      guardrails: [
+        { metric: 'error_rate', maxDiff: 0.005 },
+        { metric: 'latency_p95', maxRatio: 1.2 },
+      ],
+    }
+    const at = Date.UTC(2026, 3, 26)
+    const base = { model: 'det', actor: 'rollout', at }
+    edge.events = [
+      {
+        ...base,
+        id: 'evt_1',
+        seq: 1,
+        type: 'rollout.started',
+        details: { rollout: 'ro_1', mode: 'canary', candidate: 2, baseline: 1, percent: 1, config },
+      },
+      {
+        ...base,
+        id: 'evt_2',
+        seq: 2,
+        type: 'rollout.advanced',
+        details: {
+          rollout: 'ro_1',
+          steps: 4,
+          reason: 'guardrails_passed',
+          from: { status: 'running', step: 0, percent: 1 },
+          to: { status: 'running', step: 1, percent: 5 },
+        },
+      },
+      {
+        ...base,
+        id: 'evt_3',
+        seq: 3,
+        type: 'rollout.rolled_back',
+        details: {
+          rollout: 'ro_1',
+          steps: 4,
+          reason: 'latency_p95',
+          from: { status: 'running', step: 1, percent: 5 },
+          to: { status: 'rolled_back', step: 1, percent: 0 },
+        },
+      },
+      { ...base, id: 'evt_4', seq: 4, type: 'model.note', details: { text: 'x'.repeat(900) } },
+    ]
+    const lines = (await cli('events')).out.trimEnd().split('\n')
+    expect(lines[0]).toMatch(/ro_1 canary v1 → v2 at 1% \(steps 1, 5, 25, 100%; 2 guardrails\)$/)
+    expect(lines[1]).toMatch(/ro_1 step 1\/4 \(1%\) → step 2\/4 \(5%\): guardrails_passed$/)
+    expect(lines[2]).toMatch(/ro_1 step 2\/4 \(5%\) → step 2\/4 \(0%\) rolled_back: latency_p95$/)
+    for (const line of lines) expect(line.length).toBeLessThan(160)
+  })
+
   it('--follow polls after the last event seen until --limit is reached', async () => {
     edge.events = [event(1, 'model.created')]
     edge.onRequest = () => {
@@ -301,12 +357,14 @@ describe('edgefleet events', () => {
 describe('models, versions and tokens', () => {
   it('lists models and versions as tables, or JSON', async () => {
     await cli('publish', 'det', file('detector.onnx'), '--metric', 'acc=0.9', '--alias', 'production')
-    await cli('publish', 'det', file('detector.onnx'), '--parent', '1')
+    await cli('publish', 'det', file('detector.onnx'), '--parent', '1', '--metric', 'acc=0.7103825136612022')
     expect((await cli('models')).out).toBe(
       'name  format  task     latest  aliases\n----  ------  -------  ------  -------------\ndet   onnx    generic      v2  production=v1\n',
     )
     const versions = (await cli('versions', 'det')).out.split('\n')
-    expect(versions[2]).toBe('     v2      1  5.00 kB  2026-04-26T12:01:00Z  admin      v1')
+    expect(versions[2]).toBe(
+      '     v2      1  5.00 kB  2026-04-26T12:01:00Z  admin      v1                          acc=0.7104',
+    )
     expect(versions[3]).toBe(
       '     v1      1  5.00 kB  2026-04-26T12:00:00Z  admin       -  production              acc=0.9',
     )

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
-import { basename, dirname, join, posix } from 'node:path'
+import { readdir, readFile, realpath, stat } from 'node:fs/promises'
+import { basename, dirname, join, posix, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { EdgefleetError } from '../core/errors.ts'
-import { FilePath, type ModelFormat } from '../core/formats/common.ts'
+import { FilePath } from '../core/formats/common.ts'
+import type { ModelInterface } from '../core/formats/interface.ts'
 import { checkWith } from './local-json.ts'
+import { onnxInterface, tfjsInterface } from './model-interface.ts'
 
 /** A file to publish: its path inside the version and where it is on disk. */
 export interface LocalFile {
@@ -13,10 +15,12 @@ export interface LocalFile {
   source: string
 }
 
-/** The files a publish sends, and the tfjs format their model.json declares (if any). */
+/** The files a publish sends, the tfjs format their model.json declares (if any), and the interface the model file declares. */
 export interface ModelFiles {
   files: LocalFile[]
   tfjsFormat: 'tfjs-graph' | 'tfjs-layers' | null
+  /** Inputs and outputs read from the model file (null when it declares none, or a version holds several .onnx files). */
+  interface: ModelInterface | null
 }
 
 interface TfjsModelJson {
@@ -26,22 +30,23 @@ interface TfjsModelJson {
 }
 
 /**
- * Expands publish arguments into version files. A folder is a tfjs model: its `model.json` and every
- * weight shard `weightsManifest[].paths` lists, at their paths relative to the folder. A `.json` file
- * that is a tfjs model (named `model.json`, or holding a `weightsManifest`) does the same from its
- * folder and is published as `model.json`. Any other file (`.onnx`, `.onnx.data`, labels) goes under
- * its basename.
+ * Expands publish arguments into version files. A folder is a tfjs model: its `model.json` (or its one
+ * JSON file holding `modelTopology` and `weightsManifest`) and every weight shard `weightsManifest[].paths`
+ * lists, at their paths relative to the folder. A `.json` file that is a tfjs model does the same from its
+ * folder and is published as `model.json`. Any other file goes under its basename; next to a tfjs model
+ * only its own weight shards may be named. The same file named twice (a shell glob over a tfjs folder)
+ * is one file; two different files under one path are refused. Every `.onnx` file is parsed, and the
+ * model's declared inputs and outputs come back with the files.
  */
 export async function resolveModelFiles(args: readonly string[]): Promise<ModelFiles> {
   const files: LocalFile[] = []
   let tfjsFormat: ModelFiles['tfjsFormat'] = null
-  let tfjsSource: string | null = null
+  let tfjs: { source: string; json: TfjsModelJson; shards: Set<string> } | null = null
   for (const arg of args) {
     const info = await statOf(arg)
-    const isDir = info.isDirectory()
-    const modelJson = isDir ? join(arg, 'model.json') : arg
+    const modelJson = info.isDirectory() ? await tfjsJsonIn(arg) : arg
     const json =
-      isDir || basename(arg) === 'model.json'
+      info.isDirectory() || basename(arg) === 'model.json'
         ? await readTfjs(modelJson, true)
         : arg.toLowerCase().endsWith('.json')
           ? await readTfjs(arg, false)
@@ -50,23 +55,77 @@ export async function resolveModelFiles(args: readonly string[]): Promise<ModelF
       files.push({ path: checkWith(FilePath, basename(arg), arg), source: arg })
       continue
     }
-    if (tfjsSource !== null)
+    if (tfjs !== null && (await sameFile(tfjs.source, modelJson))) continue
+    if (tfjs !== null)
       throw new EdgefleetError(
         'bad_request',
-        `${modelJson}: a version holds one tfjs model (already have ${tfjsSource})`,
+        `${modelJson}: a version holds one tfjs model (already have ${tfjs.source})`,
       )
-    tfjsSource = modelJson
     tfjsFormat = tfjsFormatOf(json)
-    files.push({ path: 'model.json', source: modelJson }, ...shardsOf(json, modelJson))
+    const shards = shardsOf(json, modelJson)
+    tfjs = { source: modelJson, json, shards: new Set(shards.map((f) => f.path)) }
+    files.push({ path: 'model.json', source: modelJson }, ...shards)
   }
-  const seen = new Map<string, string>()
+  const unique = await withoutRepeats(files)
+  if (tfjs !== null) {
+    const known = tfjs.shards
+    const stray = unique.filter((f) => f.path !== 'model.json' && !known.has(f.path))
+    if (stray.length > 0)
+      throw new EdgefleetError(
+        'bad_request',
+        `${stray.map((f) => f.source).join(', ')}: not listed by ${tfjs.source} (its weightsManifest lists ${[...known].join(', ') || 'no files'}); drop ${stray.length === 1 ? 'it' : 'them'}`,
+      )
+  }
+  return { files: unique, tfjsFormat, interface: await interfaceOf(unique, tfjs?.json ?? null) }
+}
+
+/** Drops a file named again (same file on disk); two different files under one published path are refused. */
+async function withoutRepeats(files: LocalFile[]): Promise<LocalFile[]> {
+  const seen = new Map<string, LocalFile>()
+  const out: LocalFile[] = []
   for (const f of files) {
     const other = seen.get(f.path)
-    if (other !== undefined)
-      throw new EdgefleetError('bad_request', `${f.source} and ${other} would both be published as ${f.path}`)
-    seen.set(f.path, f.source)
+    if (other === undefined) {
+      seen.set(f.path, f)
+      out.push(f)
+    } else if (!(await sameFile(other.source, f.source)))
+      throw new EdgefleetError(
+        'bad_request',
+        `${f.source} and ${other.source} are different files that would both be published as ${f.path}: drop one of them`,
+      )
   }
-  return { files, tfjsFormat }
+  return out
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([realpath(a).catch(() => resolve(a)), realpath(b).catch(() => resolve(b))])
+  return x === y
+}
+
+/** The tfjs model JSON of a folder: `model.json`, else its one JSON file with `modelTopology` and `weightsManifest`. */
+async function tfjsJsonIn(dir: string): Promise<string> {
+  const names = await readdir(dir)
+  if (names.includes('model.json')) return join(dir, 'model.json')
+  const candidates: string[] = []
+  for (const name of names.filter((n) => n.toLowerCase().endsWith('.json'))) {
+    const json = await readTfjs(join(dir, name), false).catch(() => null)
+    if (json?.modelTopology !== undefined) candidates.push(name)
+  }
+  if (candidates.length === 1) return join(dir, candidates[0])
+  throw new EdgefleetError(
+    candidates.length === 0 ? 'not_found' : 'bad_request',
+    candidates.length === 0
+      ? `${dir}: no tfjs model here (a model.json, or one JSON file with modelTopology and weightsManifest)`
+      : `${dir}: several tfjs models (${candidates.join(', ')}): name the one to publish`,
+  )
+}
+
+/** The interface the version's model file declares; every .onnx file must parse. */
+async function interfaceOf(files: LocalFile[], tfjs: TfjsModelJson | null): Promise<ModelInterface | null> {
+  if (tfjs !== null) return tfjsInterface(tfjs)
+  const onnxFiles = files.filter((f) => f.path.toLowerCase().endsWith('.onnx'))
+  const interfaces = await Promise.all(onnxFiles.map((f) => onnxInterface(f.source)))
+  return interfaces.length === 1 ? interfaces[0] : null
 }
 
 /** SHA-256 (hex) and size of a file, read as a stream: a model of any size never sits in memory whole. */
@@ -130,7 +189,14 @@ async function readTfjs(file: string, required: boolean): Promise<TfjsModelJson 
     )
   }
   const manifest = (json as TfjsModelJson | null)?.weightsManifest
-  if (Array.isArray(manifest)) return json as TfjsModelJson
+  if (Array.isArray(manifest)) {
+    const topology = (json as TfjsModelJson).modelTopology
+    if (typeof topology !== 'object' || topology === null || Array.isArray(topology))
+      throw new EdgefleetError('validation_failed', `${file}: not a tfjs model (no modelTopology object)`, {
+        pointer: '/modelTopology',
+      })
+    return json as TfjsModelJson
+  }
   if (required)
     throw new EdgefleetError('validation_failed', `${file}: not a tfjs model (no weightsManifest array)`, {
       pointer: '/weightsManifest',

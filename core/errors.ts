@@ -40,6 +40,7 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  interface_mismatch: 409,
   deprecated: 409,
   length_required: 411,
   too_large: 413,

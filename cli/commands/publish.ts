@@ -5,6 +5,7 @@ import { Profile } from '../../core/formats/profile.ts'
 import { Slug, type Lineage, type Manifest, type PublishVersion } from '../../core/formats/registry.ts'
 import { Signature } from '../../core/formats/signature.ts'
 import { filesFitFormat, profileMatchesSignature } from '../../core/registry/checks.ts'
+import { interfaceChanges } from '../../core/registry/interface.ts'
 import { clientOf, edgeAction, withConnection, type ConnectionFlags } from '../connection.ts'
 import type { AliasMove, EdgeClient, ModelDetail } from '../edge-client.ts'
 import { processIo, type Io } from '../io.ts'
@@ -27,6 +28,7 @@ interface PublishFlags extends ConnectionFlags {
   codeCommit?: string
   metric?: Record<string, number>
   alias?: string
+  allowInterfaceChange?: boolean
 }
 
 /** What a publish did: the new version, how many artifacts it sent or found stored, and any alias move. */
@@ -65,7 +67,11 @@ export function publishCommand(
       .option('--data-hash <hash>', 'lineage: hash of the training data')
       .option('--code-commit <commit>', 'lineage: commit of the training code')
       .option('--metric <name=value>', 'an evaluation metric (repeatable)', metricOption)
-      .option('--alias <alias>', 'then point this alias (e.g. production) at the new version'),
+      .option('--alias <alias>', 'then point this alias (e.g. production) at the new version')
+      .option(
+        '--allow-interface-change',
+        "publish even if the inputs, outputs or signature features differ from the latest version's",
+      ),
   ).action(
     edgeAction(async (model: string, paths: string[], flags: PublishFlags) => {
       const result = await publish(io, tty, model, paths, flags).catch((e: unknown) => {
@@ -115,6 +121,8 @@ async function publish(
       })
   }
 
+  if (existing !== null && flags.allowInterfaceChange !== true) await checkInterface(client, existing, local, signature)
+
   const files = await mapLimit(local.files, 4, async (f) => ({ ...f, ...(await hashFile(f.source)) }))
   const artifacts = [...new Map(files.map((f) => [f.sha256, f])).values()]
   const stored = await mapLimit(artifacts, 8, (f) => client.hasArtifact(f.sha256))
@@ -161,6 +169,8 @@ async function publish(
     profile,
     metrics: flags.metric ?? {},
     lineage: Object.fromEntries(Object.entries(lineage).filter(([, v]) => v !== undefined)),
+    ...(local.interface ? { interface: local.interface } : {}),
+    ...(flags.allowInterfaceChange === true ? { allowInterfaceChange: true } : {}),
   }
   const manifest = await client.publishVersion(name, body)
   let alias: AliasMove | null = null
@@ -177,6 +187,31 @@ async function publish(
     }
   }
   return { manifest, uploaded, skipped: artifacts.length - uploaded, alias }
+}
+
+/**
+ * Refuses, before anything is uploaded, a version whose interface breaks the latest one's (the edge
+ * checks the same on publish; this only saves the upload).
+ */
+async function checkInterface(
+  client: EdgeClient,
+  existing: ModelDetail,
+  local: ModelFiles,
+  signature: Signature | undefined,
+): Promise<void> {
+  const latest = existing.versions[0]
+  if (latest === undefined) return
+  const before = await client.getVersion(existing.name, latest.version)
+  const changes = interfaceChanges(
+    { interface: before.interface ?? null, signature: before.signature ?? existing.signature },
+    { interface: local.interface, signature: signature ?? existing.signature },
+  )
+  if (changes.length > 0)
+    throw new EdgefleetError(
+      'interface_mismatch',
+      `these files would break the interface of ${existing.name} v${latest.version}: ${changes.join('; ')}. ` +
+        'Pass --allow-interface-change once the app is ready for it',
+    )
 }
 
 /** The model, or null when the edge answers 404 (publish then creates it). */

@@ -2,6 +2,7 @@ import * as z from 'zod'
 import { EpochMs, FilePath, ModelFormat, ModelName, Sha256 } from './common.ts'
 import { ManifestFile } from './assignment.ts'
 import { Profile } from './profile.ts'
+import { ModelInterface } from './interface.ts'
 import { Signature } from './signature.ts'
 
 /** Bodies and resources of the registry API (`/v1/models`, `/v1/artifacts`, `/v1/events`, `/v1/tokens`). */
@@ -51,6 +52,10 @@ export const PublishVersion = z.strictObject({
   profile: Profile.optional(),
   metrics: Metrics.default({}),
   lineage: Lineage.default({}),
+  /** The inputs and outputs the model file declares (the CLI derives them); compared with the previous version's. */
+  interface: ModelInterface.optional(),
+  /** Publish even though the interface or the signature's features differ from the previous version's. */
+  allowInterfaceChange: z.boolean().optional(),
 })
 export type PublishVersion = z.input<typeof PublishVersion>
 
@@ -62,6 +67,8 @@ export const Manifest = z.object({
   files: z.array(ManifestFile),
   signature: Signature.nullable(),
   profile: Profile.nullable(),
+  /** The declared inputs and outputs; null for versions published without them. */
+  interface: ModelInterface.nullable(),
   metrics: z.record(z.string(), z.number()),
   lineage: Lineage.extend({ createdBy: z.string(), createdAt: EpochMs }),
   deprecated: z.boolean(),

@@ -1,4 +1,5 @@
 import type { ModelFormat } from '../../core/formats/common.ts'
+import type { ModelInterface } from '../../core/formats/interface.ts'
 import type { Profile } from '../../core/formats/profile.ts'
 import type { Lineage } from '../../core/formats/registry.ts'
 import type { Signature } from '../../core/formats/signature.ts'
@@ -12,6 +13,7 @@ export interface VersionRecord {
   files: { path: string; sha256: string; size: number }[]
   signature: Signature | null
   profile: Profile | null
+  interface: ModelInterface | null
   metrics: Record<string, number>
   lineage: Lineage & { createdBy: string; createdAt: number }
   deprecatedAt: number | null
@@ -25,6 +27,7 @@ interface VersionRow {
   files: string
   signature: string | null
   profile: string | null
+  interface: string | null
   metrics: string
   lineage: string
   created_at: number
@@ -46,6 +49,7 @@ function toRecord(row: VersionRow): VersionRecord {
     files: JSON.parse(row.files),
     signature: parseColumn<Signature>(row.signature),
     profile: parseColumn<Profile>(row.profile),
+    interface: parseColumn<ModelInterface>(row.interface),
     metrics: JSON.parse(row.metrics),
     lineage: { ...JSON.parse(row.lineage), createdBy: row.created_by, createdAt: row.created_at },
     deprecatedAt: row.deprecated_at,
@@ -64,6 +68,7 @@ export function insertNextVersion(
     files: VersionRecord['files']
     signature: Signature | null
     profile: Profile | null
+    interface: ModelInterface | null
     metrics: Record<string, number>
     lineage: Lineage
     createdAt: number
@@ -72,8 +77,8 @@ export function insertNextVersion(
 ): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO versions (model, version, files, signature, profile, metrics, lineage, created_at, created_by)
-       SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM versions WHERE model = ?1
+      `INSERT INTO versions (model, version, files, signature, profile, metrics, lineage, created_at, created_by, interface)
+       SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM versions WHERE model = ?1
        RETURNING version`,
     )
     .bind(
@@ -85,7 +90,17 @@ export function insertNextVersion(
       JSON.stringify(v.lineage),
       v.createdAt,
       v.createdBy,
+      v.interface ? JSON.stringify(v.interface) : null,
     )
+}
+
+/** The newest version of a model (deprecated or not), or null when it has none. */
+export async function latestVersion(db: D1Database, model: string): Promise<VersionRecord | null> {
+  const row = await db
+    .prepare(`${SELECT_VERSION} WHERE v.model = ?1 ORDER BY v.version DESC LIMIT 1`)
+    .bind(model)
+    .first<VersionRow>()
+  return row ? toRecord(row) : null
 }
 
 /** One version with its aliases. */
@@ -101,7 +116,7 @@ export async function getVersion(db: D1Database, model: string, version: number)
 export async function listVersions(db: D1Database, model: string): Promise<Omit<VersionRecord, 'profile'>[]> {
   const { results } = await db
     .prepare(
-      `${SELECT_VERSION.replace('v.*', 'v.model, v.version, v.files, v.signature, NULL AS profile, v.metrics, v.lineage, v.created_at, v.created_by, v.deprecated_at')} WHERE v.model = ?1 ORDER BY v.version DESC`,
+      `${SELECT_VERSION.replace('v.*', 'v.model, v.version, v.files, v.signature, NULL AS profile, v.interface, v.metrics, v.lineage, v.created_at, v.created_by, v.deprecated_at')} WHERE v.model = ?1 ORDER BY v.version DESC`,
     )
     .bind(model)
     .all<VersionRow>()

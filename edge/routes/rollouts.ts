@@ -10,6 +10,7 @@ import { unwrap } from '../control/rpc-result.ts'
 import { modelControl } from '../control/stub.ts'
 import { getAlias } from '../db/aliases.ts'
 import { getModel } from '../db/models.ts'
+import { interfaceChanges } from '../../core/registry/interface.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { modelParam } from './models.ts'
@@ -52,6 +53,7 @@ rollouts.openapi(
       throw new EdgefleetError('validation_failed', `candidate and baseline are both version ${baseline}`, {
         pointer: '/candidate',
       })
+    const versions = []
     for (const [field, version] of [
       ['candidate', config.candidate],
       ['baseline', baseline],
@@ -59,7 +61,17 @@ rollouts.openapi(
       const v = await requireVersion(c.env.DB, model, version)
       if (v.deprecatedAt !== null)
         throw new EdgefleetError('deprecated', `version ${version} is deprecated`, { pointer: `/${field}` })
+      versions.push(v)
     }
+    // Devices in both arms run the same app code: the candidate must take what the baseline takes.
+    const [candidateVersion, baselineVersion] = versions
+    const changes = interfaceChanges(baselineVersion, candidateVersion)
+    if (changes.length > 0)
+      throw new EdgefleetError(
+        'interface_mismatch',
+        `v${config.candidate} cannot be rolled out against v${baseline}: ${changes.join('; ')}`,
+        { pointer: '/candidate' },
+      )
     const view = unwrap(
       await modelControl(c.env, model).startRollout(model, { ...config, baseline }, c.get('principal').name),
     ) as RolloutView

@@ -3,11 +3,12 @@ import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { Manifest, PatchVersion, PublishVersion } from '../../core/formats/registry.ts'
 import { filesFitFormat, profileMatchesSignature } from '../../core/registry/checks.ts'
+import { interfaceChanges } from '../../core/registry/interface.ts'
 import { artifactSize } from '../artifacts/store.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { insertEvent } from '../db/events.ts'
 import { getModel } from '../db/models.ts'
-import { deprecateVersion, getVersion, insertNextVersion, type VersionRecord } from '../db/versions.ts'
+import { deprecateVersion, getVersion, insertNextVersion, latestVersion, type VersionRecord } from '../db/versions.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { modelParam } from './models.ts'
@@ -24,6 +25,7 @@ export function toManifest(v: VersionRecord, origin: string): Manifest {
     files: v.files.map((f) => ({ ...f, url: `${origin}/v1/artifacts/${f.sha256}` })),
     signature: v.signature,
     profile: v.profile,
+    interface: v.interface,
     metrics: v.metrics,
     lineage: v.lineage,
     deprecated: v.deprecatedAt !== null,
@@ -59,7 +61,7 @@ versions.openapi(
     security: bearer,
     middleware: [requireScope('registry:write')] as const,
     request: { params: modelParam, body: jsonBody(PublishVersion) },
-    responses: { 201: json(Manifest, 'The new version'), ...errors, ...notFound },
+    responses: { 201: json(Manifest, 'The new version'), ...errors, ...notFound, ...conflict },
   }),
   async (c) => {
     const { model } = c.req.valid('param')
@@ -89,6 +91,21 @@ versions.openapi(
         pointer: '/lineage/parent',
       })
 
+    const latest = await latestVersion(c.env.DB, model)
+    if (latest && body.allowInterfaceChange !== true) {
+      const changes = interfaceChanges(
+        { interface: latest.interface, signature: latest.signature ?? m.signature },
+        { interface: body.interface ?? null, signature },
+      )
+      if (changes.length > 0)
+        throw new EdgefleetError(
+          'interface_mismatch',
+          `this version would break the interface of v${latest.version}: ${changes.join('; ')}. ` +
+            'Publish it with allowInterfaceChange (the CLI: --allow-interface-change) once the app is ready for it',
+          { pointer: body.interface ? '/interface' : '/signature' },
+        )
+    }
+
     const at = Date.now()
     const actor = c.get('principal').name
     const [inserted] = await c.env.DB.batch<{ version: number }>([
@@ -97,6 +114,7 @@ versions.openapi(
         files: body.files,
         signature,
         profile: body.profile ?? null,
+        interface: body.interface ?? null,
         metrics: body.metrics,
         lineage: body.lineage,
         createdAt: at,

@@ -31,6 +31,10 @@ const manifest = {
   files: publish.files.map(D.withUrl),
   signature: D.seattleSignature,
   profile: D.seattleProfile,
+  interface: {
+    inputs: [{ name: 'features', dtype: 'float32', shape: ['batch', 4] }],
+    outputs: [{ name: 'weather', dtype: 'float32', shape: ['batch', 5] }],
+  },
   metrics: publish.metrics,
   lineage,
   deprecated: false,
@@ -44,6 +48,7 @@ const emotionManifest = {
   files: D.emotionFiles.map(D.withUrl),
   signature: D.emotionSignature,
   profile: null,
+  interface: null,
   metrics: {},
   lineage: { createdBy: 'admin', createdAt: Date.UTC(2024, 2, 14, 16, 0) },
   deprecated: true,
@@ -110,6 +115,10 @@ export const REGISTRY_CASES: Record<string, Cases> = {
         name: 'face-emotion tfjs files only, defaults filled',
         value: { files: D.emotionFiles, signature: D.emotionSignature },
       },
+      {
+        name: 'with the interface the model file declares, replacing an incompatible one on purpose',
+        value: { ...leanPublish, interface: manifest.interface, allowInterfaceChange: true },
+      },
     ],
     invalid: [
       bad('path traversal', leanPublish, '/files/0/path', '../shared/model.onnx'),
@@ -121,6 +130,18 @@ export const REGISTRY_CASES: Record<string, Cases> = {
       bad('NaN metric (serialized as null)', leanPublish, '/metrics/log_loss', null),
       bad('parent version 0', leanPublish, '/lineage/parent', 0),
       bad('url in a publish request', leanPublish, '/files/0/url', `${D.EDGE}/v1/artifacts/x`, '/files/0'),
+      bad(
+        'interface dtype in capitals',
+        { ...leanPublish, interface: manifest.interface },
+        '/interface/inputs/0/dtype',
+        'FLOAT',
+      ),
+      bad(
+        'interface dims negative',
+        { ...leanPublish, interface: manifest.interface },
+        '/interface/inputs/0/shape/1',
+        -1,
+      ),
     ],
   },
   manifest: {
@@ -133,6 +154,7 @@ export const REGISTRY_CASES: Record<string, Cases> = {
     invalid: [
       bad('path traversal in a file', leanManifest, '/files/0/path', '../../etc/passwd'),
       bad('profile missing instead of null', leanManifest, '/profile', REMOVE),
+      bad('interface missing instead of null', leanManifest, '/interface', REMOVE),
       bad('deprecatedAt as ISO string', emotionManifest, '/deprecatedAt', '2024-05-02T08:12:00Z'),
       bad('version 0', leanManifest, '/version', 0),
     ],

@@ -190,7 +190,15 @@ describe('the browser SDK against a real edge', () => {
   })
 
   it('refuses a tampered artifact and keeps serving the previous version', async () => {
-    const out = await cli(dev, ['publish', 'vad', SILERO_LEGACY, '--alias', 'production', '--json'])
+    const out = await cli(dev, [
+      'publish',
+      'vad',
+      SILERO_LEGACY,
+      '--alias',
+      'production',
+      '--json',
+      '--allow-interface-change',
+    ])
     const v2 = JSON.parse(out)
     expect(v2.version).toBe(2)
     onTestFinished(() => cli(dev, ['alias', 'vad', 'production', '1']).then(() => undefined))
@@ -224,7 +232,7 @@ describe('the browser SDK against a real edge', () => {
   it('swaps to a new version between predictions without failing one', async () => {
     const page = await openPage()
     await runVad(page, dev.url, appKey, audio)
-    const v3 = JSON.parse(await cli(dev, ['publish', 'vad', SILERO, '--json']))
+    const v3 = JSON.parse(await cli(dev, ['publish', 'vad', SILERO, '--json', '--allow-interface-change']))
     await cli(dev, ['alias', 'vad', 'production', String(v3.version)])
     const result = await page.evaluate(async (audio) => {
       const model = (globalThis as any).model

@@ -1,5 +1,7 @@
 import { SELF } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import * as z from 'zod'
+import { ErrorBody } from '../../core/formats/error.ts'
 import { createApp } from '../../edge/app.ts'
 
 describe('GET /openapi.json', () => {
@@ -23,7 +25,31 @@ describe('GET /openapi.json', () => {
     const publish = spec.paths['/v1/models/{model}/versions'].post
     expect(publish.requestBody.content['application/json'].schema).toBeTruthy()
     expect(publish.security).toEqual([{ bearer: [] }])
-    expect(publish.responses['400'].content['application/json'].schema).toBeTruthy()
     expect(spec.components.securitySchemes.appKey).toMatchObject({ type: 'apiKey', name: 'X-Edgefleet-Key' })
+    // The documented error body is the one the edge sends (core/formats/error.ts), on every error status.
+    const resolve = (schema: any): any =>
+      schema?.$ref ? spec.components.schemas[schema.$ref.replace('#/components/schemas/', '')] : schema
+    const expected = z.toJSONSchema(ErrorBody, { target: 'openapi-3.0' }) as Record<string, unknown>
+    delete expected.$schema
+    for (const status of ['400', '401', '403', '404', '409']) {
+      const documented = resolve(publish.responses[status]?.content?.['application/json']?.schema)
+      expect(documented, `publish ${status}`).toMatchObject({
+        type: 'object',
+        required: ['error'],
+        properties: { error: { type: 'object', required: ['code', 'message'] } },
+      })
+      expect(Object.keys(documented.properties.error.properties).sort()).toEqual(['code', 'message', 'pointer'])
+      expect(documented.properties.error.properties.code.pattern).toBe(
+        (expected as any).properties.error.properties.code.pattern,
+      )
+    }
+    // And a real error answer has exactly that shape.
+    const res = await SELF.fetch('http://edge.test/v1/models/x/versions', {
+      method: 'POST',
+      headers: { Authorization: 'Bearer test-admin-token', 'Content-Type': 'application/json' },
+      body: '{"files": 1}',
+    })
+    expect(res.status).toBe(400)
+    expect(ErrorBody.safeParse(await res.json()).success).toBe(true)
   })
 })

@@ -316,6 +316,59 @@ describe('versions, lineage and aliases', () => {
     expect((await api('GET', '/v1/models/weather/versions/3')).status).toBe(404)
   })
 
+  it('a published version cannot be overwritten: no route replaces it and a PATCH takes only deprecation', async () => {
+    await createModel('frozen')
+    const file = await upload('m.onnx', bytes(64))
+    expect((await api('POST', '/v1/models/frozen/versions', { body: { files: [file] } })).status).toBe(201)
+    const before = await snapshot()
+    const other = await upload('n.onnx', bytes(64))
+    const attempts = [
+      await api('PUT', '/v1/models/frozen/versions/1', { body: { files: [other] } }),
+      await api('POST', '/v1/models/frozen/versions/1', { body: { files: [other] } }),
+      await api('PATCH', '/v1/models/frozen/versions/1', { body: { files: [other] } }),
+      await api('PATCH', '/v1/models/frozen/versions/1', { body: { deprecated: true, metrics: { acc: 1 } } }),
+    ]
+    expect(attempts.map((r) => r.status)).toEqual([404, 404, 400, 400])
+    for (const r of attempts) expect((await bodyOf(r)).error.code).toMatch(/^[a-z_]+$/)
+    // Only the second artifact upload changed anything.
+    const after = JSON.parse(await snapshot())
+    expect(JSON.stringify(after.tables)).toBe(JSON.stringify(JSON.parse(before).tables))
+    expect((await bodyOf(await api('GET', '/v1/models/frozen/versions/1'))).files).toEqual([
+      { ...file, url: `http://edge.test/v1/artifacts/${file.sha256}` },
+    ])
+  })
+
+  it('refuses a version whose declared interface breaks the latest one, unless allowInterfaceChange', async () => {
+    await createModel('iface', { signature: tabular })
+    const file = await upload('model.onnx', bytes(256))
+    const io = (width: number, dtype = 'float32') => ({
+      inputs: [{ name: 'x', dtype, shape: ['batch', width] }],
+      outputs: [{ name: 'probs', dtype: 'float32', shape: ['batch', 3] }],
+    })
+    const publish = (body: Record<string, unknown>) =>
+      api('POST', '/v1/models/iface/versions', { body: { files: [file], ...body } })
+    expect((await publish({ interface: io(4) })).status).toBe(201)
+    // Compatible: the same names, types and shapes (a dynamic dim may meet any size).
+    expect((await publish({ interface: io(4) })).status).toBe(201)
+    const before = await snapshot()
+    const wider = await publish({ interface: io(6) })
+    expect(wider.status).toBe(409)
+    const error = (await bodyOf(wider)).error
+    expect(error).toMatchObject({ code: 'interface_mismatch', pointer: '/interface' })
+    expect(error.message).toContain('v2: input x: shape [batch, 4] became [batch, 6]')
+    const retyped = await publish({ interface: io(4, 'int64') })
+    expect((await bodyOf(retyped)).error.message).toContain('input x: float32 became int64')
+    const fewerFeatures = await publish({
+      interface: io(4),
+      signature: { ...tabular, features: tabular.features.slice(1) },
+    })
+    expect((await bodyOf(fewerFeatures)).error.message).toContain(`feature ${tabular.features[0].name} is gone`)
+    expect(await snapshot()).toBe(before)
+    const allowed = await publish({ interface: io(6), allowInterfaceChange: true })
+    expect(allowed.status).toBe(201)
+    expect((await bodyOf(allowed)).interface).toEqual(io(6))
+  })
+
   it('moves aliases with an audited before/after, and never onto a deprecated version', async () => {
     await createModel('weather')
     const file = await upload('m.onnx', bytes(10))

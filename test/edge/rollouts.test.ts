@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { RolloutView } from '../../core/formats/rollout.ts'
 import type { ModelControl } from '../../edge/control/model-control.ts'
 import { seededRandom } from '../helpers/random.ts'
-import { api, bodyOf, resetState, snapshot } from './api.ts'
+import { api, bodyOf, resetState, snapshot, upload } from './api.ts'
 import {
   alarmAt,
   assignOf,
@@ -128,6 +128,33 @@ describe('POST/GET /v1/models/:model/rollouts', { timeout: 60_000 }, () => {
     const none = await api('GET', `/v1/models/${model}/rollouts/current`)
     expect(none.status).toBe(404)
     expect((await bodyOf(none)).error.message).toBe(`model "${model}" has no rollout`)
+  })
+
+  it('refuses a rollout whose candidate does not take the inputs the baseline takes, saying what differs', async () => {
+    const io = (width: number) => ({
+      inputs: [{ name: 'features', dtype: 'float32', shape: ['batch', width] }],
+      outputs: [{ name: 'weather', dtype: 'float32', shape: ['batch', 5] }],
+    })
+    const publishWith = async (width: number, allowInterfaceChange = false) => {
+      const file = await upload('model.onnx', new Uint8Array([width, 1, 2, 3]))
+      const res = await api('POST', `/v1/models/${model}/versions`, {
+        body: { files: [file], interface: io(width), ...(allowInterfaceChange ? { allowInterfaceChange } : {}) },
+      })
+      expect(res.status, await res.clone().text()).toBe(201)
+      return (await bodyOf(res)).version as number
+    }
+    const baseline = await publishWith(4)
+    const wider = await publishWith(6, true)
+    const res = await api('POST', `/v1/models/${model}/rollouts`, {
+      body: { candidate: wider, baseline, mode: 'canary', steps: STEPS },
+    })
+    expect(res.status).toBe(409)
+    expect((await bodyOf(res)).error).toMatchObject({
+      code: 'interface_mismatch',
+      pointer: '/candidate',
+      message: `v${wider} cannot be rolled out against v${baseline}: input features: shape [batch, 4] became [batch, 6]`,
+    })
+    expect((await api('GET', `/v1/models/${model}/rollouts/current`)).status).toBe(404)
   })
 
   it('refuses bad rollouts with a stable code and a pointer, and changes nothing', async () => {

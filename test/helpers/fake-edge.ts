@@ -127,6 +127,10 @@ export class FakeEdge {
       m.versions.push(version)
       return json(this.manifestOf(name, version), 201)
     })
+    this.route('GET', /^\/v1\/models\/([^/]+)\/versions\/(\d+)$/, (_req, [name, n]) => {
+      const v = this.models.get(name)?.versions[Number(n) - 1]
+      return v ? json(this.manifestOf(name, v)) : error(404, 'not_found', `version ${n} of "${name}" does not exist`)
+    })
     this.route('PUT', /^\/v1\/models\/([^/]+)\/aliases\/([^/]+)$/, (req, [name, alias]) => {
       const { version } = JSON.parse(new TextDecoder().decode(req.body!))
       const m = this.models.get(name)!
@@ -334,8 +338,9 @@ export class FakeEdge {
       version: v.version,
       format: this.models.get(name)!.format,
       files,
-      signature: null,
+      signature: v.signature ?? null,
       profile: v.profile ?? null,
+      interface: v.interface ?? null,
       metrics: v.metrics ?? {},
       lineage: { ...v.lineage, createdBy: 'admin', createdAt: v.createdAt },
       deprecated: false,

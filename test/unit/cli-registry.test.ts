@@ -1,7 +1,7 @@
 // The registry commands in-process, through the real `run()`, against a fake edge installed as
 // `fetch`: argument handling, error lines, and uploading only what the edge lacks.
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -9,6 +9,8 @@ import { createEdgeClient } from '../../cli/edge-client.ts'
 import { run } from '../../cli/main.ts'
 import { FakeEdge, runCli, useFakeEdge } from '../helpers/fake-edge.ts'
 import { seededRandom } from '../helpers/random.ts'
+import { linearClassifier } from '../helpers/onnx-model.ts'
+import { formatBytes } from '../../cli/units.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'edgefleet-registry-'))
 const file = (name: string) => join(dir, name)
@@ -24,7 +26,13 @@ const modelJson = JSON.stringify({
   modelTopology: { node: [] },
   weightsManifest: [{ paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'], weights: [] }],
 })
-const onnx = bytes(5000)
+// A real ONNX file (a linear classifier over 4 inputs): publish parses what it sends.
+const onnx = linearClassifier(
+  Array.from({ length: 4 * 300 }, () => rand()),
+  Array.from({ length: 300 }, () => rand()),
+  4,
+)
+const onnxSize = formatBytes(onnx.length)
 writeFileSync(file('model.json'), modelJson)
 writeFileSync(file('group1-shard1of2.bin'), shard1)
 writeFileSync(file('group1-shard2of2.bin'), shard2)
@@ -56,6 +64,87 @@ function versionBody(n = 0): any {
   const posts = edge.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/versions'))
   return JSON.parse(new TextDecoder().decode(posts[n].body!))
 }
+
+describe('edgefleet publish: what it refuses before anything reaches a device', () => {
+  // A tfjs folder whose JSON is not called model.json, as many exporters write it.
+  const emotion = join(dir, 'emotion')
+  mkdirSync(emotion, { recursive: true })
+  const emotionBin = bytes(400)
+  writeFileSync(
+    join(emotion, 'emotion.json'),
+    JSON.stringify({
+      format: 'graph-model',
+      modelTopology: { node: [] },
+      signature: {
+        inputs: {
+          image: { name: 'image:0', dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '-1' }, { size: '64' }] } },
+        },
+        outputs: {
+          emotion: { name: 'Identity:0', dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '-1' }, { size: '7' }] } },
+        },
+      },
+      weightsManifest: [{ paths: ['emotion.bin'], weights: [] }],
+    }),
+  )
+  writeFileSync(join(emotion, 'emotion.bin'), emotionBin)
+  writeFileSync(file('unrelated.bin'), bytes(10))
+  writeFileSync(file('fake.onnx'), readFileSync(new URL('../../README.md', import.meta.url)))
+  mkdirSync(join(dir, 'other'), { recursive: true })
+  writeFileSync(join(dir, 'other', 'detector.onnx'), linearClassifier([1, 2, 3, 4], [0], 4))
+
+  it('takes a tfjs JSON and its shard named together (or as a glob gives them), and a folder whose JSON is not model.json', async () => {
+    const listed = await cli('publish', 'emo', join(emotion, 'emotion.json'), join(emotion, 'emotion.bin'))
+    expect(listed).toMatchObject({ code: 0 })
+    expect(versionBody(0).files.map((f: { path: string }) => f.path)).toEqual(['model.json', 'emotion.bin'])
+    expect(versionBody(0).interface).toEqual({
+      inputs: [{ name: 'image', dtype: 'float32', shape: [null, 64] }],
+      outputs: [{ name: 'emotion', dtype: 'float32', shape: [null, 7] }],
+    })
+    expect((await cli('publish', 'emo', emotion)).code).toBe(0)
+    expect(versionBody(1).files.map((f: { path: string }) => f.path)).toEqual(['model.json', 'emotion.bin'])
+  })
+
+  it('refuses a file the tfjs model does not list, by name', async () => {
+    const r = await cli('publish', 'emo', join(emotion, 'emotion.json'), file('unrelated.bin'))
+    expect(r.code).toBe(1)
+    expect(r.err).toContain(`${file('unrelated.bin')}: not listed by ${join(emotion, 'emotion.json')}`)
+    expect(r.err).toContain('lists emotion.bin')
+    expect(edge.requests).toEqual([])
+  })
+
+  it('refuses two different files that would be published under one path, naming both', async () => {
+    const r = await cli('publish', 'det', file('detector.onnx'), join(dir, 'other', 'detector.onnx'))
+    expect(r.code).toBe(1)
+    expect(r.err).toContain(`are different files that would both be published as detector.onnx: drop one of them`)
+    expect(edge.requests).toEqual([])
+    // The same file twice is one file.
+    expect((await cli('publish', 'det', file('detector.onnx'), file('detector.onnx'))).code).toBe(0)
+    expect(versionBody(0).files).toHaveLength(1)
+  })
+
+  it('refuses a file named .onnx that is not an ONNX model, before any upload', async () => {
+    const r = await cli('publish', 'det', file('fake.onnx'))
+    expect(r).toMatchObject({ code: 1, out: '' })
+    expect(r.err).toMatch(/^edgefleet: parse_error: .*fake\.onnx: not an ONNX model/)
+    expect(edge.requests).toEqual([])
+  })
+
+  it('refuses a version whose inputs or outputs break the latest one unless --allow-interface-change', async () => {
+    expect((await cli('publish', 'det', file('detector.onnx'))).code).toBe(0)
+    const wider = join(dir, 'wider')
+    mkdirSync(wider, { recursive: true })
+    writeFileSync(join(wider, 'detector.onnx'), linearClassifier([1, 2, 3, 4, 5, 6], [0], 6))
+    const before = edge.artifacts.size
+    const refused = await cli('publish', 'det', join(wider, 'detector.onnx'))
+    expect(refused.code).toBe(1)
+    expect(refused.err).toContain('edgefleet: interface_mismatch: these files would break the interface of det v1')
+    expect(refused.err).toContain('input x: shape [batch, 4] became [batch, 6]')
+    expect(edge.artifacts.size).toBe(before)
+    const allowed = await cli('publish', 'det', join(wider, 'detector.onnx'), '--allow-interface-change')
+    expect(allowed.code).toBe(0)
+    expect(versionBody(1)).toMatchObject({ allowInterfaceChange: true })
+  })
+})
 
 describe('edgefleet publish', () => {
   it('creates the model and uploads only the files the edge lacks, streaming them with a Content-Length', async () => {
@@ -95,7 +184,12 @@ describe('edgefleet publish', () => {
         .slice(before)
         .map((r) => r.method)
         .sort(),
-    ).toEqual(['GET', 'HEAD', 'HEAD', 'HEAD', 'POST'])
+    ).toEqual(['GET', 'GET', 'HEAD', 'HEAD', 'HEAD', 'POST'])
+    // The model, then the latest version's manifest (its interface is compared before any upload).
+    expect(edge.requests.slice(before, before + 2).map((r) => r.path)).toEqual([
+      '/v1/models/pose',
+      '/v1/models/pose/versions/1',
+    ])
     expect(versionBody(1)).toMatchObject({ lineage: { parent: 1 } })
   })
 
@@ -124,13 +218,18 @@ describe('edgefleet publish', () => {
       lineage: { dataHash: 'sha256:aa' },
     })
     expect(manifest.files).toEqual([
-      { path: 'detector.onnx', sha256: sha256(onnx), size: 5000, url: `${edge.origin}/v1/artifacts/${sha256(onnx)}` },
+      {
+        path: 'detector.onnx',
+        sha256: sha256(onnx),
+        size: onnx.length,
+        url: `${edge.origin}/v1/artifacts/${sha256(onnx)}`,
+      },
     ])
     expect(versionBody().profile).toEqual({ ...profile, outputs: {} })
     expect(edge.models.get('det')!.aliases).toEqual({ production: 1 })
     const plain = await cli('publish', 'det', file('detector.onnx'), '--alias', 'production')
     expect(plain.out).toBe(
-      'published det v2 (1 file, 5.00 kB, 0 uploaded, 1 already stored)\ndet production → v2 (was v1)\n',
+      `published det v2 (1 file, ${onnxSize}, 0 uploaded, 1 already stored)\ndet production → v2 (was v1)\n`,
     )
   })
 
@@ -142,7 +241,7 @@ describe('edgefleet publish', () => {
       throw new TypeError('terminated', { cause: Object.assign(new Error('write ECONNRESET'), { code: 'ECONNRESET' }) })
     }
     const r = await cli('publish', 'det', file('detector.onnx'))
-    expect(r.out).toBe('published det v1 (1 file, 5.00 kB, 0 uploaded, 1 already stored)\n')
+    expect(r.out).toBe(`published det v1 (1 file, ${onnxSize}, 0 uploaded, 1 already stored)\n`)
     expect(edge.calls('HEAD', 'PUT')).toEqual(['HEAD', 'PUT', 'HEAD'].map((m) => `${m} /v1/artifacts/${sha256(onnx)}`))
   })
 
@@ -363,10 +462,10 @@ describe('models, versions and tokens', () => {
     )
     const versions = (await cli('versions', 'det')).out.split('\n')
     expect(versions[2]).toBe(
-      '     v2      1  5.00 kB  2026-04-26T12:01:00Z  admin      v1                          acc=0.7104',
+      `     v2      1  ${onnxSize}  2026-04-26T12:01:00Z  admin      v1                          acc=0.7104`,
     )
     expect(versions[3]).toBe(
-      '     v1      1  5.00 kB  2026-04-26T12:00:00Z  admin       -  production              acc=0.9',
+      `     v1      1  ${onnxSize}  2026-04-26T12:00:00Z  admin       -  production              acc=0.9`,
     )
     expect(JSON.parse((await cli('versions', 'det', '--json')).out).map((v: any) => v.version)).toEqual([2, 1])
   })

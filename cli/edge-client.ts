@@ -16,6 +16,7 @@ import type {
   ModelDetail,
   PublishVersion,
   StoredArtifact,
+  StoredVariant,
   Token,
 } from '../core/formats/registry.ts'
 
@@ -60,6 +61,8 @@ export interface EdgeClient {
   createModel(body: CreateModel): Promise<Model>
   hasArtifact(sha256: string): Promise<boolean>
   putArtifact(sha256: string, size: number, body: ReadableStream<Uint8Array> | Uint8Array): Promise<StoredArtifact>
+  /** Uploads an encoded copy of a stored artifact (the edge keeps it only if it decodes to the artifact). */
+  putArtifactEncoding(sha256: string, encoding: 'gzip', body: Uint8Array): Promise<StoredVariant>
   publishVersion(model: string, body: PublishVersion): Promise<Manifest>
   getVersion(model: string, version: number): Promise<Manifest>
   deprecateVersion(model: string, version: number): Promise<Manifest>
@@ -159,6 +162,11 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       call('PUT', `/v1/artifacts/${seg(sha256)}`, {
         body,
         headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+      }),
+    putArtifactEncoding: (sha256, encoding, body) =>
+      call('PUT', `/v1/artifacts/${seg(sha256)}/encodings/${encoding}`, {
+        body,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length) },
       }),
     publishVersion: (model, body) => call('POST', `/v1/models/${seg(model)}/versions`, { json: body }),
     getVersion: (model, version) => call('GET', `/v1/models/${seg(model)}/versions/${version}`),

@@ -9,6 +9,7 @@ import { interfaceChanges } from '../../core/registry/interface.ts'
 import { clientOf, edgeAction, withConnection, type ConnectionFlags } from '../connection.ts'
 import type { AliasMove, EdgeClient, ModelDetail } from '../edge-client.ts'
 import { processIo, type Io } from '../io.ts'
+import { uploadGzipCopy } from '../encodings.ts'
 import { formatJson } from '../json.ts'
 import { checkWith, readJsonWith } from '../local-json.ts'
 import { fileStream, hashFile, resolveModelFiles, type ModelFiles } from '../model-files.ts'
@@ -155,6 +156,7 @@ async function publish(
       }
       uploaded++
       progress.finished(f.path, f.size)
+      await uploadGzipCopy(client, f)
     }
   } finally {
     progress.close()

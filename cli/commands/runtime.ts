@@ -4,6 +4,7 @@ import { EdgefleetError } from '../../core/errors.ts'
 import { allRuntimeFiles } from '../../core/runtime-files.ts'
 import { clientOf, edgeAction, withConnection, type ConnectionFlags } from '../connection.ts'
 import type { Io } from '../io.ts'
+import { uploadGzipCopy } from '../encodings.ts'
 import { fileStream, hashFile } from '../model-files.ts'
 import { formatBytes } from '../units.ts'
 
@@ -41,9 +42,13 @@ export function runtimeCommand(io: Io): Command {
             pin.size,
             fileStream(file, () => undefined),
           )
+          const gzipped = await uploadGzipCopy(client, { source: file, sha256: pin.sha256, size: pin.size })
           uploaded++
           bytes += pin.size
-          if (flags.json !== true) io.err(`uploaded ${pin.path} (${formatBytes(pin.size)})\n`)
+          if (flags.json !== true)
+            io.err(
+              `uploaded ${pin.path} (${formatBytes(pin.size)}${gzipped === null ? '' : `; gzip copy ${formatBytes(gzipped)}`})\n`,
+            )
         }
         const total = allRuntimeFiles().length
         io.out(

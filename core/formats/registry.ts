@@ -110,6 +110,15 @@ export type ModelDetail = z.infer<typeof ModelDetail>
 export const StoredArtifact = z.object({ sha256: Sha256, size: z.number().int(), created: z.boolean() })
 export type StoredArtifact = z.infer<typeof StoredArtifact>
 
+/** The answer to uploading an encoded copy of an artifact: its encoding and stored (encoded) size. */
+export const StoredVariant = z.object({
+  sha256: Sha256,
+  encoding: z.enum(['gzip']),
+  size: z.number().int().nonnegative(),
+  created: z.boolean(),
+})
+export type StoredVariant = z.infer<typeof StoredVariant>
+
 export const PatchVersion = z.strictObject({ deprecated: z.literal(true) })
 
 export const Event = z.object({

@@ -1,4 +1,5 @@
 import { EdgefleetError } from '../../core/errors.ts'
+import { toHex } from '../../core/hex.ts'
 
 /** Artifacts live in R2 under their content address. */
 export function artifactKey(sha256: string): string {
@@ -67,4 +68,102 @@ export function parseRange(
   if (m[2] !== '' && Number(m[2]) < start) return null
   if (start >= size) return 'unsatisfiable'
   return { offset: start, length: end - start + 1 }
+}
+
+/** Content encodings an artifact may also be stored in (verified at upload by decoding them in the Worker). */
+export const ARTIFACT_ENCODINGS = ['gzip'] as const
+export type ArtifactEncoding = (typeof ARTIFACT_ENCODINGS)[number]
+
+/** Where an encoded variant of an artifact lives. */
+export function variantKey(sha256: string, encoding: ArtifactEncoding): string {
+  return `artifacts/${sha256}.${encoding}`
+}
+
+/**
+ * Stores an encoded variant of an existing artifact, only once it is proven to decode to exactly the
+ * artifact's bytes: the upload goes to a pending key while a second branch decodes and hashes it; only
+ * a variant that decodes to the same SHA-256 and size is copied to its served key. A failed one is
+ * deleted; nothing unverified is ever served.
+ */
+export async function putVariant(
+  bucket: R2Bucket,
+  sha256: string,
+  encoding: ArtifactEncoding,
+  body: ReadableStream<Uint8Array>,
+  size: number,
+  pendingId: string,
+): Promise<{ created: boolean; size: number }> {
+  const identity = await bucket.head(artifactKey(sha256))
+  if (!identity) {
+    await body.cancel().catch(() => undefined)
+    throw new EdgefleetError('artifact_missing', `no artifact ${sha256}: upload its bytes before an encoding of them`)
+  }
+  const existing = await bucket.head(variantKey(sha256, encoding))
+  if (existing) {
+    await body.pipeTo(new WritableStream()).catch(() => undefined)
+    return { created: false, size: existing.size }
+  }
+  const pending = `pending/${sha256}.${encoding}.${pendingId}`
+  const [toStore, toCheck] = body.tee()
+  const fixed = new FixedLengthStream(size)
+  const stored = bucket.put(pending, fixed.readable)
+  const copied = toStore.pipeTo(fixed.writable)
+  const digest = new crypto.DigestStream('SHA-256')
+  // A body that does not decode aborts the digest, whose result is then never read: observe it here.
+  digest.digest.catch(() => undefined)
+  let decoded = 0
+  const checked = decodeInto(toCheck, encoding, digest, (n) => (decoded += n))
+  const results = await Promise.allSettled([stored, copied, checked])
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) {
+    await bucket.delete(pending)
+    throw new EdgefleetError(
+      'hash_mismatch',
+      `the ${encoding} upload does not decode (or was cut short); nothing was stored`,
+      { cause: failed.reason },
+    )
+  }
+  const hash = toHex(await digest.digest)
+  if (hash !== sha256 || decoded !== identity.size) {
+    await bucket.delete(pending)
+    throw new EdgefleetError(
+      'hash_mismatch',
+      `the ${encoding} upload decodes to ${decoded} bytes hashing to ${hash}, not the artifact's ${identity.size} bytes; nothing was stored`,
+    )
+  }
+  const verified = await bucket.get(pending)
+  if (!verified) throw new EdgefleetError('internal', 'the verified upload vanished before it was stored')
+  await bucket.put(variantKey(sha256, encoding), verified.body, {
+    httpMetadata: { contentType: 'application/octet-stream', contentEncoding: encoding },
+  })
+  await bucket.delete(pending)
+  return { created: true, size }
+}
+
+/** Decodes `source` through the platform's DecompressionStream into `digest`, counting decoded bytes; rejects when it does not decode. */
+async function decodeInto(
+  source: ReadableStream<Uint8Array>,
+  encoding: ArtifactEncoding,
+  digest: WritableStream<ArrayBuffer | ArrayBufferView>,
+  onDecoded: (n: number) => void,
+): Promise<void> {
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      onDecoded(chunk.byteLength)
+      controller.enqueue(chunk)
+    },
+  })
+  await source.pipeThrough(new DecompressionStream(encoding)).pipeThrough(counter).pipeTo(digest)
+}
+
+/** The best stored encoding the request accepts (`Accept-Encoding` with q > 0), or null for identity. */
+export function acceptedEncoding(header: string | null | undefined): ArtifactEncoding | null {
+  if (!header) return null
+  for (const part of header.split(',')) {
+    const [token, ...params] = part.trim().toLowerCase().split(';')
+    const q = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find((x) => x !== undefined)
+    if ((ARTIFACT_ENCODINGS as readonly string[]).includes(token) && (q === undefined || Number(q) > 0))
+      return token as ArtifactEncoding
+  }
+  return null
 }

@@ -2,8 +2,16 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { Sha256 } from '../../core/formats/common.ts'
-import { StoredArtifact } from '../../core/formats/registry.ts'
-import { artifactKey, parseRange, putArtifact } from '../artifacts/store.ts'
+import { StoredArtifact, StoredVariant } from '../../core/formats/registry.ts'
+import {
+  acceptedEncoding,
+  ARTIFACT_ENCODINGS,
+  artifactKey,
+  parseRange,
+  putArtifact,
+  putVariant,
+  variantKey,
+} from '../artifacts/store.ts'
 import { requireScope } from '../auth/middleware.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
@@ -17,6 +25,8 @@ const binary = { 'application/octet-stream': { schema: z.string().meta({ format:
 
 const immutableHeaders = (sha256: string): Record<string, string> => ({
   ETag: `"${sha256}"`,
+  // The same bytes may go out gzip-encoded to clients that accept it (`/encodings/gzip`).
+  Vary: 'Accept-Encoding',
   'Cache-Control': 'public, max-age=31536000, immutable',
   'Accept-Ranges': 'bytes',
   'Content-Type': 'application/octet-stream',
@@ -58,6 +68,42 @@ artifacts.openapi(
     const body = c.req.raw.body ?? new Blob([]).stream()
     const { created } = await putArtifact(c.env.ARTIFACTS, sha256, body, size)
     return c.json({ sha256, size, created }, created ? 201 : 200)
+  },
+)
+
+artifacts.openapi(
+  createRoute({
+    method: 'put',
+    path: '/v1/artifacts/{sha256}/encodings/{encoding}',
+    summary: 'Upload an encoded copy of a stored artifact (stored only if it decodes to exactly its bytes)',
+    description:
+      'Devices that accept the encoding (`Accept-Encoding`) then download this copy: fewer bytes on the wire, the same bytes after decoding, which the SDK verifies by SHA-256 as always. Range requests are always served from the artifact itself.',
+    tags: ['artifacts'],
+    security: bearer,
+    middleware: [requireScope('registry:write')] as const,
+    request: {
+      params: shaParam.extend({ encoding: z.enum(ARTIFACT_ENCODINGS) }),
+      body: { content: binary, required: true },
+    },
+    responses: {
+      200: json(StoredVariant, 'This encoding was already stored'),
+      201: json(StoredVariant, 'Stored'),
+      ...errors,
+      411: json(z.unknown(), 'Content-Length is required: `length_required`'),
+      413: json(z.unknown(), 'Larger than the upload limit: `too_large`'),
+    },
+  }),
+  async (c) => {
+    const { sha256, encoding } = c.req.valid('param')
+    const declared = c.req.header('Content-Length')
+    if (declared === undefined || !/^\d+$/.test(declared))
+      throw new EdgefleetError('length_required', 'uploads need a Content-Length header')
+    const size = Number(declared)
+    if (size > MAX_ARTIFACT_BYTES)
+      throw new EdgefleetError('too_large', `an artifact is at most ${MAX_ARTIFACT_BYTES} bytes (got ${size})`)
+    const body = c.req.raw.body ?? new Blob([]).stream()
+    const stored = await putVariant(c.env.ARTIFACTS, sha256, encoding, body, size, crypto.randomUUID())
+    return c.json({ sha256, encoding, size: stored.size, created: stored.created }, stored.created ? 201 : 200)
   },
 )
 
@@ -112,6 +158,16 @@ artifacts.openapi(
           'Content-Length': String(range.length),
         })
       }
+    }
+    const encoding = acceptedEncoding(c.req.header('Accept-Encoding'))
+    const variant = encoding ? await c.env.ARTIFACTS.get(variantKey(sha256, encoding)) : null
+    if (variant && encoding) {
+      // Already encoded: the runtime must send these bytes as they are, not encode them again.
+      return new Response(variant.body, {
+        status: 200,
+        headers: { ...headers, 'Content-Encoding': encoding, 'Content-Length': String(variant.size) },
+        encodeBody: 'manual',
+      })
     }
     const obj = await c.env.ARTIFACTS.get(artifactKey(sha256))
     if (!obj) throw new EdgefleetError('not_found', `no artifact ${sha256}`)

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import * as ort from 'onnxruntime-web'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { RUNTIME_FILES } from '../../core/runtime-files.ts'
 import { launchChromium } from '../helpers/browser.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
 import { seededNormal, seededRandom } from '../helpers/random.ts'
@@ -369,6 +370,36 @@ describe('the browser SDK against a real edge', () => {
     expect(sdkFiles.filter((f) => f.includes('tfjs-engine'))).toHaveLength(1)
     await page.evaluate(() => (globalThis as any).fleet.close())
     await page.close()
+  })
+
+  it('the ONNX runtime travels gzip-encoded: under 4 MB on the wire for its 14 MB wasm, verified after decoding', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefleet-wire-'))
+    const fresh = await launchChromium(dir)
+    try {
+      const page = await openPage(fresh)
+      const wasm = RUNTIME_FILES.ortWasm.wasm
+      const transfers: { encoding: string | null; bytes: number }[] = []
+      page.on('requestfinished', async (request) => {
+        if (!request.url().endsWith(`/v1/artifacts/${wasm.sha256}`)) return
+        const response = await request.response()
+        transfers.push({
+          encoding: (await response?.allHeaders())?.['content-encoding'] ?? null,
+          bytes: (await request.sizes()).responseBodySize,
+        })
+      })
+      const run = await runVad(page, dev.url, appKey, audio, { dbName: 'wire' })
+      expect(run.backend).toBe('wasm')
+      await expect.poll(() => transfers.length).toBe(1)
+      expect(transfers[0].encoding).toBe('gzip')
+      expect(transfers[0].bytes).toBeLessThan(4_000_000)
+      expect(transfers[0].bytes / wasm.size).toBeLessThan(0.3)
+      console.log(
+        `ORT wasm on the wire: ${transfers[0].bytes} of ${wasm.size} bytes (${(transfers[0].bytes / wasm.size).toFixed(3)})`,
+      )
+    } finally {
+      await fresh.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('keeps working when the browser refuses storage (a forced tiny quota): models run from memory', async () => {

@@ -38,6 +38,12 @@ const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
     ['registry:write'],
   ],
   ['GET', '/v1/artifacts/FILE', () => ({}), ['device', 'registry:read']],
+  [
+    'PUT',
+    '/v1/artifacts/FILE/encodings/gzip',
+    () => ({ raw: 'abc', headers: { 'Content-Length': '3', 'Content-Type': 'application/octet-stream' } }),
+    ['registry:write'],
+  ],
   ['POST', '/v1/models/m/versions', () => ({ body: { files: [file] } }), ['registry:write']],
   ['GET', '/v1/models/m/versions/1', () => ({}), ['registry:read']],
   ['PATCH', '/v1/models/m/versions/999', () => ({ body: { deprecated: true } }), ['registry:write']],

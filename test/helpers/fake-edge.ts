@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { gunzipSync } from 'node:zlib'
 import { vi } from 'vitest'
 import { run } from '../../cli/main.ts'
 import { ERROR_STATUS, isEdgefleetError } from '../../core/errors.ts'
@@ -42,6 +43,8 @@ function edgeCall(f: () => Response): Response {
 export class FakeEdge {
   readonly requests: Received[] = []
   readonly artifacts = new Map<string, Uint8Array>()
+  /** gzip copies by artifact hash, stored only when they decode to the artifact (as the edge does). */
+  readonly gzipCopies = new Map<string, Uint8Array>()
   readonly models = new Map<
     string,
     { name: string; format: string; task: string; signature: unknown; versions: any[]; aliases: Record<string, number> }
@@ -102,6 +105,15 @@ export class FakeEdge {
       /^\/v1\/artifacts\/([0-9a-f]{64})$/,
       (_, [sha]) => new Response(null, { status: this.artifacts.has(sha) ? 200 : 404 }),
     )
+    this.route('PUT', /^\/v1\/artifacts\/([0-9a-f]{64})\/encodings\/gzip$/, (req, [sha]) => {
+      const original = this.artifacts.get(sha)
+      if (!original) return error(400, 'artifact_missing', 'upload the artifact first')
+      const encoded = req.body!
+      if (!Buffer.from(gunzipSync(encoded)).equals(Buffer.from(original)))
+        return error(400, 'hash_mismatch', 'the copy does not decode to the artifact')
+      this.gzipCopies.set(sha, encoded)
+      return json({ sha256: sha, encoding: 'gzip', size: encoded.length, created: true }, 201)
+    })
     this.route('PUT', /^\/v1\/artifacts\/([0-9a-f]{64})$/, (req, [sha]) => {
       const length = req.headers.get('Content-Length')
       if (length === null) return error(411, 'length_required', 'uploads need a Content-Length header')

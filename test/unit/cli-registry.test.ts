@@ -129,6 +129,28 @@ describe('edgefleet publish: what it refuses before anything reaches a device', 
     expect(edge.requests).toEqual([])
   })
 
+  it('uploads a gzip copy beside a file when it saves at least 10%, never beside one that does not compress', async () => {
+    // A model file with repetitive weights compresses well; the random ONNX classifier does not.
+    const repetitive = join(dir, 'repetitive')
+    mkdirSync(repetitive, { recursive: true })
+    const weights = new Uint8Array(60_000).map((_, i) => i % 7)
+    writeFileSync(
+      join(repetitive, 'model.json'),
+      JSON.stringify({
+        format: 'graph-model',
+        modelTopology: { node: [] },
+        weightsManifest: [{ paths: ['w.bin'], weights: [] }],
+      }),
+    )
+    writeFileSync(join(repetitive, 'w.bin'), weights)
+    expect((await cli('publish', 'rep', repetitive)).code).toBe(0)
+    const copy = edge.gzipCopies.get(sha256(weights))
+    expect(copy).toBeDefined()
+    expect(copy!.length).toBeLessThan(weights.length * 0.9)
+    expect((await cli('publish', 'det', file('detector.onnx'))).code).toBe(0)
+    expect(edge.gzipCopies.has(sha256(onnx))).toBe(false)
+  })
+
   it('refuses a version whose inputs or outputs break the latest one unless --allow-interface-change', async () => {
     expect((await cli('publish', 'det', file('detector.onnx'))).code).toBe(0)
     const wider = join(dir, 'wider')

@@ -1,0 +1,99 @@
+/**
+ * @module
+ * Encoded copies of artifacts: stored only when they decode to exactly the artifact's bytes, served to
+ * clients that accept the encoding (whole-file requests only), never to others.
+ */
+import { env } from 'cloudflare:test'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { seededRandom } from '../helpers/random.ts'
+import { api, bodyOf, resetState, sha256, snapshot, upload } from './api.ts'
+
+const rand = seededRandom(5)
+/** Compressible bytes: a small alphabet, like most model weights' high bytes. */
+const payload = Uint8Array.from({ length: 200_000 }, () => Math.floor(rand() * 16))
+
+async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip'))
+  return new Uint8Array(await new Response(stream).arrayBuffer())
+}
+
+const putGzip = (hash: string, bytes: Uint8Array) =>
+  api('PUT', `/v1/artifacts/${hash}/encodings/gzip`, {
+    raw: bytes,
+    headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) },
+  })
+
+beforeEach(resetState)
+
+describe('PUT /v1/artifacts/:sha256/encodings/gzip', () => {
+  it('stores a gzip copy that decodes to the artifact and serves it to clients that accept gzip', async () => {
+    const file = await upload('weights.bin', payload)
+    const encoded = await gzip(payload)
+    const res = await putGzip(file.sha256, encoded)
+    expect(res.status).toBe(201)
+    expect(await bodyOf(res)).toEqual({ sha256: file.sha256, encoding: 'gzip', size: encoded.length, created: true })
+    expect((await putGzip(file.sha256, encoded)).status).toBe(200)
+
+    const gz = await api('GET', `/v1/artifacts/${file.sha256}`, { headers: { 'Accept-Encoding': 'gzip, br' } })
+    expect(gz.status).toBe(200)
+    expect(gz.headers.get('Content-Encoding')).toBe('gzip')
+    expect(gz.headers.get('Vary')).toContain('Accept-Encoding')
+    expect(await sha256(new Uint8Array(await gz.arrayBuffer()))).toBe(file.sha256)
+
+    const plain = await api('GET', `/v1/artifacts/${file.sha256}`, { headers: { 'Accept-Encoding': 'identity' } })
+    expect(plain.headers.get('Content-Encoding')).toBeNull()
+    expect(Number(plain.headers.get('Content-Length'))).toBe(payload.length)
+    expect(await sha256(new Uint8Array(await plain.arrayBuffer()))).toBe(file.sha256)
+    const refused = await api('GET', `/v1/artifacts/${file.sha256}`, { headers: { 'Accept-Encoding': 'gzip;q=0' } })
+    expect(refused.headers.get('Content-Encoding')).toBeNull()
+    await refused.arrayBuffer()
+
+    // A range is always cut from the artifact's own bytes.
+    const range = await api('GET', `/v1/artifacts/${file.sha256}`, {
+      headers: { 'Accept-Encoding': 'gzip', Range: 'bytes=100-199' },
+    })
+    expect(range.status).toBe(206)
+    expect(range.headers.get('Content-Encoding')).toBeNull()
+    expect(new Uint8Array(await range.arrayBuffer())).toEqual(payload.slice(100, 200))
+  })
+
+  it('refuses a copy that decodes to other bytes, or does not decode, and stores nothing', async () => {
+    const file = await upload('weights.bin', payload)
+    const before = await snapshot()
+    const other = payload.slice()
+    other[5] ^= 1
+    const wrong = await putGzip(file.sha256, await gzip(other))
+    expect(wrong.status).toBe(400)
+    expect((await bodyOf(wrong)).error.code).toBe('hash_mismatch')
+    const garbage = await putGzip(file.sha256, payload.slice(0, 5000))
+    expect(garbage.status).toBe(400)
+    expect((await bodyOf(garbage)).error.code).toBe('hash_mismatch')
+    const cut = await gzip(payload)
+    const short = await putGzip(file.sha256, cut.slice(0, cut.length - 100))
+    expect((await bodyOf(short)).error.code).toBe('hash_mismatch')
+    expect(await snapshot()).toBe(before)
+    expect((await env.ARTIFACTS.list({ prefix: 'pending/' })).objects).toEqual([])
+    const served = await api('GET', `/v1/artifacts/${file.sha256}`, { headers: { 'Accept-Encoding': 'gzip' } })
+    expect(served.headers.get('Content-Encoding')).toBeNull()
+    await served.arrayBuffer()
+  })
+
+  it('needs the artifact first, a Content-Length, and registry:write', async () => {
+    const encoded = await gzip(payload)
+    const missing = await putGzip('a'.repeat(64), encoded)
+    expect(missing.status).toBe(400)
+    expect((await bodyOf(missing)).error.code).toBe('artifact_missing')
+    const file = await upload('weights.bin', payload)
+    const noLength = await api('PUT', `/v1/artifacts/${file.sha256}/encodings/gzip`, {
+      raw: new ReadableStream({ start: (c) => (c.enqueue(encoded), c.close()) }),
+      headers: { 'Content-Type': 'application/octet-stream' },
+    })
+    expect(noLength.status).toBe(411)
+    const br = await api('PUT', `/v1/artifacts/${file.sha256}/encodings/br`, {
+      raw: encoded,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(encoded.length) },
+    })
+    expect(br.status).toBe(400)
+    expect((await bodyOf(br)).error.code).toBe('validation_failed')
+  })
+})

@@ -1,5 +1,6 @@
 // typescript-eslint's recommended rules on every TypeScript file; `any` is an error.
 import js from '@eslint/js'
+import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
@@ -20,17 +21,11 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.mjs', '**/*.js'],
-    languageOptions: {
-      globals: {
-        console: 'readonly',
-        process: 'readonly',
-        URL: 'readonly',
-        setTimeout: 'readonly',
-        clearTimeout: 'readonly',
-        fetch: 'readonly',
-        Buffer: 'readonly',
-      },
-    },
+    files: ['public/**/*.js'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
+    files: ['scripts/**/*.mjs', 'bench/**/*.mjs', 'bin/**/*.js', '*.config.js'],
+    languageOptions: { globals: globals.node },
   },
 )

@@ -8,7 +8,7 @@ declare module 'cli-progress' {
     clearOnComplete?: boolean
     fps?: number
   }
-  class SingleBar {
+  export class SingleBar {
     constructor(options: BarOptions, preset?: object)
     start(total: number, startValue: number, payload?: Record<string, unknown>): void
     increment(delta: number, payload?: Record<string, unknown>): void

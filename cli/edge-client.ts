@@ -1,5 +1,5 @@
 import type * as z from 'zod'
-import { EdgefleetError, type ErrorCode } from '../core/errors.ts'
+import { EdgefleetError } from '../core/errors.ts'
 import { errorFromBody } from '../core/wire-error.ts'
 import type { FleetView, Granularity } from '../core/formats/fleet.ts'
 import type { PolicyView, RetrainPolicyInput } from '../core/formats/policy.ts'

@@ -51,7 +51,11 @@ export class ShadowQueue<Job> {
   /** Drops the waiting jobs that match (e.g. those of a model being unloaded); returns how many. */
   discard(match: (job: Job) => boolean): number {
     let n = 0
-    for (let i = this.#jobs.length - 1; i >= 0; i--) if (match(this.#jobs[i])) (this.#jobs.splice(i, 1), n++)
+    for (let i = this.#jobs.length - 1; i >= 0; i--)
+      if (match(this.#jobs[i])) {
+        this.#jobs.splice(i, 1)
+        n++
+      }
     this.#notify()
     return n
   }

@@ -161,7 +161,7 @@ export function createTransport(options: TransportOptions): Transport {
       for (const body of bodies) {
         const blob = new Blob([body], { type: 'text/plain;charset=UTF-8' })
         if (blob.size > budget) break
-        let ok = false
+        let ok: boolean
         try {
           if (options.sendBeacon) ok = options.sendBeacon(url, blob)
           else {

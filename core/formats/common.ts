@@ -22,6 +22,8 @@ export const FilePath = z
   .min(1)
   .max(512)
   .refine(
+    // Control characters (NUL, newlines…) are exactly what this refuses.
+    // eslint-disable-next-line no-control-regex
     (p) => !p.startsWith('/') && !p.includes('\\') && !/[\u0000-\u001f\u007f]/.test(p),
     'a relative path with forward slashes',
   )

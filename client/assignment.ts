@@ -1,6 +1,7 @@
 import { EdgefleetError } from '../core/errors.ts'
 import { errorFromBody } from '../core/wire-error.ts'
-import { Assignment } from '../core/formats/assignment.ts'
+import type { Assignment } from '../core/formats/assignment.ts'
+import { readAssignment } from './assignment-check.ts'
 import { encodeCaps } from '../core/caps.ts'
 import type { DeviceCaps } from '../core/formats/telemetry.ts'
 
@@ -35,11 +36,5 @@ export async function fetchAssignment(q: {
   if (res.status >= 500) throw new EdgefleetError('network_error', `the edge answered HTTP ${res.status}`)
   const body = await res.json().catch(() => null)
   if (!res.ok) throw errorFromBody(body, res.status, `the edge answered HTTP ${res.status}`)
-  const parsed = Assignment.safeParse(body)
-  if (!parsed.success)
-    throw new EdgefleetError(
-      'validation_failed',
-      `the edge sent an assignment this SDK cannot read: ${parsed.error.issues[0]?.message}`,
-    )
-  return { status: 'changed', assignment: parsed.data, etag: res.headers.get('ETag') ?? undefined }
+  return { status: 'changed', assignment: readAssignment(body), etag: res.headers.get('ETag') ?? undefined }
 }

@@ -1,4 +1,5 @@
-import { TELEMETRY_VERSION, WINDOW_MS, type Batch, type Report } from '../../core/formats/telemetry.ts'
+import type { Batch, Report } from '../../core/formats/telemetry.ts'
+import { TELEMETRY_VERSION, WINDOW_MS } from '../../core/formats/telemetry-window.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
 import { cryptoRandom, hasHistogramValues, privatizeReport, withoutHistograms } from './dp.ts'
 import type { QueuedBatch, TelemetryQueue } from './queue.ts'

@@ -1,6 +1,7 @@
 import type { Arm, Backend, Role } from '../../core/formats/common.ts'
 import type { SketchJson } from '../../core/formats/sketch.ts'
-import { MAX_WINDOW_MS, WINDOW_MS, type BinnedCounts, type Report } from '../../core/formats/telemetry.ts'
+import type { BinnedCounts, Report } from '../../core/formats/telemetry.ts'
+import { MAX_WINDOW_MS, WINDOW_MS } from '../../core/formats/telemetry-window.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
 
@@ -124,7 +125,7 @@ export class ReportBuilder {
       const sum = delta.shadow.absDiffSum
       if (typeof sum === 'number' && Number.isFinite(sum) && sum >= 0) p.absDiffSum += sum
     }
-    p.latency.merge(DDSketch.fromJSON(delta.latency as SketchJson))
+    p.latency.merge(DDSketch.fromValid(delta.latency as SketchJson))
     mergeBins(p.features, delta.features)
     mergeBins(p.outputs, delta.outputs)
     p.loads += t.loads

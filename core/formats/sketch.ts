@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE } from './sketch-params.ts'
 
 /**
  * Wire format `sketch/1`: a DDSketch (see `core/sketch/DDSketch.ts`) as a small JSON object holding
@@ -18,19 +19,7 @@ import * as z from 'zod'
  * - `min`, `max`: the exact extremes; absent exactly when `n` is 0.
  * Keys appear in this order, so equal sketches serialize to equal strings.
  */
-export const SKETCH_FORMAT = 'sketch/1'
-
-/** Relative accuracy used unless a sketch is built with another: α = 1%. */
-export const SKETCH_DEFAULT_ALPHA = 0.01
-
-/** Most bins a `sketch/1` keeps; lower bins are collapsed beyond that (see `DDSketch`). */
-export const SKETCH_MAX_BINS = 2048
-
-/**
- * Smallest value given a bin: values in [0, 1e-9) go to the zero bucket and are reported as `min`
- * (absolute error below 1e-9). Far below any latency or load time in ms or s; keeps bin indices ≥ −1036 at α = 1%.
- */
-export const SKETCH_MIN_INDEXABLE = 1e-9
+export { SKETCH_DEFAULT_ALPHA, SKETCH_FORMAT, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE } from './sketch-params.ts'
 
 const count = z.int().nonnegative()
 const value = z.number().nonnegative()

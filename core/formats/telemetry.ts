@@ -2,16 +2,14 @@ import * as z from 'zod'
 import { Arm, Backend, Count, EpochMs, ModelName, Role, RolloutId } from './common.ts'
 import { FeatureKey } from './profile.ts'
 import { SketchJson } from './sketch.ts'
+import { MAX_WINDOW_MS, TELEMETRY_VERSION, WINDOW_MS } from './telemetry-window.ts'
 
 /**
  * `telemetry/1`: what devices send. A batch is frozen when created (a retry resends the same bytes)
  * and deduplicated at the edge on `(batchId, model)`. Only counts, sketches and histograms on the
  * reference profile's bins ever leave a device: no raw input, output or free text.
  */
-export const TELEMETRY_VERSION = 1
-export const WINDOW_MS = 60_000
-/** The longest window one report may cover. */
-export const MAX_WINDOW_MS = 60 * WINDOW_MS
+export { MAX_WINDOW_MS, TELEMETRY_VERSION, WINDOW_MS } from './telemetry-window.ts'
 
 const Reason = z.string().regex(/^[a-z0-9_]{1,64}$/, 'a reason code of [a-z0-9_]')
 

@@ -9,7 +9,7 @@ import type {
   RolloutStats,
   RolloutStep,
 } from '../formats/rollout.ts'
-import { DDSketch } from '../sketch/DDSketch.ts'
+import { parseSketch } from '../sketch/parse.ts'
 import { deviceRates, meanVariance, mixtureSprt, momentsOf, type SequentialResult } from './sequential.ts'
 import { sampleRatio, type SrmResult } from './srm.ts'
 
@@ -239,5 +239,5 @@ function labels(arm: ArmStats): { labeled: number; correct: number } {
 
 function p95(arm: ArmStats): number | null {
   if (arm.latency === null || arm.latency.n === 0) return null
-  return DDSketch.fromJSON(arm.latency).quantile(0.95)
+  return parseSketch(arm.latency).quantile(0.95)
 }

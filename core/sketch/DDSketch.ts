@@ -1,6 +1,6 @@
-import { jsonPointer } from '../json-pointer.ts'
 import { EdgefleetError } from '../errors.ts'
-import { SKETCH_DEFAULT_ALPHA, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE, SketchJson } from '../formats/sketch.ts'
+import type { SketchJson } from '../formats/sketch.ts'
+import { SKETCH_DEFAULT_ALPHA, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE } from '../formats/sketch-params.ts'
 
 const INITIAL_CAPACITY = 32
 const NO_BINS = new Float64Array(0)
@@ -189,22 +189,11 @@ export class DDSketch {
     return json
   }
 
-  /** Decodes a `sketch/1` object (already parsed from JSON); throws `validation_failed` with a pointer. */
-  static fromJSON(json: unknown): DDSketch {
-    const parsed = SketchJson.safeParse(json)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]
-      const pointer = issue === undefined ? '' : jsonPointer(issue.path)
-      throw new EdgefleetError(
-        'validation_failed',
-        `invalid sketch/1: ${issue?.message ?? 'malformed'}${pointer === '' ? '' : ` at ${pointer}`}`,
-        {
-          pointer,
-          cause: parsed.error,
-        },
-      )
-    }
-    const s = parsed.data
+  /**
+   * A sketch from a `sketch/1` object known to be valid (made by this code, or checked with
+   * `parseSketch` in core/sketch/parse.ts, which is what untrusted input goes through).
+   */
+  static fromValid(s: SketchJson): DDSketch {
     const sketch = new DDSketch({ alpha: s.alpha })
     if (s.counts.length > 0) {
       sketch.lo = s.offset

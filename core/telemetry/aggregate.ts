@@ -5,6 +5,7 @@ import type { Report } from '../formats/telemetry.ts'
 import { jsonPointer } from '../json-pointer.ts'
 import { mergeHistograms, type HistogramCounts } from '../profile/histogram.ts'
 import { DDSketch } from '../sketch/DDSketch.ts'
+import { parseSketch } from '../sketch/parse.ts'
 import { DeviceSet, type DeviceSetJson } from './device-set.ts'
 import {
   countsByLowestRate,
@@ -106,8 +107,8 @@ export function addReport(agg: Aggregate, report: Report, device: number, sample
     throw new EdgefleetError('validation_failed', `a sample rate must be in (0, 1], got ${sampleRate}`, {
       pointer: '/sampleRate',
     })
-  const latency = DDSketch.fromJSON(report.latency)
-  const loadMs = DDSketch.fromJSON(report.loadMs)
+  const latency = parseSketch(report.latency)
+  const loadMs = parseSketch(report.loadMs)
   assertMergeable(agg, latency.alpha, loadMs.alpha, report.features ?? {}, report.outputs ?? {})
   agg.latency.merge(latency)
   agg.loadMs.merge(loadMs)
@@ -204,8 +205,8 @@ export function decodeAggregate(json: AggregateJson): Aggregate {
     reports: json.reports,
     devices: DeviceSet.fromJSON(json.devices),
     counts: { ...json.counts },
-    latency: DDSketch.fromJSON(json.latency),
-    loadMs: DDSketch.fromJSON(json.loadMs),
+    latency: parseSketch(json.latency),
+    loadMs: parseSketch(json.loadMs),
     backends: { ...json.backends },
     fallbacks: Object.fromEntries(Object.entries(json.fallbacks).map(([k, s]) => [k, DeviceSet.fromJSON(s)])),
     features: Object.fromEntries(Object.entries(json.features).map(([k, h]) => [k, copyHistogram(h)])),

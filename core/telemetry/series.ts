@@ -1,6 +1,7 @@
 import type { SeriesPoint } from '../formats/fleet.ts'
 import type { SketchJson } from '../formats/sketch.ts'
 import { DDSketch } from '../sketch/DDSketch.ts'
+import { parseSketch } from '../sketch/parse.ts'
 import type { Aggregate } from './aggregate.ts'
 import { HLL_RELATIVE_ERROR } from './hyperloglog.ts'
 import { countsByLowestRate, estimateTotals, minSampleRate, ratesAscending, type RateCounts } from './sampling.ts'
@@ -77,8 +78,8 @@ export function mergePoints(points: readonly PointJson[], bucket?: { start: numb
     out.devices += p.devices
     out.devicesExact &&= p.devicesExact
     for (const k of ['inferences', 'errors', 'cacheHits', 'loads'] as const) out.counts[k] += p.counts[k]
-    latency.merge(DDSketch.fromJSON(p.latency))
-    loadMs.merge(DDSketch.fromJSON(p.loadMs))
+    latency.merge(parseSketch(p.latency))
+    loadMs.merge(parseSketch(p.loadMs))
     for (const k of ['compared', 'agreed', 'absDiffSum'] as const) out.shadow[k] += p.shadow[k]
     for (const k of ['labeled', 'correct'] as const) out.feedback[k] += p.feedback[k]
     for (const [rate, c] of Object.entries(p.sampled ?? {})) {
@@ -121,8 +122,8 @@ export function combinePoints(points: readonly PointJson[]): PointJson[] {
 /** The public form of a point: its rates and quantiles, or suppressed below `minDevices` devices. */
 export function summarizePoint(p: PointJson, minDevices = DEFAULT_MIN_DEVICES): SeriesPoint {
   if (p.devices < minDevices) return { start: p.start, end: p.end, suppressed: true }
-  const latency = DDSketch.fromJSON(p.latency)
-  const loadMs = DDSketch.fromJSON(p.loadMs)
+  const latency = parseSketch(p.latency)
+  const loadMs = parseSketch(p.loadMs)
   const sampled = p.sampled ?? {}
   return {
     start: p.start,

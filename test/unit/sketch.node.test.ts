@@ -2,6 +2,7 @@
 // machinery (growth, in-place shifts, collapse, merge, JSON) against a naive model.
 import { describe, expect, it } from 'vitest'
 import { DDSketch, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE } from '../../core/sketch/index.ts'
+import { parseSketch } from '../../core/sketch/parse.ts'
 import { seededNormal, seededRandom } from '../helpers/random.ts'
 
 const ALPHA = 0.01
@@ -71,7 +72,7 @@ describe('DDSketch bins match a naive model under random adds, merges and round 
     const sketches = parts.map((part, i) => {
       const s = new DDSketch()
       for (const v of part) s.add(v)
-      return i % 2 === 0 ? DDSketch.fromJSON(JSON.parse(JSON.stringify(s))) : s
+      return i % 2 === 0 ? parseSketch(JSON.parse(JSON.stringify(s))) : s
     })
     // Merge in a random tree shape.
     while (sketches.length > 1) {

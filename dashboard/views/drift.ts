@@ -151,7 +151,7 @@ export async function driftHeatmap(model: string, view: FleetView, key: CohortKe
           h(
             'th',
             { class: 'sub' },
-            new Date(c.from).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }),
+            new Date(c.from).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }),
           ),
         ),
       ),

@@ -40,7 +40,7 @@ export async function render(root: HTMLElement, me: Me, [name]: string[]): Promi
             h('td', {}, `v${m.version}`),
             h('td', {}, when(m.lineage.createdAt), h('div', { class: 'sub' }, m.lineage.createdBy)),
             h('td', {}, m.lineage.parent ? `v${m.lineage.parent}` : '—'),
-            h('td', { class: 'mono', title: m.lineage.dataHash ?? '' }, m.lineage.dataHash?.slice(0, 12) ?? '—'),
+            h('td', { class: 'mono', title: m.lineage.dataHash ?? '' }, m.lineage.dataHash?.slice(0, 24) ?? '—'),
             h('td', { class: 'mono', title: m.lineage.codeCommit ?? '' }, m.lineage.codeCommit?.slice(0, 10) ?? '—'),
             h('td', { class: 'mono' }, m.lineage.triggerEvent ?? '—'),
             h(

@@ -2,7 +2,7 @@ import type { FleetView } from '../../core/formats/fleet.ts'
 import type { Model, ModelDetail } from '../../core/formats/registry.ts'
 import type { RolloutView } from '../../core/formats/rollout.ts'
 import { api } from '../api.ts'
-import { sparkline } from '../charts.ts'
+import { sparkline } from '../sparkline.ts'
 import { h, note, replace } from '../dom.ts'
 import { can, type Me } from '../scopes.ts'
 
@@ -84,6 +84,9 @@ export async function render(root: HTMLElement, me: Me): Promise<void> {
     root,
     h('h1', {}, 'Models'),
     h('div', { class: 'toolbar' }, search),
-    models.length ? table : note('No models yet: publish one with `edgefleet publish`.'),
+    table,
+    models.length
+      ? null
+      : note('No models yet: publish one with `edgefleet publish`, or start the edge with `npm start`.'),
   )
 }

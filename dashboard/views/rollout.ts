@@ -1,5 +1,5 @@
 import type { Event as AuditEvent, ModelDetail } from '../../core/formats/registry.ts'
-import type { ArmView, RolloutStep, RolloutView } from '../../core/formats/rollout.ts'
+import type { ArmView, Guardrail, RolloutStep, RolloutView } from '../../core/formats/rollout.ts'
 import type { GuardrailResult, StepProgress } from '../../core/rollout/decide.ts'
 import type { SrmResult } from '../../core/rollout/srm.ts'
 import { api, apiOrNull, ApiError } from '../api.ts'
@@ -54,6 +54,27 @@ function timeline(v: RolloutView): HTMLElement {
         ),
     ),
   )
+}
+
+/** The configured guardrails before the first evaluation: limits known, nothing judged yet. */
+function pending(config: Guardrail[]): GuardrailResult[] {
+  return config.map((g) => ({
+    metric: g.metric,
+    status: 'not_judged',
+    reason: 'no_data',
+    value: null,
+    limit:
+      'maxDiff' in g && g.maxDiff !== undefined
+        ? g.maxDiff
+        : 'max' in g && g.max !== undefined
+          ? g.max
+          : 'maxRatio' in g
+            ? g.maxRatio
+            : 'minRatio' in g
+              ? g.minRatio
+              : 0,
+    stats: {},
+  }))
 }
 
 /** Guardrails: live value against its limit, with the sequential test's p-value. */
@@ -288,7 +309,7 @@ export async function render(root: HTMLElement, me: Me, [model]: string[]): Prom
             )
           : null,
         h('h3', {}, 'Guardrails'),
-        guardrails(ev?.guardrails ?? []),
+        guardrails(ev?.guardrails ?? pending((view.config as { guardrails?: Guardrail[] }).guardrails ?? [])),
         srmLine(ev?.srm ?? null),
         h('h3', {}, 'Per-arm statistics'),
         d ? arms(d.arms) : note('No statistics until the first evaluation.'),

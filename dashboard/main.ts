@@ -97,6 +97,10 @@ async function route(): Promise<void> {
   if (typeof cleanup === 'function') cleanup()
   cleanup = undefined
   if (!storedToken()) return signIn()
+  // A view's own options ride after `?` in the hash (range, rollout id); routes match the path before it.
+  const hashPath = location.hash.replace(/^#/, '').split('?')[0] || '/models'
+  // The view's code loads while the token is checked, not after.
+  const early = ROUTES.find(([re]) => re.test(hashPath))?.[1]().catch(() => undefined)
   if (!me) {
     try {
       me = await api<Me>('/v1/tokens/self')
@@ -105,8 +109,7 @@ async function route(): Promise<void> {
       return signIn('The stored token no longer works; sign in again.')
     }
   }
-  // A view's own options ride after `?` in the hash (range, rollout id); routes match the path before it.
-  let path = location.hash.replace(/^#/, '').split('?')[0] || '/models'
+  let path = hashPath
   if (path === '/models' && !can(me, 'registry:read')) path = '/fleet'
   const main = h('main', { id: 'view', tabindex: '-1' }, note('Loading…'))
   replace(app, nav(path), main)
@@ -114,13 +117,15 @@ async function route(): Promise<void> {
   if (!match) return replace(main, note(`No view at ${path}.`, 'error'))
   const started = performance.now()
   try {
-    const view = await match[1]()
+    const view = (path === hashPath ? await early : undefined) ?? (await match[1]())
     cleanup = await view.render(
       main,
       me,
       match[0]!.slice(1).filter((x) => x !== undefined),
     )
     performance.measure('edgefleet:view', { start: started })
+    // Navigation start → the first view drawn: the dashboard's first-render figure (bench/dashboard.bench.ts).
+    if (performance.getEntriesByName('edgefleet:first-render').length === 0) performance.mark('edgefleet:first-render')
   } catch (err) {
     replace(main, note(err instanceof Error ? err.message : String(err), 'error'))
   }

@@ -78,14 +78,8 @@ function cohortSection(c: FleetCohort, minDevices: number, first: boolean): HTML
   const charts = h(
     'div',
     { class: 'charts' },
-    timeChart({
-      title: 'Inferences and devices',
-      times,
-      lines: [
-        { label: 'inferences', values: val((p) => p.inferences) },
-        { label: 'devices', values: val((p) => p.devices) },
-      ],
-    }),
+    timeChart({ title: 'Inferences', times, lines: [{ label: 'inferences', values: val((p) => p.inferences) }] }),
+    timeChart({ title: 'Devices', times, lines: [{ label: 'devices', values: val((p) => p.devices) }] }),
     timeChart({
       title: 'Latency (ms)',
       times,

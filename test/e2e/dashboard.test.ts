@@ -1,10 +1,12 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { parse } from 'csv-parse/sync'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { binIndex } from '../../core/profile/bin.ts'
 import { chromiumArgs, chromiumPath } from '../helpers/chromium.ts'
 import { seededRandom } from '../helpers/random.ts'
-import { makeBatch, makeReport, minuteAgo, PROFILE } from '../helpers/telemetry.ts'
+import { makeBatch, makeReport, minuteAgo } from '../helpers/telemetry.ts'
 import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
 
 // The dashboard against a real local edge in a real Chromium at 1280×800: sign-in, models, a
@@ -14,6 +16,28 @@ import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../helpers/
 const MIN_DEVICES = 3
 const DEVICES = 6
 const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url))
+const root = fileURLToPath(new URL('../..', import.meta.url))
+// The demo model's reference profile (seattle-weather 2012) and the real days of 2015.
+const PROFILE = JSON.parse(readFileSync(`${root}demo/models/weather/profile.json`, 'utf8')) as {
+  features: Record<string, { edges: number[] }>
+}
+const DAYS_2015 = (
+  parse(readFileSync(`${root}node_modules/vega-datasets/data/seattle-weather.csv`), { columns: true }) as Record<
+    string,
+    string
+  >[]
+).filter((r) => r.date.startsWith('2015'))
+
+/** Histograms of some days binned on the profile's edges, as a device's telemetry reports them. */
+function histogramsOf(days: Record<string, string>[]): Record<string, { counts: number[]; missing: number }> {
+  return Object.fromEntries(
+    Object.entries(PROFILE.features).map(([name, f]) => {
+      const counts = new Array<number>(f.edges.length + 1).fill(0)
+      for (const d of days) counts[binIndex(f.edges, Number(d[name]))]++
+      return [name, { counts, missing: 0 }]
+    }),
+  )
+}
 
 let dev: WranglerDev
 let browser: Browser
@@ -83,12 +107,20 @@ beforeAll(async () => {
     await call<{ token: string }>('POST', '/v1/tokens', { name: 'viewer', scopes: ['telemetry:read', 'registry:read'] })
   ).token
   const appKey = (await call<{ token: string }>('POST', '/v1/tokens', { name: 'web', scopes: ['device'] })).token
-  // Devices of version 1 whose temp_max moved to its top bin while wind kept its reference shape.
+  // Devices of version 1 (profiled on 2012) that see the 365 days of 2015, spread over them and four
+  // minutes: 2015 was warmer (temp_max drifts) while the wind blew as before.
   const rand = seededRandom(42)
+  const slices = DEVICES * 4
   for (let d = 0; d < DEVICES; d++) {
-    const reports = Array.from({ length: 4 }, (_, i) =>
-      makeReport(rand, { model: 'weather', start: minuteAgo(2 + i * 3), drift: true, inferences: 60 }),
-    )
+    const reports = Array.from({ length: 4 }, (_, i) => {
+      const k = d * 4 + i
+      const days = DAYS_2015.slice(
+        Math.floor((k * DAYS_2015.length) / slices),
+        Math.floor(((k + 1) * DAYS_2015.length) / slices),
+      )
+      const report = makeReport(rand, { model: 'weather', start: minuteAgo(2 + i * 3), inferences: days.length })
+      return { ...report, features: histogramsOf(days), outputs: {} }
+    })
     const res = await fetch(`${dev.url}/v1/telemetry`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Edgefleet-Key': appKey },

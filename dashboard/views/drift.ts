@@ -41,6 +41,8 @@ function referenceChart(
       : [...profile.categories, 'other']
   const curCounts = current?.counts
   const curTotal = curCounts ? curCounts.reduce((a, b) => a + b, 0) || 1 : 1
+  // Bars are scaled to the largest share on either side, so a 20-bin histogram is still readable.
+  const scale = Math.max(1e-9, ...profile.counts.map((c) => c / total), ...(curCounts ?? []).map((c) => c / curTotal))
   return h(
     'div',
     { class: 'histo', 'data-testid': 'drift-histogram' },
@@ -59,11 +61,11 @@ function referenceChart(
         h(
           'span',
           { class: 'bar-track' },
-          h('span', { class: 'bar-fill ref', style: `width:${((c / total) * 100).toFixed(1)}%` }),
+          h('span', { class: 'bar-fill ref', style: `width:${((c / total / scale) * 100).toFixed(1)}%` }),
           curCounts
             ? h('span', {
                 class: 'bar-fill cur',
-                style: `width:${(((curCounts[i] ?? 0) / curTotal) * 100).toFixed(1)}%`,
+                style: `width:${(((curCounts[i] ?? 0) / curTotal / scale) * 100).toFixed(1)}%`,
               })
             : null,
         ),

@@ -85,7 +85,12 @@ function referenceChart(
  * the verdict is `drifted`. The row header holds the verdict over the whole range; a click opens
  * the reference histogram beside the current one.
  */
-export async function driftHeatmap(model: string, view: FleetView, key: CohortKey): Promise<HTMLElement> {
+export async function driftHeatmap(
+  model: string,
+  view: FleetView,
+  key: CohortKey,
+  canReadRegistry: boolean,
+): Promise<HTMLElement> {
   const whole = view.cohorts.find((c) => matches(c, key))
   const total = whole && !whole.total.suppressed ? whole.total : null
   const box = h(
@@ -119,7 +124,8 @@ export async function driftHeatmap(model: string, view: FleetView, key: CohortKe
       return { ...s, metrics: c ? c.total : null }
     }),
   )
-  const manifest = await api<Manifest>(`/v1/models/${model}/versions/${key.version}`)
+  // The reference histograms need registry:read; a telemetry-only token still gets the heatmap.
+  const manifest = canReadRegistry ? await api<Manifest>(`/v1/models/${model}/versions/${key.version}`) : null
   const detail = h(
     'div',
     { class: 'drift-detail' },
@@ -127,7 +133,7 @@ export async function driftHeatmap(model: string, view: FleetView, key: CohortKe
   )
   const show = (f: string) => {
     const s = total.features[f]
-    const ref = manifest.profile?.features[f]
+    const ref = manifest?.profile?.features[f]
     replace(
       detail,
       h('h3', {}, f),
@@ -136,7 +142,13 @@ export async function driftHeatmap(model: string, view: FleetView, key: CohortKe
         { class: 'sub' },
         `verdict ${s.reason.replaceAll('_', ' ')} · n ${s.n} (missing ${s.missing}) · JS ${num(s.js)} · PSI ${num(s.psi)} · KS ${num(s.ks)} · χ² p ${num(s.chi2_p, 4)}`,
       ),
-      ref ? referenceChart(ref, s) : note('The version has no reference profile for this feature.'),
+      ref
+        ? referenceChart(ref, s)
+        : note(
+            manifest
+              ? 'The version has no reference profile for this feature.'
+              : 'The reference histogram needs a token with registry:read.',
+          ),
     )
   }
   const table = h(

@@ -224,7 +224,7 @@ export async function render(root: HTMLElement, me: Me, params: string[]): Promi
     const sections = view.cohorts.map((c, i) =>
       cohortSection(c, view.minDevices, i === view.cohorts.indexOf(open[0] ?? view.cohorts[0])),
     )
-    const heat = await driftHeatmap(model, view, selected)
+    const heat = await driftHeatmap(model, view, selected, can(me, 'registry:read'))
     replace(body, h('div', { class: 'toolbar' }, h('label', {}, 'Drift of ', cohortPick)), heat, sections)
   }
   await draw()

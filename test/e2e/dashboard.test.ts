@@ -265,6 +265,25 @@ describe('dashboard', () => {
     }
   })
 
+  it('shows a telemetry:read token the fleet and its drift, and nothing of the registry or rollouts', async () => {
+    const telemetryOnly = (
+      await call<{ token: string }>('POST', '/v1/tokens', { name: 'analyst', scopes: ['telemetry:read'] })
+    ).token
+    const page = await openPage()
+    await page.goto(`${dev.url}/dashboard/#token=${telemetryOnly}`)
+    // Without registry:read there is no models list to start from: the fleet view asks for a model.
+    await page.getByLabel('Model').fill('weather')
+    await page.getByLabel('Model').press('Enter')
+    await page.getByTestId('drift-heatmap').waitFor()
+    expect(page.url()).toContain('#/fleet/weather')
+    expect(await page.getByTestId('drift-cell-temp_max').getAttribute('data-drifted')).toBe('true')
+    expect(await page.getByRole('link', { name: 'Models' }).count()).toBe(0)
+    expect(await page.locator('[data-testid^="rollout-action-"]').count()).toBe(0)
+    await page.getByTestId('drift-cell-temp_max').click()
+    await page.getByText('The reference histogram needs a token with registry:read.').waitFor()
+    await page.context().close()
+  })
+
   it('shows a read-only token no rollout buttons and no start form', async () => {
     const page = await openPage()
     await page.goto(`${dev.url}/dashboard/#token=${reader}`)

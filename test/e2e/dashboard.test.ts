@@ -128,6 +128,21 @@ beforeAll(async () => {
     })
     expect(res.status).toBe(202)
   }
+  // One device on version 2: below k, so its cohort must read as suppressed, never as "no data".
+  const lone = await fetch(`${dev.url}/v1/telemetry`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Edgefleet-Key': appKey },
+    body: JSON.stringify(
+      makeBatch('dev_dashboard_lone', [
+        {
+          ...makeReport(rand, { model: 'weather', version: 2, start: minuteAgo(3), inferences: 10 }),
+          features: histogramsOf(DAYS_2015.slice(0, 10)),
+          outputs: {},
+        },
+      ]),
+    ),
+  })
+  expect(lone.status).toBe(202)
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs })
 })
 
@@ -252,6 +267,7 @@ describe('dashboard', () => {
       expect(await page.getByTestId('drift-cell-wind').getAttribute('data-drifted')).toBe('false')
       expect(await page.getByTestId('latency-chart').locator('canvas').count()).toBeGreaterThan(0)
       expect(await page.getByTestId('backend-mix').textContent()).toMatch(/wasm/)
+      expect(await page.getByTestId('cohort-suppressed').textContent()).toContain(`k = ${MIN_DEVICES}`)
       await page.getByTestId('drift-cell-temp_max').click()
       await page.getByTestId('drift-histogram').waitFor()
       await shot(page, `fleet-${scheme}`)

@@ -47,7 +47,8 @@ export function timeChart(opts: {
       height: opts.height ?? 200,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      // Counts, durations and rates all start at 0, so a flat line never looks like a swing.
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [
         { ...axis },
         {

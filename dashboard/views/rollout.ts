@@ -2,11 +2,11 @@ import type { Event as AuditEvent, ModelDetail } from '../../core/formats/regist
 import type { ArmView, Guardrail, RolloutStep, RolloutView } from '../../core/formats/rollout.ts'
 import type { GuardrailResult, StepProgress } from '../../core/rollout/decide.ts'
 import type { SrmResult } from '../../core/rollout/srm.ts'
-import { api, apiOrNull, ApiError } from '../api.ts'
+import { api, apiOrNull } from '../api.ts'
 import { h, note, num, pct, replace, when } from '../dom.ts'
 import { can, type Me } from '../scopes.ts'
+import { confirmAction, type Action } from './rollout-dialog.ts'
 
-type Action = 'pause' | 'resume' | 'advance' | 'rollback' | 'promote'
 const ACTIONS: Action[] = ['pause', 'resume', 'advance', 'rollback', 'promote']
 
 /** Which manual actions the edge accepts in a status (edge/control: resume only when paused, none once ended). */
@@ -145,74 +145,6 @@ function srmLine(s: SrmResult | null): HTMLElement {
     { 'data-testid': 'srm', class: s.srm ? 'note error' : 'note' },
     `Sample-ratio check: ${s.reason.replace('_', ' ')} — observed ${s.observed.baseline} baseline / ${s.observed.candidate} candidate devices, expected candidate share ${pct(s.expectedShare)}, χ² ${num(s.statistic, 2)}, p ${num(s.pvalue, 4)}`,
   )
-}
-
-/** The confirmation dialog of a manual action, pinned to the step the page shows. */
-function confirmAction(model: string, v: RolloutView, action: Action, after: (msg: HTMLElement) => void): void {
-  const reason = h('input', {
-    type: 'text',
-    id: 'reason',
-    maxlength: 500,
-    placeholder: 'why (kept in the audit trail)',
-  })
-  const out = h('div', {})
-  const dialog = h(
-    'dialog',
-    { 'data-testid': 'confirm-dialog', 'aria-labelledby': 'confirm-title' },
-    h(
-      'form',
-      {
-        method: 'dialog',
-        onsubmit: async (e: SubmitEvent) => {
-          if ((e.submitter as HTMLButtonElement | null)?.value !== 'confirm') return
-          e.preventDefault()
-          try {
-            const body = { expectStep: v.step, ...(reason.value.trim() ? { reason: reason.value.trim() } : {}) }
-            await api<RolloutView>(`/v1/models/${model}/rollouts/${v.id}/${action}`, { method: 'POST', body })
-            dialog.close()
-            dialog.remove()
-            after(note(`${action} done.`))
-          } catch (err) {
-            const msg =
-              err instanceof ApiError && err.status === 409
-                ? `The rollout moved on since this page was loaded (it was at step ${v.step}, ${v.status}); nothing was changed. The edge said: ${err.message}. Reload to see where it stands now.`
-                : err instanceof Error
-                  ? err.message
-                  : String(err)
-            replace(out, note(msg, 'error'))
-          }
-        },
-      },
-      h('h2', { id: 'confirm-title' }, `${action[0].toUpperCase()}${action.slice(1)} rollout ${v.id}?`),
-      h(
-        'p',
-        {},
-        `Applies only if the rollout is still at step ${v.step} (${v.config && (v.config as { steps?: RolloutStep[] }).steps?.[v.step]?.percent}%).`,
-      ),
-      h('label', { for: 'reason' }, 'Reason'),
-      reason,
-      out,
-      h(
-        'div',
-        { class: 'toolbar' },
-        h('button', { value: 'cancel', type: 'submit' }, 'Cancel'),
-        h(
-          'button',
-          {
-            value: 'confirm',
-            type: 'submit',
-            class: action === 'rollback' ? 'danger' : 'primary',
-            'data-testid': 'confirm-action',
-          },
-          `Confirm ${action}`,
-        ),
-      ),
-    ),
-  )
-  dialog.addEventListener('close', () => dialog.remove())
-  document.body.append(dialog)
-  dialog.showModal()
-  reason.focus()
 }
 
 /** The rollout view: current (or a past one picked from the audit trail), its steps, statistics and controls. */

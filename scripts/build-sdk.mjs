@@ -18,9 +18,16 @@ import {
 import { gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
+import { buildDashboard } from './build-dashboard.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const out = `${root}dist/sdk`
+
+// The dashboard (public/dashboard/) is rebuilt every time: it takes well under a second.
+const dashboard = await buildDashboard()
+console.log(
+  `dashboard: public/dashboard/ ${(dashboard.reduce((a, f) => a + f.gzip, 0) / 1024).toFixed(1)} KB gzip in all`,
+)
 
 if (process.argv.includes('--if-stale')) {
   const sources = ['client', 'worker', 'core']

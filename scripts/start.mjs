@@ -78,6 +78,7 @@ try {
   console.log(`
 edgefleet is ready on ${url}${seeded ? ' (demo models seeded)' : ''}
   demo        ${demo}
+  dashboard   ${url}/dashboard/   (sign in with the admin token below)
   API         ${url}/v1   (OpenAPI: ${url}/openapi.json)
   health      ${url}/healthz
   SDK         ${url}/sdk/edgefleet.js

@@ -21,6 +21,8 @@ export const DriftSummary = z.object({
   /** Non-missing values counted, and missing ones. */
   n: Count,
   missing: Count,
+  /** The current histogram, binned like the reference profile (so a reader can overlay the two). */
+  counts: z.array(Count).optional(),
   psi: Stat,
   js: Stat,
   hellinger: Stat,

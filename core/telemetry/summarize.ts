@@ -112,6 +112,7 @@ function driftOf(
       out[name] = {
         n,
         missing: cur.missing,
+        counts: [...cur.counts],
         psi: null,
         js: null,
         hellinger: null,
@@ -129,6 +130,7 @@ function driftOf(
     out[name] = {
       n,
       missing: cur.missing,
+      counts: [...cur.counts],
       psi: finite(m.psi),
       js: finite(m.js),
       hellinger: finite(m.hellinger),

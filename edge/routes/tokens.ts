@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
-import { CreatedToken, CreateToken, Token } from '../../core/formats/registry.ts'
+import { CreatedToken, CreateToken, Scope, Token } from '../../core/formats/registry.ts'
 import { forgetAppKey, requireScope } from '../auth/middleware.ts'
 import { hashSecret, newSecret, newTokenId } from '../auth/secrets.ts'
 import { insertEvent } from '../db/events.ts'
@@ -62,6 +62,28 @@ tokens.openapi(
     responses: { 200: json(z.object({ tokens: z.array(Token) }), 'Every token, revoked ones included'), ...errors },
   }),
   async (c) => c.json({ tokens: await listTokens(c.env.DB) }, 200),
+)
+
+/** What the caller's own token may do, so a dashboard shows only the views and buttons it can use. */
+const SelfToken = z.object({
+  name: z.string(),
+  scopes: z.array(Scope),
+})
+
+tokens.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/tokens/self',
+    summary: "The calling token's name and scopes (any valid token)",
+    tags: ['tokens'],
+    security: bearer,
+    middleware: [requireScope(...Scope.options)] as const,
+    responses: { 200: json(SelfToken, 'The calling token'), ...errors },
+  }),
+  async (c) => {
+    const p = c.get('principal')
+    return c.json({ name: p.name, scopes: [...p.scopes] }, 200)
+  },
 )
 
 tokens.openapi(

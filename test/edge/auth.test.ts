@@ -112,6 +112,18 @@ describe('tokens', () => {
     expect(JSON.stringify(events)).not.toContain(t.token)
   })
 
+  it('tells any valid token its own name and scopes at /v1/tokens/self, and nothing without one', async () => {
+    const reader = await createToken('fleet-viewer', ['telemetry:read'])
+    const self = await api('GET', '/v1/tokens/self', { token: reader.token })
+    expect(self.status).toBe(200)
+    expect(await bodyOf(self)).toEqual({ name: 'fleet-viewer', scopes: ['telemetry:read'] })
+    expect(await bodyOf(await api('GET', '/v1/tokens/self'))).toEqual({ name: 'admin', scopes: ['admin'] })
+    expect((await api('GET', '/v1/tokens/self', { token: null })).status).toBe(401)
+    expect((await api('GET', '/v1/tokens/self', { token: 'nope' })).status).toBe(401)
+    await api('DELETE', `/v1/tokens/${reader.id}`)
+    expect((await api('GET', '/v1/tokens/self', { token: reader.token })).status).toBe(401)
+  })
+
   it('refuses an app key mixed with other scopes, and unknown scopes', async () => {
     const mixed = await api('POST', '/v1/tokens', { body: { name: 'x', scopes: ['device', 'registry:read'] } })
     expect(mixed.status).toBe(400)

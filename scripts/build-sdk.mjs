@@ -22,6 +22,12 @@ import * as esbuild from 'esbuild'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const out = `${root}dist/sdk`
 
+// The API reference page (public/api/index.html) runs Scalar's standalone bundle, served from here
+// (never a CDN); copied whenever missing or from another version of the pinned package.
+const scalar = `${root}node_modules/@scalar/api-reference/dist/browser/standalone.js`
+const scalarCopy = `${root}public/api/scalar.js`
+if (!existsSync(scalarCopy) || statSync(scalarCopy).size !== statSync(scalar).size) copyFileSync(scalar, scalarCopy)
+
 if (process.argv.includes('--if-stale')) {
   const sources = ['client', 'worker', 'core']
     .flatMap((d) =>
@@ -100,5 +106,7 @@ writeFileSync(`${out}/worker.js`, workerCode)
 const assets = `${root}public/sdk`
 rmSync(assets, { recursive: true, force: true })
 mkdirSync(assets, { recursive: true })
-for (const file of readdirSync(out)) if (file.endsWith('.js')) copyFileSync(`${out}/${file}`, `${assets}/${file}`)
+// worker.js stays in dist/sdk only: the client module carries it inlined, nothing fetches it.
+for (const file of readdirSync(out))
+  if (file.endsWith('.js') && file !== 'worker.js') copyFileSync(`${out}/${file}`, `${assets}/${file}`)
 console.log(`sdk: ${out}/edgefleet.js ${size(`${out}/edgefleet.js`)}; worker ${size(`${out}/worker.js`)}`)

@@ -26,7 +26,8 @@ export function addRouteIndex(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: 'get',
       path: '/v1',
-      summary: 'The routes of this API, and where its OpenAPI description and reference are',
+      summary: 'Route index',
+      description: 'Every route (method, path, summary), and where the OpenAPI description and its reference page are.',
       tags: ['health'],
       responses: { 200: json(RouteIndex, 'The route index') },
     }),

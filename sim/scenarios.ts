@@ -29,8 +29,8 @@ export interface Scenario {
   look: { path: string; what: string }[]
 }
 
-/** Devices per arm a step waits for: half the fleet, at least one. */
-const perArm = (devices: number) => Math.max(1, Math.floor(devices / 2))
+/** Devices per arm a step waits for: a quarter of the fleet (a 50% split by hash is rarely exact), at least one. */
+const perArm = (devices: number) => Math.max(1, Math.floor(devices / 4))
 
 /** The scenario of that name, for model `model`. */
 export function scenario(name: ScenarioName, model: string): Scenario {
@@ -68,8 +68,9 @@ export function scenario(name: ScenarioName, model: string): Scenario {
           candidate,
           mode: 'canary',
           steps: [
-            { percent: 50, minMinutes: 0, minDevices: perArm(devices), minInferences: 50 },
-            { percent: 100, minMinutes: 0, minDevices: perArm(devices), minInferences: 50 },
+            // More inferences per step than the accuracy guardrail needs labels: it is judged before the step ends.
+            { percent: 50, minMinutes: 0, minDevices: perArm(devices), minInferences: 200 },
+            { percent: 100, minMinutes: 0, minDevices: perArm(devices), minInferences: 200 },
           ],
           guardrails: [
             { metric: 'accuracy', minRatio: 0.9, minLabeled: 30 },
@@ -89,7 +90,7 @@ export function scenario(name: ScenarioName, model: string): Scenario {
       return {
         name,
         years: [2012, 2013],
-        candidate: { kind: 'retrained', trainYears: [2012, 2013] },
+        candidate: { kind: 'retrained', trainYears: [2013, 2014] },
         // One long step: the candidate stays in shadow for the whole run.
         rollout: (candidate, devices, minutes) => ({
           candidate,

@@ -26,7 +26,8 @@ const out = `${root}dist/sdk`
 // (never a CDN); copied whenever missing or from another version of the pinned package.
 const scalar = `${root}node_modules/@scalar/api-reference/dist/browser/standalone.js`
 const scalarCopy = `${root}public/api/scalar.js`
-if (!existsSync(scalarCopy) || statSync(scalarCopy).size !== statSync(scalar).size) copyFileSync(scalar, scalarCopy)
+if (existsSync(scalar) && (!existsSync(scalarCopy) || statSync(scalarCopy).size !== statSync(scalar).size))
+  copyFileSync(scalar, scalarCopy)
 
 if (process.argv.includes('--if-stale')) {
   const sources = ['client', 'worker', 'core']

@@ -5,7 +5,16 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', '.wrangler/', 'public/sdk/', 'worker-configuration.d.ts', 'bench/out/'],
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.wrangler/',
+      'public/sdk/',
+      'public/api/scalar.js',
+      'test/artifacts/',
+      'worker-configuration.d.ts',
+      'bench/out/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -4,6 +4,7 @@ import { EdgefleetError } from '../core/errors.ts'
 import type { AppEnv } from './env.ts'
 import { corsPolicy } from './http/cors.ts'
 import { onError, onNotFound, validationHook } from './http/errors.ts'
+import { addRouteIndex } from './routes/route-index.ts'
 import { aliases } from './routes/aliases.ts'
 import { artifacts } from './routes/artifacts.ts'
 import { assign } from './routes/assign.ts'
@@ -50,6 +51,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
     tokens,
   ])
     app.route('/', routes)
+
+  addRouteIndex(app)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

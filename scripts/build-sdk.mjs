@@ -29,6 +29,13 @@ console.log(
   `dashboard: public/dashboard/ ${(dashboard.reduce((a, f) => a + f.gzip, 0) / 1024).toFixed(1)} KB gzip in all`,
 )
 
+// The API reference page (public/api/index.html) runs Scalar's standalone bundle, served from here
+// (never a CDN); copied whenever missing or from another version of the pinned package.
+const scalar = `${root}node_modules/@scalar/api-reference/dist/browser/standalone.js`
+const scalarCopy = `${root}public/api/scalar.js`
+if (existsSync(scalar) && (!existsSync(scalarCopy) || statSync(scalarCopy).size !== statSync(scalar).size))
+  copyFileSync(scalar, scalarCopy)
+
 if (process.argv.includes('--if-stale')) {
   const sources = ['client', 'worker', 'core']
     .flatMap((d) =>
@@ -140,7 +147,9 @@ writeFileSync(`${out}/worker-tfjs.js`, tfjsCode)
 const assets = `${root}public/sdk`
 rmSync(assets, { recursive: true, force: true })
 mkdirSync(assets, { recursive: true })
-for (const file of readdirSync(out)) if (file.endsWith('.js')) copyFileSync(`${out}/${file}`, `${assets}/${file}`)
+// worker*.js stay in dist/sdk only: the client's chunks carry them inlined, nothing fetches them.
+for (const file of readdirSync(out))
+  if (file.endsWith('.js') && !file.startsWith('worker')) copyFileSync(`${out}/${file}`, `${assets}/${file}`)
 console.log(
   `sdk: ${out}/edgefleet.js ${size(`${out}/edgefleet.js`)}; ONNX worker ${size(`${out}/worker.js`)}; tfjs engine ${size(`${out}/worker-tfjs.js`)}`,
 )

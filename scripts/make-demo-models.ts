@@ -36,6 +36,8 @@ const days = year(2015).map((r) =>
 )
 mkdirSync(`${root}public/demo/data`, { recursive: true })
 writeFileSync(`${root}public/demo/data/seattle-weather-2015.json`, `[\n${days.join(',\n')}\n]\n`)
+// The page draws the reference histograms next to what it fed the model.
+writeFileSync(`${root}public/demo/data/weather-profile.json`, json(model.profile))
 const m = model.metrics
 console.log(
   `weather: ${m.train_rows} rows of 2012, training accuracy ${m.train_accuracy.toFixed(3)} (majority baseline ${m.majority_baseline.toFixed(3)}), ${model.onnx.length} bytes → ${out}`,

@@ -3,6 +3,9 @@
 // migrations, serves, and on an empty registry seeds the demo: the pinned engine runtime files, the
 // `weather` and `vad` models (alias production) and an app key for the demo page at /demo/.
 //   PORT=8788 EDGEFLEET_STATE_DIR=/tmp/ef node scripts/start.mjs   (tests: never 8787, never .wrangler/state)
+// Options: --simulate[=scenario] also runs a small simulated fleet (sim/, default scenario drift, 6
+// devices for 10 minutes) so the dashboard has something to show; --min-devices N lowers the fleet
+// view's k-anonymity threshold (TELEMETRY_MIN_DEVICES, 5 by default) for this local edge.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -22,6 +25,17 @@ const env = {
 const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
 const persist = stateOverride ? ['--persist-to', stateOverride] : []
 const url = `http://127.0.0.1:${port}`
+const args = process.argv.slice(2)
+const simulateArg = args.find((a) => a === '--simulate' || a.startsWith('--simulate='))
+const simulateScenario = simulateArg ? (simulateArg.split('=')[1] ?? 'drift') : null
+const minDevicesAt = args.indexOf('--min-devices')
+const minDevices = minDevicesAt >= 0 ? args[minDevicesAt + 1] : undefined
+if (minDevices !== undefined && !/^[1-9][0-9]*$/.test(minDevices)) {
+  console.error('edgefleet: --min-devices takes a whole number ≥ 1')
+  process.exit(2)
+}
+const SIMULATED_DEVICES = process.env.SIMULATE_DEVICES ?? '6'
+const SIMULATED_MINUTES = process.env.SIMULATE_MINUTES ?? '10'
 
 // The published local default; the Worker refuses it when ENVIRONMENT is "production".
 const DEV_ADMIN_TOKEN = 'ef_dev_admin_token_local_only'
@@ -41,6 +55,7 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1)
 
 console.log(`\nedgefleet is starting on ${url}`)
 const vars = ['--var', 'ENVIRONMENT:development', '--var', `EDGEFLEET_ADMIN_TOKEN:${adminToken}`]
+if (minDevices) vars.push('--var', `TELEMETRY_MIN_DEVICES:${minDevices}`)
 const inspector = process.env.INSPECTOR_PORT ? ['--inspector-port', process.env.INSPECTOR_PORT] : []
 const dev = spawn(
   process.execPath,
@@ -59,7 +74,13 @@ const dev = spawn(
   ],
   { cwd: root, env, stdio: 'inherit' },
 )
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal))
+/** The simulated fleet of --simulate, once started. */
+let fleet = null
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.on(signal, () => {
+    fleet?.kill(signal)
+    dev.kill(signal)
+  })
 // A failed set-up (exitCode 1) outlives wrangler's own clean exit after we stop it.
 dev.on('exit', (code, signal) => process.exit(process.exitCode || (code ?? (signal ? 1 : 0))))
 
@@ -77,9 +98,10 @@ try {
   )
   console.log(`
 edgefleet is ready on ${url}${seeded ? ' (demo models seeded)' : ''}
+  home        ${url}/
   demo        ${demo}
   dashboard   ${url}/dashboard/   (sign in with the admin token below)
-  API         ${url}/v1   (OpenAPI: ${url}/openapi.json)
+  API         ${url}/v1   (its routes as JSON; reference ${url}/api/, OpenAPI ${url}/openapi.json)
   health      ${url}/healthz
   SDK         ${url}/sdk/edgefleet.js
   models      ${models.join(', ') || 'none'}
@@ -88,10 +110,39 @@ edgefleet is ready on ${url}${seeded ? ' (demo models seeded)' : ''}
   CLI         export EDGEFLEET_URL=${url} EDGEFLEET_TOKEN=${adminToken}
   state       ${stateDir}
 `)
+  if (simulateScenario) startFleet(simulateScenario, appKey)
 } catch (e) {
   console.error(`edgefleet: ${e instanceof Error ? e.message : e}`)
   dev.kill('SIGTERM')
   process.exitCode = 1
+}
+
+/** Runs `npm run simulate` against this edge in the background, its lines prefixed with [fleet]. */
+function startFleet(scenario, appKey) {
+  console.log(
+    `starting a simulated fleet: ${SIMULATED_DEVICES} devices, scenario ${scenario}, ${SIMULATED_MINUTES} minutes (SIMULATE_DEVICES, SIMULATE_MINUTES)`,
+  )
+  fleet = spawn(
+    process.execPath,
+    [
+      join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+      join(root, 'scripts', 'simulate.ts'),
+      ...['--url', url, '--token', adminToken, '--app-key', appKey, '--scenario', scenario],
+      ...['--devices', SIMULATED_DEVICES, '--minutes', SIMULATED_MINUTES, '--concurrency', '3'],
+    ],
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  const prefix = (stream, out) => {
+    let rest = ''
+    stream.on('data', (d) => {
+      const lines = (rest + d).split('\n')
+      rest = lines.pop()
+      for (const line of lines) out.write(`[fleet] ${line}\n`)
+    })
+  }
+  prefix(fleet.stdout, process.stdout)
+  prefix(fleet.stderr, process.stderr)
+  fleet.on('exit', (code) => console.log(`[fleet] the simulated fleet ${code === 0 ? 'is done' : `exited ${code}`}`))
 }
 
 async function waitForHealth(timeoutMs) {

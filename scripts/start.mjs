@@ -7,6 +7,7 @@
 // devices for 10 minutes) so the dashboard has something to show; --min-devices N lowers the fleet
 // view's k-anonymity threshold (TELEMETRY_MIN_DEVICES, 5 by default) for this local edge.
 import { spawn, spawnSync } from 'node:child_process'
+import { connect } from 'node:net'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -41,6 +42,15 @@ const SIMULATED_MINUTES = process.env.SIMULATE_MINUTES ?? '10'
 const DEV_ADMIN_TOKEN = 'ef_dev_admin_token_local_only'
 const adminToken = process.env.EDGEFLEET_ADMIN_TOKEN || DEV_ADMIN_TOKEN
 
+// Another process on the port (often another edge) would answer our health check and take the seed:
+// stop before anything is built, seeded or started.
+if (await portInUse(Number(port))) {
+  console.error(
+    `edgefleet: port ${port} on 127.0.0.1 is already in use (another edge?): stop it, or start on another port: PORT=8788 npm start`,
+  )
+  process.exit(1)
+}
+
 const build = spawnSync(process.execPath, [join(root, 'scripts', 'build-sdk.mjs'), '--if-stale'], {
   cwd: root,
   stdio: 'inherit',
@@ -49,9 +59,15 @@ if (build.status !== 0) process.exit(build.status ?? 1)
 const migrate = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', ...persist], {
   cwd: root,
   env,
-  stdio: 'inherit',
+  encoding: 'utf8',
 })
-if (migrate.status !== 0) process.exit(migrate.status ?? 1)
+if (migrate.status !== 0) {
+  // Quiet when it works; everything wrangler said when it does not.
+  process.stderr.write(`${migrate.stdout ?? ''}${migrate.stderr ?? ''}`)
+  process.exit(migrate.status ?? 1)
+}
+const applied = (migrate.stdout.match(/\d{4}_\w+\.sql\s*│\s*✅/g) ?? []).length
+console.log(applied > 0 ? `D1 migrations applied` : 'D1 migrations: up to date')
 
 console.log(`\nedgefleet is starting on ${url}`)
 const vars = ['--var', 'ENVIRONMENT:development', '--var', `EDGEFLEET_ADMIN_TOKEN:${adminToken}`]
@@ -72,8 +88,9 @@ const dev = spawn(
     '--show-interactive-dev-session=false',
     ...vars,
   ],
-  { cwd: root, env, stdio: 'inherit' },
+  { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
 )
+const devLog = quietWrangler(dev)
 /** The simulated fleet of --simulate, once started. */
 let fleet = null
 for (const signal of ['SIGINT', 'SIGTERM'])
@@ -100,7 +117,7 @@ try {
 edgefleet is ready on ${url}${seeded ? ' (demo models seeded)' : ''}
   home        ${url}/
   demo        ${demo}
-  dashboard   ${url}/dashboard/   (sign in with the admin token below)
+  dashboard   ${url}/dashboard/   (sign in with the token printed below)
   API         ${url}/v1   (its routes as JSON; reference ${url}/api/, OpenAPI ${url}/openapi.json)
   health      ${url}/healthz
   SDK         ${url}/sdk/edgefleet.js
@@ -110,11 +127,67 @@ edgefleet is ready on ${url}${seeded ? ' (demo models seeded)' : ''}
   CLI         export EDGEFLEET_URL=${url} EDGEFLEET_TOKEN=${adminToken}
   state       ${stateDir}
 `)
+  devLog.ready()
   if (simulateScenario) startFleet(simulateScenario, appKey)
 } catch (e) {
+  devLog.dump()
   console.error(`edgefleet: ${e instanceof Error ? e.message : e}`)
   dev.kill('SIGTERM')
   process.exitCode = 1
+}
+
+/** Whether something on this machine already listens on 127.0.0.1:`port`. */
+function portInUse(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/**
+ * wrangler dev's output, quiet until the ready banner: its own banner, binding table and request logs
+ * of the seeding are held back (shown only if start-up fails), errors go through at once, and the
+ * noise of a machine without internet (the `Request.cf` fetch failing with ENOTFOUND, its stack) and
+ * the update notice are dropped. After the banner, request logs and errors go through as wrangler writes them.
+ */
+function quietWrangler(child) {
+  const held = []
+  let quiet = true
+  let inStack = false
+  const noise = (line) => {
+    if (/Request\.cf|ENOTFOUND|getaddrinfo|update available/.test(line)) return (inStack = true)
+    if (inStack && /^\s+at /.test(line)) return true
+    inStack = false
+    return false
+  }
+  const onLines = (stream, out) => {
+    let rest = ''
+    stream.on('data', (d) => {
+      const lines = (rest + d).split('\n')
+      rest = lines.pop()
+      for (const line of lines) {
+        if (noise(line)) continue
+        if (!quiet || /✘|\bERROR\b|^Error/.test(line)) out.write(`${line}\n`)
+        else held.push(line)
+      }
+    })
+  }
+  onLines(child.stdout, process.stdout)
+  onLines(child.stderr, process.stderr)
+  return {
+    ready: () => (quiet = false),
+    dump: () =>
+      process.stderr.write(
+        held
+          .slice(-60)
+          .map((l) => `${l}\n`)
+          .join(''),
+      ),
+  }
 }
 
 /** Runs `npm run simulate` against this edge in the background, its lines prefixed with [fleet]. */

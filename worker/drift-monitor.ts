@@ -1,5 +1,5 @@
 import { EdgefleetError } from '../core/errors.ts'
-import { binnedVerdict, DEFAULT_DRIFT_POLICY, type DriftPolicy } from '../core/drift/policy.ts'
+import { binnedVerdict, LOCAL_DRIFT_POLICY, type DriftPolicy } from '../core/drift/policy.ts'
 import type { FeatureProfile, Profile } from '../core/formats/profile.ts'
 import { binIndexPadded, padEdges } from '../core/profile/bin.ts'
 import type { HistogramCounts } from '../core/profile/histogram.ts'
@@ -87,7 +87,7 @@ export class DriftMonitor {
     this.#totals = new Float64Array(offset)
     this.#collected = new Float64Array(offset)
     this.#loadedAt = options.now
-    this.#policy = options.policy ?? DEFAULT_DRIFT_POLICY
+    this.#policy = { ...LOCAL_DRIFT_POLICY, ...options.policy }
     this.#current = new Uint32Array(offset)
     this.at(options.now)
   }

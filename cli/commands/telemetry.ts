@@ -52,7 +52,14 @@ export function telemetryCommand(io: Io): Command {
 export function formatFleetView(view: FleetView): string {
   const head = `${view.model}  ${formatTime(view.from)} → ${formatTime(view.to)}  by ${view.granularity}, cohorts under ${view.minDevices} devices suppressed`
   if (view.cohorts.length === 0) return `${head}\n\nno telemetry in this range\n`
-  return [head, ...view.cohorts.map(formatCohort)].join('\n\n') + '\n'
+  const blocks = [head, ...view.cohorts.map(formatCohort)]
+  if (view.cohorts.every((c) => c.total.suppressed))
+    blocks.push(
+      `telemetry exists for ${count(view.cohorts.length, 'cohort')}, each from fewer than ${view.minDevices} devices, ` +
+        `so none is shown (k-anonymity). For local work, start the edge with a lower k: ` +
+        '`npm start -- --min-devices 1` (TELEMETRY_MIN_DEVICES).',
+    )
+  return blocks.join('\n\n') + '\n'
 }
 
 function cohortName(c: FleetCohort): string {

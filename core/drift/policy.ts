@@ -37,6 +37,20 @@ export const DEFAULT_DRIFT_POLICY: DriftPolicy = Object.freeze({
   minCount: 1,
 })
 
+/**
+ * Fewest observations a device's rolling window needs before it gives a verdict of its own: below it the
+ * chi-squared approximation (about 5 expected per bin over a profile's ~20 bins) and the JS distance's
+ * noise floor make any verdict noise, so the answer is `insufficient_data`. The fleet, summing many
+ * devices, uses DEFAULT_DRIFT_POLICY.
+ */
+export const LOCAL_MIN_OBSERVATIONS = 100
+
+/** The on-device verdict policy: the defaults, with LOCAL_MIN_OBSERVATIONS. */
+export const LOCAL_DRIFT_POLICY: DriftPolicy = Object.freeze({
+  ...DEFAULT_DRIFT_POLICY,
+  minCount: LOCAL_MIN_OBSERVATIONS,
+})
+
 /** Why a verdict came out as it did. */
 export type DriftReason = 'drifted' | 'no_drift' | 'insufficient_data'
 

@@ -1,7 +1,7 @@
 // `npm start` as a user runs it (node scripts/start.mjs), on a free port and a temp state folder: it
 // seeds an empty registry, serves the API, the SDK and the demo page from one `wrangler dev`, and
 // the demo predicts in a real Chromium. A restart over the same state seeds nothing and keeps the key.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -54,7 +54,7 @@ async function start(timeoutMs = 200_000): Promise<Started> {
   }
   const field = (re: RegExp) => log.match(re)?.[1] ?? ''
   const banner = {
-    adminToken: field(/admin token (\S+)/),
+    adminToken: field(/^  admin token (\S+)/m),
     appKey: field(/app key\s+(\S+)/),
     demo: field(/demo\s+(http\S+)/),
     seeded: /demo models seeded/.test(log),
@@ -183,6 +183,33 @@ describe('npm start on an empty state', () => {
       rmSync(profile, { recursive: true, force: true })
     }
   }, 240_000)
+
+  it('a second start on a port in use stops at once with one clear line, touching nothing', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'edgefleet-start-other-'))
+    try {
+      const second = spawnSync(process.execPath, ['scripts/start.mjs'], {
+        cwd: root,
+        env: { ...process.env, PORT: String(port), EDGEFLEET_STATE_DIR: other, NO_COLOR: '1' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
+      expect(second.status).toBe(1)
+      expect(second.stderr.trim()).toBe(
+        `edgefleet: port ${port} on 127.0.0.1 is already in use (another edge?): stop it, or start on another port: PORT=8788 npm start`,
+      )
+      expect(second.stdout).not.toContain('ready')
+      const tokens = (await (await admin('/v1/tokens')).json()) as { tokens: { name: string }[] }
+      expect(tokens.tokens.filter((t) => t.name.startsWith('demo'))).toHaveLength(1)
+    } finally {
+      rmSync(other, { recursive: true, force: true })
+    }
+  })
+
+  it('prints the ready banner without wrangler noise: no second banner, update notice or ENOTFOUND stack', () => {
+    const log = server!.output()
+    expect(log).toContain('edgefleet is ready on')
+    expect(log).not.toMatch(/update available|ENOTFOUND|Request\.cf|Using fallback value|⛅️/)
+  })
 
   it('a restart over the same state seeds nothing and reuses the app key', async () => {
     const first = server!.banner

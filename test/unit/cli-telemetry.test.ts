@@ -136,6 +136,19 @@ describe('edgefleet telemetry', () => {
     expect(out.join('\n')).not.toContain('output')
   })
 
+  it('says that telemetry exists when every cohort is under k, and how to lower k for local work', async () => {
+    const suppressed = fleetView.cohorts.find((c: { total: { suppressed: boolean } }) => c.total.suppressed)
+    edge.fleetViews.set('seattle-weather', { ...fleetView, cohorts: [suppressed, suppressed] })
+    const r = await cli('telemetry', 'seattle-weather')
+    expect(r.code).toBe(0)
+    expect(r.out).toContain(
+      'telemetry exists for 2 cohorts, each from fewer than 5 devices, so none is shown (k-anonymity). ' +
+        'For local work, start the edge with a lower k: `npm start -- --min-devices 1` (TELEMETRY_MIN_DEVICES).',
+    )
+    edge.fleetViews.set('seattle-weather', { ...fleetView, cohorts: [] })
+    expect((await cli('telemetry', 'seattle-weather')).out).toContain('no telemetry in this range')
+  })
+
   it('--json prints the FleetView; --version, --since and --granularity shape the query', async () => {
     const r = await cli(
       'telemetry',

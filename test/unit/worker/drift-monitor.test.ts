@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { binnedVerdict, pValuesEqual } from '../../../core/drift/policy.ts'
+import { binnedVerdict, LOCAL_MIN_OBSERVATIONS, pValuesEqual } from '../../../core/drift/policy.ts'
 import type { Profile } from '../../../core/formats/profile.ts'
 import { categoryIndex, categoryLookup } from '../../../core/profile/bin.ts'
 import { buildProfile } from '../../../core/profile/build.ts'
@@ -122,6 +122,17 @@ describe('DriftMonitor', () => {
     // Totals since load keep everything.
     const all = monitor.collect().features.x
     expect(all.counts.reduce((a, b) => a + b, 0)).toBe(15 + 2)
+  })
+
+  it('gives no verdict on a handful of predictions: insufficient_data until the window holds 100 observations', () => {
+    const monitor = new DriftMonitor(seattleProfile(), { now: T0 })
+    const temp = monitor.channel('features', 'temp_max')
+    const hot = seattle.numeric.temp_max.cur.map((v: number) => v + 15)
+    for (let i = 0; i < 3; i++) monitor.add(temp, hot[i])
+    expect(monitor.report(T0).features.temp_max).toMatchObject({ n: 3, drifted: false, reason: 'insufficient_data' })
+    expect(monitor.report(T0).drifted).toEqual([])
+    for (let i = 3; i < LOCAL_MIN_OBSERVATIONS; i++) monitor.add(temp, hot[i])
+    expect(monitor.report(T0).features.temp_max).toMatchObject({ n: 100, drifted: true, reason: 'drifted' })
   })
 
   it('reports the verdict of core binnedVerdict under the given policy', () => {

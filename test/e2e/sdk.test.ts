@@ -344,6 +344,24 @@ describe('the browser SDK against a real edge', () => {
     await page.close()
   })
 
+  it('a page on another origin imports the SDK from the edge itself, as the README shows (CORS on /sdk/*)', async () => {
+    const res = await fetch(`${dev.url}/sdk/edgefleet.js`, { headers: { Origin: site.url } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('access-control-allow-origin')).toBe('*')
+    await res.arrayBuffer()
+    const page = await openPage()
+    // A module script of the page itself (not code the test runner transforms) imports the edge's SDK.
+    await page.addScriptTag({
+      type: 'module',
+      content: `import('${dev.url}/sdk/edgefleet.js').then((m) => (window.importedSdk = typeof m.createFleet), (e) => (window.importedSdk = 'failed: ' + e.message))`,
+    })
+    const loaded = await page
+      .waitForFunction(() => (globalThis as any).importedSdk, undefined, { timeout: 30_000 })
+      .then((h) => h.jsonValue())
+    expect(loaded).toBe('function')
+    await page.close()
+  })
+
   it('an ONNX model loads without TensorFlow.js; the first tfjs model brings the tfjs engine, once', async () => {
     const page = await openPage()
     const sdkFiles: string[] = []

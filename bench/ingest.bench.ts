@@ -109,7 +109,7 @@ try {
       body: typeof body === 'string' ? body : JSON.stringify(body),
     })
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
-    return res.json() as Promise<any>
+    return res.json() as Promise<Record<string, unknown>>
   }
   const numeric = () => ({
     type: 'numeric',
@@ -215,7 +215,17 @@ end
   }
 
   // Workers types are not in this (Node) program's scope: the stub is used through RPC only.
-  const ns: any = await mf.getDurableObjectNamespace('TELEMETRY_SHARD')
+  interface ShardStats {
+    batches: number
+    raw: number
+    minuteCells: number
+    commits: { groups: number; parts: number }
+  }
+  interface ShardNamespace {
+    idFromName(name: string): unknown
+    get(id: unknown): { inspect(): Promise<ShardStats> }
+  }
+  const ns = (await mf.getDurableObjectNamespace('TELEMETRY_SHARD')) as unknown as ShardNamespace
   for (let i = 0; i < SHARDS; i++) {
     const s = await ns.get(ns.idFromName(`${typical.model}:${i}`)).inspect()
     console.log(

@@ -54,7 +54,7 @@ async function start(timeoutMs = 200_000): Promise<Started> {
   }
   const field = (re: RegExp) => log.match(re)?.[1] ?? ''
   const banner = {
-    adminToken: field(/^  admin token (\S+)/m),
+    adminToken: field(/^ {2}admin token (\S+)/m),
     appKey: field(/app key\s+(\S+)/),
     demo: field(/demo\s+(http\S+)/),
     seeded: /demo models seeded/.test(log),

@@ -1,4 +1,4 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { env, runInDurableObject } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { RolloutView } from '../../core/formats/rollout.ts'
 import type { ModelControl } from '../../edge/control/model-control.ts'

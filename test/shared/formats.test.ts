@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type * as z from 'zod'
 import * as F from '../../core/formats/index.ts'
-import { DDSketch } from '../../core/sketch/index.ts'
 import { parseSketch } from '../../core/sketch/parse.ts'
 import assignmentInvalid from '../vectors/formats/assignment.invalid.json'
 import assignmentValid from '../vectors/formats/assignment.valid.json'

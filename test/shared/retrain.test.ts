@@ -11,7 +11,6 @@ import {
 } from '../../core/telemetry/retrain.ts'
 import { signWebhook, verifyWebhook } from '../../core/webhook/signature.ts'
 
-const HOUR = 3_600_000
 const NOW = Date.UTC(2026, 10, 26, 12, 7) // 12:07 UTC
 const GRACE = 5 * 60_000
 

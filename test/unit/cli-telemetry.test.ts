@@ -4,7 +4,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import { run } from '../../cli/main.ts'
 import { FakeEdge, runCli, useFakeEdge } from '../helpers/fake-edge.ts'
 
 const vectors = (name: string) =>

@@ -443,7 +443,10 @@ function schemaKeys(schema: z.ZodType): Set<string> {
     const def = (s as { _zod?: { def?: Record<string, unknown> } })._zod?.def
     if (!def) return
     if (def.type === 'object')
-      for (const [k, v] of Object.entries(def.shape as Record<string, unknown>)) (keys.add(k), walk(v))
+      for (const [k, v] of Object.entries(def.shape as Record<string, unknown>)) {
+        keys.add(k)
+        walk(v)
+      }
     for (const k of ['innerType', 'element', 'valueType', 'in', 'out', 'schema']) if (def[k]) walk(def[k])
     for (const o of (def.options as unknown[] | undefined) ?? []) walk(o)
   }

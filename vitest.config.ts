@@ -2,7 +2,7 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-worker
 import { playwright } from '@vitest/browser-playwright'
 import { defaultClientConditions } from 'vite'
 import { defineConfig } from 'vitest/config'
-import { chromiumArgs, chromiumPath } from './test/helpers/chromium.ts'
+import { chromiumArgs, chromiumPath } from './scripts/lib/chromium.ts'
 
 const requireChromium = './test/helpers/require-chromium.ts'
 const shared = 'test/shared/**/*.test.ts'

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import * as esbuild from 'esbuild'
 import { chromium } from 'playwright-core'
-import { chromiumArgs, chromiumPath } from '../test/helpers/chromium.ts'
-import { E2E_ADMIN_TOKEN, startWranglerDev } from '../test/helpers/wrangler-dev.ts'
+import { chromiumArgs, chromiumPath } from '../scripts/lib/chromium.ts'
+import { E2E_ADMIN_TOKEN, startWranglerDev } from '../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const libs = `${root}bench/out/chart-libs`

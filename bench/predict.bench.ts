@@ -8,7 +8,7 @@
  */
 import { chromium } from 'playwright-core'
 import { createServer } from 'vite'
-import { chromiumArgs, chromiumPath } from '../test/helpers/chromium.ts'
+import { chromiumArgs, chromiumPath } from '../scripts/lib/chromium.ts'
 
 const root = new URL('..', import.meta.url).pathname
 const isolation = {

@@ -4,7 +4,7 @@
  * alone, `⌈ln(x) / ln γ⌉` (the floor: no sketch can skip the log). Run with `npm run bench -- sketch`.
  */
 import { DDSketch } from '../core/sketch/index.ts'
-import { seededNormal, seededRandom } from '../test/helpers/random.ts'
+import { seededNormal, seededRandom } from '../scripts/lib/random.ts'
 import { compare, finish } from './harness.ts'
 
 const N = 1_000_000

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { DDSketch } from '../core/sketch/index.ts'
-import { seededNormal, seededRandom } from '../test/helpers/random.ts'
+import { seededNormal, seededRandom } from './lib/random.ts'
 
 const normal = seededNormal(seededRandom(20240501))
 const lognormal = Array.from({ length: 50 }, () => Math.round(Math.exp(3 + normal()) * 1000) / 1000)

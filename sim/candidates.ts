@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { trainLda } from '../trainer/lda.ts'
-import { seededRandom, shuffled } from './random.ts'
+import { seededRandom, shuffled } from '../scripts/lib/random.ts'
 import type { WeatherDay } from './weather-days.ts'
 
 const bin = fileURLToPath(new URL('../bin/edgefleet.js', import.meta.url))

@@ -1,9 +1,9 @@
 import { chromium, type Browser } from 'playwright-core'
-import { chromiumArgs, chromiumPath } from './chromium.ts'
+import { chromiumArgs, chromiumPath } from '../scripts/lib/chromium.ts'
 import { publishCandidate } from './candidates.ts'
 import { SimDevice } from './device.ts'
 import { EdgeAdmin, type RolloutState } from './edge-admin.ts'
-import { seededRandom, shuffled } from './random.ts'
+import { seededRandom, shuffled } from '../scripts/lib/random.ts'
 import { scenario as scenarioOf, type ScenarioName } from './scenarios.ts'
 import { weatherDays } from './weather-days.ts'
 

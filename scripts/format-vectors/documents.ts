@@ -11,7 +11,7 @@ import type { FeatureProfile, Profile, Report, Signature } from '../../core/form
 import { buildProfile, FeatureHistogram, numericProfile } from '../../core/profile/index.ts'
 import { DDSketch } from '../../core/sketch/index.ts'
 import type { SketchJson } from '../../core/sketch/index.ts'
-import { seededNormal, seededRandom } from '../../test/helpers/random.ts'
+import { seededNormal, seededRandom } from '../lib/random.ts'
 
 const root = new URL('../../', import.meta.url)
 const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex')

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest'
 import { createFleet } from '../../client/fleet.ts'
 import { PageEdge, WORKER_URL, weatherAssignment } from './support/page-edge.ts'
 import { seattleRows, weatherRecord } from './support/seattle.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 
 describe('createFleet({telemetry: {dp}})', () => {
   test('refuses bad privacy settings at once', () => {

@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest'
 import { openDatabase } from '../../client/db.ts'
 import { downloadVerified, PIECE_BYTES, RESUMABLE_MIN_BYTES, sha256Hex } from '../../client/download.ts'
 import { PartialDownloads } from '../../client/partials.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 
 const SIZE = RESUMABLE_MIN_BYTES + 2 * PIECE_BYTES + 12_345
 const URL_ = 'https://edge.test/v1/artifacts/big'

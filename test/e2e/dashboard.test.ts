@@ -4,10 +4,10 @@ import { parse } from 'csv-parse/sync'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { binIndex } from '../../core/profile/bin.ts'
-import { chromiumArgs, chromiumPath } from '../helpers/chromium.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { chromiumArgs, chromiumPath } from '../../scripts/lib/chromium.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { makeBatch, makeReport, minuteAgo } from '../helpers/telemetry.ts'
-import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 // The dashboard against a real local edge in a real Chromium at 1280×800: sign-in, models, a
 // rollout started from the form and rolled back from its button, drift read from posted telemetry,

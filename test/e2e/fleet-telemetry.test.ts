@@ -14,7 +14,7 @@ import { seededWeatherRows } from '../helpers/weather-rows.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
 import { openSdkPage, telemetryQueueState } from '../helpers/sdk-page.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
-import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const WEATHER = join(root, 'demo', 'models', 'weather')

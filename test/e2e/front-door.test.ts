@@ -7,9 +7,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumArgs, chromiumPath } from '../helpers/chromium.ts'
+import { chromiumArgs, chromiumPath } from '../../scripts/lib/chromium.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
-import { startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+import { startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const WEATHER = join(root, 'demo', 'models', 'weather')

@@ -13,10 +13,10 @@ import { launchChromium } from '../helpers/browser.ts'
 import { seededWeatherRows } from '../helpers/weather-rows.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
 import { slowClassifier } from '../helpers/onnx-model.ts'
-import { seededDeviceIds, seededRandom } from '../helpers/random.ts'
+import { seededDeviceIds, seededRandom } from '../../scripts/lib/random.ts'
 import { openSdkPage } from '../helpers/sdk-page.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
-import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const WEATHER = join(root, 'demo', 'models', 'weather')

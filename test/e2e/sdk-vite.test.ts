@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../helpers/browser.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
-import { freePort, startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+import { freePort, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js')

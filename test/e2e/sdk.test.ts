@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { RUNTIME_FILES } from '../../core/runtime-files.ts'
 import { launchChromium } from '../helpers/browser.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
-import { seededNormal, seededRandom } from '../helpers/random.ts'
+import { seededNormal, seededRandom } from '../../scripts/lib/random.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
-import { startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+import { startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const SILERO = `${root}node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx`

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FleetView } from '../../core/formats/fleet.ts'
 import { simulate } from '../../sim/simulate.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
-import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const WEATHER = join(root, 'demo', 'models', 'weather')

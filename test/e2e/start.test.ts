@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../helpers/browser.ts'
-import { freePort } from '../helpers/wrangler-dev.ts'
+import { freePort } from '../../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const LABELS = ['drizzle', 'fog', 'rain', 'snow', 'sun']

@@ -16,11 +16,11 @@ import { Batch } from '../../core/formats/telemetry.ts'
 import { launchChromium } from '../helpers/browser.ts'
 import { cli, createAppKey } from '../helpers/edge-seed.ts'
 import { linearClassifier } from '../helpers/onnx-model.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { recordingProxy, type RecordingProxy } from '../helpers/recording-proxy.ts'
 import { openSdkPage, telemetryQueueState } from '../helpers/sdk-page.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
-import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const MIN_DEVICES = 2

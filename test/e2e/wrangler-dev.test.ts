@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts'
+import { startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 describe('wrangler dev on a free port', () => {
   let dev: WranglerDev

@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:test'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, resetState, sha256, snapshot, upload } from './api.ts'
 
 const rand = seededRandom(5)

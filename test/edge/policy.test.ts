@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { PolicyView } from '../../core/formats/policy.ts'
 import { verifyWebhook } from '../../core/webhook/signature.ts'
 import type { ModelControl } from '../../edge/control/model-control.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, resetState } from './api.ts'
 import { appKey, makeBatch, makeReport, postBatch, setupModel } from './telemetry-fixtures.ts'
 

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, createModel, resetState, sha256, snapshot, upload } from './api.ts'
 
 const rand = seededRandom(42)

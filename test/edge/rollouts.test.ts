@@ -2,7 +2,7 @@ import { env, runInDurableObject } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { RolloutView } from '../../core/formats/rollout.ts'
 import type { ModelControl } from '../../edge/control/model-control.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, resetState, snapshot, upload } from './api.ts'
 import {
   alarmAt,

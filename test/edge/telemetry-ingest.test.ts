@@ -2,7 +2,7 @@ import { env, SELF } from 'cloudflare:test'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { deviceKey } from '../../core/telemetry/device-set.ts'
 import { shardOf, shardStub } from '../../edge/telemetry/ingest.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, resetState } from './api.ts'
 import { appKey, gzip, makeBatch, makeReport, minuteAgo, postBatch, setupModel } from './telemetry-fixtures.ts'
 

@@ -10,7 +10,7 @@ import { estimatesOf } from '../../core/telemetry/aggregate.ts'
 import { readFleet } from '../../edge/telemetry/fleet.ts'
 import { shardOf, shardStub } from '../../edge/telemetry/ingest.ts'
 import type { TelemetryShard } from '../../edge/telemetry/shard.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, resetState } from './api.ts'
 import { appKey, makeBatch, makeReport, minuteAgo, postBatch, setupModel } from './telemetry-fixtures.ts'
 

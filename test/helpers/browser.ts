@@ -1,5 +1,5 @@
 import { chromium, type BrowserContext } from 'playwright-core'
-import { chromiumArgs, chromiumPath } from './chromium.ts'
+import { chromiumArgs, chromiumPath } from '../../scripts/lib/chromium.ts'
 
 /**
  * A real Chromium with a persistent profile folder (IndexedDB survives `close()` and a relaunch on

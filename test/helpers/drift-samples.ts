@@ -1,4 +1,4 @@
-import { seededRandom } from './random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 
 /**
  * A sample the drift fixtures store as a recipe instead of data (scripts/make-drift-fixtures.py).

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { E2E_ADMIN_TOKEN, type WranglerDev } from './wrangler-dev.ts'
+import { E2E_ADMIN_TOKEN, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 const bin = fileURLToPath(new URL('../../bin/edgefleet.js', import.meta.url))
 

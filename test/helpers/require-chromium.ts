@@ -5,7 +5,7 @@
  * `npm run test:unit` and `npm run test:edge` work on a machine without Chromium.
  */
 import { existsSync } from 'node:fs'
-import { chromiumPath } from './chromium.ts'
+import { chromiumPath } from '../../scripts/lib/chromium.ts'
 
 /** Throws, naming the fix, when the Chromium these suites drive is not installed. */
 export default function requireChromium(): void {

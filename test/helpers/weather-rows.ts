@@ -1,4 +1,4 @@
-import { seededNormal, seededRandom } from './random.ts'
+import { seededNormal, seededRandom } from '../../scripts/lib/random.ts'
 
 /** One day of the demo weather model's numeric features. */
 export type WeatherRow = Record<'precipitation' | 'temp_max' | 'temp_min' | 'wind', number>

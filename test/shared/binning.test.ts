@@ -2,7 +2,7 @@
 // (workerd) and the CLI (Node). Expected indexes come from numpy's searchsorted(side='right').
 import { describe, expect, it } from 'vitest'
 import { binIndexPadded, padEdges } from '../../core/profile/bin.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { binIndex, categoryIndex, categoryKey, categoryLookup, FeatureHistogram } from '../../core/profile/index.ts'
 import vectors from '../vectors/binning.json'
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { bucketOf, bucketThreshold, inPercent, murmur3x86_32 } from '../../core/bucket.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import file from '../vectors/bucket.json'
 
 type Vector = [string, string, string, number, number, number, boolean]

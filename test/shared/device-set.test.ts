@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { DEVICE_SET_EXACT_LIMIT, DeviceSet, deviceKey } from '../../core/telemetry/device-set.ts'
 import { HLL_RELATIVE_ERROR } from '../../core/telemetry/hyperloglog.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 
 const ids = (n: number, offset = 0) =>
   Array.from({ length: n }, (_, i) => `dev_${(i + offset).toString(36).padStart(8, '0')}`)

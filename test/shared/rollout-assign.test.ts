@@ -3,7 +3,7 @@ import { EdgefleetError } from '../../core/errors.ts'
 import { RolloutConfig, type RolloutState } from '../../core/formats/rollout.ts'
 import { armOf, isTargeted } from '../../core/rollout/assign.ts'
 import { isActive, nextState } from '../../core/rollout/machine.ts'
-import { seededDeviceIds as seededDevices } from '../helpers/random.ts'
+import { seededDeviceIds as seededDevices } from '../../scripts/lib/random.ts'
 
 const STEPS = [1, 5, 25, 50, 100]
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { RateMoments } from '../../core/formats/rollout.ts'
 import { logMixtureLR, mixtureSprt, momentsOf, normalCdf } from '../../core/rollout/sequential.ts'
-import { seededNormal, seededRandom } from '../helpers/random.ts'
+import { seededNormal, seededRandom } from '../../scripts/lib/random.ts'
 
 const ALPHA = 0.05
 

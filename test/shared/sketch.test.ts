@@ -3,7 +3,7 @@ import { isEdgefleetError } from '../../core/errors.ts'
 import type { SketchJson } from '../../core/sketch/index.ts'
 import { DDSketch, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE } from '../../core/sketch/index.ts'
 import { parseSketch } from '../../core/sketch/parse.ts'
-import { seededNormal, seededRandom } from '../helpers/random.ts'
+import { seededNormal, seededRandom } from '../../scripts/lib/random.ts'
 import golden from '../vectors/sketch-golden.json'
 
 const ALPHA = 0.01

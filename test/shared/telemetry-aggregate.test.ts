@@ -16,7 +16,7 @@ import {
 import { deviceKey } from '../../core/telemetry/device-set.ts'
 import { combinePoints, mergePoints, summarizePoint, toPoint } from '../../core/telemetry/series.ts'
 import { summarize } from '../../core/telemetry/summarize.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { makeReport, PROFILE } from '../helpers/telemetry.ts'
 
 const T0 = Date.UTC(2026, 10, 26, 10, 0)

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createEdgeClient } from '../../cli/edge-client.ts'
 import { FakeEdge, runCli, useFakeEdge } from '../helpers/fake-edge.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { linearClassifier } from '../helpers/onnx-model.ts'
 import { formatBytes } from '../../cli/units.ts'
 

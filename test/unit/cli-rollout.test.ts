@@ -9,7 +9,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { guardOption, secondsDurationOption, stepsOption, targetOption } from '../../cli/rollout-flags.ts'
 import type { DeviceSample } from '../helpers/fake-rollouts.ts'
 import { FakeEdge, runCli, useFakeEdge } from '../helpers/fake-edge.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'edgefleet-rollout-'))
 const file = (name: string) => join(dir, name)

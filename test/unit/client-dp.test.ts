@@ -11,7 +11,7 @@ import type { ReportTarget } from '../../client/telemetry/report-builder.ts'
 import { TelemetryProcessor } from '../../client/telemetry/processor.ts'
 import { createTransport } from '../../client/telemetry/transport.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { makeReport, PROFILE } from '../helpers/telemetry.ts'
 
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0)

@@ -9,7 +9,7 @@ import { ReportBuilder, type ReportTarget } from '../../client/telemetry/report-
 import { TelemetryProcessor } from '../../client/telemetry/processor.ts'
 import { createTransport } from '../../client/telemetry/transport.ts'
 import type { ModelOutput, StatsDelta } from '../../worker/protocol.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0)
 const TARGET: ReportTarget = {

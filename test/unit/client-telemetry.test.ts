@@ -11,7 +11,7 @@ import { TelemetryProcessor } from '../../client/telemetry/processor.ts'
 import { BACKOFF_MAX_MS, backoffMs, createTransport, parseRetryAfter } from '../../client/telemetry/transport.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
 import { PROFILE } from '../helpers/telemetry.ts'
-import { seededRandom } from '../helpers/random.ts'
+import { seededRandom } from '../../scripts/lib/random.ts'
 
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0)
 const TARGET: ReportTarget = {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { pValuesEqual } from '../../core/drift/index.ts'
 import { kolmogorovSf, ksTwoSample } from '../../core/stats/index.ts'
 import { generateSample, type SampleSpec } from '../helpers/drift-samples.ts'
-import { seededNormal, seededRandom } from '../helpers/random.ts'
+import { seededNormal, seededRandom } from '../../scripts/lib/random.ts'
 import ksFx from '../vectors/drift-ks.json'
 
 describe('two-sample KS, heavy vectors (scipy ks_2samp, method auto)', () => {

@@ -19,7 +19,7 @@ import {
   quantileLevels,
   quantileSorted,
 } from '../../core/profile/index.ts'
-import { seededNormal, seededRandom } from '../helpers/random.ts'
+import { seededNormal, seededRandom } from '../../scripts/lib/random.ts'
 import quantileVectors from '../vectors/profile-quantiles.json'
 
 const seattleCsv = fileURLToPath(new URL('../../node_modules/vega-datasets/data/seattle-weather.csv', import.meta.url))

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { DDSketch, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE } from '../../core/sketch/index.ts'
 import { parseSketch } from '../../core/sketch/parse.ts'
-import { seededNormal, seededRandom } from '../helpers/random.ts'
+import { seededNormal, seededRandom } from '../../scripts/lib/random.ts'
 
 const ALPHA = 0.01
 const GRID = [0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1]

@@ -1,4 +1,4 @@
-import { seededNormal, seededRandom } from '../../helpers/random.ts'
+import { seededNormal, seededRandom } from '../../../scripts/lib/random.ts'
 import type { TensorData } from '../../../worker/protocol.ts'
 
 /** Seeded test inputs and tensor comparisons. */

@@ -7,7 +7,7 @@ import { FeatureHistogram } from '../../../core/profile/histogram.ts'
 import { categoryKey } from '../../../core/profile/values.ts'
 import { CategoryCodes } from '../../../worker/category-codes.ts'
 import { DriftMonitor } from '../../../worker/drift-monitor.ts'
-import { seededNormal, seededRandom } from '../../helpers/random.ts'
+import { seededNormal, seededRandom } from '../../../scripts/lib/random.ts'
 import seattle from '../../vectors/drift-seattle.json'
 
 const MINUTE = 60_000

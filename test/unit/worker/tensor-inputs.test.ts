@@ -3,7 +3,7 @@ import type { TensorInfo } from '../../../worker/engines/engine.ts'
 import type { TensorData } from '../../../worker/protocol.ts'
 import { checkTensorInputs } from '../../../worker/tensor-inputs.ts'
 import { sampleCount, summarizeSample } from '../../../worker/tensor-summary.ts'
-import { seededNormal, seededRandom } from '../../helpers/random.ts'
+import { seededNormal, seededRandom } from '../../../scripts/lib/random.ts'
 
 const specs: TensorInfo[] = [
   { name: 'input', dtype: 'float32', dims: [null, null] },

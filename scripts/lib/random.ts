@@ -1,3 +1,8 @@
+/**
+ * @module
+ * Seeded randomness for tests, benchmarks, fixture scripts and the simulator, so every run replays.
+ */
+
 /** A seeded PRNG (mulberry32) so every randomized test replays exactly. Returns floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0
@@ -24,4 +29,14 @@ export function seededDeviceIds(n: number, seed: number): string[] {
   const rand = seededRandom(seed)
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   return Array.from({ length: n }, () => Array.from({ length: 22 }, () => alphabet[Math.floor(rand() * 64)]).join(''))
+}
+
+/** A seeded Fisher–Yates shuffle (a new array). */
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j], out[i]]
+  }
+  return out
 }

@@ -33,7 +33,7 @@ export function confirmAction(model: string, v: RolloutView, action: Action, aft
           } catch (err) {
             const msg =
               err instanceof ApiError && err.status === 409
-                ? `The rollout moved on since this page was loaded (it was at step ${v.step}, ${v.status}); nothing was changed. The edge said: ${err.message}. Reload to see where it stands now.`
+                ? `The rollout moved on since this page was loaded (it was at step ${v.step + 1}, ${v.status}); nothing was changed. The edge said: ${err.message}. Reload to see where it stands now.`
                 : err instanceof Error
                   ? err.message
                   : String(err)
@@ -45,7 +45,7 @@ export function confirmAction(model: string, v: RolloutView, action: Action, aft
       h(
         'p',
         {},
-        `Applies only if the rollout is still at step ${v.step} (${v.config && (v.config as { steps?: RolloutStep[] }).steps?.[v.step]?.percent}%).`,
+        `Applies only if the rollout is still at step ${v.step + 1} (${v.config && (v.config as { steps?: RolloutStep[] }).steps?.[v.step]?.percent}%).`,
       ),
       h('label', { for: 'reason' }, 'Reason'),
       reason,

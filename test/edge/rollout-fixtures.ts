@@ -63,6 +63,8 @@ export interface ArmReport {
   errors?: number
   /** Every inference took this long (ms). */
   latencyMs?: number
+  /** A shadow report's comparison with the primary it ran behind. */
+  shadow?: { compared: number; agreed: number; meanAbsDiff: number }
 }
 
 /** A report as a device in the arm sends it (seeded histograms, chosen counts and latency). */
@@ -77,7 +79,13 @@ export function armReport(rand: () => number, o: ArmReport): Report {
   })
   const latency = new DDSketch()
   latency.add(o.latencyMs ?? 4, base.counts.inferences)
-  return { ...base, counts: { ...base.counts, errors: o.errors ?? 0 }, fallbacks: {}, latency: latency.toJSON() }
+  return {
+    ...base,
+    counts: { ...base.counts, errors: o.errors ?? 0 },
+    fallbacks: {},
+    latency: latency.toJSON(),
+    ...(o.shadow ? { shadow: o.shadow } : {}),
+  }
 }
 
 /** Each device sends one report (one batch); every batch must be accepted. */

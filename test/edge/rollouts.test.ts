@@ -371,6 +371,78 @@ describe('the rollout state machine (ModelControl alarms on synthetic arm statis
     ).toBe(201)
   })
 
+  it('an A/B test holds its split, shows per-arm figures, and a person promotes the winner', async () => {
+    const r = await start({ mode: 'ab', steps: [{ percent: 50, minDevices: 3 }], guardrails: [] })
+    const minute = Math.floor(Date.now() / MIN) * MIN
+    const rand = seededRandom(23)
+    const common = { model, rollout: r.id, start: minute }
+    await sendReports(key, devicesIn(r.id, 50, 'candidate', 5, 'ab'), rand, {
+      ...common,
+      arm: 'candidate',
+      version: candidate,
+      latencyMs: 3,
+    })
+    await sendReports(key, devicesIn(r.id, 50, 'baseline', 5, 'ab'), rand, {
+      ...common,
+      arm: 'baseline',
+      version: 1,
+      latencyMs: 6,
+      errors: 2,
+    })
+    await alarmAt(model, r.stepStartedAt + 10 * MIN)
+    const held = await current()
+    // An A/B split never moves by itself, however long it runs.
+    expect(held).toMatchObject({ status: 'running', step: 0, percent: 50, lastDecision: { action: 'hold' } })
+    expect(held.lastDecision!.arms.candidate).toMatchObject({ version: candidate, devices: 5 })
+    expect(held.lastDecision!.arms.baseline).toMatchObject({ version: 1, devices: 5 })
+    const promoted = await api('POST', `/v1/models/${model}/rollouts/${r.id}/promote`, {
+      body: { expectStep: 0, reason: 'candidate wins on latency and errors' },
+    })
+    expect(promoted.status).toBe(200)
+    expect(await bodyOf(promoted)).toMatchObject({ status: 'promoted' })
+    const detail = await bodyOf(await api('GET', `/v1/models/${model}`))
+    expect(detail.aliases.production).toBe(candidate)
+    const [event] = await eventsOf(model, 'rollout.promoted')
+    expect(event).toMatchObject({ actor: 'admin', details: { reason: 'candidate wins on latency and errors' } })
+  })
+
+  it('in shadow mode judges the candidate by the shadow-role reports of its arm: disagreement rolls it back', async () => {
+    const r = await start({
+      mode: 'shadow',
+      shadowSampleRate: 1,
+      guardrails: [{ metric: 'shadow_disagreement', max: 0.05, minDevices: 5 }],
+    })
+    const minute = Math.floor(Date.now() / MIN) * MIN
+    const rand = seededRandom(17)
+    const devices = devicesIn(r.id, 20, 'candidate', 6, 's')
+    // The candidate arm reports twice: its primary (the baseline version) and the shadow it ran behind it.
+    await sendReports(key, devices, rand, { model, rollout: r.id, arm: 'candidate', version: 1, start: minute })
+    await sendReports(key, devices, rand, {
+      model,
+      rollout: r.id,
+      arm: 'candidate',
+      version: candidate,
+      role: 'shadow',
+      start: minute,
+      shadow: { compared: 20, agreed: 14, meanAbsDiff: 0.3 },
+    })
+    await sendReports(key, devicesIn(r.id, 20, 'baseline', 6, 's'), rand, {
+      model,
+      rollout: r.id,
+      arm: 'baseline',
+      version: 1,
+      start: minute,
+    })
+    await alarmAt(model, r.stepStartedAt + 30_000)
+    const now = await current()
+    expect(now).toMatchObject({ status: 'rolled_back', reason: 'guardrail:shadow_disagreement' })
+    const guardrails = now.lastDecision!.evidence.guardrails as { metric: string; status: string; value: number }[]
+    const shadow = guardrails.find((g) => g.metric === 'shadow_disagreement')
+    expect(shadow).toMatchObject({ status: 'breach', limit: 0.05 })
+    // 6 of 20 comparisons disagreed on every candidate device.
+    expect(shadow!.value).toBeCloseTo(0.3, 6)
+  })
+
   it('rolls back on a latency breach (3× p95): candidate share 0 at once, reason and evidence in the event', async () => {
     const r = await start({ guardrails: [{ metric: 'latency_p95', maxRatio: 1.2 }] })
     const minute = Math.floor(Date.now() / MIN) * MIN

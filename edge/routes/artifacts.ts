@@ -34,6 +34,23 @@ const immutableHeaders = (sha256: string): Record<string, string> => ({
   'Cross-Origin-Resource-Policy': 'cross-origin',
 })
 
+/** The upload's declared size: `length_required` without a Content-Length, `too_large` above the limit. */
+function declaredSize(header: string | undefined): number {
+  if (header === undefined || !/^\d+$/.test(header))
+    throw new EdgefleetError('length_required', 'uploads need a Content-Length header')
+  const size = Number(header)
+  if (size > MAX_ARTIFACT_BYTES)
+    throw new EdgefleetError('too_large', `an artifact is at most ${MAX_ARTIFACT_BYTES} bytes (got ${size})`)
+  return size
+}
+
+/** The upload responses both artifact routes share besides their 200/201. */
+const uploadRefusals = {
+  ...errors,
+  411: json(z.unknown(), 'Content-Length is required: `length_required`'),
+  413: json(z.unknown(), 'Larger than the upload limit: `too_large`'),
+}
+
 /** `/v1/artifacts/:sha256`: content-addressed model and runtime files in R2. */
 export const artifacts = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
 
@@ -49,20 +66,13 @@ artifacts.openapi(
     responses: {
       200: json(StoredArtifact, 'The bytes were already stored'),
       201: json(StoredArtifact, 'Stored'),
-      ...errors,
-      411: json(z.unknown(), 'Content-Length is required: `length_required`'),
+      ...uploadRefusals,
       412: json(z.unknown(), 'With `If-None-Match: *`: the bytes are already stored (`precondition_failed`)'),
-      413: json(z.unknown(), 'Larger than the upload limit: `too_large`'),
     },
   }),
   async (c) => {
     const { sha256 } = c.req.valid('param')
-    const declared = c.req.header('Content-Length')
-    if (declared === undefined || !/^\d+$/.test(declared))
-      throw new EdgefleetError('length_required', 'uploads need a Content-Length header')
-    const size = Number(declared)
-    if (size > MAX_ARTIFACT_BYTES)
-      throw new EdgefleetError('too_large', `an artifact is at most ${MAX_ARTIFACT_BYTES} bytes (got ${size})`)
+    const size = declaredSize(c.req.header('Content-Length'))
     if (c.req.header('If-None-Match')?.trim() === '*' && (await c.env.ARTIFACTS.head(artifactKey(sha256))))
       throw new EdgefleetError('precondition_failed', 'these bytes are already stored')
     const body = c.req.raw.body ?? new Blob([]).stream()
@@ -88,19 +98,12 @@ artifacts.openapi(
     responses: {
       200: json(StoredVariant, 'This encoding was already stored'),
       201: json(StoredVariant, 'Stored'),
-      ...errors,
-      411: json(z.unknown(), 'Content-Length is required: `length_required`'),
-      413: json(z.unknown(), 'Larger than the upload limit: `too_large`'),
+      ...uploadRefusals,
     },
   }),
   async (c) => {
     const { sha256, encoding } = c.req.valid('param')
-    const declared = c.req.header('Content-Length')
-    if (declared === undefined || !/^\d+$/.test(declared))
-      throw new EdgefleetError('length_required', 'uploads need a Content-Length header')
-    const size = Number(declared)
-    if (size > MAX_ARTIFACT_BYTES)
-      throw new EdgefleetError('too_large', `an artifact is at most ${MAX_ARTIFACT_BYTES} bytes (got ${size})`)
+    const size = declaredSize(c.req.header('Content-Length'))
     const body = c.req.raw.body ?? new Blob([]).stream()
     const stored = await putVariant(c.env.ARTIFACTS, sha256, encoding, body, size, crypto.randomUUID())
     return c.json({ sha256, encoding, size: stored.size, created: stored.created }, stored.created ? 201 : 200)

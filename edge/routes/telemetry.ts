@@ -8,6 +8,7 @@ import { requireScope } from '../auth/middleware.ts'
 import { getModel } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
+import { decimalInt } from '../http/params.ts'
 import { bucketMs, fleetView } from '../telemetry/fleet.ts'
 import { acceptBatch } from '../telemetry/ingest.ts'
 import { modelParam } from './models.ts'
@@ -34,14 +35,9 @@ const batchRef = { $ref: '#/components/schemas/TelemetryBatch' }
 const MAX_RANGE_MS = { minute: 24 * 3_600_000, hour: 31 * 24 * 3_600_000 } as const
 
 const FleetQuery = z.object({
-  from: z.coerce
-    .number()
-    .int()
-    .nonnegative()
-    .optional()
-    .describe('Start (ms since epoch, inclusive); default: `to` − 24 h'),
-  to: z.coerce.number().int().nonnegative().optional().describe('End (ms since epoch, exclusive); default: now'),
-  version: z.coerce.number().int().positive().optional(),
+  from: decimalInt().optional().describe('Start (ms since epoch, inclusive); default: `to` − 24 h'),
+  to: decimalInt().optional().describe('End (ms since epoch, exclusive); default: now'),
+  version: decimalInt({ min: 1 }).optional(),
   granularity: Granularity.default('hour'),
 })
 

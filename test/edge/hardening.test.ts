@@ -155,7 +155,7 @@ describe('aliases under concurrency', () => {
     ])
     for (const [from, to] of moves) expect(from).not.toBe(to)
     // The events chain: each move starts where the one before it ended.
-    moves.forEach(([from]: number[], i: number) => expect(from).toBe(i === 0 ? null : moves[i - 1][1]))
+    moves.forEach(([from], i) => expect(from).toBe(i === 0 ? null : moves[i - 1][1]))
     // Each answer's `previous` is a state the alias really held, and the real moves are exactly the events.
     const real = answers.filter((a) => a.previous !== a.version).map((a) => [a.previous, a.version])
     expect(real.sort()).toEqual([...moves].sort())

@@ -13,6 +13,7 @@ import { SCHEDULE_SCHEMA } from '../do/schedule.ts'
  * - `agg`: one aggregate (core/telemetry/aggregate.ts, JSON) per cohort cell — (version, role,
  *   rollout, arm, grain, start), grain `minute` or `hour`;
  * - `device_stats`: per-device sums per cell, for reports inside a rollout (guardrails);
+ * - `refusals`: refused telemetry per minute, model and reason (used by the one REFUSALS_SHARD object);
  * - `schedule`: jobs of the one alarm (compact, rollup, retention).
  */
 export const SHARD_SCHEMA = [
@@ -32,6 +33,10 @@ export const SHARD_SCHEMA = [
      compared INTEGER NOT NULL, agreed INTEGER NOT NULL, labeled INTEGER NOT NULL, correct INTEGER NOT NULL,
      PRIMARY KEY (rollout, arm, version, role, grain, start, device_key)) WITHOUT ROWID`,
   'CREATE INDEX IF NOT EXISTS device_stats_start ON device_stats (start)',
+  // Refused telemetry per minute, model and reason (only in the REFUSALS_SHARD object, edge/telemetry/refusals.ts).
+  `CREATE TABLE IF NOT EXISTS refusals (
+     minute INTEGER NOT NULL, model TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
+     PRIMARY KEY (minute, model, reason)) WITHOUT ROWID`,
   SCHEDULE_SCHEMA,
 ]
 

@@ -3,6 +3,7 @@ import { Schedule } from '../do/schedule.ts'
 import { applyRetention, compactRaw, hasStoredData, rollupMinutes } from './compaction.ts'
 import { telemetryConfig, type TelemetryConfig } from './config.ts'
 import { readDeviceStats, readShard, type DeviceStatsRow, type ShardCohort, type ShardQuery } from './shard-read.ts'
+import type { RefusalRow } from './refusals.ts'
 import { ensureShardSchema, HOUR } from './shard-store.ts'
 
 /** One model's reports from one device batch, as the Worker hands it to a shard. */
@@ -86,6 +87,38 @@ export class TelemetryShard extends DurableObject<Env> {
   /** Per-device sums of rollout reports over a range (for rollout guardrails). */
   deviceStats(q: { from: number; to: number; rollout?: string }): DeviceStatsRow[] {
     return readDeviceStats(this.sql, q, this.now(), this.cfg.rollupAfterMs)
+  }
+
+  /** Adds refusal counts (the REFUSALS_SHARD object only) and forgets those past retention. */
+  addRefusals(rows: RefusalRow[]): void {
+    const now = this.now()
+    this.ctx.storage.transactionSync(() => {
+      for (const r of rows)
+        this.sql.exec(
+          `INSERT INTO refusals (minute, model, reason, count) VALUES (?1, ?2, ?3, ?4)
+           ON CONFLICT (minute, model, reason) DO UPDATE SET count = count + excluded.count`,
+          r.minute,
+          r.model,
+          r.reason,
+          r.count,
+        )
+      this.sql.exec('DELETE FROM refusals WHERE minute < ?1', now - this.cfg.retentionMs)
+    })
+  }
+
+  /** Refusal counts per model and reason over [from, to), of one model or of all. */
+  refusals(q: { from: number; to: number; model?: string }): RefusalRow[] {
+    const filters = ['minute >= ?1', 'minute < ?2']
+    const args: unknown[] = [q.from, q.to]
+    if (q.model !== undefined) filters.push(`model = ?${args.push(q.model)}`)
+    return this.sql
+      .exec<{ model: string; reason: string; count: number; minute: number }>(
+        `SELECT MIN(minute) AS minute, model, reason, TOTAL(count) AS count FROM refusals WHERE ${filters.join(' AND ')}
+         GROUP BY model, reason ORDER BY model, reason`,
+        ...args,
+      )
+      .toArray()
+      .map((r) => ({ minute: r.minute, model: r.model, reason: r.reason, count: r.count }))
   }
 
   /** Row counts of every table and the scheduled jobs (operations and tests). */

@@ -136,5 +136,12 @@ export const FleetView = z.object({
   minDevices: Count,
   generatedAt: EpochMs,
   cohorts: z.array(FleetCohort),
+  /**
+   * Stored cells and uncompacted batches left out of this view because they could not be read or
+   * merged (stored before telemetry/1's bounds, or damaged); 0 normally. Absent from older edges.
+   */
+  skipped: Count.optional(),
+  /** Telemetry of this model refused in the range, per reason (`too_old`, `inferences_over_window`, …). */
+  refused: z.record(z.string(), Count).optional(),
 })
 export type FleetView = z.infer<typeof FleetView>

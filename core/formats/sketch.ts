@@ -63,7 +63,9 @@ export const SketchJson = z
     max: value.optional(),
   })
   .superRefine((s, ctx) => {
-    const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message })
+    // `reason` names the refusal where the edge counts them (telemetry/1's BoundReason).
+    const fail = (path: string, message: string) =>
+      ctx.addIssue({ code: 'custom', path: [path], message, params: { reason: 'sketch_inconsistent' } })
     const last = s.counts.length - 1
     if (last >= 0 && (s.counts[0] === 0 || s.counts[last] === 0))
       fail('counts', 'first and last bin counts must be non-zero')

@@ -45,6 +45,7 @@ export type BoundReason =
   | 'mean_abs_diff_out_of_range'
   | 'histogram_over_window'
   | 'sample_rate_below_floor'
+  | 'sketch_inconsistent'
 
 const Reason = z.string().regex(/^[a-z0-9_]{1,64}$/, 'a reason code of [a-z0-9_]')
 

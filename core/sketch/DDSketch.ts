@@ -3,6 +3,8 @@ import { EdgefleetError } from '../errors.ts'
 import { SKETCH_DEFAULT_ALPHA, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE, SketchJson } from '../formats/sketch.ts'
 
 const INITIAL_CAPACITY = 32
+/** Most values a sketch counts before merges downscale it: 2^53 − 1 minus room for rounding up every bin. */
+const SAFE_COUNT = Number.MAX_SAFE_INTEGER - 2 * SKETCH_MAX_BINS
 const NO_BINS = new Float64Array(0)
 
 /** Options of a new DDSketch. */
@@ -121,17 +123,33 @@ export class DDSketch {
     return this
   }
 
-  /** Adds all of `other` into this sketch; throws `validation_failed` when the alphas differ. */
+  /** True when `other` can merge into this sketch: the same alpha and a finite sum together. */
+  canMerge(other: DDSketch): boolean {
+    return other.alpha === this.alpha && this.total + other.total < Infinity
+  }
+
+  /**
+   * Adds all of `other` into this sketch; throws `validation_failed`, changing nothing, when the
+   * alphas differ or the sum would overflow float64 (see `canMerge`). Counts never overflow: when
+   * the merged count would pass 2^53 − 1, every count (and the sum) is divided by the same power of
+   * two (`downscale`), which keeps the distribution and so the quantiles up to that rounding.
+   */
   merge(other: DDSketch): this {
     if (other.alpha !== this.alpha) {
       throw new EdgefleetError('validation_failed', `cannot merge sketches with alpha ${other.alpha} and ${this.alpha}`)
     }
     if (other.n === 0) return this
-    if (this.n + other.n > Number.MAX_SAFE_INTEGER) {
-      throw new EdgefleetError('validation_failed', 'sketch count would exceed Number.MAX_SAFE_INTEGER')
-    }
     if (this.total + other.total === Infinity)
       throw new EdgefleetError('validation_failed', 'sketch sum would overflow float64')
+    if (this.n + other.n > SAFE_COUNT) {
+      // Scale copies, not `other`: the caller keeps it unchanged.
+      const incoming = DDSketch.fromValidJSON(other.toJSON())
+      let factor = 1
+      while ((this.n + incoming.n) / factor > SAFE_COUNT) factor *= 2
+      this.downscale(factor)
+      incoming.downscale(factor)
+      return this.merge(incoming)
+    }
     // Read `other` before writing: it may be this sketch.
     const { lo, hi, base, zero, n, total, minValue, maxValue } = other
     const bins = other === this ? other.bins.slice() : other.bins
@@ -189,6 +207,41 @@ export class DDSketch {
     return json
   }
 
+  /**
+   * Divides every count by `factor` (a power of two), rounding up so no used bin (nor a non-empty zero
+   * bucket) empties: min, max and the bins between stay as they were; `sum` is divided alike.
+   */
+  private downscale(factor: number): void {
+    if (factor === 1) return
+    let n = 0
+    for (let k = this.lo; k <= this.hi; k++) {
+      const c = this.bins[k - this.base]
+      if (c > 0) n += this.bins[k - this.base] = Math.ceil(c / factor)
+    }
+    this.zero = Math.ceil(this.zero / factor)
+    this.n = n + this.zero
+    this.total /= factor
+  }
+
+  /** A sketch from a `sketch/1` object known to be valid (validated, or written by this class). */
+  private static fromValidJSON(s: SketchJson): DDSketch {
+    const sketch = new DDSketch({ alpha: s.alpha })
+    if (s.counts.length > 0) {
+      sketch.lo = s.offset
+      sketch.hi = s.offset + s.counts.length - 1
+      sketch.reserve(sketch.lo, sketch.hi)
+      sketch.bins.set(s.counts, sketch.lo - sketch.base)
+    }
+    sketch.zero = s.zero
+    sketch.n = s.n
+    sketch.total = s.sum + 0 // −0 becomes +0, as in `add`
+    if (s.min !== undefined && s.max !== undefined) {
+      sketch.minValue = s.min + 0
+      sketch.maxValue = s.max + 0
+    }
+    return sketch
+  }
+
   /** Decodes a `sketch/1` object (already parsed from JSON); throws `validation_failed` with a pointer. */
   static fromJSON(json: unknown): DDSketch {
     const parsed = SketchJson.safeParse(json)
@@ -204,22 +257,7 @@ export class DDSketch {
         },
       )
     }
-    const s = parsed.data
-    const sketch = new DDSketch({ alpha: s.alpha })
-    if (s.counts.length > 0) {
-      sketch.lo = s.offset
-      sketch.hi = s.offset + s.counts.length - 1
-      sketch.reserve(sketch.lo, sketch.hi)
-      sketch.bins.set(s.counts, sketch.lo - sketch.base)
-    }
-    sketch.zero = s.zero
-    sketch.n = s.n
-    sketch.total = s.sum + 0
-    if (s.min !== undefined && s.max !== undefined) {
-      sketch.minValue = s.min + 0
-      sketch.maxValue = s.max + 0
-    }
-    return sketch
+    return DDSketch.fromValidJSON(parsed.data)
   }
 
   private clamp(estimate: number): number {

@@ -84,7 +84,15 @@ export async function readArmStats(
     for (const p of parts) {
       for (const row of p.all) if (match(row)) perDevice.push(toCounts(row))
       settledDevices += new Set(p.settled.filter(match).map((row) => row.device)).size
-      for (const c of p.cohorts) if (c.rollout === id && match(c)) mergeInto(agg, decodeAggregate(c.total))
+      for (const c of p.cohorts.cohorts) {
+        if (c.rollout !== id || !match(c)) continue
+        try {
+          mergeInto(agg, decodeAggregate(c.total))
+        } catch (e) {
+          // A cohort that cannot merge is left out: evaluation keeps running on the rest.
+          console.error('rollout statistics: a shard cohort could not be merged', e)
+        }
+      }
     }
     const driftJsMax = arm === 'candidate' && agg.reports > 0 ? maxJs(summarize(agg, profile, { minDevices: 1 })) : null
     const latency = agg.latency.count > 0 ? agg.latency.toJSON() : null

@@ -40,7 +40,7 @@ export async function evaluatePolicy(
   const seen = new Map<string, CohortMetrics | null>()
   await Promise.all(
     windowsToRead(policy.when, now, graceMs).map(async (w) => {
-      const cohorts = await readFleet(env, model, {
+      const { cohorts } = await readFleet(env, model, {
         from: w.start,
         to: w.end,
         version,

@@ -1,4 +1,3 @@
-import type { Report } from '../../core/formats/telemetry.ts'
 import {
   addReport,
   checkMergeable,
@@ -21,6 +20,8 @@ import {
   saveCell,
   type Cell,
   type DeviceCounts,
+  parseStoredReports,
+  quarantineCell,
 } from './shard-store.ts'
 
 /**
@@ -66,14 +67,14 @@ export function compactRaw(
   const target = (cell: Cell) => {
     const id = cellId(cell)
     let entry = cells.get(id)
-    if (!entry) cells.set(id, (entry = { cell, agg: loadCell(sql, cell) ?? emptyAggregate() }))
+    if (!entry) cells.set(id, (entry = { cell, agg: loadCell(sql, cell, now) ?? emptyAggregate() }))
     return entry.agg
   }
   const devices = new Map<string, { cell: Cell; device: number; counts: DeviceCounts }>()
   let rejected = 0
   for (const row of rows) {
     try {
-      const reports = JSON.parse(row.reports) as Report[]
+      const reports = parseStoredReports(row.reports)
       const deltas = new Map<string, { cell: Cell; agg: Aggregate }>()
       for (const r of reports) {
         const cell = cellOf(r, cutoff)
@@ -81,7 +82,8 @@ export function compactRaw(
         if (!deltas.has(id)) deltas.set(id, { cell, agg: emptyAggregate() })
         addReport(deltas.get(id)!.agg, r, row.device_key, row.sample_rate)
       }
-      // Check every delta before applying any, so a row is applied whole or not at all.
+      // Check every delta before applying any, so a row is applied whole or not at all; merges
+      // that passed the check cannot fail (core/telemetry/aggregate.ts).
       for (const d of deltas.values()) checkMergeable(target(d.cell), d.agg)
       for (const d of deltas.values()) mergeInto(target(d.cell), d.agg)
       for (const r of reports) {
@@ -101,7 +103,7 @@ export function compactRaw(
         row.device_key,
         row.received_at,
         row.reports,
-        e instanceof Error ? e.message : String(e),
+        e instanceof Error ? e.message.slice(0, 1_000) : String(e).slice(0, 1_000),
         now,
         row.sample_rate,
       )
@@ -147,10 +149,16 @@ export function rollupMinutes(
       grain: 'hour',
       start: Math.floor(row.start / HOUR) * HOUR,
     }
+    const minute: Cell = { ...hour, grain: 'minute', start: row.start }
     const id = cellId(hour)
-    if (!hours.has(id)) hours.set(id, { cell: hour, agg: loadCell(sql, hour) ?? emptyAggregate() })
-    mergeInto(hours.get(id)!.agg, decodeAggregate(JSON.parse(row.data) as AggregateJson))
-    deleteCell(sql, { ...hour, grain: 'minute', start: row.start })
+    if (!hours.has(id)) hours.set(id, { cell: hour, agg: loadCell(sql, hour, now) ?? emptyAggregate() })
+    try {
+      // A minute that cannot be read or merged is quarantined whole; the others roll up regardless.
+      mergeInto(hours.get(id)!.agg, decodeAggregate(JSON.parse(row.data) as AggregateJson))
+      deleteCell(sql, minute)
+    } catch (e) {
+      quarantineCell(sql, minute, row.data, e, now)
+    }
   }
   for (const { cell, agg } of hours.values()) saveCell(sql, cell, agg)
   // Per-device rows: SQL sums them into hours (integer division floors the start to its hour).
@@ -180,6 +188,7 @@ export function applyRetention(
   sql.exec('DELETE FROM device_stats WHERE start < ?1', now - cfg.deviceRetentionMs)
   sql.exec('DELETE FROM batches WHERE expires_at < ?1', now)
   sql.exec('DELETE FROM raw_rejected WHERE rejected_at < ?1', now - cfg.retentionMs)
+  sql.exec('DELETE FROM agg_rejected WHERE rejected_at < ?1', now - cfg.retentionMs)
 }
 
 /** True while the shard holds anything a periodic job must look after. */

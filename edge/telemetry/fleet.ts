@@ -1,11 +1,14 @@
 import type { Arm, Role } from '../../core/formats/common.ts'
 import type { FleetCohort, FleetView, Granularity } from '../../core/formats/fleet.ts'
 import { decodeAggregate, mergeInto, emptyAggregate, type Aggregate } from '../../core/telemetry/aggregate.ts'
+import { SKETCH_DEFAULT_ALPHA } from '../../core/formats/sketch.ts'
+import { DDSketch } from '../../core/sketch/DDSketch.ts'
 import { combinePoints, summarizePoint, type PointJson } from '../../core/telemetry/series.ts'
 import { summarize } from '../../core/telemetry/summarize.ts'
 import { telemetryConfig } from './config.ts'
 import { shardStub } from './ingest.ts'
 import { versionId, versionProfiles } from './profiles.ts'
+import { readRefusals } from './refusals.ts'
 import type { ShardQuery } from './shard-read.ts'
 import { rollupCutoff } from './shard-store.ts'
 
@@ -18,17 +21,26 @@ export interface MergedCohort {
   points: PointJson[]
 }
 
+/** A fleet read: the merged cohorts, and the stored cells and raw rows left out because they could not be read. */
+export interface FleetRead {
+  cohorts: MergedCohort[]
+  skipped: number
+}
+
 /**
  * Reads every shard of a model in parallel (one RPC each: size the shard count against the
  * subrequest limit) and merges them exactly: totals with `mergeInto` (device sets unioned), series
- * points with `combinePoints`. Cohorts are ordered by version, role, rollout id and arm.
+ * points with `combinePoints`. Cohorts are ordered by version, role, rollout id and arm. Never fails
+ * on stored data: what a shard could not read, or what cannot merge here, is left out and counted.
  */
-export async function readFleet(env: Env, model: string, q: ShardQuery): Promise<MergedCohort[]> {
+export async function readFleet(env: Env, model: string, q: ShardQuery): Promise<FleetRead> {
   const { shards } = telemetryConfig(env)
   const parts = await Promise.all(Array.from({ length: shards }, (_, i) => shardStub(env, model, i).read(q)))
+  let skipped = 0
   const cohorts = new Map<string, { c: MergedCohort; points: PointJson[] }>()
   for (const part of parts) {
-    for (const s of part) {
+    skipped += part.skipped
+    for (const s of part.cohorts) {
       const id = `${s.version}|${s.role}|${s.rollout}|${s.arm}`
       let entry = cohorts.get(id)
       if (!entry) {
@@ -39,18 +51,36 @@ export async function readFleet(env: Env, model: string, q: ShardQuery): Promise
         }
         cohorts.set(id, entry)
       }
-      mergeInto(entry.c.total, decodeAggregate(s.total))
-      entry.points.push(...s.points)
+      try {
+        mergeInto(entry.c.total, decodeAggregate(s.total))
+      } catch {
+        skipped++
+        continue
+      }
+      entry.points.push(...s.points.filter((p) => readablePoint(p) || (skipped++, false)))
     }
   }
   const out = [...cohorts.values()].map(({ c, points }) => ({ ...c, points: combinePoints(points) }))
-  return out.sort(
+  out.sort(
     (a, b) =>
       a.version - b.version ||
       a.role.localeCompare(b.role) ||
       (a.rollout?.id ?? '').localeCompare(b.rollout?.id ?? '') ||
       (a.rollout?.arm ?? '').localeCompare(b.rollout?.arm ?? ''),
   )
+  return { cohorts: out, skipped }
+}
+
+/** A point whose sketches decode (points come from shards' own aggregates; this guards the merge). */
+function readablePoint(p: PointJson): boolean {
+  try {
+    return (
+      DDSketch.fromJSON(p.latency).alpha === SKETCH_DEFAULT_ALPHA &&
+      DDSketch.fromJSON(p.loadMs).alpha === SKETCH_DEFAULT_ALPHA
+    )
+  } catch {
+    return false
+  }
 }
 
 /** The bucket width of a granularity. */
@@ -70,13 +100,14 @@ export async function fleetView(
 ): Promise<FleetView> {
   const cfg = telemetryConfig(env)
   const hourBefore = rollupCutoff(now, cfg.rollupAfterMs)
-  const merged = await readFleet(env, model, {
+  const { cohorts: merged, skipped } = await readFleet(env, model, {
     from: q.from,
     to: q.to,
     version: q.version,
     bucketMs: bucketMs(q.granularity),
     hourBefore,
   })
+  const refusals = await readRefusals(env, { from: q.from, to: q.to, model })
   const lookups = await versionProfiles(
     env.DB,
     [...new Set(merged.map((m) => m.version))].map((version) => ({ model, version })),
@@ -99,5 +130,7 @@ export async function fleetView(
     minDevices: cfg.minDevices,
     generatedAt: now,
     cohorts,
+    skipped,
+    refused: Object.fromEntries(refusals.map((r) => [r.reason, r.count])),
   }
 }

@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers'
 import { Schedule } from '../do/schedule.ts'
 import { applyRetention, compactRaw, hasStoredData, rollupMinutes } from './compaction.ts'
 import { telemetryConfig, type TelemetryConfig } from './config.ts'
-import { readDeviceStats, readShard, type DeviceStatsRow, type ShardCohort, type ShardQuery } from './shard-read.ts'
+import { readDeviceStats, readShard, type DeviceStatsRow, type ShardQuery, type ShardRead } from './shard-read.ts'
 import type { RefusalRow } from './refusals.ts'
 import { ensureShardSchema, HOUR } from './shard-store.ts'
 
@@ -79,8 +79,8 @@ export class TelemetryShard extends DurableObject<Env> {
     })
   }
 
-  /** Cohorts over a range: stored cells merged with raw rows not yet compacted. */
-  read(q: ShardQuery): ShardCohort[] {
+  /** Cohorts over a range: stored cells merged with raw rows not yet compacted (unreadable ones left out and counted). */
+  read(q: ShardQuery): ShardRead {
     return readShard(this.sql, q, this.now(), this.cfg.rollupAfterMs)
   }
 
@@ -125,6 +125,7 @@ export class TelemetryShard extends DurableObject<Env> {
   inspect(): {
     raw: number
     rejected: number
+    rejectedCells: number
     minuteCells: number
     hourCells: number
     deviceRows: number
@@ -142,6 +143,7 @@ export class TelemetryShard extends DurableObject<Env> {
     return {
       raw: count('SELECT COUNT(*) AS n FROM raw'),
       rejected: count('SELECT COUNT(*) AS n FROM raw_rejected'),
+      rejectedCells: count('SELECT COUNT(*) AS n FROM agg_rejected'),
       minuteCells: count("SELECT COUNT(*) AS n FROM agg WHERE grain = 'minute'"),
       hourCells: count("SELECT COUNT(*) AS n FROM agg WHERE grain = 'hour'"),
       deviceRows: count('SELECT COUNT(*) AS n FROM device_stats'),

@@ -85,7 +85,7 @@ function expectSame(actual: AggregateJson, expected: AggregateJson): void {
 }
 
 async function fleetTotals(from: number): Promise<Map<string, AggregateJson>> {
-  const merged = await readFleet(env, model, { from, to: minuteAgo(-1), bucketMs: 60_000 })
+  const { cohorts: merged } = await readFleet(env, model, { from, to: minuteAgo(-1), bucketMs: 60_000 })
   return new Map(
     merged.map((c) => [
       `${c.version}|${c.role}|${c.rollout?.id ?? ''}|${c.rollout?.arm ?? ''}`,

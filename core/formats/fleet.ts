@@ -84,6 +84,13 @@ export const CohortMetrics = z.object({
   drift: z.object({ features: z.array(z.string()), outputs: z.array(z.string()), maxJs: Stat }),
   shadow: z.object({ compared: Count, agreed: Count, agreement: Rate, meanAbsDiff: Stat }).nullable(),
   feedback: z.object({ labeled: Count, correct: Count, accuracy: Rate }).nullable(),
+  /**
+   * Devices weighed down to the cap in the rates, quantiles and estimates above: no device counts
+   * more than 4 × the cohort's median device (docs/telemetry.md, "Per-device caps"). Counts are as received.
+   */
+  cappedDevices: Count.optional(),
+  /** The weight (inferences + errors + loads + labels) above which a device was capped; null without devices. */
+  deviceCap: z.number().nonnegative().nullable().optional(),
 })
 export type CohortMetrics = z.infer<typeof CohortMetrics>
 

@@ -5,7 +5,7 @@ import { evaluateWhen, windowsToRead, type PolicyResult, type PolicyWindow } fro
 import { summarize } from '../../core/telemetry/summarize.ts'
 import { getAlias } from '../db/aliases.ts'
 import { telemetryConfig } from '../telemetry/config.ts'
-import { readFleet } from '../telemetry/fleet.ts'
+import { cappedTogether, readFleet } from '../telemetry/fleet.ts'
 import { versionId, versionProfiles } from '../telemetry/profiles.ts'
 
 /** A policy judged on the fleet at one moment: the version watched and the verdict with its evidence. */
@@ -47,7 +47,10 @@ export async function evaluatePolicy(
         role: 'primary',
         bucketMs: null,
       })
-      const summary = summarize(mergeAggregates(cohorts.map((c) => c.total)), profile, { minDevices: cfg.minDevices })
+      const summary = summarize(mergeAggregates(cohorts.map((c) => c.total)), profile, {
+        minDevices: cfg.minDevices,
+        capped: cappedTogether(cohorts),
+      })
       seen.set(key(w), summary.suppressed ? null : summary)
     }),
   )

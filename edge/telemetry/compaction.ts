@@ -9,6 +9,14 @@ import {
 } from '../../core/telemetry/aggregate.ts'
 import type { TelemetryConfig } from './config.ts'
 import {
+  addDeviceCell,
+  deviceCellId,
+  deviceCellOf,
+  rollupDeviceCells,
+  saveDeviceCells,
+  type DeviceCell,
+} from './device-cells.ts'
+import {
   addDeviceCounts,
   cellId,
   cellOf,
@@ -71,6 +79,7 @@ export function compactRaw(
     return entry.agg
   }
   const devices = new Map<string, { cell: Cell; device: number; counts: DeviceCounts }>()
+  const deviceCells = new Map<string, DeviceCell>()
   let rejected = 0
   for (const row of rows) {
     try {
@@ -86,6 +95,13 @@ export function compactRaw(
       // that passed the check cannot fail (core/telemetry/aggregate.ts).
       for (const d of deltas.values()) checkMergeable(target(d.cell), d.agg)
       for (const d of deltas.values()) mergeInto(target(d.cell), d.agg)
+      for (const r of reports) {
+        const cell = cellOf(r, cutoff)
+        const part = deviceCellOf(r, cell, row.device_key, row.sample_rate)
+        const have = deviceCells.get(deviceCellId(cell, row.device_key))
+        if (have) addDeviceCell(have, part)
+        else deviceCells.set(deviceCellId(cell, row.device_key), part)
+      }
       for (const r of reports) {
         if (!r.rollout) continue
         const cell = cellOf(r, cutoff)
@@ -111,6 +127,7 @@ export function compactRaw(
   }
   for (const { cell, agg } of cells.values()) saveCell(sql, cell, agg)
   for (const { cell, device, counts } of devices.values()) addDeviceCounts(sql, cell, device, counts)
+  saveDeviceCells(sql, deviceCells.values())
   sql.exec('DELETE FROM raw WHERE seq <= ?1', rows[rows.length - 1].seq)
   beforeCommit?.()
   return { rows: rows.length, rejected, more: rows.length === COMPACT_ROWS }
@@ -175,7 +192,8 @@ export function rollupMinutes(
     cutoff,
   )
   sql.exec("DELETE FROM device_stats WHERE grain = 'minute' AND start < ?1", cutoff)
-  return { cells: rows.length, more: rows.length === ROLLUP_CELLS }
+  const moreDevices = rollupDeviceCells(sql, cutoff, ROLLUP_CELLS)
+  return { cells: rows.length, more: rows.length === ROLLUP_CELLS || moreDevices }
 }
 
 /** Deletes what retention no longer covers: aggregates, per-device rows, expired dedupe ids. */
@@ -189,6 +207,7 @@ export function applyRetention(
   sql.exec('DELETE FROM batches WHERE expires_at < ?1', now)
   sql.exec('DELETE FROM raw_rejected WHERE rejected_at < ?1', now - cfg.retentionMs)
   sql.exec('DELETE FROM agg_rejected WHERE rejected_at < ?1', now - cfg.retentionMs)
+  sql.exec('DELETE FROM device_cells WHERE start < ?1', now - cfg.retentionMs)
 }
 
 /** True while the shard holds anything a periodic job must look after. */
@@ -196,7 +215,7 @@ export function hasStoredData(sql: SqlStorage): boolean {
   return (
     sql
       .exec<{ n: number }>(
-        'SELECT (EXISTS (SELECT 1 FROM agg) OR EXISTS (SELECT 1 FROM device_stats) OR EXISTS (SELECT 1 FROM batches)) AS n',
+        'SELECT (EXISTS (SELECT 1 FROM agg) OR EXISTS (SELECT 1 FROM device_stats) OR EXISTS (SELECT 1 FROM device_cells) OR EXISTS (SELECT 1 FROM batches)) AS n',
       )
       .one().n === 1
   )

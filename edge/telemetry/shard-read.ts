@@ -10,6 +10,7 @@ import {
   type AggregateJson,
 } from '../../core/telemetry/aggregate.ts'
 import { toPoint, type PointJson } from '../../core/telemetry/series.ts'
+import type { CohortWeights } from './shard-caps.ts'
 import {
   cellId,
   cellOf,
@@ -46,6 +47,8 @@ export interface ShardCohort {
   arm: string
   total: AggregateJson
   points: PointJson[]
+  /** Its devices' weights and estimated weights over the range (per-device caps, edge/telemetry/shard-caps.ts). */
+  weights?: CohortWeights
 }
 
 interface AggRow extends Record<string, SqlStorageValue> {
@@ -203,11 +206,12 @@ export function readDeviceStats(
   return [...out.values()]
 }
 
-/** One report of a raw row inside the query's range: its cell, the device, and its aggregate alone. */
-interface PendingPart {
+/** One report of a raw row inside the query's range: its cell, the device, its batch's rate and its aggregate alone. */
+export interface PendingPart {
   report: Report
   cell: Cell
   device: number
+  sampleRate: number
   agg: Aggregate
 }
 
@@ -216,7 +220,7 @@ interface PendingPart {
  * held to telemetry/1 and aggregated alone. A row that fails there, or whose `visit` throws, is left
  * out whole; returns how many were.
  */
-function forPendingRows(
+export function forPendingRows(
   sql: SqlStorage,
   q: ShardQuery,
   now: number,
@@ -239,6 +243,7 @@ function forPendingRows(
           report,
           cell,
           device: row.device_key,
+          sampleRate: row.sample_rate,
           agg: reportAggregate(report, row.device_key, row.sample_rate),
         })
       }
@@ -251,7 +256,7 @@ function forPendingRows(
 }
 
 /** The series bucket of a cell: its `bucketMs` slot, or the cell itself when the cell is wider (an hour in a minute series). */
-function bucketOf(cell: Cell, bucketMs: number): [number, number] {
+export function bucketOf(cell: Cell, bucketMs: number): [number, number] {
   const width = cell.grain === 'hour' ? HOUR : MINUTE
   if (width > bucketMs) return [cell.start, cell.start + width]
   const start = Math.floor(cell.start / bucketMs) * bucketMs

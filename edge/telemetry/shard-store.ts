@@ -15,6 +15,7 @@ import { SCHEDULE_SCHEMA } from '../do/schedule.ts'
  *   rollout, arm, grain, start), grain `minute` or `hour`;
  * - `agg_rejected`: cells a job found unreadable (`decodeAggregate` refused them), moved out whole;
  * - `device_stats`: per-device sums per cell, for reports inside a rollout (guardrails);
+ * - `device_cells`: every device's part of every cell, for per-device caps (edge/telemetry/device-cells.ts);
  * - `refusals`: refused telemetry per minute, model and reason (used by the one REFUSALS_SHARD object);
  * - `schedule`: jobs of the one alarm (compact, rollup, retention).
  */
@@ -43,6 +44,13 @@ export const SHARD_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS refusals (
      minute INTEGER NOT NULL, model TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
      PRIMARY KEY (minute, model, reason)) WITHOUT ROWID`,
+  // Every device's part of every cell, for per-device caps (edge/telemetry/device-cells.ts).
+  `CREATE TABLE IF NOT EXISTS device_cells (
+     version INTEGER NOT NULL, role TEXT NOT NULL, rollout TEXT NOT NULL, arm TEXT NOT NULL,
+     grain TEXT NOT NULL, start INTEGER NOT NULL, device_key INTEGER NOT NULL,
+     weight REAL NOT NULL, est_weight REAL NOT NULL, data TEXT NOT NULL,
+     PRIMARY KEY (version, role, rollout, arm, grain, start, device_key)) WITHOUT ROWID`,
+  'CREATE INDEX IF NOT EXISTS device_cells_start ON device_cells (start)',
   SCHEDULE_SCHEMA,
 ]
 

@@ -4,7 +4,8 @@ import { applyRetention, compactRaw, hasStoredData, rollupMinutes } from './comp
 import { telemetryConfig, type TelemetryConfig } from './config.ts'
 import { readDeviceStats, readShard, type DeviceStatsRow, type ShardQuery, type ShardRead } from './shard-read.ts'
 import type { RefusalRow } from './refusals.ts'
-import { ensureShardSchema, HOUR } from './shard-store.ts'
+import { cohortWeights, readExcess, type CohortCap, type CohortExcess } from './shard-caps.ts'
+import { cohortId, ensureShardSchema, HOUR } from './shard-store.ts'
 
 /** One model's reports from one device batch, as the Worker hands it to a shard. */
 export interface ShardPart {
@@ -81,7 +82,16 @@ export class TelemetryShard extends DurableObject<Env> {
 
   /** Cohorts over a range: stored cells merged with raw rows not yet compacted (unreadable ones left out and counted). */
   read(q: ShardQuery): ShardRead {
-    return readShard(this.sql, q, this.now(), this.cfg.rollupAfterMs)
+    const now = this.now()
+    const read = readShard(this.sql, q, now, this.cfg.rollupAfterMs)
+    const weights = cohortWeights(this.sql, q, now, this.cfg.rollupAfterMs)
+    for (const c of read.cohorts) c.weights = weights.get(cohortId(c))
+    return read
+  }
+
+  /** Round 2 of a capped read: what to take away from each cohort for its devices above the cap. */
+  excess(q: ShardQuery, caps: CohortCap[]): CohortExcess[] {
+    return readExcess(this.sql, q, caps, this.now(), this.cfg.rollupAfterMs)
   }
 
   /** Per-device sums of rollout reports over a range (for rollout guardrails). */

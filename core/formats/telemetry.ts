@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { ERROR_STATUS } from '../errors.ts'
 import { Arm, Backend, Count, EpochMs, ModelName, Role, RolloutId } from './common.ts'
 import { FeatureKey } from './profile.ts'
 import { SketchJson } from './sketch.ts'
@@ -29,6 +30,31 @@ export const MAX_MEAN_ABS_DIFF = 1e12
 export const MIN_SAMPLE_RATE = 0.001
 
 /**
+ * True for a sample rate on the grid k / 1000 (k = 1 … 1000). Aggregates keep one entry per distinct
+ * rate (core/telemetry/sampling.ts), so the grid bounds how many a cell can hold whatever devices send.
+ */
+export function isSampleRate(x: number): boolean {
+  const k = x * 1000
+  return x >= MIN_SAMPLE_RATE && x <= 1 && Math.abs(k - Math.round(k)) < 1e-9
+}
+
+/**
+ * Fallback reasons the fleet view keeps apart: the SDK's backend skip reasons and the error codes a
+ * failed load reports. Any other (well-formed) reason counts as `other`, so the reasons a cell holds
+ * stay few whatever devices send.
+ */
+export const FALLBACK_REASONS: ReadonlySet<string> = new Set([
+  'not_available',
+  'fallback_adapter',
+  'webgpu_mismatch',
+  'missing_runtime',
+  'unsupported',
+  'init_failed',
+  'create_failed',
+  ...Object.keys(ERROR_STATUS),
+])
+
+/**
  * Why a report or batch is refused beyond its shape: the `reason` of the zod issue (`params.reason`),
  * which the edge counts per refusal.
  */
@@ -45,6 +71,7 @@ export type BoundReason =
   | 'mean_abs_diff_out_of_range'
   | 'histogram_over_window'
   | 'sample_rate_below_floor'
+  | 'sample_rate_off_grid'
   | 'sketch_inconsistent'
 
 const Reason = z.string().regex(/^[a-z0-9_]{1,64}$/, 'a reason code of [a-z0-9_]')
@@ -161,7 +188,8 @@ export const Batch = z.strictObject({
     .refine((x) => x >= MIN_SAMPLE_RATE, {
       message: `sampleRate is at least ${MIN_SAMPLE_RATE}`,
       params: { reason: 'sample_rate_below_floor' },
-    }),
+    })
+    .refine(isSampleRate, { message: 'sampleRate is a multiple of 0.001', params: { reason: 'sample_rate_off_grid' } }),
   dropped: z.record(Reason, Count).default({}),
   dp: z.strictObject({ epsilon: z.number().positive().max(100) }).optional(),
   reports: z.array(Report).max(256),

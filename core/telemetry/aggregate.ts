@@ -1,7 +1,7 @@
 import { EdgefleetError } from '../errors.ts'
 import type { Backend } from '../formats/common.ts'
 import type { SketchJson } from '../formats/sketch.ts'
-import type { Report } from '../formats/telemetry.ts'
+import { FALLBACK_REASONS, type Report } from '../formats/telemetry.ts'
 import { jsonPointer } from '../json-pointer.ts'
 import type { HistogramCounts } from '../profile/histogram.ts'
 import { DDSketch } from '../sketch/DDSketch.ts'
@@ -123,7 +123,7 @@ export function reportAggregate(report: Report, device: number, sampleRate = 1):
   agg.counts = { inferences: c.inferences, errors: c.errors, cacheHits: c.cacheHits, loads: c.loads }
   agg.backends[report.backend] = c.inferences
   for (const [backend, reason] of Object.entries(report.fallbacks ?? {}))
-    agg.fallbacks[`${backend}:${reason}`] = new DeviceSet().add(device)
+    agg.fallbacks[`${backend}:${FALLBACK_REASONS.has(reason) ? reason : 'other'}`] = new DeviceSet().add(device)
   addHistograms(agg.features, report.features ?? {})
   addHistograms(agg.outputs, report.outputs ?? {})
   if (report.shadow) {

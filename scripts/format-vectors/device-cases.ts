@@ -195,6 +195,7 @@ export const DEVICE_CASES: Record<string, Cases> = {
       bad('sampleRate 0', batch, '/sampleRate', 0),
       bad('sampleRate 5e-324', batch, '/sampleRate', 5e-324),
       bad('sampleRate below the 0.001 floor', batch, '/sampleRate', 0.0009),
+      bad('sampleRate off the 0.001 grid', batch, '/sampleRate', 0.1234),
       bad('format version 2', batch, '/v', 2),
       bad('e-mail as device id', batch, '/device/id', 'ana@example.com'),
       bad('webgpu capability missing', batch, '/device/caps/webgpu', REMOVE),

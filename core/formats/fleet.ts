@@ -152,3 +152,15 @@ export const FleetView = z.object({
   refused: z.record(z.string(), Count).optional(),
 })
 export type FleetView = z.infer<typeof FleetView>
+
+/**
+ * `GET /v1/telemetry/refusals`: telemetry the edge refused over a range, per model (null: the batch
+ * named no model that exists) and reason (an error code such as `too_old`, `rate_limited_device`, or
+ * the telemetry/1 bound broken, such as `inferences_over_window`).
+ */
+export const TelemetryRefusals = z.object({
+  from: EpochMs,
+  to: EpochMs,
+  refusals: z.array(z.object({ model: ModelName.nullable(), reason: z.string(), count: Count })),
+})
+export type TelemetryRefusals = z.infer<typeof TelemetryRefusals>

@@ -1,4 +1,10 @@
-import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test'
+import {
+  createExecutionContext,
+  env,
+  listDurableObjectIds,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from 'cloudflare:test'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Report } from '../../core/formats/telemetry.ts'
 import type { RolloutView } from '../../core/formats/rollout.ts'
@@ -150,6 +156,43 @@ describe('poisoned telemetry is refused at the door', { timeout: 120_000 }, () =
     const expected: Record<string, number> = {}
     for (const c of CASES) expected[c.reason] = (expected[c.reason] ?? 0) + 2
     await vi.waitFor(async () => expect((await fleetView(model, from)).refused).toEqual(expected), { timeout: 5_000 })
+  })
+})
+
+describe('refusal counts', { timeout: 60_000 }, () => {
+  it('are listed per model and reason; a made-up model counts under none and gets no shard of its own', async () => {
+    const { device, report } = attackerReport()
+    const made = `made-up-${crypto.randomUUID().slice(0, 8)}`
+    const shards = async () => (await listDurableObjectIds(env.TELEMETRY_SHARD)).length
+    const before = await shards()
+    const cases: [Report, string][] = [
+      [{ ...report, model: made }, '/reports/0/model'],
+      [{ ...report, model: made, counts: { ...report.counts, inferences: 1e12 } }, '/reports/0/counts/inferences'],
+      [{ ...report, counts: { ...report.counts, errors: 1e6 } }, '/reports/0/counts/errors'],
+    ]
+    for (const [r, pointer] of cases) {
+      const res = await postBatch(makeBatch(device, [r]), key)
+      expect(res.status).toBe(400)
+      expect((await bodyOf(res)).error.pointer).toBe(pointer)
+    }
+    const read = async () => {
+      const res = await api('GET', `/v1/telemetry/refusals?from=${from}`)
+      expect(res.status).toBe(200)
+      return (await bodyOf(res)).refusals as { model: string | null; reason: string; count: number }[]
+    }
+    await vi.waitFor(async () =>
+      expect(await read()).toEqual(
+        expect.arrayContaining([
+          { model: null, reason: 'unknown_model', count: 1 },
+          { model: null, reason: 'inferences_over_window', count: 1 },
+          { model, reason: 'errors_over_attempts', count: 1 },
+        ]),
+      ),
+    )
+    // The refusals shard may be new; no shard of the made-up model was created.
+    expect(await shards()).toBeLessThanOrEqual(before + 1)
+    expect((await api('GET', '/v1/telemetry/refusals', { token: key })).status).toBe(403)
+    expect((await api('GET', '/v1/telemetry/refusals?from=0x1')).status).toBe(400)
   })
 })
 

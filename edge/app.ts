@@ -1,7 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { bodyLimit } from 'hono/body-limit'
-import { EdgefleetError } from '../core/errors.ts'
 import type { AppEnv } from './env.ts'
+import { jsonBodyLimit } from './http/body-limit.ts'
 import { corsPolicy } from './http/cors.ts'
 import { onError, onNotFound, validationHook } from './http/errors.ts'
 import { addRouteIndex } from './routes/route-index.ts'
@@ -26,12 +25,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.onError(onError)
   app.notFound(onNotFound)
   app.use('*', corsPolicy())
-  const jsonLimit = bodyLimit({
-    maxSize: MAX_JSON_BYTES,
-    onError: () => {
-      throw new EdgefleetError('too_large', `a JSON body is at most ${MAX_JSON_BYTES} bytes`)
-    },
-  })
+  const jsonLimit = jsonBodyLimit(MAX_JSON_BYTES)
   app.use('/v1/*', async function limitJsonBodies(c, next) {
     if (c.req.method === 'PUT' && c.req.path.startsWith('/v1/artifacts/')) return next()
     return jsonLimit(c, next)

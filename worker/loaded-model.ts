@@ -40,7 +40,10 @@ export class LoadedModel {
     return this.engine.backend
   }
 
-  /** Predicts every input; a failure counts as one error per input and rejects the whole call. */
+  /**
+   * Predicts every input; a failure counts as one inference and one error per input (an attempt that
+   * failed, so errors never exceed inferences in a report: telemetry/1's bound) and rejects the whole call.
+   */
   async predict(inputs: readonly ModelInput[], now: number, pointer: (i: number) => string): Promise<PredictResult[]> {
     try {
       let results: PredictResult[]
@@ -56,6 +59,7 @@ export class LoadedModel {
       this.#inferences += inputs.length
       return results
     } catch (e) {
+      this.#inferences += inputs.length
       this.#errors += inputs.length
       throw e
     }

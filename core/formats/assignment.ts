@@ -2,6 +2,7 @@ import * as z from 'zod'
 import { Arm, FilePath, ModelFormat, ModelName, Role, RolloutId, Sha256 } from './common.ts'
 import { Profile } from './profile.ts'
 import { Signature } from './signature.ts'
+import { isSampleRate, MIN_SAMPLE_RATE } from './telemetry.ts'
 
 /** A file of a model version, as listed in manifests and assignments. */
 export const ManifestFile = z.strictObject({
@@ -14,7 +15,8 @@ export type ManifestFile = z.infer<typeof ManifestFile>
 
 /** How a device should report telemetry for an assigned model. */
 export const TelemetrySettings = z.strictObject({
-  sampleRate: z.number().gt(0).lte(1),
+  // A rate the edge accepts in a batch (telemetry/1: at least 0.001, a multiple of it).
+  sampleRate: z.number().min(MIN_SAMPLE_RATE).lte(1).refine(isSampleRate, 'a multiple of 0.001'),
   windowSeconds: z.number().int().min(60).max(3600),
   flushSeconds: z.number().int().min(5).max(3600),
 })

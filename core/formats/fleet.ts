@@ -86,6 +86,13 @@ export const CohortMetrics = z.object({
   drift: z.object({ features: z.array(z.string()), outputs: z.array(z.string()), maxJs: Stat }),
   shadow: z.object({ compared: Count, agreed: Count, agreement: Rate, meanAbsDiff: Stat }).nullable(),
   feedback: z.object({ labeled: Count, correct: Count, accuracy: Rate }).nullable(),
+  /**
+   * Devices weighed down to the cap in the rates, quantiles and estimates above: no device counts
+   * more than 4 × the cohort's median device (docs/telemetry.md, "Per-device caps"). Counts are as received.
+   */
+  cappedDevices: Count.optional(),
+  /** The weight (inferences + errors + loads + labels) above which a device was capped; null without devices. */
+  deviceCap: z.number().nonnegative().nullable().optional(),
 })
 export type CohortMetrics = z.infer<typeof CohortMetrics>
 
@@ -138,5 +145,24 @@ export const FleetView = z.object({
   minDevices: Count,
   generatedAt: EpochMs,
   cohorts: z.array(FleetCohort),
+  /**
+   * Stored cells and uncompacted batches left out of this view because they could not be read or
+   * merged (stored before telemetry/1's bounds, or damaged); 0 normally. Absent from older edges.
+   */
+  skipped: Count.optional(),
+  /** Telemetry of this model refused in the range, per reason (`too_old`, `inferences_over_window`, …). */
+  refused: z.record(z.string(), Count).optional(),
 })
 export type FleetView = z.infer<typeof FleetView>
+
+/**
+ * `GET /v1/telemetry/refusals`: telemetry the edge refused over a range, per model (null: the batch
+ * named no model that exists) and reason (an error code such as `too_old`, `rate_limited_device`, or
+ * the telemetry/1 bound broken, such as `inferences_over_window`).
+ */
+export const TelemetryRefusals = z.object({
+  from: EpochMs,
+  to: EpochMs,
+  refusals: z.array(z.object({ model: ModelName.nullable(), reason: z.string(), count: Count })),
+})
+export type TelemetryRefusals = z.infer<typeof TelemetryRefusals>

@@ -18,8 +18,22 @@ import { SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE } from './sketch-params.ts'
  * - `n`: total count, `zero + Σ counts`. `sum`: sum of the values (float).
  * - `min`, `max`: the exact extremes; absent exactly when `n` is 0.
  * Keys appear in this order, so equal sketches serialize to equal strings.
+ *
+ * The fields must agree with each other, as every sketch `DDSketch` makes (or merges) does: `n` is
+ * `zero + Σ counts`; the highest bin is the bin of `max` and, unless the sketch collapsed (2048 bins),
+ * the lowest is the bin of `min` (±1 bin: engines may differ in the last bit of `Math.log`); and `sum`
+ * lies in [n·min, n·max] up to a relative 1e-6 of float rounding. So bin indexes can only be those
+ * values between `min` and `max` map to, and a merge of valid sketches stays valid.
  */
 export { SKETCH_DEFAULT_ALPHA, SKETCH_FORMAT, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE } from './sketch-params.ts'
+
+/** Relative slack of the `sum` check: float sums of up to 2^53 values stay far inside it in practice. */
+export const SKETCH_SUM_TOLERANCE = 1e-6
+
+/** The bin index of a value ≥ `SKETCH_MIN_INDEXABLE` at relative accuracy `alpha`: ⌈ln(x) / ln γ⌉, computed as `DDSketch` does. */
+export function sketchIndex(value: number, alpha: number): number {
+  return Math.ceil(Math.log(value) * (1 / Math.log((1 + alpha) / (1 - alpha))))
+}
 
 const count = z.int().nonnegative()
 const value = z.number().nonnegative()
@@ -38,7 +52,9 @@ export const SketchJson = z
     max: value.optional(),
   })
   .superRefine((s, ctx) => {
-    const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message })
+    // `reason` names the refusal where the edge counts them (telemetry/1's BoundReason).
+    const fail = (path: string, message: string) =>
+      ctx.addIssue({ code: 'custom', path: [path], message, params: { reason: 'sketch_inconsistent' } })
     const last = s.counts.length - 1
     if (last >= 0 && (s.counts[0] === 0 || s.counts[last] === 0))
       fail('counts', 'first and last bin counts must be non-zero')
@@ -58,7 +74,18 @@ export const SketchJson = z
     if (s.zero > 0 !== s.min < SKETCH_MIN_INDEXABLE)
       fail('min', 'min must be below SKETCH_MIN_INDEXABLE exactly when zero > 0')
     if (last >= 0 !== s.max >= SKETCH_MIN_INDEXABLE)
-      fail('max', 'max must be at least SKETCH_MIN_INDEXABLE exactly when counts is non-empty')
+      return fail('max', 'max must be at least SKETCH_MIN_INDEXABLE exactly when counts is non-empty')
+    if (last >= 0) {
+      const top = sketchIndex(s.max, s.alpha)
+      if (Math.abs(s.offset + last - top) > 1) fail('offset', `the highest bin must be the bin of max (${top})`)
+      const bottom = sketchIndex(Math.max(s.min, SKETCH_MIN_INDEXABLE), s.alpha)
+      const collapsed = s.counts.length === SKETCH_MAX_BINS
+      if (s.offset < bottom - 1 || (!collapsed && s.min >= SKETCH_MIN_INDEXABLE && s.offset > bottom + 1))
+        fail('offset', `the lowest bin must be the bin of min (${bottom})`)
+    }
+    const low = s.n * s.min * (1 - SKETCH_SUM_TOLERANCE)
+    const high = s.n * s.max * (1 + SKETCH_SUM_TOLERANCE)
+    if (!(s.sum >= low && s.sum <= high)) fail('sum', 'sum must lie between n·min and n·max')
   })
 
 /** A `sketch/1` object as produced by `DDSketch.toJSON()`. */

@@ -10,6 +10,7 @@ import type {
   RolloutStep,
 } from '../formats/rollout.ts'
 import { parseSketch } from '../sketch/parse.ts'
+import { cappedSum, weightCapOf } from '../telemetry/device-caps.ts'
 import { deviceRates, meanVariance, mixtureSprt, momentsOf, type SequentialResult } from './sequential.ts'
 import { sampleRatio, type SrmResult } from './srm.ts'
 
@@ -226,14 +227,18 @@ function rateMoments(arm: ArmStats, metric: RateMetric): RateMoments {
   return (arm.summary as NonNullable<ArmStats['summary']>).rates[metric]
 }
 
+/**
+ * An arm's labels with the device as the unit, as for the other guardrails: a device counts at most
+ * as many labels as it made inferences (each label is of one of its predictions) and correct ones as
+ * labels, and no device more than DEVICE_CAP_FACTOR × the arm's median device (core/telemetry/device-caps.ts).
+ */
 function labels(arm: ArmStats): { labeled: number; correct: number } {
   if (!arm.perDevice) return { labeled: arm.summary?.labeled ?? 0, correct: arm.summary?.correct ?? 0 }
-  let labeled = 0
-  let correct = 0
-  for (const d of arm.perDevice) {
-    labeled += d.labeled
-    correct += d.correct
-  }
+  const devices = arm.perDevice.map((d) => {
+    const labeled = Math.min(d.labeled, d.inferences)
+    return { weight: labeled, values: [labeled, Math.min(d.correct, labeled)] }
+  })
+  const [labeled = 0, correct = 0] = cappedSum(devices, weightCapOf(devices.map((d) => d.weight)))
   return { labeled, correct }
 }
 

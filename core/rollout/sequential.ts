@@ -43,17 +43,25 @@ export interface SequentialResult {
 /** Mixing sd used when a guardrail sets none: breaches of about one percentage point are what canaries look for (JPW §4: τ near the effects expected). */
 export const DEFAULT_TAU = 0.01
 
-/** Per-device rates of one metric, from device rows; devices with a zero denominator are left out. */
+/**
+ * Per-device rates of one metric, from device rows; devices with a zero denominator are left out.
+ * Each rate is clamped into [0, 1] (errors include failed loads, which have no inference), so one
+ * device moves a mean of n devices by at most 1/n whatever it reports.
+ */
 export function deviceRates(devices: readonly DeviceCounts[], metric: RateMetric): number[] {
   const out: number[] = []
   for (const d of devices) {
     if (metric === 'shadow_disagreement') {
-      if (d.compared > 0) out.push(1 - d.agreed / d.compared)
+      if (d.compared > 0) out.push(clampRate(1 - d.agreed / d.compared))
     } else if (d.inferences > 0) {
-      out.push((metric === 'error_rate' ? d.errors : d.fallbacks) / d.inferences)
+      out.push(clampRate((metric === 'error_rate' ? d.errors : d.fallbacks) / d.inferences))
     }
   }
   return out
+}
+
+function clampRate(x: number): number {
+  return x > 1 ? 1 : x < 0 ? 0 : x
 }
 
 /** Sufficient statistics {n, Σx, Σx²} of a list of per-device rates. */

@@ -3,6 +3,8 @@ import type { SketchJson } from '../formats/sketch.ts'
 import { SKETCH_DEFAULT_ALPHA, SKETCH_MAX_BINS, SKETCH_MIN_INDEXABLE } from '../formats/sketch-params.ts'
 
 const INITIAL_CAPACITY = 32
+/** Most values a sketch counts before merges downscale it: 2^53 − 1 minus room for rounding up every bin. */
+const SAFE_COUNT = Number.MAX_SAFE_INTEGER - 2 * SKETCH_MAX_BINS
 const NO_BINS = new Float64Array(0)
 
 /** Options of a new DDSketch. */
@@ -121,17 +123,33 @@ export class DDSketch {
     return this
   }
 
-  /** Adds all of `other` into this sketch; throws `validation_failed` when the alphas differ. */
+  /** True when `other` can merge into this sketch: the same alpha and a finite sum together. */
+  canMerge(other: DDSketch): boolean {
+    return other.alpha === this.alpha && this.total + other.total < Infinity
+  }
+
+  /**
+   * Adds all of `other` into this sketch; throws `validation_failed`, changing nothing, when the
+   * alphas differ or the sum would overflow float64 (see `canMerge`). Counts never overflow: when
+   * the merged count would pass 2^53 − 1, every count (and the sum) is divided by the same power of
+   * two (`downscale`), which keeps the distribution and so the quantiles up to that rounding.
+   */
   merge(other: DDSketch): this {
     if (other.alpha !== this.alpha) {
       throw new EdgefleetError('validation_failed', `cannot merge sketches with alpha ${other.alpha} and ${this.alpha}`)
     }
     if (other.n === 0) return this
-    if (this.n + other.n > Number.MAX_SAFE_INTEGER) {
-      throw new EdgefleetError('validation_failed', 'sketch count would exceed Number.MAX_SAFE_INTEGER')
-    }
     if (this.total + other.total === Infinity)
       throw new EdgefleetError('validation_failed', 'sketch sum would overflow float64')
+    if (this.n + other.n > SAFE_COUNT) {
+      // Scale copies, not `other`: the caller keeps it unchanged.
+      const incoming = DDSketch.fromValid(other.toJSON())
+      let factor = 1
+      while ((this.n + incoming.n) / factor > SAFE_COUNT) factor *= 2
+      this.downscale(factor)
+      incoming.downscale(factor)
+      return this.merge(incoming)
+    }
     // Read `other` before writing: it may be this sketch.
     const { lo, hi, base, zero, n, total, minValue, maxValue } = other
     const bins = other === this ? other.bins.slice() : other.bins
@@ -169,6 +187,116 @@ export class DDSketch {
     return this.maxValue // unreachable: the counts add up to n
   }
 
+  /**
+   * The part of this sketch to take away to keep only `keep` ∈ [0, 1] of it: round(n·keep) values are
+   * kept, each bin (and the zero bucket) keeping its share c·keep rounded by largest remainder, and
+   * (1 − keep) of the sum; returned as a new sketch whose
+   * min and max are this sketch's where their bins contribute, else the representatives of its
+   * extreme bins. With `subtract`, it weighs a device's values down to a cap (core/telemetry/device-caps.ts).
+   */
+  excess(keep: number): DDSketch {
+    const k = Math.min(1, Math.max(0, keep))
+    // Largest remainder: exactly round(n·keep) values are kept, each bin keeping ⌊c·keep⌋ or one more.
+    const kept = new Map<number, number>() // bin index (−Infinity: the zero bucket) → values kept
+    const fractions: { index: number; fraction: number }[] = []
+    let left = Math.round(this.n * k)
+    const share = (index: number, c: number) => {
+      const exact = c * k
+      const whole = Math.floor(exact)
+      kept.set(index, whole)
+      left -= whole
+      if (exact > whole) fractions.push({ index, fraction: exact - whole })
+    }
+    if (this.zero > 0) share(-Infinity, this.zero)
+    for (let i = this.lo; i <= this.hi; i++) if (this.bins[i - this.base] > 0) share(i, this.bins[i - this.base])
+    fractions.sort((a, b) => b.fraction - a.fraction || a.index - b.index)
+    for (let j = 0; j < left && j < fractions.length; j++)
+      kept.set(fractions[j].index, kept.get(fractions[j].index)! + 1)
+    const out = new DDSketch({ alpha: this.alpha })
+    for (let i = this.lo; i <= this.hi; i++) {
+      const c = this.bins[i - this.base]
+      const e = c - (kept.get(i) ?? c)
+      if (e > 0) out.addToBin(i, e)
+    }
+    out.zero = this.zero - (kept.get(-Infinity) ?? this.zero)
+    out.n = out.zero
+    for (let i = out.lo; i <= out.hi; i++) out.n += out.bins[i - out.base]
+    if (out.n === 0) return new DDSketch({ alpha: this.alpha })
+    out.minValue = out.zero > 0 ? this.minValue : this.lowestOf(out, this.minValue)
+    out.maxValue = out.hi >= out.lo ? this.highestOf(out, this.maxValue) : this.minValue
+    out.total = out.fitSum(this.total * (1 - k))
+    return out
+  }
+
+  /**
+   * Takes `other` (the values of some of this sketch's inputs, e.g. an `excess`) out of this sketch:
+   * counts bin by bin, never below 0, with bins collapsed here taking their share; the sum alike.
+   * min and max stay exact while their bins keep values, else become the representatives of the
+   * extreme bins left (within α of every value there); the sum is kept inside [n·min, n·max].
+   */
+  subtract(other: DDSketch): this {
+    if (other.alpha !== this.alpha)
+      throw new EdgefleetError(
+        'validation_failed',
+        `cannot subtract sketches with alpha ${other.alpha} and ${this.alpha}`,
+      )
+    if (other.n === 0 || this.n === 0) return this
+    for (let i = other.lo; i <= other.hi; i++) {
+      const c = other.bins[i - other.base]
+      if (c === 0) continue
+      const at = Math.min(Math.max(i, this.lo), this.hi)
+      if (this.hi < this.lo) break
+      this.bins[at - this.base] = Math.max(0, this.bins[at - this.base] - c)
+    }
+    this.zero = Math.max(0, this.zero - other.zero)
+    while (this.lo <= this.hi && this.bins[this.lo - this.base] === 0) this.lo++
+    while (this.hi >= this.lo && this.bins[this.hi - this.base] === 0) this.hi--
+    if (this.hi < this.lo) {
+      this.lo = 0
+      this.hi = -1
+    }
+    let n = this.zero
+    for (let i = this.lo; i <= this.hi; i++) n += this.bins[i - this.base]
+    this.n = n
+    if (n === 0) {
+      this.total = 0
+      this.minValue = Infinity
+      this.maxValue = -Infinity
+      return this
+    }
+    const min = this.zero > 0 ? this.minValue : this.lowestOf(this, this.minValue)
+    const max = this.hi >= this.lo ? this.highestOf(this, this.maxValue) : min
+    this.minValue = min
+    this.maxValue = max
+    this.total = this.fitSum(this.total - other.total)
+    return this
+  }
+
+  /** `value` when it lies in the lowest used bin of `s` (±1, as the format allows), else that bin's representative. */
+  private lowestOf(s: DDSketch, value: number): number {
+    if (s.hi < s.lo) return value
+    const i = value >= SKETCH_MIN_INDEXABLE ? Math.ceil(Math.log(value) * this.invLogGamma) : -Infinity
+    return Math.abs(i - s.lo) <= 1 ? value : this.representative(s.lo)
+  }
+
+  /** `value` when it lies in the highest used bin of `s` (±1), else that bin's representative. */
+  private highestOf(s: DDSketch, value: number): number {
+    const i = value >= SKETCH_MIN_INDEXABLE ? Math.ceil(Math.log(value) * this.invLogGamma) : -Infinity
+    return Math.abs(i - s.hi) <= 1 ? value : this.representative(s.hi)
+  }
+
+  /** The value standing for bin i: 2·γ^i / (γ + 1), within α of every value of the bin. */
+  private representative(i: number): number {
+    return (2 * Math.pow(this.gamma, i)) / (this.gamma + 1)
+  }
+
+  /** `sum` moved into [n·min, n·max], where a sum made of scaled or subtracted parts belongs. */
+  private fitSum(sum: number): number {
+    const low = this.n * this.minValue
+    const high = this.n * this.maxValue
+    return sum < low ? low : sum > high ? high : sum
+  }
+
   /** The `sketch/1` encoding (see `core/formats/sketch.ts`); `JSON.stringify` uses it. */
   toJSON(): SketchJson {
     const counts: number[] = []
@@ -190,6 +318,22 @@ export class DDSketch {
   }
 
   /**
+   * Divides every count by `factor` (a power of two), rounding up so no used bin (nor a non-empty zero
+   * bucket) empties: min, max and the bins between stay as they were; `sum` is divided alike.
+   */
+  private downscale(factor: number): void {
+    if (factor === 1) return
+    let n = 0
+    for (let k = this.lo; k <= this.hi; k++) {
+      const c = this.bins[k - this.base]
+      if (c > 0) n += this.bins[k - this.base] = Math.ceil(c / factor)
+    }
+    this.zero = Math.ceil(this.zero / factor)
+    this.n = n + this.zero
+    this.total /= factor
+  }
+
+  /**
    * A sketch from a `sketch/1` object known to be valid (made by this code, or checked with
    * `parseSketch` in core/sketch/parse.ts, which is what untrusted input goes through).
    */
@@ -203,7 +347,7 @@ export class DDSketch {
     }
     sketch.zero = s.zero
     sketch.n = s.n
-    sketch.total = s.sum + 0
+    sketch.total = s.sum + 0 // −0 becomes +0, as in `add`
     if (s.min !== undefined && s.max !== undefined) {
       sketch.minValue = s.min + 0
       sketch.maxValue = s.max + 0

@@ -1,12 +1,14 @@
 import { EdgefleetError } from '../errors.ts'
 import type { Backend } from '../formats/common.ts'
 import type { SketchJson } from '../formats/sketch.ts'
-import type { Report } from '../formats/telemetry.ts'
+import { FALLBACK_REASONS, type Report } from '../formats/telemetry.ts'
 import { jsonPointer } from '../json-pointer.ts'
-import { mergeHistograms, type HistogramCounts } from '../profile/histogram.ts'
+import type { HistogramCounts } from '../profile/histogram.ts'
 import { DDSketch } from '../sketch/DDSketch.ts'
 import { parseSketch } from '../sketch/parse.ts'
+import { StoredAggregate } from './aggregate-json.ts'
 import { DeviceSet, type DeviceSetJson } from './device-set.ts'
+import { addCount } from './saturating.ts'
 import {
   countsByLowestRate,
   decodeRatePart,
@@ -99,70 +101,72 @@ export function emptyAggregate(): Aggregate {
 /**
  * Adds one report of the device with key `device` (see `deviceKey`), sent in a batch sampled at
  * `sampleRate`, into `agg` and returns `agg`. All or nothing: throws `validation_failed`, leaving
- * `agg` unchanged, when the rate is outside (0, 1], a sketch is malformed or its alpha or a
- * histogram's bins differ from what `agg` holds.
+ * `agg` unchanged, when the rate is outside (0, 1], a sketch is malformed, or the report cannot merge
+ * into `agg` (see `mergeInto`). The report's counts are trusted as given: hold it to telemetry/1
+ * (`Report`, with its bounds) first.
  */
 export function addReport(agg: Aggregate, report: Report, device: number, sampleRate = 1): Aggregate {
+  return mergeInto(agg, reportAggregate(report, device, sampleRate))
+}
+
+/** The aggregate of one report alone (see `addReport`); throws `validation_failed` on a bad rate or sketch. */
+export function reportAggregate(report: Report, device: number, sampleRate = 1): Aggregate {
   if (!(sampleRate > 0 && sampleRate <= 1))
     throw new EdgefleetError('validation_failed', `a sample rate must be in (0, 1], got ${sampleRate}`, {
       pointer: '/sampleRate',
     })
-  const latency = parseSketch(report.latency)
-  const loadMs = parseSketch(report.loadMs)
-  assertMergeable(agg, latency.alpha, loadMs.alpha, report.features ?? {}, report.outputs ?? {})
-  agg.latency.merge(latency)
-  agg.loadMs.merge(loadMs)
-  agg.reports += 1
+  const agg = emptyAggregate()
+  agg.latency = parseSketch(report.latency)
+  agg.loadMs = parseSketch(report.loadMs)
+  agg.reports = 1
   agg.devices.add(device)
   const c = report.counts
-  agg.counts.inferences += c.inferences
-  agg.counts.errors += c.errors
-  agg.counts.cacheHits += c.cacheHits
-  agg.counts.loads += c.loads
-  agg.backends[report.backend] = (agg.backends[report.backend] ?? 0) + c.inferences
-  for (const [backend, reason] of Object.entries(report.fallbacks ?? {})) {
-    const key = `${backend}:${reason}`
-    ;(agg.fallbacks[key] ??= new DeviceSet()).add(device)
-  }
+  agg.counts = { inferences: c.inferences, errors: c.errors, cacheHits: c.cacheHits, loads: c.loads }
+  agg.backends[report.backend] = c.inferences
+  for (const [backend, reason] of Object.entries(report.fallbacks ?? {}))
+    agg.fallbacks[`${backend}:${FALLBACK_REASONS.has(reason) ? reason : 'other'}`] = new DeviceSet().add(device)
   addHistograms(agg.features, report.features ?? {})
   addHistograms(agg.outputs, report.outputs ?? {})
   if (report.shadow) {
-    agg.shadow.compared += report.shadow.compared
-    agg.shadow.agreed += report.shadow.agreed
-    agg.shadow.absDiffSum += report.shadow.meanAbsDiff * report.shadow.compared
+    const { compared, agreed, meanAbsDiff } = report.shadow
+    agg.shadow = { compared, agreed, absDiffSum: meanAbsDiff * compared }
   }
-  if (report.feedback) {
-    agg.feedback.labeled += report.feedback.labeled
-    agg.feedback.correct += report.feedback.correct
-  }
+  if (report.feedback) agg.feedback = { labeled: report.feedback.labeled, correct: report.feedback.correct }
   if (sampleRate < 1) {
-    const part = (agg.sampled[rateKey(sampleRate)] ??= emptyRatePart())
-    part.reports += 1
-    part.inferences += c.inferences
-    part.errors += c.errors
+    const part = emptyRatePart()
+    part.reports = 1
+    part.inferences = c.inferences
+    part.errors = c.errors
     part.devices.add(device)
+    agg.sampled[rateKey(sampleRate)] = part
   }
   return agg
 }
 
-/** Merges `source` into `target` and returns `target`; all or nothing (as `addReport`); `source` is left unchanged. */
+/**
+ * Merges `source` into `target` and returns `target`; `source` is left unchanged. All or nothing:
+ * `checkMergeable` runs first (throwing `validation_failed` with `target` untouched), and nothing
+ * after it can fail: counts add with saturation at 2^53 − 1 (core/telemetry/saturating.ts) and
+ * sketches downscale rather than overflow.
+ */
 export function mergeInto(target: Aggregate, source: Aggregate): Aggregate {
-  assertMergeable(target, source.latency.alpha, source.loadMs.alpha, source.features, source.outputs)
-  target.reports += source.reports
+  checkMergeable(target, source)
+  target.reports = addCount(target.reports, source.reports)
   target.devices.union(source.devices)
-  for (const k of ['inferences', 'errors', 'cacheHits', 'loads'] as const) target.counts[k] += source.counts[k]
+  for (const k of ['inferences', 'errors', 'cacheHits', 'loads'] as const)
+    target.counts[k] = addCount(target.counts[k], source.counts[k])
   target.latency.merge(source.latency)
   target.loadMs.merge(source.loadMs)
   for (const [b, n] of Object.entries(source.backends) as [Backend, number][])
-    target.backends[b] = (target.backends[b] ?? 0) + n
+    target.backends[b] = addCount(target.backends[b] ?? 0, n)
   for (const [k, set] of Object.entries(source.fallbacks)) (target.fallbacks[k] ??= new DeviceSet()).union(set)
   addHistograms(target.features, source.features)
   addHistograms(target.outputs, source.outputs)
-  target.shadow.compared += source.shadow.compared
-  target.shadow.agreed += source.shadow.agreed
+  target.shadow.compared = addCount(target.shadow.compared, source.shadow.compared)
+  target.shadow.agreed = addCount(target.shadow.agreed, source.shadow.agreed)
   target.shadow.absDiffSum += source.shadow.absDiffSum
-  target.feedback.labeled += source.feedback.labeled
-  target.feedback.correct += source.feedback.correct
+  target.feedback.labeled = addCount(target.feedback.labeled, source.feedback.labeled)
+  target.feedback.correct = addCount(target.feedback.correct, source.feedback.correct)
   for (const [k, part] of Object.entries(source.sampled)) mergeRatePart((target.sampled[k] ??= emptyRatePart()), part)
   return target
 }
@@ -199,8 +203,29 @@ export function encodeAggregate(agg: Aggregate): AggregateJson {
   }
 }
 
-/** Rebuilds an aggregate from `encodeAggregate`; throws on a malformed sketch, device set or rate key. */
+/**
+ * Rebuilds an aggregate from `encodeAggregate`, checked first (`StoredAggregate`: the shape and the
+ * relations reports within telemetry/1's bounds keep); throws `validation_failed` on anything else, a
+ * malformed sketch, device set or rate key included. Stored data is never trusted blindly: a read
+ * leaves such a cell out rather than failing on it.
+ */
 export function decodeAggregate(json: AggregateJson): Aggregate {
+  const checked = StoredAggregate.safeParse(json)
+  if (!checked.success) {
+    const issue = checked.error.issues[0]
+    throw new EdgefleetError('validation_failed', `a stored aggregate is invalid: ${issue?.message ?? 'malformed'}`, {
+      pointer: issue ? jsonPointer(issue.path) : '',
+      cause: checked.error,
+    })
+  }
+  try {
+    return buildAggregate(json)
+  } catch (cause) {
+    throw new EdgefleetError('validation_failed', `a stored aggregate is invalid: ${String(cause)}`, { cause })
+  }
+}
+
+function buildAggregate(json: AggregateJson): Aggregate {
   return {
     reports: json.reports,
     devices: DeviceSet.fromJSON(json.devices),
@@ -234,9 +259,18 @@ export function estimatesOf(agg: Aggregate): Totals | null {
   return estimateTotals(received, countsByLowestRate(agg.sampled))
 }
 
-/** Throws `validation_failed` when `source` cannot merge into `target` (sketch alpha or histogram bins differ). */
+/**
+ * Throws `validation_failed` when `source` cannot merge into `target`: sketch alpha or histogram bins
+ * differ, or a float sum (latency, load time, shadow differences) would leave the finite numbers.
+ */
 export function checkMergeable(target: Aggregate, source: Aggregate): void {
   assertMergeable(target, source.latency.alpha, source.loadMs.alpha, source.features, source.outputs)
+  if (
+    !target.latency.canMerge(source.latency) ||
+    !target.loadMs.canMerge(source.loadMs) ||
+    !(target.shadow.absDiffSum + source.shadow.absDiffSum < Infinity)
+  )
+    throw new EdgefleetError('validation_failed', 'a float sum of the aggregate would overflow')
 }
 
 function assertMergeable(
@@ -267,10 +301,16 @@ function assertMergeable(
   }
 }
 
+/** Adds histograms bin by bin (saturating); bins were checked to agree (`assertMergeable`). */
 function addHistograms(target: Record<string, HistogramCounts>, source: Record<string, HistogramCounts>): void {
   for (const [name, h] of Object.entries(source)) {
     const have = target[name]
-    target[name] = have === undefined ? copyHistogram(h) : mergeHistograms(have, h)
+    if (have === undefined) target[name] = copyHistogram(h)
+    else
+      target[name] = {
+        counts: have.counts.map((c, i) => addCount(c, h.counts[i])),
+        missing: addCount(have.missing, h.missing),
+      }
   }
 }
 

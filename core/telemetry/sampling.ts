@@ -1,4 +1,5 @@
 import { DeviceSet, type DeviceSetJson } from './device-set.ts'
+import { addCount } from './saturating.ts'
 
 /**
  * Horvitz–Thompson scaling of sampled telemetry. The SDK reports a loaded model with probability
@@ -80,9 +81,9 @@ export function emptyRatePart(): RatePart {
   return { reports: 0, inferences: 0, errors: 0, devices: new DeviceSet() }
 }
 
-/** Adds `source` into `target` (integers summed, devices unioned) and returns `target`. */
+/** Adds `source` into `target` (integers summed with saturation, devices unioned) and returns `target`. */
 export function mergeRatePart(target: RatePart, source: RatePart): RatePart {
-  for (const k of KEYS) target[k] += source[k]
+  for (const k of KEYS) target[k] = addCount(target[k], source[k])
   target.devices.union(source.devices)
   return target
 }

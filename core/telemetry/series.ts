@@ -3,6 +3,7 @@ import type { SketchJson } from '../formats/sketch.ts'
 import { DDSketch } from '../sketch/DDSketch.ts'
 import { parseSketch } from '../sketch/parse.ts'
 import type { Aggregate } from './aggregate.ts'
+import type { Figures } from './figures.ts'
 import { HLL_RELATIVE_ERROR } from './hyperloglog.ts'
 import { countsByLowestRate, estimateTotals, minSampleRate, ratesAscending, type RateCounts } from './sampling.ts'
 import { quantiles, ratio, DEFAULT_MIN_DEVICES } from './summarize.ts'
@@ -119,12 +120,36 @@ export function combinePoints(points: readonly PointJson[]): PointJson[] {
   return groups.map((g) => mergePoints(g.members, g)).sort((a, b) => a.start - b.start)
 }
 
-/** The public form of a point: its rates and quantiles, or suppressed below `minDevices` devices. */
-export function summarizePoint(p: PointJson, minDevices = DEFAULT_MIN_DEVICES): SeriesPoint {
-  if (p.devices < minDevices) return { start: p.start, end: p.end, suppressed: true }
-  const latency = parseSketch(p.latency)
-  const loadMs = parseSketch(p.loadMs)
+/** The figures of a point as it is (every device at full weight), for `summarizePoint`. */
+export function figuresOfPoint(p: PointJson): Figures {
   const sampled = p.sampled ?? {}
+  return {
+    inferences: p.counts.inferences,
+    errors: p.counts.errors,
+    loads: p.counts.loads,
+    cacheHits: p.counts.cacheHits,
+    labeled: p.feedback.labeled,
+    correct: p.feedback.correct,
+    compared: p.shadow.compared,
+    agreed: p.shadow.agreed,
+    absDiffSum: p.shadow.absDiffSum,
+    backends: {},
+    latency: parseSketch(p.latency),
+    loadMs: parseSketch(p.loadMs),
+    estimated: estimateTotals(
+      { devices: p.devices, reports: p.reports, inferences: p.counts.inferences, errors: p.counts.errors },
+      sampled,
+    ),
+  }
+}
+
+/**
+ * The public form of a point: its rates and quantiles, or suppressed below `minDevices` devices.
+ * `figures`: the point's figures with per-device caps applied (default: as it is).
+ */
+export function summarizePoint(p: PointJson, minDevices = DEFAULT_MIN_DEVICES, figures?: Figures): SeriesPoint {
+  if (p.devices < minDevices) return { start: p.start, end: p.end, suppressed: true }
+  const f = figures ?? figuresOfPoint(p)
   return {
     start: p.start,
     end: p.end,
@@ -134,16 +159,13 @@ export function summarizePoint(p: PointJson, minDevices = DEFAULT_MIN_DEVICES): 
     reports: p.reports,
     inferences: p.counts.inferences,
     errors: p.counts.errors,
-    errorRate: ratio(p.counts.errors, p.counts.inferences),
-    estimated: estimateTotals(
-      { devices: p.devices, reports: p.reports, inferences: p.counts.inferences, errors: p.counts.errors },
-      sampled,
-    ),
-    minSampleRate: minSampleRate(sampled),
-    latencyMs: latency.isEmpty ? null : quantiles(latency, [0.5, 0.95, 0.99], ['p50', 'p95', 'p99']),
-    loadMs: loadMs.isEmpty ? null : quantiles(loadMs, [0.5, 0.95], ['p50', 'p95']),
-    cacheHitRate: ratio(p.counts.cacheHits, p.counts.loads),
-    shadowAgreement: ratio(p.shadow.agreed, p.shadow.compared),
-    accuracy: ratio(p.feedback.correct, p.feedback.labeled),
+    errorRate: ratio(f.errors, f.inferences),
+    estimated: f.estimated,
+    minSampleRate: minSampleRate(p.sampled ?? {}),
+    latencyMs: f.latency.isEmpty ? null : quantiles(f.latency, [0.5, 0.95, 0.99], ['p50', 'p95', 'p99']),
+    loadMs: f.loadMs.isEmpty ? null : quantiles(f.loadMs, [0.5, 0.95], ['p50', 'p95']),
+    cacheHitRate: ratio(f.cacheHits, f.loads),
+    shadowAgreement: ratio(f.agreed, f.compared),
+    accuracy: ratio(f.correct, f.labeled),
   }
 }

@@ -4,14 +4,28 @@ import type { CohortMetrics, DriftSummary, Suppressed } from '../formats/fleet.t
 import type { FeatureProfile, Profile } from '../formats/profile.ts'
 import type { HistogramCounts } from '../profile/histogram.ts'
 import type { DDSketch } from '../sketch/DDSketch.ts'
-import { estimatesOf, type Aggregate } from './aggregate.ts'
+import type { Aggregate } from './aggregate.ts'
+import { figuresOf, type Figures } from './figures.ts'
 import { minSampleRate } from './sampling.ts'
 
-/** How a cohort is summarized: the k of k-anonymity and the drift verdict's thresholds. */
+/** How a cohort is summarized: the k of k-anonymity, the drift verdict's thresholds, per-device caps. */
 export interface SummarizeOptions {
   /** Cohorts with fewer distinct devices are suppressed (default 5). */
   minDevices?: number
   drift?: Partial<DriftPolicy>
+  /**
+   * The cohort's figures with per-device caps applied (core/telemetry/device-caps.ts), how many
+   * devices were capped and the weight cap; default: the aggregate's own figures, nothing capped.
+   */
+  capped?: CappedFigures
+}
+
+/** Figures with per-device caps applied. */
+export interface CappedFigures {
+  figures: Figures
+  devices: number
+  /** The weight above which a device was capped; null when no device had a weight. */
+  cap: number | null
 }
 
 /** Default k: cohorts seen on fewer devices are never shown. */
@@ -39,15 +53,17 @@ export function summarize(
   const features = driftOf(agg.features, profile?.features ?? {}, policy)
   const outputs = driftOf(agg.outputs, profile?.outputs ?? {}, policy)
   const { inferences, errors, loads, cacheHits } = agg.counts
+  // Rates, quantiles and estimates weigh each device as its cap allows; counts stay as received.
+  const f = options.capped?.figures ?? figuresOf(agg)
   const js = [...Object.values(features), ...Object.values(outputs)]
     .map((d) => d.js)
     .filter((x): x is number => x !== null)
   const backends: CohortMetrics['backends'] = {}
   for (const b of Object.keys(agg.backends).sort() as Backend[]) {
     const n = agg.backends[b] ?? 0
-    backends[b] = { inferences: n, share: inferences > 0 ? n / inferences : 0 }
+    backends[b] = { inferences: n, share: ratio(f.backends[b] ?? 0, f.inferences) ?? 0 }
   }
-  const { compared, agreed, absDiffSum } = agg.shadow
+  const { compared, agreed } = agg.shadow
   const { labeled, correct } = agg.feedback
   return {
     suppressed: false,
@@ -56,14 +72,14 @@ export function summarize(
     reports: agg.reports,
     inferences,
     errors,
-    errorRate: ratio(errors, inferences),
-    estimated: estimatesOf(agg),
+    errorRate: ratio(f.errors, f.inferences),
+    estimated: f.estimated,
     minSampleRate: minSampleRate(agg.sampled),
-    latencyMs: agg.latency.isEmpty ? null : quantiles(agg.latency, [0.5, 0.95, 0.99], ['p50', 'p95', 'p99']),
-    loadMs: agg.loadMs.isEmpty ? null : quantiles(agg.loadMs, [0.5, 0.95], ['p50', 'p95']),
+    latencyMs: f.latency.isEmpty ? null : quantiles(f.latency, [0.5, 0.95, 0.99], ['p50', 'p95', 'p99']),
+    loadMs: f.loadMs.isEmpty ? null : quantiles(f.loadMs, [0.5, 0.95], ['p50', 'p95']),
     loads,
     cacheHits,
-    cacheHitRate: ratio(cacheHits, loads),
+    cacheHitRate: ratio(f.cacheHits, f.loads),
     backends,
     fallbacks: Object.fromEntries(
       Object.keys(agg.fallbacks)
@@ -78,9 +94,17 @@ export function summarize(
       maxJs: js.length > 0 ? Math.max(...js) : null,
     },
     shadow:
-      compared > 0 ? { compared, agreed, agreement: agreed / compared, meanAbsDiff: absDiffSum / compared } : null,
-    feedback: labeled > 0 ? { labeled, correct, accuracy: correct / labeled } : null,
+      compared > 0
+        ? { compared, agreed, agreement: ratio(f.agreed, f.compared), meanAbsDiff: meanOf(f.absDiffSum, f.compared) }
+        : null,
+    feedback: labeled > 0 ? { labeled, correct, accuracy: ratio(f.correct, f.labeled) } : null,
+    cappedDevices: options.capped?.devices ?? 0,
+    deviceCap: options.capped?.cap ?? null,
   }
+}
+
+function meanOf(sum: number, n: number): number | null {
+  return n > 0 ? sum / n : null
 }
 
 /** The body of a suppressed cohort or point. */
@@ -88,9 +112,12 @@ export function suppressed(minDevices: number): Suppressed {
   return { suppressed: true, reason: 'fewer_than_min_devices', minDevices }
 }
 
-/** `num / den`, or null when `den` is 0. */
+/**
+ * `num / den` as a share in [0, 1], or null when `den` is 0. Errors include failed loads, which have
+ * no inference, so an error rate could pass 1: it reads 1.
+ */
 export function ratio(num: number, den: number): number | null {
-  return den > 0 ? num / den : null
+  return den > 0 ? Math.min(1, num / den) : null
 }
 
 /** Named quantiles of a non-empty sketch. */

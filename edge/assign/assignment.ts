@@ -2,8 +2,7 @@ import { EdgefleetError } from '../../core/errors.ts'
 import type { Assignment, TelemetrySettings } from '../../core/formats/assignment.ts'
 import type { DeviceCaps } from '../../core/formats/telemetry.ts'
 import { armOf, type RolloutAssignView } from '../../core/rollout/assign.ts'
-import { getAlias } from '../db/aliases.ts'
-import { getModel } from '../db/models.ts'
+import { productionOf } from '../db/aliases.ts'
 import { getVersion, type VersionRecord } from '../db/versions.ts'
 
 /** How long a device may keep an assignment before asking again (DESIGN: default 30 s, at most 60). */
@@ -18,24 +17,29 @@ export const DEFAULT_TELEMETRY: TelemetrySettings = { sampleRate: 1, windowSecon
  * (core/rollout/assign.ts): `canary`/`ab` serve the arm's version; `shadow` serves the baseline to
  * every targeted device and hands the candidate arm the candidate as a background `shadow`. The
  * assignment names the rollout and arm so the device labels its reports, and uses the rollout's
- * `ttlSeconds`, so a kill switch reaches devices within that.
+ * `ttlSeconds`, so a kill switch reaches devices within that. The model is looked up in D1 before
+ * its rollout (`rolloutOf`, the ModelControl behind the per-isolate cache) is asked for, so an unknown
+ * model is a 404 that never reaches (or creates) a Durable Object.
  */
 export async function assignVersion(
   db: D1Database,
-  q: { model: string; deviceId: string; caps: DeviceCaps; origin: string; rollout: RolloutAssignView | null },
+  q: {
+    model: string
+    deviceId: string
+    caps: DeviceCaps
+    origin: string
+    rolloutOf: (model: string) => Promise<RolloutAssignView | null>
+  },
 ): Promise<Assignment> {
-  const arm = q.rollout ? armOf(q.rollout, q.deviceId, q.caps) : null
-  const r = arm === null ? null : q.rollout
+  const known = await productionOf(db, q.model)
+  if (known === null) throw new EdgefleetError('not_found', `model "${q.model}" does not exist`)
+  const rollout = await q.rolloutOf(q.model)
+  const arm = rollout ? armOf(rollout, q.deviceId, q.caps) : null
+  const r = arm === null ? null : rollout
   let primary: number | null
-  if (r === null) primary = await getAlias(db, q.model, 'production')
+  if (r === null) primary = known.production
   else primary = r.mode !== 'shadow' && arm === 'candidate' ? r.candidate : r.baseline
-  if (primary === null) {
-    const model = await getModel(db, q.model)
-    throw new EdgefleetError(
-      'not_found',
-      model ? `model "${q.model}" has no production version yet` : `model "${q.model}" does not exist`,
-    )
-  }
+  if (primary === null) throw new EdgefleetError('not_found', `model "${q.model}" has no production version yet`)
   const shadowVersion = r !== null && r.mode === 'shadow' && arm === 'candidate' ? r.candidate : null
   const [v, s] = await Promise.all([
     getVersion(db, q.model, primary),

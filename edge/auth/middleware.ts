@@ -6,17 +6,28 @@ import type { AppEnv } from '../env.ts'
 import { hasScope, type Principal } from './principal.ts'
 import { DEV_ADMIN_TOKEN, hashSecret, secretsEqual } from './secrets.ts'
 
+/** Where a credential came from: `Authorization` carries any token; the other two carry app keys only. */
+export type CredentialSource = 'authorization' | 'header' | 'query'
+
 /**
  * The credential a request carries: `Authorization: Bearer <token>` for people and tools,
  * `X-Edgefleet-Key` for devices, or `?key=` where a header cannot be set (sendBeacon).
  */
-export function credentialOf(req: Request): string | null {
+export function credentialOf(req: Request): { secret: string; source: CredentialSource } | null {
   const auth = req.headers.get('Authorization')
   if (auth) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
-    return m ? m[1] : null
+    return m ? { secret: m[1], source: 'authorization' } : null
   }
-  return req.headers.get('X-Edgefleet-Key') ?? new URL(req.url).searchParams.get('key')
+  const header = req.headers.get('X-Edgefleet-Key')
+  if (header !== null) return { secret: header, source: 'header' }
+  const query = new URL(req.url).searchParams.get('key')
+  return query === null ? null : { secret: query, source: 'query' }
+}
+
+/** True for an app key: a token whose only scope is `device`. */
+export function isAppKey(principal: Principal): boolean {
+  return principal.scopes.length === 1 && principal.scopes[0] === 'device'
 }
 
 /**
@@ -28,6 +39,19 @@ export function credentialOf(req: Request): string | null {
 const appKeys = new Map<string, { principal: Principal; until: number }>()
 const MAX_CACHED_APP_KEYS = 1_000
 
+/** When this isolate last recorded each token's use: `lastUsedAt` is kept to the minute, so one write a minute suffices. */
+const touchedAt = new Map<string, number>()
+const TOUCH_EVERY_MS = 60_000
+
+function shouldTouch(tokenId: string, now: number): boolean {
+  const last = touchedAt.get(tokenId)
+  if (last !== undefined && now - last < TOUCH_EVERY_MS) return false
+  touchedAt.delete(tokenId)
+  touchedAt.set(tokenId, now)
+  if (touchedAt.size > MAX_CACHED_APP_KEYS) touchedAt.delete(touchedAt.keys().next().value!)
+  return true
+}
+
 /** Forgets a cached app key in this isolate (on revocation). */
 export function forgetAppKey(tokenId: string): void {
   for (const [hash, entry] of appKeys) if (entry.principal.tokenId === tokenId) appKeys.delete(hash)
@@ -38,13 +62,11 @@ function appKeyTtlMs(env: Env): number {
   return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 300) * 1000 : 0
 }
 
-/** Resolves a credential to a principal: the environment's admin token, or a live stored token. */
-export async function resolvePrincipal(
-  env: Env,
-  secret: string,
-  now: number,
-  waitUntil?: (p: Promise<unknown>) => void,
-): Promise<Principal | null> {
+/**
+ * Resolves a credential to a principal: the environment's admin token, or a live stored token. It
+ * records nothing: the caller marks the token used (`touchToken`) once the request is allowed.
+ */
+export async function resolvePrincipal(env: Env, secret: string, now: number): Promise<Principal | null> {
   const admin = env.EDGEFLEET_ADMIN_TOKEN
   if (admin && (await secretsEqual(secret, admin))) {
     // The published local default must never open a production deployment.
@@ -56,11 +78,9 @@ export async function resolvePrincipal(
   if (cached && cached.until > now) return cached.principal
   const token = await findLiveToken(env.DB, hash)
   if (!token) return null
-  const touch = touchToken(env.DB, token.id, now).catch(() => undefined)
-  waitUntil?.(touch)
   const principal: Principal = { tokenId: token.id, name: token.name, scopes: token.scopes, origins: token.origins }
   const ttl = appKeyTtlMs(env)
-  if (ttl > 0 && token.scopes.length === 1 && token.scopes[0] === 'device') {
+  if (ttl > 0 && isAppKey(principal)) {
     appKeys.delete(hash)
     appKeys.set(hash, { principal, until: now + ttl })
     if (appKeys.size > MAX_CACHED_APP_KEYS) appKeys.delete(appKeys.keys().next().value!)
@@ -71,29 +91,38 @@ export async function resolvePrincipal(
 /**
  * Requires a credential holding one of `scopes` (`admin` holds all): 401 `unauthorized` without a
  * valid one, 403 `forbidden` with the wrong scope. An app key used from a browser must come from one
- * of its allowed origins.
+ * of its allowed origins. API tokens (and the admin token) count only in `Authorization`: in
+ * `X-Edgefleet-Key` or `?key=` they would end up in logs, proxies and Referer headers, so there
+ * they are 401 like an unknown key. A token's `lastUsedAt` is recorded only when it was let in.
  *
  * @example app.get('/v1/models', requireScope('registry:read'), handler)
  */
 export function requireScope(...scopes: Scope[]): MiddlewareHandler<AppEnv> {
   if (scopes.length === 0) throw new Error('requireScope needs at least one scope')
   return async function requireScopeMiddleware(c, next) {
-    const secret = credentialOf(c.req.raw)
-    if (!secret) throw new EdgefleetError('unauthorized', 'a token is required: Authorization: Bearer <token>')
-    let waitUntil: ((p: Promise<unknown>) => void) | undefined
-    try {
-      const ctx = c.executionCtx
-      waitUntil = (p) => ctx.waitUntil(p)
-    } catch {
-      // app.request() in tests has no execution context: the touch simply runs unawaited.
-    }
-    const principal = await resolvePrincipal(c.env, secret, Date.now(), waitUntil)
+    const credential = credentialOf(c.req.raw)
+    if (!credential) throw new EdgefleetError('unauthorized', 'a token is required: Authorization: Bearer <token>')
+    const now = Date.now()
+    const principal = await resolvePrincipal(c.env, credential.secret, now)
     if (!principal) throw new EdgefleetError('unauthorized', 'the token is unknown or revoked')
+    if (credential.source !== 'authorization' && !isAppKey(principal))
+      throw new EdgefleetError(
+        'unauthorized',
+        'X-Edgefleet-Key and ?key= carry app keys only; send API tokens as Authorization: Bearer <token>',
+      )
     if (!scopes.some((s) => hasScope(principal, s)))
       throw new EdgefleetError('forbidden', `this route needs the scope ${scopes.join(' or ')}`)
     const origin = c.req.header('Origin')
     if (origin && principal.origins && !principal.origins.includes(origin))
       throw new EdgefleetError('forbidden', `origin ${origin} is not allowed for this key`)
+    if (principal.tokenId !== 'env' && shouldTouch(principal.tokenId, now)) {
+      const touch = touchToken(c.env.DB, principal.tokenId, now).catch(() => undefined)
+      try {
+        c.executionCtx.waitUntil(touch)
+      } catch {
+        // app.request() in tests has no execution context: the touch simply runs unawaited.
+      }
+    }
     c.set('principal', principal)
     await next()
   }

@@ -1,9 +1,10 @@
 import type { Arm } from '../../core/formats/common.ts'
 import type { ArmStats, ArmView, DeviceCounts, RolloutStats } from '../../core/formats/rollout.ts'
 import { deviceRates, meanVariance, momentsOf } from '../../core/rollout/sequential.ts'
-import { decodeAggregate, emptyAggregate, mergeInto } from '../../core/telemetry/aggregate.ts'
+import { emptyAggregate } from '../../core/telemetry/aggregate.ts'
 import { summarize } from '../../core/telemetry/summarize.ts'
 import { telemetryConfig } from '../telemetry/config.ts'
+import { readFleet } from '../telemetry/fleet.ts'
 import { shardStub } from '../telemetry/ingest.ts'
 import { versionId, versionProfiles } from '../telemetry/profiles.ts'
 import type { DeviceStatsRow } from '../telemetry/shard-read.ts'
@@ -44,7 +45,8 @@ function armCohort(r: Pick<StoredRollout, 'config'>, arm: Arm): { version: numbe
  * The statistics `decide` needs for a rollout's current step, from the fleet telemetry shards (the
  * same aggregation the fleet view reads; no second one): per-device sums of the rollout's reports
  * (exact distinct devices: a device hashes to one shard, so shards' devices are disjoint), the
- * merged latency sketch of each arm, and the candidate's largest JS drift against its profile.
+ * merged latency sketch of each arm with per-device caps applied, and the candidate's largest JS
+ * drift against its profile.
  * Reports count for an arm when they carry the rollout's id, the arm, and the arm's version and role.
  */
 export async function readArmStats(
@@ -56,19 +58,22 @@ export async function readArmStats(
   const window = statsWindow(r, now)
   const { shards } = telemetryConfig(env)
   const id = r.state.id
-  const parts = await Promise.all(
-    Array.from({ length: shards }, async (_, i) => {
-      const stub = shardStub(env, model, i)
-      const [all, settled, cohorts] = await Promise.all([
-        stub.deviceStats({ from: window.from, to: window.to, rollout: id }),
-        window.settledFrom < window.to
-          ? stub.deviceStats({ from: window.settledFrom, to: window.to, rollout: id })
-          : Promise.resolve([] as DeviceStatsRow[]),
-        stub.read({ from: window.from, to: window.to, bucketMs: null }),
-      ])
-      return { all, settled, cohorts }
-    }),
-  )
+  const [parts, fleet] = await Promise.all([
+    Promise.all(
+      Array.from({ length: shards }, async (_, i) => {
+        const stub = shardStub(env, model, i)
+        const [all, settled] = await Promise.all([
+          stub.deviceStats({ from: window.from, to: window.to, rollout: id }),
+          window.settledFrom < window.to
+            ? stub.deviceStats({ from: window.settledFrom, to: window.to, rollout: id })
+            : Promise.resolve([] as DeviceStatsRow[]),
+        ])
+        return { all, settled }
+      }),
+    ),
+    // The arms' aggregates as the fleet view reads them: unreadable data left out, per-device caps applied.
+    readFleet(env, model, { from: window.from, to: window.to, bucketMs: null }),
+  ])
   const profile =
     (await versionProfiles(env.DB, [{ model, version: r.config.candidate }], now)).get(
       versionId(model, r.config.candidate),
@@ -80,14 +85,15 @@ export async function readArmStats(
       row.arm === arm && row.version === cohort.version && row.role === cohort.role
     const perDevice: DeviceCounts[] = []
     let settledDevices = 0
-    const agg = emptyAggregate()
     for (const p of parts) {
       for (const row of p.all) if (match(row)) perDevice.push(toCounts(row))
       settledDevices += new Set(p.settled.filter(match).map((row) => row.device)).size
-      for (const c of p.cohorts) if (c.rollout === id && match(c)) mergeInto(agg, decodeAggregate(c.total))
     }
+    const merged = fleet.cohorts.find((c) => c.rollout?.id === id && c.rollout.arm === arm && match({ arm, ...c }))
+    const agg = merged?.total ?? emptyAggregate()
+    const capped = merged?.capped.figures.latency
     const driftJsMax = arm === 'candidate' && agg.reports > 0 ? maxJs(summarize(agg, profile, { minDevices: 1 })) : null
-    const latency = agg.latency.count > 0 ? agg.latency.toJSON() : null
+    const latency = capped !== undefined && capped.count > 0 ? capped.toJSON() : null
     const inferences = perDevice.reduce((s, d) => s + d.inferences, 0)
     const stats: ArmStats = { devices: perDevice.length, settledDevices, inferences, perDevice, latency, driftJsMax }
     const mean = (metric: 'error_rate' | 'fallback_rate') => {
@@ -103,7 +109,7 @@ export async function readArmStats(
       errors: sum('errors'),
       errorRate: mean('error_rate'),
       fallbackRate: mean('fallback_rate'),
-      latencyP95: latency === null ? null : agg.latency.quantile(0.95),
+      latencyP95: latency === null || capped === undefined ? null : capped.quantile(0.95),
       driftJsMax,
       shadow: { compared: sum('compared'), agreed: sum('agreed') },
       feedback: { labeled: sum('labeled'), correct: sum('correct') },

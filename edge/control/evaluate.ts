@@ -5,7 +5,7 @@ import { evaluateWhen, windowsToRead, type PolicyResult, type PolicyWindow } fro
 import { summarize } from '../../core/telemetry/summarize.ts'
 import { getAlias } from '../db/aliases.ts'
 import { telemetryConfig } from '../telemetry/config.ts'
-import { readFleet } from '../telemetry/fleet.ts'
+import { cappedTogether, readFleet } from '../telemetry/fleet.ts'
 import { versionId, versionProfiles } from '../telemetry/profiles.ts'
 
 /** A policy judged on the fleet at one moment: the version watched and the verdict with its evidence. */
@@ -40,14 +40,17 @@ export async function evaluatePolicy(
   const seen = new Map<string, CohortMetrics | null>()
   await Promise.all(
     windowsToRead(policy.when, now, graceMs).map(async (w) => {
-      const cohorts = await readFleet(env, model, {
+      const { cohorts } = await readFleet(env, model, {
         from: w.start,
         to: w.end,
         version,
         role: 'primary',
         bucketMs: null,
       })
-      const summary = summarize(mergeAggregates(cohorts.map((c) => c.total)), profile, { minDevices: cfg.minDevices })
+      const summary = summarize(mergeAggregates(cohorts.map((c) => c.total)), profile, {
+        minDevices: cfg.minDevices,
+        capped: cappedTogether(cohorts),
+      })
       seen.set(key(w), summary.suppressed ? null : summary)
     }),
   )

@@ -87,17 +87,35 @@ export class ModelControl extends DurableObject<Env> {
   private readonly sql: SqlStorage
   private readonly schedule: Schedule
   private draining: Promise<unknown> | null = null
+  /**
+   * Whether this object's tables exist. They are created by the first write only, so reading the
+   * control of a model that has none (a route's 404, an assignment of an unknown model) leaves no
+   * object with storage behind.
+   */
+  private schemaReady: boolean
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
-    for (const statement of [...CONTROL_SCHEMA, ...ROLLOUT_SCHEMA]) this.sql.exec(statement)
     this.schedule = new Schedule(this.sql, ctx.storage)
+    this.schemaReady =
+      this.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+        .one().n === 1
+    // An object created before ROLLOUT_SCHEMA existed gets its tables on start (IF NOT EXISTS: idempotent).
+    if (this.schemaReady) this.ensureSchema()
+  }
+
+  /** Creates the tables (idempotent); called by every path that writes. */
+  private ensureSchema(): void {
+    for (const statement of [...CONTROL_SCHEMA, ...ROLLOUT_SCHEMA]) this.sql.exec(statement)
+    this.schemaReady = true
   }
 
   /** Replaces the model's retraining policy (audited as a `policy.updated` event) and schedules its evaluation. */
   async setPolicy(model: string, policy: RetrainPolicy, actor: string): Promise<PolicyView> {
     const now = this.now()
+    this.ensureSchema()
     this.ctx.storage.transactionSync(() => {
       setModelName(this.sql, model)
       const revision = savePolicy(this.sql, policy, now, actor)
@@ -120,6 +138,7 @@ export class ModelControl extends DurableObject<Env> {
 
   /** The policy with its state, secret redacted; null when none was set. */
   async getPolicy(): Promise<PolicyView | null> {
+    if (!this.schemaReady) return null
     const stored = loadPolicy(this.sql)
     const model = getModelName(this.sql)
     if (!stored || model === null) return null
@@ -128,12 +147,14 @@ export class ModelControl extends DurableObject<Env> {
 
   /** Where and how to sign the retraining webhook (the Queue consumer's only way to the secret). */
   async webhookTarget(): Promise<{ url: string; secret: string } | null> {
+    if (!this.schemaReady) return null
     const webhook = loadPolicy(this.sql)?.policy.webhook
     return webhook && webhook.secret !== '' ? { url: webhook.url, secret: webhook.secret } : null
   }
 
   /** Runs the due jobs: evaluate the policy, drain the outbox; then re-arms. */
   override async alarm(): Promise<void> {
+    if (!this.schemaReady) return
     const now = this.now()
     for (const job of this.schedule.due(now)) {
       try {
@@ -168,6 +189,7 @@ export class ModelControl extends DurableObject<Env> {
   ): Promise<RolloutView> {
     const now = this.now()
     const id = newRolloutId()
+    this.ensureSchema()
     this.ctx.storage.transactionSync(() => {
       const active = activeRollout(this.sql)
       if (active)
@@ -220,6 +242,7 @@ export class ModelControl extends DurableObject<Env> {
 
   /** A rollout's view by id, or the model's newest rollout with `current`; null when there is none. */
   async getRollout(id: string): Promise<RolloutView | null> {
+    if (!this.schemaReady) return null
     const r = id === 'current' ? latestRollout(this.sql) : getRollout(this.sql, id)
     const model = getModelName(this.sql)
     if (!r || model === null) return null
@@ -229,6 +252,7 @@ export class ModelControl extends DurableObject<Env> {
 
   /** What the assign route caches: the active rollout, or null. */
   async assignView(): Promise<RolloutAssignView | null> {
+    if (!this.schemaReady) return null
     const r = activeRollout(this.sql)
     return r ? assignViewOf(r) : null
   }
@@ -253,6 +277,7 @@ export class ModelControl extends DurableObject<Env> {
     body: RolloutActionBody,
   ): Promise<RolloutView> {
     const now = this.now()
+    if (!this.schemaReady) throw new EdgefleetError('not_found', `rollout ${id} does not exist`)
     this.ctx.storage.transactionSync(() => {
       const r = getRollout(this.sql, id)
       const model = getModelName(this.sql)

@@ -74,3 +74,8 @@ export async function listModels(db: D1Database): Promise<Model[]> {
   const { results } = await db.prepare(`${SELECT_MODEL} ORDER BY m.name`).all<ModelRow>()
   return results.map(toModel)
 }
+
+/** Whether a model exists (one indexed lookup: routes ask before touching the model's Durable Objects). */
+export async function modelExists(db: D1Database, name: string): Promise<boolean> {
+  return (await db.prepare('SELECT 1 AS one FROM models WHERE name = ?1').bind(name).first()) !== null
+}

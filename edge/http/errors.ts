@@ -18,14 +18,39 @@ export function errorResponse(
   return c.json(body, httpStatus(code) as ContentfulStatusCode, headers)
 }
 
-/** Turns the first zod issue into a `validation_failed` error pointing at the field. */
+/** Longest key or path segment an error repeats; longer ones are cut (a request must not be echoed back whole). */
+export const MAX_ECHOED_KEY = 64
+/** Longest error message built from a zod issue. */
+export const MAX_ERROR_MESSAGE = 512
+
+/** A caller-chosen name shortened for an error message or pointer: at most MAX_ECHOED_KEY characters, cut with `…`. */
+export function echoKey(key: PropertyKey): string {
+  const s = String(key)
+  return s.length <= MAX_ECHOED_KEY ? s : `${s.slice(0, MAX_ECHOED_KEY)}…`
+}
+
+/**
+ * Turns the first zod issue into a `validation_failed` error pointing at the field. Keys the caller
+ * chose (unknown keys, record keys in the path) are cut to MAX_ECHOED_KEY characters and at most
+ * three unknown keys are named, so an error never echoes a large request back.
+ */
 export function validationError(error: z.ZodError, target: string): EdgefleetError {
   const issue = error.issues[0]
+  const path = issue.path.map((p) => (typeof p === 'number' ? p : echoKey(p)))
   const where = target === 'json' ? '' : `${target} `
-  const field = issue.path.length ? `${where}${issue.path.join('.')}: ` : where
-  return new EdgefleetError('validation_failed', `${field}${issue.message}`, {
-    pointer: target === 'json' ? jsonPointer(issue.path) : undefined,
-  })
+  const field = path.length ? `${where}${path.join('.')}: ` : where
+  let message = issue.message
+  if (issue.code === 'unrecognized_keys') {
+    const named = issue.keys.slice(0, 3).map((k) => JSON.stringify(echoKey(k)))
+    const more = issue.keys.length > 3 ? ` and ${issue.keys.length - 3} more` : ''
+    message = `unrecognized key${issue.keys.length > 1 ? 's' : ''}: ${named.join(', ')}${more}`
+  }
+  const text = `${field}${message}`
+  return new EdgefleetError(
+    'validation_failed',
+    text.length <= MAX_ERROR_MESSAGE ? text : `${text.slice(0, MAX_ERROR_MESSAGE)}…`,
+    { pointer: target === 'json' ? jsonPointer(path) : undefined },
+  )
 }
 
 /** The validation hook every OpenAPI route shares: bad input is a 400 with a pointer, nothing else runs. */

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import { EdgefleetError } from '../../core/errors.ts'
 import { AliasMove, MoveAlias, Slug } from '../../core/formats/registry.ts'
 import { requireScope } from '../auth/middleware.ts'
-import { getAlias, upsertAlias } from '../db/aliases.ts'
+import { aliasVersion, upsertAlias } from '../db/aliases.ts'
 import { insertEvent } from '../db/events.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
@@ -32,27 +32,29 @@ aliases.openapi(
       throw new EdgefleetError('deprecated', `version ${version} is deprecated and cannot be aliased`, {
         pointer: '/version',
       })
-    const previous = await getAlias(c.env.DB, model, alias)
-    if (previous !== version) {
-      const at = Date.now()
-      const actor = c.get('principal').name
-      // The event and the move share one predicate and one transaction: both happen or neither.
-      const guard = 'EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
-      const [event] = await c.env.DB.batch([
-        insertEvent(
-          c.env.DB,
-          { type: 'alias.moved', model, actor, at, details: { alias, to: version } },
-          {
-            when: guard,
-            set: { from: 'SELECT version FROM aliases WHERE model = ?7 AND alias = ?9' },
-            args: [model, version, alias],
-          },
-        ),
-        upsertAlias(c.env.DB, { model, alias, version, at, by: actor }),
-      ])
-      if (event.meta.changes === 0)
-        throw new EdgefleetError('deprecated', `version ${version} was deprecated meanwhile`, { pointer: '/version' })
-    }
+    const at = Date.now()
+    const actor = c.get('principal').name
+    // One transaction reads where the alias points, records the move only if it moves (and onto a
+    // live version), and moves it: concurrent moves each see the state the previous one left, so
+    // `previous` is what this move replaced and no event records a move from a version to itself.
+    const unchanged = 'NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?7 AND alias = ?9 AND version = ?8)'
+    const live = 'EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
+    const [before, event] = await c.env.DB.batch<{ version: number }>([
+      aliasVersion(c.env.DB, model, alias),
+      insertEvent(
+        c.env.DB,
+        { type: 'alias.moved', model, actor, at, details: { alias, to: version } },
+        {
+          when: `${live} AND ${unchanged}`,
+          set: { from: 'SELECT version FROM aliases WHERE model = ?7 AND alias = ?9' },
+          args: [model, version, alias],
+        },
+      ),
+      upsertAlias(c.env.DB, { model, alias, version, at, by: actor }),
+    ])
+    const previous = before.results[0]?.version ?? null
+    if (previous !== version && event.meta.changes === 0)
+      throw new EdgefleetError('deprecated', `version ${version} was deprecated meanwhile`, { pointer: '/version' })
     return c.json({ model, alias, version, previous }, 200)
   },
 )

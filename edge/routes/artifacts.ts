@@ -139,7 +139,8 @@ artifacts.openapi(
     }
     const inm = c.req.header('If-None-Match')
     const rangeHeader = c.req.header('Range')
-    if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === `"${sha256}"`)) {
+    // RFC 9110 §13.1.2: `*` matches any current representation, so a GET of stored bytes is a 304.
+    if (inm && inm.split(',').some((t) => ['*', `"${sha256}"`].includes(t.trim().replace(/^W\//, '')))) {
       if (await c.env.ARTIFACTS.head(artifactKey(sha256))) return c.body(null, 304, headers)
     }
     if (rangeHeader) {

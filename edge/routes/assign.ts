@@ -43,13 +43,13 @@ assign.openapi(
   async (c) => {
     const { model } = c.req.valid('param')
     const { device, caps } = c.req.valid('query')
-    const rollout = await rolloutCache(c.env).get(model)
+    const cache = rolloutCache(c.env)
     const assignment = await assignVersion(c.env.DB, {
       model,
       deviceId: device,
       caps: decodeCaps(caps),
       origin: new URL(c.req.url).origin,
-      rollout,
+      rolloutOf: (m) => cache.get(m),
     })
     const body = JSON.stringify(assignment)
     const etag = await etagOf(body)

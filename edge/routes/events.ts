@@ -5,6 +5,7 @@ import { requireScope } from '../auth/middleware.ts'
 import { listEvents } from '../db/events.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
+import { decimalInt } from '../http/params.ts'
 import { bearer, errors, json } from './openapi.ts'
 
 const EventQuery = z.object({
@@ -16,11 +17,8 @@ const EventQuery = z.object({
     .string()
     .regex(/^[a-z_]+(\.[a-z_]+)*(\.\*)?$/, 'an event type such as alias.moved, or a family such as rollout.*')
     .optional(),
-  after: z
-    .string()
-    .regex(/^\d{1,15}$/, 'a cursor from a previous page')
-    .optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  after: decimalInt().optional().describe('a cursor from a previous page (`next`)'),
+  limit: decimalInt({ min: 1, max: 500 }).default(100),
 })
 
 /** `GET /v1/events`: the audit trail, oldest first, paged with an opaque cursor. */
@@ -39,6 +37,6 @@ events.openapi(
   }),
   async (c) => {
     const q = c.req.valid('query')
-    return c.json(await listEvents(c.env.DB, { ...q, after: q.after === undefined ? undefined : Number(q.after) }), 200)
+    return c.json(await listEvents(c.env.DB, { ...q, after: q.after }), 200)
   },
 )

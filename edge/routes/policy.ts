@@ -3,7 +3,7 @@ import { EdgefleetError } from '../../core/errors.ts'
 import { PolicyView, RetrainPolicy } from '../../core/formats/policy.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { modelControl } from '../control/stub.ts'
-import { getModel } from '../db/models.ts'
+import { getModel, modelExists } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { modelParam } from './models.ts'
@@ -48,6 +48,7 @@ policy.openapi(
   }),
   async (c) => {
     const { model } = c.req.valid('param')
+    if (!(await modelExists(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
     const view = await modelControl(c.env, model).getPolicy()
     if (!view) throw new EdgefleetError('not_found', `model "${model}" has no retraining policy`)
     return c.json(view, 200)

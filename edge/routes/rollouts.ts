@@ -9,7 +9,7 @@ import { requireScope } from '../auth/middleware.ts'
 import { unwrap } from '../control/rpc-result.ts'
 import { modelControl } from '../control/stub.ts'
 import { getAlias } from '../db/aliases.ts'
-import { getModel } from '../db/models.ts'
+import { getModel, modelExists } from '../db/models.ts'
 import { interfaceChanges } from '../../core/registry/interface.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
@@ -80,6 +80,11 @@ rollouts.openapi(
   },
 )
 
+/** 404 for a model that does not exist, before its ModelControl is touched (which would create it). */
+async function requireModel(db: D1Database, model: string): Promise<void> {
+  if (!(await modelExists(db, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+}
+
 const RolloutParams = modelParam.extend({ id: z.union([z.literal('current'), RolloutId]) })
 
 rollouts.openapi(
@@ -95,8 +100,7 @@ rollouts.openapi(
   }),
   async (c) => {
     const { model, id } = c.req.valid('param')
-    // A made-up model name says so (and never wakes a ModelControl object for it).
-    if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    await requireModel(c.env.DB, model)
     const view = (await modelControl(c.env, model).getRollout(id)) as RolloutView | null
     if (!view)
       throw new EdgefleetError(
@@ -133,6 +137,7 @@ for (const [action, summary] of Object.entries(ACTIONS) as [RolloutTransitionAct
     async (c) => {
       const { model, id } = c.req.valid('param')
       const body = c.req.valid('json') ?? {}
+      await requireModel(c.env.DB, model)
       const view = unwrap(
         await modelControl(c.env, model).actOnRollout(id, action, c.get('principal').name, body),
       ) as RolloutView

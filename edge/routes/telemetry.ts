@@ -2,14 +2,16 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { ErrorBody } from '../../core/formats/error.ts'
-import { FleetView, Granularity } from '../../core/formats/fleet.ts'
+import { FleetView, Granularity, TelemetryRefusals } from '../../core/formats/fleet.ts'
 import { Batch } from '../../core/formats/telemetry.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { getModel } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
+import { decimalInt } from '../http/params.ts'
 import { bucketMs, fleetView } from '../telemetry/fleet.ts'
 import { acceptBatch } from '../telemetry/ingest.ts'
+import { readRefusals } from '../telemetry/refusals.ts'
 import { modelParam } from './models.ts'
 import { bearer, deviceKey, errors, json, notFound } from './openapi.ts'
 
@@ -34,14 +36,9 @@ const batchRef = { $ref: '#/components/schemas/TelemetryBatch' }
 const MAX_RANGE_MS = { minute: 24 * 3_600_000, hour: 31 * 24 * 3_600_000 } as const
 
 const FleetQuery = z.object({
-  from: z.coerce
-    .number()
-    .int()
-    .nonnegative()
-    .optional()
-    .describe('Start (ms since epoch, inclusive); default: `to` − 24 h'),
-  to: z.coerce.number().int().nonnegative().optional().describe('End (ms since epoch, exclusive); default: now'),
-  version: z.coerce.number().int().positive().optional(),
+  from: decimalInt().optional().describe('Start (ms since epoch, inclusive); default: `to` − 24 h'),
+  to: decimalInt().optional().describe('End (ms since epoch, exclusive); default: now'),
+  version: decimalInt({ min: 1 }).optional(),
   granularity: Granularity.default('hour'),
 })
 
@@ -112,5 +109,42 @@ telemetry.openapi(
       )
     if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
     return c.json(await fleetView(c.env, model, { from, to, version: q.version, granularity: q.granularity }, now), 200)
+  },
+)
+
+const RefusalsQuery = z.object({
+  from: decimalInt().optional().describe('Start (ms since epoch, inclusive); default: `to` − 24 h'),
+  to: decimalInt().optional().describe('End (ms since epoch, exclusive); default: now'),
+})
+
+telemetry.openapi(
+  createRoute({
+    method: 'get',
+    path: '/v1/telemetry/refusals',
+    summary: 'Telemetry the edge refused, per model and reason (every app key; at most 31 days)',
+    description:
+      'Reasons are error codes (`too_old`, `invalid_json`, `rate_limited_client`, …) or the telemetry/1 bound a report broke (`inferences_over_window`, `errors_over_attempts`, `sketch_inconsistent`, …); `model` is null when the batch named no model that exists.',
+    tags: ['telemetry'],
+    security: bearer,
+    middleware: [requireScope('telemetry:read')] as const,
+    request: { query: RefusalsQuery },
+    responses: { 200: json(TelemetryRefusals, 'Refusal counts'), ...errors },
+  }),
+  async (c) => {
+    const q = c.req.valid('query')
+    const step = 60_000
+    const to = Math.ceil((q.to ?? Date.now()) / step) * step
+    const from = Math.floor((q.from ?? to - 24 * 3_600_000) / step) * step
+    if (from >= to) throw new EdgefleetError('validation_failed', 'from must be before to')
+    if (to - from > MAX_RANGE_MS.hour) throw new EdgefleetError('validation_failed', 'a read spans at most 31 days')
+    const rows = await readRefusals(c.env, { from, to })
+    return c.json(
+      {
+        from,
+        to,
+        refusals: rows.map((r) => ({ model: r.model === '' ? null : r.model, reason: r.reason, count: r.count })),
+      },
+      200,
+    )
   },
 )

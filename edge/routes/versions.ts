@@ -1,5 +1,4 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
-import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { Manifest, PatchVersion, PublishVersion } from '../../core/formats/registry.ts'
 import { filesFitFormat, profileMatchesSignature } from '../../core/registry/checks.ts'
@@ -11,10 +10,11 @@ import { getModel } from '../db/models.ts'
 import { deprecateVersion, getVersion, insertNextVersion, latestVersion, type VersionRecord } from '../db/versions.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
+import { decimalInt } from '../http/params.ts'
 import { modelParam } from './models.ts'
 import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts'
 
-const versionParam = modelParam.extend({ version: z.coerce.number().int().positive() })
+const versionParam = modelParam.extend({ version: decimalInt({ min: 1 }) })
 
 /** The public manifest of a version: files with absolute artifact URLs. */
 export function toManifest(v: VersionRecord, origin: string): Manifest {

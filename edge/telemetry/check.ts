@@ -40,7 +40,7 @@ export function versionsOf(batch: Batch): { model: string; version: number }[] {
       throw new EdgefleetError(
         'validation_failed',
         `a batch reports on at most ${MAX_VERSIONS_PER_BATCH} model versions`,
-        { pointer: `/reports/${i}/version` },
+        { pointer: `/reports/${i}/version`, data: { reason: 'too_many_versions' } },
       )
   })
   return [...seen.values()]
@@ -58,17 +58,19 @@ export function checkAgainstRegistry(batch: Batch, lookups: Map<string, VersionL
     if (!v?.modelExists)
       throw new EdgefleetError('validation_failed', `reports[${i}]: model "${r.model}" does not exist`, {
         pointer: `${at}/model`,
+        data: { reason: 'unknown_model' },
       })
     if (!v.versionExists)
       throw new EdgefleetError('validation_failed', `reports[${i}]: model "${r.model}" has no version ${r.version}`, {
         pointer: `${at}/version`,
+        data: { reason: 'unknown_version' },
       })
     for (const key of ['latency', 'loadMs'] as const) {
       if (r[key].alpha !== SKETCH_DEFAULT_ALPHA)
         throw new EdgefleetError(
           'validation_failed',
           `reports[${i}].${key}: sketches are merged at alpha ${SKETCH_DEFAULT_ALPHA}`,
-          { pointer: `${at}/${key}/alpha` },
+          { pointer: `${at}/${key}/alpha`, data: { reason: 'sketch_alpha' } },
         )
     }
     checkHistograms(r.features, v.profile?.features ?? {}, `${at}/features`, 'feature', r.version)
@@ -89,13 +91,14 @@ function checkHistograms(
     if (ref === undefined)
       throw new EdgefleetError('validation_failed', `"${name}" is not a ${what} of version ${version}'s profile`, {
         pointer,
+        data: { reason: 'unknown_histogram' },
       })
     const bins = ref.type === 'numeric' ? ref.edges.length + 1 : ref.categories.length + 1
     if (h.counts.length !== bins)
       throw new EdgefleetError(
         'validation_failed',
         `${what} "${name}" has ${bins} bins in the profile, got ${h.counts.length} counts`,
-        { pointer: `${pointer}/counts` },
+        { pointer: `${pointer}/counts`, data: { reason: 'histogram_bins' } },
       )
   }
 }

@@ -1,4 +1,3 @@
-import type { Report } from '../../core/formats/telemetry.ts'
 import {
   addReport,
   checkMergeable,
@@ -9,6 +8,14 @@ import {
   type AggregateJson,
 } from '../../core/telemetry/aggregate.ts'
 import type { TelemetryConfig } from './config.ts'
+import {
+  addDeviceCell,
+  deviceCellId,
+  deviceCellOf,
+  rollupDeviceCells,
+  saveDeviceCells,
+  type DeviceCell,
+} from './device-cells.ts'
 import {
   addDeviceCounts,
   cellId,
@@ -21,6 +28,8 @@ import {
   saveCell,
   type Cell,
   type DeviceCounts,
+  parseStoredReports,
+  quarantineCell,
 } from './shard-store.ts'
 
 /**
@@ -66,14 +75,15 @@ export function compactRaw(
   const target = (cell: Cell) => {
     const id = cellId(cell)
     let entry = cells.get(id)
-    if (!entry) cells.set(id, (entry = { cell, agg: loadCell(sql, cell) ?? emptyAggregate() }))
+    if (!entry) cells.set(id, (entry = { cell, agg: loadCell(sql, cell, now) ?? emptyAggregate() }))
     return entry.agg
   }
   const devices = new Map<string, { cell: Cell; device: number; counts: DeviceCounts }>()
+  const deviceCells = new Map<string, DeviceCell>()
   let rejected = 0
   for (const row of rows) {
     try {
-      const reports = JSON.parse(row.reports) as Report[]
+      const reports = parseStoredReports(row.reports)
       const deltas = new Map<string, { cell: Cell; agg: Aggregate }>()
       for (const r of reports) {
         const cell = cellOf(r, cutoff)
@@ -81,9 +91,17 @@ export function compactRaw(
         if (!deltas.has(id)) deltas.set(id, { cell, agg: emptyAggregate() })
         addReport(deltas.get(id)!.agg, r, row.device_key, row.sample_rate)
       }
-      // Check every delta before applying any, so a row is applied whole or not at all.
+      // Check every delta before applying any, so a row is applied whole or not at all; merges
+      // that passed the check cannot fail (core/telemetry/aggregate.ts).
       for (const d of deltas.values()) checkMergeable(target(d.cell), d.agg)
       for (const d of deltas.values()) mergeInto(target(d.cell), d.agg)
+      for (const r of reports) {
+        const cell = cellOf(r, cutoff)
+        const part = deviceCellOf(r, cell, row.device_key, row.sample_rate)
+        const have = deviceCells.get(deviceCellId(cell, row.device_key))
+        if (have) addDeviceCell(have, part)
+        else deviceCells.set(deviceCellId(cell, row.device_key), part)
+      }
       for (const r of reports) {
         if (!r.rollout) continue
         const cell = cellOf(r, cutoff)
@@ -101,7 +119,7 @@ export function compactRaw(
         row.device_key,
         row.received_at,
         row.reports,
-        e instanceof Error ? e.message : String(e),
+        e instanceof Error ? e.message.slice(0, 1_000) : String(e).slice(0, 1_000),
         now,
         row.sample_rate,
       )
@@ -109,6 +127,7 @@ export function compactRaw(
   }
   for (const { cell, agg } of cells.values()) saveCell(sql, cell, agg)
   for (const { cell, device, counts } of devices.values()) addDeviceCounts(sql, cell, device, counts)
+  saveDeviceCells(sql, deviceCells.values())
   sql.exec('DELETE FROM raw WHERE seq <= ?1', rows[rows.length - 1].seq)
   beforeCommit?.()
   return { rows: rows.length, rejected, more: rows.length === COMPACT_ROWS }
@@ -147,10 +166,16 @@ export function rollupMinutes(
       grain: 'hour',
       start: Math.floor(row.start / HOUR) * HOUR,
     }
+    const minute: Cell = { ...hour, grain: 'minute', start: row.start }
     const id = cellId(hour)
-    if (!hours.has(id)) hours.set(id, { cell: hour, agg: loadCell(sql, hour) ?? emptyAggregate() })
-    mergeInto(hours.get(id)!.agg, decodeAggregate(JSON.parse(row.data) as AggregateJson))
-    deleteCell(sql, { ...hour, grain: 'minute', start: row.start })
+    if (!hours.has(id)) hours.set(id, { cell: hour, agg: loadCell(sql, hour, now) ?? emptyAggregate() })
+    try {
+      // A minute that cannot be read or merged is quarantined whole; the others roll up regardless.
+      mergeInto(hours.get(id)!.agg, decodeAggregate(JSON.parse(row.data) as AggregateJson))
+      deleteCell(sql, minute)
+    } catch (e) {
+      quarantineCell(sql, minute, row.data, e, now)
+    }
   }
   for (const { cell, agg } of hours.values()) saveCell(sql, cell, agg)
   // Per-device rows: SQL sums them into hours (integer division floors the start to its hour).
@@ -167,7 +192,8 @@ export function rollupMinutes(
     cutoff,
   )
   sql.exec("DELETE FROM device_stats WHERE grain = 'minute' AND start < ?1", cutoff)
-  return { cells: rows.length, more: rows.length === ROLLUP_CELLS }
+  const moreDevices = rollupDeviceCells(sql, cutoff, ROLLUP_CELLS)
+  return { cells: rows.length, more: rows.length === ROLLUP_CELLS || moreDevices }
 }
 
 /** Deletes what retention no longer covers: aggregates, per-device rows, expired dedupe ids. */
@@ -180,6 +206,8 @@ export function applyRetention(
   sql.exec('DELETE FROM device_stats WHERE start < ?1', now - cfg.deviceRetentionMs)
   sql.exec('DELETE FROM batches WHERE expires_at < ?1', now)
   sql.exec('DELETE FROM raw_rejected WHERE rejected_at < ?1', now - cfg.retentionMs)
+  sql.exec('DELETE FROM agg_rejected WHERE rejected_at < ?1', now - cfg.retentionMs)
+  sql.exec('DELETE FROM device_cells WHERE start < ?1', now - cfg.retentionMs)
 }
 
 /** True while the shard holds anything a periodic job must look after. */
@@ -187,7 +215,7 @@ export function hasStoredData(sql: SqlStorage): boolean {
   return (
     sql
       .exec<{ n: number }>(
-        'SELECT (EXISTS (SELECT 1 FROM agg) OR EXISTS (SELECT 1 FROM device_stats) OR EXISTS (SELECT 1 FROM batches)) AS n',
+        'SELECT (EXISTS (SELECT 1 FROM agg) OR EXISTS (SELECT 1 FROM device_stats) OR EXISTS (SELECT 1 FROM device_cells) OR EXISTS (SELECT 1 FROM batches)) AS n',
       )
       .one().n === 1
   )

@@ -1,3 +1,5 @@
+import { DEVICE_CAP_FACTOR } from '../../core/telemetry/device-caps.ts'
+
 /** Telemetry settings from the Worker's vars (wrangler.toml `[vars]`), with the documented defaults. */
 export interface TelemetryConfig {
   /** TelemetryShard objects per model. */
@@ -14,6 +16,8 @@ export interface TelemetryConfig {
   deviceRetentionMs: number
   /** k of k-anonymity: cohorts and points seen on fewer distinct devices are suppressed. */
   minDevices: number
+  /** No device weighs more than this many times its cohort's median device in fleet statistics. */
+  deviceCapFactor: number
   /** Webhook deliveries before a `webhook.failed` event. */
   webhookMaxAttempts: number
 }
@@ -25,6 +29,7 @@ type TelemetryVar =
   | 'TELEMETRY_RETENTION_DAYS'
   | 'TELEMETRY_DEVICE_RETENTION_DAYS'
   | 'TELEMETRY_MIN_DEVICES'
+  | 'TELEMETRY_DEVICE_CAP'
   | 'WEBHOOK_MAX_ATTEMPTS'
 
 const HOUR = 3_600_000
@@ -43,6 +48,7 @@ export function telemetryConfig(env: Partial<Record<TelemetryVar, unknown>>): Te
     retentionMs: int(env.TELEMETRY_RETENTION_DAYS, 30, 1, 3650) * DAY,
     deviceRetentionMs: int(env.TELEMETRY_DEVICE_RETENTION_DAYS, 7, 1, 3650) * DAY,
     minDevices: int(env.TELEMETRY_MIN_DEVICES, 5, 1, 1_000_000),
+    deviceCapFactor: int(env.TELEMETRY_DEVICE_CAP, DEVICE_CAP_FACTOR, 1, 1_000_000),
     webhookMaxAttempts: int(env.WEBHOOK_MAX_ATTEMPTS, 8, 1, 100),
   }
 }

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import { murmur3x86_32 } from '../../core/bucket.ts'
-import { EdgefleetError } from '../../core/errors.ts'
+import { EdgefleetError, httpStatus, isEdgefleetError } from '../../core/errors.ts'
 import { Batch, type Report } from '../../core/formats/telemetry.ts'
 import { deviceKey } from '../../core/telemetry/device-set.ts'
 import type { AppEnv } from '../env.ts'
@@ -8,6 +8,7 @@ import { validationError } from '../http/errors.ts'
 import { readTelemetryBody } from './body.ts'
 import { checkAgainstRegistry, checkWindows, versionsOf } from './check.ts'
 import { telemetryConfig } from './config.ts'
+import { countRefusal, modelNamed, refusalReason, schemaReason } from './refusals.ts'
 import { versionProfiles } from './profiles.ts'
 import type { IngestResult, ShardPart, TelemetryShard } from './shard.ts'
 
@@ -21,7 +22,7 @@ export interface Accepted {
 }
 
 /** Seconds a rate-limited caller should wait: the period of the binding that refused (wrangler.toml). */
-export const RATE_LIMIT_PERIOD_S = { key: 10, device: 60 } as const
+export const RATE_LIMIT_PERIOD_S = { key: 10, client: 60, device: 60 } as const
 
 const encoder = new TextEncoder()
 
@@ -37,15 +38,41 @@ export function shardStub(env: Env, model: string, shard: number): DurableObject
 
 /**
  * The ingestion path of `POST /v1/telemetry`, every step refusing bad input with a stable 4xx before
- * anything is stored: rate limit per app key → bounded body (gzip) → JSON → `telemetry/1` schema →
- * rate limit per device → windows (too_new / too_old) → registry and profiles → split by model →
- * one part per model to its shard, all in parallel. Resolves only when every part is durable; a
- * retry after a partial failure is absorbed by the shards' dedupe.
+ * anything is stored: rate limits per app key and per app key × client address → bounded body (gzip)
+ * → JSON → `telemetry/1` schema and bounds → rate limit per device → windows (too_old / too_new) →
+ * registry and profiles → split by model → one part per model to its shard, all in parallel.
+ * Resolves only when every part is durable; a retry after a partial failure is absorbed by the
+ * shards' dedupe. Every refusal is counted per model and reason (edge/telemetry/refusals.ts).
  */
 export async function acceptBatch(c: Context<AppEnv>, sinkFor: SinkFor = shardStub): Promise<Accepted> {
+  const named: { model: string | null } = { model: null }
+  try {
+    return await ingest(c, sinkFor, named)
+  } catch (e) {
+    if (isEdgefleetError(e) && httpStatus(e.code) < 500) {
+      const ctx = executionContext(c)
+      countRefusal(c.env, { model: named.model, reason: refusalReason(e), now: Date.now() }, (p) =>
+        ctx ? ctx.waitUntil(p) : undefined,
+      )
+    }
+    throw e
+  }
+}
+
+async function ingest(c: Context<AppEnv>, sinkFor: SinkFor, named: { model: string | null }): Promise<Accepted> {
   const env = c.env
   const cfg = telemetryConfig(env)
-  await rateLimit(env.KEY_RATE_LIMIT, `key:${c.get('principal').tokenId}`, RATE_LIMIT_PERIOD_S.key, 'this app key')
+  const key = c.get('principal').tokenId
+  await rateLimit(env.KEY_RATE_LIMIT, `key:${key}`, RATE_LIMIT_PERIOD_S.key, 'this app key', 'rate_limited_key')
+  // Rotating device ids do not escape this one: it counts per app key and client address.
+  const client = c.req.header('CF-Connecting-IP') ?? 'unknown'
+  await rateLimit(
+    env.CLIENT_RATE_LIMIT,
+    `client:${key}:${client}`,
+    RATE_LIMIT_PERIOD_S.client,
+    'this app key from this address',
+    'rate_limited_client',
+  )
   const text = await readTelemetryBody(c.req.raw)
   let json: unknown
   try {
@@ -54,13 +81,29 @@ export async function acceptBatch(c: Context<AppEnv>, sinkFor: SinkFor = shardSt
     throw new EdgefleetError('invalid_json', 'the body is not valid JSON', { cause })
   }
   const parsed = Batch.safeParse(json)
-  if (!parsed.success) throw validationError(parsed.error, 'json')
+  if (!parsed.success) {
+    const e = validationError(parsed.error, 'json')
+    named.model = modelNamed(json, e.pointer)
+    throw withReason(e, schemaReason(parsed.error))
+  }
   const batch = parsed.data
-  await rateLimit(env.DEVICE_RATE_LIMIT, `device:${batch.device.id}`, RATE_LIMIT_PERIOD_S.device, 'this device')
+  named.model = batch.reports[0]?.model ?? null
+  await rateLimit(
+    env.DEVICE_RATE_LIMIT,
+    `device:${batch.device.id}`,
+    RATE_LIMIT_PERIOD_S.device,
+    'this device',
+    'rate_limited_device',
+  )
 
   const now = Date.now()
-  checkWindows(batch, now, cfg)
-  checkAgainstRegistry(batch, await versionProfiles(env.DB, versionsOf(batch), now))
+  try {
+    checkWindows(batch, now, cfg)
+    checkAgainstRegistry(batch, await versionProfiles(env.DB, versionsOf(batch), now))
+  } catch (e) {
+    if (isEdgefleetError(e)) named.model = modelNamed(batch, e.pointer)
+    throw e
+  }
   if (batch.reports.length === 0) return { accepted: 0, duplicate: false }
 
   const byModel = new Map<string, Report[]>()
@@ -93,11 +136,31 @@ export async function acceptBatch(c: Context<AppEnv>, sinkFor: SinkFor = shardSt
 }
 
 /** Counts one request against a rate-limit binding; 429 `rate_limited` with Retry-After when over. */
-async function rateLimit(binding: RateLimit | undefined, key: string, periodS: number, who: string): Promise<void> {
+async function rateLimit(
+  binding: RateLimit | undefined,
+  key: string,
+  periodS: number,
+  who: string,
+  reason: string,
+): Promise<void> {
   if (binding === undefined) return
   const { success } = await binding.limit({ key })
   if (!success)
     throw new EdgefleetError('rate_limited', `too many telemetry requests from ${who}; retry after ${periodS} s`, {
       retryAfter: periodS,
+      data: { reason },
     })
+}
+
+/** The same error, carrying the refusal reason it is counted under. */
+function withReason(e: EdgefleetError, reason: string): EdgefleetError {
+  return new EdgefleetError(e.code, e.message, { ...e.details, data: { ...e.details.data, reason } })
+}
+
+function executionContext(c: Context<AppEnv>): { waitUntil(p: Promise<unknown>): void } | null {
+  try {
+    return c.executionCtx
+  } catch {
+    return null // app.request() without an execution context (tests)
+  }
 }

@@ -1,14 +1,16 @@
 import type { Report } from '../../core/formats/telemetry.ts'
 import {
-  addReport,
+  checkMergeable,
   decodeAggregate,
   emptyAggregate,
   encodeAggregate,
   mergeInto,
+  reportAggregate,
   type Aggregate,
   type AggregateJson,
 } from '../../core/telemetry/aggregate.ts'
 import { toPoint, type PointJson } from '../../core/telemetry/series.ts'
+import type { CohortWeights } from './shard-caps.ts'
 import {
   cellId,
   cellOf,
@@ -16,6 +18,7 @@ import {
   deviceCountsOf,
   HOUR,
   MINUTE,
+  parseStoredReports,
   rollupCutoff,
   type Cell,
   type DeviceCounts,
@@ -44,6 +47,8 @@ export interface ShardCohort {
   arm: string
   total: AggregateJson
   points: PointJson[]
+  /** Its devices' weights and estimated weights over the range (per-device caps, edge/telemetry/shard-caps.ts). */
+  weights?: CohortWeights
 }
 
 interface AggRow extends Record<string, SqlStorageValue> {
@@ -56,13 +61,23 @@ interface AggRow extends Record<string, SqlStorageValue> {
   data: string
 }
 
+/** What one shard read returns: its cohorts, and how many stored cells or raw rows it had to leave out. */
+export interface ShardRead {
+  cohorts: ShardCohort[]
+  /** Cells and raw rows that could not be read or merged (stored before telemetry/1's bounds, or damaged). */
+  skipped: number
+}
+
 /**
  * Reads a range from stored cells AND from raw rows not yet compacted (placed in the cell compaction
  * would give them), so a read sees every acknowledged report exactly once, whether or not
  * compaction has run. Cells count when their bucket starts in [from, to): a rolled-up hour is read
- * whole when it starts inside the range.
+ * whole when it starts inside the range. Never fails on stored data: a cell or raw row that cannot
+ * be decoded, held to telemetry/1's bounds or merged is left out whole and counted in `skipped`
+ * (the shard's jobs quarantine it later); reads write nothing.
  */
-export function readShard(sql: SqlStorage, q: ShardQuery, now: number, rollupAfterMs: number): ShardCohort[] {
+export function readShard(sql: SqlStorage, q: ShardQuery, now: number, rollupAfterMs: number): ShardRead {
+  let skipped = 0
   const cells: { cell: Cell; agg: Aggregate }[] = []
   const filters = ['start >= ?1', 'start < ?2']
   const args: unknown[] = [q.from, q.to]
@@ -80,13 +95,22 @@ export function readShard(sql: SqlStorage, q: ShardQuery, now: number, rollupAft
       grain: row.grain === 'hour' ? 'hour' : 'minute',
       start: row.start,
     }
-    cells.push({ cell, agg: decodeAggregate(JSON.parse(row.data) as AggregateJson) })
+    try {
+      cells.push({ cell, agg: decodeAggregate(JSON.parse(row.data) as AggregateJson) })
+    } catch {
+      skipped++
+    }
   }
   const pending = new Map<string, { cell: Cell; agg: Aggregate }>()
-  forPendingReports(sql, q, now, rollupAfterMs, (r, cell, device, sampleRate) => {
-    const id = cellId(cell)
-    if (!pending.has(id)) pending.set(id, { cell, agg: emptyAggregate() })
-    addReport(pending.get(id)!.agg, r, device, sampleRate)
+  skipped += forPendingRows(sql, q, now, rollupAfterMs, (parts) => {
+    // A raw row counts whole or not at all: every part must merge before any does.
+    const targets = parts.map(({ cell }) => {
+      const id = cellId(cell)
+      if (!pending.has(id)) pending.set(id, { cell, agg: emptyAggregate() })
+      return pending.get(id)!.agg
+    })
+    parts.forEach(({ agg }, i) => checkMergeable(targets[i], agg))
+    parts.forEach(({ agg }, i) => mergeInto(targets[i], agg))
   })
   cells.push(...pending.values())
 
@@ -96,25 +120,35 @@ export function readShard(sql: SqlStorage, q: ShardQuery, now: number, rollupAft
     const id = cohortId(cell)
     if (!cohorts.has(id)) cohorts.set(id, { cell, total: emptyAggregate(), buckets: new Map() })
     const cohort = cohorts.get(id)!
+    const [start, end] =
+      q.bucketMs === null
+        ? [0, 0]
+        : bucketOf(cell, cell.start < (q.hourBefore ?? -Infinity) ? Math.max(q.bucketMs, HOUR) : q.bucketMs)
+    const bucket = cohort.buckets.get(`${start}:${end}`)
+    try {
+      checkMergeable(cohort.total, agg)
+      if (bucket) checkMergeable(bucket.agg, agg)
+    } catch {
+      skipped++
+      continue
+    }
     mergeInto(cohort.total, agg)
     if (q.bucketMs === null) continue
-    const [start, end] = bucketOf(
-      cell,
-      cell.start < (q.hourBefore ?? -Infinity) ? Math.max(q.bucketMs, HOUR) : q.bucketMs,
-    )
-    const bucket = cohort.buckets.get(`${start}:${end}`)
     // `agg` is not read again once merged into the total, so the first bucket may take it over.
     if (bucket) mergeInto(bucket.agg, agg)
     else cohort.buckets.set(`${start}:${end}`, { start, end, agg })
   }
-  return [...cohorts.values()].map(({ cell, total, buckets }) => ({
-    version: cell.version,
-    role: cell.role,
-    rollout: cell.rollout,
-    arm: cell.arm,
-    total: encodeAggregate(total),
-    points: foldIntoHours([...buckets.values()]).map((b) => toPoint(b.agg, b.start, b.end)),
-  }))
+  return {
+    skipped,
+    cohorts: [...cohorts.values()].map(({ cell, total, buckets }) => ({
+      version: cell.version,
+      role: cell.role,
+      rollout: cell.rollout,
+      arm: cell.arm,
+      total: encodeAggregate(total),
+      points: foldIntoHours([...buckets.values()]).map((b) => toPoint(b.agg, b.start, b.end)),
+    })),
+  }
 }
 
 /** Per-device sums over a range (rollout guardrails: the device is the unit of analysis). */
@@ -144,8 +178,9 @@ export function readDeviceStats(
   const args: unknown[] = [q.from, q.to]
   if (q.rollout !== undefined) filters.push(`rollout = ?${args.push(q.rollout)}`)
   const rows = sql.exec<Record<string, number | string>>(
-    `SELECT rollout, arm, version, role, device_key, SUM(reports) AS reports, SUM(inferences) AS inferences, SUM(errors) AS errors,
-            SUM(fallback_inferences) AS fallbackInferences, SUM(compared) AS compared, SUM(agreed) AS agreed, SUM(labeled) AS labeled, SUM(correct) AS correct
+    // TOTAL, not SUM: a float total never fails with SQLite's "integer overflow".
+    `SELECT rollout, arm, version, role, device_key, TOTAL(reports) AS reports, TOTAL(inferences) AS inferences, TOTAL(errors) AS errors,
+            TOTAL(fallback_inferences) AS fallbackInferences, TOTAL(compared) AS compared, TOTAL(agreed) AS agreed, TOTAL(labeled) AS labeled, TOTAL(correct) AS correct
      FROM device_stats WHERE ${filters.join(' AND ')} GROUP BY rollout, arm, version, role, device_key`,
     ...args,
   )
@@ -162,36 +197,66 @@ export function readDeviceStats(
       counts as unknown as DeviceCounts,
     )
   }
-  forPendingReports(sql, { ...q, bucketMs: null }, now, rollupAfterMs, (r, cell, device) => {
-    if (!r.rollout || (q.rollout !== undefined && r.rollout.id !== q.rollout)) return
-    add({ rollout: cell.rollout, arm: cell.arm, version: cell.version, role: cell.role, device }, deviceCountsOf(r))
+  forPendingRows(sql, { ...q, bucketMs: null }, now, rollupAfterMs, (parts) => {
+    for (const { report: r, cell, device } of parts) {
+      if (!r.rollout || (q.rollout !== undefined && r.rollout.id !== q.rollout)) continue
+      add({ rollout: cell.rollout, arm: cell.arm, version: cell.version, role: cell.role, device }, deviceCountsOf(r))
+    }
   })
   return [...out.values()]
 }
 
-/** Calls `visit` for every report of the raw (uncompacted) rows that falls in the query's range, with its batch's sample rate. */
-function forPendingReports(
+/** One report of a raw row inside the query's range: its cell, the device, its batch's rate and its aggregate alone. */
+export interface PendingPart {
+  report: Report
+  cell: Cell
+  device: number
+  sampleRate: number
+  agg: Aggregate
+}
+
+/**
+ * Calls `visit` once per raw (uncompacted) row with its reports that fall in the query's range, each
+ * held to telemetry/1 and aggregated alone. A row that fails there, or whose `visit` throws, is left
+ * out whole; returns how many were.
+ */
+export function forPendingRows(
   sql: SqlStorage,
   q: ShardQuery,
   now: number,
   rollupAfterMs: number,
-  visit: (r: Report, cell: Cell, device: number, sampleRate: number) => void,
-): void {
+  visit: (parts: PendingPart[]) => void,
+): number {
   const cutoff = rollupCutoff(now, rollupAfterMs)
+  let skipped = 0
   for (const row of sql.exec<{ device_key: number; reports: string; sample_rate: number }>(
     'SELECT device_key, reports, sample_rate FROM raw ORDER BY seq',
   )) {
-    for (const r of JSON.parse(row.reports) as Report[]) {
-      if (q.version !== undefined && r.version !== q.version) continue
-      if (q.role !== undefined && r.role !== q.role) continue
-      const cell = cellOf(r, cutoff)
-      if (cell.start >= q.from && cell.start < q.to) visit(r, cell, row.device_key, row.sample_rate)
+    try {
+      const parts: PendingPart[] = []
+      for (const report of parseStoredReports(row.reports)) {
+        if (q.version !== undefined && report.version !== q.version) continue
+        if (q.role !== undefined && report.role !== q.role) continue
+        const cell = cellOf(report, cutoff)
+        if (cell.start < q.from || cell.start >= q.to) continue
+        parts.push({
+          report,
+          cell,
+          device: row.device_key,
+          sampleRate: row.sample_rate,
+          agg: reportAggregate(report, row.device_key, row.sample_rate),
+        })
+      }
+      if (parts.length > 0) visit(parts)
+    } catch {
+      skipped++
     }
   }
+  return skipped
 }
 
 /** The series bucket of a cell: its `bucketMs` slot, or the cell itself when the cell is wider (an hour in a minute series). */
-function bucketOf(cell: Cell, bucketMs: number): [number, number] {
+export function bucketOf(cell: Cell, bucketMs: number): [number, number] {
   const width = cell.grain === 'hour' ? HOUR : MINUTE
   if (width > bucketMs) return [cell.start, cell.start + width]
   const start = Math.floor(cell.start / bucketMs) * bucketMs

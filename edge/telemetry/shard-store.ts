@@ -1,5 +1,6 @@
 import { decodeAggregate, encodeAggregate, type Aggregate, type AggregateJson } from '../../core/telemetry/aggregate.ts'
-import type { Report } from '../../core/formats/telemetry.ts'
+import * as z from 'zod'
+import { Report } from '../../core/formats/telemetry.ts'
 import { SCHEDULE_SCHEMA } from '../do/schedule.ts'
 
 /**
@@ -12,7 +13,10 @@ import { SCHEDULE_SCHEMA } from '../do/schedule.ts'
  * - `raw_rejected`: parts compaction could not apply (kept for inspection, never silently dropped);
  * - `agg`: one aggregate (core/telemetry/aggregate.ts, JSON) per cohort cell — (version, role,
  *   rollout, arm, grain, start), grain `minute` or `hour`;
+ * - `agg_rejected`: cells a job found unreadable (`decodeAggregate` refused them), moved out whole;
  * - `device_stats`: per-device sums per cell, for reports inside a rollout (guardrails);
+ * - `device_cells`: every device's part of every cell, for per-device caps (edge/telemetry/device-cells.ts);
+ * - `refusals`: refused telemetry per minute, model and reason (used by the one REFUSALS_SHARD object);
  * - `schedule`: jobs of the one alarm (compact, rollup, retention).
  */
 export const SHARD_SCHEMA = [
@@ -25,6 +29,10 @@ export const SHARD_SCHEMA = [
      grain TEXT NOT NULL, start INTEGER NOT NULL, data TEXT NOT NULL,
      PRIMARY KEY (version, role, rollout, arm, grain, start))`,
   'CREATE INDEX IF NOT EXISTS agg_start ON agg (start)',
+  // Cells that could not be read (stored before telemetry/1's bounds, or damaged): kept for inspection, never merged.
+  `CREATE TABLE IF NOT EXISTS agg_rejected (
+     version INTEGER NOT NULL, role TEXT NOT NULL, rollout TEXT NOT NULL, arm TEXT NOT NULL,
+     grain TEXT NOT NULL, start INTEGER NOT NULL, data TEXT NOT NULL, error TEXT NOT NULL, rejected_at INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS device_stats (
      rollout TEXT NOT NULL, arm TEXT NOT NULL, version INTEGER NOT NULL, role TEXT NOT NULL,
      grain TEXT NOT NULL, start INTEGER NOT NULL, device_key INTEGER NOT NULL,
@@ -32,6 +40,17 @@ export const SHARD_SCHEMA = [
      compared INTEGER NOT NULL, agreed INTEGER NOT NULL, labeled INTEGER NOT NULL, correct INTEGER NOT NULL,
      PRIMARY KEY (rollout, arm, version, role, grain, start, device_key)) WITHOUT ROWID`,
   'CREATE INDEX IF NOT EXISTS device_stats_start ON device_stats (start)',
+  // Refused telemetry per minute, model and reason (only in the REFUSALS_SHARD object, edge/telemetry/refusals.ts).
+  `CREATE TABLE IF NOT EXISTS refusals (
+     minute INTEGER NOT NULL, model TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
+     PRIMARY KEY (minute, model, reason)) WITHOUT ROWID`,
+  // Every device's part of every cell, for per-device caps (edge/telemetry/device-cells.ts).
+  `CREATE TABLE IF NOT EXISTS device_cells (
+     version INTEGER NOT NULL, role TEXT NOT NULL, rollout TEXT NOT NULL, arm TEXT NOT NULL,
+     grain TEXT NOT NULL, start INTEGER NOT NULL, device_key INTEGER NOT NULL,
+     weight REAL NOT NULL, est_weight REAL NOT NULL, data TEXT NOT NULL,
+     PRIMARY KEY (version, role, rollout, arm, grain, start, device_key)) WITHOUT ROWID`,
+  'CREATE INDEX IF NOT EXISTS device_cells_start ON device_cells (start)',
   SCHEDULE_SCHEMA,
 ]
 
@@ -53,6 +72,17 @@ export function ensureShardSchema(sql: SqlStorage): void {
     const columns = sql.exec<{ name: string }>(`PRAGMA table_info(${table})`).toArray()
     if (!columns.some((c) => c.name === column)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`)
   }
+}
+
+const StoredReports = z.array(Report).max(256)
+
+/**
+ * The reports of a raw row, held again to telemetry/1 and its bounds: rows acknowledged before the
+ * bounds existed (or damaged since) throw here, and are then left out by reads and quarantined by
+ * compaction, never half-applied.
+ */
+export function parseStoredReports(text: string): Report[] {
+  return StoredReports.parse(JSON.parse(text))
 }
 
 /** Bucket widths in ms. */
@@ -104,8 +134,40 @@ export function cellOf(r: Report, cutoff: number): Cell {
   }
 }
 
-/** The stored aggregate of a cell, or null. */
-export function loadCell(sql: SqlStorage, c: Cell): Aggregate | null {
+/**
+ * The stored aggregate of a cell, or null. A stored cell that cannot be read (`decodeAggregate`
+ * refuses it) is moved whole to `agg_rejected` and the cell starts empty: a job never fails on it,
+ * and nothing of it is merged.
+ */
+export function loadCell(sql: SqlStorage, c: Cell, now: number): Aggregate | null {
+  const data = loadCellData(sql, c)
+  if (data === null) return null
+  try {
+    return decodeAggregate(JSON.parse(data) as AggregateJson)
+  } catch (e) {
+    quarantineCell(sql, c, data, e, now)
+    return null
+  }
+}
+
+/** Moves a stored cell to `agg_rejected` with the reason. */
+export function quarantineCell(sql: SqlStorage, c: Cell, data: string, error: unknown, now: number): void {
+  sql.exec(
+    'INSERT INTO agg_rejected (version, role, rollout, arm, grain, start, data, error, rejected_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)',
+    c.version,
+    c.role,
+    c.rollout,
+    c.arm,
+    c.grain,
+    c.start,
+    data,
+    error instanceof Error ? error.message : String(error),
+    now,
+  )
+  deleteCell(sql, c)
+}
+
+function loadCellData(sql: SqlStorage, c: Cell): string | null {
   const row = sql
     .exec<{ data: string }>(
       'SELECT data FROM agg WHERE version = ?1 AND role = ?2 AND rollout = ?3 AND arm = ?4 AND grain = ?5 AND start = ?6',
@@ -117,7 +179,7 @@ export function loadCell(sql: SqlStorage, c: Cell): Aggregate | null {
       c.start,
     )
     .toArray()[0]
-  return row ? decodeAggregate(JSON.parse(row.data) as AggregateJson) : null
+  return row?.data ?? null
 }
 
 /** Writes (replaces) a cell's aggregate. */

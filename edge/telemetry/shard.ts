@@ -2,8 +2,10 @@ import { DurableObject } from 'cloudflare:workers'
 import { Schedule } from '../do/schedule.ts'
 import { applyRetention, compactRaw, hasStoredData, rollupMinutes } from './compaction.ts'
 import { telemetryConfig, type TelemetryConfig } from './config.ts'
-import { readDeviceStats, readShard, type DeviceStatsRow, type ShardCohort, type ShardQuery } from './shard-read.ts'
-import { ensureShardSchema, HOUR } from './shard-store.ts'
+import { readDeviceStats, readShard, type DeviceStatsRow, type ShardQuery, type ShardRead } from './shard-read.ts'
+import type { RefusalRow } from './refusals.ts'
+import { cohortWeights, readExcess, type CohortCap, type CohortExcess } from './shard-caps.ts'
+import { cohortId, ensureShardSchema, HOUR } from './shard-store.ts'
 
 /** One model's reports from one device batch, as the Worker hands it to a shard. */
 export interface ShardPart {
@@ -78,9 +80,18 @@ export class TelemetryShard extends DurableObject<Env> {
     })
   }
 
-  /** Cohorts over a range: stored cells merged with raw rows not yet compacted. */
-  read(q: ShardQuery): ShardCohort[] {
-    return readShard(this.sql, q, this.now(), this.cfg.rollupAfterMs)
+  /** Cohorts over a range: stored cells merged with raw rows not yet compacted (unreadable ones left out and counted). */
+  read(q: ShardQuery): ShardRead {
+    const now = this.now()
+    const read = readShard(this.sql, q, now, this.cfg.rollupAfterMs)
+    const weights = cohortWeights(this.sql, q, now, this.cfg.rollupAfterMs)
+    for (const c of read.cohorts) c.weights = weights.get(cohortId(c))
+    return read
+  }
+
+  /** Round 2 of a capped read: what to take away from each cohort for its devices above the cap. */
+  excess(q: ShardQuery, caps: CohortCap[]): CohortExcess[] {
+    return readExcess(this.sql, q, caps, this.now(), this.cfg.rollupAfterMs)
   }
 
   /** Per-device sums of rollout reports over a range (for rollout guardrails). */
@@ -88,10 +99,43 @@ export class TelemetryShard extends DurableObject<Env> {
     return readDeviceStats(this.sql, q, this.now(), this.cfg.rollupAfterMs)
   }
 
+  /** Adds refusal counts (the REFUSALS_SHARD object only) and forgets those past retention. */
+  addRefusals(rows: RefusalRow[]): void {
+    const now = this.now()
+    this.ctx.storage.transactionSync(() => {
+      for (const r of rows)
+        this.sql.exec(
+          `INSERT INTO refusals (minute, model, reason, count) VALUES (?1, ?2, ?3, ?4)
+           ON CONFLICT (minute, model, reason) DO UPDATE SET count = count + excluded.count`,
+          r.minute,
+          r.model,
+          r.reason,
+          r.count,
+        )
+      this.sql.exec('DELETE FROM refusals WHERE minute < ?1', now - this.cfg.retentionMs)
+    })
+  }
+
+  /** Refusal counts per model and reason over [from, to), of one model or of all. */
+  refusals(q: { from: number; to: number; model?: string }): RefusalRow[] {
+    const filters = ['minute >= ?1', 'minute < ?2']
+    const args: unknown[] = [q.from, q.to]
+    if (q.model !== undefined) filters.push(`model = ?${args.push(q.model)}`)
+    return this.sql
+      .exec<{ model: string; reason: string; count: number; minute: number }>(
+        `SELECT MIN(minute) AS minute, model, reason, TOTAL(count) AS count FROM refusals WHERE ${filters.join(' AND ')}
+         GROUP BY model, reason ORDER BY model, reason`,
+        ...args,
+      )
+      .toArray()
+      .map((r) => ({ minute: r.minute, model: r.model, reason: r.reason, count: r.count }))
+  }
+
   /** Row counts of every table and the scheduled jobs (operations and tests). */
   inspect(): {
     raw: number
     rejected: number
+    rejectedCells: number
     minuteCells: number
     hourCells: number
     deviceRows: number
@@ -109,6 +153,7 @@ export class TelemetryShard extends DurableObject<Env> {
     return {
       raw: count('SELECT COUNT(*) AS n FROM raw'),
       rejected: count('SELECT COUNT(*) AS n FROM raw_rejected'),
+      rejectedCells: count('SELECT COUNT(*) AS n FROM agg_rejected'),
       minuteCells: count("SELECT COUNT(*) AS n FROM agg WHERE grain = 'minute'"),
       hourCells: count("SELECT COUNT(*) AS n FROM agg WHERE grain = 'hour'"),
       deviceRows: count('SELECT COUNT(*) AS n FROM device_stats'),

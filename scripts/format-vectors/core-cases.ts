@@ -203,6 +203,10 @@ export const CORE_CASES: Record<string, Cases> = {
       bad('alpha of 1', D.sketchOf([812.4]), '/alpha', 1),
       bad('negative sum', D.sketchOf([0, 0]), '/sum', -0.5),
       bad('version 2', D.sketchOf([812.4]), '/v', 2),
+      bad('sum beyond n·max', D.sketchOf([4, 5]), '/sum', 1e308),
+      bad('sum below n·min', D.sketchOf([4, 5]), '/sum', 1),
+      bad('bins far above max', D.sketchOf([4, 5]), '/offset', 1e15),
+      bad('lowest bin far below min', D.sketchOf([4, 5]), '/min', 4.9, '/offset'),
       {
         name: '2049 bins, not collapsed',
         value: {

@@ -1,5 +1,6 @@
 /** Golden cases of what devices receive and send: telemetry reports and batches, assignments. */
 import * as F from '../../core/formats/index.ts'
+import { DDSketch } from '../../core/sketch/DDSketch.ts'
 import type { Report } from '../../core/formats/index.ts'
 import * as D from './documents.ts'
 import { bad, REMOVE } from './mutate.ts'
@@ -126,6 +127,42 @@ export const DEVICE_CASES: Record<string, Cases> = {
       bad('broken latency sketch', primary, '/latency/n', 22),
       bad('model name with capitals', primary, '/model', 'Seattle-Weather'),
       bad('version 0', primary, '/version', 0),
+      // Bounds: what one device cannot have seen in one window (docs/telemetry.md, "Bounds").
+      bad('over a million inferences in one minute', primary, '/counts/inferences', 1_000_001),
+      bad('errors beyond inferences and loads', primary, '/counts/errors', 25),
+      bad('more cache hits than loads', primary, '/counts/cacheHits', 2),
+      bad('more loads than a minute holds', primary, '/counts/loads', 601),
+      bad('more latencies than inferences', primary, '/counts/inferences', 22, '/latency/n'),
+      bad('a load time of 30 days', primary, '/loadMs', D.sketchOf([2_592_000_000]), '/loadMs/max'),
+      bad(
+        'more labels than a window holds',
+        canary,
+        '/feedback',
+        { labeled: 5_000_001, correct: 0 },
+        '/feedback/labeled',
+      ),
+      bad('more comparisons than inferences', shadow, '/shadow/compared', 24),
+      bad('a mean difference of 1e300', shadow, '/shadow/meanAbsDiff', 1e300),
+      bad('a histogram bin of 5e15', primary, '/features/temp_max/counts/0', 5e15, '/features/temp_max'),
+      bad('a latency sum of 1e308 for 23 values', primary, '/latency/sum', 1e308),
+      bad('a latency count of 5e15', vadReport, '/latency', new DDSketch().add(5, 5e15).toJSON(), '/latency/n'),
+      bad(
+        'bins at 1e15 with min = max = 1e300',
+        primary,
+        '/latency',
+        {
+          v: 1,
+          alpha: 0.01,
+          zero: 0,
+          offset: 1e15,
+          counts: [23],
+          n: 23,
+          sum: 2.3e301,
+          min: 1e300,
+          max: 1e300,
+        },
+        '/latency/offset',
+      ),
     ],
   },
   batch: {
@@ -156,6 +193,9 @@ export const DEVICE_CASES: Record<string, Cases> = {
     ],
     invalid: [
       bad('sampleRate 0', batch, '/sampleRate', 0),
+      bad('sampleRate 5e-324', batch, '/sampleRate', 5e-324),
+      bad('sampleRate below the 0.001 floor', batch, '/sampleRate', 0.0009),
+      bad('sampleRate off the 0.001 grid', batch, '/sampleRate', 0.1234),
       bad('format version 2', batch, '/v', 2),
       bad('e-mail as device id', batch, '/device/id', 'ana@example.com'),
       bad('webgpu capability missing', batch, '/device/caps/webgpu', REMOVE),

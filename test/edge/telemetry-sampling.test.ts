@@ -74,7 +74,7 @@ async function view(): Promise<any> {
 
 /** The merged primary cohort read from the shards directly (no route: keeps this file's request count low). */
 async function merged(from: number) {
-  const cohorts = await readFleet(env, model, { from, to: minuteAgo(-1), bucketMs: null })
+  const { cohorts } = await readFleet(env, model, { from, to: minuteAgo(-1), bucketMs: null })
   const c = cohorts.find((x) => x.role === 'primary' && x.rollout === null)!
   return {
     exact: {

@@ -77,7 +77,7 @@ export function makeReport(rand: () => number, o: ReportOptions): Report {
     ...(o.rollout ? { rollout: o.rollout } : {}),
     window: { start: o.start, end: o.start + MINUTE },
     backend: rand() < 0.7 ? 'wasm' : 'webgpu',
-    fallbacks: rand() < 0.5 ? { webgpu: 'unavailable' } : {},
+    fallbacks: rand() < 0.5 ? { webgpu: 'not_available' } : {},
     counts: { inferences: n, errors, cacheHits: loads && rand() < 0.5 ? 1 : 0, loads },
     loadMs: loadMs.toJSON(),
     latency: latency.toJSON(),

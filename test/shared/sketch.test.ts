@@ -299,6 +299,21 @@ describe('DDSketch invalid input raises EdgefleetError', () => {
     expect(s.toJSON()).toStrictEqual(sketchOf([Number.MAX_VALUE]).toJSON())
   })
 
+  it('downscales instead of overflowing when merged counts would pass 2^53 − 1, keeping the distribution', () => {
+    const a = new DDSketch().add(4, 5e15).add(40, 1e15)
+    const b = new DDSketch().add(4, 5e15).add(400, 1)
+    const before = b.toJSON()
+    a.merge(b)
+    expect(b.toJSON()).toStrictEqual(before) // the argument is left as it was
+    const json = a.toJSON()
+    expect(Number.isSafeInteger(json.n)).toBe(true)
+    expect(json.n).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER)
+    expect(parseSketch(json).toJSON()).toStrictEqual(json) // still valid sketch/1
+    expect([json.min, json.max]).toEqual([4, 400])
+    expect(a.quantile(0.5)).toBeCloseTo(4, 1)
+    expect(a.quantile(0.95)).toBeCloseTo(40, 0)
+  })
+
   it('normalizes -0 to 0', () => {
     expect(Object.is(new DDSketch().add(-0).min, 0)).toBe(true)
   })

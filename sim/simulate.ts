@@ -2,6 +2,8 @@ import { chromium, type Browser } from 'playwright-core'
 import { chromiumArgs, chromiumPath } from '../scripts/lib/chromium.ts'
 import { publishCandidate } from './candidates.ts'
 import { SimDevice } from './device.ts'
+import { armOf } from '../core/rollout/assign.ts'
+import type { RolloutConfig } from '../core/formats/rollout.ts'
 import { EdgeAdmin, type RolloutState } from './edge-admin.ts'
 import { seededRandom, shuffled } from '../scripts/lib/random.ts'
 import { scenario as scenarioOf, type ScenarioName } from './scenarios.ts'
@@ -110,7 +112,14 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
       return out
     }
     if (plan.rollout && candidate !== null) {
-      rollout = await admin.startRollout(model, plan.rollout(candidate, options.devices, options.minutes))
+      const config = plan.rollout(candidate, options.devices, options.minutes)
+      rollout = await startWithBothArms(
+        admin,
+        model,
+        config,
+        devices.map((d) => d.id),
+        log,
+      )
       log(`rollout ${rollout.id} started: ${model} v${candidate} against v${production}`)
     }
     const started = Date.now()
@@ -167,6 +176,39 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
   } finally {
     await Promise.all(devices.map((d) => d?.close()))
     await browser.close()
+  }
+}
+
+/** How many times a split that leaves an arm empty is drawn again (each draw fails with p ≤ 2·½ⁿ). */
+const MAX_DRAWS = 20
+
+/**
+ * Starts the rollout so that its first step puts at least one of `deviceIds` in each arm. The split is
+ * a hash of the rollout id, which the edge draws at random: with a handful of simulated devices a 50%
+ * step leaves an arm empty often (1 in 8 for four devices), and such a step can never gather the
+ * devices it waits for. That draw is ended before any device has asked for its assignment, and a new
+ * rollout (a new id, a new split) is started. A real fleet has too many devices for this to matter.
+ */
+async function startWithBothArms(
+  admin: EdgeAdmin,
+  model: string,
+  config: RolloutConfig,
+  deviceIds: readonly string[],
+  log: (line: string) => void,
+): Promise<RolloutState> {
+  const first = config.steps[0]
+  for (let draw = 1; ; draw++) {
+    const rollout = await admin.startRollout(model, config)
+    // Targeting reads device capabilities the simulator does not know beforehand: such a split is kept.
+    if (first.percent >= 100 || deviceIds.length < 2 || config.targeting || draw === MAX_DRAWS) return rollout
+    const view = { id: rollout.id, percent: first.percent }
+    const candidates = deviceIds.filter((id) => armOf(view, id, { webgpu: false }) === 'candidate').length
+    if (candidates > 0 && candidates < deviceIds.length) return rollout
+    const arm = candidates === 0 ? 'baseline' : 'candidate'
+    log(
+      `rollout ${rollout.id} put all ${deviceIds.length} devices in the ${arm} arm at ${first.percent}%; drawing again`,
+    )
+    await admin.rollback(model, rollout.id, `simulator: every device fell in the ${arm} arm; a new split is drawn`)
   }
 }
 

@@ -92,7 +92,11 @@ describe('npm run simulate', () => {
     const res = await fetch(`${dev.url}/v1/events?model=weather&type=rollout.*`, {
       headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` },
     })
-    const { events } = (await res.json()) as { events: { type: string }[] }
-    expect(events.map((e) => e.type)).toContain('rollout.rolled_back')
+    const { events } = (await res.json()) as {
+      events: { type: string; actor: string; details: { rollout?: string } }[]
+    }
+    // The rollback of this rollout, by the guardrail and not by a person or the simulator.
+    const rolledBack = events.find((e) => e.type === 'rollout.rolled_back' && e.details.rollout === result.rollout?.id)
+    expect(rolledBack?.actor).toBe('rollout')
   }, 150_000)
 })

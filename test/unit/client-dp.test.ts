@@ -325,11 +325,12 @@ describe('telemetry with dp on', () => {
     const { p, budget } = await dpProcessor(clock, {
       dailyBudget: 10,
       sent,
-      deltas: (k) => ({ ...delta(k, T0, clock.t, 0, seededRandom(9)), errors: 2 }),
+      // Two attempts that both failed: counted, with no value to add noise to.
+      deltas: (k) => ({ ...delta(k, T0, clock.t, 0, seededRandom(9)), inferences: 2, errors: 2 }),
     })
     await p.flush()
     expect(sent.flatMap((b) => b.reports)).toMatchObject([
-      { counts: { inferences: 0, errors: 2 }, features: {}, outputs: {} },
+      { counts: { inferences: 2, errors: 2 }, features: {}, outputs: {} },
     ])
     expect(await budget.spent(clock.t)).toBe(0)
   })

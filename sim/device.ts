@@ -11,6 +11,7 @@ interface SimFleet {
   feedback(id: string, label: string): unknown
   flush(): Promise<void>
   close(): Promise<void>
+  deviceId(): Promise<string>
 }
 interface SimModel {
   predict(row: object): Promise<{ id: string; version: number }>
@@ -33,6 +34,8 @@ export interface DeviceStats {
 export class SimDevice {
   private constructor(
     readonly id: string,
+    /** The id the edge sees: the SDK sends a hash of the app-supplied id. */
+    readonly wireId: string,
     readonly context: BrowserContext,
     readonly page: Page,
   ) {}
@@ -62,7 +65,8 @@ export class SimDevice {
       },
       { url: options.url, appKey: options.appKey, model: options.model, id: options.id },
     )
-    return new SimDevice(options.id, context, page)
+    const wireId = await page.evaluate(() => (globalThis as unknown as PageGlobals).sim.fleet.deviceId())
+    return new SimDevice(options.id, wireId, context, page)
   }
 
   /**

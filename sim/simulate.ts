@@ -117,7 +117,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
         admin,
         model,
         config,
-        devices.map((d) => d.id),
+        devices.map((d) => d.wireId),
         log,
       )
       log(`rollout ${rollout.id} started: ${model} v${candidate} against v${production}`)
@@ -193,6 +193,7 @@ async function startWithBothArms(
   admin: EdgeAdmin,
   model: string,
   config: RolloutConfig,
+  /** The ids the edge sees (SimDevice.wireId). */
   deviceIds: readonly string[],
   log: (line: string) => void,
 ): Promise<RolloutState> {

@@ -84,11 +84,12 @@ describe('npm run simulate', () => {
       daysPerTick: 10,
       log: (l) => lines.push(l),
     })
-    expect(result.candidate).toBe(2)
+    const log = lines.join('\n')
+    expect(result.candidate, log).toBe(2)
     // Both arms served predictions before the guardrail stopped the candidate.
-    expect(result.versions[1]).toBeGreaterThan(0)
-    expect(result.versions[2]).toBeGreaterThan(0)
-    expect(result.rollout?.status).toBe('rolled_back')
+    expect(result.versions[1], log).toBeGreaterThan(0)
+    expect(result.versions[2], log).toBeGreaterThan(0)
+    expect(result.rollout?.status, log).toBe('rolled_back')
     const res = await fetch(`${dev.url}/v1/events?model=weather&type=rollout.*`, {
       headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` },
     })

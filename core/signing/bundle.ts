@@ -7,6 +7,7 @@
  */
 import { fromBase64, toBase64 } from '../base64.ts'
 import { EdgefleetError } from '../errors.ts'
+import type { SigstoreBundle } from '../formats/sigstore-bundle.ts'
 import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.ts'
 import { derToRaw, rawToDer } from './ecdsa.ts'
 import { keyHint } from './pem.ts'
@@ -16,12 +17,7 @@ export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
 /** The largest bundle accepted, in bytes of JSON (a statement of 256 files is about 40 KB). */
 export const MAX_BUNDLE_BYTES = 256 * 1024
 
-/** A Sigstore bundle in key mode (other fields a producer adds are kept and ignored). */
-export interface SigstoreBundle {
-  mediaType: string
-  verificationMaterial: { publicKey?: { hint?: string | null }; tlogEntries?: unknown[] } & Record<string, unknown>
-  dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string; keyid?: string }[] }
-}
+export type { SigstoreBundle }
 
 /** A WebCrypto key (named without the DOM library, which core does not assume). */
 type CryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>

@@ -60,6 +60,8 @@ export interface EdgeClient {
   getModel(model: string): Promise<ModelDetail>
   createModel(body: CreateModel): Promise<Model>
   hasArtifact(sha256: string): Promise<boolean>
+  /** The bytes of an artifact, whole (for checking them; model files are streamed elsewhere). */
+  getArtifact(sha256: string): Promise<Uint8Array>
   putArtifact(sha256: string, size: number, body: ReadableStream<Uint8Array> | Uint8Array): Promise<StoredArtifact>
   /** Uploads an encoded copy of a stored artifact (the edge keeps it only if it decodes to the artifact). */
   putArtifactEncoding(sha256: string, encoding: 'gzip', body: Uint8Array): Promise<StoredVariant>
@@ -157,6 +159,12 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       if (!probe.ok) throw await edgeError(probe, 'GET', path)
       await probe.body?.cancel()
       return true
+    },
+    async getArtifact(sha256) {
+      const path = `/v1/artifacts/${seg(sha256)}`
+      const res = await send('GET', path, { headers: { Accept: 'application/octet-stream' } })
+      if (!res.ok) throw await edgeError(res, 'GET', path)
+      return new Uint8Array(await res.arrayBuffer())
     },
     putArtifact: (sha256, size, body) =>
       call('PUT', `/v1/artifacts/${seg(sha256)}`, {

@@ -4,6 +4,7 @@ import pkg from '../package.json' with { type: 'json' }
 import { aliasCommand, deprecateCommand } from './commands/aliases.ts'
 import { driftCommand } from './commands/drift.ts'
 import { eventsCommand } from './commands/events.ts'
+import { keysCommand } from './commands/keys.ts'
 import { modelsCommand, versionsCommand } from './commands/models.ts'
 import { policyCommand } from './commands/policy.ts'
 import { profileCommand } from './commands/profile.ts'
@@ -12,6 +13,7 @@ import { rolloutCommand } from './commands/rollout.ts'
 import { runtimeCommand } from './commands/runtime.ts'
 import { telemetryCommand } from './commands/telemetry.ts'
 import { tokensCommand } from './commands/tokens.ts'
+import { verifyCommand } from './commands/verify.ts'
 import { processIo } from './io.ts'
 import type { Io } from './io.ts'
 
@@ -20,6 +22,8 @@ const COMMANDS: readonly ((io: Io) => Command)[] = [
   profileCommand,
   driftCommand,
   publishCommand,
+  keysCommand,
+  verifyCommand,
   modelsCommand,
   versionsCommand,
   aliasCommand,

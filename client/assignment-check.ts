@@ -67,14 +67,22 @@ export function readAssignment(body: unknown): Assignment {
       isObject(t) && rate(t.sampleRate) && int(60, 3600)(t.windowSeconds) && int(5, 3600)(t.flushSeconds),
     ttlSeconds: int(1, 60),
   }, '')
-  require(body, { signature: isObject, profile: isObject, rollout: isObject, shadow: isObject }, '', true)
+  require(body, {
+    signature: isObject,
+    profile: isObject,
+    sigstoreBundle: isObject,
+    rollout: isObject,
+    shadow: isObject,
+  }, '', true)
   if (isObject(body.rollout))
     require(body.rollout, {
       id: (v) => typeof v === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(v),
       arm: oneOf(ARMS),
       mode: oneOf(['canary', 'ab', 'shadow']),
     }, '/rollout')
-  if (isObject(body.shadow))
+  if (isObject(body.shadow)) {
     require(body.shadow, { version: int(1), format: oneOf(FORMATS), files, sampleRate: rate }, '/shadow')
+    require(body.shadow, { sigstoreBundle: isObject }, '/shadow', true)
+  }
   return body as unknown as Assignment
 }

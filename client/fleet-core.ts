@@ -21,6 +21,7 @@ import { cryptoRandom } from './telemetry/dp.ts'
 import { relabel, reportTarget, startTelemetry } from './telemetry/fleet-telemetry.ts'
 import type { TelemetryProcessor } from './telemetry/processor.ts'
 import type { Fleet, FleetEvent, FleetOptions, LoadOptions } from './types.ts'
+import { SignedVersions, trustedKeyDers } from './signed-versions.ts'
 import { VersionLoader } from './version-loader.ts'
 import { startWorker, type WorkerHost } from './worker-host.ts'
 
@@ -58,6 +59,7 @@ export class FleetCore implements Fleet {
       runtimeUrl: options.runtimeUrl,
       fetch: options.fetch,
       emit: (event) => this.emit(event),
+      signed: options.trustedKeys ? new SignedVersions(trustedKeyDers(options.trustedKeys)) : undefined,
     })
     this.shadows = new ShadowKeeper({
       load: (version, loadOptions) => this.loader.load(version, { ...loadOptions, onProgress: undefined }),
@@ -180,7 +182,7 @@ export class FleetCore implements Fleet {
         !record ||
         record.current.version === assignment.version ||
         !isEdgefleetError(e) ||
-        !['integrity_error', 'network_error', 'not_found'].includes(e.code)
+        !['integrity_error', 'signature_error', 'network_error', 'not_found'].includes(e.code)
       )
         throw e
       this.emit({ type: 'error', model, code: e.code, message: e.message })

@@ -41,6 +41,20 @@ class FleetHandle implements Fleet {
       throw new EdgefleetError('bad_request', 'appKey is required', { pointer: '/appKey' })
     const dp = typeof options.telemetry === 'object' ? options.telemetry.dp : undefined
     if (dp !== undefined) this.#dp = resolveDp(dp)
+    // The keys' bytes are read with the fleet (client/signed-versions.ts); their shape is checked now.
+    const keys: unknown = options.trustedKeys
+    if (keys !== undefined) {
+      if (!Array.isArray(keys))
+        throw new EdgefleetError('bad_request', 'trustedKeys must be an array of PEM public keys', {
+          pointer: '/trustedKeys',
+        })
+      keys.forEach((k: unknown, i) => {
+        if (typeof k !== 'string' || !k.includes('-----BEGIN PUBLIC KEY-----'))
+          throw new EdgefleetError('bad_request', `trustedKeys[${i}] is not a PEM public key`, {
+            pointer: `/trustedKeys/${i}`,
+          })
+      })
+    }
   }
 
   #fleet(): Promise<FleetCore> {

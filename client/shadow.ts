@@ -109,6 +109,7 @@ export class ShadowKeeper {
           files: want.files,
           signature: want.signature,
           profile: want.profile,
+          sigstoreBundle: want.sigstoreBundle,
         },
         options,
       )

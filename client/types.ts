@@ -58,6 +58,12 @@ export interface FleetOptions {
    */
   telemetry?: boolean | TelemetryOptions
   /**
+   * Publisher keys (PEM, ECDSA P-256 `PUBLIC KEY`, as `edgefleet keys create` writes them). When set,
+   * the fleet runs only versions signed by one of them over every file (`edgefleet publish --sign`);
+   * any other version is refused with `signature_error` and the last good version keeps running.
+   */
+  trustedKeys?: readonly string[]
+  /**
    * The SDK's random source, uniform in [0, 1): telemetry sampling and DP noise (default: the
    * platform's CSPRNG). Tests pass a seeded generator so runs replay.
    */

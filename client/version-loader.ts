@@ -12,12 +12,13 @@ import { downloadVerified } from './download.ts'
 import type { LoadedVersion } from './model.ts'
 import { pinnedFiles, runtimeAssets, runtimeGroupsFor } from './runtime-assets.ts'
 import type { FleetEvent, LoadOptions } from './types.ts'
+import type { SignedVersions } from './signed-versions.ts'
 import type { WorkerHost } from './worker-host.ts'
 
 /** What loading a version needs of an assignment (a primary's, or one built from its `shadow`). */
 export type VersionToLoad = Pick<
   Assignment,
-  'model' | 'version' | 'role' | 'format' | 'files' | 'signature' | 'profile'
+  'model' | 'version' | 'role' | 'format' | 'files' | 'signature' | 'profile' | 'sigstoreBundle'
 >
 
 /** What the loader needs from the fleet. */
@@ -31,6 +32,8 @@ export interface VersionLoaderDeps {
   runtimeUrl?: string
   fetch?: typeof fetch
   emit(event: FleetEvent): void
+  /** The publisher keys a version must be signed with (`trustedKeys`); any version runs when absent. */
+  signed?: SignedVersions
 }
 
 /**
@@ -48,6 +51,8 @@ export class VersionLoader {
 
   /** Downloads (or reads from cache) and verifies every file of a version and its runtime, then loads it in the worker. */
   async load(assignment: VersionToLoad, options: LoadOptions): Promise<LoadedVersion> {
+    // Before a byte is downloaded: an unsigned or badly signed version is refused outright.
+    await this.deps.signed?.check(assignment)
     const [cache, host] = await Promise.all([this.deps.cache(), this.deps.host()])
     const backends = options.backends ?? defaultBackends(assignment.format)
     const allowFallback = options.allowFallbackAdapter ?? false

@@ -32,6 +32,7 @@ export const ERROR_STATUS = {
   invalid_json: 400,
   validation_failed: 400,
   hash_mismatch: 400,
+  signature_error: 400,
   invalid_path: 400,
   artifact_missing: 400,
   too_old: 400,

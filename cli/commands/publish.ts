@@ -14,6 +14,8 @@ import { formatJson } from '../json.ts'
 import { checkWith, readJsonWith } from '../local-json.ts'
 import { fileStream, hashFile, resolveModelFiles, type ModelFiles } from '../model-files.ts'
 import { intOption } from '../options.ts'
+import { signBundle } from '../../core/signing/bundle.ts'
+import { readPrivateKey } from '../signing-keys.ts'
 import { metricOption } from '../registry-args.ts'
 import { count, formatBytes } from '../units.ts'
 import { createUploadProgress } from '../upload-progress.ts'
@@ -30,6 +32,7 @@ interface PublishFlags extends ConnectionFlags {
   metric?: Record<string, number>
   alias?: string
   allowInterfaceChange?: boolean
+  sign?: string
 }
 
 /** What a publish did: the new version, how many artifacts it sent or found stored, and any alias move. */
@@ -69,6 +72,7 @@ export function publishCommand(
       .option('--code-commit <commit>', 'lineage: commit of the training code')
       .option('--metric <name=value>', 'an evaluation metric (repeatable)', metricOption)
       .option('--alias <alias>', 'then point this alias (e.g. production) at the new version')
+      .option('--sign <key.pem>', 'sign the files with this private key (OpenSSF model signing, ECDSA P-256)')
       .option(
         '--allow-interface-change',
         "publish even if the inputs, outputs or signature features differ from the latest version's",
@@ -108,6 +112,7 @@ async function publish(
   const signature = flags.signature === undefined ? undefined : await readJsonWith(Signature, flags.signature)
   const profile = flags.profile === undefined ? undefined : await readJsonWith(Profile, flags.profile)
   const local = await resolveModelFiles(paths)
+  const signingKey = flags.sign === undefined ? undefined : await readPrivateKey(flags.sign)
 
   const client = clientOf(flags)
   const existing = await findModel(client, name)
@@ -165,8 +170,17 @@ async function publish(
   if (existing === null)
     await createModel(client, { name, format, task: flags.task, description: flags.description, signature })
   const lineage: Lineage = { parent: flags.parent, dataHash: flags.dataHash, codeCommit: flags.codeCommit }
+  const sigstoreBundle =
+    signingKey === undefined
+      ? undefined
+      : await signBundle(
+          name,
+          files.map((f) => ({ name: f.path, digest: f.sha256 })),
+          signingKey,
+        )
   const body: PublishVersion = {
     files: files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
+    ...(sigstoreBundle ? { sigstoreBundle } : {}),
     signature,
     profile,
     metrics: flags.metric ?? {},

@@ -2,6 +2,7 @@ import * as z from 'zod'
 import { Arm, FilePath, ModelFormat, ModelName, Role, RolloutId, Sha256 } from './common.ts'
 import { Profile } from './profile.ts'
 import { Signature } from './signature.ts'
+import { SigstoreBundle } from './sigstore-bundle.ts'
 import { isSampleRate, MIN_SAMPLE_RATE } from './telemetry.ts'
 
 /** A file of a model version, as listed in manifests and assignments. */
@@ -29,6 +30,7 @@ export const AssignedModel = z.strictObject({
   files: z.array(ManifestFile).min(1),
   signature: Signature.optional(),
   profile: Profile.optional(),
+  sigstoreBundle: SigstoreBundle.optional(),
 })
 export type AssignedModel = z.infer<typeof AssignedModel>
 
@@ -41,6 +43,8 @@ export const Assignment = z.strictObject({
   files: z.array(ManifestFile).min(1),
   signature: Signature.optional(),
   profile: Profile.optional(),
+  /** The publisher's signature over the files; an SDK given trusted keys refuses a version without one. */
+  sigstoreBundle: SigstoreBundle.optional(),
   telemetry: TelemetrySettings,
   rollout: z.strictObject({ id: RolloutId, arm: Arm, mode: z.enum(['canary', 'ab', 'shadow']) }).optional(),
   shadow: AssignedModel.extend({ sampleRate: z.number().gt(0).lte(1) }).optional(),

@@ -4,6 +4,7 @@ import { ManifestFile } from './assignment.ts'
 import { Profile } from './profile.ts'
 import { ModelInterface } from './interface.ts'
 import { Signature } from './signature.ts'
+import { SigstoreBundle } from './sigstore-bundle.ts'
 
 /** Bodies and resources of the registry API (`/v1/models`, `/v1/artifacts`, `/v1/events`, `/v1/tokens`). */
 
@@ -56,6 +57,8 @@ export const PublishVersion = z.strictObject({
   interface: ModelInterface.optional(),
   /** Publish even though the interface or the signature's features differ from the previous version's. */
   allowInterfaceChange: z.boolean().optional(),
+  /** The publisher's signature over the files (OpenSSF model signing); it must cover every file. */
+  sigstoreBundle: SigstoreBundle.optional(),
 })
 export type PublishVersion = z.input<typeof PublishVersion>
 
@@ -69,6 +72,8 @@ export const Manifest = z.object({
   profile: Profile.nullable(),
   /** The declared inputs and outputs; null for versions published without them. */
   interface: ModelInterface.nullable(),
+  /** The publisher's signature over the files, or null for an unsigned version. */
+  sigstoreBundle: SigstoreBundle.nullable(),
   metrics: z.record(z.string(), z.number()),
   lineage: Lineage.extend({ createdBy: z.string(), createdAt: EpochMs }),
   deprecated: z.boolean(),

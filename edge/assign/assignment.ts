@@ -55,6 +55,7 @@ export async function assignVersion(
     files: files(v),
     ...(v.signature ? { signature: v.signature } : {}),
     ...(v.profile ? { profile: v.profile } : {}),
+    ...(v.sigstoreBundle ? { sigstoreBundle: v.sigstoreBundle } : {}),
     telemetry: DEFAULT_TELEMETRY,
     ...(r !== null && arm !== null ? { rollout: { id: r.id, arm, mode: r.mode } } : {}),
     ...(s && r
@@ -65,6 +66,7 @@ export async function assignVersion(
             files: files(s),
             ...(s.signature ? { signature: s.signature } : {}),
             ...(s.profile ? { profile: s.profile } : {}),
+            ...(s.sigstoreBundle ? { sigstoreBundle: s.sigstoreBundle } : {}),
             sampleRate: r.shadowSampleRate,
           },
         }

@@ -3,6 +3,7 @@ import type { ModelInterface } from '../../core/formats/interface.ts'
 import type { Profile } from '../../core/formats/profile.ts'
 import type { Lineage } from '../../core/formats/registry.ts'
 import type { Signature } from '../../core/formats/signature.ts'
+import type { SigstoreBundle } from '../../core/formats/sigstore-bundle.ts'
 import { parseColumn } from './json.ts'
 
 /** A stored version as the registry keeps it (file URLs are added per request). */
@@ -14,6 +15,7 @@ export interface VersionRecord {
   signature: Signature | null
   profile: Profile | null
   interface: ModelInterface | null
+  sigstoreBundle: SigstoreBundle | null
   metrics: Record<string, number>
   lineage: Lineage & { createdBy: string; createdAt: number }
   deprecatedAt: number | null
@@ -28,6 +30,7 @@ interface VersionRow {
   signature: string | null
   profile: string | null
   interface: string | null
+  sigstore_bundle: string | null
   metrics: string
   lineage: string
   created_at: number
@@ -50,6 +53,7 @@ function toRecord(row: VersionRow): VersionRecord {
     signature: parseColumn<Signature>(row.signature),
     profile: parseColumn<Profile>(row.profile),
     interface: parseColumn<ModelInterface>(row.interface),
+    sigstoreBundle: parseColumn<SigstoreBundle>(row.sigstore_bundle),
     metrics: JSON.parse(row.metrics),
     lineage: { ...JSON.parse(row.lineage), createdBy: row.created_by, createdAt: row.created_at },
     deprecatedAt: row.deprecated_at,
@@ -69,6 +73,7 @@ export function insertNextVersion(
     signature: Signature | null
     profile: Profile | null
     interface: ModelInterface | null
+    sigstoreBundle: SigstoreBundle | null
     metrics: Record<string, number>
     lineage: Lineage
     createdAt: number
@@ -77,8 +82,8 @@ export function insertNextVersion(
 ): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO versions (model, version, files, signature, profile, metrics, lineage, created_at, created_by, interface)
-       SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM versions WHERE model = ?1
+      `INSERT INTO versions (model, version, files, signature, profile, metrics, lineage, created_at, created_by, interface, sigstore_bundle)
+       SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM versions WHERE model = ?1
        RETURNING version`,
     )
     .bind(
@@ -91,6 +96,7 @@ export function insertNextVersion(
       v.createdAt,
       v.createdBy,
       v.interface ? JSON.stringify(v.interface) : null,
+      v.sigstoreBundle ? JSON.stringify(v.sigstoreBundle) : null,
     )
 }
 
@@ -116,7 +122,7 @@ export async function getVersion(db: D1Database, model: string, version: number)
 export async function listVersions(db: D1Database, model: string): Promise<Omit<VersionRecord, 'profile'>[]> {
   const { results } = await db
     .prepare(
-      `${SELECT_VERSION.replace('v.*', 'v.model, v.version, v.files, v.signature, NULL AS profile, v.interface, v.metrics, v.lineage, v.created_at, v.created_by, v.deprecated_at')} WHERE v.model = ?1 ORDER BY v.version DESC`,
+      `${SELECT_VERSION.replace('v.*', 'v.model, v.version, v.files, v.signature, NULL AS profile, v.interface, NULL AS sigstore_bundle, v.metrics, v.lineage, v.created_at, v.created_by, v.deprecated_at')} WHERE v.model = ?1 ORDER BY v.version DESC`,
     )
     .bind(model)
     .all<VersionRow>()

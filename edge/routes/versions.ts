@@ -1,5 +1,7 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
-import { EdgefleetError } from '../../core/errors.ts'
+import { EdgefleetError, isEdgefleetError } from '../../core/errors.ts'
+import { bundleStatement, parseBundle } from '../../core/signing/bundle.ts'
+import { unsignedFiles } from '../../core/signing/statement.ts'
 import { Manifest, PatchVersion, PublishVersion } from '../../core/formats/registry.ts'
 import { filesFitFormat, profileMatchesSignature } from '../../core/registry/checks.ts'
 import { interfaceChanges } from '../../core/registry/interface.ts'
@@ -26,12 +28,34 @@ export function toManifest(v: VersionRecord, origin: string): Manifest {
     signature: v.signature,
     profile: v.profile,
     interface: v.interface,
+    sigstoreBundle: v.sigstoreBundle,
     metrics: v.metrics,
     lineage: v.lineage,
     deprecated: v.deprecatedAt !== null,
     deprecatedAt: v.deprecatedAt,
     aliases: v.aliases,
   }
+}
+
+/**
+ * Refuses a bundle that is not a model signing bundle edgefleet can verify, or that does not sign every
+ * file with its digest (`signature_error`). The edge holds no publisher key: devices given trusted keys
+ * verify the signature itself; this keeps a bundle no device could accept out of the registry.
+ */
+async function checkSignedFiles(bundle: unknown, files: readonly { path: string; sha256: string }[]): Promise<void> {
+  const at = (e: unknown) =>
+    isEdgefleetError(e) ? new EdgefleetError(e.code, e.message, { pointer: `/sigstoreBundle${e.pointer ?? ''}` }) : e
+  let statement
+  try {
+    statement = await bundleStatement(parseBundle(bundle))
+  } catch (e) {
+    throw at(e)
+  }
+  const problems = unsignedFiles(statement, files)
+  if (problems.length > 0)
+    throw new EdgefleetError('signature_error', `the bundle does not sign the files: ${problems.join('; ')}`, {
+      pointer: '/sigstoreBundle/dsseEnvelope/payload',
+    })
 }
 
 /** A version of a model, or 404. */
@@ -86,6 +110,7 @@ versions.openapi(
           pointer: `/files/${i}/size`,
         })
     }
+    if (body.sigstoreBundle) await checkSignedFiles(body.sigstoreBundle, body.files)
     if (body.lineage.parent !== undefined && !(await getVersion(c.env.DB, model, body.lineage.parent)))
       throw new EdgefleetError('validation_failed', `parent version ${body.lineage.parent} does not exist`, {
         pointer: '/lineage/parent',
@@ -115,6 +140,7 @@ versions.openapi(
         signature,
         profile: body.profile ?? null,
         interface: body.interface ?? null,
+        sigstoreBundle: body.sigstoreBundle ?? null,
         metrics: body.metrics,
         lineage: body.lineage,
         createdAt: at,

@@ -250,3 +250,8 @@ export function typicalReport(): Report {
     outputs: { churn: churn.snapshot() },
   }
 }
+
+/** The publisher's Sigstore bundle over seattle-weather v4 (scripts/make-signing-fixtures.ts). */
+export const seattleBundle = JSON.parse(
+  readFileSync(new URL('test/vectors/signing/seattle-weather-v4.bundle.json', root), 'utf8'),
+) as Record<string, unknown>

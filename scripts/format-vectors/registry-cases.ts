@@ -22,6 +22,7 @@ const publish = {
     codeCommit: '9f2c4e1',
     notes: 'retrained on 2012-2014 after temp_max drift',
   },
+  sigstoreBundle: D.seattleBundle,
 }
 const lineage = { ...publish.lineage, createdBy: 'ci-publisher', createdAt: Date.UTC(2024, 5, 1, 9, 30) }
 const manifest = {
@@ -35,6 +36,7 @@ const manifest = {
     inputs: [{ name: 'features', dtype: 'float32', shape: ['batch', 4] }],
     outputs: [{ name: 'weather', dtype: 'float32', shape: ['batch', 5] }],
   },
+  sigstoreBundle: D.seattleBundle,
   metrics: publish.metrics,
   lineage,
   deprecated: false,
@@ -49,6 +51,7 @@ const emotionManifest = {
   signature: D.emotionSignature,
   profile: null,
   interface: null,
+  sigstoreBundle: null,
   metrics: {},
   lineage: { createdBy: 'admin', createdAt: Date.UTC(2024, 2, 14, 16, 0) },
   deprecated: true,
@@ -129,6 +132,7 @@ export const REGISTRY_CASES: Record<string, Cases> = {
       bad('no files', leanPublish, '/files', []),
       bad('NaN metric (serialized as null)', leanPublish, '/metrics/log_loss', null),
       bad('parent version 0', leanPublish, '/lineage/parent', 0),
+      bad('bundle without its envelope', leanPublish, '/sigstoreBundle/dsseEnvelope', REMOVE),
       bad('url in a publish request', leanPublish, '/files/0/url', `${D.EDGE}/v1/artifacts/x`, '/files/0'),
       bad(
         'interface dtype in capitals',
@@ -155,6 +159,14 @@ export const REGISTRY_CASES: Record<string, Cases> = {
       bad('path traversal in a file', leanManifest, '/files/0/path', '../../etc/passwd'),
       bad('profile missing instead of null', leanManifest, '/profile', REMOVE),
       bad('interface missing instead of null', leanManifest, '/interface', REMOVE),
+      bad('sigstoreBundle missing instead of null', leanManifest, '/sigstoreBundle', REMOVE),
+      bad(
+        'bundle without a signature',
+        leanManifest,
+        '/sigstoreBundle/dsseEnvelope/signatures',
+        [],
+        '/sigstoreBundle/dsseEnvelope/signatures',
+      ),
       bad('deprecatedAt as ISO string', emotionManifest, '/deprecatedAt', '2024-05-02T08:12:00Z'),
       bad('version 0', leanManifest, '/version', 0),
     ],

@@ -3,7 +3,8 @@
 // one weight shard). Every byte is fetched back over HTTP and compared.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -251,5 +252,49 @@ describe('edgefleet publish against wrangler dev', () => {
       ['token.created', id],
       ['token.revoked', id],
     ])
+  })
+
+  it('keys create, publish --sign and verify: a signed version verifies with its key and not with another', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefleet-keys-'))
+    const keys = JSON.parse(ok(await edgefleet(['keys', 'create', '--out', join(dir, 'acme'), '--json'])).stdout)
+    expect(statSync(keys.privatePath).mode & 0o777).toBe(0o600)
+    const pub = readFileSync(keys.publicPath, 'utf8')
+    expect(keys.hint).toBe(sha256(new TextEncoder().encode(pub)))
+    // Keys are never overwritten.
+    const again = await edgefleet(['keys', 'create', '--out', join(dir, 'acme')])
+    expect(again.status).toBe(1)
+    expect(again.stderr).toMatch(/already exists/)
+    ok(await edgefleet(['keys', 'create', '--out', join(dir, 'other')]))
+
+    const published = JSON.parse(
+      ok(await edgefleet(['publish', 'signed-vad', vad, '--sign', keys.privatePath, '--json'])).stdout,
+    )
+    expect(published.sigstoreBundle.verificationMaterial.publicKey.hint).toBe(keys.hint)
+    const verified = ok(await edgefleet(['verify', 'signed-vad', String(published.version), '--key', keys.publicPath]))
+    expect(verified.stdout).toMatch(/the bytes served are the bytes signed/)
+    const json = JSON.parse(
+      ok(await edgefleet(['verify', 'signed-vad', String(published.version), '--key', keys.publicPath, '--json']))
+        .stdout,
+    )
+    expect(json.files).toEqual([
+      { path: 'silero_vad_v5.onnx', size: readFileSync(vad).length, sha256: sha256(readFileSync(vad)), ok: true },
+    ])
+    const wrongKey = await edgefleet([
+      'verify',
+      'signed-vad',
+      String(published.version),
+      '--key',
+      join(dir, 'other.pub.pem'),
+    ])
+    expect(wrongKey.status).toBe(1)
+    expect(wrongKey.stderr).toMatch(/signature_error|another key/)
+    // An unsigned version, and a key file that is not a key.
+    const unsigned = JSON.parse(ok(await edgefleet(['publish', 'signed-vad', vad, '--json'])).stdout)
+    const refused = await edgefleet(['verify', 'signed-vad', String(unsigned.version), '--key', keys.publicPath])
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toMatch(/is not signed/)
+    const notAKey = await edgefleet(['publish', 'signed-vad', vad, '--sign', vad])
+    expect(notAKey.status).toBe(1)
+    expect(notAKey.stderr).toMatch(/not an unencrypted PEM private key/)
   })
 })

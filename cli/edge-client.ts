@@ -19,6 +19,7 @@ import type {
   StoredVariant,
   Token,
 } from '../core/formats/registry.ts'
+import type { CreateRun, Run, RunPage } from '../core/formats/run.ts'
 
 export type { AliasMove, EventPage, ModelDetail, StoredArtifact, VersionSummary } from '../core/formats/registry.ts'
 
@@ -30,6 +31,14 @@ export interface EventQuery {
   model?: string
   type?: string
   after?: string
+  limit?: number
+}
+
+/** Filters and cursor of `GET /v1/models/:model/runs`. */
+export interface RunQuery {
+  status?: string
+  trigger?: string
+  before?: string
   limit?: number
 }
 
@@ -60,13 +69,17 @@ export interface EdgeClient {
   getModel(model: string): Promise<ModelDetail>
   createModel(body: CreateModel): Promise<Model>
   hasArtifact(sha256: string): Promise<boolean>
-  /** The bytes of an artifact, whole (for checking them; model files are streamed elsewhere). */
-  getArtifact(sha256: string): Promise<Uint8Array>
   putArtifact(sha256: string, size: number, body: ReadableStream<Uint8Array> | Uint8Array): Promise<StoredArtifact>
   /** Uploads an encoded copy of a stored artifact (the edge keeps it only if it decodes to the artifact). */
   putArtifactEncoding(sha256: string, encoding: 'gzip', body: Uint8Array): Promise<StoredVariant>
   publishVersion(model: string, body: PublishVersion): Promise<Manifest>
   getVersion(model: string, version: number): Promise<Manifest>
+  /** The bytes of a stored artifact. */
+  getArtifact(sha256: string): Promise<Uint8Array>
+  /** Records a retraining run (200 with the stored run when its id was recorded before). */
+  createRun(model: string, body: CreateRun): Promise<Run>
+  listRuns(model: string, query?: RunQuery): Promise<RunPage>
+  getRun(model: string, id: string): Promise<Run>
   deprecateVersion(model: string, version: number): Promise<Manifest>
   moveAlias(model: string, alias: string, version: number): Promise<AliasMove>
   listEvents(query?: EventQuery): Promise<EventPage>
@@ -160,12 +173,6 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       await probe.body?.cancel()
       return true
     },
-    async getArtifact(sha256) {
-      const path = `/v1/artifacts/${seg(sha256)}`
-      const res = await send('GET', path, { headers: { Accept: 'application/octet-stream' } })
-      if (!res.ok) throw await edgeError(res, 'GET', path)
-      return new Uint8Array(await res.arrayBuffer())
-    },
     putArtifact: (sha256, size, body) =>
       call('PUT', `/v1/artifacts/${seg(sha256)}`, {
         body,
@@ -178,6 +185,15 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       }),
     publishVersion: (model, body) => call('POST', `/v1/models/${seg(model)}/versions`, { json: body }),
     getVersion: (model, version) => call('GET', `/v1/models/${seg(model)}/versions/${version}`),
+    async getArtifact(sha256) {
+      const path = `/v1/artifacts/${seg(sha256)}`
+      const res = await send('GET', path, { headers: { Accept: 'application/octet-stream' } })
+      if (!res.ok) throw await edgeError(res, 'GET', path)
+      return new Uint8Array(await res.arrayBuffer())
+    },
+    createRun: (model, body) => call('POST', `/v1/models/${seg(model)}/runs`, { json: body }),
+    listRuns: (model, query = {}) => call('GET', `/v1/models/${seg(model)}/runs${queryString(query)}`),
+    getRun: (model, id) => call('GET', `/v1/models/${seg(model)}/runs/${seg(id)}`),
     deprecateVersion: (model, version) =>
       call('PATCH', `/v1/models/${seg(model)}/versions/${version}`, { json: { deprecated: true } }),
     moveAlias: (model, alias, version) =>

@@ -9,11 +9,13 @@ import { modelsCommand, versionsCommand } from './commands/models.ts'
 import { policyCommand } from './commands/policy.ts'
 import { profileCommand } from './commands/profile.ts'
 import { publishCommand } from './commands/publish.ts'
+import { retrainCommand } from './commands/retrain.ts'
 import { rolloutCommand } from './commands/rollout.ts'
 import { runtimeCommand } from './commands/runtime.ts'
 import { telemetryCommand } from './commands/telemetry.ts'
 import { tokensCommand } from './commands/tokens.ts'
 import { verifyCommand } from './commands/verify.ts'
+import { validateCommand } from './commands/validate.ts'
 import { processIo } from './io.ts'
 import type { Io } from './io.ts'
 
@@ -34,6 +36,8 @@ const COMMANDS: readonly ((io: Io) => Command)[] = [
   telemetryCommand,
   policyCommand,
   rolloutCommand,
+  retrainCommand,
+  validateCommand,
 ]
 
 /** Exit codes: 0 success, 1 a failure (bad data, missing file, …), 2 a usage error. */

@@ -23,15 +23,23 @@ const NUMBER = /^[-+]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/
  */
 export async function readRecords(file: string): Promise<Dataset> {
   // Editors on Windows prefix UTF-8 with a BOM; JSON.parse rejects it (csv-parse strips it itself).
-  const text = (await readText(file)).replace(/^\uFEFF/, '')
-  const ext = extname(file).toLowerCase()
+  return parseRecords(await readText(file), file, extname(file))
+}
+
+/**
+ * Parses data text as `readRecords` does, by the extension given (`.json`, `.jsonl`/`.ndjson`, `.tsv`,
+ * else CSV); `name` names the data in messages (a file, a URL, a command).
+ */
+export function parseRecords(text: string, name: string, extension: string): Dataset {
+  const clean = text.replace(/^\uFEFF/, '')
+  const ext = extension.toLowerCase()
   const dataset =
     ext === '.json'
-      ? parseJsonArray(text, file)
+      ? parseJsonArray(clean, name)
       : ext === '.jsonl' || ext === '.ndjson'
-        ? parseJsonLines(text, file)
-        : parseCsv(text, file, ext === '.tsv' ? '\t' : ',')
-  if (dataset.records.length === 0) throw new EdgefleetError('empty_data', `${file}: no data rows`)
+        ? parseJsonLines(clean, name)
+        : parseCsv(clean, name, ext === '.tsv' ? '\t' : ',')
+  if (dataset.records.length === 0) throw new EdgefleetError('empty_data', `${name}: no data rows`)
   return dataset
 }
 

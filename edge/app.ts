@@ -12,6 +12,7 @@ import { health } from './routes/health.ts'
 import { models } from './routes/models.ts'
 import { policy } from './routes/policy.ts'
 import { rollouts } from './routes/rollouts.ts'
+import { runs } from './routes/runs.ts'
 import { telemetry } from './routes/telemetry.ts'
 import { tokens } from './routes/tokens.ts'
 import { versions } from './routes/versions.ts'
@@ -41,6 +42,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     telemetry,
     policy,
     rollouts,
+    runs,
     events,
     tokens,
   ])

@@ -20,7 +20,8 @@ import { metricOption } from '../registry-args.ts'
 import { count, formatBytes } from '../units.ts'
 import { createUploadProgress } from '../upload-progress.ts'
 
-interface PublishFlags extends ConnectionFlags {
+/** What `publish` takes; `triggerEvent` and `runId` are set by the retrainer (lineage). */
+export interface PublishFlags extends ConnectionFlags {
   format?: ModelFormat
   task?: string
   description?: string
@@ -33,6 +34,8 @@ interface PublishFlags extends ConnectionFlags {
   alias?: string
   allowInterfaceChange?: boolean
   sign?: string
+  triggerEvent?: string
+  runId?: string
 }
 
 /** What a publish did: the new version, how many artifacts it sent or found stored, and any alias move. */
@@ -79,7 +82,7 @@ export function publishCommand(
       ),
   ).action(
     edgeAction(async (model: string, paths: string[], flags: PublishFlags) => {
-      const result = await publish(io, tty, model, paths, flags).catch((e: unknown) => {
+      const result = await publishFiles(io, tty, model, paths, flags).catch((e: unknown) => {
         if (isEdgefleetError(e) && e.code === 'forbidden')
           throw new EdgefleetError(e.code, `${e.message} (publishing needs registry:read and registry:write)`, {
             cause: e,
@@ -99,7 +102,8 @@ export function publishCommand(
   )
 }
 
-async function publish(
+/** Uploads what the edge lacks and publishes the files as the model's next version (creating the model if needed). */
+export async function publishFiles(
   io: Io,
   tty: NodeJS.WriteStream | null,
   model: string,
@@ -169,7 +173,13 @@ async function publish(
 
   if (existing === null)
     await createModel(client, { name, format, task: flags.task, description: flags.description, signature })
-  const lineage: Lineage = { parent: flags.parent, dataHash: flags.dataHash, codeCommit: flags.codeCommit }
+  const lineage: Lineage = {
+    parent: flags.parent,
+    dataHash: flags.dataHash,
+    codeCommit: flags.codeCommit,
+    triggerEvent: flags.triggerEvent,
+    runId: flags.runId,
+  }
   const sigstoreBundle =
     signingKey === undefined
       ? undefined

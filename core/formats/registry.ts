@@ -37,6 +37,11 @@ export const Lineage = z.strictObject({
   dataHash: z.string().min(1).max(128).optional(),
   codeCommit: z.string().min(1).max(128).optional(),
   triggerEvent: z.string().min(1).max(64).optional(),
+  /** The retraining run (`/v1/models/:model/runs/:id`) that produced the version. */
+  runId: z
+    .string()
+    .regex(/^run_[0-9a-f]{20}$/, 'a run id: run_ and 20 lowercase hex characters')
+    .optional(),
   notes: z.string().max(2000).optional(),
 })
 export type Lineage = z.infer<typeof Lineage>
@@ -104,6 +109,10 @@ export const VersionSummary = z.object({
   deprecated: z.boolean(),
   aliases: z.array(z.string()),
   metrics: z.record(z.string(), z.number()),
+  /** The retraining run that produced the version (lineage), when one did. */
+  runId: z.string().optional(),
+  /** The event that triggered that run (lineage), when one did. */
+  triggerEvent: z.string().optional(),
 })
 export type VersionSummary = z.infer<typeof VersionSummary>
 

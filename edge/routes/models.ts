@@ -91,6 +91,8 @@ models.openapi(
       deprecated: v.deprecatedAt !== null,
       aliases: v.aliases,
       metrics: v.metrics,
+      ...(v.lineage.runId !== undefined ? { runId: v.lineage.runId } : {}),
+      ...(v.lineage.triggerEvent !== undefined ? { triggerEvent: v.lineage.triggerEvent } : {}),
     }))
     const rollout = (await modelControl(c.env, model).getRollout('current')) as RolloutView | null
     return c.json(

@@ -9,6 +9,7 @@ import { artifactSize } from '../artifacts/store.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { insertEvent } from '../db/events.ts'
 import { getModel } from '../db/models.ts'
+import { versionOfTrigger } from '../db/runs.ts'
 import { deprecateVersion, getVersion, insertNextVersion, latestVersion, type VersionRecord } from '../db/versions.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
@@ -115,6 +116,17 @@ versions.openapi(
       throw new EdgefleetError('validation_failed', `parent version ${body.lineage.parent} does not exist`, {
         pointer: '/lineage/parent',
       })
+
+    if (body.lineage.triggerEvent !== undefined) {
+      // A trigger event publishes once, however many times a retrainer receives it.
+      const published = await versionOfTrigger(c.env.DB, model, body.lineage.triggerEvent)
+      if (published !== null)
+        throw new EdgefleetError(
+          'conflict',
+          `event ${body.lineage.triggerEvent} already published v${published} of "${model}"`,
+          { pointer: '/lineage/triggerEvent' },
+        )
+    }
 
     const latest = await latestVersion(c.env.DB, model)
     if (latest && body.allowInterfaceChange !== true) {

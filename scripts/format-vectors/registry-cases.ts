@@ -20,6 +20,8 @@ const publish = {
     parent: 3,
     dataHash: `sha256:${D.seattleFile(0).sha256}`,
     codeCommit: '9f2c4e1',
+    triggerEvent: 'evt_4f1c9a0b7d2e6c3a8b51',
+    runId: 'run_5e0c1f9a7b3d2e6c4a81',
     notes: 'retrained on 2012-2014 after temp_max drift',
   },
   sigstoreBundle: D.seattleBundle,
@@ -94,6 +96,51 @@ const token = {
   lastUsedAt: Date.UTC(2024, 5, 3, 14, 6),
   revokedAt: null,
 }
+
+const runMetrics = {
+  accuracy: 0.6712,
+  logLoss: 0.8123,
+  perClass: { rain: { n: 61, accuracy: 0.918 }, sun: { n: 64, accuracy: 0.703 }, fog: { n: 9, accuracy: 0 } },
+  perSlice: { month: { '1': { n: 24, accuracy: 0.75 }, '7': { n: 26, accuracy: 0.654 } } },
+  trainingMs: 41,
+  bytes: 412,
+  latencyP95Ms: 0.21,
+}
+const { trainingMs: _trainingMs, ...championMetrics } = runMetrics
+const run = {
+  id: 'run_5e0c1f9a7b3d2e6c4a81',
+  status: 'completed',
+  trigger: 'evt_4f1c9a0b7d2e6c3a8b51',
+  params: { family: 'lda', seed: 1, holdout: 0.2, hyper: { shrinkage: 0.01 } },
+  data: {
+    name: 'seattle-weather-2013-2015.csv',
+    sha256: D.seattleFile(0).sha256,
+    rows: 1095,
+    trainRows: 876,
+    holdoutRows: 219,
+    label: 'weather',
+    features: ['precipitation', 'temp_max', 'temp_min', 'wind'],
+  },
+  metrics: runMetrics,
+  champion: { kind: 'version', version: 3, metrics: { ...championMetrics, accuracy: 0.5936 } },
+  gates: [
+    {
+      gate: 'baseline:minDelta',
+      value: 0.2146,
+      limit: 0.05,
+      passed: true,
+      message: 'baseline:minDelta +0.215 ≥ +0.050',
+    },
+    { gate: 'accuracy:minDelta', value: 0.0776, limit: 0, passed: true, message: 'accuracy:minDelta +0.078 ≥ +0.000' },
+  ],
+  version: 4,
+  rollout: 'ro_weather_v4',
+  codeCommit: '9f2c4e1',
+  error: null,
+  startedAt: Date.UTC(2024, 5, 1, 9, 20),
+  finishedAt: Date.UTC(2024, 5, 1, 9, 21),
+}
+const leanRun = JSON.parse(JSON.stringify(run))
 
 /** Cases per format, keyed by vector file name. */
 export const REGISTRY_CASES: Record<string, Cases> = {
@@ -300,5 +347,41 @@ export const REGISTRY_CASES: Record<string, Cases> = {
         'v3',
       ),
     ],
+  },
+  'create-run': {
+    schema: F.CreateRun,
+    valid: [
+      { name: 'a completed run triggered by drift, published and rolled out', value: leanRun },
+      {
+        name: 'a manual run rejected by a gate against the majority-class predictor, defaults filled',
+        value: JSON.parse(
+          JSON.stringify({
+            ...leanRun,
+            status: 'rejected',
+            trigger: 'manual',
+            champion: { kind: 'majority', version: null, metrics: { accuracy: 0.4384, logLoss: 1.31, perClass: {} } },
+            gates: [{ gate: 'baseline:minDelta', value: -0.02, limit: 0.05, passed: false, message: 'baseline' }],
+            version: undefined,
+            rollout: undefined,
+            codeCommit: undefined,
+            error: undefined,
+          }),
+        ),
+      },
+    ],
+    invalid: [
+      bad('a short run id', leanRun, '/id', 'run_5e0c'),
+      bad('a trigger that is neither an event nor manual', leanRun, '/trigger', 'webhook'),
+      bad('an unknown status', leanRun, '/status', 'running'),
+      bad('holdout share of 1', leanRun, '/params/holdout', 1),
+      bad('accuracy above 1', leanRun, '/metrics/accuracy', 1.2),
+      bad('data hash not SHA-256', leanRun, '/data/sha256', 'md5:abc'),
+      bad('a gate without its limit', leanRun, '/gates/0/limit', REMOVE),
+    ],
+  },
+  run: {
+    schema: F.Run,
+    valid: [{ name: 'a recorded run', value: { ...leanRun, model: 'seattle-weather', createdAt: 1, createdBy: 'ci' } }],
+    invalid: [bad('no model', { ...leanRun, createdAt: 1, createdBy: 'ci' }, '/model', REMOVE)],
   },
 }

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { DEV_ADMIN_TOKEN } from '../../edge/auth/secrets.ts'
 import worker from '../../edge/index.ts'
 import { api, bodyOf, createModel, resetState, upload } from './api.ts'
+import { sampleRun } from './run-fixtures.ts'
 
 const SCOPES = ['registry:read', 'registry:write', 'rollout:write', 'telemetry:read', 'admin', 'device'] as const
 type Scope = (typeof SCOPES)[number]
@@ -49,6 +50,9 @@ const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
   ['PATCH', '/v1/models/m/versions/999', () => ({ body: { deprecated: true } }), ['registry:write']],
   ['PUT', '/v1/models/m/aliases/staging', () => ({ body: { version: 1 } }), ['registry:write']],
   ['GET', '/v1/assign/m?device=dev_0123456789abcdef', () => ({}), ['device']],
+  ['POST', '/v1/models/m/runs', () => ({ body: sampleRun() }), ['registry:write']],
+  ['GET', '/v1/models/m/runs', () => ({}), ['registry:read']],
+  ['GET', `/v1/models/m/runs/run_${'0'.repeat(20)}`, () => ({}), ['registry:read']],
   ['GET', '/v1/events', () => ({}), ['telemetry:read', 'registry:read']],
   ['POST', '/v1/tokens', () => ({ body: { name: 'n', scopes: ['registry:read'] } }), []],
   ['GET', '/v1/tokens', () => ({}), []],

@@ -8,6 +8,8 @@ import batchInvalid from '../vectors/formats/batch.invalid.json'
 import batchValid from '../vectors/formats/batch.valid.json'
 import createModelInvalid from '../vectors/formats/create-model.invalid.json'
 import createModelValid from '../vectors/formats/create-model.valid.json'
+import createRunInvalid from '../vectors/formats/create-run.invalid.json'
+import createRunValid from '../vectors/formats/create-run.valid.json'
 import createTokenInvalid from '../vectors/formats/create-token.invalid.json'
 import createTokenValid from '../vectors/formats/create-token.valid.json'
 import createdTokenInvalid from '../vectors/formats/created-token.invalid.json'
@@ -33,6 +35,8 @@ import publishVersionValid from '../vectors/formats/publish-version.valid.json'
 import reportInvalid from '../vectors/formats/report.invalid.json'
 import typicalReport from '../vectors/formats/report.typical.json'
 import reportValid from '../vectors/formats/report.valid.json'
+import runInvalid from '../vectors/formats/run.invalid.json'
+import runValid from '../vectors/formats/run.valid.json'
 import signatureInvalid from '../vectors/formats/signature.invalid.json'
 import signatureValid from '../vectors/formats/signature.valid.json'
 import sketchInvalid from '../vectors/formats/sketch.invalid.json'
@@ -72,6 +76,8 @@ const FORMATS: Format[] = [
   format('token', F.Token, tokenValid, tokenInvalid),
   format('created-token', F.CreatedToken, createdTokenValid, createdTokenInvalid),
   format('model', F.Model, modelValid, modelInvalid),
+  format('create-run', F.CreateRun, createRunValid, createRunInvalid),
+  format('run', F.Run, runValid, runInvalid),
 ]
 
 /** RFC 6901 pointer of a zod issue path, as the edge puts it in error bodies. */

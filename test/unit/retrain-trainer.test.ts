@@ -50,7 +50,7 @@ describe('the lda family', () => {
     for (const p of predictions) expect(Object.values(p.scores).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5)
     const m = holdoutMetrics(judge(predictions, holdout, 'y'))
     expect(m.accuracy).toBeGreaterThan(0.75)
-  })
+  }, 60_000)
 
   it('keeps the production signature: its features, categories, input name and labels', () => {
     const champion = {
@@ -81,7 +81,7 @@ describe('the lda family', () => {
     expect(() => tabularSignatureFor([...rows, { x: 1, colour: 'red', y: 'new' }], { label: 'y', champion })).toThrow(
       /label "new" is not one of the production version's/,
     )
-  })
+  }, 60_000)
 })
 
 describe('data sources', () => {

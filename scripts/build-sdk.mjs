@@ -76,17 +76,41 @@ const tfjsEngineApart = {
   },
 }
 
-// The ONNX worker: the runtime, comlink and onnxruntime-web's JS, never TensorFlow.js.
+/** onnxruntime-web's WebGPU build, left out of the worker bundle: it travels with the WebGPU runtime files. */
+const ortWebgpuApart = {
+  name: 'ort-webgpu-apart',
+  setup(build) {
+    build.onResolve({ filter: /^onnxruntime-web\/webgpu$/ }, () => ({ path: 'ort-webgpu', namespace: 'ort-stub' }))
+    build.onLoad({ filter: /.*/, namespace: 'ort-stub' }, () => ({
+      contents:
+        "throw new Error('this worker bundle takes onnxruntime-web\\'s WebGPU build from the SDK (RuntimeAssets.ortWebgpu.build)')",
+      loader: 'js',
+    }))
+  },
+}
+
+// The ONNX worker: the runtime, comlink and onnxruntime-web's WASM build, never TensorFlow.js nor the
+// WebGPU build.
 const worker = await esbuild.build({
   ...common,
   entryPoints: [`${root}worker/index.ts`],
   // onnxruntime-web's builds without the embedded glue (worker/engines/ort-builds.ts).
   conditions: ['onnxruntime-web-use-extern-wasm'],
-  plugins: [tfjsEngineApart],
+  plugins: [ortWebgpuApart, tfjsEngineApart],
   write: false,
   outfile: 'worker.js',
 })
 const workerCode = worker.outputFiles[0].text
+
+// onnxruntime-web's WebGPU build: imported by the worker from a blob: URL on devices that try WebGPU.
+const ortWebgpu = await esbuild.build({
+  ...common,
+  stdin: { contents: "export * from 'onnxruntime-web/webgpu'", resolveDir: root, loader: 'js' },
+  conditions: ['onnxruntime-web-use-extern-wasm'],
+  write: false,
+  outfile: 'worker-ort-webgpu.js',
+})
+const ortWebgpuCode = ortWebgpu.outputFiles[0].text
 
 // The TensorFlow.js engine: imported by the worker from a blob: URL with the first tfjs model.
 const tfjs = await esbuild.build({
@@ -103,6 +127,10 @@ const inlineWorker = {
   setup(build) {
     build.onLoad({ filter: /client[\\/]worker-source\.ts$/ }, () => ({
       contents: `export default ${JSON.stringify(workerCode)}`,
+      loader: 'js',
+    }))
+    build.onLoad({ filter: /client[\\/]ort-webgpu-source\.ts$/ }, () => ({
+      contents: `export default ${JSON.stringify(ortWebgpuCode)}`,
       loader: 'js',
     }))
     build.onLoad({ filter: /client[\\/]tfjs-engine-source\.ts$/ }, () => ({
@@ -144,6 +172,7 @@ const size = (file) => {
 }
 writeFileSync(`${out}/worker.js`, workerCode)
 writeFileSync(`${out}/worker-tfjs.js`, tfjsCode)
+writeFileSync(`${out}/worker-ort-webgpu.js`, ortWebgpuCode)
 const assets = `${root}public/sdk`
 rmSync(assets, { recursive: true, force: true })
 mkdirSync(assets, { recursive: true })

@@ -1,5 +1,5 @@
-// Builds the browser SDK into dist/sdk/: the self-contained worker bundle, inlined as a string into
-// a lazily imported chunk of the client module (so `new Worker(new URL(...))` inside node_modules,
+// Builds the browser SDK into dist/sdk/ and the @edgefleet/client package (client/dist/): the
+// self-contained worker bundle, inlined as a string into a lazily imported chunk of the client module (so `new Worker(new URL(...))` inside node_modules,
 // which bundlers mishandle, is never needed), plus type declarations. The modules are also copied to
 // public/sdk/ (git-ignored), the Worker's static assets, so the edge serves them at /sdk/edgefleet.js.
 //   node scripts/build-sdk.mjs              always
@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process'
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -40,12 +41,12 @@ if (process.argv.includes('--if-stale')) {
   const sources = ['client', 'worker', 'core']
     .flatMap((d) =>
       readdirSync(`${root}${d}`, { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
+        .filter((e) => e.isFile() && !e.parentPath.includes(`${d}/dist`))
         .map((e) => `${e.parentPath}/${e.name}`),
     )
     .concat(fileURLToPath(import.meta.url), `${root}package-lock.json`)
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs))
-  const built = [`${out}/edgefleet.js`, `${root}public/sdk/edgefleet.js`]
+  const built = [`${out}/edgefleet.js`, `${root}public/sdk/edgefleet.js`, `${root}client/dist/edgefleet.js`]
   if (built.every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) process.exit(0)
 }
 rmSync(out, { recursive: true, force: true })
@@ -179,6 +180,13 @@ mkdirSync(assets, { recursive: true })
 // worker*.js stay in dist/sdk only: the client's chunks carry them inlined, nothing fetches them.
 for (const file of readdirSync(out))
   if (file.endsWith('.js') && !file.startsWith('worker')) copyFileSync(`${out}/${file}`, `${assets}/${file}`)
+// The @edgefleet/client package (client/package.json): the modules a page loads and their declarations.
+const pkg = `${root}client/dist`
+rmSync(pkg, { recursive: true, force: true })
+mkdirSync(pkg, { recursive: true })
+for (const file of readdirSync(out))
+  if (file.endsWith('.js') && !file.startsWith('worker')) copyFileSync(`${out}/${file}`, `${pkg}/${file}`)
+cpSync(`${out}/types`, `${pkg}/types`, { recursive: true })
 console.log(
   `sdk: ${out}/edgefleet.js ${size(`${out}/edgefleet.js`)}; ONNX worker ${size(`${out}/worker.js`)}; tfjs engine ${size(`${out}/worker-tfjs.js`)}`,
 )

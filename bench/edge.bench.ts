@@ -168,11 +168,13 @@ try {
   const assignScale = spread(costRatios('assign10000', 'assign'))
   const detailScale = spread(costRatios('detail10000', 'detail'))
   const worse = assignScale.median >= detailScale.median ? 'assign' : 'detail'
+  // Mean time per request at 10 connections: 10 / (requests/s), in ms.
+  const msPerRequest = (f: Figure) => col(f).map((rps) => 10_000 / rps)
   const scaleRow = ratioRow({
     name: 'registry-scale',
-    unit: 'req/s',
-    values: col(worse === 'assign' ? 'assign10000' : 'detail10000'),
-    baselines: col(worse === 'assign' ? 'assign' : 'detail'),
+    unit: 'ms',
+    values: msPerRequest(worse === 'assign' ? 'assign10000' : 'detail10000'),
+    baselines: msPerRequest(worse === 'assign' ? 'assign' : 'detail'),
     ratios: costRatios(worse === 'assign' ? 'assign10000' : 'detail10000', worse === 'assign' ? 'assign' : 'detail'),
     target: { atMost: 1.2 },
     note: `time per request at 10,000 models ÷ at 10 (the worse of the two): assign ${assignScale.median.toFixed(2)} (1,000: ${spread(costRatios('assign1000', 'assign')).median.toFixed(2)}), model detail ${detailScale.median.toFixed(2)} (1,000: ${spread(costRatios('detail1000', 'detail')).median.toFixed(2)}); GET /v1/models pages 100 (≤ 1,000) by name`,

@@ -263,7 +263,7 @@ function rawExchange(base: string, path: string, headers: Record<string, string>
         res.on('end', () => {
           const headerBytes =
             `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n`.length +
-            res.rawHeaders.reduce((a, h, i) => a + Buffer.byteLength(h) + (i % 2 ? 2 : 2), 0) +
+            res.rawHeaders.reduce((a, h) => a + Buffer.byteLength(h) + 2, 0) +
             2
           const sentBytes =
             `${body ? 'POST' : 'GET'} ${path} HTTP/1.1\r\n`.length +

@@ -4,9 +4,9 @@
  * Absolute ns/op are printed for context only; targets are ratios.
  *
  * @example
- * const results = [compare({ name: 'add', ops: N, target: 1, candidate: () => …, baseline: () => … })]
- * finish(results) // prints PASS/FAIL per target; a FAIL sets a non-zero exit code
+ * record(rowOf(compare({ name: 'sketch-add', ops: N, target: 1, candidate: () => …, baseline: () => … })))
  */
+import { type BenchRow, ratioRow } from './results.ts'
 
 /** One candidate against its baseline. Each function does `ops` operations and returns a number that depends on the work. */
 export interface Comparison {
@@ -31,6 +31,10 @@ export interface ComparisonResult {
   ratio: number
   target: number
   pass: boolean
+  /** Per-round ns/op of each side and their ratios, in round order. */
+  candidates: number[]
+  baselines: number[]
+  ratios: number[]
 }
 
 // Results flow here so the optimizer cannot drop the work.
@@ -84,6 +88,9 @@ export function compare(c: Comparison): ComparisonResult {
     ratio: median(ratios),
     target: c.target,
     pass: median(ratios) <= c.target,
+    candidates: cand,
+    baselines: base,
+    ratios,
   }
   console.log(
     `${c.name}: candidate ${fmt(result.candidateNs)} ns/op, baseline ${fmt(result.baselineNs)} ns/op, ratio ${result.ratio.toFixed(2)} (target ≤ ${c.target})`,
@@ -91,12 +98,18 @@ export function compare(c: Comparison): ComparisonResult {
   return result
 }
 
-/** Prints PASS/FAIL per target and sets a non-zero exit code when any target is missed. */
-export function finish(results: readonly ComparisonResult[]): void {
-  for (const r of results)
-    console.log(`${r.pass ? 'PASS' : 'FAIL'} ${r.name}: ratio ${r.ratio.toFixed(2)} ${r.pass ? '≤' : '>'} ${r.target}`)
+/** The table row of a comparison (ns/op, median of the per-round ratios, min–max). */
+export function rowOf(r: ComparisonResult, note?: string): BenchRow {
   if (!Number.isFinite(sink)) console.log('(sink)') // reads the sink once, so the work stays observable
-  if (results.some((r) => !r.pass)) process.exitCode = 1
+  return ratioRow({
+    name: r.name,
+    unit: 'ns/op',
+    values: r.candidates,
+    baselines: r.baselines,
+    ratios: r.ratios,
+    target: { atMost: r.target },
+    ...(note ? { note } : {}),
+  })
 }
 
 function fmt(ns: number): string {

@@ -14,6 +14,7 @@ import type {
   Manifest,
   Model,
   ModelDetail,
+  ModelPage,
   PublishVersion,
   StoredArtifact,
   StoredVariant,
@@ -159,7 +160,21 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
 
   return {
     url: base,
-    listModels: async () => (await call<{ models: Model[] }>('GET', '/v1/models')).models,
+    async listModels() {
+      // Every page, 1,000 models at a time.
+      const models: Model[] = []
+      let after: string | null = null
+      do {
+        const page: ModelPage = await call<ModelPage>(
+          'GET',
+          `/v1/models?limit=1000${after === null ? '' : `&after=${encodeURIComponent(after)}`}`,
+        )
+        models.push(...page.models)
+        // An edge from before pagination answers every model and no `next`.
+        after = page.next ?? null
+      } while (after !== null)
+      return models
+    },
     getModel: (model) => call('GET', `/v1/models/${seg(model)}`),
     createModel: (body) => call('POST', '/v1/models', { json: body }),
     async hasArtifact(sha256) {

@@ -3,7 +3,7 @@
  * them in a Web Worker (WebGPU first, WASM fallback) and watch them for drift.
  *
  * @example
- * import { createFleet } from 'edgefleet/client'
+ * import { createFleet } from '@edgefleet/client'
  * const fleet = createFleet({ endpoint: 'https://edge.example.com', appKey: 'ef_…' })
  * const model = await fleet.load('weather', { onProgress: ({ loaded, total }) => console.log(loaded / total) })
  * const r = await model.predict({ temp_max: 14.2, precipitation: 0, wind: 3.1, month: '6' })

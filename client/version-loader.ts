@@ -103,6 +103,12 @@ export class VersionLoader {
       assignment.format !== 'onnx' && !host.tfjsEngineLoaded
         ? (await import('./tfjs-engine-source.ts')).default || undefined
         : undefined
+    const assets = runtimeAssets(RUNTIME_FILES, groups, bytes)
+    // onnxruntime-web's WebGPU build travels only to workers that will try WebGPU, once.
+    if (assets.ortWebgpu) {
+      const build = (await import('./ort-webgpu-source.ts')).default
+      if (build) assets.ortWebgpu.build = build
+    }
     const result = await host.load({
       key,
       model: assignment.model,
@@ -118,7 +124,7 @@ export class VersionLoader {
       ...(assignment.role === 'shadow' && options.shadowTolerance !== undefined
         ? { shadowTolerance: options.shadowTolerance }
         : {}),
-      runtime: runtimeAssets(RUNTIME_FILES, groups, bytes),
+      runtime: assets,
       ...(tfjsEngine ? { tfjsEngine } : {}),
     })
     for (const g of groups) host.sentRuntime.add(g)

@@ -1,3 +1,4 @@
+import type { Model, ModelPage } from '../core/formats/registry.ts'
 import { storedToken } from './session.ts'
 
 /** An error answer of the edge: its HTTP status and stable code (docs/DESIGN.md, errors). */
@@ -40,4 +41,19 @@ export async function apiOrNull<T>(path: string): Promise<T | null> {
     if (e instanceof ApiError && e.status === 404) return null
     throw e
   }
+}
+
+/** Every model, following `GET /v1/models`'s pages (1,000 names each). */
+export async function allModels(): Promise<Model[]> {
+  const models: Model[] = []
+  let after: string | null = null
+  do {
+    const page: ModelPage = await api<ModelPage>(
+      `/v1/models?limit=1000${after === null ? '' : `&after=${encodeURIComponent(after)}`}`,
+    )
+    models.push(...page.models)
+    // An edge from before pagination answers every model and no `next`.
+    after = page.next ?? null
+  } while (after !== null)
+  return models
 }

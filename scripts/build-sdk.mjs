@@ -1,5 +1,5 @@
-// Builds the browser SDK into dist/sdk/: the self-contained worker bundle, inlined as a string into
-// a lazily imported chunk of the client module (so `new Worker(new URL(...))` inside node_modules,
+// Builds the browser SDK into dist/sdk/ and the @edgefleet/client package (client/dist/): the
+// self-contained worker bundle, inlined as a string into a lazily imported chunk of the client module (so `new Worker(new URL(...))` inside node_modules,
 // which bundlers mishandle, is never needed), plus type declarations. The modules are also copied to
 // public/sdk/ (git-ignored), the Worker's static assets, so the edge serves them at /sdk/edgefleet.js.
 //   node scripts/build-sdk.mjs              always
@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process'
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -40,12 +41,12 @@ if (process.argv.includes('--if-stale')) {
   const sources = ['client', 'worker', 'core']
     .flatMap((d) =>
       readdirSync(`${root}${d}`, { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
+        .filter((e) => e.isFile() && !e.parentPath.includes(`${d}/dist`))
         .map((e) => `${e.parentPath}/${e.name}`),
     )
     .concat(fileURLToPath(import.meta.url), `${root}package-lock.json`)
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs))
-  const built = [`${out}/edgefleet.js`, `${root}public/sdk/edgefleet.js`]
+  const built = [`${out}/edgefleet.js`, `${root}public/sdk/edgefleet.js`, `${root}client/dist/edgefleet.js`]
   if (built.every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) process.exit(0)
 }
 rmSync(out, { recursive: true, force: true })
@@ -76,17 +77,41 @@ const tfjsEngineApart = {
   },
 }
 
-// The ONNX worker: the runtime, comlink and onnxruntime-web's JS, never TensorFlow.js.
+/** onnxruntime-web's WebGPU build, left out of the worker bundle: it travels with the WebGPU runtime files. */
+const ortWebgpuApart = {
+  name: 'ort-webgpu-apart',
+  setup(build) {
+    build.onResolve({ filter: /^onnxruntime-web\/webgpu$/ }, () => ({ path: 'ort-webgpu', namespace: 'ort-stub' }))
+    build.onLoad({ filter: /.*/, namespace: 'ort-stub' }, () => ({
+      contents:
+        "throw new Error('this worker bundle takes onnxruntime-web\\'s WebGPU build from the SDK (RuntimeAssets.ortWebgpu.build)')",
+      loader: 'js',
+    }))
+  },
+}
+
+// The ONNX worker: the runtime, comlink and onnxruntime-web's WASM build, never TensorFlow.js nor the
+// WebGPU build.
 const worker = await esbuild.build({
   ...common,
   entryPoints: [`${root}worker/index.ts`],
   // onnxruntime-web's builds without the embedded glue (worker/engines/ort-builds.ts).
   conditions: ['onnxruntime-web-use-extern-wasm'],
-  plugins: [tfjsEngineApart],
+  plugins: [ortWebgpuApart, tfjsEngineApart],
   write: false,
   outfile: 'worker.js',
 })
 const workerCode = worker.outputFiles[0].text
+
+// onnxruntime-web's WebGPU build: imported by the worker from a blob: URL on devices that try WebGPU.
+const ortWebgpu = await esbuild.build({
+  ...common,
+  stdin: { contents: "export * from 'onnxruntime-web/webgpu'", resolveDir: root, loader: 'js' },
+  conditions: ['onnxruntime-web-use-extern-wasm'],
+  write: false,
+  outfile: 'worker-ort-webgpu.js',
+})
+const ortWebgpuCode = ortWebgpu.outputFiles[0].text
 
 // The TensorFlow.js engine: imported by the worker from a blob: URL with the first tfjs model.
 const tfjs = await esbuild.build({
@@ -103,6 +128,10 @@ const inlineWorker = {
   setup(build) {
     build.onLoad({ filter: /client[\\/]worker-source\.ts$/ }, () => ({
       contents: `export default ${JSON.stringify(workerCode)}`,
+      loader: 'js',
+    }))
+    build.onLoad({ filter: /client[\\/]ort-webgpu-source\.ts$/ }, () => ({
+      contents: `export default ${JSON.stringify(ortWebgpuCode)}`,
       loader: 'js',
     }))
     build.onLoad({ filter: /client[\\/]tfjs-engine-source\.ts$/ }, () => ({
@@ -144,12 +173,20 @@ const size = (file) => {
 }
 writeFileSync(`${out}/worker.js`, workerCode)
 writeFileSync(`${out}/worker-tfjs.js`, tfjsCode)
+writeFileSync(`${out}/worker-ort-webgpu.js`, ortWebgpuCode)
 const assets = `${root}public/sdk`
 rmSync(assets, { recursive: true, force: true })
 mkdirSync(assets, { recursive: true })
 // worker*.js stay in dist/sdk only: the client's chunks carry them inlined, nothing fetches them.
 for (const file of readdirSync(out))
   if (file.endsWith('.js') && !file.startsWith('worker')) copyFileSync(`${out}/${file}`, `${assets}/${file}`)
+// The @edgefleet/client package (client/package.json): the modules a page loads and their declarations.
+const pkg = `${root}client/dist`
+rmSync(pkg, { recursive: true, force: true })
+mkdirSync(pkg, { recursive: true })
+for (const file of readdirSync(out))
+  if (file.endsWith('.js') && !file.startsWith('worker')) copyFileSync(`${out}/${file}`, `${pkg}/${file}`)
+cpSync(`${out}/types`, `${pkg}/types`, { recursive: true })
 console.log(
   `sdk: ${out}/edgefleet.js ${size(`${out}/edgefleet.js`)}; ONNX worker ${size(`${out}/worker.js`)}; tfjs engine ${size(`${out}/worker-tfjs.js`)}`,
 )

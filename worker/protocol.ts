@@ -14,8 +14,12 @@ import type { HistogramCounts } from '../core/profile/histogram.ts'
 export interface RuntimeAssets {
   /** onnxruntime-web WASM: the `ort-wasm-simd-threaded.mjs` glue and its `.wasm`. */
   ortWasm?: { mjs: ArrayBuffer; wasm: ArrayBuffer }
-  /** onnxruntime-web WebGPU (JSEP/asyncify build): glue and `.wasm`. */
-  ortWebgpu?: { mjs: ArrayBuffer; wasm: ArrayBuffer }
+  /**
+   * onnxruntime-web WebGPU (JSEP/asyncify build): glue and `.wasm`, and in the built SDK the build's own
+   * JavaScript (`build`, onnxruntime-web/webgpu bundled apart), which the ONNX worker bundle leaves out
+   * so that devices without WebGPU never download it.
+   */
+  ortWebgpu?: { mjs: ArrayBuffer; wasm: ArrayBuffer; build?: string }
   /** tfjs-backend-wasm: the three `.wasm` files by file name. */
   tfjsWasm?: Record<
     'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm',

@@ -235,13 +235,19 @@ function shadowOf(request: LoadRequest): NonNullable<LoadedModel['shadow']> {
   return { stats: new ShadowStats(), compare: { tolerance, labels } }
 }
 
-/** Tensor outputs go back transferred, not copied. */
+/**
+ * Large tensor outputs go back transferred, not copied. Small ones are copied: below about 64 KB the
+ * structured clone's copy costs less than detaching buffers and handing over a transfer list.
+ */
+const TRANSFER_FROM_BYTES = 65_536
+
 function withTransfer<T extends PredictResult | PredictResult[]>(value: T): T {
   const results = Array.isArray(value) ? value : [value]
   const tensors = results.flatMap((r): TensorData[] =>
     r.output.kind === 'tensors' ? Object.values(r.output.tensors) : [],
   )
-  return tensors.length === 0 ? value : transfer(value, buffersOf(tensors))
+  const large = buffersOf(tensors).filter((b) => b.byteLength >= TRANSFER_FROM_BYTES)
+  return large.length === 0 ? value : transfer(value, large)
 }
 
 function checkRequest(r: LoadRequest): void {

@@ -117,6 +117,10 @@ export const VersionSummary = z.object({
 export type VersionSummary = z.infer<typeof VersionSummary>
 
 /** `GET /v1/models/:model`: the model, its versions newest first, and its current rollout (null when none). */
+/** A page of `GET /v1/models`, by name; `next` (the last name of the page) is null on the last page. */
+export const ModelPage = z.object({ models: z.array(Model), next: z.string().nullable(), hasMore: z.boolean() })
+export type ModelPage = z.infer<typeof ModelPage>
+
 export const ModelDetail = Model.extend({ versions: z.array(VersionSummary), rollout: z.unknown().nullable() })
 export type ModelDetail = z.infer<typeof ModelDetail>
 

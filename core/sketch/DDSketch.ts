@@ -105,7 +105,7 @@ export class DDSketch {
     if (typeof value !== 'number' || !(value >= 0 && value < Infinity)) {
       throw new EdgefleetError('validation_failed', `sketch values must be finite and non-negative, got ${value}`)
     }
-    if (!Number.isSafeInteger(count) || count < 1) {
+    if (count !== 1 && !(Number.isSafeInteger(count) && count > 1)) {
       throw new EdgefleetError('validation_failed', `sketch counts must be positive integers, got ${count}`)
     }
     if (this.n + count > Number.MAX_SAFE_INTEGER) {
@@ -118,8 +118,14 @@ export class DDSketch {
     this.total = total
     if (v < this.minValue) this.minValue = v
     if (v > this.maxValue) this.maxValue = v
-    if (v < SKETCH_MIN_INDEXABLE) this.zero += count
-    else this.addToBin(Math.ceil(Math.log(v) * this.invLogGamma), count)
+    if (v < SKETCH_MIN_INDEXABLE) {
+      this.zero += count
+      return this
+    }
+    const i = Math.ceil(Math.log(v) * this.invLogGamma)
+    // Most adds land inside the bins in use: count there without the range bookkeeping.
+    if (i >= this.lo && i <= this.hi) this.bins[i - this.base] += count
+    else this.addToBin(i, count)
     return this
   }
 
@@ -153,10 +159,24 @@ export class DDSketch {
     // Read `other` before writing: it may be this sketch.
     const { lo, hi, base, zero, n, total, minValue, maxValue } = other
     const bins = other === this ? other.bins.slice() : other.bins
-    // Highest bin first, so the kept range (and any collapse) is settled once rather than bin by bin.
-    for (let k = hi; k >= lo; k--) {
-      const c = bins[k - base]
-      if (c > 0) this.addToBin(k, c)
+    // The highest bin first, then the lowest (both are non-zero): the kept range, and any collapse, is
+    // settled before the bins between are added. Without a collapse they all fall inside it and add
+    // as a plain loop over both arrays.
+    if (hi >= lo) {
+      this.addToBin(hi, bins[hi - base])
+      if (lo < hi) {
+        this.addToBin(lo, bins[lo - base])
+        if (this.lo <= lo) {
+          const into = this.bins
+          const shift = base - this.base
+          for (let j = lo + 1 - base; j < hi - base; j++) into[j + shift] += bins[j]
+        } else {
+          for (let k = hi - 1; k > lo; k--) {
+            const c = bins[k - base]
+            if (c > 0) this.addToBin(k, c)
+          }
+        }
+      }
     }
     this.zero += zero
     this.n += n

@@ -1,5 +1,5 @@
-import type { Event, EventPage, Model } from '../../core/formats/registry.ts'
-import { api } from '../api.ts'
+import type { Event, EventPage } from '../../core/formats/registry.ts'
+import { allModels, api } from '../api.ts'
 import { h, replace } from '../dom.ts'
 import { can, type Me } from '../scopes.ts'
 import { eventsTable } from './events-table.ts'
@@ -8,7 +8,7 @@ const FAMILIES = ['model', 'version', 'alias', 'rollout', 'policy', 'retrain', '
 
 /** The audit trail with filters by model and type family, and a live tail (polls for newer events). */
 export async function render(root: HTMLElement, me: Me): Promise<() => void> {
-  const models = can(me, 'registry:read') ? (await api<{ models: Model[] }>('/v1/models')).models : []
+  const models = can(me, 'registry:read') ? await allModels() : []
   const model = h(
     'select',
     { 'aria-label': 'Model' },

@@ -1,6 +1,5 @@
 import type { CohortMetrics, FleetCohort, FleetView } from '../../core/formats/fleet.ts'
-import type { Model } from '../../core/formats/registry.ts'
-import { api } from '../api.ts'
+import { allModels, api } from '../api.ts'
 import { shareBars, timeChart } from '../charts.ts'
 import { append, h, note, num, pct, replace } from '../dom.ts'
 import { can, type Me } from '../scopes.ts'
@@ -165,9 +164,7 @@ function cohortSection(c: FleetCohort, minDevices: number, first: boolean): HTML
 
 /** Fleet telemetry of one model over a range, per version × role × arm, with drift and live refresh. */
 export async function render(root: HTMLElement, me: Me, params: string[]): Promise<() => void> {
-  const models = can(me, 'registry:read')
-    ? (await api<{ models: Model[] }>('/v1/models')).models.map((m) => m.name)
-    : []
+  const models = can(me, 'registry:read') ? (await allModels()).map((m) => m.name) : []
   const model = params[0] ?? models[0]
   const q = new URLSearchParams(location.hash.split('?')[1] ?? '')
   const rangeMs = Number(q.get('range')) || 3_600_000

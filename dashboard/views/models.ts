@@ -1,7 +1,7 @@
 import type { FleetView } from '../../core/formats/fleet.ts'
-import type { Model, ModelDetail } from '../../core/formats/registry.ts'
+import type { ModelDetail } from '../../core/formats/registry.ts'
 import type { RolloutView } from '../../core/formats/rollout.ts'
-import { api } from '../api.ts'
+import { allModels, api } from '../api.ts'
 import { sparkline } from '../sparkline.ts'
 import { h, note, replace } from '../dom.ts'
 import { can, type Me } from '../scopes.ts'
@@ -18,7 +18,7 @@ async function inferenceSeries(model: string): Promise<number[]> {
 
 /** The models list: format, task, latest version, aliases, rollout state, inference sparkline; searchable. */
 export async function render(root: HTMLElement, me: Me): Promise<void> {
-  const { models } = await api<{ models: Model[] }>('/v1/models')
+  const models = await allModels()
   const search = h('input', { type: 'search', placeholder: 'Search models', 'aria-label': 'Search models' })
   const tbody = h('tbody', {})
   const table = h(

@@ -5,6 +5,15 @@ import { armOf, type RolloutAssignView } from '../../core/rollout/assign.ts'
 import { productionOf } from '../db/aliases.ts'
 import { getVersion, type VersionRecord } from '../db/versions.ts'
 
+/** Where assignments read the registry: D1 itself, or the isolate's cache of it (registry-cache.ts). */
+export interface RegistryReader {
+  production(db: D1Database, model: string): Promise<{ production: number | null } | null>
+  version(db: D1Database, model: string, version: number): Promise<VersionRecord | null>
+}
+
+/** Reads D1 on every call. */
+export const uncachedRegistry: RegistryReader = { production: productionOf, version: getVersion }
+
 /** How long a device may keep an assignment before asking again (DESIGN: default 30 s, at most 60). */
 export const DEFAULT_TTL_SECONDS = 30
 
@@ -29,9 +38,11 @@ export async function assignVersion(
     caps: DeviceCaps
     origin: string
     rolloutOf: (model: string) => Promise<RolloutAssignView | null>
+    registry?: RegistryReader
   },
 ): Promise<Assignment> {
-  const known = await productionOf(db, q.model)
+  const registry = q.registry ?? uncachedRegistry
+  const known = await registry.production(db, q.model)
   if (known === null) throw new EdgefleetError('not_found', `model "${q.model}" does not exist`)
   const rollout = await q.rolloutOf(q.model)
   const arm = rollout ? armOf(rollout, q.deviceId, q.caps) : null
@@ -42,10 +53,32 @@ export async function assignVersion(
   if (primary === null) throw new EdgefleetError('not_found', `model "${q.model}" has no production version yet`)
   const shadowVersion = r !== null && r.mode === 'shadow' && arm === 'candidate' ? r.candidate : null
   const [v, s] = await Promise.all([
-    getVersion(db, q.model, primary),
-    shadowVersion === null ? null : getVersion(db, q.model, shadowVersion),
+    registry.version(db, q.model, primary),
+    shadowVersion === null ? null : registry.version(db, q.model, shadowVersion),
   ])
   if (!v) throw new EdgefleetError('not_found', `model "${q.model}" has no version ${primary}`)
+  // Every device of an arm gets the same answer: built once per version record (the registry cache
+  // keeps one for up to 5 s) and everything else it depends on.
+  const key = `${q.origin}|${arm}|${r === null ? '' : `${r.id}|${r.mode}|${r.ttlSeconds}|${r.shadowSampleRate}`}|${s?.version ?? ''}`
+  let memo = built.get(v)
+  if (memo === undefined) built.set(v, (memo = new Map()))
+  const memoized = memo.get(key)
+  if (memoized !== undefined) return memoized
+  const assignment = buildAssignment(q, v, s, r, arm)
+  if (memo.size >= 16) memo.delete(memo.keys().next().value as string)
+  memo.set(key, assignment)
+  return assignment
+}
+
+const built = new WeakMap<VersionRecord, Map<string, Assignment>>()
+
+function buildAssignment(
+  q: { model: string; origin: string },
+  v: VersionRecord,
+  s: VersionRecord | null,
+  r: RolloutAssignView | null,
+  arm: ReturnType<typeof armOf> | null,
+): Assignment {
   const files = (x: VersionRecord) => x.files.map((f) => ({ ...f, url: `${q.origin}/v1/artifacts/${f.sha256}` }))
   return {
     model: q.model,

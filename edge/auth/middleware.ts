@@ -4,7 +4,7 @@ import type { Scope } from '../../core/formats/registry.ts'
 import { findLiveToken, touchToken } from '../db/tokens.ts'
 import type { AppEnv } from '../env.ts'
 import { hasScope, type Principal } from './principal.ts'
-import { DEV_ADMIN_TOKEN, hashSecret, secretsEqual } from './secrets.ts'
+import { DEV_ADMIN_TOKEN, digestHex, secretDigest } from './secrets.ts'
 
 /** Where a credential came from: `Authorization` carries any token; the other two carry app keys only. */
 export type CredentialSource = 'authorization' | 'header' | 'query'
@@ -54,7 +54,7 @@ function shouldTouch(tokenId: string, now: number): boolean {
 
 /** Forgets a cached app key in this isolate (on revocation). */
 export function forgetAppKey(tokenId: string): void {
-  for (const [hash, entry] of appKeys) if (entry.principal.tokenId === tokenId) appKeys.delete(hash)
+  for (const [secret, entry] of appKeys) if (entry.principal.tokenId === tokenId) appKeys.delete(secret)
 }
 
 function appKeyTtlMs(env: Env): number {
@@ -62,27 +62,39 @@ function appKeyTtlMs(env: Env): number {
   return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 300) * 1000 : 0
 }
 
+let admins: { token: string; digest: Promise<ArrayBuffer> } | null = null
+
+/** The admin token's digest, computed once per isolate (and again only if the secret changes). */
+function adminDigest(token: string): Promise<ArrayBuffer> {
+  if (admins?.token !== token) admins = { token, digest: secretDigest(token) }
+  return admins.digest
+}
+
 /**
  * Resolves a credential to a principal: the environment's admin token, or a live stored token. It
  * records nothing: the caller marks the token used (`touchToken`) once the request is allowed.
  */
 export async function resolvePrincipal(env: Env, secret: string, now: number): Promise<Principal | null> {
+  // App keys are public (they ship in pages) and only app keys are cached: a hit needs no digest.
+  const known = appKeys.get(secret)
+  if (known && known.until > now) return known.principal
   const admin = env.EDGEFLEET_ADMIN_TOKEN
-  if (admin && (await secretsEqual(secret, admin))) {
+  // One digest of the presented secret per request: compared in constant time with the admin token's
+  // (digested once per isolate), then looked up among stored tokens.
+  const digest = await secretDigest(secret)
+  if (admin && crypto.subtle.timingSafeEqual(digest, await adminDigest(admin))) {
     // The published local default must never open a production deployment.
     if (env.ENVIRONMENT === 'production' && admin === DEV_ADMIN_TOKEN) return null
     return { tokenId: 'env', name: 'admin', scopes: ['admin'], origins: null }
   }
-  const hash = await hashSecret(secret)
-  const cached = appKeys.get(hash)
-  if (cached && cached.until > now) return cached.principal
+  const hash = digestHex(digest)
   const token = await findLiveToken(env.DB, hash)
   if (!token) return null
   const principal: Principal = { tokenId: token.id, name: token.name, scopes: token.scopes, origins: token.origins }
   const ttl = appKeyTtlMs(env)
   if (ttl > 0 && isAppKey(principal)) {
-    appKeys.delete(hash)
-    appKeys.set(hash, { principal, until: now + ttl })
+    appKeys.delete(secret)
+    appKeys.set(secret, { principal, until: now + ttl })
     if (appKeys.size > MAX_CACHED_APP_KEYS) appKeys.delete(appKeys.keys().next().value!)
   }
   return principal

@@ -26,6 +26,16 @@ export async function hashSecret(secret: string): Promise<string> {
   return hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret)))
 }
 
+/** SHA-256 of a secret, raw: one digest serves both the admin comparison and the stored-token lookup. */
+export function secretDigest(secret: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret))
+}
+
+/** Hex of a digest, as tokens are stored. */
+export function digestHex(digest: ArrayBuffer): string {
+  return hex(digest)
+}
+
 /** Compares two secrets in constant time (over their digests, so lengths may differ). */
 export async function secretsEqual(a: string, b: string): Promise<boolean> {
   const enc = new TextEncoder()

@@ -69,10 +69,18 @@ export async function getModel(db: D1Database, name: string): Promise<Model | nu
   return row ? toModel(row) : null
 }
 
-/** All models by name. */
-export async function listModels(db: D1Database): Promise<Model[]> {
-  const { results } = await db.prepare(`${SELECT_MODEL} ORDER BY m.name`).all<ModelRow>()
-  return results.map(toModel)
+/** A page of models by name, after the name `after`; `next` names the page's last model when more follow. */
+export async function listModels(
+  db: D1Database,
+  q: { after?: string; limit: number },
+): Promise<{ models: Model[]; next: string | null; hasMore: boolean }> {
+  const { results } = await db
+    .prepare(`${SELECT_MODEL} WHERE m.name > ?1 ORDER BY m.name LIMIT ?2`)
+    .bind(q.after ?? '', q.limit + 1)
+    .all<ModelRow>()
+  const models = results.slice(0, q.limit).map(toModel)
+  const hasMore = results.length > q.limit
+  return { models, next: hasMore ? models[models.length - 1]!.name : null, hasMore }
 }
 
 /** Whether a model exists (one indexed lookup: routes ask before touching the model's Durable Objects). */

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import { EdgefleetError } from '../../core/errors.ts'
 import { AliasMove, MoveAlias, Slug } from '../../core/formats/registry.ts'
+import { registryCache } from '../assign/registry-cache.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { aliasVersion, upsertAlias } from '../db/aliases.ts'
 import { insertEvent } from '../db/events.ts'
@@ -52,6 +53,7 @@ aliases.openapi(
       ),
       upsertAlias(c.env.DB, { model, alias, version, at, by: actor }),
     ])
+    registryCache(c.env).forget(model)
     const previous = before.results[0]?.version ?? null
     if (previous !== version && event.meta.changes === 0)
       throw new EdgefleetError('deprecated', `version ${version} was deprecated meanwhile`, { pointer: '/version' })

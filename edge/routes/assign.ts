@@ -4,6 +4,7 @@ import { decodeCaps } from '../../core/caps.ts'
 import { Assignment } from '../../core/formats/assignment.ts'
 import { toHex } from '../../core/hex.ts'
 import { assignVersion } from '../assign/assignment.ts'
+import { registryCache } from '../assign/registry-cache.ts'
 import { rolloutCache } from '../assign/rollout-cache.ts'
 import { requireScope } from '../auth/middleware.ts'
 import type { AppEnv } from '../env.ts'
@@ -15,6 +16,9 @@ const AssignQuery = z.object({
   device: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'a pseudonymous device id of 8 to 128 [A-Za-z0-9_-]'),
   caps: z.string().max(256).optional(),
 })
+
+/** Each assignment's JSON and ETag: assignments are shared by every device of an arm (assignment.ts). */
+const answers = new WeakMap<object, { body: string; etag: string }>()
 
 async function etagOf(body: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body))
@@ -50,9 +54,15 @@ assign.openapi(
       caps: decodeCaps(caps),
       origin: new URL(c.req.url).origin,
       rolloutOf: (m) => cache.get(m),
+      registry: registryCache(c.env),
     })
-    const body = JSON.stringify(assignment)
-    const etag = await etagOf(body)
+    let answer = answers.get(assignment)
+    if (answer === undefined) {
+      const body = JSON.stringify(assignment)
+      answer = { body, etag: await etagOf(body) }
+      answers.set(assignment, answer)
+    }
+    const { body, etag } = answer
     const headers = { ETag: etag, 'Cache-Control': 'no-cache', Vary: 'Origin' }
     if (
       c.req

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { ModelName } from '../../core/formats/common.ts'
-import { CreateModel, Model, ModelDetail } from '../../core/formats/registry.ts'
+import { CreateModel, Model, ModelDetail, ModelPage } from '../../core/formats/registry.ts'
 import type { RolloutView } from '../../core/formats/rollout.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { modelControl } from '../control/stub.ts'
@@ -11,9 +11,15 @@ import { getModel, insertModel, listModels } from '../db/models.ts'
 import { listVersions } from '../db/versions.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
+import { decimalInt } from '../http/params.ts'
 import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts'
 
 export const modelParam = z.object({ model: ModelName })
+
+const ModelQuery = z.object({
+  after: ModelName.optional().describe('a cursor from a previous page (`next`): models after this name'),
+  limit: decimalInt({ min: 1, max: 1000 }).default(100),
+})
 
 /** `/v1/models`: create, list and read models. */
 export const models = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -61,9 +67,13 @@ models.openapi(
     tags: ['registry'],
     security: bearer,
     middleware: [requireScope('registry:read')] as const,
-    responses: { 200: json(z.object({ models: z.array(Model) }), 'Every model'), ...errors },
+    request: { query: ModelQuery },
+    responses: {
+      200: json(ModelPage, 'A page of models by name; pass `next` as `after` for the following page'),
+      ...errors,
+    },
   }),
-  async (c) => c.json({ models: await listModels(c.env.DB) }, 200),
+  async (c) => c.json(await listModels(c.env.DB, c.req.valid('query')), 200),
 )
 
 models.openapi(

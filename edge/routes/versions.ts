@@ -6,6 +6,7 @@ import { Manifest, PatchVersion, PublishVersion } from '../../core/formats/regis
 import { filesFitFormat, profileMatchesSignature } from '../../core/registry/checks.ts'
 import { interfaceChanges } from '../../core/registry/interface.ts'
 import { artifactSize } from '../artifacts/store.ts'
+import { registryCache } from '../assign/registry-cache.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { insertEvent } from '../db/events.ts'
 import { getModel } from '../db/models.ts'
@@ -165,6 +166,7 @@ versions.openapi(
       ),
     ])
     const version = inserted.results[0].version
+    registryCache(c.env).forget(model)
     return c.json(toManifest((await getVersion(c.env.DB, model, version))!, new URL(c.req.url).origin), 201)
   },
 )
@@ -213,6 +215,7 @@ versions.openapi(
         ),
         deprecateVersion(c.env.DB, model, version, at),
       ])
+      registryCache(c.env).forget(model)
       if (event.meta.changes === 0) {
         const after = await requireVersion(c.env.DB, model, version)
         if (after.deprecatedAt === null)

@@ -37,12 +37,12 @@ beforeAll(async () => {
 afterAll(() => worker.terminate())
 
 describe('shadow runs of a tensor model in the worker', () => {
-  test('a shadow identical to the primary agrees on every run, though the answers were transferred to the page', async () => {
+  test('a shadow identical to the primary agrees on every run, though the page owns the answers', async () => {
     await api.load(request('vad-same', silero, { version: 2, role: 'shadow' }))
     const feeds = [0, 1, 2, 3].map((seed) => sileroFeeds(200 + seed))
     const one = await api.predict('vad', feeds[0], { key: 'vad-same' })
     const batch = await api.predictBatch('vad', feeds.slice(1), { key: 'vad-same', rows: [0, 2, 7] })
-    // The page owns the primary's buffers (transferred), and they hold the real output.
+    // The page owns the primary's buffers (copied when small, transferred when large), and they hold the real output.
     expect(tensors(one.output).output.data.length).toBe(1)
     expect(batch).toHaveLength(3)
     await api.settle()

@@ -5,7 +5,7 @@
  * `allowFallbackAdapter` the model runs its golden self-check and either runs on WebGPU (outputs within
  * the check's tolerance of WASM) or falls back as `webgpu_mismatch`, the check's figures in the result.
  */
-import type { Remote } from 'comlink'
+import { wrap, type Remote } from 'comlink'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { LoadRequest, LoadResult, RuntimeAssets, TensorData, WorkerApi } from '../../worker/protocol.ts'
 import { rawRun, rawSession } from './support/ort-oracle.ts'
@@ -99,6 +99,44 @@ describe('WebGPU with --enable-unsafe-webgpu', () => {
     expect(again.selfCheck).toEqual(loaded.selfCheck)
     await raw.release()
   }, 300_000)
+
+  test("the built worker leaves onnxruntime-web's WebGPU build out and runs WebGPU from the build the SDK hands over", async () => {
+    // The files as built (`?raw`: Vite would otherwise rewrite their imports for the test page).
+    const [code, build] = await Promise.all(
+      ['/dist/sdk/worker.js', '/dist/sdk/worker-ort-webgpu.js'].map(
+        async (path) => ((await import(/* @vite-ignore */ `${path}?raw`)) as { default: string }).default,
+      ),
+    )
+    const built = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })), { type: 'module' })
+    try {
+      const builtApi = wrap<WorkerApi>(built)
+      const assets = await runtimeAssets({ ortWasm: true, ortWebgpu: true })
+      const silero = await fetchBytes(SILERO)
+      const request = (key: string, runtime: RuntimeAssets) => ({
+        ...onnx(key, silero, { allowFallbackAdapter: true, probe: sileroFeeds(3) }),
+        runtime,
+      })
+      // Without the build the WebGPU backend cannot start; WASM serves.
+      const without = await builtApi.load(request('vad-built-1', assets))
+      expect(without.backend).toBe('wasm')
+      expect(without.fallbackDetails.webgpu).toContain("takes onnxruntime-web's WebGPU build from the SDK")
+    } finally {
+      built.terminate()
+    }
+    const fresh = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })), { type: 'module' })
+    try {
+      const freshApi = wrap<WorkerApi>(fresh)
+      const assets = await runtimeAssets({ ortWasm: true, ortWebgpu: true })
+      assets.ortWebgpu!.build = build
+      const loaded = await freshApi.load({
+        ...onnx('vad-built-2', await fetchBytes(SILERO), { allowFallbackAdapter: true, probe: sileroFeeds(3) }),
+        runtime: assets,
+      })
+      expectConsistentOutcome(loaded)
+    } finally {
+      fresh.terminate()
+    }
+  }, 90_000)
 
   test('PP-OCRv4 det with allowFallbackAdapter (seeded probe from the input specs)', async () => {
     const loaded = await api.load(onnx('ocr-gpu', await fetchBytes(OCR_DET), { allowFallbackAdapter: true }))

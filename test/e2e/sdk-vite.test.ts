@@ -1,9 +1,10 @@
-// The published SDK inside a customer's Vite app: `import { createFleet } from 'edgefleet/client'`
-// from node_modules, bundled by `vite build` (and served by `vite` dev), on an origin other than the
+// The published SDK inside a customer's Vite app: the @edgefleet/client package packed with `npm pack`,
+// installed from its tarball with `npm install` (offline: it depends on nothing), and
+// `import { createFleet } from '@edgefleet/client'` from node_modules, bundled by `vite build` (and served by `vite` dev), on an origin other than the
 // edge's. Bundlers mishandle `new Worker(new URL(...))` inside node_modules; the SDK carries its worker
 // inlined, so the app needs no plugin and no config.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,7 +20,7 @@ const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js')
 const weather = join(root, 'demo', 'models', 'weather')
 const LABELS = ['drizzle', 'fog', 'rain', 'snow', 'sun']
 
-const MAIN_JS = `import { createFleet } from 'edgefleet/client'
+const MAIN_JS = `import { createFleet } from '@edgefleet/client'
 
 const params = new URLSearchParams(location.search)
 const fleet = createFleet({ endpoint: params.get('endpoint'), appKey: params.get('key') })
@@ -36,6 +37,7 @@ document.body.dataset.state = 'done'
 let dev: WranglerDev
 let appKey: string
 let app: string
+let installed: ReturnType<typeof makeApp>
 let browser: BrowserContext
 const cleanup: (() => Promise<void> | void)[] = []
 
@@ -60,23 +62,39 @@ function run(args: string[], options: { cwd: string; timeoutMs?: number }): Prom
   })
 }
 
-/** A tiny Vite app with edgefleet "installed": its package.json and dist/sdk, as npm would unpack them. */
-function makeApp(): string {
+/** Runs npm to completion (offline, quiet); rejects with its output on failure. */
+function npm(args: string[], cwd: string): string {
+  const r = spawnSync('npm', [...args, '--offline', '--no-audit', '--no-fund'], { cwd, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`)
+  return r.stdout
+}
+
+/** Bytes of every file under `dir`. */
+function sizeOf(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((a, e) => a + statSync(join(e.parentPath, e.name)).size, 0)
+}
+
+/** A tiny Vite app that installed the packed @edgefleet/client tarball, as a customer would. */
+function makeApp(): { dir: string; installed: string[]; bytes: number } {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-vite-'))
-  const pkg = join(dir, 'node_modules', 'edgefleet')
-  mkdirSync(pkg, { recursive: true })
-  cpSync(join(root, 'package.json'), join(pkg, 'package.json'))
-  cpSync(join(root, 'dist', 'sdk'), join(pkg, 'dist', 'sdk'), { recursive: true })
-  writeFileSync(
-    join(dir, 'package.json'),
-    JSON.stringify({ name: 'customer-app', private: true, type: 'module', dependencies: { edgefleet: '*' } }),
-  )
+  const tarball = npm(['pack', '--ignore-scripts', '--pack-destination', dir], join(root, 'client'))
+    .trim()
+    .split('\n')
+    .pop()!
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'customer-app', private: true, type: 'module' }))
+  npm(['install', '--ignore-scripts', join(dir, tarball)], dir)
   writeFileSync(
     join(dir, 'index.html'),
     '<!doctype html>\n<html><head><meta charset="utf-8" /><title>customer app</title></head>\n<body><script type="module" src="/main.js"></script></body></html>\n',
   )
   writeFileSync(join(dir, 'main.js'), MAIN_JS)
-  return dir
+  const modules = join(dir, 'node_modules')
+  const installed = readdirSync(modules)
+    .filter((n) => !n.startsWith('.'))
+    .flatMap((n) => (n.startsWith('@') ? readdirSync(join(modules, n)).map((m) => `${n}/${m}`) : [n]))
+  return { dir, installed, bytes: sizeOf(modules) }
 }
 
 /** Opens the app at `origin` in Chromium and returns what main.js left in `window.result`. */
@@ -107,7 +125,8 @@ function expectWeatherPrediction(result: Record<string, unknown>): void {
 beforeAll(async () => {
   // Independent steps side by side: on a busy 2-core machine they add up to minutes otherwise.
   const profile = mkdtempSync(join(tmpdir(), 'edgefleet-vite-chromium-'))
-  app = makeApp()
+  installed = makeApp()
+  app = installed.dir
   cleanup.push(() => rmSync(app, { recursive: true, force: true }))
   const launching = launchChromium(profile).then((b) => {
     browser = b
@@ -144,6 +163,13 @@ afterAll(async () => {
 })
 
 describe('the SDK in a Vite app, cross-origin to the edge', () => {
+  it('installing it brings only the SDK: no dependencies, its prebuilt modules and declarations', () => {
+    expect(installed.installed).toEqual(['@edgefleet/client'])
+    expect(installed.bytes).toBeLessThan(4 * 1024 * 1024)
+    const pkg = JSON.parse(readFileSync(join(app, 'node_modules/@edgefleet/client/package.json'), 'utf8'))
+    expect(pkg.dependencies ?? {}).toEqual({})
+  })
+
   it('`vite build` bundles it, and the built app loads weather from the edge and predicts', async () => {
     const assets = readdirSync(join(app, 'dist', 'assets'))
     const js = assets.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(app, 'dist', 'assets', f), 'utf8'))

@@ -59,6 +59,32 @@ describe('models', () => {
     expect(detail).toMatchObject({ name: 'weather', versions: [], rollout: null })
   })
 
+  it('lists models by name in pages: next is the last name while more follow, null on the last page', async () => {
+    const names = ['m-05', 'm-01', 'm-04', 'm-02', 'm-03']
+    for (const name of names) await createModel(name)
+    const seen: string[] = []
+    let after: string | null = null
+    let pages = 0
+    do {
+      const page: any = await bodyOf(await api('GET', `/v1/models?limit=2${after === null ? '' : `&after=${after}`}`))
+      expect(page.models.length).toBeLessThanOrEqual(2)
+      seen.push(...page.models.map((m: any) => m.name))
+      expect(page.hasMore).toBe(page.next !== null)
+      after = page.next
+      pages++
+    } while (after !== null)
+    expect(seen).toEqual([...names].sort())
+    expect(pages).toBe(3)
+    const all = await bodyOf(await api('GET', '/v1/models'))
+    expect(all).toMatchObject({ next: null, hasMore: false })
+    expect(all.models).toHaveLength(5)
+    for (const q of ['limit=0', 'limit=1001', 'limit=01', 'after=Bad_Name']) {
+      const res = await api('GET', `/v1/models?${q}`)
+      expect(res.status, q).toBe(400)
+      expect((await bodyOf(res)).error.code, q).toBe('validation_failed')
+    }
+  })
+
   it.each([
     [{ name: 'Bad_Name', format: 'onnx' }, '/name'],
     [{ name: 'x'.repeat(65), format: 'onnx' }, '/name'],

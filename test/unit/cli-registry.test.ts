@@ -550,7 +550,7 @@ describe('createEdgeClient', () => {
     })
     await expect(stuck.listModels()).rejects.toMatchObject({
       code: 'network_error',
-      message: 'the edge at http://edge.test did not answer GET /v1/models within 0.02 s',
+      message: 'the edge at http://edge.test did not answer GET /v1/models?limit=1000 within 0.02 s',
     })
     expect(readFileSync(file('model.json'), 'utf8')).toBe(modelJson)
   })

@@ -16,9 +16,14 @@ export type OrtBuildName = 'wasm' | 'webgpu'
  * Dynamic imports keep each build (and the WebGPU one, on devices without an adapter) from evaluating
  * until a model needs it.
  */
-const importers: Record<OrtBuildName, () => Promise<OrtModule>> = {
+const importers: Record<OrtBuildName, (build?: string) => Promise<OrtModule>> = {
   wasm: () => import('onnxruntime-web/wasm'),
-  webgpu: () => import('onnxruntime-web/webgpu'),
+  // The built SDK hands the WebGPU build's JavaScript over with its runtime files (the worker bundle
+  // leaves it out: 66 KB minified that a device without WebGPU would never run); unbuilt, it is a module.
+  webgpu: (build) =>
+    build
+      ? import(/* @vite-ignore */ URL.createObjectURL(new Blob([build], { type: 'text/javascript' })))
+      : import('onnxruntime-web/webgpu'),
 }
 
 const GLUE: Record<OrtBuildName, { group: 'ortWasm' | 'ortWebgpu'; file: string }> = {
@@ -45,7 +50,7 @@ export function ortBuild(build: OrtBuildName, files: RuntimeFiles): Promise<OrtM
 async function configure(build: OrtBuildName, files: RuntimeFiles): Promise<OrtModule> {
   const { group, file } = GLUE[build]
   const assets = files.require(group)
-  const ort = await importers[build]()
+  const ort = await importers[build]('build' in assets ? assets.build : undefined)
   // Both must be set before the first session: wasmBinary alone still fetches the glue, and the glue
   // alone fails ("Invalid URL") because the .wasm path is derived from it (docs/environment.md).
   ort.env.wasm.wasmPaths = { mjs: files.url(group, file, assets.mjs, 'text/javascript') }

@@ -62,7 +62,26 @@ async function main(): Promise<Record<string, number | boolean | Record<string, 
       },
     ],
   ]
+  // predict and the raw call paired call by call (which goes first alternates), so a busy neighbour
+  // lands on both sides of each pair alike: the ratio judged is sum(predict) / sum(raw) per block.
+  const paired = async (): Promise<[number, number]> => {
+    let predict = 0
+    let raw1 = 0
+    for (let i = 0; i < BLOCK; i++) {
+      const order = i % 2 === 0 ? ['p', 'r'] : ['r', 'p']
+      for (const side of order) {
+        const start = performance.now()
+        if (side === 'p') await api.predict('vad', feeds)
+        else await raw.runOnce(feeds)
+        const ms = performance.now() - start
+        if (side === 'p') predict += ms
+        else raw1 += ms
+      }
+    }
+    return [predict / BLOCK, raw1 / BLOCK]
+  }
   for (const [, run] of contenders) await run() // warm-up
+  await paired()
   // Short blocks, interleaved: a busy neighbour slows the contenders of one block alike, so the
   // ratio is taken per block and the median over blocks reported (figures: medians of block means).
   const blocks: Record<string, number[]> = {}
@@ -70,6 +89,9 @@ async function main(): Promise<Record<string, number | boolean | Record<string, 
   for (let b = 0; b < BLOCKS; b++) {
     const block: Record<string, number> = {}
     for (const [name, run] of contenders) (blocks[name] ??= []).push((block[name] = await run()))
+    const [p, r] = await paired()
+    ;(blocks.pairedPredictMs ??= []).push(p)
+    ;(blocks.pairedRawMs ??= []).push(r)
     ratios.push(block.predictMs / (1.05 * block.rawRunMs + 1.5 * block.echoMs))
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]

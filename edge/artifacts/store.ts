@@ -26,11 +26,19 @@ export async function putArtifact(
 ): Promise<{ created: boolean }> {
   const existing = await bucket.head(artifactKey(sha256))
   if (existing) {
-    await body.pipeTo(new WritableStream()).catch(() => undefined)
-    if (existing.size !== size)
+    if (existing.size !== size) {
+      await body.cancel().catch(() => undefined)
       throw new EdgefleetError(
         'hash_mismatch',
         `an artifact with this hash exists with ${existing.size} bytes, not ${size}`,
+      )
+    }
+    // Already stored: the upload changes nothing, but bytes that are not these are still refused.
+    const hash = await digestOf(body)
+    if (hash !== sha256)
+      throw new EdgefleetError(
+        'hash_mismatch',
+        `the uploaded bytes hash to ${hash ?? 'nothing (cut short)'}, not ${sha256}; nothing was stored`,
       )
     return { created: false }
   }
@@ -47,6 +55,18 @@ export async function putArtifact(
     )
   }
   return { created: true }
+}
+
+/** SHA-256 (hex) of a whole stream; undefined when the stream fails (a client cut short). */
+async function digestOf(body: ReadableStream<Uint8Array>): Promise<string | undefined> {
+  const digest = new crypto.DigestStream('SHA-256')
+  digest.digest.catch(() => undefined)
+  try {
+    await body.pipeTo(digest)
+    return toHex(await digest.digest)
+  } catch {
+    return undefined
+  }
 }
 
 /** A parsed single `Range: bytes=…` request; null when absent or not a single byte range (served whole). */
@@ -100,7 +120,18 @@ export async function putVariant(
   }
   const existing = await bucket.head(variantKey(sha256, encoding))
   if (existing) {
-    await body.pipeTo(new WritableStream()).catch(() => undefined)
+    // Already stored: nothing changes, but an upload that does not decode to the artifact is refused.
+    const digest = new crypto.DigestStream('SHA-256')
+    digest.digest.catch(() => undefined)
+    const hash = await decodeInto(body, encoding, digest, () => undefined, identity.size).then(
+      async () => toHex(await digest.digest),
+      () => undefined,
+    )
+    if (hash !== sha256)
+      throw new EdgefleetError(
+        'hash_mismatch',
+        `the ${encoding} upload does not decode to the artifact ${sha256}; nothing was stored`,
+      )
     return { created: false, size: existing.size }
   }
   const pending = `pending/${sha256}.${encoding}.${pendingId}`
@@ -112,7 +143,7 @@ export async function putVariant(
   // A body that does not decode aborts the digest, whose result is then never read: observe it here.
   digest.digest.catch(() => undefined)
   let decoded = 0
-  const checked = decodeInto(toCheck, encoding, digest, (n) => (decoded += n))
+  const checked = decodeInto(toCheck, encoding, digest, (n) => (decoded += n), identity.size)
   const results = await Promise.allSettled([stored, copied, checked])
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
   if (failed) {
@@ -140,17 +171,25 @@ export async function putVariant(
   return { created: true, size }
 }
 
-/** Decodes `source` through the platform's DecompressionStream into `digest`, counting decoded bytes; rejects when it does not decode. */
+/**
+ * Decodes `source` through the platform's DecompressionStream into `digest`, counting decoded bytes;
+ * rejects when it does not decode, or as soon as it decodes to more than `limit` bytes (a bomb is
+ * stopped at the artifact's size, not inflated to the end).
+ */
 async function decodeInto(
   source: ReadableStream<Uint8Array>,
   encoding: ArtifactEncoding,
   digest: WritableStream<ArrayBuffer | ArrayBufferView>,
   onDecoded: (n: number) => void,
+  limit: number,
 ): Promise<void> {
+  let total = 0
   const counter = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
+      total += chunk.byteLength
       onDecoded(chunk.byteLength)
-      controller.enqueue(chunk)
+      if (total > limit) controller.error(new Error(`decodes to more than ${limit} bytes`))
+      else controller.enqueue(chunk)
     },
   })
   await source.pipeThrough(new DecompressionStream(encoding)).pipeThrough(counter).pipeTo(digest)

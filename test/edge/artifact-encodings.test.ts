@@ -78,6 +78,37 @@ describe('PUT /v1/artifacts/:sha256/encodings/gzip', () => {
     await served.arrayBuffer()
   })
 
+  it('refuses other bytes sent again under a stored hash or encoding, and stops a gzip bomb at the artifact size', async () => {
+    const file = await upload('weights.bin', payload)
+    const encoded = await gzip(payload)
+    expect((await putGzip(file.sha256, encoded)).status).toBe(201)
+    const before = await snapshot()
+    const other = payload.slice()
+    other[7] ^= 1
+    const plain = await api('PUT', `/v1/artifacts/${file.sha256}`, {
+      raw: other,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(other.length) },
+    })
+    expect(plain.status).toBe(400)
+    expect((await bodyOf(plain)).error.code).toBe('hash_mismatch')
+    const again = await api('PUT', `/v1/artifacts/${file.sha256}`, {
+      raw: payload,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(payload.length) },
+    })
+    expect(again.status).toBe(200)
+    expect(await bodyOf(again)).toMatchObject({ sha256: file.sha256, created: false })
+    const wrongCopy = await putGzip(file.sha256, await gzip(other))
+    expect(wrongCopy.status).toBe(400)
+    expect((await bodyOf(wrongCopy)).error.code).toBe('hash_mismatch')
+    // 64 MB of zeros in about 64 KB of gzip: refused once it passes the artifact's 200,000 bytes.
+    const bomb = await gzip(new Uint8Array(64 * 1024 * 1024))
+    expect(bomb.length).toBeLessThan(100_000)
+    const exploded = await putGzip(file.sha256, bomb)
+    expect(exploded.status).toBe(400)
+    expect((await bodyOf(exploded)).error.code).toBe('hash_mismatch')
+    expect(await snapshot()).toBe(before)
+  })
+
   it('needs the artifact first, a Content-Length, and registry:write', async () => {
     const encoded = await gzip(payload)
     const missing = await putGzip('a'.repeat(64), encoded)

@@ -198,10 +198,12 @@ async function startWithBothArms(
   log: (line: string) => void,
 ): Promise<RolloutState> {
   const first = config.steps[0]
+  // Targeting reads device capabilities the simulator does not know beforehand: such a split is kept,
+  // as is one that cannot leave an arm empty.
+  const redraw = first.percent < 100 && deviceIds.length >= 2 && !config.targeting
   for (let draw = 1; ; draw++) {
     const rollout = await admin.startRollout(model, config)
-    // Targeting reads device capabilities the simulator does not know beforehand: such a split is kept.
-    if (first.percent >= 100 || deviceIds.length < 2 || config.targeting || draw === MAX_DRAWS) return rollout
+    if (!redraw || draw === MAX_DRAWS) return rollout
     const view = { id: rollout.id, percent: first.percent }
     const candidates = deviceIds.filter((id) => armOf(view, id, { webgpu: false }) === 'candidate').length
     if (candidates > 0 && candidates < deviceIds.length) return rollout

@@ -200,7 +200,7 @@ async function startWithBothArms(
   const first = config.steps[0]
   // Targeting reads device capabilities the simulator does not know beforehand: such a split is kept,
   // as is one that cannot leave an arm empty.
-  const redraw = first.percent < 100 && deviceIds.length >= 2 && !config.targeting
+  const redraw = first.percent > 0 && first.percent < 100 && deviceIds.length >= 2 && !config.targeting
   for (let draw = 1; ; draw++) {
     const rollout = await admin.startRollout(model, config)
     if (!redraw || draw === MAX_DRAWS) return rollout

@@ -20,6 +20,7 @@ import {
 } from '../../core/rollout/machine.ts'
 import { inCooldown, nextEvaluationAt } from '../../core/telemetry/retrain.ts'
 import { newEventId } from '../db/events.ts'
+import { deprecatedAmong, deprecateWithEvent } from '../db/versions.ts'
 import { Schedule } from '../do/schedule.ts'
 import {
   CONTROL_SCHEMA,
@@ -93,6 +94,7 @@ export class ModelControl extends DurableObject<Env> {
    * object with storage behind.
    */
   private schemaReady: boolean
+  #turn: Promise<unknown> = Promise.resolve()
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -179,7 +181,47 @@ export class ModelControl extends DurableObject<Env> {
     config: RolloutConfig & { baseline: number },
     actor: string,
   ): Promise<RpcResult<RolloutView>> {
-    return capture(() => this.start(model, config, actor))
+    return capture(() =>
+      this.exclusive(async () => {
+        // Checked again here, in turn with deprecations: the route's read may be older than one.
+        const deprecated = await deprecatedAmong(this.env.DB, model, [config.candidate, config.baseline])
+        if (deprecated.length > 0)
+          throw new EdgefleetError('deprecated', `version ${deprecated[0]} is deprecated`, {
+            pointer: deprecated[0] === config.candidate ? '/candidate' : '/baseline',
+          })
+        return this.start(model, config, actor)
+      }),
+    )
+  }
+
+  /**
+   * Deprecates a version unless an active rollout runs it (as candidate or baseline: `conflict`, finish
+   * or roll back the rollout first). In turn with rollout starts, so either the rollout starts first
+   * and the deprecation is refused, or the deprecation lands first and the start is refused. True
+   * when this call deprecated it (false: already deprecated, or aliased).
+   */
+  async deprecateVersion(model: string, version: number, actor: string): Promise<RpcResult<boolean>> {
+    return capture(() =>
+      this.exclusive(async () => {
+        const active = this.schemaReady ? activeRollout(this.sql) : null
+        if (active && (active.config.candidate === version || active.config.baseline === version)) {
+          const role = active.config.candidate === version ? 'candidate' : 'baseline'
+          throw new EdgefleetError(
+            'conflict',
+            `version ${version} is the ${role} of rollout ${active.state.id} (${active.state.status}): roll it back or finish it first`,
+            { pointer: '/deprecated', data: { rollout: active.state.id } },
+          )
+        }
+        return deprecateWithEvent(this.env.DB, model, version, actor, this.now())
+      }),
+    )
+  }
+
+  /** Runs rollout starts and deprecations one at a time (each awaits D1, where others could interleave). */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.#turn.then(task, task)
+    this.#turn = next.catch(() => undefined)
+    return next
   }
 
   private async start(

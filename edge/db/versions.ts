@@ -4,6 +4,7 @@ import type { Profile } from '../../core/formats/profile.ts'
 import type { Lineage } from '../../core/formats/registry.ts'
 import type { Signature } from '../../core/formats/signature.ts'
 import type { SigstoreBundle } from '../../core/formats/sigstore-bundle.ts'
+import { insertEvent } from './events.ts'
 import { parseColumn } from './json.ts'
 
 /** A stored version as the registry keeps it (file URLs are added per request). */
@@ -133,6 +134,41 @@ export async function listVersions(db: D1Database, model: string): Promise<Omit<
  * Marks a version deprecated unless an alias still points at it (the caller checks `changes`); the
  * first deprecation time is kept.
  */
+/**
+ * Deprecates a version and records its `version.deprecated` event in one batch, only while no alias
+ * points at it and it is not deprecated yet: true when this call changed it.
+ */
+export async function deprecateWithEvent(
+  db: D1Database,
+  model: string,
+  version: number,
+  actor: string,
+  at: number,
+): Promise<boolean> {
+  const guard =
+    'NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?7 AND version = ?8) AND EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
+  const [event] = await db.batch([
+    insertEvent(
+      db,
+      { type: 'version.deprecated', model, actor, at, details: { version } },
+      { when: guard, args: [model, version] },
+    ),
+    deprecateVersion(db, model, version, at),
+  ])
+  return event.meta.changes > 0
+}
+
+/** Versions of `model` among `versions` that are deprecated. */
+export async function deprecatedAmong(db: D1Database, model: string, versions: readonly number[]): Promise<number[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT version FROM versions WHERE model = ?1 AND deprecated_at IS NOT NULL AND version IN (SELECT value FROM json_each(?2)) ORDER BY version`,
+    )
+    .bind(model, JSON.stringify(versions))
+    .all<{ version: number }>()
+  return results.map((r) => r.version)
+}
+
 export function deprecateVersion(db: D1Database, model: string, version: number, at: number): D1PreparedStatement {
   return db
     .prepare(

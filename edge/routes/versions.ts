@@ -8,10 +8,12 @@ import { interfaceChanges } from '../../core/registry/interface.ts'
 import { artifactSize } from '../artifacts/store.ts'
 import { registryCache } from '../assign/registry-cache.ts'
 import { requireScope } from '../auth/middleware.ts'
+import { unwrap } from '../control/rpc-result.ts'
+import { modelControl } from '../control/stub.ts'
 import { insertEvent } from '../db/events.ts'
 import { getModel } from '../db/models.ts'
 import { versionOfTrigger } from '../db/runs.ts'
-import { deprecateVersion, getVersion, insertNextVersion, latestVersion, type VersionRecord } from '../db/versions.ts'
+import { getVersion, insertNextVersion, latestVersion, type VersionRecord } from '../db/versions.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { decimalInt } from '../http/params.ts'
@@ -203,20 +205,13 @@ versions.openapi(
     const { model, version } = c.req.valid('param')
     const before = await requireVersion(c.env.DB, model, version)
     if (before.deprecatedAt === null) {
-      const at = Date.now()
-      const actor = c.get('principal').name
-      const guard =
-        'NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?7 AND version = ?8) AND EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
-      const [event] = await c.env.DB.batch([
-        insertEvent(
-          c.env.DB,
-          { type: 'version.deprecated', model, actor, at, details: { version } },
-          { when: guard, args: [model, version] },
-        ),
-        deprecateVersion(c.env.DB, model, version, at),
-      ])
+      // Through the model's ModelControl, which also starts rollouts: a version in an active rollout
+      // is refused, and a rollout never starts on a version deprecated meanwhile.
+      const changed = unwrap(
+        await modelControl(c.env, model).deprecateVersion(model, version, c.get('principal').name),
+      ) as boolean
       registryCache(c.env).forget(model)
-      if (event.meta.changes === 0) {
+      if (!changed) {
         const after = await requireVersion(c.env.DB, model, version)
         if (after.deprecatedAt === null)
           throw new EdgefleetError(

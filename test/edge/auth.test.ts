@@ -54,6 +54,23 @@ const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
   ['GET', '/v1/models/m/runs', () => ({}), ['registry:read']],
   ['GET', `/v1/models/m/runs/run_${'0'.repeat(20)}`, () => ({}), ['registry:read']],
   ['GET', '/v1/events', () => ({}), ['telemetry:read', 'registry:read']],
+  ['POST', '/v1/models/m/rollouts', () => ({ body: { candidate: 99, steps: [{ percent: 10 }] } }), ['rollout:write']],
+  ['GET', '/v1/models/m/rollouts/ro_0000000000000000', () => ({}), ['registry:read']],
+  ...(['pause', 'resume', 'advance', 'rollback', 'promote'] as const).map(
+    (action) =>
+      ['POST', `/v1/models/m/rollouts/ro_0000000000000000/${action}`, () => ({ body: {} }), ['rollout:write']] as [
+        string,
+        string,
+        () => Record<string, unknown>,
+        Scope[],
+      ],
+  ),
+  ['PUT', '/v1/models/m/policy', () => ({ body: { when: { anyFeatureDrifted: {} } } }), []],
+  ['GET', '/v1/models/m/policy', () => ({}), ['telemetry:read']],
+  ['POST', '/v1/telemetry', () => ({ body: { schema: 'telemetry/1' } }), ['device']],
+  ['GET', '/v1/models/m/telemetry', () => ({}), ['telemetry:read']],
+  ['GET', '/v1/telemetry/refusals', () => ({}), ['telemetry:read']],
+  ['GET', '/v1/tokens/self', () => ({}), [...SCOPES]],
   ['POST', '/v1/tokens', () => ({ body: { name: 'n', scopes: ['registry:read'] } }), []],
   ['GET', '/v1/tokens', () => ({}), []],
   ['DELETE', '/v1/tokens/tok_0000000000000000', () => ({}), []],
@@ -81,6 +98,30 @@ describe('scope × route matrix', () => {
       expect(res.status).toBe(403)
       expect((await bodyOf(res)).error.code).toBe('forbidden')
     }
+  })
+
+  it('covers every route the OpenAPI document lists, except the public ones', async () => {
+    const spec = (await (await api('GET', '/openapi.json', { token: null })).json()) as {
+      paths: Record<string, Record<string, unknown>>
+    }
+    const documented = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    )
+    const template = (path: string) =>
+      path
+        .split('?')[0]
+        .replace(/^\/v1\/artifacts\/(FILE|c{64})/, '/v1/artifacts/{sha256}')
+        .replace(/\/encodings\/gzip$/, '/encodings/{encoding}')
+        .replace(/^\/v1\/models\/m(?=\/|$)/, '/v1/models/{model}')
+        .replace(/^\/v1\/assign\/m$/, '/v1/assign/{model}')
+        .replace(/\/versions\/\d+$/, '/versions/{version}')
+        .replace(/\/aliases\/[a-z]+$/, '/aliases/{alias}')
+        .replace(/\/(runs|rollouts)\/(run|ro)_[0-9]+/, '/$1/{id}')
+        .replace(/^\/v1\/tokens\/tok_[0-9]+$/, '/v1/tokens/{id}')
+    const covered = new Set(routes.map(([method, path]) => `${method} ${template(path)}`))
+    const publicRoutes = new Set(['GET /healthz', 'GET /v1'])
+    expect(documented.filter((op) => !covered.has(op) && !publicRoutes.has(op))).toEqual([])
+    expect(covered.size).toBe(routes.length)
   })
 
   it.each(routes)('%s %s without a token → 401', async (method, path, opts) => {

@@ -74,10 +74,17 @@ export class FleetCore implements Fleet {
   }
 
   private getCache(): Promise<ModelCache> {
-    this.cache ??= openDatabase(this.options.dbName).then((db) => {
-      if (this.options.persist) void navigator.storage?.persist?.()
-      return new ModelCache(db, { budgetBytes: this.options.cacheBytes })
-    })
+    this.cache ??= openDatabase(this.options.dbName).then(
+      (db) => {
+        if (this.options.persist) void navigator.storage?.persist?.()
+        return new ModelCache(db, { budgetBytes: this.options.cacheBytes })
+      },
+      (e) => {
+        // Not kept: a database blocked by another tab may open on the next call.
+        this.cache = undefined
+        throw e
+      },
+    )
     return this.cache
   }
 
@@ -104,7 +111,13 @@ export class FleetCore implements Fleet {
                 dp: this.dp,
               }),
             )
-            .then((t) => (this.telemetryNow = t))
+            .then(
+              (t) => (this.telemetryNow = t),
+              (e) => {
+                this.telemetry = undefined
+                throw e
+              },
+            )
     return this.telemetry
   }
 
@@ -124,7 +137,12 @@ export class FleetCore implements Fleet {
     this.id ??=
       this.options.deviceId !== undefined
         ? hashedDeviceId(this.options.deviceId)
-        : this.getCache().then((c) => c.getOrCreateMeta('deviceId', randomDeviceId))
+        : this.getCache()
+            .then((c) => c.getOrCreateMeta('deviceId', randomDeviceId))
+            .catch((e) => {
+              this.id = undefined
+              throw e
+            })
     return this.id
   }
 

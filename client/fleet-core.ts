@@ -89,8 +89,13 @@ export class FleetCore implements Fleet {
   }
 
   private getHost(): Promise<WorkerHost> {
-    this.host ??= startWorker(this.options.workerUrl)
-    return this.host
+    if (this.host) return this.host
+    const host: Promise<WorkerHost> = startWorker(this.options.workerUrl, () => {
+      // The worker is gone: the next load starts another one (models loaded in it must be loaded again).
+      if (this.host === host) this.host = undefined
+    })
+    this.host = host
+    return host
   }
 
   /** The telemetry processor, started with the first load (null when telemetry is off). */
@@ -105,7 +110,8 @@ export class FleetCore implements Fleet {
                 endpoint: this.endpoint,
                 appKey: this.options.appKey,
                 fetch: this.options.fetch,
-                collect: (key) => host.api.collect(key),
+                // Through the current worker: a restarted one holds the versions loaded since.
+                collect: async (key) => (await this.getHost()).api.collect(key),
                 device: async () => ({ id: await this.deviceId(), caps: deviceCaps(host.capabilities) }),
                 random: this.random,
                 dp: this.dp,

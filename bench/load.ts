@@ -11,7 +11,7 @@
  * Every answer is classified by what was asked: a deliberate 429 is the hot device's `rate_limited`;
  * anything else that is not 200/304 (assign) or 202 (telemetry), and every socket error or timeout, is
  * unexpected. Afterwards the shard's stored batches must equal the 202s (no loss, no double count).
- * The RSS of the workerd process is read after a warm-up and every 5 s of the run.
+ * The RSS of the workerd process is read after an uncounted warm-up and every 5 s of the run.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -146,6 +146,8 @@ async function seed(edge: BenchEdge): Promise<string> {
 /** Runs the mix for `seconds` against a fresh bench edge under `out`; `log` prints progress. */
 export async function runLoad(o: {
   seconds: number
+  /** Uncounted load first, so the RSS figures start from a warm edge (default 5 s). */
+  warmupSeconds?: number
   out?: string
   connections?: number
   seed?: number
@@ -261,7 +263,7 @@ export async function runLoad(o: {
       })
 
     // Warm-up: JIT, the Durable Objects, the caches; uncounted, then the shard's count is the baseline.
-    await run(5)
+    await run(o.warmupSeconds ?? 5)
     const ns = (await edge.mf.getDurableObjectNamespace('TELEMETRY_SHARD')) as unknown as {
       idFromName(name: string): unknown
       get(id: unknown): { inspect(): Promise<{ batches: number }> }

@@ -23,6 +23,8 @@ export interface BenchEdge {
   mf: Miniflare
   /** Where its Worker bundle is. */
   bundle: string
+  /** Where its D1, R2 and Durable Object state persists. */
+  state: string
   /** An admin call; throws on a status ≥ 300. */
   call(method: string, path: string, body?: unknown, token?: string): Promise<Record<string, unknown>>
   dispose(): Promise<void>
@@ -36,6 +38,8 @@ export async function startBenchEdge(o: {
   bindings?: Record<string, string>
   /** A bundle already built by another BenchEdge (its `bundle`), so several edges run the same code. */
   bundle?: string
+  /** Rate-limit bindings to use instead of limits out of reach (`npm run bench -- load` keeps the device limit real). */
+  ratelimits?: Record<string, { simple: { limit: number; period: 10 | 60 } }>
 }): Promise<BenchEdge> {
   const state = o.state ?? join(o.out, 'state')
   rmSync(o.out, { recursive: true, force: true })
@@ -71,6 +75,7 @@ export async function startBenchEdge(o: {
       KEY_RATE_LIMIT: { simple: { limit: 1e9, period: 10 } },
       DEVICE_RATE_LIMIT: { simple: { limit: 1e9, period: 60 } },
       CLIENT_RATE_LIMIT: { simple: { limit: 1e9, period: 60 } },
+      ...o.ratelimits,
     },
     bindings: {
       ENVIRONMENT: 'development',
@@ -95,7 +100,7 @@ export async function startBenchEdge(o: {
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
     return res.json() as Promise<Record<string, unknown>>
   }
-  return { base, mf, call, bundle, dispose: () => mf.dispose() }
+  return { base, mf, call, bundle, state, dispose: () => mf.dispose() }
 }
 
 /** Publishes `model` (onnx) with one 3-byte version and an optional profile; returns its version. */

@@ -5,6 +5,7 @@
  * last-known-good assignment per model and the one before it (instant rollback), and small settings.
  */
 import { EdgefleetError } from '../core/errors.ts'
+import { toHex } from '../core/hex.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
 import type { FileMeta, ModelRecord, SdkDb } from './db.ts'
 import { PartialDownloads } from './partials.ts'
@@ -60,13 +61,25 @@ export class ModelCache {
     for (const s of sha256s) this.pinned.add(s)
   }
 
-  /** The bytes of a cached file (and marks it used), or null. */
-  async getFile(sha256: string): Promise<ArrayBuffer | null> {
+  /**
+   * The bytes of a cached file (and marks it used), or null. The bytes are checked against their
+   * SHA-256 and size on every read: an entry damaged on disk (or by another script of the origin) is
+   * deleted and reported as `corrupt`, so it is downloaded again rather than run.
+   */
+  async getFile(sha256: string, size?: number): Promise<{ bytes: ArrayBuffer | null; corrupt: boolean }> {
     const bytes = await this.db.get('fileBytes', sha256)
-    if (!bytes) return null
+    if (!bytes) return { bytes: null, corrupt: false }
+    if (
+      !(bytes instanceof ArrayBuffer) ||
+      (size !== undefined && bytes.byteLength !== size) ||
+      toHex(await crypto.subtle.digest('SHA-256', bytes)) !== sha256
+    ) {
+      await this.deleteFile(sha256)
+      return { bytes: null, corrupt: true }
+    }
     const meta = await this.db.get('fileMeta', sha256)
     if (meta) await this.db.put('fileMeta', { ...meta, lastUsed: this.now() })
-    return bytes
+    return { bytes, corrupt: false }
   }
 
   /** True when the file is cached. */

@@ -7,6 +7,7 @@
  * frozen telemetry batches, and the received pieces of large downloads in progress.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+import { EdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
 
 /** A cached file's metadata (its bytes live in `fileBytes` under the same key). */
@@ -63,22 +64,82 @@ export const DB_VERSION = 3
 /** The SDK's IndexedDB database, typed. */
 export type SdkDb = IDBPDatabase<SdkSchema>
 
-/** Opens (and upgrades) the SDK's database. */
-export function openDatabase(name = DB_NAME): Promise<SdkDb> {
-  return openDB<SdkSchema>(name, DB_VERSION, {
-    upgrade(db, oldVersion) {
-      if (oldVersion < 1) {
-        db.createObjectStore('fileMeta', { keyPath: 'sha256' }).createIndex('lastUsed', 'lastUsed')
-        db.createObjectStore('fileBytes')
-        db.createObjectStore('models', { keyPath: 'model' })
-        db.createObjectStore('meta')
-      }
-      if (oldVersion < 2) {
-        db.createObjectStore('telemetry', { keyPath: 'seq', autoIncrement: true })
-      }
-      if (oldVersion < 3) {
-        db.createObjectStore('partials')
-      }
-    },
+/**
+ * How long an upgrade waits for older connections (another tab still running an older SDK that does
+ * not let go of the database) before giving up with `conflict`.
+ */
+export const BLOCKED_WAIT_MS = 3_000
+
+/** Opens given up on while blocked, by database name: later opens queue behind them (IndexedDB runs them in order). */
+const abandoned = new Map<string, Promise<void>>()
+
+function blockedError(name: string): EdgefleetError {
+  return new EdgefleetError(
+    'conflict',
+    `the local database "${name}" is held at an older version by another tab running an older version of the app; close or reload that tab and try again`,
+  )
+}
+
+/**
+ * Opens (and upgrades) the SDK's database. When another connection at an older version blocks the
+ * upgrade for `blockedWaitMs`, rejects with `conflict` instead of waiting for ever; the next call tries
+ * again (the upgrade goes through once that connection closes).
+ */
+export async function openDatabase(name = DB_NAME, blockedWaitMs = BLOCKED_WAIT_MS): Promise<SdkDb> {
+  const earlier = abandoned.get(name)
+  if (earlier) {
+    // Still blocked, this open would queue behind that one and never hear of it.
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const through = await Promise.race([
+      earlier.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), blockedWaitMs))),
+    ])
+    clearTimeout(timer)
+    if (!through) throw blockedError(name)
+  }
+  return new Promise((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let gaveUp = false
+    const opening = openDB<SdkSchema>(name, DB_VERSION, {
+      upgrade,
+      blocked() {
+        timer ??= setTimeout(() => {
+          gaveUp = true
+          const pending = opening.then(
+            (db) => db.close(),
+            () => undefined,
+          )
+          abandoned.set(name, pending)
+          void pending.then(() => abandoned.get(name) === pending && abandoned.delete(name))
+          reject(blockedError(name))
+        }, blockedWaitMs)
+      },
+    })
+    opening.then(
+      (db) => {
+        clearTimeout(timer)
+        // Opened after we gave up (the other tab closed): the caller has moved on, so let go of it.
+        if (!gaveUp) resolve(db)
+      },
+      (e) => {
+        clearTimeout(timer)
+        reject(e)
+      },
+    )
   })
+}
+
+function upgrade(db: IDBPDatabase<SdkSchema>, oldVersion: number): void {
+  if (oldVersion < 1) {
+    db.createObjectStore('fileMeta', { keyPath: 'sha256' }).createIndex('lastUsed', 'lastUsed')
+    db.createObjectStore('fileBytes')
+    db.createObjectStore('models', { keyPath: 'model' })
+    db.createObjectStore('meta')
+  }
+  if (oldVersion < 2) {
+    db.createObjectStore('telemetry', { keyPath: 'seq', autoIncrement: true })
+  }
+  if (oldVersion < 3) {
+    db.createObjectStore('partials')
+  }
 }

@@ -74,16 +74,28 @@ export class FleetCore implements Fleet {
   }
 
   private getCache(): Promise<ModelCache> {
-    this.cache ??= openDatabase(this.options.dbName).then((db) => {
-      if (this.options.persist) void navigator.storage?.persist?.()
-      return new ModelCache(db, { budgetBytes: this.options.cacheBytes })
-    })
+    this.cache ??= openDatabase(this.options.dbName).then(
+      (db) => {
+        if (this.options.persist) void navigator.storage?.persist?.()
+        return new ModelCache(db, { budgetBytes: this.options.cacheBytes })
+      },
+      (e) => {
+        // Not kept: a database blocked by another tab may open on the next call.
+        this.cache = undefined
+        throw e
+      },
+    )
     return this.cache
   }
 
   private getHost(): Promise<WorkerHost> {
-    this.host ??= startWorker(this.options.workerUrl)
-    return this.host
+    if (this.host) return this.host
+    const host: Promise<WorkerHost> = startWorker(this.options.workerUrl, () => {
+      // The worker is gone: the next load starts another one (models loaded in it must be loaded again).
+      if (this.host === host) this.host = undefined
+    })
+    this.host = host
+    return host
   }
 
   /** The telemetry processor, started with the first load (null when telemetry is off). */
@@ -98,13 +110,20 @@ export class FleetCore implements Fleet {
                 endpoint: this.endpoint,
                 appKey: this.options.appKey,
                 fetch: this.options.fetch,
-                collect: (key) => host.api.collect(key),
+                // Through the current worker: a restarted one holds the versions loaded since.
+                collect: async (key) => (await this.getHost()).api.collect(key),
                 device: async () => ({ id: await this.deviceId(), caps: deviceCaps(host.capabilities) }),
                 random: this.random,
                 dp: this.dp,
               }),
             )
-            .then((t) => (this.telemetryNow = t))
+            .then(
+              (t) => (this.telemetryNow = t),
+              (e) => {
+                this.telemetry = undefined
+                throw e
+              },
+            )
     return this.telemetry
   }
 
@@ -124,7 +143,12 @@ export class FleetCore implements Fleet {
     this.id ??=
       this.options.deviceId !== undefined
         ? hashedDeviceId(this.options.deviceId)
-        : this.getCache().then((c) => c.getOrCreateMeta('deviceId', randomDeviceId))
+        : this.getCache()
+            .then((c) => c.getOrCreateMeta('deviceId', randomDeviceId))
+            .catch((e) => {
+              this.id = undefined
+              throw e
+            })
     return this.id
   }
 

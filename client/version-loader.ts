@@ -69,9 +69,16 @@ export class VersionLoader {
     const bytes = new Map<string, ArrayBuffer>()
     const missing: typeof wanted = []
     for (const f of wanted) {
-      const b = await cache.getFile(f.sha256)
-      if (b) bytes.set(f.sha256, b)
+      const cached = await cache.getFile(f.sha256, f.size)
+      if (cached.bytes) bytes.set(f.sha256, cached.bytes)
       else missing.push(f)
+      if (cached.corrupt)
+        this.deps.emit({
+          type: 'error',
+          model: assignment.model,
+          code: 'integrity_error',
+          message: `the cached copy of ${f.sha256} did not match its SHA-256; it was deleted and is downloaded again`,
+        })
     }
     const progress = { loaded: 0, total: missing.reduce((a, f) => a + f.size, 0) }
     if (missing.length) options.onProgress?.({ ...progress })

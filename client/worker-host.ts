@@ -29,21 +29,49 @@ async function workerScriptUrl(workerUrl?: string | URL): Promise<{ url: string 
   return { url, revoke: () => URL.revokeObjectURL(url) }
 }
 
-/** Starts the module worker (from `workerUrl`, or the bundled source as a blob) and asks what it can run. */
-export async function startWorker(workerUrl?: string | URL): Promise<WorkerHost> {
+/**
+ * Starts the module worker (from `workerUrl`, or the bundled source as a blob) and asks what it can run.
+ * The worker holds a Web Lock named after it for its whole life; when the page is granted that lock the
+ * worker is gone (crashed, or closed by the browser): every call in flight and every later call on this
+ * host rejects with `backend_unavailable`, and `onGone` runs so the owner starts another worker.
+ */
+export async function startWorker(workerUrl?: string | URL, onGone?: () => void): Promise<WorkerHost> {
   registerErrorTransfer()
   const { url, revoke } = await workerScriptUrl(workerUrl)
-  const worker = new Worker(url, { type: 'module', name: 'edgefleet' })
-  const api = wrap<WorkerApi>(worker)
+  const lockName = `edgefleet:${crypto.randomUUID()}`
+  const worker = new Worker(url, { type: 'module', name: lockName })
+  const remote = wrap<WorkerApi>(worker)
   let capabilities: WorkerCapabilities
   try {
-    capabilities = await api.capabilities()
+    capabilities = await remote.capabilities()
   } catch (e) {
     worker.terminate()
     throw e
   } finally {
     revoke?.()
   }
+  let terminated = false
+  let died!: (e: EdgefleetError) => void
+  const gone = new Promise<never>((_, reject) => (died = reject))
+  gone.catch(() => undefined)
+  void navigator.locks?.request(lockName, () => {
+    if (terminated) return
+    died(
+      new EdgefleetError(
+        'backend_unavailable',
+        'the inference worker stopped (it crashed or the browser closed it); load the model again',
+      ),
+    )
+    onGone?.()
+  })
+  // Every call races the worker's end, so none waits for an answer that can no longer come.
+  const api = new Proxy(remote, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver)
+      if (typeof prop === 'symbol' || prop === 'then') return value
+      return (...args: unknown[]) => Promise.race([(value as (...a: unknown[]) => Promise<unknown>)(...args), gone])
+    },
+  }) as Remote<WorkerApi>
   return {
     api,
     capabilities,
@@ -56,7 +84,8 @@ export async function startWorker(workerUrl?: string | URL): Promise<WorkerHost>
       return api.load(transfer(request, buffers))
     },
     terminate() {
-      api[releaseProxy]()
+      terminated = true
+      remote[releaseProxy]()
       worker.terminate()
     },
   }

@@ -24,6 +24,7 @@ const ROWS = {
   ingest: ['ingest-rps'],
   fleet: ['fleet-scale'],
   dashboard: ['dashboard-render', 'dashboard-first-render'],
+  load: ['load-errors', 'load-rss'],
 }
 const ORDER = Object.values(ROWS).flat()
 

@@ -6,5 +6,10 @@ import { expose } from 'comlink'
 import { registerErrorTransfer } from './comlink-errors.ts'
 import { WorkerRuntime } from './worker-runtime.ts'
 
+// Held for the worker's whole life (its name is a lock name unique to it): the page is granted the lock
+// only once this worker is gone, crashed or closed, and so learns of it (client/worker-host.ts).
+const lockName = (globalThis as { name?: string }).name
+if (lockName?.startsWith('edgefleet:') && typeof navigator !== 'undefined' && navigator.locks)
+  void navigator.locks.request(lockName, () => new Promise<never>(() => {}))
 registerErrorTransfer()
 expose(new WorkerRuntime())

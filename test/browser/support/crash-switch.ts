@@ -1,0 +1,18 @@
+/**
+ * @module
+ * A crash switch for a worker, imported before the SDK's worker (support/crashing-worker.ts): once armed
+ * through the BroadcastChannel `edgefleet-crash`, the next message from the page (a call in flight)
+ * closes the worker instead of being answered, as a crash would end it mid-call.
+ */
+let armed = false
+const channel = new BroadcastChannel('edgefleet-crash')
+channel.onmessage = () => {
+  armed = true
+  channel.postMessage('armed')
+}
+// Registered before comlink's listener, so it sees each call first.
+self.addEventListener('message', (e) => {
+  if (!armed) return
+  e.stopImmediatePropagation()
+  self.close()
+})

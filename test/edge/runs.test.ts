@@ -2,6 +2,7 @@
 // checks that keep a run's story consistent, and a trigger event publishing at most once.
 import { env } from 'cloudflare:test'
 import { beforeEach, describe, expect, it } from 'vitest'
+import type { Run } from '../../core/formats/run.ts'
 import { insertRun, isUniqueViolation } from '../../edge/db/runs.ts'
 import { api, bodyOf, createModel, resetState, snapshot, upload } from './api.ts'
 import { runId, sampleRun } from './run-fixtures.ts'
@@ -146,7 +147,7 @@ describe('a trigger event completes once, atomically', () => {
       model: 'weather',
       createdAt: 1,
       createdBy: 'admin',
-    }
+    } as Run
     await insertRun(db, first).run()
     const second = { ...first, id: runId() }
     const error = await insertRun(db, second)

@@ -1,6 +1,7 @@
 // The unattended retrainer's trigger intake: the webhook receiver checks signatures exactly as the
 // edge signs them (stale, forged, replayed deliveries refused), and the polling cursor survives restarts.
 import { once } from 'node:events'
+import { createServer } from 'node:http'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -10,8 +11,10 @@ import { signWebhook } from '../../core/webhook/signature.ts'
 import { readCursor, writeCursor } from '../../cli/retrain/event-cursor.ts'
 import { checkDelivery, SeenEvents } from '../../cli/retrain/trigger-receiver.ts'
 import { RetrainerConfig, resolveSecret } from '../../cli/retrain/watch-config.ts'
-import { listenForTriggers } from '../../cli/retrain/watch.ts'
+import { listenForTriggers, pollTriggers } from '../../cli/retrain/watch.ts'
+import type { Io } from '../../cli/io.ts'
 
+const nullIo = { out: () => {}, err: () => {} } as unknown as Io
 const SECRET = 'whsec_test_0123456789'
 const NOW = 1_780_000_000_000
 const body = JSON.stringify({ id: 'evt_abc', type: 'retrain.requested', model: 'weather', at: NOW - 1000, details: {} })
@@ -129,6 +132,69 @@ describe('the webhook listener over real HTTP', () => {
       expect(handled).toEqual(['evt_abc'])
     } finally {
       server.close()
+    }
+  })
+})
+
+describe('polling GET /v1/events with a persisted cursor', () => {
+  // The edge at the network boundary: serves retrain.requested events after the `after` cursor.
+  const events = [1, 2, 3].map((seq) => ({
+    id: `evt_poll_${seq}`,
+    seq,
+    type: 'retrain.requested',
+    model: 'weather',
+    actor: 'policy',
+    at: NOW + seq,
+    details: {},
+  }))
+  async function fakeEdge(available: () => number) {
+    const queries: string[] = []
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      queries.push(url.search)
+      const after = Number(url.searchParams.get('after') ?? 0)
+      const page = events.slice(0, available()).filter((e) => e.seq > after)
+      const last = page.at(-1)
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ events: page, next: last ? String(last.seq) : null, hasMore: false }))
+    }).listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    return { server, queries, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+  }
+
+  it('hands each event over once, moves the cursor after each, and resumes from it after a restart', async () => {
+    let available = 2
+    const edge = await fakeEdge(() => available)
+    const cursorFile = join(mkdtempSync(join(tmpdir(), 'poll-')), 'cursor')
+    const config = RetrainerConfig.parse({
+      cursorFile,
+      pollSeconds: 0.01,
+      models: { weather: { data: { path: 'w.csv' }, label: 'weather' } },
+    })
+    const flags = { url: edge.url, token: 'tok' }
+    const handled: string[] = []
+    try {
+      const first = new AbortController()
+      await pollTriggers(nullIo, flags, config, first.signal, async (e) => {
+        handled.push(e.id)
+        if (handled.length === 2) first.abort()
+      })
+      expect(handled).toEqual(['evt_poll_1', 'evt_poll_2'])
+      expect(await readCursor(cursorFile)).toBe('2')
+      expect(edge.queries[0]).toContain('type=retrain.requested')
+
+      // A restart: a new loop reads the cursor and sees only the event that arrived meanwhile.
+      available = 3
+      const second = new AbortController()
+      await pollTriggers(nullIo, flags, config, second.signal, async (e) => {
+        handled.push(e.id)
+        second.abort()
+      })
+      expect(handled).toEqual(['evt_poll_1', 'evt_poll_2', 'evt_poll_3'])
+      expect(await readCursor(cursorFile)).toBe('3')
+      expect(edge.queries.at(-1)).toContain('after=2')
+    } finally {
+      edge.server.close()
     }
   })
 })

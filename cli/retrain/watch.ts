@@ -75,7 +75,15 @@ export async function pollTriggers(
   const client = clientOf(flags)
   let after = await readCursor(config.cursorFile)
   while (!signal.aborted) {
-    const page = await client.listEvents({ type: 'retrain.requested', after, limit: 100 })
+    let page
+    try {
+      page = await client.listEvents({ type: 'retrain.requested', after, limit: 100 })
+    } catch (e) {
+      // An unattended loop outlives a restarting edge; a refused token or a bad query still stops it.
+      if (!(e instanceof EdgefleetError) || e.code !== 'network_error') throw e
+      io.err(`${e.message}; retrying in ${config.pollSeconds} s\n`)
+      page = { events: [], next: null, hasMore: false }
+    }
     for (const e of page.events) {
       if (e.model !== null) await handle({ id: e.id, type: e.type, model: e.model, at: e.at, details: e.details })
       // One event at a time: the cursor moves past an event only once it has been handled.

@@ -149,7 +149,10 @@ describe('polling GET /v1/events with a persisted cursor', () => {
   }))
   async function fakeEdge(available: () => number) {
     const queries: string[] = []
+    let requests = 0
     const server = createServer((req, res) => {
+      // The first request finds the edge down (the connection drops): the loop retries.
+      if (requests++ === 0) return void req.socket.destroy()
       const url = new URL(req.url ?? '/', 'http://x')
       queries.push(url.search)
       const after = Number(url.searchParams.get('after') ?? 0)

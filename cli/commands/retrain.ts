@@ -15,10 +15,15 @@ import { intOption, listOption } from '../options.ts'
 import { dataSourceOf, loadData } from '../retrain/data-source.ts'
 import { formatRun } from '../retrain/report.ts'
 import { retrain } from '../retrain/retrain.ts'
+import { handleTrigger, listenForTriggers, pollTriggers } from '../retrain/watch.ts'
+import { RetrainerConfig } from '../retrain/watch-config.ts'
+import { readJsonWith } from '../local-json.ts'
 
 interface RetrainFlags extends ConnectionFlags {
-  data: string
-  label: string
+  data?: string
+  label?: string
+  watch?: boolean
+  config?: string
   family: RunFamily
   holdout: number
   seed: number
@@ -85,9 +90,11 @@ export function retrainCommand(
       .description(
         'retrain a model on labeled data, judge it with gates, record the run; publish and roll out on success',
       )
-      .argument('<model>', 'the model')
-      .requiredOption('--data <file|url>', 'labeled data: .csv, .tsv, .json or .jsonl, a path or an http(s) URL')
-      .requiredOption('--label <column>', 'the class column')
+      .argument('[model]', 'the model (not with --watch)')
+      .option('--data <file|url>', 'labeled data: .csv, .tsv, .json or .jsonl, a path or an http(s) URL')
+      .option('--label <column>', 'the class column')
+      .option('--watch', 'run unattended: answer every retrain.requested event as --config says')
+      .option('--config <retrainer.json>', 'with --watch: per model the data source, label, family, gates, rollout')
       .addOption(new Option('--family <family>', 'what to train').choices(RunFamily.options).default('lda'))
       .option('--holdout <share>', 'share of rows held out, per class', shareOption, 0.2)
       .option('--seed <n>', 'seed of the split (and of training)', intOption(0, 2 ** 31 - 1), 1)
@@ -107,7 +114,11 @@ export function retrainCommand(
   )
     .addHelpText('after', HELP)
     .action(
-      edgeAction(async (model: string, flags: RetrainFlags) => {
+      edgeAction(async (model: string | undefined, flags: RetrainFlags) => {
+        if (flags.watch === true) return watch(io, flags, model)
+        if (model === undefined) throw new EdgefleetError('bad_request', 'missing the model (or --watch)')
+        if (flags.data === undefined || flags.label === undefined)
+          throw new EdgefleetError('bad_request', '--data and --label are required (or --watch --config)')
         if (flags.rollout !== undefined && flags.publish !== true)
           throw new EdgefleetError('bad_request', '--rollout needs --publish')
         const rollout = flags.rollout === undefined ? undefined : await readRolloutTemplate(flags.rollout)
@@ -143,4 +154,27 @@ export function retrainCommand(
           throw new EdgefleetError('validation_failed', `run ${outcome.run.id} rejected: ${outcome.rejection}`)
       }),
     )
+}
+
+async function watch(io: Io, flags: RetrainFlags, model: string | undefined): Promise<void> {
+  if (model !== undefined || flags.data !== undefined)
+    throw new EdgefleetError('bad_request', '--watch takes no model and no --data: retrainer.json names them')
+  if (flags.config === undefined) throw new EdgefleetError('bad_request', '--watch needs --config <retrainer.json>')
+  const config = await readJsonWith(RetrainerConfig, flags.config)
+  const stop = new AbortController()
+  process.once('SIGINT', () => stop.abort())
+  process.once('SIGTERM', () => stop.abort())
+  if (config.webhook !== undefined) {
+    const server = listenForTriggers(config, (e) => handleTrigger(io, flags, config, e))
+    server.once('listening', () => {
+      const a = server.address()
+      io.err(
+        `listening for retrain.requested on ${typeof a === 'string' ? a : `http://${a?.address}:${a?.port}`}${config.webhook?.path}\n`,
+      )
+    })
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => server.close(() => resolve())))
+    return
+  }
+  io.err(`polling retrain.requested events every ${config.pollSeconds} s (cursor in ${config.cursorFile})\n`)
+  await pollTriggers(io, flags, config, stop.signal)
 }

@@ -21,6 +21,7 @@ import { holdoutMetrics, majorityJudged } from '../../core/retrain/metrics.ts'
 import { stratifiedSplit } from '../../core/retrain/split.ts'
 import { openOnnxClassifier } from '../../trainer/onnx-classifier.ts'
 import { trainTabularLda, type TrainedClassifier } from '../../trainer/tabular-lda.ts'
+import { trainTabularMlp } from '../../trainer/tabular-mlp.ts'
 import { tabularSignatureFor, type TabularSignature } from '../../trainer/tabular-signature.ts'
 import { publishFiles } from '../commands/publish.ts'
 import { clientOf, type ConnectionFlags } from '../connection.ts'
@@ -131,7 +132,12 @@ export async function retrain(io: Io, flags: ConnectionFlags, o: RetrainOptions)
 
     say(`training ${o.family} on ${train.length} rows (${holdout.length} held out, seed ${o.seed})`)
     const t0 = performance.now()
-    const trained = await (o.train ?? defaultTrain)(o.family, train, signature, o.label)
+    const trained = await (o.train ?? ((f, t, sig, l) => defaultTrain(f, t, sig, l, o.seed, say)))(
+      o.family,
+      train,
+      signature,
+      o.label,
+    )
     const trainingMs = performance.now() - t0
     base.params.hyper = trained.hyper
 
@@ -242,8 +248,17 @@ async function defaultTrain(
   train: Record<string, unknown>[],
   signature: TabularSignature,
   label: string,
+  seed: number,
+  say: (line: string) => void,
 ): Promise<TrainedClassifier> {
   if (family === 'lda') return trainTabularLda(train, signature, label)
+  if (family === 'mlp')
+    return trainTabularMlp(train, signature, label, {
+      seed,
+      onEpoch: (e, n, loss) => {
+        if (e % 50 === 0 || e === n) say(`epoch ${e}/${n}: loss ${loss.toFixed(4)}`)
+      },
+    })
   throw new EdgefleetError('bad_request', `family ${family} is not available here`)
 }
 

@@ -3,7 +3,13 @@
  * D1 queries of retraining runs (table `runs`, migration 0004): insert one, read one, list a model's
  * newest first, and find the run a trigger event already produced.
  */
+
 import type { Run } from '../../core/formats/run.ts'
+
+/** True when a D1 error is a UNIQUE constraint violation (the insert changed nothing). */
+export function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Error && /UNIQUE constraint failed/i.test(`${err.message} ${String(err.cause ?? '')}`)
+}
 
 interface RunRow {
   seq: number
@@ -18,12 +24,16 @@ function toRun(row: RunRow): Run {
   return { ...JSON.parse(row.body), model: row.model, createdAt: row.created_at, createdBy: row.created_by }
 }
 
-/** Inserts a run unless one with its id exists (`changes` 0 then). */
+/**
+ * Inserts a run. Fails with a UNIQUE constraint error when its id exists, or when it is a second
+ * `completed` run of one trigger event (index `runs_completed_trigger`, migration 0008): one atomic
+ * statement, so concurrent runs of one trigger cannot both complete.
+ */
 export function insertRun(db: D1Database, run: Run): D1PreparedStatement {
   const { model: _model, createdAt: _at, createdBy: _by, ...body } = run
   return db
     .prepare(
-      `INSERT OR IGNORE INTO runs (id, model, status, trigger, version, body, created_at, created_by)
+      `INSERT INTO runs (id, model, status, trigger, version, body, created_at, created_by)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
     )
     .bind(run.id, run.model, run.status, run.trigger, run.version, JSON.stringify(body), run.createdAt, run.createdBy)

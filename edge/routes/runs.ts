@@ -12,7 +12,7 @@ import { CreateRun, Run, RunId, RunPage, RunStatus, RunTrigger } from '../../cor
 import { requireScope } from '../auth/middleware.ts'
 import { insertEvent } from '../db/events.ts'
 import { getModel } from '../db/models.ts'
-import { completedRunOf, getRun, insertRun, listRuns } from '../db/runs.ts'
+import { completedRunOf, getRun, insertRun, isUniqueViolation, listRuns } from '../db/runs.ts'
 import { getVersion } from '../db/versions.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
@@ -76,21 +76,14 @@ runs.openapi(
           { pointer: '/version' },
         )
     }
-    if (body.trigger !== 'manual' && body.status === 'completed') {
-      const done = await completedRunOf(c.env.DB, model, body.trigger)
-      if (done)
-        throw new EdgefleetError(
-          'conflict',
-          `event ${body.trigger} already produced run ${done.id}${done.version === null ? '' : ` (v${done.version})`}`,
-          { pointer: '/trigger' },
-        )
-    }
+    // Checked here for a clear answer, and again by the database (unique index) for concurrent runs.
+    await refuseSecondCompletion(c.env.DB, model, body)
     const at = Date.now()
     const actor = c.get('principal').name
     const run: Run = { ...body, model, createdAt: at, createdBy: actor }
     const type = OUTCOME_EVENT[run.status]
     const failed = run.gates.filter((g) => !g.passed)
-    await c.env.DB.batch([
+    const written = c.env.DB.batch([
       insertRun(c.env.DB, run),
       insertEvent(c.env.DB, {
         id: await runEventId(run.id, type),
@@ -108,6 +101,16 @@ runs.openapi(
         },
       }),
     ])
+    try {
+      await written
+    } catch (err) {
+      // The batch is one transaction: a lost race wrote neither the run nor its event.
+      if (!isUniqueViolation(err)) throw err
+      const raced = await getRun(c.env.DB, model, body.id)
+      if (raced) return c.json(raced, 200)
+      await refuseSecondCompletion(c.env.DB, model, body)
+      throw err
+    }
     const stored = (await getRun(c.env.DB, model, run.id))!
     return c.json(stored, 201)
   },
@@ -176,4 +179,20 @@ function checkConsistent(run: z.output<typeof CreateRun>): void {
 async function runEventId(runId: string, type: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${runId}:${type}`))
   return 'evt_' + toHex(new Uint8Array(digest).slice(0, 10))
+}
+
+/** 409 when the run would be a second `completed` run of one trigger event. */
+async function refuseSecondCompletion(
+  db: D1Database,
+  model: string,
+  body: { trigger: string; status: string },
+): Promise<void> {
+  if (body.trigger === 'manual' || body.status !== 'completed') return
+  const done = await completedRunOf(db, model, body.trigger)
+  if (done)
+    throw new EdgefleetError(
+      'conflict',
+      `event ${body.trigger} already produced run ${done.id}${done.version === null ? '' : ` (v${done.version})`}`,
+      { pointer: '/trigger' },
+    )
 }

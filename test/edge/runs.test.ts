@@ -1,6 +1,9 @@
 // Retraining runs at the edge: recording, reading and paging them, the events they record, the
 // checks that keep a run's story consistent, and a trigger event publishing at most once.
+import { env } from 'cloudflare:test'
 import { beforeEach, describe, expect, it } from 'vitest'
+import type { Run } from '../../core/formats/run.ts'
+import { insertRun, isUniqueViolation } from '../../edge/db/runs.ts'
 import { api, bodyOf, createModel, resetState, snapshot, upload } from './api.ts'
 import { runId, sampleRun } from './run-fixtures.ts'
 
@@ -122,6 +125,46 @@ describe('a trigger event publishes once', () => {
     const gate = { gate: 'accuracy:min', value: 0.1, limit: 0.6, passed: false, message: 'accuracy:min 0.100 < 0.600' }
     const rejected = sampleRun({ trigger: TRIGGER, status: 'rejected', gates: [gate] })
     expect((await api('POST', '/v1/models/weather/runs', { body: rejected })).status).toBe(201)
+  })
+})
+
+describe('a trigger event completes once, atomically', () => {
+  it('lets exactly one of concurrent completed runs of one trigger in, with one event', async () => {
+    const runs = Array.from({ length: 4 }, () => sampleRun({ trigger: TRIGGER }))
+    const answers = await Promise.all(runs.map((body) => api('POST', '/v1/models/weather/runs', { body })))
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 409, 409, 409])
+    const stored = await bodyOf(await api('GET', `/v1/models/weather/runs?trigger=${TRIGGER}`))
+    expect(stored.runs).toHaveLength(1)
+    expect(await events('retrain.completed')).toHaveLength(1)
+  })
+
+  it('is enforced by the database: a second completed insert of one trigger fails and writes nothing', async () => {
+    const db = env.DB
+    const first = {
+      version: null,
+      error: null,
+      ...sampleRun({ trigger: TRIGGER }),
+      model: 'weather',
+      createdAt: 1,
+      createdBy: 'admin',
+    } as Run
+    await insertRun(db, first).run()
+    const second = { ...first, id: runId() }
+    const error = await insertRun(db, second)
+      .run()
+      .then(
+        () => null,
+        (err: unknown) => err,
+      )
+    expect(isUniqueViolation(error)).toBe(true)
+    // Manual runs and rejected runs of the same trigger are not limited.
+    await insertRun(db, { ...first, id: runId(), status: 'rejected' }).run()
+    await insertRun(db, { ...first, id: runId(), trigger: 'manual' }).run()
+    await insertRun(db, { ...first, id: runId(), trigger: 'manual' }).run()
+    const { n } = (await db
+      .prepare("SELECT count(*) AS n FROM runs WHERE status = 'completed'")
+      .first<{ n: number }>())!
+    expect(n).toBe(3)
   })
 })
 

@@ -19,6 +19,19 @@ import {
 } from '../../core/telemetry/index.ts'
 import { MAX_COUNT } from '../../core/telemetry/saturating.ts'
 import { seededRandom, shuffled } from '../../scripts/lib/random.ts'
+import type { Profile } from '../../core/formats/profile.ts'
+import { Report } from '../../core/formats/telemetry.ts'
+import {
+  addReport,
+  decodeAggregate,
+  emptyAggregate,
+  encodeAggregate,
+  mergeAggregates,
+} from '../../core/telemetry/aggregate.ts'
+import type { AggregateJson } from '../../core/telemetry/aggregate.ts'
+import { deviceKey } from '../../core/telemetry/device-set.ts'
+import { summarize } from '../../core/telemetry/summarize.ts'
+import { makeReport, PROFILE } from '../helpers/telemetry.ts'
 
 const seattleCsv = fileURLToPath(new URL('../../node_modules/vega-datasets/data/seattle-weather.csv', import.meta.url))
 
@@ -167,5 +180,52 @@ describe('data_quality guardrail', () => {
     expect(dataQualityGuardrail(view(100, 2), null, 0.02).pass).toBe(true)
     expect(dataQualityGuardrail(view(100, 3), null, 0.02).pass).toBe(false)
     expect(dataQualityGuardrail(qualityView({}), null, 0).pass).toBe(true)
+  })
+})
+
+describe('quality in telemetry/1 reports and fleet aggregates', () => {
+  it('merges reports of six devices exactly in any order, through storage, into the fleet view', () => {
+    const rand = seededRandom(21)
+    const features = PROFILE.features as unknown as Record<string, FeatureProfile>
+    const pool: unknown[] = [3, 8, 29, 45, -7, NaN, Infinity, '5', null, 'sun', 'rain', 'hail', 2]
+    const start = Date.UTC(2026, 0, 1, 12, 0)
+    const total: Record<string, FeatureQuality> = {}
+    const aggs = []
+    for (let d = 0; d < 6; d++) {
+      const report = makeReport(rand, { model: 'weather', start, inferences: 30 })
+      const quality: Record<string, FeatureQuality> = {}
+      for (let i = 0; i < 30; i++) {
+        const row = Object.fromEntries(Object.keys(features).map((k) => [k, pool[Math.floor(rand() * pool.length)]]))
+        observeRow(quality, features, row)
+        observeRow(total, features, row)
+      }
+      const parsed = Report.parse({ ...report, quality })
+      expect(parsed.quality).toEqual(quality)
+      aggs.push(addReport(emptyAggregate(), parsed, deviceKey(`device-${d}`)))
+    }
+    for (const seed of [1, 2, 3]) {
+      const merged = mergeAggregates(shuffled(aggs, seededRandom(seed)))
+      const stored = decodeAggregate(JSON.parse(JSON.stringify(encodeAggregate(merged))) as AggregateJson)
+      expect(stored.quality).toEqual(total)
+      const view = summarize(stored, PROFILE as unknown as Profile, { minDevices: 5 })
+      expect(view.suppressed).toBe(false)
+      expect((view as { quality?: unknown }).quality).toEqual(qualityView(total))
+    }
+    expect(total.weather?.unknownCategory).toBeGreaterThan(0)
+    expect(total.wind?.outOfRange).toBeGreaterThan(0)
+  })
+
+  it('keeps stored aggregates without quality as they were', () => {
+    const agg = addReport(emptyAggregate(), makeReport(seededRandom(3), { model: 'weather', start: 0 }), deviceKey('d'))
+    expect('quality' in encodeAggregate(agg)).toBe(false)
+    expect('quality' in (summarize(agg, null, { minDevices: 1 }) as object)).toBe(false)
+  })
+
+  it('refuses more quality rows than the window can hold', () => {
+    const report = makeReport(seededRandom(4), { model: 'weather', start: 0 })
+    const quality = { wind: { ...emptyQuality(), rows: 60_000_001 } }
+    const r = Report.safeParse({ ...report, quality })
+    expect(r.success).toBe(false)
+    expect(r.error?.issues[0]?.path).toEqual(['quality', 'wind', 'rows'])
   })
 })

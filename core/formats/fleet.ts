@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { Arm, Backend, Count, EpochMs, ModelName, Role, RolloutId } from './common.ts'
+import { FeatureQuality } from './quality.ts'
 
 /**
  * The fleet view, `GET /v1/models/:model/telemetry`: per version × role × rollout arm, totals and a
@@ -86,6 +87,16 @@ export const CohortMetrics = z.object({
   drift: z.object({ features: z.array(z.string()), outputs: z.array(z.string()), maxJs: Stat }),
   shadow: z.object({ compared: Count, agreed: Count, agreement: Rate, meanAbsDiff: Stat }).nullable(),
   feedback: z.object({ labeled: Count, correct: Count, accuracy: Rate }).nullable(),
+  /**
+   * Data quality per input feature (`rate` = values with a problem / rows) and the worst feature;
+   * absent when no report carried data-quality counts (docs/telemetry.md, "Data quality per feature").
+   */
+  quality: z
+    .object({
+      features: z.record(z.string(), FeatureQuality.and(z.object({ rate: z.number().min(0).max(1) }))),
+      worst: z.object({ feature: z.string(), rate: z.number().min(0).max(1) }).nullable(),
+    })
+    .optional(),
   /**
    * Devices weighed down to the cap in the rates, quantiles and estimates above: no device counts
    * more than 4 × the cohort's median device (docs/telemetry.md, "Per-device caps"). Counts are as received.

@@ -2,6 +2,7 @@ import * as z from 'zod'
 import { ERROR_STATUS } from '../errors.ts'
 import { Arm, Backend, Count, EpochMs, ModelName, Role, RolloutId } from './common.ts'
 import { FeatureKey } from './profile.ts'
+import { FeatureQuality } from './quality.ts'
 import { SketchJson } from './sketch.ts'
 import { MAX_WINDOW_MS, TELEMETRY_VERSION, WINDOW_MS } from './telemetry-window.ts'
 
@@ -71,6 +72,7 @@ export type BoundReason =
   | 'sample_rate_below_floor'
   | 'sample_rate_off_grid'
   | 'sketch_inconsistent'
+  | 'quality_over_window'
 
 const Reason = z.string().regex(/^[a-z0-9_]{1,64}$/, 'a reason code of [a-z0-9_]')
 
@@ -119,6 +121,8 @@ const ReportShape = z.strictObject({
     .strictObject({ labeled: Count, correct: Count })
     .refine((f) => f.correct <= f.labeled, { message: 'correct must not exceed labeled', path: ['correct'] })
     .optional(),
+  // Data-quality counts per input feature, keyed like `features` (docs/telemetry.md, "Data quality").
+  quality: z.record(FeatureKey, FeatureQuality).optional(),
 })
 
 /**
@@ -155,6 +159,9 @@ export const Report = ReportShape.superRefine((r, ctx) => {
     fail(['shadow', 'compared'], 'compared_over_inferences', 'compared must not exceed inferences')
   if (r.shadow && r.shadow.meanAbsDiff > MAX_MEAN_ABS_DIFF)
     fail(['shadow', 'meanAbsDiff'], 'mean_abs_diff_out_of_range', `meanAbsDiff is at most ${MAX_MEAN_ABS_DIFF}`)
+  for (const [name, q] of Object.entries(r.quality ?? {}))
+    if (q.rows > cap)
+      fail(['quality', name, 'rows'], 'quality_over_window', `data quality covers at most ${cap} rows in the window`)
   for (const side of ['features', 'outputs'] as const) {
     for (const [name, h] of Object.entries(r[side])) {
       let total = h.missing

@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { Backend } from '../formats/common.ts'
+import { FeatureQuality } from '../formats/quality.ts'
 import { SketchJson } from '../formats/sketch.ts'
 import {
   MAX_DURATION_MS,
@@ -42,6 +43,7 @@ export const StoredAggregate = z
     outputs: z.record(z.string(), Histogram),
     shadow: z.strictObject({ compared: Count, agreed: Count, absDiffSum: z.number().nonnegative() }),
     feedback: z.strictObject({ labeled: Count, correct: Count }),
+    quality: z.record(z.string(), FeatureQuality).optional(),
     sampled: z.record(z.string(), RatePart).optional(),
   })
   .superRefine((a, ctx) => {
@@ -71,6 +73,8 @@ export const StoredAggregate = z
         for (const c of h.counts) total += c
         if (total > valueCap) fail([side, name], 'more histogram values than its reports can hold')
       }
+    for (const [name, q] of Object.entries(a.quality ?? {}))
+      if (q.rows > valueCap) fail(['quality', name, 'rows'], 'more rows than its reports can hold')
     for (const [rate, p] of Object.entries(a.sampled ?? {}))
       if (p.reports > a.reports || p.inferences > inferences || p.errors > errors)
         fail(['sampled', rate], 'more under one rate than in total')

@@ -1,5 +1,6 @@
 import { EdgefleetError } from '../errors.ts'
 import type { Backend } from '../formats/common.ts'
+import type { FeatureQuality } from '../formats/quality.ts'
 import type { SketchJson } from '../formats/sketch.ts'
 import { FALLBACK_REASONS, type Report } from '../formats/telemetry.ts'
 import { jsonPointer } from '../json-pointer.ts'
@@ -9,6 +10,7 @@ import { parseSketch } from '../sketch/parse.ts'
 import { StoredAggregate } from './aggregate-json.ts'
 import { DeviceSet, type DeviceSetJson } from './device-set.ts'
 import { addCount } from './saturating.ts'
+import { emptyQuality, mergeQuality, mergeQualityMaps } from './quality.ts'
 import {
   countsByLowestRate,
   decodeRatePart,
@@ -55,6 +57,8 @@ export interface Aggregate {
   /** Shadow comparisons; `absDiffSum` = Σ meanAbsDiff × compared, so the mean survives merging. */
   shadow: { compared: number; agreed: number; absDiffSum: number }
   feedback: { labeled: number; correct: number }
+  /** Data-quality counts per input feature (core/telemetry/quality.ts), exact sums. */
+  quality: Record<string, FeatureQuality>
   /**
    * Per sample rate below 1 (key: `rateKey(rate)`), what arrived under it, exactly; reports at rate 1
    * are the rest. Empty for a fleet that does not sample.
@@ -76,6 +80,8 @@ export interface AggregateJson {
   outputs: Record<string, HistogramCounts>
   shadow: Aggregate['shadow']
   feedback: Aggregate['feedback']
+  /** Absent when no report carried data-quality counts. */
+  quality?: Record<string, FeatureQuality>
   /** Absent when nothing was sampled (and in cells stored before rates were kept: all rate 1). */
   sampled?: Record<string, RatePartJson>
 }
@@ -94,6 +100,7 @@ export function emptyAggregate(): Aggregate {
     outputs: {},
     shadow: { compared: 0, agreed: 0, absDiffSum: 0 },
     feedback: { labeled: 0, correct: 0 },
+    quality: {},
     sampled: {},
   }
 }
@@ -132,6 +139,7 @@ export function reportAggregate(report: Report, device: number, sampleRate = 1):
     agg.shadow = { compared, agreed, absDiffSum: meanAbsDiff * compared }
   }
   if (report.feedback) agg.feedback = { labeled: report.feedback.labeled, correct: report.feedback.correct }
+  if (report.quality) agg.quality = mergeQualityMaps({}, report.quality)
   if (sampleRate < 1) {
     const part = emptyRatePart()
     part.reports = 1
@@ -167,6 +175,8 @@ export function mergeInto(target: Aggregate, source: Aggregate): Aggregate {
   target.shadow.absDiffSum += source.shadow.absDiffSum
   target.feedback.labeled = addCount(target.feedback.labeled, source.feedback.labeled)
   target.feedback.correct = addCount(target.feedback.correct, source.feedback.correct)
+  for (const [k, q] of Object.entries(source.quality))
+    target.quality[k] = mergeQuality(target.quality[k] ?? emptyQuality(), q)
   for (const [k, part] of Object.entries(source.sampled)) mergeRatePart((target.sampled[k] ??= emptyRatePart()), part)
   return target
 }
@@ -197,6 +207,7 @@ export function encodeAggregate(agg: Aggregate): AggregateJson {
     outputs: sortKeys(agg.outputs, copyHistogram),
     shadow: { ...agg.shadow },
     feedback: { ...agg.feedback },
+    ...(Object.keys(agg.quality).length > 0 ? { quality: sortKeys(agg.quality, (q) => ({ ...q })) } : {}),
     ...(Object.keys(agg.sampled).length > 0
       ? { sampled: Object.fromEntries(ratesAscending(agg.sampled).map((k) => [k, encodeRatePart(agg.sampled[k])])) }
       : {}),
@@ -238,6 +249,7 @@ function buildAggregate(json: AggregateJson): Aggregate {
     outputs: Object.fromEntries(Object.entries(json.outputs).map(([k, h]) => [k, copyHistogram(h)])),
     shadow: { ...json.shadow },
     feedback: { ...json.feedback },
+    quality: Object.fromEntries(Object.entries(json.quality ?? {}).map(([k, q]) => [k, { ...q }])),
     sampled: Object.fromEntries(
       Object.entries(json.sampled ?? {}).map(([k, p]) => [rateKey(rateOf(k)), decodeRatePart(p)]),
     ),

@@ -44,3 +44,17 @@ export { combinePoints, mergePoints, summarizePoint, toPoint } from './series.ts
 export type { PointJson } from './series.ts'
 export { DEFAULT_MIN_DEVICES, quantiles, ratio, summarize, suppressed } from './summarize.ts'
 export type { SummarizeOptions } from './summarize.ts'
+export {
+  QUALITY_PROBLEMS,
+  QUALITY_RANGE_MARGIN,
+  acceptedRange,
+  classifyValue,
+  dataQualityGuardrail,
+  emptyQuality,
+  mergeQuality,
+  mergeQualityMaps,
+  observeRow,
+  qualityRateAbove,
+  qualityView,
+} from './quality.ts'
+export type { DataQualityVerdict, DeclaredBounds, FeatureQualityView, QualityProblem, QualityView } from './quality.ts'

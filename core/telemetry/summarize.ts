@@ -6,6 +6,7 @@ import type { HistogramCounts } from '../profile/histogram.ts'
 import type { DDSketch } from '../sketch/DDSketch.ts'
 import type { Aggregate } from './aggregate.ts'
 import { figuresOf, type Figures } from './figures.ts'
+import { qualityView } from './quality.ts'
 import { minSampleRate } from './sampling.ts'
 
 /** How a cohort is summarized: the k of k-anonymity, the drift verdict's thresholds, per-device caps. */
@@ -98,6 +99,7 @@ export function summarize(
         ? { compared, agreed, agreement: ratio(f.agreed, f.compared), meanAbsDiff: meanOf(f.absDiffSum, f.compared) }
         : null,
     feedback: labeled > 0 ? { labeled, correct, accuracy: ratio(f.correct, f.labeled) } : null,
+    ...(Object.keys(agg.quality).length > 0 ? { quality: qualityView(agg.quality) } : {}),
     cappedDevices: options.capped?.devices ?? 0,
     deviceCap: options.capped?.cap ?? null,
   }

@@ -75,6 +75,14 @@ export function checkAgainstRegistry(batch: Batch, lookups: Map<string, VersionL
     }
     checkHistograms(r.features, v.profile?.features ?? {}, `${at}/features`, 'feature', r.version)
     checkHistograms(r.outputs, v.profile?.outputs ?? {}, `${at}/outputs`, 'output', r.version)
+    // Data-quality counts only for the profile's input features: no free text on the wire.
+    const inputs = v.profile?.features ?? {}
+    for (const name of Object.keys(r.quality ?? {}))
+      if (!Object.hasOwn(inputs, name))
+        throw new EdgefleetError('validation_failed', `"${name}" is not a feature of version ${r.version}'s profile`, {
+          pointer: `${at}/quality${jsonPointer([name])}`,
+          data: { reason: 'unknown_quality_feature' },
+        })
   })
 }
 

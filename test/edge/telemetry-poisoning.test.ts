@@ -113,6 +113,28 @@ const CASES: {
     reason: 'sketch_inconsistent',
   },
   {
+    name: '5e15 data-quality rows for one feature',
+    make: (r) => ({
+      ...r,
+      quality: {
+        temp_max: { rows: 5e15, missing: 0, nonFinite: 0, wrongType: 0, outOfRange: 0, unknownCategory: 0 },
+      },
+    }),
+    pointer: '/reports/0/quality/temp_max/rows',
+    reason: 'quality_over_window',
+  },
+  {
+    name: 'data-quality counts under a name the profile lacks (free text)',
+    make: (r) => ({
+      ...r,
+      quality: {
+        'jane@example.com': { rows: 1, missing: 1, nonFinite: 0, wrongType: 0, outOfRange: 0, unknownCategory: 0 },
+      },
+    }),
+    pointer: '/reports/0/quality/jane@example.com',
+    reason: 'unknown_quality_feature',
+  },
+  {
     name: 'errors beyond inferences (an error rate of 1000)',
     make: (r) => ({ ...r, counts: { ...r.counts, inferences: 20, errors: 20_000, loads: 0, cacheHits: 0 } }),
     pointer: '/reports/0/counts/errors',

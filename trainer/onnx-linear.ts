@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto'
+import { encodeModel, floatTensor } from './onnx-graph.ts'
 
 const { onnx } = onnxProto
 
@@ -28,44 +29,28 @@ export function linearSoftmaxOnnx(g: LinearGraph): Uint8Array {
     throw new Error(`weights hold ${g.weights.length} values, not ${g.width}×${classes}`)
   if (g.input === g.output || [g.input, g.output].some((n) => n.startsWith('linear.')))
     throw new Error(`input and output names must differ and not start with "linear." (${g.input}, ${g.output})`)
-  const tensor = (name: string, dims: (number | string)[]) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+  return encodeModel(g.producer, {
+    name: 'linear_softmax',
+    input: [floatTensor(g.input, ['batch', g.width])],
+    output: [floatTensor(g.output, ['batch', classes])],
+    node: [
+      { name: 'gemm', opType: 'Gemm', input: [g.input, 'linear.W', 'linear.b'], output: ['linear.logits'] },
+      {
+        name: 'softmax',
+        opType: 'Softmax',
+        input: ['linear.logits'],
+        output: [g.output],
+        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
       },
-    },
+    ],
+    initializer: [
+      {
+        name: 'linear.W',
+        dims: [g.width, classes],
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        floatData: Array.from(g.weights),
+      },
+      { name: 'linear.b', dims: [classes], dataType: onnx.TensorProto.DataType.FLOAT, floatData: Array.from(g.bias) },
+    ],
   })
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: g.producer,
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'linear_softmax',
-      input: [tensor(g.input, ['batch', g.width])],
-      output: [tensor(g.output, ['batch', classes])],
-      node: [
-        { name: 'gemm', opType: 'Gemm', input: [g.input, 'linear.W', 'linear.b'], output: ['linear.logits'] },
-        {
-          name: 'softmax',
-          opType: 'Softmax',
-          input: ['linear.logits'],
-          output: [g.output],
-          attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
-        },
-      ],
-      initializer: [
-        {
-          name: 'linear.W',
-          dims: [g.width, classes],
-          dataType: onnx.TensorProto.DataType.FLOAT,
-          floatData: Array.from(g.weights),
-        },
-        { name: 'linear.b', dims: [classes], dataType: onnx.TensorProto.DataType.FLOAT, floatData: Array.from(g.bias) },
-      ],
-    },
-  })
-  // A standalone copy: in Node, protobufjs hands out a Buffer that may be a view of a shared pool.
-  return Uint8Array.from(onnx.ModelProto.encode(model).finish())
 }

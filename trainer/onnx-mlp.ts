@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto'
+import { encodeModel, floatTensor } from './onnx-graph.ts'
 
 const { onnx } = onnxProto
 
@@ -65,29 +66,13 @@ export function mlpSoftmaxOnnx(g: MlpGraph): Uint8Array {
     x = `mlp.h${i}`
     width = outputs
   })
-  const tensor = (name: string, dims: (number | string)[]) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
+  return encodeModel(g.producer, {
+    name: 'mlp_softmax',
+    input: [floatTensor(g.input, ['batch', g.layers[0]!.inputs])],
+    output: [floatTensor(g.output, ['batch', width])],
+    node: nodes,
+    initializer,
   })
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: g.producer,
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'mlp_softmax',
-      input: [tensor(g.input, ['batch', g.layers[0]!.inputs])],
-      output: [tensor(g.output, ['batch', width])],
-      node: nodes,
-      initializer,
-    },
-  })
-  // A standalone copy: in Node, protobufjs hands out a Buffer that may be a view of a shared pool.
-  return Uint8Array.from(onnx.ModelProto.encode(model).finish())
 }
 
 /** The same function in float64 JavaScript: what the trainer computes, to compare the ONNX file against. */

@@ -16,6 +16,7 @@ const browserDeps = {
     'idb',
     'onnx-proto',
     'onnxruntime-web/wasm',
+    'onnxruntime-web/webgpu',
     '@tensorflow/tfjs',
     '@tensorflow/tfjs-backend-wasm',
     '@tensorflow/tfjs-backend-webgpu',

@@ -93,7 +93,11 @@ function nav(current: string): HTMLElement {
   )
 }
 
+/** Counts navigations: a view whose route was left while it loaded is dropped instead of drawn. */
+let navigation = 0
+
 async function route(): Promise<void> {
+  const current = ++navigation
   if (typeof cleanup === 'function') cleanup()
   cleanup = undefined
   if (!storedToken()) return signIn()
@@ -109,6 +113,7 @@ async function route(): Promise<void> {
       return signIn('The stored token no longer works; sign in again.')
     }
   }
+  if (current !== navigation) return
   let path = hashPath
   if (path === '/models' && !can(me, 'registry:read')) path = '/fleet'
   const main = h('main', { id: 'view', tabindex: '-1' }, note('Loading…'))
@@ -118,11 +123,18 @@ async function route(): Promise<void> {
   const started = performance.now()
   try {
     const view = (path === hashPath ? await early : undefined) ?? (await match[1]())
-    cleanup = await view.render(
+    if (current !== navigation) return
+    const done = await view.render(
       main,
       me,
       match[0]!.slice(1).filter((x) => x !== undefined),
     )
+    // Left while it rendered: the newer route owns the page, so this view's timers stop now.
+    if (current !== navigation) {
+      if (typeof done === 'function') done()
+      return
+    }
+    cleanup = done
     performance.measure('edgefleet:view', { start: started })
     // Navigation start → the first view drawn: the dashboard's first-render figure (bench/dashboard.bench.ts).
     if (performance.getEntriesByName('edgefleet:first-render').length === 0) performance.mark('edgefleet:first-render')

@@ -47,7 +47,9 @@ beforeAll(async () => {
 }, 120_000)
 
 /** Every SQL table of every Durable Object of a namespace, by id. */
-async function durableState(ns: DurableObjectNamespace): Promise<Record<string, unknown>> {
+async function durableState<T extends Rpc.DurableObjectBranded | undefined>(
+  ns: DurableObjectNamespace<T>,
+): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {}
   for (const id of await listDurableObjectIds(ns)) {
     out[id.toString()] = await runInDurableObject(ns.get(id), (_instance, state) => {

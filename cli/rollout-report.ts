@@ -26,6 +26,7 @@ const GuardrailVerdict = z.object({
   value: z.number().nullable(),
   limit: z.number(),
   test: z.object({ pvalue: z.number(), alpha: z.number() }).optional(),
+  feature: z.string().optional(),
 })
 type GuardrailVerdict = z.infer<typeof GuardrailVerdict>
 
@@ -195,6 +196,8 @@ function armTable(arms: { baseline: ArmView; candidate: ArmView }): string[] {
     row('p95 latency', (a) => (a.latencyP95 === null ? '-' : formatMs(a.latencyP95))),
     row('drift JS max', (a) => formatStat(a.driftJsMax)),
   ]
+  if (both.some((a) => a.quality))
+    rows.push(row('worst data quality', (a) => (a.quality ? `${rate(a.quality.rate)} ${a.quality.feature}` : '-')))
   if (both.some((a) => a.shadow.compared > 0))
     rows.push(
       row('shadow agreement', (a) =>
@@ -252,6 +255,13 @@ function bounds(v: GuardrailVerdict, g: Guardrail | undefined): [string, string]
       return [value(times), `≥ ${times(v.limit)} baseline`]
     case 'drift_js_max':
       return [value(formatStat), `≤ ${v.limit}`]
+    case 'data_quality': {
+      const pp = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} pp`
+      const at = v.feature === undefined ? '' : ` (${v.feature})`
+      return g !== undefined && 'absolute' in g && !g.absolute
+        ? [value((x) => pp(x) + at), `≤ ${pp(v.limit)} vs baseline`]
+        : [value((x) => formatRate(x, 2) + at), `≤ ${formatRate(v.limit, 2)}`]
+    }
     default:
       return [value((x) => formatRate(x, 2)), `≤ ${formatRate(v.limit, 2)}`]
   }

@@ -3,6 +3,7 @@ import { EdgefleetError } from '../core/errors.ts'
 import {
   DEFAULT_GUARDRAIL_MIN_DEVICES,
   DEFAULT_MIN_LABELED,
+  DEFAULT_MIN_QUALITY_ROWS,
   RolloutConfig,
   type ArmView,
   type Guardrail,
@@ -141,9 +142,11 @@ function header(view: RolloutView, config: RolloutConfig): string {
 }
 
 /** Parameters left out of a guardrail's summary when they hold core's default. */
-const DEFAULT_PARAMS: Record<string, number> = {
+const DEFAULT_PARAMS: Record<string, number | boolean> = {
   minDevices: DEFAULT_GUARDRAIL_MIN_DEVICES,
   minLabeled: DEFAULT_MIN_LABELED,
+  minRows: DEFAULT_MIN_QUALITY_ROWS,
+  absolute: false,
 }
 
 /** `error_rate:maxDiff=0.005`: a guardrail as `--guard` writes it, without the defaults' noise. */

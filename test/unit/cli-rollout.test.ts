@@ -510,6 +510,55 @@ describe('edgefleet rollout status', () => {
     ])
   })
 
+  it('reports a rollback by data_quality: the worst feature per arm and in the verdict, the bound against the baseline', async () => {
+    await cli(
+      'rollout',
+      'start',
+      'vad',
+      '7',
+      '--steps',
+      '50,100',
+      '--min-devices',
+      '20',
+      '--guard',
+      'data_quality:maxRate=0.02',
+      '--guard',
+      'data_quality:maxRate=0.5,absolute=true,minRows=200',
+    )
+    const rand = seededRandom(9)
+    const q = (rows: number, outOfRange: number) => ({
+      rows,
+      missing: 0,
+      nonFinite: 0,
+      wrongType: 0,
+      outOfRange,
+      unknownCategory: 0,
+    })
+    edge.rollouts.now += 15 * MIN
+    edge.rollouts.evaluate('vad', {
+      baseline: {
+        devices: devices(rand, 40, { errorRate: 0.01, latencyMs: 4 }),
+        quality: { wind: q(4000, 40), temp: q(4000, 0) },
+      },
+      candidate: {
+        devices: devices(rand, 40, { errorRate: 0.01, latencyMs: 4 }),
+        quality: { wind: q(4000, 40), temp: q(4000, 360) },
+      },
+    })
+    const lines = (await cli('rollout', 'status', 'vad')).out.split('\n')
+    expect(lines).toContain('  status           rolled back: every device back on v6 (guardrail:data_quality)')
+    expect(lines).toContain(
+      '  guardrails       data_quality:maxRate=0.02; data_quality:maxRate=0.5,absolute=true,minRows=200 (α 0.05)',
+    )
+    const row = (prefix: string) =>
+      lines.filter((l) => l.startsWith(`  ${prefix}  `)).map((l) => l.trim().split(/\s{2,}/))
+    expect(row('worst data quality')).toEqual([['worst data quality', '1.00% wind', '9.00% temp']])
+    expect(row('data_quality')).toEqual([
+      ['data_quality', 'BREACH', '+8.00 pp (temp)', '≤ +2.00 pp vs baseline', '-'],
+      ['data_quality', 'ok', '9.00% (temp)', '≤ 50.00%', '-'],
+    ])
+  })
+
   it('reports a shadow rollout still gathering devices: agreement per arm, verdicts not judged, the sample ratio not yet due', async () => {
     await cli('rollout', 'start', 'vad', '7', '--mode', 'shadow', '--steps', '20,100')
     const rand = seededRandom(8)

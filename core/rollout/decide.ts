@@ -160,7 +160,7 @@ export function judgeGuardrail(g: Guardrail, stats: RolloutStats, step: RolloutS
       stats: sampleStats,
     }
   }
-  if (g.metric === 'data_quality') return judgeDataQuality(g, stats)
+  if (g.metric === 'data_quality') return judgeDataQuality(g, stats, step)
   const b = labels(baseline)
   const c = labels(candidate)
   const sampleStats = {
@@ -211,9 +211,11 @@ function judgeRate(g: RateGuardrail, stats: RolloutStats, alpha: number): Guardr
 
 /**
  * `data_quality`: core's `dataQualityGuardrail` on the arms' merged counts, once the candidate (and,
- * unless `absolute`, the baseline) carries quality counts for at least `minRows` rows.
+ * unless `absolute`, the baseline) has the step's `minDevices` devices and quality counts for at
+ * least `minRows` rows. The counts are not capped per device, so the device minimum is what keeps a
+ * few devices from deciding alone.
  */
-function judgeDataQuality(g: DataQualityGuardrail, stats: RolloutStats): GuardrailResult {
+function judgeDataQuality(g: DataQualityGuardrail, stats: RolloutStats, step: RolloutStep): GuardrailResult {
   const c = qualityView(stats.candidate.quality ?? {})
   const b = g.absolute ? null : qualityView(stats.baseline.quality ?? {})
   const sampleStats = {
@@ -222,6 +224,8 @@ function judgeDataQuality(g: DataQualityGuardrail, stats: RolloutStats): Guardra
     baselineRows: g.absolute ? null : rowsOf(stats.baseline),
     baselineRate: b?.worst?.rate ?? null,
   }
+  if (stats.candidate.devices < step.minDevices || (!g.absolute && stats.baseline.devices < step.minDevices))
+    return notJudged(g.metric, 'insufficient_devices', g.maxRate, sampleStats)
   if (rowsOf(stats.candidate) < g.minRows || (!g.absolute && rowsOf(stats.baseline) < g.minRows))
     return notJudged(g.metric, 'no_data', g.maxRate, sampleStats)
   const verdict = dataQualityGuardrail(c, b, g.maxRate)

@@ -376,6 +376,14 @@ cases.push(
     },
   ],
   [
+    'data_quality: a candidate arm under the step minDevices is not judged',
+    {
+      config: g({ metric: 'data_quality', maxRate: 0.2, absolute: true }),
+      candidate: { devices: 49, quality: { rows: 1000, bad: 1000 } },
+      expected: ['hold', 'insufficient_devices'],
+    },
+  ],
+  [
     'data_quality: no baseline counts is not judged unless absolute',
     {
       config: g({ metric: 'data_quality', maxRate: 0.02 }),

@@ -76,7 +76,8 @@ function firstIssue(error: z.ZodError): string {
 
 /**
  * Commander parser for repeatable `--guard metric:key=value[,key=value]` (`error_rate:maxDiff=0.005`,
- * `latency_p95:maxRatio=1.2`), each checked against its guardrail schema and collected in order.
+ * `latency_p95:maxRatio=1.2`, `data_quality:maxRate=0.05,absolute=true`), each checked against its
+ * guardrail schema and collected in order; values are numbers, or `true`/`false`.
  *
  * @example guardOption('error_rate:max=0.01') // [{metric: 'error_rate', max: 0.01, minDevices: 10}]
  */
@@ -96,6 +97,10 @@ export function guardOption(value: string, previous: Guardrail[] = []): Guardrai
     const [, key, text] = kv
     if (!keys.includes(key)) throw new InvalidArgumentError(`unknown key "${key}" for ${metric} (${keys.join(', ')})`)
     if (key in guard) throw new InvalidArgumentError(`${key} given twice`)
+    if (text === 'true' || text === 'false') {
+      guard[key] = text === 'true'
+      continue
+    }
     const x = numberOf(text)
     if (x === null) throw new InvalidArgumentError(`${key}: expected a number, got "${text}"`)
     guard[key] = x

@@ -3,6 +3,7 @@ import { EdgefleetError } from '../core/errors.ts'
 import {
   DEFAULT_GUARDRAIL_MIN_DEVICES,
   DEFAULT_MIN_LABELED,
+  DEFAULT_MIN_QUALITY_ROWS,
   RolloutConfig,
   type ArmView,
   type Guardrail,
@@ -26,6 +27,7 @@ const GuardrailVerdict = z.object({
   value: z.number().nullable(),
   limit: z.number(),
   test: z.object({ pvalue: z.number(), alpha: z.number() }).optional(),
+  feature: z.string().optional(),
 })
 type GuardrailVerdict = z.infer<typeof GuardrailVerdict>
 
@@ -140,9 +142,11 @@ function header(view: RolloutView, config: RolloutConfig): string {
 }
 
 /** Parameters left out of a guardrail's summary when they hold core's default. */
-const DEFAULT_PARAMS: Record<string, number> = {
+const DEFAULT_PARAMS: Record<string, number | boolean> = {
   minDevices: DEFAULT_GUARDRAIL_MIN_DEVICES,
   minLabeled: DEFAULT_MIN_LABELED,
+  minRows: DEFAULT_MIN_QUALITY_ROWS,
+  absolute: false,
 }
 
 /** `error_rate:maxDiff=0.005`: a guardrail as `--guard` writes it, without the defaults' noise. */
@@ -195,6 +199,8 @@ function armTable(arms: { baseline: ArmView; candidate: ArmView }): string[] {
     row('p95 latency', (a) => (a.latencyP95 === null ? '-' : formatMs(a.latencyP95))),
     row('drift JS max', (a) => formatStat(a.driftJsMax)),
   ]
+  if (both.some((a) => a.quality))
+    rows.push(row('worst data quality', (a) => (a.quality ? `${rate(a.quality.rate)} ${a.quality.feature}` : '-')))
   if (both.some((a) => a.shadow.compared > 0))
     rows.push(
       row('shadow agreement', (a) =>
@@ -252,6 +258,13 @@ function bounds(v: GuardrailVerdict, g: Guardrail | undefined): [string, string]
       return [value(times), `≥ ${times(v.limit)} baseline`]
     case 'drift_js_max':
       return [value(formatStat), `≤ ${v.limit}`]
+    case 'data_quality': {
+      const pp = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} pp`
+      const at = v.feature === undefined ? '' : ` (${v.feature})`
+      return g !== undefined && 'absolute' in g && !g.absolute
+        ? [value((x) => pp(x) + at), `≤ ${pp(v.limit)} vs baseline`]
+        : [value((x) => formatRate(x, 2) + at), `≤ ${formatRate(v.limit, 2)}`]
+    }
     default:
       return [value((x) => formatRate(x, 2)), `≤ ${formatRate(v.limit, 2)}`]
   }

@@ -85,6 +85,10 @@ export class LoadedModel {
       ...histograms,
     }
     if (this.shadow !== undefined) delta.shadow = this.shadow.stats.take()
+    if (this.io.kind === 'tabular') {
+      const quality = this.io.io.collectQuality()
+      if (Object.keys(quality).length > 0) delta.quality = quality
+    }
     this.#latency = new DDSketch()
     this.#inferences = 0
     this.#errors = 0

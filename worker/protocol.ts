@@ -1,5 +1,6 @@
 import type { Backend, ModelFormat, Role } from '../core/formats/common.ts'
 import type { Profile } from '../core/formats/profile.ts'
+import type { FeatureQuality } from '../core/formats/quality.ts'
 import type { Signature } from '../core/formats/signature.ts'
 import type { SketchJson } from '../core/formats/sketch.ts'
 import type { DriftPolicy } from '../core/drift/policy.ts'
@@ -155,6 +156,8 @@ export interface StatsDelta {
   /** Counts on the profile's bins, keyed as in the profile. */
   features: Record<string, HistogramCounts>
   outputs: Record<string, HistogramCounts>
+  /** Data-quality counts per profiled input feature (tabular models with a profile); absent when nothing was predicted. */
+  quality?: Record<string, FeatureQuality>
   /** A shadow model's comparisons with the primary (`absDiffSum` = Σ per-comparison mean |difference|), and runs dropped from a full queue. */
   shadow?: { compared: number; agreed: number; absDiffSum: number; dropped: number }
 }

@@ -1,9 +1,11 @@
 import { EdgefleetError } from '../core/errors.ts'
+import type { FeatureQuality } from '../core/formats/quality.ts'
 import { decodeRows } from './decode.ts'
 import type { DriftMonitor } from './drift-monitor.ts'
 import type { Engine } from './engines/engine.ts'
 import { featurize, planFeatures, type FeaturePlan, type TabularSignature } from './featurize.ts'
 import type { ModelInput, ModelOutput } from './protocol.ts'
+import type { QualityCounter } from './quality-counter.ts'
 
 /** The name profiles give the top class score of a classifier's outputs. */
 export const CONFIDENCE = 'confidence'
@@ -14,7 +16,8 @@ export const CONFIDENCE = 'confidence'
  * feature is binned from the records, and the outputs as the profile names them: the predicted class
  * (categorical) or the regression value (numeric) under the output's name — `signature.output.name`
  * if the profile holds it, else the profile's only other output of that type — and the top score
- * under `confidence`.
+ * under `confidence`. With a quality counter, every record predicted on is classified per profiled
+ * input feature (missing, wrong type, non-finite, out of range, unknown category).
  */
 export class TabularIo {
   readonly #plan: FeaturePlan
@@ -28,6 +31,7 @@ export class TabularIo {
     private readonly signature: TabularSignature,
     private readonly engine: Engine,
     private readonly monitor: DriftMonitor | undefined,
+    private readonly quality?: QualityCounter,
   ) {
     this.#plan = planFeatures(signature)
     const input = signature.input?.name ?? engine.inputs[0]?.name
@@ -74,7 +78,13 @@ export class TabularIo {
       throw new EdgefleetError('validation_failed', `the model returned no output "${this.#output}"`)
     const outputs = decodeRows(this.signature.output, tensor, records.length, this.#output)
     if (this.monitor !== undefined) this.#record(this.monitor, records, outputs, now)
+    this.quality?.observe(records)
     return { outputs, ms }
+  }
+
+  /** Data-quality counts since the previous call; empty without a profile. */
+  collectQuality(): Record<string, FeatureQuality> {
+    return this.quality?.collect() ?? {}
   }
 
   #record(monitor: DriftMonitor, records: readonly ModelInput[], outputs: readonly ModelOutput[], now: number): void {

@@ -2,6 +2,7 @@ import { transfer } from 'comlink'
 import { EdgefleetError } from '../core/errors.ts'
 import { capabilities } from './gpu.ts'
 import { DriftMonitor } from './drift-monitor.ts'
+import { QualityCounter } from './quality-counter.ts'
 import type { EngineFamily } from './engines/engine.ts'
 import { onnxFamily } from './engines/onnx.ts'
 import { RuntimeFiles } from './engines/runtime-files.ts'
@@ -83,7 +84,17 @@ export class WorkerRuntime implements WorkerApi {
               })
         const io =
           request.signature?.kind === 'tabular'
-            ? { kind: 'tabular' as const, io: new TabularIo(request.signature, engine, monitor) }
+            ? {
+                kind: 'tabular' as const,
+                io: new TabularIo(
+                  request.signature,
+                  engine,
+                  monitor,
+                  request.profile === undefined
+                    ? undefined
+                    : new QualityCounter(request.profile.features, request.signature.features),
+                ),
+              }
             : { kind: 'tensor' as const, io: new TensorIo(engine, monitor) }
         loaded = new LoadedModel(
           { key, model: request.model, version: request.version },

@@ -65,7 +65,8 @@ With --file, the file is the config and each flag given replaces its field: --st
 The candidate argument must match the file's candidate, if it names one.
 
 Guards: error_rate|fallback_rate|shadow_disagreement:(maxDiff|max)=x[,minDevices=n,tau=x],
-latency_p95:maxRatio=x, drift_js_max:max=x, accuracy:minRatio=x[,minLabeled=n].
+latency_p95:maxRatio=x, drift_js_max:max=x, accuracy:minRatio=x[,minLabeled=n],
+data_quality:maxRate=x[,absolute=true,minRows=n].
 Targets: webgpu=true|false, f16=true|false, minDeviceMemory=GiB, platforms=a,b, devices=id1,id2.
 --json prints the RolloutView (core/formats/rollout.ts).`
 

@@ -17,7 +17,7 @@ interface TelemetryFlags extends ConnectionFlags {
 /** Fallback reasons listed per cohort; the rest are counted as "+N more". */
 const TOP_FALLBACKS = 3
 
-/** `edgefleet telemetry <model>`: the fleet view per version × role × rollout arm, with drift per feature. */
+/** `edgefleet telemetry <model>`: the fleet view per version × role × rollout arm, with drift and data quality per feature. */
 export function telemetryCommand(io: Io): Command {
   return withConnection(
     new Command('telemetry')
@@ -53,6 +53,8 @@ export function formatFleetView(view: FleetView): string {
   const head = `${view.model}  ${formatTime(view.from)} → ${formatTime(view.to)}  by ${view.granularity}, cohorts under ${view.minDevices} devices suppressed`
   if (view.cohorts.length === 0) return `${head}\n\nno telemetry in this range\n`
   const blocks = [head, ...view.cohorts.map(formatCohort)]
+  const worst = worstQuality(view)
+  if (worst !== null) blocks.push(worst)
   if (view.cohorts.every((c) => c.total.suppressed))
     blocks.push(
       `telemetry exists for ${count(view.cohorts.length, 'cohort')}, each from fewer than ${view.minDevices} devices, ` +
@@ -91,13 +93,61 @@ function formatCohort(c: FleetCohort): string {
     ['shadow', t.shadow === null ? '-' : `${formatRate(t.shadow.agreement)} agree (${t.shadow.compared} compared)`],
     ['accuracy', t.feedback === null ? '-' : `${formatRate(t.feedback.accuracy)} (${t.feedback.labeled} labeled)`],
   ]
+  if (t.quality !== undefined)
+    lines.push([
+      'quality',
+      t.quality.worst === null
+        ? '-'
+        : `worst ${t.quality.worst.feature} ${formatRate(t.quality.worst.rate)} of rows with a problem`,
+    ])
   const width = Math.max(...lines.map(([k]) => k.length))
   return [
     cohortName(c),
     ...lines.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
     ...driftTable('feature', t.features),
     ...driftTable('output', t.outputs),
+    ...qualityTable(t.quality),
   ].join('\n')
+}
+
+/** The model's worst feature over the visible cohorts, and where; null without quality counts. */
+function worstQuality(view: FleetView): string | null {
+  let worst: { feature: string; rate: number; cohort: FleetCohort } | null = null
+  for (const c of view.cohorts) {
+    const w = c.total.suppressed ? null : (c.total.quality?.worst ?? null)
+    if (w !== null && (worst === null || w.rate > worst.rate)) worst = { ...w, cohort: c }
+  }
+  return worst === null
+    ? null
+    : `worst data quality: ${worst.feature} ${formatRate(worst.rate)} of rows with a problem (${cohortName(worst.cohort)})`
+}
+
+/** Data-quality counts per input feature, indented under its cohort; nothing without counts. */
+function qualityTable(quality: CohortMetrics['quality']): string[] {
+  const entries = Object.entries(quality?.features ?? {})
+  if (entries.length === 0) return []
+  const rows = entries.map(([name, q]) => [
+    name,
+    String(q.rows),
+    String(q.missing),
+    String(q.nonFinite),
+    String(q.wrongType),
+    String(q.outOfRange),
+    String(q.unknownCategory),
+    formatRate(q.rate),
+  ])
+  const table = renderTable(
+    ['quality', 'rows', 'missing', 'non-finite', 'wrong type', 'out of range', 'unknown category', 'rate'],
+    rows,
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+  )
+  return [
+    '',
+    ...table
+      .trimEnd()
+      .split('\n')
+      .map((line) => `  ${line}`),
+  ]
 }
 
 /** The Horvitz–Thompson estimates of a sampled cohort, rounded for reading (--json has them whole). */

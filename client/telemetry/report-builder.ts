@@ -1,8 +1,10 @@
 import type { Arm, Backend, Role } from '../../core/formats/common.ts'
 import type { SketchJson } from '../../core/formats/sketch.ts'
+import type { FeatureQuality } from '../../core/formats/quality.ts'
 import type { BinnedCounts, Report } from '../../core/formats/telemetry.ts'
 import { MAX_WINDOW_MS, WINDOW_MS } from '../../core/formats/telemetry-window.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
+import { emptyQuality, mergeQuality, QUALITY_PROBLEMS } from '../../core/telemetry/quality.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
 
 /** What the main thread knows about one loaded model version (the worker knows the rest). */
@@ -43,6 +45,8 @@ interface Pending {
   latency: DDSketch
   features: Record<string, BinnedCounts>
   outputs: Record<string, BinnedCounts>
+  /** Data-quality counts per profiled input feature. */
+  quality: Record<string, FeatureQuality>
   /** Feedback on predictions counted in this report (labels themselves never reach the builder). */
   labeled: number
   correct: number
@@ -62,8 +66,8 @@ interface Tracked {
 
 /**
  * Turns worker `StatsDelta`s plus main-thread facts into `telemetry/1` reports, one per
- * (model, version, role, rollout arm) and aligned window. Only counts, sketches and profile-bin
- * histograms are copied field by field: nothing else a delta might carry can reach the wire.
+ * (model, version, role, rollout arm) and aligned window. Only counts, sketches, profile-bin
+ * histograms and data-quality counts are copied field by field: nothing else a delta might carry can reach the wire.
  * Feedback arrives as a verdict (correct or not), never as the label.
  *
  * @example
@@ -128,6 +132,7 @@ export class ReportBuilder {
     p.latency.merge(DDSketch.fromValid(delta.latency as SketchJson))
     mergeBins(p.features, delta.features)
     mergeBins(p.outputs, delta.outputs)
+    mergeQualityCounts(p.quality, delta.quality)
     p.loads += t.loads
     p.cacheHits += t.cacheHits
     p.loadMs.merge(t.loadMs)
@@ -184,6 +189,7 @@ export class ReportBuilder {
         latency: new DDSketch(),
         features: {},
         outputs: {},
+        quality: {},
         labeled: 0,
         correct: 0,
         compared: 0,
@@ -221,6 +227,7 @@ export class ReportBuilder {
         latency: p.latency.toJSON(),
         features: p.features,
         outputs: p.outputs,
+        ...(Object.keys(p.quality).length > 0 ? { quality: p.quality } : {}),
         ...(role === 'shadow'
           ? {
               shadow: {
@@ -255,5 +262,25 @@ function mergeBins(
     if (have.counts.length !== counts.length) continue
     for (let i = 0; i < counts.length; i++) have.counts[i] += counts[i]
     have.missing += count(h.missing)
+  }
+}
+
+/**
+ * Adds data-quality counts feature by feature, copying only the six counts; a problem count never
+ * exceeds what is left of `rows`, so the sum stays within telemetry/1's bound whatever a delta holds.
+ */
+function mergeQualityCounts(
+  into: Record<string, FeatureQuality>,
+  from: Record<string, Partial<Record<keyof FeatureQuality, unknown>>> | undefined,
+): void {
+  for (const [name, q] of Object.entries(from ?? {})) {
+    const clean = emptyQuality()
+    clean.rows = count(q.rows)
+    let left = clean.rows
+    for (const problem of QUALITY_PROBLEMS) {
+      clean[problem] = Math.min(count(q[problem]), left)
+      left -= clean[problem]
+    }
+    into[name] = mergeQuality(into[name] ?? emptyQuality(), clean)
   }
 }

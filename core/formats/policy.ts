@@ -14,6 +14,9 @@ import { FeatureKey } from './profile.ts'
  *   window seen on at least `minDevices` distinct devices; `names` restricts the features looked at.
  * - `accuracyBelow`: feedback accuracy < `value` with at least `minLabeled` labels in every window.
  * - `errorRateAbove`: errors / inferences > `value` with at least `minInferences` in every window.
+ * - `qualityRateAbove`: the worst input feature's data-quality problem rate (rows with a problem /
+ *   rows, core/telemetry/quality.ts) > `value` with at least `minRows` rows in every window; `names`
+ *   restricts the features looked at.
  *
  * ```json
  * {"when": {"any": [{"anyFeatureDrifted": {"consecutiveWindows": 2, "minDevices": 50, "windowMinutes": 60}},
@@ -58,6 +61,15 @@ export const Condition = z.union([
       minInferences: Count.min(1).default(1000),
       windowMinutes: WindowMinutes.default(60),
       consecutiveWindows: Consecutive.default(1),
+    }),
+  }),
+  z.strictObject({
+    qualityRateAbove: z.strictObject({
+      value: z.number().min(0).lt(1),
+      minRows: Count.min(1).default(1000),
+      windowMinutes: WindowMinutes.default(60),
+      consecutiveWindows: Consecutive.default(1),
+      names: z.array(FeatureKey).min(1).max(200).optional(),
     }),
   }),
 ])

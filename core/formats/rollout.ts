@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { Count, EpochMs } from './common.ts'
+import { FeatureQuality } from './quality.ts'
 import { SketchJson } from './sketch.ts'
 
 /**
@@ -11,7 +12,8 @@ import { SketchJson } from './sketch.ts'
  *  "steps": [{"percent": 1, "minMinutes": 30, "minDevices": 50, "minInferences": 5000},
  *            {"percent": 25, "minMinutes": 60, "minDevices": 200, "minInferences": 20000},
  *            {"percent": 100, "minMinutes": 60, "minDevices": 500, "minInferences": 50000}],
- *  "guardrails": [{"metric": "error_rate", "maxDiff": 0.005}, {"metric": "latency_p95", "maxRatio": 1.2}],
+ *  "guardrails": [{"metric": "error_rate", "maxDiff": 0.005}, {"metric": "latency_p95", "maxRatio": 1.2},
+ *                 {"metric": "data_quality", "maxRate": 0.02}],
  *  "evaluationSeconds": 300}
  * ```
  */
@@ -71,8 +73,29 @@ export const AccuracyGuardrail = z.strictObject({
   minLabeled: Count.min(1).default(DEFAULT_MIN_LABELED),
 })
 
+/** Rows with data-quality counts each arm needs before `data_quality` is judged. */
+export const DEFAULT_MIN_QUALITY_ROWS = 100
+
+/**
+ * The worst input feature's data-quality problem rate (core/telemetry/quality.ts): candidate −
+ * baseline must stay ≤ `maxRate`, or with `absolute`, the candidate's rate alone.
+ */
+export const DataQualityGuardrail = z.strictObject({
+  metric: z.literal('data_quality'),
+  maxRate: z.number().gt(0).lte(1),
+  absolute: z.boolean().default(false),
+  minRows: Count.min(1).default(DEFAULT_MIN_QUALITY_ROWS),
+})
+export type DataQualityGuardrail = z.infer<typeof DataQualityGuardrail>
+
 /** One guardrail of a rollout. */
-export const Guardrail = z.union([RateGuardrail, LatencyGuardrail, DriftGuardrail, AccuracyGuardrail])
+export const Guardrail = z.union([
+  RateGuardrail,
+  LatencyGuardrail,
+  DriftGuardrail,
+  AccuracyGuardrail,
+  DataQualityGuardrail,
+])
 export type Guardrail = z.infer<typeof Guardrail>
 export type RateGuardrail = z.infer<typeof RateGuardrail>
 
@@ -173,6 +196,8 @@ export const ArmStats = z
     latency: SketchJson.nullable(),
     /** Largest JS drift over the arm's features and outputs; null when none was computable. */
     driftJsMax: z.number().min(0).lte(1).nullable(),
+    /** Merged data-quality counts per input feature; absent or empty when none were reported. */
+    quality: z.record(z.string(), FeatureQuality).optional(),
   })
   .refine((a) => (a.perDevice === undefined) !== (a.summary === undefined), {
     message: 'exactly one of perDevice and summary',
@@ -212,6 +237,11 @@ export const ArmView = z.object({
   driftJsMax: Nullable,
   shadow: z.object({ compared: Count, agreed: Count }),
   feedback: z.object({ labeled: Count, correct: Count }),
+  /** The worst input feature's data-quality problem rate; null without quality counts. Absent from older edges. */
+  quality: z
+    .object({ feature: z.string(), rate: z.number().min(0).max(1), rows: Count })
+    .nullable()
+    .optional(),
 })
 export type ArmView = z.infer<typeof ArmView>
 

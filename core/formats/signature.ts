@@ -37,12 +37,27 @@ const NumericTransform = z.discriminatedUnion('kind', [
     .refine((t) => t.max > t.min, { message: 'max must exceed min', path: ['max'] }),
 ])
 
+/**
+ * The values a numeric feature may take; data quality counts a value outside them as out of range
+ * instead of the reference's widened [min, max] (core/telemetry/quality.ts).
+ */
+const NumericBounds = z
+  .strictObject({
+    min: z.number().refine(Number.isFinite).optional(),
+    max: z.number().refine(Number.isFinite).optional(),
+  })
+  .refine((b) => b.min === undefined || b.max === undefined || b.min <= b.max, {
+    message: 'min must not exceed max',
+    path: ['max'],
+  })
+
 /** A numeric input feature; `fill` replaces a missing value before scaling (default: the transform's centre, else 0). */
 export const NumericFeature = z.strictObject({
   name: FeatureName,
   type: z.literal('numeric'),
   transform: NumericTransform.optional(),
   fill: z.number().optional(),
+  bounds: NumericBounds.optional(),
 })
 
 /** A categorical input feature; unknown and missing values encode as all zeros (one-hot) or -1 (index). */

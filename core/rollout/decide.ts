@@ -1,5 +1,6 @@
 import type {
   ArmStats,
+  DataQualityGuardrail,
   Guardrail,
   RateGuardrail,
   RateMetric,
@@ -11,6 +12,7 @@ import type {
 } from '../formats/rollout.ts'
 import { parseSketch } from '../sketch/parse.ts'
 import { cappedSum, weightCapOf } from '../telemetry/device-caps.ts'
+import { dataQualityGuardrail, qualityView } from '../telemetry/quality.ts'
 import { deviceRates, meanVariance, mixtureSprt, momentsOf, type SequentialResult } from './sequential.ts'
 import { sampleRatio, type SrmResult } from './srm.ts'
 
@@ -41,6 +43,8 @@ export interface GuardrailResult {
   limit: number
   /** Rate guardrails: the sequential test (α already split). */
   test?: SequentialResult
+  /** For `data_quality`: the candidate's worst input feature. */
+  feature?: string
   stats: Record<string, number | null>
 }
 
@@ -156,6 +160,7 @@ export function judgeGuardrail(g: Guardrail, stats: RolloutStats, step: RolloutS
       stats: sampleStats,
     }
   }
+  if (g.metric === 'data_quality') return judgeDataQuality(g, stats, step)
   const b = labels(baseline)
   const c = labels(candidate)
   const sampleStats = {
@@ -202,6 +207,45 @@ function judgeRate(g: RateGuardrail, stats: RolloutStats, alpha: number): Guardr
     test,
     stats: sampleStats,
   }
+}
+
+/**
+ * `data_quality`: core's `dataQualityGuardrail` on the arms' merged counts, once the candidate (and,
+ * unless `absolute`, the baseline) has the step's `minDevices` devices and quality counts for at
+ * least `minRows` rows. The counts are not capped per device, so the device minimum is what keeps a
+ * few devices from deciding alone.
+ */
+function judgeDataQuality(g: DataQualityGuardrail, stats: RolloutStats, step: RolloutStep): GuardrailResult {
+  const c = qualityView(stats.candidate.quality ?? {})
+  const b = g.absolute ? null : qualityView(stats.baseline.quality ?? {})
+  const sampleStats = {
+    candidateRows: rowsOf(stats.candidate),
+    candidateRate: c.worst?.rate ?? null,
+    baselineRows: g.absolute ? null : rowsOf(stats.baseline),
+    baselineRate: b?.worst?.rate ?? null,
+  }
+  if (stats.candidate.devices < step.minDevices || (!g.absolute && stats.baseline.devices < step.minDevices))
+    return notJudged(g.metric, 'insufficient_devices', g.maxRate, sampleStats)
+  if (rowsOf(stats.candidate) < g.minRows || (!g.absolute && rowsOf(stats.baseline) < g.minRows))
+    return notJudged(g.metric, 'no_data', g.maxRate, sampleStats)
+  const verdict = dataQualityGuardrail(c, b, g.maxRate)
+  return {
+    metric: g.metric,
+    status: verdict.pass ? 'ok' : 'breach',
+    reason: 'judged',
+    // The judged quantity: the candidate's worst rate, less the baseline's unless absolute.
+    value: verdict.baseline === null ? verdict.candidate : verdict.candidate - verdict.baseline,
+    limit: g.maxRate,
+    ...(c.worst ? { feature: c.worst.feature } : {}),
+    stats: sampleStats,
+  }
+}
+
+/** Rows an arm's quality counts cover: the most of any feature (every profiled feature counts every row). */
+function rowsOf(arm: ArmStats): number {
+  let rows = 0
+  for (const q of Object.values(arm.quality ?? {})) rows = Math.max(rows, q.rows)
+  return rows
 }
 
 function isRate(g: Guardrail): g is RateGuardrail {

@@ -1,5 +1,7 @@
 import type { CohortMetrics, DriftSummary } from '../formats/fleet.ts'
 import type { Condition, When } from '../formats/policy.ts'
+import type { FeatureQuality } from '../formats/quality.ts'
+import { qualityRateAbove, qualityView } from './quality.ts'
 
 /**
  * Retraining decisions, pure: which windows a policy needs, whether its `when` holds on their
@@ -21,7 +23,7 @@ export interface WindowEvidence {
   devices: number | null
   reports: number | null
   inferences: number | null
-  /** The metric the condition judged (a drift summary, an accuracy, an error rate). */
+  /** The metric the condition judged (a drift summary, an accuracy, an error rate, a quality rate). */
   value: DriftSummary | number | null
   holds: boolean
 }
@@ -33,7 +35,7 @@ export interface ConditionResult {
   /** `met`, `not_met` or `insufficient_data` (a window lacked devices, labels or inferences). */
   reason: 'met' | 'not_met' | 'insufficient_data'
   message: string
-  /** The feature or output that drifted, for the drift conditions. */
+  /** The feature or output that drifted, for the drift conditions; the worst feature of the last window, for `qualityRateAbove`. */
   name?: string
   windows: WindowEvidence[]
 }
@@ -49,7 +51,8 @@ export interface PolicyResult {
 export type WindowLookup = (w: PolicyWindow) => CohortMetrics | null
 
 /** The kinds of condition a policy can hold. */
-export type ConditionKind = 'anyFeatureDrifted' | 'anyOutputDrifted' | 'accuracyBelow' | 'errorRateAbove'
+export type ConditionKind =
+  'anyFeatureDrifted' | 'anyOutputDrifted' | 'accuracyBelow' | 'errorRateAbove' | 'qualityRateAbove'
 
 /** The conditions of `when`, flattened. */
 export function conditionsOf(when: When): Condition[] {
@@ -185,6 +188,8 @@ export function evaluateCondition(c: Condition, lookup: WindowLookup, now: numbe
     }
   }
 
+  if ('qualityRateAbove' in c) return evaluateQuality(c.qualityRateAbove, seen, base, span)
+
   const p = c.errorRateAbove
   const evidence = seen.map(({ w, m }) => {
     const enough = m !== null && m.inferences >= p.minInferences
@@ -209,6 +214,45 @@ export function evaluateCondition(c: Condition, lookup: WindowLookup, now: numbe
   }
 }
 
+type QualityCondition = Extract<Condition, { qualityRateAbove: unknown }>['qualityRateAbove']
+
+/** `qualityRateAbove`: the worst watched feature's rate exceeds `value` in every window, each with at least `minRows` rows. */
+function evaluateQuality(
+  p: QualityCondition,
+  seen: { w: PolicyWindow; m: CohortMetrics | null }[],
+  base: (m: CohortMetrics | null, w: PolicyWindow) => Omit<WindowEvidence, 'value' | 'holds'>,
+  span: string,
+): ConditionResult {
+  let name: string | undefined
+  const evidence = seen.map(({ w, m }) => {
+    const watched: Record<string, FeatureQuality> = {}
+    for (const [k, q] of Object.entries(m?.quality?.features ?? {}))
+      if (p.names === undefined || p.names.includes(k)) watched[k] = q
+    const view = qualityView(watched)
+    const rows = Math.max(0, ...Object.values(watched).map((q) => q.rows))
+    const value = rows >= p.minRows && view.worst !== null ? view.worst.rate : null
+    name = view.worst?.feature
+    return { ...base(m, w), value, holds: value !== null && qualityRateAbove(view, p.value) }
+  })
+  if (evidence.some((e) => e.value === null))
+    return {
+      condition: 'qualityRateAbove',
+      met: false,
+      reason: 'insufficient_data',
+      message: `qualityRateAbove: fewer than ${p.minRows} rows with data-quality counts in one of the last ${span}`,
+      windows: evidence,
+    }
+  const met = evidence.every((e) => e.holds)
+  return {
+    condition: 'qualityRateAbove',
+    met,
+    reason: met ? 'met' : 'not_met',
+    message: `qualityRateAbove: data-quality problem rate ${met ? 'above' : 'not above'} ${p.value} in ${span}${met && name !== undefined ? ` (worst: ${name})` : ''}`,
+    ...(name !== undefined ? { name } : {}),
+    windows: evidence,
+  }
+}
+
 /** True while a firing at `lastFiredAt` still silences the policy at `now`. */
 export function inCooldown(lastFiredAt: number | null, cooldownMinutes: number, now: number): boolean {
   return lastFiredAt !== null && now < lastFiredAt + cooldownMinutes * 60_000
@@ -218,5 +262,6 @@ function params(c: Condition): { windowMinutes: number; consecutiveWindows: numb
   if ('anyFeatureDrifted' in c) return c.anyFeatureDrifted
   if ('anyOutputDrifted' in c) return c.anyOutputDrifted
   if ('accuracyBelow' in c) return c.accuracyBelow
+  if ('qualityRateAbove' in c) return c.qualityRateAbove
   return c.errorRateAbove
 }

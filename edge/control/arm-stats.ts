@@ -2,6 +2,7 @@ import type { Arm } from '../../core/formats/common.ts'
 import type { ArmStats, ArmView, DeviceCounts, RolloutStats } from '../../core/formats/rollout.ts'
 import { deviceRates, meanVariance, momentsOf } from '../../core/rollout/sequential.ts'
 import { emptyAggregate } from '../../core/telemetry/aggregate.ts'
+import { qualityView } from '../../core/telemetry/quality.ts'
 import { summarize } from '../../core/telemetry/summarize.ts'
 import { telemetryConfig } from '../telemetry/config.ts'
 import { readFleet } from '../telemetry/fleet.ts'
@@ -45,8 +46,8 @@ function armCohort(r: Pick<StoredRollout, 'config'>, arm: Arm): { version: numbe
  * The statistics `decide` needs for a rollout's current step, from the fleet telemetry shards (the
  * same aggregation the fleet view reads; no second one): per-device sums of the rollout's reports
  * (exact distinct devices: a device hashes to one shard, so shards' devices are disjoint), the
- * merged latency sketch of each arm with per-device caps applied, and the candidate's largest JS
- * drift against its profile.
+ * merged latency sketch of each arm with per-device caps applied, the candidate's largest JS
+ * drift against its profile, and each arm's merged data-quality counts.
  * Reports count for an arm when they carry the rollout's id, the arm, and the arm's version and role.
  */
 export async function readArmStats(
@@ -95,7 +96,17 @@ export async function readArmStats(
     const driftJsMax = arm === 'candidate' && agg.reports > 0 ? maxJs(summarize(agg, profile, { minDevices: 1 })) : null
     const latency = capped !== undefined && capped.count > 0 ? capped.toJSON() : null
     const inferences = perDevice.reduce((s, d) => s + d.inferences, 0)
-    const stats: ArmStats = { devices: perDevice.length, settledDevices, inferences, perDevice, latency, driftJsMax }
+    const quality = agg.quality
+    const worst = qualityView(quality).worst
+    const stats: ArmStats = {
+      devices: perDevice.length,
+      settledDevices,
+      inferences,
+      perDevice,
+      latency,
+      driftJsMax,
+      ...(Object.keys(quality).length > 0 ? { quality } : {}),
+    }
     const mean = (metric: 'error_rate' | 'fallback_rate') => {
       const m = momentsOf(deviceRates(perDevice, metric))
       return m.n > 0 ? meanVariance(m).mean : null
@@ -113,6 +124,7 @@ export async function readArmStats(
       driftJsMax,
       shadow: { compared: sum('compared'), agreed: sum('agreed') },
       feedback: { labeled: sum('labeled'), correct: sum('correct') },
+      quality: worst === null ? null : { ...worst, rows: quality[worst.feature]?.rows ?? 0 },
     }
     return { stats, view }
   }

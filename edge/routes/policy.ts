@@ -18,7 +18,7 @@ policy.openapi(
     path: '/v1/models/{model}/policy',
     summary: 'Set the retraining policy of a model',
     description:
-      'Replaces the policy. `when` is one condition (`anyFeatureDrifted`, `anyOutputDrifted`, `accuracyBelow`, `errorRateAbove`) or `any`/`all` of up to 8. A firing records `retrain.requested` and POSTs it to `webhook.url` signed with `webhook.secret` (see docs/telemetry.md).',
+      'Replaces the policy. `when` is one condition (`anyFeatureDrifted`, `anyOutputDrifted`, `accuracyBelow`, `errorRateAbove`, `qualityRateAbove`) or `any`/`all` of up to 8. A firing records `retrain.requested` and POSTs it to `webhook.url` signed with `webhook.secret` (see docs/telemetry.md).',
     tags: ['telemetry'],
     security: bearer,
     middleware: [requireScope('admin')] as const,

@@ -1,5 +1,5 @@
 // What leaves a device: a real Chromium runs the built SDK on a small real ONNX model fed with
-// sentinel values that no count could produce. Every byte sent to the edge is recorded on the wire by
+// sentinel values that no count could produce (and that data-quality counts must not reveal either). Every byte sent to the edge is recorded on the wire by
 // a proxy in front of it (assignment queries, artifact GETs, gzip telemetry batches and the keepalive
 // batch a page sends as it goes away, which the browser's own request events do not show), and every
 // other request of the browser by its request events. None may carry a sentinel in any textual form,
@@ -128,6 +128,7 @@ function sentinelsIn(text: string): string[] {
 /** The key paths a telemetry batch may hold; `<…>` stands for a name checked against the list beside it. */
 const SKETCH = ['', '.v', '.alpha', '.zero', '.offset', '.counts', '.counts[]', '.n', '.sum', '.min', '.max']
 const BINS = ['', '.counts', '.counts[]', '.missing']
+const QUALITY = ['', '.rows', '.missing', '.nonFinite', '.wrongType', '.outOfRange', '.unknownCategory']
 const ALLOWED_PATHS = new Set([
   'v',
   'batchId',
@@ -179,12 +180,15 @@ const ALLOWED_PATHS = new Set([
   'reports[].feedback',
   'reports[].feedback.labeled',
   'reports[].feedback.correct',
+  'reports[].quality',
+  ...QUALITY.map((k) => `reports[].quality.<feature>${k}`),
 ])
 const NAMES: Record<string, (key: string) => string | undefined> = {
   dropped: (k) => (/^[a-z0-9_]{1,64}$/.test(k) ? '<reason>' : undefined),
   'reports[].fallbacks': (k) => (['webgpu', 'webgl', 'wasm', 'cpu'].includes(k) ? '<backend>' : undefined),
   'reports[].features': (k) => (FEATURE_NAMES.includes(k) ? '<feature>' : undefined),
   'reports[].outputs': (k) => (OUTPUT_NAMES.includes(k) ? '<output>' : undefined),
+  'reports[].quality': (k) => (FEATURE_NAMES.includes(k) ? '<feature>' : undefined),
 }
 
 /** Every key path of a JSON value, arrays as `[]` and whitelisted names as their placeholder. */
@@ -407,6 +411,25 @@ describe('what the SDK sends to the edge', () => {
         )
     expect(bins('sky')).toEqual({ counts: [2, 0, 1, 7], missing: 0 })
     expect(bins('temp_max')).toEqual({ counts: [2, 0, 2, 0, 1, 3], missing: 2 })
+    // And into data-quality counts: the sentinel numbers out of range, the number given as a string a
+    // wrong type, the sentinel skies unknown categories and a number as the sky a wrong type.
+    const quality = (name: string) =>
+      [...unique.values()]
+        .flatMap((b) => b.reports)
+        .reduce(
+          (a, r) => {
+            const q = r.quality?.[name]
+            return q === undefined ? a : Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v + q[k as 'rows']]))
+          },
+          { rows: 0, missing: 0, nonFinite: 0, wrongType: 0, outOfRange: 0, unknownCategory: 0 } as Record<
+            string,
+            number
+          >,
+        )
+    const rows = { rows: 10, missing: 0, nonFinite: 0, wrongType: 0, outOfRange: 0, unknownCategory: 0 }
+    expect(quality('temp_max')).toEqual({ ...rows, wrongType: 2, outOfRange: 5 })
+    expect(quality('wind')).toEqual({ ...rows, outOfRange: 5 })
+    expect(quality('sky')).toEqual({ ...rows, wrongType: 2, unknownCategory: 5 })
   })
 
   it('suppresses a model seen on fewer devices than k in the fleet view, with no metric at all', async () => {

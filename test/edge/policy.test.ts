@@ -96,6 +96,20 @@ async function sendDrifted(start: number, devices: number, tag: string): Promise
   }
 }
 
+/** Reports whose temp_max has `outOfRange` of 40 rows out of range, from `devices` devices in the minute starting at `start`. */
+async function sendQuality(start: number, devices: number, outOfRange: number, tag: string): Promise<void> {
+  const rand = seededRandom(start % 997)
+  const quality = {
+    temp_max: { rows: 40, missing: 0, nonFinite: 0, wrongType: 0, outOfRange, unknownCategory: 0 },
+    weather: { rows: 40, missing: 1, nonFinite: 0, wrongType: 0, outOfRange: 0, unknownCategory: 0 },
+  }
+  for (let d = 0; d < devices; d++) {
+    const report = { ...makeReport(rand, { model, start, inferences: 40 }), quality }
+    const res = await postBatch(makeBatch(`dev_${tag}_${d.toString().padStart(4, '0')}`, [report]), key)
+    expect(res.status).toBe(202)
+  }
+}
+
 describe('PUT/GET /v1/models/:model/policy', { timeout: 30_000 }, () => {
   it('stores the policy (admin), fills defaults, never shows the secret, and audits the change', async () => {
     const put = await api('PUT', `/v1/models/${model}/policy`, {
@@ -144,6 +158,15 @@ describe('PUT/GET /v1/models/:model/policy', { timeout: 30_000 }, () => {
       code: 'validation_failed',
       pointer: '/when/anyFeatureDrifted/windowMinutes',
     })
+    for (const [when, pointer] of [
+      [{ qualityRateAbove: { value: 1 } }, '/when/qualityRateAbove/value'],
+      [{ qualityRateAbove: { value: 0.1, minRows: 0 } }, '/when/qualityRateAbove/minRows'],
+      [{ qualityRateAbove: { value: 0.1, names: [] } }, '/when/qualityRateAbove/names'],
+    ] as const) {
+      const refused = await api('PUT', `/v1/models/${model}/policy`, { body: { when } })
+      expect(refused.status, JSON.stringify(when)).toBe(400)
+      expect((await bodyOf(refused)).error).toMatchObject({ code: 'validation_failed', pointer })
+    }
     expect(
       (await api('PUT', '/v1/models/no-such-model/policy', { body: { when: { anyFeatureDrifted: {} } } })).status,
     ).toBe(404)
@@ -221,6 +244,43 @@ describe('retraining triggers', { timeout: 60_000 }, () => {
     expect(await events('retrain.requested')).toHaveLength(2)
     await waitFor(async () => ((await events('webhook.delivered')).length === 2 ? true : undefined))
     expect(seen.map((s) => s.signatureValid)).toEqual([true, true])
+  })
+
+  it("fires qualityRateAbove when the worst feature's problem rate exceeds the threshold, naming the feature", async () => {
+    const W = 5 * MIN
+    const b = Math.floor(Date.now() / W) * W
+    // Window A = [b−10, b−5): 10 of 40 temp_max values out of range on each of 6 devices (rate 0.25).
+    await sendQuality(b - 8 * MIN, 6, 10, 'qa')
+    // Window B = [b−5, b): 2 of 40 (rate 0.05), below the threshold.
+    await sendQuality(b - 3 * MIN, 6, 2, 'qb')
+    await runInDurableObject(control(), (c: ModelControl) => {
+      c.now = () => b - 10 * MIN + 1000
+    })
+    const put = await api('PUT', `/v1/models/${model}/policy`, {
+      body: {
+        when: { qualityRateAbove: { value: 0.1, minRows: 200, windowMinutes: 5 } },
+        cooldownMinutes: 0,
+        graceMinutes: 0,
+      },
+    })
+    expect(put.status).toBe(200)
+    expect((await bodyOf(put)).when).toEqual({
+      qualityRateAbove: { value: 0.1, minRows: 200, windowMinutes: 5, consecutiveWindows: 1 },
+    })
+
+    await evaluateAt(b - 5 * MIN + 1000) // A closed: fires
+    const [fired] = await events('retrain.requested')
+    expect(fired.details).toMatchObject({ version: 1, reason: expect.stringContaining('worst: temp_max') })
+    const evidence = fired.details.conditions[0]
+    expect(evidence).toMatchObject({ condition: 'qualityRateAbove', met: true, name: 'temp_max' })
+    expect(evidence.windows).toEqual([
+      expect.objectContaining({ start: b - 10 * MIN, end: b - 5 * MIN, devices: 6, value: 0.25, holds: true }),
+    ])
+
+    await evaluateAt(b + 1000) // B closed: 0.05 is not above 0.1
+    expect(await events('retrain.requested')).toHaveLength(1)
+    const state = (await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state
+    expect(state.lastResult).toMatchObject({ met: false, reason: expect.stringContaining('not above 0.1') })
   })
 
   it('does not fire on too few devices, nor when the data does not drift', async () => {

@@ -65,6 +65,8 @@ export interface ArmReport {
   latencyMs?: number
   /** A shadow report's comparison with the primary it ran behind. */
   shadow?: { compared: number; agreed: number; meanAbsDiff: number }
+  /** Data-quality counts per input feature. */
+  quality?: Report['quality']
 }
 
 /** A report as a device in the arm sends it (seeded histograms, chosen counts and latency). */
@@ -85,6 +87,7 @@ export function armReport(rand: () => number, o: ArmReport): Report {
     fallbacks: {},
     latency: latency.toJSON(),
     ...(o.shadow ? { shadow: o.shadow } : {}),
+    ...(o.quality ? { quality: o.quality } : {}),
   }
 }
 

@@ -186,6 +186,18 @@ describe('POST/GET /v1/models/:model/rollouts', { timeout: 60_000 }, () => {
         'validation_failed',
         '/guardrails/0/maxDiff',
       ],
+      [
+        { candidate, mode: 'canary', steps: STEPS, guardrails: [{ metric: 'data_quality', maxRate: 0 }] },
+        400,
+        'validation_failed',
+        '/guardrails/0/maxRate',
+      ],
+      [
+        { candidate, mode: 'canary', steps: STEPS, guardrails: [{ metric: 'data_quality', maxRate: 0.1, minRows: 0 }] },
+        400,
+        'validation_failed',
+        '/guardrails/0/minRows',
+      ],
       [{ candidate: 99, mode: 'canary', steps: STEPS }, 404, 'not_found'],
       [{ candidate: 1, mode: 'canary', steps: STEPS }, 400, 'validation_failed', '/candidate'],
     ]
@@ -484,6 +496,82 @@ describe('the rollout state machine (ModelControl alarms on synthetic arm statis
       expect(a.version).toBe(1)
       expect(a.rollout).toBeUndefined()
     }
+  })
+
+  it('rolls back a candidate whose devices report a high data-quality problem rate, naming the feature in the evidence', async () => {
+    const r = await start({ guardrails: [{ metric: 'data_quality', maxRate: 0.05 }] })
+    const minute = Math.floor(Date.now() / MIN) * MIN
+    const rand = seededRandom(11)
+    const quality = (bad: number) => ({
+      temp_max: { rows: 20, missing: 0, nonFinite: bad, wrongType: 0, outOfRange: bad, unknownCategory: 0 },
+      weather: { rows: 20, missing: 1, nonFinite: 0, wrongType: 0, outOfRange: 0, unknownCategory: 0 },
+    })
+    const common = { model, rollout: r.id, start: minute }
+    // Candidate: 8 of 20 temp_max values bad on each of 6 devices (0.4); baseline: weather 1 of 20 missing (0.05).
+    await sendReports(key, devicesIn(r.id, 20, 'candidate', 6, 'q'), rand, {
+      ...common,
+      arm: 'candidate',
+      version: candidate,
+      quality: quality(4),
+    })
+    await sendReports(key, devicesIn(r.id, 20, 'baseline', 6, 'q'), rand, {
+      ...common,
+      arm: 'baseline',
+      version: 1,
+      quality: quality(0),
+    })
+    await alarmAt(model, r.stepStartedAt + 30_000)
+    const now = await current()
+    expect(now).toMatchObject({ status: 'rolled_back', percent: 0, reason: 'guardrail:data_quality' })
+    const g = (now.lastDecision!.evidence.guardrails as any[])[0]
+    expect(g).toMatchObject({
+      metric: 'data_quality',
+      status: 'breach',
+      limit: 0.05,
+      feature: 'temp_max',
+      stats: { candidateRows: 120, candidateRate: 0.4, baselineRows: 120, baselineRate: 0.05 },
+    })
+    expect(g.value).toBeCloseTo(0.35, 12)
+    expect(now.lastDecision!.arms.candidate.quality).toEqual({ feature: 'temp_max', rate: 0.4, rows: 120 })
+    expect(now.lastDecision!.arms.baseline.quality).toEqual({ feature: 'weather', rate: 0.05, rows: 120 })
+    const [event] = await eventsOf(model, 'rollout.rolled_back')
+    expect(event).toMatchObject({
+      actor: 'rollout',
+      details: { reason: 'guardrail:data_quality', to: { status: 'rolled_back', percent: 0 } },
+    })
+    expect(JSON.stringify(event.details)).toContain('"feature":"temp_max"')
+  })
+
+  it('holds a candidate whose data quality is as good as the baseline, and judges absolute bounds alone', async () => {
+    const r = await start({
+      guardrails: [
+        { metric: 'data_quality', maxRate: 0.05 },
+        { metric: 'data_quality', maxRate: 0.2, absolute: true },
+      ],
+    })
+    const minute = Math.floor(Date.now() / MIN) * MIN
+    const rand = seededRandom(12)
+    const quality = {
+      temp_max: { rows: 20, missing: 2, nonFinite: 0, wrongType: 0, outOfRange: 0, unknownCategory: 0 },
+    }
+    for (const [arm, version] of [
+      ['candidate', candidate],
+      ['baseline', 1],
+    ] as const)
+      await sendReports(key, devicesIn(r.id, 20, arm, 6, 'h'), rand, {
+        model,
+        rollout: r.id,
+        start: minute,
+        arm,
+        version,
+        quality,
+      })
+    await alarmAt(model, r.stepStartedAt + 30_000)
+    const now = await current()
+    expect(now.status).toBe('running')
+    const [relative, absolute] = now.lastDecision!.evidence.guardrails as any[]
+    expect(relative).toMatchObject({ status: 'ok', value: 0, feature: 'temp_max' })
+    expect(absolute).toMatchObject({ status: 'ok', value: 0.1, stats: { baselineRows: null } })
   })
 
   it('pauses on a sample-ratio mismatch once devices have settled, and keeps protecting while paused', async () => {

@@ -12,6 +12,8 @@ import { decide } from '../../core/rollout/decide.ts'
 import { isActive, nextState, type RolloutTransitionAction } from '../../core/rollout/machine.ts'
 import { deviceRates, meanVariance, momentsOf } from '../../core/rollout/sequential.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
+import type { FeatureQuality } from '../../core/formats/quality.ts'
+import { qualityView } from '../../core/telemetry/quality.ts'
 
 const MINUTE = 60_000
 
@@ -33,6 +35,8 @@ export interface ArmSample {
   /** Devices counted for the sample-ratio check (default: all). */
   settledDevices?: number
   driftJsMax?: number | null
+  /** Merged data-quality counts per input feature. */
+  quality?: Record<string, FeatureQuality>
 }
 
 /**
@@ -187,8 +191,17 @@ function armOf(sample: ArmSample, version: number): { stats: RolloutStats['basel
   const settledDevices = sample.settledDevices ?? perDevice.length
   const driftJsMax = sample.driftJsMax ?? null
   const latency = sketch.count > 0 ? sketch.toJSON() : null
+  const worst = qualityView(sample.quality ?? {}).worst
   return {
-    stats: { devices: perDevice.length, settledDevices, inferences: sum('inferences'), perDevice, latency, driftJsMax },
+    stats: {
+      devices: perDevice.length,
+      settledDevices,
+      inferences: sum('inferences'),
+      perDevice,
+      latency,
+      driftJsMax,
+      ...(sample.quality ? { quality: sample.quality } : {}),
+    },
     view: {
       version,
       devices: perDevice.length,
@@ -201,6 +214,7 @@ function armOf(sample: ArmSample, version: number): { stats: RolloutStats['basel
       driftJsMax,
       shadow: { compared: sum('compared'), agreed: sum('agreed') },
       feedback: { labeled: sum('labeled'), correct: sum('correct') },
+      quality: worst === null ? null : { ...worst, rows: sample.quality?.[worst.feature]?.rows ?? 0 },
     },
   }
 }

@@ -27,6 +27,8 @@ interface ArmSpec {
   labeled?: number
   p95?: number
   drift?: number | null
+  /** Data-quality counts: `rows` per feature, `bad` of them with a problem, in feature `feature` (default `temp_max`). */
+  quality?: { rows: number; bad: number; feature?: string }
 }
 
 /** One arm: per-device rates alternate ±20% around the given rate so the sample has variance. */
@@ -55,6 +57,20 @@ function arm(s: ArmSpec = {}) {
     perDevice,
     latency: sketch.toJSON(),
     driftJsMax: s.drift === undefined ? 0.05 : s.drift,
+    ...(s.quality
+      ? {
+          quality: {
+            [s.quality.feature ?? 'temp_max']: {
+              rows: s.quality.rows,
+              missing: s.quality.bad,
+              nonFinite: 0,
+              wrongType: 0,
+              outOfRange: 0,
+              unknownCategory: 0,
+            },
+          },
+        }
+      : {}),
   }
 }
 
@@ -322,6 +338,61 @@ const cases: [string, Case][] = [
   ],
 ]
 
+cases.push(
+  // data_quality: the worst feature's problem rate, against the baseline's worst or absolute.
+  [
+    'data_quality: candidate worse than baseline by more than maxRate',
+    {
+      config: g({ metric: 'data_quality', maxRate: 0.02 }),
+      baseline: { quality: { rows: 10_000, bad: 100 } },
+      candidate: { quality: { rows: 1000, bad: 40 } },
+      expected: ['rollback', 'guardrail:data_quality'],
+    },
+  ],
+  [
+    'data_quality: a problem the baseline shares is not held against the candidate',
+    {
+      config: g({ metric: 'data_quality', maxRate: 0.02 }),
+      baseline: { quality: { rows: 10_000, bad: 3000, feature: 'wind' } },
+      candidate: { quality: { rows: 1000, bad: 310 } },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+  [
+    'data_quality absolute: the candidate alone over maxRate',
+    {
+      config: g({ metric: 'data_quality', maxRate: 0.2, absolute: true }),
+      candidate: { quality: { rows: 1000, bad: 310 } },
+      expected: ['rollback', 'guardrail:data_quality'],
+    },
+  ],
+  [
+    'data_quality: too few candidate rows is not judged',
+    {
+      config: g({ metric: 'data_quality', maxRate: 0.02, minRows: 500 }),
+      baseline: { quality: { rows: 10_000, bad: 0 } },
+      candidate: { quality: { rows: 499, bad: 499 } },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+  [
+    'data_quality: a candidate arm under the step minDevices is not judged',
+    {
+      config: g({ metric: 'data_quality', maxRate: 0.2, absolute: true }),
+      candidate: { devices: 49, quality: { rows: 1000, bad: 1000 } },
+      expected: ['hold', 'insufficient_devices'],
+    },
+  ],
+  [
+    'data_quality: no baseline counts is not judged unless absolute',
+    {
+      config: g({ metric: 'data_quality', maxRate: 0.02 }),
+      candidate: { quality: { rows: 1000, bad: 1000 } },
+      expected: ['advance', 'step_complete'],
+    },
+  ],
+)
+
 describe('decide', () => {
   it.each(cases)('%s', (_name, c) => {
     const d = run(c)
@@ -349,6 +420,30 @@ describe('decide', () => {
     expect(fb).toMatchObject({ status: 'ok' })
     expect(lat).toMatchObject({ status: 'ok', value: expect.closeTo(1, 1) })
     expect(d.evidence.srm).toMatchObject({ srm: false, reason: 'balanced' })
+  })
+
+  it('puts the rates, rows and worst feature of a data_quality verdict in the evidence', () => {
+    const d = run({
+      config: g({ metric: 'data_quality', maxRate: 0.02 }),
+      baseline: { quality: { rows: 10_000, bad: 100, feature: 'wind' } },
+      candidate: { quality: { rows: 1000, bad: 40 } },
+      expected: ['rollback', 'guardrail:data_quality'],
+    })
+    expect(d.evidence.guardrails[0]).toEqual({
+      metric: 'data_quality',
+      status: 'breach',
+      reason: 'judged',
+      value: 0.04 - 0.01,
+      limit: 0.02,
+      feature: 'temp_max',
+      stats: { candidateRows: 1000, candidateRate: 0.04, baselineRows: 10_000, baselineRate: 0.01 },
+    })
+    const short = run({
+      config: g({ metric: 'data_quality', maxRate: 0.02 }),
+      candidate: { quality: { rows: 1000, bad: 40 } },
+      expected: ['advance', 'step_complete'],
+    })
+    expect(short.evidence.guardrails[0]).toMatchObject({ status: 'not_judged', reason: 'no_data', value: null })
   })
 
   it('accepts sufficient statistics instead of per-device rows', () => {

@@ -81,6 +81,11 @@ describe('rollout flag parsers', () => {
     ['latency_p95:maxRatio=1.2', { metric: 'latency_p95', maxRatio: 1.2 }],
     ['drift_js_max:max=0.2', { metric: 'drift_js_max', max: 0.2 }],
     ['accuracy:minRatio=0.98,minLabeled=50', { metric: 'accuracy', minRatio: 0.98, minLabeled: 50 }],
+    ['data_quality:maxRate=0.02', { metric: 'data_quality', maxRate: 0.02, absolute: false, minRows: 100 }],
+    [
+      'data_quality:maxRate=0.1,absolute=true,minRows=500',
+      { metric: 'data_quality', maxRate: 0.1, absolute: true, minRows: 500 },
+    ],
   ])('--guard %s', (text, guard) => {
     expect(guardOption(text, [{ metric: 'latency_p95', maxRatio: 2 }])).toEqual([
       { metric: 'latency_p95', maxRatio: 2 },
@@ -92,7 +97,7 @@ describe('rollout flag parsers', () => {
     ['error_rate', 'expected metric:key=value[,key=value], e.g. error_rate:maxDiff=0.005'],
     [
       'error_rat:max=0.1',
-      'unknown metric "error_rat" (error_rate, fallback_rate, shadow_disagreement, latency_p95, drift_js_max, accuracy)',
+      'unknown metric "error_rat" (error_rate, fallback_rate, shadow_disagreement, latency_p95, drift_js_max, accuracy, data_quality)',
     ],
     ['latency_p95:max=1.2', 'unknown key "max" for latency_p95 (maxRatio)'],
     ['error_rate:maxDiff', 'expected key=value, got "maxDiff" (error_rate takes maxDiff, max, minDevices, tau)'],
@@ -106,6 +111,9 @@ describe('rollout flag parsers', () => {
     ['error_rate:max=0.01,minDevices=1', 'error_rate: minDevices: Too small: expected number to be >=2'],
     ['latency_p95:maxRatio=0', 'latency_p95: maxRatio: Too small: expected number to be >0'],
     ['accuracy:minRatio=0.9,minLabeled=2.5', 'accuracy: minLabeled: Invalid input: expected int, received number'],
+    ['data_quality:maxRate=0', 'data_quality: maxRate: Too small: expected number to be >0'],
+    ['data_quality:maxRate=0.1,absolute=1', 'data_quality: absolute: Invalid input: expected boolean, received number'],
+    ['error_rate:max=true', 'error_rate: max: Invalid input: expected number, received boolean'],
   ])('--guard %s is refused: %s', (text, message) => {
     expect(refusal(() => guardOption(text))).toBe(message)
   })
@@ -499,6 +507,55 @@ describe('edgefleet rollout status', () => {
       ['2026-04-26T12:00:00Z', 'start', '- → running 1/2', 'started', 'admin'],
       ['2026-04-26T12:15:00Z', 'rollback', 'running 1/2 → rolled back 1/2', 'guardrail:latency_p95', 'rollout'],
       [''],
+    ])
+  })
+
+  it('reports a rollback by data_quality: the worst feature per arm and in the verdict, the bound against the baseline', async () => {
+    await cli(
+      'rollout',
+      'start',
+      'vad',
+      '7',
+      '--steps',
+      '50,100',
+      '--min-devices',
+      '20',
+      '--guard',
+      'data_quality:maxRate=0.02',
+      '--guard',
+      'data_quality:maxRate=0.5,absolute=true,minRows=200',
+    )
+    const rand = seededRandom(9)
+    const q = (rows: number, outOfRange: number) => ({
+      rows,
+      missing: 0,
+      nonFinite: 0,
+      wrongType: 0,
+      outOfRange,
+      unknownCategory: 0,
+    })
+    edge.rollouts.now += 15 * MIN
+    edge.rollouts.evaluate('vad', {
+      baseline: {
+        devices: devices(rand, 40, { errorRate: 0.01, latencyMs: 4 }),
+        quality: { wind: q(4000, 40), temp: q(4000, 0) },
+      },
+      candidate: {
+        devices: devices(rand, 40, { errorRate: 0.01, latencyMs: 4 }),
+        quality: { wind: q(4000, 40), temp: q(4000, 360) },
+      },
+    })
+    const lines = (await cli('rollout', 'status', 'vad')).out.split('\n')
+    expect(lines).toContain('  status           rolled back: every device back on v6 (guardrail:data_quality)')
+    expect(lines).toContain(
+      '  guardrails       data_quality:maxRate=0.02; data_quality:maxRate=0.5,absolute=true,minRows=200 (α 0.05)',
+    )
+    const row = (prefix: string) =>
+      lines.filter((l) => l.startsWith(`  ${prefix}  `)).map((l) => l.trim().split(/\s{2,}/))
+    expect(row('worst data quality')).toEqual([['worst data quality', '1.00% wind', '9.00% temp']])
+    expect(row('data_quality')).toEqual([
+      ['data_quality', 'BREACH', '+8.00 pp (temp)', '≤ +2.00 pp vs baseline', '-'],
+      ['data_quality', 'ok', '9.00% (temp)', '≤ 50.00%', '-'],
     ])
   })
 

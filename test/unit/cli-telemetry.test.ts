@@ -135,6 +135,48 @@ describe('edgefleet telemetry', () => {
     expect(out.join('\n')).not.toContain('output')
   })
 
+  it('shows data quality per feature under each cohort, and the worst feature of the model', async () => {
+    const total = fleetView.cohorts[0].total
+    const q = (rows: number, p: Partial<Record<string, number>>, rate: number) => ({
+      rows,
+      missing: 0,
+      nonFinite: 0,
+      wrongType: 0,
+      outOfRange: 0,
+      unknownCategory: 0,
+      ...p,
+      rate,
+    })
+    const quality = {
+      features: {
+        temp_max: q(60, { nonFinite: 3, wrongType: 2, outOfRange: 7 }, 0.2),
+        weather: q(60, { missing: 1, unknownCategory: 5 }, 0.1),
+        wind: q(60, {}, 0),
+      },
+      worst: { feature: 'temp_max', rate: 0.2 },
+    }
+    const other = { ...fleetView.cohorts[0], version: 2, total: { ...total, quality: { ...quality, worst: null } } }
+    edge.fleetViews.set('seattle-weather', {
+      ...fleetView,
+      cohorts: [{ ...fleetView.cohorts[0], total: { ...total, quality } }, other],
+    })
+    const out = (await cli('telemetry', 'seattle-weather')).out.split('\n')
+    expect(out).toContain('  quality     worst temp_max 20.0% of rows with a problem')
+    expect(out).toContain('  quality     -')
+    const at = out.indexOf('  quality   rows  missing  non-finite  wrong type  out of range  unknown category   rate')
+    expect(at).toBeGreaterThan(0)
+    expect(out.slice(at + 1, at + 5)).toEqual([
+      '  --------  ----  -------  ----------  ----------  ------------  ----------------  -----',
+      '  temp_max    60        0           3           2             7                 0  20.0%',
+      '  weather     60        1           0           0             0                 5  10.0%',
+      '  wind        60        0           0           0             0                 0   0.0%',
+    ])
+    expect(out.at(-2)).toBe('worst data quality: temp_max 20.0% of rows with a problem (v3 primary)')
+    // Without quality counts nothing about quality is printed.
+    edge.fleetViews.set('seattle-weather', fleetView)
+    expect((await cli('telemetry', 'seattle-weather')).out).not.toContain('quality')
+  })
+
   it('says that telemetry exists when every cohort is under k, and how to lower k for local work', async () => {
     const suppressed = fleetView.cohorts.find((c: { total: { suppressed: boolean } }) => c.total.suppressed)
     edge.fleetViews.set('seattle-weather', { ...fleetView, cohorts: [suppressed, suppressed] })

@@ -3,7 +3,7 @@
 // drawn as good or as one chosen problem (missing, non-finite, wrong type, out of range, unknown
 // category). The fleet view's `quality` must equal, count for count, the problems the test planted,
 // and the CLI must name the worst feature.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,8 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FleetView } from '../../core/formats/fleet.ts'
 import type { FeatureQuality } from '../../core/formats/quality.ts'
 import { launchChromium } from '../helpers/browser.ts'
-import { cli, createAppKey } from '../helpers/edge-seed.ts'
-import { linearClassifier } from '../helpers/onnx-model.ts'
+import { cli, createAppKey, publishLinearModel } from '../helpers/edge-seed.ts'
 import { openSdkPage, telemetryQueueState } from '../helpers/sdk-page.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
@@ -146,31 +145,9 @@ describe('data quality from five real browsers', () => {
   beforeAll(async () => {
     const modelDir = mkdtempSync(join(tmpdir(), 'edgefleet-quality-model-'))
     dirs.push(modelDir)
-    const rand = seededRandom(5)
-    writeFileSync(
-      join(modelDir, 'kiosk.onnx'),
-      linearClassifier(
-        Array.from({ length: 10 }, () => rand() - 0.5),
-        [0.1, -0.1],
-        5,
-      ),
-    )
-    writeFileSync(join(modelDir, 'signature.json'), JSON.stringify(SIGNATURE))
-    writeFileSync(join(modelDir, 'profile.json'), JSON.stringify(PROFILE))
     const seed = async () => {
       dev = await startWranglerDev({ vars: { TELEMETRY_MIN_DEVICES: String(MIN_DEVICES) } })
-      await cli(dev, ['runtime', 'push'])
-      await cli(dev, [
-        'publish',
-        'kiosk',
-        join(modelDir, 'kiosk.onnx'),
-        '--signature',
-        join(modelDir, 'signature.json'),
-        '--profile',
-        join(modelDir, 'profile.json'),
-        '--alias',
-        'production',
-      ])
+      await publishLinearModel(dev, modelDir, { model: 'kiosk', seed: 5, signature: SIGNATURE, profile: PROFILE })
       appKey = await createAppKey(dev)
     }
     const openDevice = async (i: number) => {

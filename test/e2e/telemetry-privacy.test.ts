@@ -4,7 +4,7 @@
 // batch a page sends as it goes away, which the browser's own request events do not show), and every
 // other request of the browser by its request events. None may carry a sentinel in any textual form,
 // and every batch must be `telemetry/1` made only of the key paths whitelisted here.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
@@ -14,9 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FleetView } from '../../core/formats/fleet.ts'
 import { Batch } from '../../core/formats/telemetry.ts'
 import { launchChromium } from '../helpers/browser.ts'
-import { cli, createAppKey } from '../helpers/edge-seed.ts'
-import { linearClassifier } from '../helpers/onnx-model.ts'
-import { seededRandom } from '../../scripts/lib/random.ts'
+import { createAppKey, publishLinearModel } from '../helpers/edge-seed.ts'
 import { recordingProxy, type RecordingProxy } from '../helpers/recording-proxy.ts'
 import { openSdkPage, telemetryQueueState } from '../helpers/sdk-page.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
@@ -220,32 +218,10 @@ describe('what the SDK sends to the edge', () => {
     const modelDir = mkdtempSync(join(tmpdir(), 'edgefleet-kiosk-'))
     const profileDir = mkdtempSync(join(tmpdir(), 'edgefleet-privacy-'))
     dirs.push(modelDir, profileDir)
-    const rand = seededRandom(11)
-    writeFileSync(
-      join(modelDir, 'kiosk.onnx'),
-      linearClassifier(
-        Array.from({ length: 10 }, () => rand() - 0.5),
-        [0.1, -0.1],
-        5,
-      ),
-    )
-    writeFileSync(join(modelDir, 'signature.json'), JSON.stringify(SIGNATURE))
-    writeFileSync(join(modelDir, 'profile.json'), JSON.stringify(PROFILE))
 
     const seed = async () => {
       dev = await startWranglerDev({ vars: { TELEMETRY_MIN_DEVICES: String(MIN_DEVICES) } })
-      await cli(dev, ['runtime', 'push'])
-      await cli(dev, [
-        'publish',
-        'kiosk',
-        join(modelDir, 'kiosk.onnx'),
-        '--signature',
-        join(modelDir, 'signature.json'),
-        '--profile',
-        join(modelDir, 'profile.json'),
-        '--alias',
-        'production',
-      ])
+      await publishLinearModel(dev, modelDir, { model: 'kiosk', seed: 11, signature: SIGNATURE, profile: PROFILE })
       appKey = await createAppKey(dev)
       edge = await recordingProxy(dev.url)
     }

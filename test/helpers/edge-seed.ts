@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { seededRandom } from '../../scripts/lib/random.ts'
 import { E2E_ADMIN_TOKEN, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
+import { linearClassifier } from './onnx-model.ts'
 
 const bin = fileURLToPath(new URL('../../bin/edgefleet.js', import.meta.url))
 
@@ -27,4 +31,40 @@ export function cli(dev: WranglerDev, args: string[], timeoutMs = 120_000): Prom
 /** Creates an app key (a token with the single scope `device`) and returns its secret. */
 export async function createAppKey(dev: WranglerDev, name = 'web-app'): Promise<string> {
   return (await cli(dev, ['tokens', 'create', name, '--scope', 'device'])).trim()
+}
+
+/**
+ * Publishes a seeded two-class linear classifier over five inputs (test/helpers/onnx-model.ts) as
+ * `model`'s production version, with the given signature and profile, from files written to `dir`.
+ * The runtime files are pushed first, so devices can load it.
+ */
+export async function publishLinearModel(
+  dev: WranglerDev,
+  dir: string,
+  options: { model: string; seed: number; signature: unknown; profile: unknown },
+): Promise<void> {
+  const rand = seededRandom(options.seed)
+  const file = join(dir, `${options.model}.onnx`)
+  writeFileSync(
+    file,
+    linearClassifier(
+      Array.from({ length: 10 }, () => rand() - 0.5),
+      [0.1, -0.1],
+      5,
+    ),
+  )
+  writeFileSync(join(dir, 'signature.json'), JSON.stringify(options.signature))
+  writeFileSync(join(dir, 'profile.json'), JSON.stringify(options.profile))
+  await cli(dev, ['runtime', 'push'])
+  await cli(dev, [
+    'publish',
+    options.model,
+    file,
+    '--signature',
+    join(dir, 'signature.json'),
+    '--profile',
+    join(dir, 'profile.json'),
+    '--alias',
+    'production',
+  ])
 }

@@ -90,6 +90,7 @@ export interface EdgeClient {
   fleetView(model: string, query?: FleetQuery): Promise<FleetView>
   putPolicy(model: string, body: RetrainPolicyInput): Promise<PolicyView>
   getPolicy(model: string): Promise<PolicyView>
+  evaluatePolicy(model: string, body: { closeOpenWindow: boolean }): Promise<PolicyView>
   /** Starts a rollout; 409 `conflict` while another one of the model is running or paused. */
   startRollout(model: string, body: RolloutConfigInput): Promise<RolloutView>
   /** A rollout by id, or the model's newest with `current`. */
@@ -220,6 +221,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     fleetView: (model, query = {}) => call('GET', `/v1/models/${seg(model)}/telemetry${queryString(query)}`),
     putPolicy: (model, body) => call('PUT', `/v1/models/${seg(model)}/policy`, { json: body }),
     getPolicy: (model) => call('GET', `/v1/models/${seg(model)}/policy`),
+    evaluatePolicy: (model, body) => call('POST', `/v1/models/${seg(model)}/policy/evaluate`, { json: body }),
     startRollout: (model, body) => call('POST', `/v1/models/${seg(model)}/rollouts`, { json: body }),
     getRollout: (model, id = 'current') => call('GET', `/v1/models/${seg(model)}/rollouts/${seg(id)}`),
     actOnRollout: (model, id, action, body = {}) =>

@@ -104,6 +104,14 @@ export interface EdgeClient {
   ): Promise<RolloutView>
 }
 
+/** Methods sent again when their connection dropped before an answer. */
+const IDEMPOTENT = new Set(['GET', 'HEAD'])
+/** Errors of a connection that dropped before any answer came. */
+const DROPPED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'])
+
+/** The code of the error behind Node's "fetch failed", if any. */
+const causeCode = (e: unknown) => (e as { cause?: { code?: unknown } } | null)?.cause?.code
+
 /**
  * Creates a client for the edge at `url`.
  *
@@ -134,7 +142,14 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       ? { method, headers, body, duplex: 'half' }
       : { method, headers, body, signal: AbortSignal.timeout(timeoutMs) }
     try {
-      return await doFetch(`${base}${path}`, request)
+      try {
+        return await doFetch(`${base}${path}`, request)
+      } catch (first) {
+        // A kept-alive connection the edge closed just as it was reused fails before any answer
+        // (undici: UND_ERR_SOCKET, "other side closed"): a read is safe to send once more.
+        if (streamed || !IDEMPOTENT.has(method) || !DROPPED.has(String(causeCode(first)))) throw first
+        return await doFetch(`${base}${path}`, request)
+      }
     } catch (cause) {
       if ((cause as { name?: unknown }).name === 'TimeoutError')
         throw new EdgefleetError(

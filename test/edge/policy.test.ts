@@ -324,6 +324,18 @@ describe('POST /v1/models/:model/policy/evaluate', { timeout: 60_000 }, () => {
       const res = await api('POST', `/v1/models/${model}/policy/evaluate`, { body })
       expect(res.status, JSON.stringify(body)).toBe(400)
     }
+    // A body that is not JSON is refused, never read as "no body": nothing is evaluated.
+    const evaluatedAt = (await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state.lastEvaluatedAt
+    for (const [type, raw] of [
+      ['application/x-www-form-urlencoded', 'closeOpenWindow=true'],
+      ['application/xml', '<closeOpenWindow>true</closeOpenWindow>'],
+      ['application/json', '{"closeOpenWindow": tru'],
+    ]) {
+      const res = await api('POST', `/v1/models/${model}/policy/evaluate`, { raw, headers: { 'Content-Type': type } })
+      expect(res.status, type).toBeGreaterThanOrEqual(400)
+      expect(res.status, type).toBeLessThan(500)
+    }
+    expect((await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state.lastEvaluatedAt).toBe(evaluatedAt)
     const reader = (
       await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'reader', scopes: ['telemetry:read'] } }))
     ).token

@@ -126,7 +126,13 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   async function send(
     method: string,
     path: string,
-    init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {},
+    init: {
+      json?: unknown
+      body?: RequestInit['body']
+      headers?: Record<string, string>
+      /** Safe to send twice (a write the edge deduplicates, e.g. a run recorded by its id). */
+      idempotent?: boolean
+    } = {},
   ): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json', ...init.headers }
     if (options.token) headers.Authorization = `Bearer ${options.token}`
@@ -145,9 +151,11 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       try {
         return await doFetch(`${base}${path}`, request)
       } catch (first) {
-        // A kept-alive connection the edge closed just as it was reused fails before any answer
-        // (undici: UND_ERR_SOCKET, "other side closed"): a read is safe to send once more.
-        if (streamed || !IDEMPOTENT.has(method) || !DROPPED.has(String(causeCode(first)))) throw first
+        // A kept-alive connection the edge closed while this process was busy (training blocks the
+        // event loop past the server's keep-alive timeout) fails before any answer (undici:
+        // UND_ERR_SOCKET, "other side closed"): a read, or a write the edge deduplicates, goes once more.
+        const safe = IDEMPOTENT.has(method) || init.idempotent === true
+        if (streamed || !safe || !DROPPED.has(String(causeCode(first)))) throw first
         return await doFetch(`${base}${path}`, request)
       }
     } catch (cause) {
@@ -222,7 +230,8 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       if (!res.ok) throw await edgeError(res, 'GET', path)
       return new Uint8Array(await res.arrayBuffer())
     },
-    createRun: (model, body) => call('POST', `/v1/models/${seg(model)}/runs`, { json: body }),
+    // The edge stores a run under the id the retrainer chose: sending it again returns the stored run.
+    createRun: (model, body) => call('POST', `/v1/models/${seg(model)}/runs`, { json: body, idempotent: true }),
     listRuns: (model, query = {}) => call('GET', `/v1/models/${seg(model)}/runs${queryString(query)}`),
     getRun: (model, id) => call('GET', `/v1/models/${seg(model)}/runs/${seg(id)}`),
     deprecateVersion: (model, version) =>

@@ -562,6 +562,11 @@ describe('createEdgeClient', () => {
     sent.length = 0
     await expect(flaky.createModel({ name: 'm', format: 'onnx' })).rejects.toMatchObject({ code: 'network_error' })
     expect(sent).toEqual(['POST'])
+    // Recording a run is a write the edge deduplicates by the run's id: it is sent once more.
+    drops = 1
+    sent.length = 0
+    await flaky.createRun('m', { id: 'run_00000000000000000000' } as never).catch(() => undefined)
+    expect(sent).toEqual(['POST', 'POST'])
     expect(() => createEdgeClient({ url: 'ftp://x' })).toThrow(/not an http\(s\) URL/)
     const stuck = createEdgeClient({
       url: fake.origin,

@@ -330,6 +330,7 @@ describe('POST /v1/models/:model/policy/evaluate', { timeout: 60_000 }, () => {
       ['application/x-www-form-urlencoded', 'closeOpenWindow=true'],
       ['application/xml', '<closeOpenWindow>true</closeOpenWindow>'],
       ['application/json', '{"closeOpenWindow": tru'],
+      ['', '{"closeOpenWindow": true}'],
     ]) {
       const res = await api('POST', `/v1/models/${model}/policy/evaluate`, { raw, headers: { 'Content-Type': type } })
       expect(res.status, type).toBeGreaterThanOrEqual(400)

@@ -90,6 +90,7 @@ export interface EdgeClient {
   fleetView(model: string, query?: FleetQuery): Promise<FleetView>
   putPolicy(model: string, body: RetrainPolicyInput): Promise<PolicyView>
   getPolicy(model: string): Promise<PolicyView>
+  evaluatePolicy(model: string, body: { closeOpenWindow: boolean }): Promise<PolicyView>
   /** Starts a rollout; 409 `conflict` while another one of the model is running or paused. */
   startRollout(model: string, body: RolloutConfigInput): Promise<RolloutView>
   /** A rollout by id, or the model's newest with `current`. */
@@ -102,6 +103,14 @@ export interface EdgeClient {
     body?: RolloutActionBody,
   ): Promise<RolloutView>
 }
+
+/** Methods sent again when their connection dropped before an answer. */
+const IDEMPOTENT = new Set(['GET', 'HEAD'])
+/** Errors of a connection that dropped before any answer came. */
+const DROPPED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'])
+
+/** The code of the error behind Node's "fetch failed", if any. */
+const causeCode = (e: unknown) => (e as { cause?: { code?: unknown } } | null)?.cause?.code
 
 /**
  * Creates a client for the edge at `url`.
@@ -117,7 +126,13 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   async function send(
     method: string,
     path: string,
-    init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {},
+    init: {
+      json?: unknown
+      body?: RequestInit['body']
+      headers?: Record<string, string>
+      /** Safe to send twice (a write the edge deduplicates, e.g. a run recorded by its id). */
+      idempotent?: boolean
+    } = {},
   ): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json', ...init.headers }
     if (options.token) headers.Authorization = `Bearer ${options.token}`
@@ -133,7 +148,16 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       ? { method, headers, body, duplex: 'half' }
       : { method, headers, body, signal: AbortSignal.timeout(timeoutMs) }
     try {
-      return await doFetch(`${base}${path}`, request)
+      try {
+        return await doFetch(`${base}${path}`, request)
+      } catch (first) {
+        // A kept-alive connection the edge closed while this process was busy (training blocks the
+        // event loop past the server's keep-alive timeout) fails before any answer (undici:
+        // UND_ERR_SOCKET, "other side closed"): a read, or a write the edge deduplicates, goes once more.
+        const safe = IDEMPOTENT.has(method) || init.idempotent === true
+        if (streamed || !safe || !DROPPED.has(String(causeCode(first)))) throw first
+        return await doFetch(`${base}${path}`, request)
+      }
     } catch (cause) {
       if ((cause as { name?: unknown }).name === 'TimeoutError')
         throw new EdgefleetError(
@@ -206,7 +230,8 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       if (!res.ok) throw await edgeError(res, 'GET', path)
       return new Uint8Array(await res.arrayBuffer())
     },
-    createRun: (model, body) => call('POST', `/v1/models/${seg(model)}/runs`, { json: body }),
+    // The edge stores a run under the id the retrainer chose: sending it again returns the stored run.
+    createRun: (model, body) => call('POST', `/v1/models/${seg(model)}/runs`, { json: body, idempotent: true }),
     listRuns: (model, query = {}) => call('GET', `/v1/models/${seg(model)}/runs${queryString(query)}`),
     getRun: (model, id) => call('GET', `/v1/models/${seg(model)}/runs/${seg(id)}`),
     deprecateVersion: (model, version) =>
@@ -220,6 +245,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     fleetView: (model, query = {}) => call('GET', `/v1/models/${seg(model)}/telemetry${queryString(query)}`),
     putPolicy: (model, body) => call('PUT', `/v1/models/${seg(model)}/policy`, { json: body }),
     getPolicy: (model) => call('GET', `/v1/models/${seg(model)}/policy`),
+    evaluatePolicy: (model, body) => call('POST', `/v1/models/${seg(model)}/policy/evaluate`, { json: body }),
     startRollout: (model, body) => call('POST', `/v1/models/${seg(model)}/rollouts`, { json: body }),
     getRollout: (model, id = 'current') => call('GET', `/v1/models/${seg(model)}/rollouts/${seg(id)}`),
     actOnRollout: (model, id, action, body = {}) =>

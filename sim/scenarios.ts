@@ -3,7 +3,7 @@ import type { RolloutConfig } from '../core/formats/rollout.ts'
 import type { CandidateKind } from './candidates.ts'
 
 /** The scenarios `npm run simulate` knows. */
-export const SCENARIOS = ['healthy', 'drift', 'bad-candidate', 'shadow', 'offline'] as const
+export const SCENARIOS = ['healthy', 'drift', 'bad-candidate', 'shadow', 'offline', 'follow'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 /** What a scenario does: which real days the devices see, what is published and rolled out, what to look at. */
@@ -23,6 +23,11 @@ export interface Scenario {
   rollout?: (candidate: number, devices: number, minutes: number) => RolloutConfig
   /** A retraining policy put on the model before the run. */
   policy?: RetrainPolicyInput
+  /**
+   * Drive the rollout already active on the model (one `edgefleet retrain --watch` or a person
+   * started) instead of ending it, and stop as soon as it is promoted or rolled back.
+   */
+  follow?: boolean
   /** Whether device `i` of `n` is offline at `progress` (0..1) of the run. */
   offline?: (i: number, n: number, progress: number) => boolean
   /** Dashboard paths (after `/dashboard/#/`) and what they show once the run is over. */
@@ -123,6 +128,17 @@ export function scenario(name: ScenarioName, model: string): Scenario {
             path: 'events',
             what: 'retrain.requested once a 5-minute UTC window with drifted data has closed',
           },
+        ],
+      }
+    case 'follow':
+      return {
+        name,
+        years: [2015],
+        follow: true,
+        look: [
+          { path: `models/${model}/rollout`, what: 'the rollout the fleet walked, to its promotion or rollback' },
+          { path: `models/${model}/telemetry`, what: 'drift per version: the candidate against the one it replaces' },
+          { path: 'events', what: 'retrain.requested → retrain.completed → rollout.* in order' },
         ],
       }
     case 'offline':

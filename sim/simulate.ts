@@ -64,7 +64,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
   const production = detail.aliases.production
   if (production === undefined) throw new Error(`model "${model}" has no production alias (npm start seeds one)`)
   const active = await admin.currentRollout(model)
-  if (active && (active.status === 'running' || active.status === 'paused')) {
+  const live = active !== null && (active.status === 'running' || active.status === 'paused')
+  if (plan.follow && !live) throw new Error(`model "${model}" has no active rollout to follow`)
+  if (live && !plan.follow) {
     log(`ending rollout ${active.id} left active by an earlier run`)
     await admin.rollback(model, active.id, 'simulator: a new run starts')
   }
@@ -73,7 +75,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
     log(`retraining policy set on ${model}: any feature drifted in a 5-minute window`)
   }
   let candidate: number | null = null
-  let rollout: RolloutState | null = null
+  let rollout: RolloutState | null = plan.follow ? active : null
+  if (rollout) log(`following rollout ${rollout.id}: ${rollout.status} at step ${rollout.step + 1}`)
   if (plan.candidate) {
     candidate = await publishCandidate({
       url: admin.url,
@@ -140,6 +143,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
         const status = `${rollout.status} at step ${rollout.step + 1}`
         if (status !== lastStatus) log(`rollout ${rollout.id}: ${status}`)
         lastStatus = status
+        if (plan.follow && (rollout.status === 'promoted' || rollout.status === 'rolled_back')) break
       }
       if (tick % 5 === 0) {
         const stats = await Promise.all(devices.map((d) => d.stats()))

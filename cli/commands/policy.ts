@@ -6,7 +6,7 @@ import { formatJson } from '../json.ts'
 import { readJsonWith } from '../local-json.ts'
 import { formatMinutes, formatTime } from '../units.ts'
 
-/** `edgefleet policy set|get`: a model's retraining policy, checked locally before it is sent. */
+/** `edgefleet policy set|get|evaluate`: a model's retraining policy, checked locally before it is sent. */
 export function policyCommand(io: Io): Command {
   const output = { writeOut: io.out, writeErr: io.err }
   const print = (view: PolicyView, flags: ConnectionFlags) =>
@@ -30,9 +30,22 @@ export function policyCommand(io: Io): Command {
   ).action(
     edgeAction(async (model: string, flags: ConnectionFlags) => print(await clientOf(flags).getPolicy(model), flags)),
   )
-  const policy = new Command('policy').description("set and read a model's retraining policy")
+  const evaluate = withConnection(
+    new Command('evaluate')
+      .description('judge the policy now on its closed windows (fires retrain.requested when it holds)')
+      .argument('<model>', 'the model')
+      .option(
+        '--close-open-window',
+        'judge the window still open as if it had closed (a local edge only: ENVIRONMENT=development)',
+      ),
+  ).action(
+    edgeAction(async (model: string, flags: ConnectionFlags & { closeOpenWindow?: boolean }) =>
+      print(await clientOf(flags).evaluatePolicy(model, { closeOpenWindow: flags.closeOpenWindow === true }), flags),
+    ),
+  )
+  const policy = new Command('policy').description("set, read and evaluate a model's retraining policy")
   // Subcommands added with addCommand do not inherit the parent's settings, so each gets them here.
-  for (const sub of [set, get]) policy.addCommand(sub.exitOverride().configureOutput(output))
+  for (const sub of [set, get, evaluate]) policy.addCommand(sub.exitOverride().configureOutput(output))
   return policy
 }
 

@@ -17,6 +17,7 @@ import { formatRun } from '../retrain/report.ts'
 import { retrain } from '../retrain/retrain.ts'
 import { handleTrigger, listenForTriggers, pollTriggers } from '../retrain/watch.ts'
 import { RetrainerConfig } from '../retrain/watch-config.ts'
+import { createEpochProgress } from '../retrain/epoch-progress.ts'
 import { readJsonWith } from '../local-json.ts'
 
 interface RetrainFlags extends ConnectionFlags {
@@ -123,9 +124,10 @@ export function retrainCommand(
           throw new EdgefleetError('bad_request', '--rollout needs --publish')
         const rollout = flags.rollout === undefined ? undefined : await readRolloutTemplate(flags.rollout)
         const data = await loadData(dataSourceOf(flags.data))
-        const progress = (line: string) => {
-          if (flags.json !== true || tty !== null) io.err(`${line}\n`)
-        }
+        // With --json, progress is JSON lines on stderr too: stdout holds only the run.
+        const progress = (line: string) =>
+          io.err(flags.json === true ? `${JSON.stringify({ progress: 'step', message: line })}\n` : `${line}\n`)
+        const epochs = createEpochProgress(io, { json: flags.json === true }, tty)
         const outcome = await retrain(io, flags, {
           model,
           data,
@@ -139,8 +141,9 @@ export function retrainCommand(
           rollout,
           infer: { features: flags.features, ignore: flags.ignore, categorical: flags.categorical },
           codeCommit: flags.codeCommit,
-          progress,
-        })
+          progress: (line) => (epochs.close(), progress(line)),
+          onEpoch: (e, n, loss) => epochs.onEpoch(e, n, loss),
+        }).finally(() => epochs.close())
         if (outcome.kind === 'already_done') {
           if (flags.json === true) io.out(`${formatJson(outcome.run)}\n`)
           else

@@ -3,7 +3,8 @@
  * The polling retrainer's place in `GET /v1/events`: a cursor persisted to a file, written atomically
  * (temporary file then rename) after each handled event, so a restart resumes after the last one.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { EdgefleetError } from '../../core/errors.ts'
 
 /** The cursor stored at `path`, or undefined when the file does not exist yet (start from the beginning). */
@@ -21,9 +22,10 @@ export async function readCursor(path: string): Promise<string | undefined> {
   return cursor
 }
 
-/** Stores `cursor` at `path` atomically. */
+/** Stores `cursor` at `path` atomically, creating its folder when missing. */
 export async function writeCursor(path: string, cursor: string): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`
+  await mkdir(dirname(path), { recursive: true })
   await writeFile(tmp, `${cursor}\n`)
   await rename(tmp, path)
 }

@@ -29,6 +29,7 @@ import type { EdgeClient } from '../edge-client.ts'
 import type { Io } from '../io.ts'
 import { buildRolloutConfig, type ConfigFile } from '../rollout-config.ts'
 import { findModel, loadChampion } from './champion.ts'
+import { LINE_EVERY } from './epoch-progress.ts'
 import type { LoadedData } from './data-source.ts'
 import { evaluateOnnx, sliceColumns, slicesOf } from './evaluate.ts'
 
@@ -52,6 +53,8 @@ export interface RetrainOptions {
   codeCommit?: string | null
   /** Reports progress lines (training, evaluating, publishing). */
   progress?: (line: string) => void
+  /** Receives each mlp epoch's training loss (default: a progress line every 50 epochs). */
+  onEpoch?: (epoch: number, epochs: number, loss: number) => void
   /** Trains the family (the mlp family's trainer is injected by the command). */
   train?: (
     family: RunFamily,
@@ -132,7 +135,7 @@ export async function retrain(io: Io, flags: ConnectionFlags, o: RetrainOptions)
 
     say(`training ${o.family} on ${train.length} rows (${holdout.length} held out, seed ${o.seed})`)
     const t0 = performance.now()
-    const trained = await (o.train ?? ((f, t, sig, l) => defaultTrain(f, t, sig, l, o.seed, say)))(
+    const trained = await (o.train ?? ((f, t, sig, l) => defaultTrain(f, t, sig, l, o.seed, say, o.onEpoch)))(
       o.family,
       train,
       signature,
@@ -250,14 +253,17 @@ async function defaultTrain(
   label: string,
   seed: number,
   say: (line: string) => void,
+  onEpoch?: (epoch: number, epochs: number, loss: number) => void,
 ): Promise<TrainedClassifier> {
   if (family === 'lda') return trainTabularLda(train, signature, label)
   if (family === 'mlp')
     return trainTabularMlp(train, signature, label, {
       seed,
-      onEpoch: (e, n, loss) => {
-        if (e % 50 === 0 || e === n) say(`epoch ${e}/${n}: loss ${loss.toFixed(4)}`)
-      },
+      onEpoch:
+        onEpoch ??
+        ((e, n, loss) => {
+          if (e % LINE_EVERY === 0 || e === n) say(`epoch ${e}/${n}: loss ${loss.toFixed(4)}`)
+        }),
     })
   throw new EdgefleetError('bad_request', `family ${family} is not available here`)
 }

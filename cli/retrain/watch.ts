@@ -95,9 +95,15 @@ export async function pollTriggers(
       await writeCursor(config.cursorFile, after)
     }
     if (page.hasMore) continue
-    await new Promise((r) => {
-      const t = setTimeout(r, config.pollSeconds * 1000)
-      signal.addEventListener('abort', () => (clearTimeout(t), r(undefined)), { once: true })
+    // One listener per wait, removed when the wait ends: a long-running loop must not pile them up.
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const t = setTimeout(done, config.pollSeconds * 1000)
+      signal.addEventListener('abort', done, { once: true })
     })
   }
 }

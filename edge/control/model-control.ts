@@ -147,6 +147,28 @@ export class ModelControl extends DurableObject<Env> {
     return policyView(model, stored, loadState(this.sql), this.schedule.dueAt(EVALUATE))
   }
 
+  /**
+   * Judges the policy now, as the alarm does when a window closes, and reschedules the next
+   * evaluation. With `closeOpenWindow` the window still open is judged as if it had just closed
+   * (development only: the route refuses it elsewhere), so a local fleet need not wait for a UTC
+   * window boundary. A firing is the same `retrain.requested`, its details naming who asked.
+   */
+  async evaluatePolicyNow(actor: string, closeOpenWindow: boolean): Promise<RpcResult<PolicyView | null>> {
+    return capture(async () => {
+      if (!this.schemaReady) return null
+      const stored = loadPolicy(this.sql)
+      if (!stored || getModelName(this.sql) === null) return null
+      if (!stored.policy.enabled)
+        throw new EdgefleetError('conflict', 'the retraining policy is disabled; enable it before evaluating it')
+      const now = this.now()
+      const { when, graceMinutes } = stored.policy
+      const at = closeOpenWindow ? nextEvaluationAt(when, now, graceMinutes * 60_000) : now
+      await this.evaluate(now, { actor, at })
+      await this.schedule.arm(this.now())
+      return this.getPolicy()
+    })
+  }
+
   /** Where and how to sign the retraining webhook (the Queue consumer's only way to the secret). */
   async webhookTarget(): Promise<{ url: string; secret: string } | null> {
     if (!this.schemaReady) return null
@@ -448,12 +470,17 @@ export class ModelControl extends DurableObject<Env> {
     await this.drain(now)
   }
 
-  private async evaluate(now: number): Promise<void> {
+  /**
+   * Judges the policy on the windows closed at `asked.at` (the alarm: now) and fires when it holds
+   * outside the cooldown; `asked.actor` is set when a person asked for it (evaluatePolicyNow).
+   */
+  private async evaluate(now: number, asked: { actor: string; at: number } | null = null): Promise<void> {
     const stored = loadPolicy(this.sql)
     const model = getModelName(this.sql)
     if (!stored || model === null || !stored.policy.enabled) return this.schedule.clear(EVALUATE)
     const { policy, revision } = stored
-    const evaluation = await evaluatePolicy(this.env, model, policy, now)
+    const at = asked?.at ?? now
+    const evaluation = await evaluatePolicy(this.env, model, policy, at)
     let fired = false
     this.ctx.storage.transactionSync(() => {
       // Compare-and-set: a policy replaced while the fleet was being read is judged again, never fired.
@@ -472,6 +499,7 @@ export class ModelControl extends DurableObject<Env> {
           cooldownMinutes: policy.cooldownMinutes,
           evaluatedAt: now,
           conditions: evaluation.result.conditions,
+          ...(asked ? { requestedBy: asked.actor, ...(at !== now ? { windowsClosedAt: at } : {}) } : {}),
         }
         addEffect(
           this.sql,

@@ -1,7 +1,8 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import { EdgefleetError } from '../../core/errors.ts'
 import { PolicyView, RetrainPolicy } from '../../core/formats/policy.ts'
 import { requireScope } from '../auth/middleware.ts'
+import { unwrap } from '../control/rpc-result.ts'
 import { modelControl } from '../control/stub.ts'
 import { getModel, modelExists } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
@@ -50,6 +51,53 @@ policy.openapi(
     const { model } = c.req.valid('param')
     if (!(await modelExists(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
     const view = await modelControl(c.env, model).getPolicy()
+    if (!view) throw new EdgefleetError('not_found', `model "${model}" has no retraining policy`)
+    return c.json(view, 200)
+  },
+)
+
+/** The body of an evaluation request. */
+const EvaluateRequest = z
+  .strictObject({
+    closeOpenWindow: z
+      .boolean()
+      .default(false)
+      .describe(
+        'judge the window still open as if it had just closed (ENVIRONMENT=development only: refused with 403 elsewhere)',
+      ),
+  })
+  .default({ closeOpenWindow: false })
+
+policy.openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/models/{model}/policy/evaluate',
+    summary: 'Evaluate the retraining policy now',
+    description:
+      'Judges the policy on its closed windows now, as the edge does when a window closes, and fires `retrain.requested` when it holds outside the cooldown (the event names who asked). `closeOpenWindow` judges the window still open as if it had closed: a local-development aid, refused unless ENVIRONMENT is `development`.',
+    tags: ['telemetry'],
+    security: bearer,
+    middleware: [requireScope('admin')] as const,
+    request: { params: modelParam, body: { ...jsonBody(EvaluateRequest), required: false } },
+    responses: {
+      200: json(PolicyView, 'The policy with its new state (`lastResult`, `lastEventId` when it fired)'),
+      ...errors,
+      ...notFound,
+    },
+  }),
+  async (c) => {
+    const { model } = c.req.valid('param')
+    const { closeOpenWindow } = c.req.valid('json') ?? { closeOpenWindow: false }
+    if (closeOpenWindow && c.env.ENVIRONMENT !== 'development')
+      throw new EdgefleetError(
+        'forbidden',
+        'closeOpenWindow is a local-development aid: refused unless ENVIRONMENT is development',
+        {
+          pointer: '/closeOpenWindow',
+        },
+      )
+    if (!(await modelExists(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    const view = unwrap(await modelControl(c.env, model).evaluatePolicyNow(c.get('principal').name, closeOpenWindow))
     if (!view) throw new EdgefleetError('not_found', `model "${model}" has no retraining policy`)
     return c.json(view, 200)
   },

@@ -208,4 +208,24 @@ describe('edgefleet retrain on a real edge', () => {
     expect(fail.stderr).toMatch(/gate accuracy:min failed: holdout accuracy 0\.\d{3} < 0\.990/)
     expect((await get('/v1/models/weather')).latestVersion).toBe(2)
   })
+
+  it('--family mlp --json: stdout holds only the run, stderr JSON lines with the epochs and the loss', async () => {
+    const data = yearsCsv('2014.csv', [2014])
+    const r = ok(
+      await edgefleet(['retrain', 'weather', '--data', data, '--label', 'weather', '--family', 'mlp', '--json']),
+    )
+    const run = JSON.parse(r.stdout)
+    expect(run).toMatchObject({ params: { family: 'mlp' }, version: null })
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    const epochs = lines.filter((l) => l.progress === 'epoch')
+    expect(epochs.map((l) => l.epoch)).toEqual(Array.from({ length: 30 }, (_, i) => (i + 1) * 10))
+    expect(epochs.every((l) => l.epochs === 300 && Number.isFinite(l.loss))).toBe(true)
+    expect(epochs.at(-1).loss).toBeLessThan(epochs[0].loss)
+    expect(lines.filter((l) => l.progress === 'step').map((l) => l.message)).toContainEqual(
+      expect.stringMatching(/^training mlp on \d+ rows/),
+    )
+  })
 })

@@ -1,10 +1,17 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import {
+  createExecutionContext,
+  env,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { PolicyView } from '../../core/formats/policy.ts'
 import { verifyWebhook } from '../../core/webhook/signature.ts'
 import type { ModelControl } from '../../edge/control/model-control.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
-import { api, bodyOf, resetState } from './api.ts'
+import worker from '../../edge/index.ts'
+import { ADMIN, api, bodyOf, resetState } from './api.ts'
 import { appKey, makeBatch, makeReport, postBatch, setupModel } from './telemetry-fixtures.ts'
 
 const MIN = 60_000
@@ -300,6 +307,104 @@ describe('retraining triggers', { timeout: 60_000 }, () => {
     expect(await events('retrain.requested')).toHaveLength(0)
     const state = (await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state
     expect(state.lastResult).toMatchObject({ met: false, reason: expect.stringContaining('fewer than 5 devices') })
+  })
+})
+
+describe('POST /v1/models/:model/policy/evaluate', { timeout: 60_000 }, () => {
+  it('judges the closed windows now; closeOpenWindow judges the open one (development only) and fires once', async () => {
+    const W = 5 * MIN
+    const b = Math.floor(Date.now() / W) * W
+    // Drifted data in the window still open at the injected clock [b, b+5).
+    await sendDrifted(b + Math.min(Math.floor((Date.now() - b) / MIN), 4) * MIN, 6, 'now')
+    await runInDurableObject(control(), (c: ModelControl) => {
+      c.now = () => b + 4 * MIN
+    })
+    const policy = {
+      when: { anyFeatureDrifted: { consecutiveWindows: 1, minDevices: 5, windowMinutes: 5 } },
+      cooldownMinutes: 30,
+      graceMinutes: 0,
+    }
+    expect((await api('POST', `/v1/models/${model}/policy/evaluate`, { body: {} })).status).toBe(404)
+    await api('PUT', `/v1/models/${model}/policy`, { body: policy })
+
+    // The closed window [b-5, b) holds nothing: judged, not met, nothing fired.
+    const closed = await api('POST', `/v1/models/${model}/policy/evaluate`)
+    expect(closed.status).toBe(200)
+    const closedView = PolicyView.parse(await bodyOf(closed))
+    expect(closedView.state).toMatchObject({
+      lastEvaluatedAt: b + 4 * MIN,
+      lastResult: { met: false, reason: expect.stringContaining('fewer than 5 devices') },
+      lastEventId: null,
+      nextEvaluationAt: b + 5 * MIN,
+    })
+    expect(await events('retrain.requested')).toHaveLength(0)
+
+    // The open window judged as closed: temp_max drifted, fired with who asked and the window's end.
+    const open = await api('POST', `/v1/models/${model}/policy/evaluate`, { body: { closeOpenWindow: true } })
+    expect(open.status).toBe(200)
+    const view = PolicyView.parse(await bodyOf(open))
+    const [fired] = await events('retrain.requested')
+    expect(view.state).toMatchObject({ lastResult: { met: true }, lastEventId: fired.id, lastFiredAt: b + 4 * MIN })
+    expect(fired.actor).toBe('policy')
+    const details = fired.details
+    expect(details).toMatchObject({ requestedBy: 'admin', windowsClosedAt: b + 5 * MIN, evaluatedAt: b + 4 * MIN })
+    expect(details.conditions[0].windows[0]).toMatchObject({ start: b, end: b + 5 * MIN, devices: 6, holds: true })
+
+    // Again, and at the real close of the window: the cooldown holds, nothing fires twice.
+    expect((await api('POST', `/v1/models/${model}/policy/evaluate`, { body: { closeOpenWindow: true } })).status).toBe(
+      200,
+    )
+    await evaluateAt(b + 5 * MIN + 1000)
+    expect(await events('retrain.requested')).toHaveLength(1)
+  })
+
+  it('refuses closeOpenWindow outside development, bad bodies, a disabled policy and non-admin tokens', async () => {
+    await api('PUT', `/v1/models/${model}/policy`, { body: { when: { anyFeatureDrifted: {} } } })
+    const call = async (environment: string, body: unknown) => {
+      const ctx = createExecutionContext()
+      const res = await worker.fetch(
+        new Request(`http://edge.test/v1/models/${model}/policy/evaluate`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
+        { ...env, ENVIRONMENT: environment, EDGEFLEET_ADMIN_TOKEN: ADMIN },
+        ctx,
+      )
+      await waitOnExecutionContext(ctx)
+      return { status: res.status, body: (await res.json()) as any }
+    }
+    const prod = await call('production', { closeOpenWindow: true })
+    expect(prod.status).toBe(403)
+    expect(prod.body.error).toMatchObject({ code: 'forbidden', pointer: '/closeOpenWindow' })
+    expect((await call('production', {})).status).toBe(200)
+    expect(await events('retrain.requested')).toHaveLength(0)
+
+    for (const body of [{ closeOpenWindow: 'yes' }, { closeOpenWindow: true, extra: 1 }, [1]]) {
+      const res = await api('POST', `/v1/models/${model}/policy/evaluate`, { body })
+      expect(res.status, JSON.stringify(body)).toBe(400)
+    }
+    // A body that is not JSON is refused, never read as "no body": nothing is evaluated.
+    const evaluatedAt = (await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state.lastEvaluatedAt
+    for (const [type, raw] of [
+      ['application/x-www-form-urlencoded', 'closeOpenWindow=true'],
+      ['application/xml', '<closeOpenWindow>true</closeOpenWindow>'],
+      ['application/json', '{"closeOpenWindow": tru'],
+      ['', '{"closeOpenWindow": true}'],
+    ]) {
+      const res = await api('POST', `/v1/models/${model}/policy/evaluate`, { raw, headers: { 'Content-Type': type } })
+      expect(res.status, type).toBeGreaterThanOrEqual(400)
+      expect(res.status, type).toBeLessThan(500)
+    }
+    expect((await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state.lastEvaluatedAt).toBe(evaluatedAt)
+    const reader = (
+      await bodyOf(await api('POST', '/v1/tokens', { body: { name: 'reader', scopes: ['telemetry:read'] } }))
+    ).token
+    expect((await api('POST', `/v1/models/${model}/policy/evaluate`, { token: reader })).status).toBe(403)
+    await api('PUT', `/v1/models/${model}/policy`, { body: { when: { anyFeatureDrifted: {} }, enabled: false } })
+    const disabled = await api('POST', `/v1/models/${model}/policy/evaluate`)
+    expect(disabled.status).toBe(409)
+    expect((await bodyOf(disabled)).error.code).toBe('conflict')
   })
 })
 

@@ -540,6 +540,33 @@ describe('createEdgeClient', () => {
     ])
     const ok = createEdgeClient({ url: fake.origin, token: fake.token, fetch: fake.fetch })
     expect(await ok.hasArtifact('a'.repeat(64))).toBe(false)
+    // A read whose kept-alive connection dropped before an answer is sent once more; a write never is.
+    const dropped = () => Object.assign(new TypeError('fetch failed'), { cause: { code: 'UND_ERR_SOCKET' } })
+    const sent: string[] = []
+    let drops = 0
+    const flaky = createEdgeClient({
+      url: fake.origin,
+      token: fake.token,
+      fetch: async (input, init) => {
+        sent.push(init?.method ?? 'GET')
+        if (drops-- > 0) throw dropped()
+        return fake.fetch(input, init)
+      },
+    })
+    drops = 1
+    expect(await flaky.listModels()).toEqual([])
+    expect(sent).toEqual(['GET', 'GET'])
+    drops = 2
+    await expect(flaky.listModels()).rejects.toMatchObject({ code: 'network_error', message: /UND_ERR_SOCKET/ })
+    drops = 1
+    sent.length = 0
+    await expect(flaky.createModel({ name: 'm', format: 'onnx' })).rejects.toMatchObject({ code: 'network_error' })
+    expect(sent).toEqual(['POST'])
+    // Recording a run is a write the edge deduplicates by the run's id: it is sent once more.
+    drops = 1
+    sent.length = 0
+    await flaky.createRun('m', { id: 'run_00000000000000000000' } as never).catch(() => undefined)
+    expect(sent).toEqual(['POST', 'POST'])
     expect(() => createEdgeClient({ url: 'ftp://x' })).toThrow(/not an http\(s\) URL/)
     const stuck = createEdgeClient({
       url: fake.origin,

@@ -1,6 +1,6 @@
 // The unattended retrainer's trigger intake: the webhook receiver checks signatures exactly as the
 // edge signs them (stale, forged, replayed deliveries refused), and the polling cursor survives restarts.
-import { once } from 'node:events'
+import { getEventListeners, once } from 'node:events'
 import { createServer } from 'node:http'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
@@ -72,6 +72,10 @@ describe('the polling cursor', () => {
     expect(readFileSync(file, 'utf8')).toBe('42\n')
     await writeCursor(file, '43')
     expect(await readCursor(file)).toBe('43')
+    // A folder that does not exist yet (a fresh state folder) is created, not a crash of the loop.
+    const nested = join(mkdtempSync(join(tmpdir(), 'cursor-')), 'state', 'retrainer', 'cursor')
+    await writeCursor(nested, '7')
+    expect(await readCursor(nested)).toBe('7')
   })
 
   it('refuses a file that is not a cursor with parse_error', async () => {
@@ -199,5 +203,29 @@ describe('polling GET /v1/events with a persisted cursor', () => {
     } finally {
       edge.server.close()
     }
+  })
+
+  it('waits between polls without piling up abort listeners on a long-running loop', async () => {
+    const edge = await fakeEdge(() => 0)
+    const config = RetrainerConfig.parse({
+      cursorFile: join(mkdtempSync(join(tmpdir(), 'poll-')), 'cursor'),
+      pollSeconds: 0.001,
+      models: { weather: { data: { path: 'w.csv' }, label: 'weather' } },
+    })
+    const stop = new AbortController()
+    const listeners: number[] = []
+    try {
+      const loop = pollTriggers(nullIo, { url: edge.url, token: 'tok' }, config, stop.signal)
+      while (edge.queries.length < 30) {
+        listeners.push(getEventListeners(stop.signal, 'abort').length)
+        await new Promise((r) => setTimeout(r, 2))
+      }
+      stop.abort()
+      await loop
+    } finally {
+      edge.server.close()
+    }
+    expect(Math.max(...listeners)).toBeLessThanOrEqual(1)
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0)
   })
 })

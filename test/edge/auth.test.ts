@@ -67,6 +67,7 @@ const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
   ),
   ['PUT', '/v1/models/m/policy', () => ({ body: { when: { anyFeatureDrifted: {} } } }), []],
   ['GET', '/v1/models/m/policy', () => ({}), ['telemetry:read']],
+  ['POST', '/v1/models/m/policy/evaluate', () => ({ body: {} }), []],
   ['POST', '/v1/telemetry', () => ({ body: { schema: 'telemetry/1' } }), ['device']],
   ['GET', '/v1/models/m/telemetry', () => ({}), ['telemetry:read']],
   ['GET', '/v1/telemetry/refusals', () => ({}), ['telemetry:read']],

@@ -128,6 +128,11 @@ const JSON_ROUTES: JsonRoute[] = [
   },
   {
     method: 'POST',
+    path: (t, s) => `/v1/models/${s ?? t.model}/policy/evaluate`,
+    valid: () => ({ closeOpenWindow: true }),
+  },
+  {
+    method: 'POST',
     path: (t, s) => `/v1/models/${s ?? t.model}/rollouts`,
     valid: () => ({ candidate: 2, mode: 'canary', steps: [{ percent: 20, minDevices: 5 }] }),
   },

@@ -74,11 +74,10 @@ export class FallbackEngine implements Engine {
   }
 
   #moveOn(lostEngine: Engine, detail: string): void {
-    this.#rebuilt = this.rebuild(detail).then(async ({ engine, ...change }) => {
-      if (this.#disposed) {
-        await engine.dispose()
-        return engine
-      }
+    // Disposed already (with the engine that was lost): nothing to rebuild.
+    if (this.#disposed) return
+    // A dispose() meanwhile waits for the new engine and disposes it.
+    this.#rebuilt = this.rebuild(detail).then(({ engine, ...change }) => {
       this.#current = engine
       this.#change = change
       return engine

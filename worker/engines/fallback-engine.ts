@@ -52,17 +52,18 @@ export class FallbackEngine implements Engine {
   async run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
     if (this.#rebuilt !== undefined) return (await this.#rebuilt).run(feeds)
     const engine = this.#current as LosableEngine
-    const lost = Symbol('lost')
-    let outcome: Record<string, TensorData> | typeof lost
+    let answer: { outputs: Record<string, TensorData> } | undefined
     try {
       // A run on a lost device may fail, or never settle: whichever comes first, the loss wins.
-      outcome = await Promise.race([engine.run(feeds), engine.lost.then(() => lost)])
+      answer = await Promise.race([
+        engine.run(feeds).then((outputs) => ({ outputs })),
+        engine.lost.then(() => undefined),
+      ])
     } catch (e) {
       // The loss is announced by a task of its own, which may come just after the run's failure.
       if (!(await lostSoon(engine))) throw e
-      outcome = lost
     }
-    if (outcome !== lost) return outcome
+    if (answer !== undefined) return answer.outputs
     return (await this.#rebuilt!).run(feeds)
   }
 

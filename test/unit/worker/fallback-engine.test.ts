@@ -76,13 +76,11 @@ describe('FallbackEngine', () => {
   })
 
   it('answers a run that failed just before the loss was announced from the new engine', async () => {
-    let lose!: () => void
     const gpu = gpuEngine(async () => {
       // The device's failure surfaces first; its loss is announced by a later task.
-      setTimeout(lose, 0)
+      setTimeout(() => gpu.lose('device lost (destroyed)'), 0)
       throw new Error('GPU buffer mapping failed')
     })
-    lose = () => gpu.lose('device lost (destroyed)')
     const wasm = engine('wasm', 2)
     const f = new FallbackEngine(gpu.e, async () => ({ engine: wasm.e, backend: 'wasm', ...change }))
     expect(valueOf(await f.run({}))).toBe(2)

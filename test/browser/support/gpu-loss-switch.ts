@@ -5,12 +5,15 @@
  * same module instance the worker's engine imported), and destroys it on the page's word, sent on the
  * BroadcastChannel `edgefleet-gpu-loss`:
  * - `now`: destroys the device at once, between calls;
- * - `next-call`: destroys it when the next message from the page arrives, just before the worker
- *   handles it, so the call is in flight on a device already lost.
+ * - `next-call`: destroys it when the next message from the page (a call) arrives, and hands that call
+ *   to the worker only once the device's `lost` promise has resolved: the call is in flight from the
+ *   page's side while the device goes, whatever the timing of Chromium's announcement. (A run already
+ *   under way at the announcement is test/unit/worker/fallback-engine.test.ts's case.)
  * It answers `lost` or `armed`, or `no-device` when no WebGPU session made a device yet.
  */
 interface DestroyableDevice {
   destroy(): void
+  readonly lost: Promise<unknown>
 }
 
 let armed: DestroyableDevice | undefined
@@ -24,14 +27,19 @@ channel.onmessage = async (e: MessageEvent<'now' | 'next-call'>) => {
   }
   if (e.data === 'now') {
     device.destroy()
+    await device.lost
     channel.postMessage('lost')
   } else {
     armed = device
     channel.postMessage('armed')
   }
 }
-// Registered before comlink's listener, so it runs first; the call then goes on to the worker.
-self.addEventListener('message', () => {
-  armed?.destroy()
+// Registered before comlink's listener, so it sees each call first.
+self.addEventListener('message', (e) => {
+  const device = armed
+  if (device === undefined) return
   armed = undefined
+  e.stopImmediatePropagation()
+  device.destroy()
+  void device.lost.then(() => self.dispatchEvent(new MessageEvent('message', { data: e.data })))
 })

@@ -8,6 +8,7 @@
 import { defaultBackends } from '../core/backends.ts'
 import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
+import type { Backend } from '../core/formats/common.ts'
 import { fetchAssignment, type AssignmentAnswer } from './assignment.ts'
 import { ModelCache } from './cache.ts'
 import { openDatabase } from './db.ts'
@@ -232,6 +233,7 @@ export class FleetCore implements Fleet {
       refresh: (m) => this.refresh(m, options),
       predicted: (v, ps) => this.remember(v, ps),
       retire: (key) => this.retire(key),
+      backendChanged: (v, from) => this.backendChanged(model, v, from),
       random: this.random,
     }
     const handle = new FleetModel(model, await this.getHost(), loaded, hooks)
@@ -311,6 +313,18 @@ export class FleetCore implements Fleet {
     const { count, ...result } = this.predictions.feedback(predictionId, label, Date.now())
     if (count) this.telemetryNow?.noteFeedback(count.target, count.at, count.correct)
     return result
+  }
+
+  /**
+   * A loaded version left the backend it loaded on (its WebGPU device was lost): the app hears of it,
+   * and telemetry files its later counts under the new backend and reasons.
+   */
+  private async backendChanged(model: string, v: LoadedVersion, from: Backend): Promise<void> {
+    const { backend, fallbacks } = v.result
+    this.emit({ type: 'fallback', model, version: v.version, from, backend, fallbacks })
+    const telemetry = this.telemetryNow
+    const target = telemetry?.targetOf(v.key)
+    if (telemetry && target) await telemetry.retarget(v.key, { ...target, backend, fallbacks: { ...fallbacks } })
   }
 
   private retire(key: string): Promise<void> {

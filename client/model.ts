@@ -1,7 +1,7 @@
 import { EdgefleetError } from '../core/errors.ts'
 import type { Backend } from '../core/formats/common.ts'
 import type { Signature } from '../core/formats/signature.ts'
-import type { DriftReport, LoadResult, ModelInput, ModelOutput, ShadowRun } from '../worker/protocol.ts'
+import type { BackendChange, DriftReport, LoadResult, ModelInput, ModelOutput, ShadowRun } from '../worker/protocol.ts'
 import type { WorkerHost } from './worker-host.ts'
 
 /** One prediction, as the app sees it. */
@@ -34,6 +34,8 @@ export interface ModelHooks {
   predicted(v: LoadedVersion, predictions: readonly Prediction[]): void
   /** A version is idle and about to be unloaded: take its last telemetry delta now. */
   retire(key: string): Promise<void>
+  /** A version now runs on another backend than `from` (its `result` already says which, and why). */
+  backendChanged(v: LoadedVersion, from: Backend): Promise<void>
   /** Uniform in [0, 1): which predictions the shadow also runs. */
   random(): number
 }
@@ -122,6 +124,7 @@ export class FleetModel {
   async predict(input: ModelInput): Promise<Prediction> {
     return this.run(this.active, async (v) => {
       const r = await this.host.api.predict(v.key, input, this.shadowRun(1))
+      await this.noteBackend(v, r.backendChange)
       const p: Prediction = { id: nextId(), output: r.output, version: v.version, backend: v.result.backend, ms: r.ms }
       this.hooks.predicted(v, [p])
       return p
@@ -132,6 +135,7 @@ export class FleetModel {
   async predictBatch(inputs: ModelInput[]): Promise<Prediction[]> {
     return this.run(this.active, async (v) => {
       const rs = await this.host.api.predictBatch(v.key, inputs, this.shadowRun(inputs.length))
+      await this.noteBackend(v, rs[0]?.backendChange)
       const ps = rs.map((r): Prediction => ({
         id: nextId(),
         output: r.output,
@@ -173,6 +177,19 @@ export class FleetModel {
     this.hooks.closed(this)
     this.shadowSlot = undefined
     await this.unloadWhenIdle(this.active.key)
+  }
+
+  /** Takes the worker's word that `v` moved to another backend (once: later answers repeat it). */
+  private async noteBackend(v: LoadedVersion, change: BackendChange | undefined): Promise<void> {
+    if (change === undefined || change.backend === v.result.backend) return
+    const from = v.result.backend
+    v.result = {
+      ...v.result,
+      backend: change.backend,
+      fallbacks: { ...change.fallbacks },
+      fallbackDetails: { ...change.fallbackDetails },
+    }
+    await this.hooks.backendChanged(v, from).catch(() => undefined)
   }
 
   /** Which of `n` inputs the shadow also runs: each with probability `sampleRate`, drawn here. */

@@ -29,6 +29,18 @@ export type FleetEvent =
       downloadedBytes: number
     }
   | { type: 'swapped'; model: string; from: number; to: number }
+  /**
+   * A loaded version moved to another backend while running: its WebGPU device was lost, so the worker
+   * built it again on the next backend (`fallbacks` then holds `{webgpu: 'device_lost'}`).
+   */
+  | {
+      type: 'fallback'
+      model: string
+      version: number
+      from: Backend
+      backend: Backend
+      fallbacks: Partial<Record<Backend, string>>
+    }
   | { type: 'offline'; model: string; version: number; reason: string }
   | { type: 'error'; model: string; code: string; message: string; role?: Role }
 

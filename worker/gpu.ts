@@ -56,3 +56,18 @@ export async function capabilities(): Promise<WorkerCapabilities> {
     cores: globalThis.navigator?.hardwareConcurrency ?? 1,
   }
 }
+
+/** GPUDeviceLostInfo: `reason` is `destroyed` (GPUDevice.destroy()) or `unknown` (driver reset, GPU process crash…). */
+interface GpuDeviceLike {
+  readonly lost: Promise<{ readonly reason: string; readonly message: string }>
+}
+
+/**
+ * Resolves with a detail for people once `device` is lost, e.g. `device lost (destroyed): …`;
+ * undefined for something that is not a GPUDevice (no `lost` promise to listen on).
+ */
+export function deviceLost(device: unknown): Promise<string> | undefined {
+  const lost = (device as Partial<GpuDeviceLike> | null | undefined)?.lost
+  if (!(lost instanceof Promise)) return undefined
+  return lost.then((info) => `device lost (${info.reason})${info.message ? `: ${info.message}` : ''}`)
+}

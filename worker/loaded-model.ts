@@ -2,7 +2,8 @@ import type { Backend } from '../core/formats/common.ts'
 import { DDSketch } from '../core/sketch/DDSketch.ts'
 import type { DriftMonitor } from './drift-monitor.ts'
 import type { Engine } from './engines/engine.ts'
-import type { DriftReport, ModelInput, PredictResult, StatsDelta } from './protocol.ts'
+import { FallbackEngine } from './engines/fallback-engine.ts'
+import type { BackendChange, DriftReport, ModelInput, PredictResult, StatsDelta } from './protocol.ts'
 import type { CompareOptions, ShadowStats } from './shadow-compare.ts'
 import type { TabularIo } from './tabular-io.ts'
 import type { TensorIo } from './tensor-io.ts'
@@ -40,6 +41,11 @@ export class LoadedModel {
     return this.engine.backend
   }
 
+  /** Where the model runs since it left its load's backend (a lost WebGPU device); undefined before. */
+  get backendChange(): BackendChange | undefined {
+    return this.engine instanceof FallbackEngine ? this.engine.change : undefined
+  }
+
   /**
    * Predicts every input; a failure counts as one inference and one error per input (an attempt that
    * failed, so errors never exceed inferences in a report: telemetry/1's bound) and rejects the whole call.
@@ -57,7 +63,8 @@ export class LoadedModel {
         results = outputs.map((output, i) => ({ output, ms: ms[i] }))
       }
       this.#inferences += inputs.length
-      return results
+      const backendChange = this.backendChange
+      return backendChange === undefined ? results : results.map((r) => ({ ...r, backendChange }))
     } catch (e) {
       this.#inferences += inputs.length
       this.#errors += inputs.length

@@ -97,6 +97,8 @@ export type BackendSkipReason =
   | 'unsupported'
   | 'init_failed'
   | 'create_failed'
+  /** The WebGPU device was lost while the model ran on it (destroyed, driver reset): the worker moved it on. */
+  | 'device_lost'
 
 /** Outcome of the WebGPU golden self-check: WebGPU against a CPU reference (ORT's wasm provider, tfjs cpu) on one probe input. */
 export interface SelfCheck {
@@ -142,6 +144,18 @@ export interface PredictResult {
   output: ModelOutput
   /** Engine time inside the worker, milliseconds (a batch's items share the time of their one run). */
   ms: number
+  /** Present once the model runs on another backend than the one its load reported (its WebGPU device was lost). */
+  backendChange?: BackendChange
+}
+
+/**
+ * Where a loaded model runs now, after it left the backend it was loaded on: every backend skipped so
+ * far, the lost one included (`{webgpu: 'device_lost'}`), as in a LoadResult.
+ */
+export interface BackendChange {
+  backend: Backend
+  fallbacks: Partial<Record<Backend, BackendSkipReason>>
+  fallbackDetails: Partial<Record<Backend, string>>
 }
 
 /** What the worker counted for one loaded model since the previous `collect` (delta, for telemetry). */

@@ -3,10 +3,12 @@ import { EdgefleetError } from '../core/errors.ts'
 import { capabilities } from './gpu.ts'
 import { DriftMonitor } from './drift-monitor.ts'
 import { QualityCounter } from './quality-counter.ts'
-import type { EngineFamily } from './engines/engine.ts'
+import type { Backend } from '../core/formats/common.ts'
+import { BackendSkip, type EngineFamily, type ModelFiles } from './engines/engine.ts'
+import { FallbackEngine, type LosableEngine, type Rebuilt } from './engines/fallback-engine.ts'
 import { onnxFamily } from './engines/onnx.ts'
 import { RuntimeFiles } from './engines/runtime-files.ts'
-import { BackendInits, selectBackend } from './engines/select.ts'
+import { BackendInits, selectBackend, type Selection } from './engines/select.ts'
 import { tfjsEngine } from './engines/tfjs-engine.ts'
 import { LoadedModel } from './loaded-model.ts'
 import type {
@@ -67,10 +69,17 @@ export class WorkerRuntime implements WorkerApi {
       const started = performance.now()
       const order = request.backends ?? defaultBackends(request.format)
       const model = { name: `${request.model}@${request.version}`, files: request.files, probe: request.probe }
-      const selection = await selectBackend(await this.#family(request), order, this.#inits, model, {
-        allowFallbackAdapter: request.allowFallbackAdapter === true,
-      })
-      const { engine } = selection
+      const family = await this.#family(request)
+      const options = { allowFallbackAdapter: request.allowFallbackAdapter === true }
+      const selection = await selectBackend(family, order, this.#inits, model, options)
+      const first = selection.engine
+      // An engine on a GPU device keeps the model's bytes here, to be rebuilt should the device be lost.
+      const engine =
+        first.lost === undefined
+          ? first
+          : new FallbackEngine(first as LosableEngine, (detail) =>
+              this.#rebuild({ family, order, model, options, before: selection, detail }),
+            )
       let loaded: LoadedModel
       try {
         const now = this.clock()
@@ -207,6 +216,40 @@ export class WorkerRuntime implements WorkerApi {
     if (model === 'loading') throw new EdgefleetError('conflict', `model "${key}" is still loading`)
     if (model === undefined) throw new EdgefleetError('not_found', `no model is loaded as "${key}"`)
     return model
+  }
+
+  /**
+   * A model's engine again after the device of `before`'s backend was lost: that backend is marked gone
+   * for this worker, and the model is created on the next backends of `order` (by the usual selection).
+   */
+  async #rebuild(lost: {
+    family: EngineFamily
+    order: readonly Backend[]
+    model: ModelFiles
+    options: { allowFallbackAdapter: boolean }
+    before: Selection
+    detail: string
+  }): Promise<Rebuilt> {
+    const { family, order, model, options, before, detail } = lost
+    const gone = before.engine.backend
+    const skip = new BackendSkip('device_lost', detail)
+    this.#inits.lose(family, gone, skip)
+    const fallbacks = { ...before.fallbacks, [gone]: skip.reason }
+    const fallbackDetails = { ...before.fallbackDetails, [gone]: skip.message }
+    const rest = order.slice(order.indexOf(gone) + 1)
+    if (rest.length === 0)
+      throw new EdgefleetError(
+        'backend_unavailable',
+        `the ${gone} device running ${model.name} was lost (${detail}) and no other backend is allowed for it`,
+        { data: { reasons: fallbacks, details: fallbackDetails } },
+      )
+    const next = await selectBackend(family, rest, this.#inits, model, options)
+    return {
+      engine: next.engine,
+      backend: next.engine.backend,
+      fallbacks: { ...fallbacks, ...next.fallbacks },
+      fallbackDetails: { ...fallbackDetails, ...next.fallbackDetails },
+    }
   }
 
   /** The engine family of a request's format, made once per format (tfjs imported on its first model). */

@@ -166,13 +166,15 @@ export class ReportBuilder {
   }
 
   private pendingFor(target: ReportTarget, window: { start: number; end: number }): Pending {
-    const { model, version, role, rollout } = target
+    const { model, version, role, rollout, backend } = target
+    // The backend too: a version that left a lost WebGPU device reports the rest of the window apart.
     const id = JSON.stringify([
       model,
       version,
       role,
       rollout?.id ?? null,
       rollout?.arm ?? null,
+      backend,
       window.start,
       window.end,
     ])

@@ -50,6 +50,7 @@ export const FALLBACK_REASONS: ReadonlySet<string> = new Set([
   'unsupported',
   'init_failed',
   'create_failed',
+  'device_lost',
   ...Object.keys(ERROR_STATUS),
 ])
 

@@ -72,4 +72,34 @@ describe('ModelCache eviction', () => {
     expect(await cache.hasFile(sha('3'))).toBe(true)
     cache.close()
   })
+
+  test("a write that would exceed the origin's quota evicts first (pinned files stay), however large the budget", async () => {
+    // The storage estimate is the browser's word on the quota; here a small one, so the quota (not the
+    // 1 MB budget) is what runs out. A refused write ending in quota_exceeded is in test/e2e/sdk.test.ts
+    // (a quota forced through the DevTools protocol, which this project cannot reach).
+    const clock = { t: 1 }
+    const db = await openDatabase(`eviction-quota-${Date.now()}`)
+    const cache = new ModelCache(db, {
+      budgetBytes: 1000 * KB,
+      now: () => clock.t,
+      estimate: async () => ({ usage: 0, quota: 3.5 * KB }),
+    })
+    const put = async (c: string) => {
+      clock.t++
+      await cache.putFile(sha(c), new ArrayBuffer(KB))
+    }
+    for (const c of ['a', 'b', 'c']) await put(c)
+    expect(await cache.totalBytes()).toBe(3 * KB)
+    // A fourth file leaves under 5% headroom: the least recently used one goes before the write.
+    await put('d')
+    expect(await cache.hasFile(sha('a'))).toBe(false)
+    for (const c of ['b', 'c', 'd']) expect(await cache.hasFile(sha(c))).toBe(true)
+    // A pinned file is passed over: the next oldest goes instead.
+    cache.pin([sha('b')])
+    await put('e')
+    expect(await cache.hasFile(sha('b'))).toBe(true)
+    expect(await cache.hasFile(sha('c'))).toBe(false)
+    expect(await cache.totalBytes()).toBe(3 * KB)
+    cache.close()
+  })
 })

@@ -1,6 +1,8 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { forgetAppKey, resolvePrincipal } from '../../edge/auth/middleware.ts'
 import { DEV_ADMIN_TOKEN } from '../../edge/auth/secrets.ts'
+import { revokeToken } from '../../edge/db/tokens.ts'
 import worker from '../../edge/index.ts'
 import { api, bodyOf, createModel, resetState, upload } from './api.ts'
 import { sampleRun } from './run-fixtures.ts'
@@ -210,6 +212,26 @@ describe('tokens', () => {
     expect(evil.status).toBe(403)
   })
 
+  it('holds an origin-limited app key to its origins on every device route', async () => {
+    const key = await createToken('shop-only', ['device'], ['https://shop.example'])
+    const call = (method: string, path: string, origin: string, body?: unknown) =>
+      api(method, path, { token: null, body, headers: { 'X-Edgefleet-Key': key.token, Origin: origin } })
+    const routes: [string, string, unknown?][] = [
+      ['GET', '/v1/assign/m?device=d-origin'],
+      ['GET', `/v1/artifacts/${file.sha256}`],
+      ['POST', '/v1/telemetry', { v: 1 }],
+    ]
+    for (const [method, path, body] of routes) {
+      const evil = await call(method, path, 'https://evil.example', body)
+      expect(evil.status, `${method} ${path}`).toBe(403)
+      expect((await bodyOf(evil)).error.code).toBe('forbidden')
+      // From its own origin the key passes; what follows is the route's own answer (a bad batch is 400).
+      const own = await call(method, path, 'https://shop.example', body)
+      expect([401, 403], `${method} ${path}`).not.toContain(own.status)
+      await own.arrayBuffer()
+    }
+  })
+
   it('refuses the published local admin token when ENVIRONMENT is production', async () => {
     const call = async (environment: string) => {
       const ctx = createExecutionContext()
@@ -223,6 +245,46 @@ describe('tokens', () => {
     }
     expect(await call('development')).toBe(200)
     expect(await call('production')).toBe(401)
+  })
+})
+
+describe('revocation and the per-isolate app key cache', () => {
+  // The isolate's clock is a parameter of resolvePrincipal: the TTL is checked without waiting for it.
+  const ttlMs = Number(env.APP_KEY_CACHE_SECONDS) * 1000
+
+  it('states the TTL that README and SECURITY.md give: 5 s', () => {
+    expect(ttlMs).toBe(5_000)
+  })
+
+  it('refuses a revoked app key at once in the isolate that revoked it', async () => {
+    const key = await createToken('revoked-here', ['device'])
+    const t0 = Date.now()
+    expect(await resolvePrincipal(env, key.token, t0)).toMatchObject({ tokenId: key.id })
+    // What DELETE /v1/tokens/:id does: revoke in D1, forget the isolate's cached entry.
+    await revokeToken(env.DB, key.id, t0).run()
+    forgetAppKey(key.id)
+    expect(await resolvePrincipal(env, key.token, t0 + 1)).toBeNull()
+  })
+
+  it('in another isolate, serves a revoked app key from its cache until the TTL has passed, then refuses it', async () => {
+    const key = await createToken('revoked-elsewhere', ['device'])
+    const t0 = Date.now()
+    // This isolate cached the key; another one revokes it: D1 says so, this cache was not told.
+    expect(await resolvePrincipal(env, key.token, t0)).toMatchObject({ tokenId: key.id })
+    await revokeToken(env.DB, key.id, t0).run()
+    expect(await resolvePrincipal(env, key.token, t0 + ttlMs - 1)).toMatchObject({ tokenId: key.id })
+    expect(await resolvePrincipal(env, key.token, t0 + ttlMs)).toBeNull()
+    expect(await resolvePrincipal(env, key.token, t0 + ttlMs + 60_000)).toBeNull()
+  })
+
+  it('never caches API tokens: revoked anywhere, refused at once everywhere', async () => {
+    const token = await createToken('api-token', ['registry:read'])
+    const t0 = Date.now()
+    expect(await resolvePrincipal(env, token.token, t0)).toMatchObject({ tokenId: token.id })
+    await revokeToken(env.DB, token.id, t0).run()
+    expect(await resolvePrincipal(env, token.token, t0 + 1)).toBeNull()
+    const res = await api('GET', '/v1/models', { token: token.token })
+    expect(res.status).toBe(401)
   })
 })
 
@@ -259,5 +321,51 @@ describe('CORS', () => {
       headers: { Origin: 'https://shop.example', 'Access-Control-Request-Method': 'PUT' },
     })
     expect(upload.headers.get('Access-Control-Allow-Origin')).toBeNull()
+  })
+
+  it('answers every device route for any origin', async () => {
+    for (const [path, method] of [
+      ['/v1/assign/m', 'GET'],
+      ['/v1/telemetry', 'POST'],
+      [`/v1/artifacts/${file.sha256}`, 'HEAD'],
+    ]) {
+      const res = await api('OPTIONS', path, {
+        token: null,
+        headers: { Origin: 'https://any.example', 'Access-Control-Request-Method': method },
+      })
+      expect(res.status, path).toBe(204)
+      expect(res.headers.get('Access-Control-Allow-Origin'), path).toBe('https://any.example')
+    }
+    const assign = await api('GET', '/v1/assign/m?device=d-cors', {
+      token: secrets.device,
+      headers: { Origin: 'https://any.example' },
+    })
+    expect(assign.headers.get('Access-Control-Allow-Origin')).toBe('https://any.example')
+  })
+
+  it('opens admin routes to the configured ADMIN_ORIGINS and to no other origin', async () => {
+    const call = async (origin: string, method: string, path: string, headers: Record<string, string> = {}) => {
+      const ctx = createExecutionContext()
+      const res = await worker.fetch(
+        new Request(`http://edge.test${path}`, { method, headers: { Origin: origin, ...headers } }),
+        { ...env, ADMIN_ORIGINS: 'https://console.example, https://ops.example' },
+        ctx,
+      )
+      await waitOnExecutionContext(ctx)
+      return res
+    }
+    const preflight = { 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization' }
+    for (const origin of ['https://console.example', 'https://ops.example']) {
+      const res = await call(origin, 'OPTIONS', '/v1/models', preflight)
+      expect(res.status).toBe(204)
+      expect(res.headers.get('Access-Control-Allow-Origin')).toBe(origin)
+      const get = await call(origin, 'GET', '/v1/models', { Authorization: `Bearer ${secrets['registry:read']}` })
+      expect(get.status).toBe(200)
+      expect(get.headers.get('Access-Control-Allow-Origin')).toBe(origin)
+    }
+    for (const origin of ['https://shop.example', 'https://console.example.evil.example', 'null']) {
+      const res = await call(origin, 'OPTIONS', '/v1/models', preflight)
+      expect(res.headers.get('Access-Control-Allow-Origin'), origin).toBeNull()
+    }
   })
 })

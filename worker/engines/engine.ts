@@ -20,6 +20,11 @@ export interface Engine {
   readonly outputs: readonly TensorInfo[]
   /** Present when the engine passed the WebGPU golden self-check. */
   readonly selfCheck?: SelfCheck
+  /**
+   * Present for an engine on a GPU device: resolves, with a detail for people, once that device is lost
+   * (destroyed, driver reset). The engine can no longer run; worker/engines/fallback-engine.ts moves on.
+   */
+  readonly lost?: Promise<string>
   /** Runs once; output buffers belong to the caller (they may be transferred). Calls are serialized per engine. */
   run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>>
   dispose(): Promise<void>

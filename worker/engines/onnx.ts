@@ -8,6 +8,7 @@ import { onnxProbeModel } from './onnx-probe-model.ts'
 import { ortBuild, releaseWasmBinary, type OrtBuildName, type OrtModule } from './ort-builds.ts'
 import type { RuntimeFiles } from './runtime-files.ts'
 import { goldenCheck, knownMismatch } from './self-check.ts'
+import { deviceLost } from '../gpu.ts'
 import { requireWebgpu } from './webgpu-gate.ts'
 
 /**
@@ -42,8 +43,9 @@ export function onnxFamily(files: RuntimeFiles): EngineFamily {
         externalData,
       }
       const session = await ort.InferenceSession.create(bytes, options)
-      const engine = new OnnxEngine(ort, session, backend)
-      if (backend !== 'webgpu') return engine
+      if (backend !== 'webgpu') return new OnnxEngine(ort, session, backend)
+      // Once a WebGPU session exists the build exposes the GPUDevice it runs on (one per worker).
+      const engine = new OnnxEngine(ort, session, backend, deviceLost(await ort.env.webgpu.device))
       // The WebGPU build carries the CPU (wasm) execution provider too: checking against it avoids
       // starting the 14 MB plain-WASM build on devices where WebGPU turns out fine.
       const reference = async () =>
@@ -92,6 +94,7 @@ class OnnxEngine implements Engine {
     private readonly ort: OrtModule,
     private readonly session: InferenceSession,
     readonly backend: Backend,
+    readonly lost?: Promise<string>,
   ) {
     this.inputs = session.inputMetadata.map(tensorInfo)
     this.outputs = session.outputMetadata.map(tensorInfo)

@@ -21,6 +21,16 @@ export class BackendInits {
   readonly #started = new Map<string, Promise<void>>()
   readonly #failed = new Map<string, BackendSkip>()
 
+  /**
+   * Marks a started backend as gone for this worker's life (its GPU device was lost: the runtime holds
+   * that device and cannot take another); later loads skip it with `skip`'s reason.
+   */
+  lose(family: EngineFamily, backend: Backend, skip: BackendSkip): void {
+    const id = `${family.name}:${backend}`
+    this.#started.delete(id)
+    this.#failed.set(id, skip)
+  }
+
   /** Starts `backend` of `family` once; rejects with the remembered BackendSkip when it failed before. */
   async ensure(family: EngineFamily, backend: Backend): Promise<void> {
     const id = `${family.name}:${backend}`

@@ -16,3 +16,6 @@ self.addEventListener('message', (e) => {
   e.stopImmediatePropagation()
   self.close()
 })
+
+// A module, not a script: its names stay its own.
+export {}

@@ -1,0 +1,159 @@
+/**
+ * @module
+ * A model's retraining runs (`#/models/<name>/runs`), newest first, a page at a time as
+ * `GET /v1/models/:model/runs` pages them (`?before=<cursor>` in the hash for older ones).
+ */
+import type { ModelDetail } from '../../core/formats/registry.ts'
+import type { Run, RunPage } from '../../core/formats/run.ts'
+import { api } from '../api.ts'
+import { h, note, pct, replace, when } from '../dom.ts'
+import { can, type Me } from '../scopes.ts'
+import { duration, gateChip, rolloutLink, runStatus, triggerLink, versionLink } from './run-parts.ts'
+
+/** Runs per page: each row carries its gates, so ten fill a 1280×800 screen. */
+export const RUNS_PER_PAGE = 10
+
+function row(model: string, r: Run, parents: Map<number, number | null>): HTMLElement {
+  const parent = r.version === null ? undefined : parents.get(r.version)
+  const champion = r.champion
+  return h(
+    'tr',
+    { 'data-testid': `run-row-${r.id}`, 'data-status': r.status },
+    h(
+      'td',
+      {},
+      h('a', { class: 'mono', href: `#/models/${model}/runs/${r.id}` }, r.id),
+      h('div', { class: 'sub' }, `by ${r.createdBy}`),
+    ),
+    h('td', {}, triggerLink(model, r)),
+    h('td', {}, r.params.family, h('div', { class: 'sub' }, `seed ${r.params.seed}`)),
+    h('td', {}, runStatus(r)),
+    h(
+      'td',
+      { class: 'nowrap' },
+      when(r.startedAt),
+      h('div', { class: 'sub' }, `ended ${when(r.finishedAt)} · ${duration(r.finishedAt - r.startedAt)}`),
+    ),
+    h(
+      'td',
+      { class: 'nowrap', 'data-testid': 'run-accuracy' },
+      r.metrics ? pct(r.metrics.accuracy) : '—',
+      champion
+        ? h(
+            'div',
+            { class: 'sub' },
+            `champion ${champion.kind === 'version' ? `v${champion.version}` : 'majority'} ${pct(champion.metrics.accuracy)}`,
+          )
+        : null,
+    ),
+    h(
+      'td',
+      { class: 'gates' },
+      r.gates.length
+        ? r.gates.map(gateChip)
+        : r.error
+          ? h('span', { class: 'sub', title: r.error }, 'no gates run')
+          : '—',
+    ),
+    h(
+      'td',
+      { 'data-testid': 'run-version' },
+      versionLink(model, r.version),
+      parent === undefined
+        ? null
+        : h('div', { class: 'sub' }, parent === null ? 'no parent' : ['parent ', versionLink(model, parent)]),
+    ),
+    h('td', { class: 'rollout-cell' }, rolloutLink(model, r.rollout)),
+  )
+}
+
+/** The runs table of one model, newest first, with older pages behind a link. */
+export async function render(root: HTMLElement, me: Me, [model]: string[]): Promise<void> {
+  const heading = h('h1', {}, h('a', { href: `#/models/${model}` }, model), ' · retraining runs')
+  if (!can(me, 'registry:read')) return replace(root, heading, note('Runs need a token with registry:read.', 'error'))
+  const before = new URLSearchParams(location.hash.split('?')[1] ?? '').get('before')
+  const [page, detail] = await Promise.all([
+    api<RunPage>(
+      `/v1/models/${model}/runs?limit=${RUNS_PER_PAGE}${before ? `&before=${encodeURIComponent(before)}` : ''}`,
+    ),
+    api<ModelDetail>(`/v1/models/${model}`),
+  ])
+  const parents = new Map(detail.versions.map((v) => [v.version, v.parent]))
+  const pager = h(
+    'p',
+    { class: 'toolbar' },
+    before ? h('a', { class: 'button', href: `#/models/${model}/runs` }, '← Newest runs') : null,
+    page.next
+      ? h(
+          'a',
+          { class: 'button', 'data-testid': 'runs-older', href: `#/models/${model}/runs?before=${page.next}` },
+          'Older runs →',
+        )
+      : null,
+  )
+  if (page.runs.length === 0 && !before)
+    return replace(
+      root,
+      heading,
+      h(
+        'section',
+        { class: 'card', 'data-testid': 'runs-empty' },
+        h('h2', {}, 'No retraining run recorded yet'),
+        h(
+          'p',
+          {},
+          'A run trains a candidate on labelled data, checks it against the gates and the current production version, and records itself here. Start one from a machine with a registry:write token:',
+        ),
+        h(
+          'pre',
+          { class: 'command' },
+          `npx edgefleet retrain ${model} --data <file.csv> --label <column> --gate accuracy:min=0.7 --publish`,
+        ),
+        h(
+          'p',
+          { class: 'sub' },
+          'Or let `edgefleet retrain --watch` answer the fleet’s retrain.requested events (README, “Retraining”).',
+        ),
+      ),
+    )
+  const table = h(
+    'table',
+    { 'data-testid': 'runs-table', class: 'runs' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        [
+          'Run',
+          'Trigger',
+          'Family',
+          'Status',
+          'Started',
+          'Holdout accuracy',
+          'Gates (measured vs limit)',
+          'Version',
+          'Rollout',
+        ].map((c) => h('th', {}, c)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      page.runs.length === 0 ? h('tr', {}, h('td', { colspan: 9, class: 'note' }, 'No older runs.')) : null,
+      page.runs.map((r) => row(model, r, parents)),
+    ),
+  )
+  replace(
+    root,
+    heading,
+    h(
+      'p',
+      { class: 'sub' },
+      'Newest first. A completed run passed every gate; a rejected one failed a gate and published nothing; a failed one broke before its gates were judged.',
+    ),
+    table,
+    pager,
+  )
+}

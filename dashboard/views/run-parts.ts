@@ -24,18 +24,22 @@ export function gateChip(g: GateResult): HTMLElement {
   )
 }
 
-/** What started a run: `manual`, or the `retrain.requested` event's id linking to the model's retrain events. */
-export function triggerLink(model: string, run: Pick<Run, 'trigger'>): HTMLElement {
+/**
+ * What started a run: `manual`, or the `retrain.requested` event's id linking to the model's retrain
+ * events (`short`: the id's ends only, the whole id on hover, for the narrow table column).
+ */
+export function triggerLink(model: string, run: Pick<Run, 'trigger'>, short = false): HTMLElement {
   if (run.trigger === 'manual') return h('span', { class: 'tag' }, 'manual')
+  const id = run.trigger
   return h(
-    'span',
-    {},
-    h('span', { class: 'tag' }, 'event'),
-    h(
-      'a',
-      { class: 'mono', href: `#/events?model=${model}&type=retrain.*`, title: `retrain.requested ${run.trigger}` },
-      run.trigger,
-    ),
+    'a',
+    {
+      class: 'mono',
+      href: `#/events?model=${model}&type=retrain.*`,
+      title: `retrain.requested ${id}`,
+      'data-trigger': id,
+    },
+    short ? `${id.slice(0, 8)}…${id.slice(-6)}` : id,
   )
 }
 

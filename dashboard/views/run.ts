@@ -21,17 +21,21 @@ type Group = z.infer<typeof GroupAccuracy>
  */
 function steps(model: string, r: Run): { name: string; state: StepState; detail: Child }[] {
   const evaluated = r.metrics !== null
+  // A failed run with no rows never read its data; otherwise it broke while training.
+  const dataFailed = r.status === 'failed' && r.data.rows === 0
   const failedGates = r.gates.filter((g) => !g.passed).length
   const gatesJudged = r.gates.length > 0
   return [
     {
       name: 'Data',
-      state: r.status === 'failed' && r.data.rows === 0 ? 'failed' : 'done',
-      detail: `${r.data.rows} rows · ${r.data.trainRows} train / ${r.data.holdoutRows} holdout`,
+      state: dataFailed ? 'failed' : 'done',
+      detail: dataFailed
+        ? 'not read'
+        : `${r.data.rows} rows · ${r.data.trainRows} train / ${r.data.holdoutRows} holdout`,
     },
     {
       name: 'Train',
-      state: evaluated ? 'done' : r.status === 'failed' ? 'failed' : 'skipped',
+      state: evaluated ? 'done' : r.status === 'failed' && !dataFailed ? 'failed' : 'skipped',
       detail: `${r.params.family}${r.metrics?.trainingMs === undefined ? '' : ` · ${duration(r.metrics.trainingMs)}`}`,
     },
     {
@@ -78,14 +82,18 @@ function gatesTable(r: Run): HTMLElement {
   if (r.gates.length === 0) return note('No gate was judged: the run ended before its candidate could be evaluated.')
   return h(
     'table',
-    { 'data-testid': 'run-gates' },
+    { 'data-testid': 'run-gates', class: 'compact' },
     h(
       'thead',
       {},
       h(
         'tr',
         {},
-        ['Gate', 'Measured', 'Limit', 'Verdict', 'Evidence'].map((c) => h('th', {}, c)),
+        h('th', {}, 'Gate'),
+        h('th', { class: 'num' }, 'Measured'),
+        h('th', { class: 'num' }, 'Limit'),
+        h('th', {}, 'Verdict'),
+        h('th', {}, 'Evidence'),
       ),
     ),
     h(
@@ -226,7 +234,7 @@ export async function render(root: HTMLElement, me: Me, [model, id]: string[]): 
           ['version', r.version === null ? 'nothing published' : versionLink(model, r.version)],
           ['lineage parent', parent === undefined ? '—' : parent === null ? 'none' : versionLink(model, parent)],
           ['rollout', rolloutLink(model, r.rollout)],
-          ['code commit', h('span', { class: 'mono' }, r.codeCommit ?? '—')],
+          ['code commit', r.codeCommit ? h('span', { class: 'mono' }, r.codeCommit) : '—'],
         ]),
       ),
       h(

@@ -23,16 +23,19 @@ function row(model: string, r: Run, parents: Map<number, number | null>): HTMLEl
       'td',
       {},
       h('a', { class: 'mono', href: `#/models/${model}/runs/${r.id}` }, r.id),
-      h('div', { class: 'sub' }, `by ${r.createdBy}`),
+      h('div', { class: 'sub' }, `${r.params.family} · seed ${r.params.seed} · by ${r.createdBy}`),
     ),
-    h('td', {}, triggerLink(model, r)),
-    h('td', {}, r.params.family, h('div', { class: 'sub' }, `seed ${r.params.seed}`)),
+    h('td', { class: 'nowrap' }, triggerLink(model, r, true)),
     h('td', {}, runStatus(r)),
     h(
       'td',
       { class: 'nowrap' },
       when(r.startedAt),
-      h('div', { class: 'sub' }, `ended ${when(r.finishedAt)} · ${duration(r.finishedAt - r.startedAt)}`),
+      h(
+        'div',
+        { class: 'sub' },
+        `→ ${new Date(r.finishedAt).toLocaleTimeString()} · ${duration(r.finishedAt - r.startedAt)}`,
+      ),
     ),
     h(
       'td',
@@ -42,7 +45,7 @@ function row(model: string, r: Run, parents: Map<number, number | null>): HTMLEl
         ? h(
             'div',
             { class: 'sub' },
-            `champion ${champion.kind === 'version' ? `v${champion.version}` : 'majority'} ${pct(champion.metrics.accuracy)}`,
+            `${champion.kind === 'version' ? `v${champion.version}` : 'majority'} ${pct(champion.metrics.accuracy)}`,
           )
         : null,
     ),
@@ -61,7 +64,7 @@ function row(model: string, r: Run, parents: Map<number, number | null>): HTMLEl
       versionLink(model, r.version),
       parent === undefined
         ? null
-        : h('div', { class: 'sub' }, parent === null ? 'no parent' : ['parent ', versionLink(model, parent)]),
+        : h('span', { class: 'sub' }, parent === null ? ' no parent' : [' ← ', versionLink(model, parent)]),
     ),
     h('td', { class: 'rollout-cell' }, rolloutLink(model, r.rollout)),
   )
@@ -112,7 +115,9 @@ export async function render(root: HTMLElement, me: Me, [model]: string[]): Prom
         h(
           'p',
           { class: 'sub' },
-          'Or let `edgefleet retrain --watch` answer the fleet’s retrain.requested events (README, “Retraining”).',
+          'Or let ',
+          h('code', {}, 'edgefleet retrain --watch'),
+          ' answer the fleet’s retrain.requested events as they come (README, “Retraining”).',
         ),
       ),
     )
@@ -126,14 +131,13 @@ export async function render(root: HTMLElement, me: Me, [model]: string[]): Prom
         'tr',
         {},
         [
-          'Run',
+          'Run (family · seed)',
           'Trigger',
-          'Family',
           'Status',
-          'Started',
-          'Holdout accuracy',
-          'Gates (measured vs limit)',
-          'Version',
+          'Started → ended',
+          'Accuracy (champion)',
+          'Gates: measured vs limit',
+          'Version ← parent',
           'Rollout',
         ].map((c) => h('th', {}, c)),
       ),
@@ -141,7 +145,7 @@ export async function render(root: HTMLElement, me: Me, [model]: string[]): Prom
     h(
       'tbody',
       {},
-      page.runs.length === 0 ? h('tr', {}, h('td', { colspan: 9, class: 'note' }, 'No older runs.')) : null,
+      page.runs.length === 0 ? h('tr', {}, h('td', { colspan: 8, class: 'note' }, 'No older runs.')) : null,
       page.runs.map((r) => row(model, r, parents)),
     ),
   )
@@ -151,9 +155,9 @@ export async function render(root: HTMLElement, me: Me, [model]: string[]): Prom
     h(
       'p',
       { class: 'sub' },
-      'Newest first. A completed run passed every gate; a rejected one failed a gate and published nothing; a failed one broke before its gates were judged.',
+      'Holdout accuracy of the candidate over the champion’s on the same rows. Newest first. A completed run passed every gate; a rejected one failed a gate and published nothing; a failed one broke before its gates were judged.',
     ),
-    table,
+    h('div', { class: 'table-scroll' }, table),
     pager,
   )
 }

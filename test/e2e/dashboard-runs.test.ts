@@ -162,6 +162,7 @@ beforeAll(async () => {
       metrics: null,
       champion: null,
       gates: [],
+      data: { ...(FAILED.data as object), rows: 0, trainRows: 0, holdoutRows: 0 },
       error: 'reading https://data.example/weather.csv: 503 Service Unavailable',
     }),
   )
@@ -296,11 +297,11 @@ describe('dashboard: runs and data quality', () => {
 
       const done = page.getByTestId(`run-row-${COMPLETED.id}`)
       expect(await done.getAttribute('data-status')).toBe('completed')
-      expect(await done.textContent()).toContain('evt_0000000000000000c0c0')
+      expect(await done.locator('[data-trigger]').getAttribute('data-trigger')).toBe('evt_0000000000000000c0c0')
       expect(await done.locator('.gate.pass').count()).toBe(4)
       expect(await done.locator('[data-gate="accuracy:minDelta"]').textContent()).toContain('0.132 vs 0.020')
-      expect(await done.getByTestId('run-accuracy').textContent()).toBe('84.2%champion v1 71.0%')
-      expect(await done.getByTestId('run-version').textContent()).toBe('v2parent v1')
+      expect(await done.getByTestId('run-accuracy').textContent()).toBe('84.2%v1 71.0%')
+      expect(await done.getByTestId('run-version').textContent()).toBe('v2 ← v1')
       expect(await done.getByRole('link', { name: rolloutId }).getAttribute('href')).toBe(
         `#/models/weather/rollout?id=${rolloutId}`,
       )
@@ -383,7 +384,7 @@ describe('dashboard: runs and data quality', () => {
         .getByTestId('run-steps')
         .locator('li')
         .evaluateAll((l) => l.map((x) => x.dataset.state)),
-    ).toEqual(['done', 'failed', 'skipped', 'skipped', 'skipped', 'skipped'])
+    ).toEqual(['failed', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped'])
     await shot(page, 'run-failed-light')
     await page.context().close()
   })

@@ -389,6 +389,38 @@ describe('dashboard: runs and data quality', () => {
     await page.context().close()
   })
 
+  it("links a run's trigger to the model's retrain events, and each outcome event back to its run", async () => {
+    const page = await openPage(E2E_ADMIN_TOKEN)
+    await page.goto(`${dev.url}/dashboard/#/models/weather/runs`)
+    await page
+      .getByTestId(`run-row-${COMPLETED.id as string}`)
+      .locator('[data-trigger]')
+      .click()
+    await page.getByTestId('events-table').waitFor()
+    expect(page.url()).toContain('#/events?model=weather&type=retrain.*')
+    await expect
+      .poll(() =>
+        page
+          .getByTestId('events-table')
+          .locator('tbody tr')
+          .evaluateAll((r) => r.map((x) => x.dataset.type)),
+      )
+      .toContain('retrain.completed')
+    const types = await page
+      .getByTestId('events-table')
+      .locator('tbody tr')
+      .evaluateAll((r) => r.map((x) => x.dataset.type))
+    expect(new Set(types)).toEqual(new Set(['retrain.completed', 'retrain.rejected', 'retrain.failed']))
+    expect(types).toHaveLength(11)
+    await page
+      .getByTestId('events-table')
+      .getByRole('link', { name: `run ${COMPLETED.id as string}` })
+      .click()
+    await page.getByTestId('run-steps').waitFor()
+    expect(page.url()).toContain(`#/models/weather/runs/${COMPLETED.id as string}`)
+    await page.context().close()
+  })
+
   it('tells how to start a run when a model has none', async () => {
     const page = await openPage(E2E_ADMIN_TOKEN)
     await page.goto(`${dev.url}/dashboard/#/models/digits/runs`)

@@ -435,7 +435,12 @@ describe('dashboard: runs and data quality', () => {
     for (const scheme of ['light', 'dark'] as const) {
       const page = await openPage(E2E_ADMIN_TOKEN, scheme)
       await page.goto(`${dev.url}/dashboard/#/fleet/weather?range=3600000`)
-      await page.getByTestId('quality-panel').waitFor()
+      await page
+        .getByTestId('quality-panel')
+        .waitFor()
+        .catch(async (e) => {
+          throw new Error(`${e}: ${await page.locator('main').textContent()}`)
+        })
       for (const [name, q] of Object.entries(expected.features)) {
         const row = page.getByTestId(`quality-row-${name}`)
         const cells = await row

@@ -1,7 +1,8 @@
 /**
  * @module
  * A model's retraining runs (`#/models/<name>/runs`), newest first, a page at a time as
- * `GET /v1/models/:model/runs` pages them (`?before=<cursor>` in the hash for older ones).
+ * `GET /v1/models/:model/runs` pages them (`?before=<cursor>` in the hash for older ones), optionally
+ * of one status (`?status=rejected`).
  */
 import type { ModelDetail } from '../../core/formats/registry.ts'
 import type { Run, RunPage } from '../../core/formats/run.ts'
@@ -9,6 +10,8 @@ import { api } from '../api.ts'
 import { h, note, pct, replace, when } from '../dom.ts'
 import { can, type Me } from '../scopes.ts'
 import { duration, gateChip, rolloutLink, runStatus, triggerLink, versionLink } from './run-parts.ts'
+
+const STATUSES = ['completed', 'rejected', 'failed']
 
 /** Runs per page: each row carries its gates, so ten fill a 1280×800 screen. */
 export const RUNS_PER_PAGE = 10
@@ -74,27 +77,42 @@ function row(model: string, r: Run, parents: Map<number, number | null>): HTMLEl
 export async function render(root: HTMLElement, me: Me, [model]: string[]): Promise<void> {
   const heading = h('h1', {}, h('a', { href: `#/models/${model}` }, model), ' · retraining runs')
   if (!can(me, 'registry:read')) return replace(root, heading, note('Runs need a token with registry:read.', 'error'))
-  const before = new URLSearchParams(location.hash.split('?')[1] ?? '').get('before')
+  const q = new URLSearchParams(location.hash.split('?')[1] ?? '')
+  const before = q.get('before')
+  const status = STATUSES.includes(q.get('status') ?? '') ? q.get('status')! : ''
+  // The address of a page of this list: the status filter stays, the cursor is the page's own.
+  const at = (cursor: string | null, st = status) => {
+    const p = new URLSearchParams()
+    if (st) p.set('status', st)
+    if (cursor) p.set('before', cursor)
+    const search = String(p)
+    return `#/models/${model}/runs${search ? `?${search}` : ''}`
+  }
+  const query = new URLSearchParams({ limit: String(RUNS_PER_PAGE) })
+  if (status) query.set('status', status)
+  if (before) query.set('before', before)
   const [page, detail] = await Promise.all([
-    api<RunPage>(
-      `/v1/models/${model}/runs?limit=${RUNS_PER_PAGE}${before ? `&before=${encodeURIComponent(before)}` : ''}`,
-    ),
+    api<RunPage>(`/v1/models/${model}/runs?${query}`),
     api<ModelDetail>(`/v1/models/${model}`),
   ])
   const parents = new Map(detail.versions.map((v) => [v.version, v.parent]))
   const pager = h(
     'p',
     { class: 'toolbar' },
-    before ? h('a', { class: 'button', href: `#/models/${model}/runs` }, '← Newest runs') : null,
-    page.next
-      ? h(
-          'a',
-          { class: 'button', 'data-testid': 'runs-older', href: `#/models/${model}/runs?before=${page.next}` },
-          'Older runs →',
-        )
-      : null,
+    before ? h('a', { class: 'button', href: at(null) }, '← Newest runs') : null,
+    page.next ? h('a', { class: 'button', 'data-testid': 'runs-older', href: at(page.next) }, 'Older runs →') : null,
   )
-  if (page.runs.length === 0 && !before)
+  const filter = h(
+    'select',
+    {
+      'aria-label': 'Status',
+      'data-testid': 'runs-status',
+      onchange: (e: Event) => (location.hash = at(null, (e.target as HTMLSelectElement).value)),
+    },
+    h('option', { value: '' }, 'All statuses'),
+    STATUSES.map((st) => h('option', { value: st, selected: st === status }, st)),
+  )
+  if (page.runs.length === 0 && !before && !status)
     return replace(
       root,
       heading,
@@ -145,7 +163,9 @@ export async function render(root: HTMLElement, me: Me, [model]: string[]): Prom
     h(
       'tbody',
       {},
-      page.runs.length === 0 ? h('tr', {}, h('td', { colspan: 8, class: 'note' }, 'No older runs.')) : null,
+      page.runs.length === 0
+        ? h('tr', {}, h('td', { colspan: 8, class: 'note' }, status ? `No ${status} run.` : 'No older runs.'))
+        : null,
       page.runs.map((r) => row(model, r, parents)),
     ),
   )
@@ -157,6 +177,7 @@ export async function render(root: HTMLElement, me: Me, [model]: string[]): Prom
       { class: 'sub' },
       'Holdout accuracy of the candidate over the champion’s on the same rows. Newest first. A completed run passed every gate; a rejected one failed a gate and published nothing; a failed one broke before its gates were judged.',
     ),
+    h('div', { class: 'toolbar' }, filter),
     h('div', { class: 'table-scroll' }, table),
     pager,
   )

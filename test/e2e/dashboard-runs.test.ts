@@ -317,6 +317,18 @@ describe('dashboard: runs and data quality', () => {
       await page.getByTestId(`run-row-${run(1, {}).id as string}`).waitFor()
       expect(await page.locator('[data-testid^="run-row-"]').count()).toBe(1)
       expect(await page.getByTestId('runs-older').count()).toBe(0)
+
+      // Filtered by status through the API's own filter: nine rejected runs fit on one page.
+      await page.getByTestId('runs-status').selectOption('rejected')
+      await page.waitForURL(/status=rejected$/)
+      await expect.poll(() => page.locator('[data-testid^="run-row-"]').count()).toBe(9)
+      expect(
+        new Set(await page.locator('[data-testid^="run-row-"]').evaluateAll((r) => r.map((x) => x.dataset.status))),
+      ).toEqual(new Set(['rejected']))
+      expect(await page.getByTestId('runs-older').count()).toBe(0)
+      await page.getByTestId('runs-status').selectOption('failed')
+      await page.getByTestId(`run-row-${FAILED.id as string}`).waitFor()
+      expect(await page.locator('[data-testid^="run-row-"]').count()).toBe(1)
       await page.context().close()
     }
   })

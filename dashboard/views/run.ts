@@ -137,7 +137,11 @@ function metricsTable(r: Run): HTMLElement {
   return h(
     'table',
     { 'data-testid': 'run-metrics', class: 'compact' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'Metric'), h('th', {}, 'candidate'), h('th', {}, champion))),
+    h(
+      'thead',
+      {},
+      h('tr', {}, h('th', {}, 'Metric'), h('th', { class: 'num' }, 'candidate'), h('th', { class: 'num' }, champion)),
+    ),
     h(
       'tbody',
       {},
@@ -164,7 +168,12 @@ function groupTable(title: string, cand: Record<string, Group>, champ: Record<st
     h(
       'thead',
       {},
-      h('tr', {}, h('th', {}, title), h('th', {}, 'n'), h('th', {}, 'candidate'), h('th', {}, 'champion')),
+      h(
+        'tr',
+        {},
+        h('th', {}, title),
+        ['n', 'candidate', 'champion'].map((c) => h('th', { class: 'num' }, c)),
+      ),
     ),
     h(
       'tbody',

@@ -363,6 +363,8 @@ describe('dashboard: runs and data quality', () => {
       ])
       expect(await page.locator('main').textContent()).toContain('north')
       await shot(page, `run-${scheme}`)
+      await page.getByTestId('run-metrics').scrollIntoViewIfNeeded()
+      await shot(page, `run-metrics-${scheme}`)
 
       // The published version opens on the model page, marked, with the run linked back.
       await page.locator('main').getByRole('link', { name: 'v2', exact: true }).first().click()

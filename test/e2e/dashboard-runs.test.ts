@@ -498,6 +498,11 @@ describe('dashboard: runs and data quality', () => {
     await page.getByTestId('runs-table').waitFor()
     await page.goto(`${dev.url}/dashboard/#/models/weather/runs/${COMPLETED.id as string}`)
     await page.getByTestId('run-gates').waitFor()
+    // The rollout the run started opens on its own page, read-only for this token.
+    await page.getByTestId('run-steps').getByRole('link', { name: rolloutId }).click()
+    await page.getByTestId('rollout-timeline').waitFor()
+    expect(page.url()).toContain(`#/models/weather/rollout?id=${rolloutId}`)
+    expect(await page.locator('[data-testid^="rollout-action-"]').count()).toBe(0)
     await page.context().close()
 
     const tpage = await openPage(analyst)

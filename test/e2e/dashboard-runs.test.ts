@@ -136,8 +136,19 @@ async function openPage(token: string, scheme: 'light' | 'dark' = 'light'): Prom
   })
   page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`))
   await page.goto(`${dev.url}/dashboard/#token=${token}`)
-  await page.locator('main#view').waitFor()
+  // The first view drawn (its mark), so the next address does not race the signed-in models list.
+  await page.waitForFunction(() => performance.getEntriesByName('edgefleet:first-render').length > 0)
   return page
+}
+
+/** Waits for an element of the page; when it never shows, fails with the address and what the view showed. */
+async function shown(page: Page, testid: string): Promise<void> {
+  await page
+    .getByTestId(testid)
+    .waitFor()
+    .catch(async (e) => {
+      throw new Error(`${e}\nat ${page.url()}: ${await page.locator('#app').textContent()}`)
+    })
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -288,7 +299,7 @@ describe('dashboard: runs and data quality', () => {
       const page = await openPage(E2E_ADMIN_TOKEN, scheme)
       await page.goto(`${dev.url}/dashboard/#/models/weather`)
       await page.getByRole('link', { name: 'Retraining runs' }).click()
-      await page.getByTestId('runs-table').waitFor()
+      await shown(page, 'runs-table')
       const ids = await page
         .locator('[data-testid^="run-row-"]')
         .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-testid')!.slice('run-row-'.length)))
@@ -314,7 +325,7 @@ describe('dashboard: runs and data quality', () => {
       await shot(page, `runs-${scheme}`)
 
       await page.getByTestId('runs-older').click()
-      await page.getByTestId(`run-row-${run(1, {}).id as string}`).waitFor()
+      await shown(page, `run-row-${run(1, {}).id as string}`)
       expect(await page.locator('[data-testid^="run-row-"]').count()).toBe(1)
       expect(await page.getByTestId('runs-older').count()).toBe(0)
 
@@ -327,7 +338,7 @@ describe('dashboard: runs and data quality', () => {
       ).toEqual(new Set(['rejected']))
       expect(await page.getByTestId('runs-older').count()).toBe(0)
       await page.getByTestId('runs-status').selectOption('failed')
-      await page.getByTestId(`run-row-${FAILED.id as string}`).waitFor()
+      await shown(page, `run-row-${FAILED.id as string}`)
       expect(await page.locator('[data-testid^="run-row-"]').count()).toBe(1)
       await page.context().close()
     }
@@ -338,7 +349,7 @@ describe('dashboard: runs and data quality', () => {
       const page = await openPage(E2E_ADMIN_TOKEN, scheme)
       await page.goto(`${dev.url}/dashboard/#/models/weather/runs`)
       await page.getByRole('link', { name: COMPLETED.id as string }).click()
-      await page.getByTestId('run-steps').waitFor()
+      await shown(page, 'run-steps')
       expect(
         await page
           .getByTestId('run-steps')
@@ -368,7 +379,7 @@ describe('dashboard: runs and data quality', () => {
 
       // The published version opens on the model page, marked, with the run linked back.
       await page.locator('main').getByRole('link', { name: 'v2', exact: true }).first().click()
-      await page.getByTestId('versions-table').waitFor()
+      await shown(page, 'versions-table')
       const marked = page.locator('tr.marked')
       expect(await marked.getAttribute('data-version')).toBe('2')
       expect(await marked.getByRole('link', { name: /^run_0000/ }).getAttribute('href')).toBe(
@@ -381,7 +392,7 @@ describe('dashboard: runs and data quality', () => {
   it('shows a rejected run its failed gates and a failed run its error, with the steps it never reached', async () => {
     const page = await openPage(E2E_ADMIN_TOKEN)
     await page.goto(`${dev.url}/dashboard/#/models/weather/runs/${REJECTED.id as string}`)
-    await page.getByTestId('run-gates').waitFor()
+    await shown(page, 'run-gates')
     expect(await page.locator('h1 .status').textContent()).toBe('rejected')
     expect(await page.getByTestId('run-gates').locator('tr[data-passed="false"]').count()).toBe(2)
     expect(
@@ -391,7 +402,7 @@ describe('dashboard: runs and data quality', () => {
         .evaluateAll((l) => l.map((x) => x.dataset.state)),
     ).toEqual(['done', 'done', 'done', 'failed', 'skipped', 'skipped'])
     await page.goto(`${dev.url}/dashboard/#/models/weather/runs/${FAILED.id as string}`)
-    await page.getByTestId('run-error').waitFor()
+    await shown(page, 'run-error')
     expect(await page.getByTestId('run-error').textContent()).toContain('503 Service Unavailable')
     expect(
       await page
@@ -410,7 +421,7 @@ describe('dashboard: runs and data quality', () => {
       .getByTestId(`run-row-${COMPLETED.id as string}`)
       .locator('[data-trigger]')
       .click()
-    await page.getByTestId('events-table').waitFor()
+    await shown(page, 'events-table')
     expect(page.url()).toContain('#/events?model=weather&type=retrain.*')
     await expect
       .poll(() =>
@@ -430,7 +441,7 @@ describe('dashboard: runs and data quality', () => {
       .getByTestId('events-table')
       .getByRole('link', { name: `run ${COMPLETED.id as string}` })
       .click()
-    await page.getByTestId('run-steps').waitFor()
+    await shown(page, 'run-steps')
     expect(page.url()).toContain(`#/models/weather/runs/${COMPLETED.id as string}`)
     await page.context().close()
   })
@@ -438,7 +449,7 @@ describe('dashboard: runs and data quality', () => {
   it('tells how to start a run when a model has none', async () => {
     const page = await openPage(E2E_ADMIN_TOKEN)
     await page.goto(`${dev.url}/dashboard/#/models/digits/runs`)
-    await page.getByTestId('runs-empty').waitFor()
+    await shown(page, 'runs-empty')
     expect(await page.getByTestId('runs-empty').textContent()).toContain('npx edgefleet retrain digits --data')
     await shot(page, 'runs-empty-light')
     await page.context().close()
@@ -449,12 +460,7 @@ describe('dashboard: runs and data quality', () => {
     for (const scheme of ['light', 'dark'] as const) {
       const page = await openPage(E2E_ADMIN_TOKEN, scheme)
       await page.goto(`${dev.url}/dashboard/#/fleet/weather?range=3600000`)
-      await page
-        .getByTestId('quality-panel')
-        .waitFor()
-        .catch(async (e) => {
-          throw new Error(`${e}: ${await page.locator('main').textContent()}`)
-        })
+      await shown(page, 'quality-panel')
       for (const [name, q] of Object.entries(expected.features)) {
         const row = page.getByTestId(`quality-row-${name}`)
         const cells = await row
@@ -485,7 +491,7 @@ describe('dashboard: runs and data quality', () => {
   it('shows the empty quality state for a cohort without counts', async () => {
     const page = await openPage(E2E_ADMIN_TOKEN)
     await page.goto(`${dev.url}/dashboard/#/fleet/digits?range=3600000`)
-    await page.getByTestId('quality-panel-empty').waitFor()
+    await shown(page, 'quality-panel-empty')
     expect(await page.getByTestId('quality-panel-empty').textContent()).toContain('No data-quality counts yet')
     await page.getByTestId('quality-panel').scrollIntoViewIfNeeded()
     await shot(page, 'quality-empty-light')
@@ -495,19 +501,19 @@ describe('dashboard: runs and data quality', () => {
   it('follows scopes: registry:read sees runs; telemetry:read alone sees quality and no runs', async () => {
     const page = await openPage(reader)
     await page.goto(`${dev.url}/dashboard/#/models/weather/runs`)
-    await page.getByTestId('runs-table').waitFor()
+    await shown(page, 'runs-table')
     await page.goto(`${dev.url}/dashboard/#/models/weather/runs/${COMPLETED.id as string}`)
-    await page.getByTestId('run-gates').waitFor()
+    await shown(page, 'run-gates')
     // The rollout the run started opens on its own page, read-only for this token.
     await page.getByTestId('run-steps').getByRole('link', { name: rolloutId }).click()
-    await page.getByTestId('rollout-timeline').waitFor()
+    await shown(page, 'rollout-timeline')
     expect(page.url()).toContain(`#/models/weather/rollout?id=${rolloutId}`)
     expect(await page.locator('[data-testid^="rollout-action-"]').count()).toBe(0)
     await page.context().close()
 
     const tpage = await openPage(analyst)
     await tpage.goto(`${dev.url}/dashboard/#/fleet/weather?range=3600000`)
-    await tpage.getByTestId('quality-panel').waitFor()
+    await shown(tpage, 'quality-panel')
     expect(await tpage.getByTestId('quality-row-temp_max').getAttribute('data-worst')).toBe('true')
     await tpage.goto(`${dev.url}/dashboard/#/models/weather/runs`)
     await tpage.getByText('Runs need a token with registry:read.').waitFor()

@@ -131,6 +131,8 @@ function deviceRows(rand: () => number, n: number): Record<string, unknown>[] {
 async function openPage(token: string, scheme: 'light' | 'dark' = 'light'): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: scheme })
   const page = await context.newPage()
+  // The views wait on a wrangler dev that shares two cores with the rest of the suite.
+  page.setDefaultTimeout(60_000)
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`)
   })

@@ -127,8 +127,11 @@ function deviceRows(rand: () => number, n: number): Record<string, unknown>[] {
   })
 }
 
-/** A page at 1280×800 whose console errors and uncaught exceptions are collected. */
-async function openPage(token: string, scheme: 'light' | 'dark' = 'light'): Promise<Page> {
+/**
+ * A page at 1280×800 signed in with `token` and opened at `path` (the token rides in the address once,
+ * as `#<path>?token=…`, and is stripped), whose console errors and uncaught exceptions are collected.
+ */
+async function openPage(token: string, path: string, scheme: 'light' | 'dark' = 'light'): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: scheme })
   const page = await context.newPage()
   // The views wait on a wrangler dev that shares two cores with the rest of the suite.
@@ -137,9 +140,10 @@ async function openPage(token: string, scheme: 'light' | 'dark' = 'light'): Prom
     if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`)
   })
   page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`))
-  await page.goto(`${dev.url}/dashboard/#token=${token}`)
-  // The first view drawn (its mark), so the next address does not race the signed-in models list.
+  await page.goto(`${dev.url}/dashboard/#${path}${path.includes('?') ? '&' : '?'}token=${token}`)
+  // The first view drawn (its mark), so a later address does not race it.
   await page.waitForFunction(() => performance.getEntriesByName('edgefleet:first-render').length > 0)
+  expect(page.url()).not.toContain('token')
   return page
 }
 
@@ -298,8 +302,7 @@ afterAll(async () => {
 describe('dashboard: runs and data quality', () => {
   it('lists runs newest first with trigger, gates against limits, version, parent and rollout; pages older ones', async () => {
     for (const scheme of ['light', 'dark'] as const) {
-      const page = await openPage(E2E_ADMIN_TOKEN, scheme)
-      await page.goto(`${dev.url}/dashboard/#/models/weather`)
+      const page = await openPage(E2E_ADMIN_TOKEN, `/models/weather`, scheme)
       await page.getByRole('link', { name: 'Retraining runs' }).click()
       await shown(page, 'runs-table')
       const ids = await page
@@ -348,8 +351,7 @@ describe('dashboard: runs and data quality', () => {
 
   it("shows a run's steps, gate evidence, metrics beside the champion's, and links to its version", async () => {
     for (const scheme of ['light', 'dark'] as const) {
-      const page = await openPage(E2E_ADMIN_TOKEN, scheme)
-      await page.goto(`${dev.url}/dashboard/#/models/weather/runs`)
+      const page = await openPage(E2E_ADMIN_TOKEN, `/models/weather/runs`, scheme)
       await page.getByRole('link', { name: COMPLETED.id as string }).click()
       await shown(page, 'run-steps')
       expect(
@@ -392,8 +394,7 @@ describe('dashboard: runs and data quality', () => {
   })
 
   it('shows a rejected run its failed gates and a failed run its error, with the steps it never reached', async () => {
-    const page = await openPage(E2E_ADMIN_TOKEN)
-    await page.goto(`${dev.url}/dashboard/#/models/weather/runs/${REJECTED.id as string}`)
+    const page = await openPage(E2E_ADMIN_TOKEN, `/models/weather/runs/${REJECTED.id as string}`)
     await shown(page, 'run-gates')
     expect(await page.locator('h1 .status').textContent()).toBe('rejected')
     expect(await page.getByTestId('run-gates').locator('tr[data-passed="false"]').count()).toBe(2)
@@ -417,8 +418,7 @@ describe('dashboard: runs and data quality', () => {
   })
 
   it("links a run's trigger to the model's retrain events, and each outcome event back to its run", async () => {
-    const page = await openPage(E2E_ADMIN_TOKEN)
-    await page.goto(`${dev.url}/dashboard/#/models/weather/runs`)
+    const page = await openPage(E2E_ADMIN_TOKEN, `/models/weather/runs`)
     await page
       .getByTestId(`run-row-${COMPLETED.id as string}`)
       .locator('[data-trigger]')
@@ -449,8 +449,7 @@ describe('dashboard: runs and data quality', () => {
   })
 
   it('tells how to start a run when a model has none', async () => {
-    const page = await openPage(E2E_ADMIN_TOKEN)
-    await page.goto(`${dev.url}/dashboard/#/models/digits/runs`)
+    const page = await openPage(E2E_ADMIN_TOKEN, `/models/digits/runs`)
     await shown(page, 'runs-empty')
     expect(await page.getByTestId('runs-empty').textContent()).toContain('npx edgefleet retrain digits --data')
     await shot(page, 'runs-empty-light')
@@ -460,8 +459,7 @@ describe('dashboard: runs and data quality', () => {
   it('shows per-feature data quality with the exact merged counts and the worst feature marked', async () => {
     expect(expected.worst?.feature).toBe('temp_max')
     for (const scheme of ['light', 'dark'] as const) {
-      const page = await openPage(E2E_ADMIN_TOKEN, scheme)
-      await page.goto(`${dev.url}/dashboard/#/fleet/weather?range=3600000`)
+      const page = await openPage(E2E_ADMIN_TOKEN, `/fleet/weather?range=3600000`, scheme)
       await shown(page, 'quality-panel')
       for (const [name, q] of Object.entries(expected.features)) {
         const row = page.getByTestId(`quality-row-${name}`)
@@ -491,8 +489,7 @@ describe('dashboard: runs and data quality', () => {
   })
 
   it('shows the empty quality state for a cohort without counts', async () => {
-    const page = await openPage(E2E_ADMIN_TOKEN)
-    await page.goto(`${dev.url}/dashboard/#/fleet/digits?range=3600000`)
+    const page = await openPage(E2E_ADMIN_TOKEN, `/fleet/digits?range=3600000`)
     await shown(page, 'quality-panel-empty')
     expect(await page.getByTestId('quality-panel-empty').textContent()).toContain('No data-quality counts yet')
     await page.getByTestId('quality-panel').scrollIntoViewIfNeeded()
@@ -501,8 +498,7 @@ describe('dashboard: runs and data quality', () => {
   })
 
   it('follows scopes: registry:read sees runs; telemetry:read alone sees quality and no runs', async () => {
-    const page = await openPage(reader)
-    await page.goto(`${dev.url}/dashboard/#/models/weather/runs`)
+    const page = await openPage(reader, `/models/weather/runs`)
     await shown(page, 'runs-table')
     await page.goto(`${dev.url}/dashboard/#/models/weather/runs/${COMPLETED.id as string}`)
     await shown(page, 'run-gates')
@@ -513,8 +509,7 @@ describe('dashboard: runs and data quality', () => {
     expect(await page.locator('[data-testid^="rollout-action-"]').count()).toBe(0)
     await page.context().close()
 
-    const tpage = await openPage(analyst)
-    await tpage.goto(`${dev.url}/dashboard/#/fleet/weather?range=3600000`)
+    const tpage = await openPage(analyst, `/fleet/weather?range=3600000`)
     await shown(tpage, 'quality-panel')
     expect(await tpage.getByTestId('quality-row-temp_max').getAttribute('data-worst')).toBe('true')
     await tpage.goto(`${dev.url}/dashboard/#/models/weather/runs`)

@@ -14,6 +14,8 @@ const ROUTES: [RegExp, () => Promise<View>][] = [
   [/^\/models$/, () => import('./views/models.ts')],
   [/^\/models\/([a-z0-9-]+)$/, () => import('./views/model.ts')],
   [/^\/models\/([a-z0-9-]+)\/rollout$/, () => import('./views/rollout.ts')],
+  [/^\/models\/([a-z0-9-]+)\/runs$/, () => import('./views/runs.ts')],
+  [/^\/models\/([a-z0-9-]+)\/runs\/(run_[0-9a-f]{20})$/, () => import('./views/run.ts')],
   [/^\/fleet(?:\/([a-z0-9-]+))?$/, () => import('./views/fleet.ts')],
   [/^\/events$/, () => import('./views/events.ts')],
 ]

@@ -10,6 +10,13 @@ function summary(e: Event): string {
   return parts.join(' ')
 }
 
+/** A retraining event's run (`details.runId`), linked to the run's page. */
+function runLink(e: Event): HTMLElement | null {
+  const id = e.details.runId
+  if (typeof id !== 'string' || !/^run_[0-9a-f]{20}$/.test(id) || !e.model) return null
+  return h('a', { class: 'mono', href: `#/models/${e.model}/runs/${id}` }, `run ${id}`)
+}
+
 /** The audit trail as a table, newest first; retraining requests show their evidence expanded. */
 export function eventsTable(events: Event[]): HTMLElement {
   return h(
@@ -43,6 +50,7 @@ export function eventsTable(events: Event[]): HTMLElement {
               'details',
               { open: e.type.startsWith('retrain') },
               h('summary', {}, summary(e) || 'details'),
+              runLink(e),
               h('pre', {}, JSON.stringify(e.details, null, 2)),
             ),
           ),

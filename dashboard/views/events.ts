@@ -21,6 +21,10 @@ export async function render(root: HTMLElement, me: Me): Promise<() => void> {
     h('option', { value: '' }, 'All types'),
     FAMILIES.map((f) => h('option', { value: `${f}.*` }, `${f}.*`)),
   )
+  // A link may preset the filters: `#/events?model=weather&type=retrain.*`.
+  const preset = new URLSearchParams(location.hash.split('?')[1] ?? '')
+  model.value = preset.get('model') ?? ''
+  family.value = preset.get('type') ?? ''
   const live = h('input', { type: 'checkbox', id: 'tail', checked: true })
   const box = h('div', {})
   let events: Event[] = []

@@ -4,6 +4,7 @@ import { shareBars, timeChart } from '../charts.ts'
 import { append, h, note, num, pct, replace } from '../dom.ts'
 import { can, type Me } from '../scopes.ts'
 import { driftHeatmap, type CohortKey } from './drift.ts'
+import { qualityPanel } from './quality.ts'
 
 const RANGES: [string, number][] = [
   ['15 min', 15 * 60_000],
@@ -25,7 +26,7 @@ function stat(label: string, value: string): HTMLElement {
   return h('div', { class: 'stat' }, h('span', { class: 'sub' }, label), h('strong', {}, value))
 }
 
-/** One cohort: totals, the charts over time, backend mix, fallbacks, outputs, shadow and accuracy. */
+/** One cohort: totals, data quality per feature, the charts over time, backend mix, fallbacks, outputs, shadow and accuracy. */
 function cohortSection(c: FleetCohort, minDevices: number, first: boolean): HTMLElement {
   const box = h('section', { class: 'card cohort', 'data-cohort': cohortName(c) }, h('h2', {}, cohortName(c)))
   if (c.total.suppressed) {
@@ -73,6 +74,7 @@ function cohortSection(c: FleetCohort, minDevices: number, first: boolean): HTML
           `${hidden} of ${pts.length} points suppressed (fewer than k = ${minDevices} devices each); gaps in the charts.`,
         )
       : null,
+    qualityPanel(t.quality, first ? 'quality-panel' : undefined),
   ])
   const charts = h(
     'div',

@@ -4,6 +4,13 @@ import { h, replace, when } from '../dom.ts'
 import { can, type Me } from '../scopes.ts'
 import { eventsTable } from './events-table.ts'
 
+/** A link to the retraining run that produced a version, or a dash. */
+function runLink(model: string, runId: string | undefined): HTMLElement | string {
+  return runId
+    ? h('a', { class: 'mono', href: `#/models/${model}/runs/${runId}`, title: runId }, runId.slice(0, 12) + '…')
+    : '—'
+}
+
 /** A model page: versions with lineage, metrics and deprecation; aliases; the model's audit events. */
 export async function render(root: HTMLElement, me: Me, [name]: string[]): Promise<void> {
   const [detail, events] = await Promise.all([
@@ -13,6 +20,9 @@ export async function render(root: HTMLElement, me: Me, [name]: string[]): Promi
   const manifests = await Promise.all(
     detail.versions.map((v) => api<Manifest>(`/v1/models/${name}/versions/${v.version}`)),
   )
+  // `?version=N` (a run's link to the version it published) marks that row.
+  const marked = Number(new URLSearchParams(location.hash.split('?')[1] ?? '').get('version')) || null
+  const runOf = new Map(detail.versions.map((v) => [v.version, v.runId]))
   const versions = h(
     'table',
     { 'data-testid': 'versions-table' },
@@ -22,9 +32,18 @@ export async function render(root: HTMLElement, me: Me, [name]: string[]): Promi
       h(
         'tr',
         {},
-        ['Version', 'Created', 'Parent', 'Data hash', 'Code commit', 'Trigger', 'Metrics', 'Aliases', 'State'].map(
-          (c) => h('th', {}, c),
-        ),
+        [
+          'Version',
+          'Created',
+          'Parent',
+          'Data hash',
+          'Code commit',
+          'Trigger',
+          'Run',
+          'Metrics',
+          'Aliases',
+          'State',
+        ].map((c) => h('th', {}, c)),
       ),
     ),
     h(
@@ -36,13 +55,17 @@ export async function render(root: HTMLElement, me: Me, [name]: string[]): Promi
         .map((m) =>
           h(
             'tr',
-            { class: m.deprecated ? 'deprecated' : '' },
+            {
+              class: [m.deprecated ? 'deprecated' : '', m.version === marked ? 'marked' : ''].join(' ').trim(),
+              'data-version': m.version,
+            },
             h('td', {}, `v${m.version}`),
             h('td', {}, when(m.lineage.createdAt), h('div', { class: 'sub' }, m.lineage.createdBy)),
             h('td', {}, m.lineage.parent ? `v${m.lineage.parent}` : '—'),
             h('td', { class: 'mono', title: m.lineage.dataHash ?? '' }, m.lineage.dataHash?.slice(0, 24) ?? '—'),
             h('td', { class: 'mono', title: m.lineage.codeCommit ?? '' }, m.lineage.codeCommit?.slice(0, 10) ?? '—'),
             h('td', { class: 'mono' }, m.lineage.triggerEvent ?? '—'),
+            h('td', {}, runLink(name, m.lineage.runId ?? runOf.get(m.version))),
             h(
               'td',
               {},
@@ -66,6 +89,7 @@ export async function render(root: HTMLElement, me: Me, [name]: string[]): Promi
       'p',
       { class: 'toolbar' },
       h('a', { class: 'button', href: `#/models/${name}/rollout` }, 'Rollout'),
+      h('a', { class: 'button', href: `#/models/${name}/runs` }, 'Retraining runs'),
       can(me, 'telemetry:read') ? h('a', { class: 'button', href: `#/fleet/${name}` }, 'Fleet telemetry') : null,
     ),
     h('h2', {}, 'Aliases'),
@@ -81,4 +105,5 @@ export async function render(root: HTMLElement, me: Me, [name]: string[]): Promi
     h('h2', {}, 'Audit events'),
     eventsTable(events.events.slice().reverse()),
   )
+  root.querySelector('tr.marked')?.scrollIntoView({ block: 'center' })
 }

@@ -21,7 +21,7 @@ import { holdoutMetrics, majorityJudged } from '../../core/retrain/metrics.ts'
 import { stratifiedSplit } from '../../core/retrain/split.ts'
 import { openOnnxClassifier } from '../../trainer/onnx-classifier.ts'
 import { trainTabularLda, type TrainedClassifier } from '../../trainer/tabular-lda.ts'
-import { trainTabularMlp } from '../../trainer/tabular-mlp.ts'
+import { trainTabularMlpInThread } from '../../trainer/mlp-thread.ts'
 import { tabularSignatureFor, type TabularSignature } from '../../trainer/tabular-signature.ts'
 import { publishFiles } from '../commands/publish.ts'
 import { clientOf, type ConnectionFlags } from '../connection.ts'
@@ -257,14 +257,13 @@ async function defaultTrain(
 ): Promise<TrainedClassifier> {
   if (family === 'lda') return trainTabularLda(train, signature, label)
   if (family === 'mlp')
-    return trainTabularMlp(train, signature, label, {
-      seed,
-      onEpoch:
-        onEpoch ??
+    return trainTabularMlpInThread(
+      { train, signature, label, options: { seed } },
+      onEpoch ??
         ((e, n, loss) => {
           if (e % LINE_EVERY === 0 || e === n) say(`epoch ${e}/${n}: loss ${loss.toFixed(4)}`)
         }),
-    })
+    )
   throw new EdgefleetError('bad_request', `family ${family} is not available here`)
 }
 

@@ -193,13 +193,19 @@ export class TelemetryProcessor {
     this.queued = await this.options.queue.peek(SEND_PER_FLUSH).catch(() => this.queued)
   }
 
-  /** Collects, freezes what is waiting into queued batches and sends what the transport allows. */
+  /**
+   * Collects, freezes what is waiting into queued batches and sends what the transport allows. While
+   * the transport holds sends back (a 429/503 Retry-After or a network backoff), what was collected
+   * stays on the main thread, merged per target and minute, and only the minute timer freezes it
+   * (`closeWindow`): a batch frozen at every flush of a page flushing each second would fill the
+   * bounded queue within one Retry-After of 60 s and push its oldest batches out as `queue_overflow`.
+   */
   flush(): Promise<void> {
     // A flush already running is joined, not doubled: its batches are the same ones.
     this.flushing ??= (async () => {
       try {
         await this.collect()
-        await this.freeze()
+        if (this.closing || this.now() >= this.options.transport.retryAt) await this.freeze()
         await this.send()
       } finally {
         this.flushing = undefined

@@ -472,3 +472,76 @@ const isRecordName = (parent: string) =>
     : parent === 'fallbacks'
       ? /^(webgpu|webgl|wasm|cpu)$/
       : /^[a-z_]+$/
+
+describe('flushing often while the edge holds sends back', () => {
+  /**
+   * An edge with the real per-device limit (30 requests a minute, then 429 with Retry-After 60 s) that
+   * dedupes on the batch id and adds up the inferences of the reports it accepted.
+   */
+  function rateLimitedEdge(clock: { t: number }) {
+    const seen = new Set<string>()
+    const perMinute = new Map<number, number>()
+    const stored = { inferences: 0, batches: 0, refused: 0, dropped: {} as Record<string, number> }
+    const fetch = async (_url: string | URL | Request, init?: RequestInit) => {
+      const minute = Math.floor(clock.t / 60_000)
+      const n = (perMinute.get(minute) ?? 0) + 1
+      perMinute.set(minute, n)
+      if (n > 30 && ++stored.refused)
+        return new Response(JSON.stringify({ error: { code: 'rate_limited' } }), {
+          status: 429,
+          headers: { 'Retry-After': '60' },
+        })
+      const batch = Batch.parse(JSON.parse(await gunzip(new Uint8Array(await new Response(init?.body).arrayBuffer()))))
+      if (!seen.has(batch.batchId)) {
+        seen.add(batch.batchId)
+        stored.batches++
+        for (const r of batch.reports) stored.inferences += r.counts.inferences
+        for (const [k, v] of Object.entries(batch.dropped)) stored.dropped[k] = (stored.dropped[k] ?? 0) + v
+      }
+      return new Response(JSON.stringify({ accepted: batch.reports.length, duplicate: false }), { status: 202 })
+    }
+    return { fetch: fetch as typeof globalThis.fetch, stored }
+  }
+
+  it('a 60 s Retry-After with a flush every second loses no inference to queue overflow', async () => {
+    const clock = { t: T0 + 30_000 }
+    const rand = seededRandom(1600)
+    const edge = rateLimitedEdge(clock)
+    const queue = await freshQueue()
+    let last = clock.t
+    let counted = 0
+    let most = 0
+    let predicting = true
+    const p = processor(queue, edge.fetch, clock, async (k) => {
+      const d = predicting
+        ? delta(k, last, clock.t, rand)
+        : { ...delta(k, last, clock.t, rand), inferences: 0, errors: 0 }
+      last = clock.t
+      counted += d.inferences
+      return d
+    })
+    p.track('k', TARGET, { sampleRate: 1, flushSeconds: 1 })
+    // Five minutes of a page predicting and flushing every second (the minute timer closing windows too).
+    for (let s = 0; s < 300; s++) {
+      clock.t += 1_000
+      if (clock.t % WINDOW_MS < 1_000) await p.closeWindow()
+      await p.flush()
+      most = Math.max(most, await queue.size())
+    }
+    // Then the page stops predicting and flushes until its queue is empty.
+    predicting = false
+    for (let s = 0; s < 600 && (await queue.size()) > 0; s++) {
+      clock.t += 1_000
+      await p.flush()
+    }
+    expect(edge.stored.refused).toBeGreaterThan(2)
+    expect(await queue.size()).toBe(0)
+    expect(await queue.pendingDrops()).toEqual({})
+    expect({ inferences: edge.stored.inferences, dropped: edge.stored.dropped }).toEqual({
+      inferences: counted,
+      dropped: {},
+    })
+    // While sends are held back, batches are frozen once a minute, not once a flush.
+    expect(most).toBeLessThanOrEqual(4)
+  })
+})

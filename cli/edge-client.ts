@@ -1,9 +1,11 @@
 import type * as z from 'zod'
+import type { SliceDimension } from '../core/formats/slices.ts'
 import { EdgefleetError } from '../core/errors.ts'
 import { errorFromBody } from '../core/wire-error.ts'
 import type { FleetView, Granularity } from '../core/formats/fleet.ts'
 import type { PolicyView, RetrainPolicyInput } from '../core/formats/policy.ts'
 import type { RolloutActionBody, RolloutConfig, RolloutView } from '../core/formats/rollout.ts'
+import type { SloConfigInput, SloStatus, SloView } from '../core/formats/slo.ts'
 import type { RolloutTransitionAction } from '../core/rollout/machine.ts'
 import type {
   AliasMove,
@@ -21,6 +23,16 @@ import type {
   Token,
 } from '../core/formats/registry.ts'
 import type { CreateRun, Run, RunPage } from '../core/formats/run.ts'
+import type { CohortAllowList, CohortsView } from '../core/formats/cohort.ts'
+import type { ArtifactUpload, CreateUpload, UploadedPart } from '../core/formats/artifact-uploads.ts'
+
+/** The answer to a pin or unpin: where the cohort is pinned now (null: nowhere) and before. */
+export interface CohortPinMove {
+  model: string
+  cohort: string
+  version: number | null
+  previous: number | null
+}
 
 export type { AliasMove, EventPage, ModelDetail, StoredArtifact, VersionSummary } from '../core/formats/registry.ts'
 
@@ -49,6 +61,8 @@ export interface FleetQuery {
   to?: number
   version?: number
   granularity?: Granularity
+  /** Group every cohort by this slice dimension too (`slices` and `sliceGap` in the view). */
+  slice?: SliceDimension
 }
 
 /** Where the edge is and how to call it; `fetch` is injectable so tests sit at the network edge. */
@@ -71,6 +85,19 @@ export interface EdgeClient {
   createModel(body: CreateModel): Promise<Model>
   hasArtifact(sha256: string): Promise<boolean>
   putArtifact(sha256: string, size: number, body: ReadableStream<Uint8Array> | Uint8Array): Promise<StoredArtifact>
+  /** Starts a multipart upload of an artifact, or answers the one in progress (with the parts it holds). */
+  createUpload(sha256: string, body: CreateUpload): Promise<ArtifactUpload>
+  /** Sends one part of a multipart upload (exactly its size, streamed). */
+  putUploadPart(
+    upload: { sha256: string; uploadId: string },
+    partNumber: number,
+    size: number,
+    body: ReadableStream<Uint8Array> | Uint8Array,
+  ): Promise<UploadedPart>
+  /** Assembles the parts; the edge stores them only if they hash to `sha256`. */
+  completeUpload(upload: { sha256: string; uploadId: string }): Promise<StoredArtifact>
+  /** Aborts a multipart upload and drops its parts. */
+  abortUpload(upload: { sha256: string; uploadId: string }): Promise<void>
   /** Uploads an encoded copy of a stored artifact (the edge keeps it only if it decodes to the artifact). */
   putArtifactEncoding(sha256: string, encoding: 'gzip', body: Uint8Array): Promise<StoredVariant>
   publishVersion(model: string, body: PublishVersion): Promise<Manifest>
@@ -83,6 +110,10 @@ export interface EdgeClient {
   getRun(model: string, id: string): Promise<Run>
   deprecateVersion(model: string, version: number): Promise<Manifest>
   moveAlias(model: string, alias: string, version: number): Promise<AliasMove>
+  getCohorts(model: string): Promise<CohortsView>
+  putCohorts(model: string, body: CohortAllowList): Promise<CohortsView>
+  pinCohort(model: string, cohort: string, version: number): Promise<CohortPinMove>
+  unpinCohort(model: string, cohort: string): Promise<CohortPinMove>
   listEvents(query?: EventQuery): Promise<EventPage>
   createToken(body: CreateToken): Promise<CreatedToken>
   listTokens(): Promise<Token[]>
@@ -91,6 +122,11 @@ export interface EdgeClient {
   putPolicy(model: string, body: RetrainPolicyInput): Promise<PolicyView>
   getPolicy(model: string): Promise<PolicyView>
   evaluatePolicy(model: string, body: { closeOpenWindow: boolean }): Promise<PolicyView>
+  putSlo(model: string, body: SloConfigInput): Promise<SloView>
+  getSlo(model: string): Promise<SloView>
+  /** The last evaluation of the SLOs: burn rates, states and error budget left per objective. */
+  sloStatus(model: string): Promise<SloStatus>
+  evaluateSlo(model: string, body?: { closeOpenWindow: boolean }): Promise<SloStatus>
   /** Starts a rollout; 409 `conflict` while another one of the model is running or paused. */
   startRollout(model: string, body: RolloutConfigInput): Promise<RolloutView>
   /** A rollout by id, or the model's newest with `current`. */
@@ -217,6 +253,21 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
         body,
         headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
       }),
+    createUpload: (sha256, body) => call('POST', `/v1/artifacts/${seg(sha256)}/uploads`, { json: body }),
+    putUploadPart: (u, partNumber, size, body) =>
+      call('PUT', `/v1/artifacts/${seg(u.sha256)}/uploads/${seg(u.uploadId)}/parts/${partNumber}`, {
+        body,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+      }),
+    // Sent again only when the connection dropped before any answer; a second completion finds the
+    // upload gone (`not_found`), which the caller checks against the stored artifact.
+    completeUpload: (u) =>
+      call('POST', `/v1/artifacts/${seg(u.sha256)}/uploads/${seg(u.uploadId)}/complete`, { idempotent: true }),
+    async abortUpload(u) {
+      const path = `/v1/artifacts/${seg(u.sha256)}/uploads/${seg(u.uploadId)}`
+      const res = await send('DELETE', path, { idempotent: true })
+      if (!res.ok) throw await edgeError(res, 'DELETE', path)
+    },
     putArtifactEncoding: (sha256, encoding, body) =>
       call('PUT', `/v1/artifacts/${seg(sha256)}/encodings/${encoding}`, {
         body,
@@ -238,6 +289,11 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       call('PATCH', `/v1/models/${seg(model)}/versions/${version}`, { json: { deprecated: true } }),
     moveAlias: (model, alias, version) =>
       call('PUT', `/v1/models/${seg(model)}/aliases/${seg(alias)}`, { json: { version } }),
+    getCohorts: (model) => call('GET', `/v1/models/${seg(model)}/cohorts`),
+    putCohorts: (model, body) => call('PUT', `/v1/models/${seg(model)}/cohorts`, { json: body }),
+    pinCohort: (model, cohort, version) =>
+      call('PUT', `/v1/models/${seg(model)}/cohorts/${seg(cohort)}/pin`, { json: { version } }),
+    unpinCohort: (model, cohort) => call('DELETE', `/v1/models/${seg(model)}/cohorts/${seg(cohort)}/pin`),
     listEvents: (query = {}) => call('GET', `/v1/events${queryString(query)}`),
     createToken: (body) => call('POST', '/v1/tokens', { json: body }),
     listTokens: async () => (await call<{ tokens: Token[] }>('GET', '/v1/tokens')).tokens,
@@ -246,6 +302,11 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     putPolicy: (model, body) => call('PUT', `/v1/models/${seg(model)}/policy`, { json: body }),
     getPolicy: (model) => call('GET', `/v1/models/${seg(model)}/policy`),
     evaluatePolicy: (model, body) => call('POST', `/v1/models/${seg(model)}/policy/evaluate`, { json: body }),
+    putSlo: (model, body) => call('PUT', `/v1/models/${seg(model)}/slo`, { json: body }),
+    getSlo: (model) => call('GET', `/v1/models/${seg(model)}/slo`),
+    sloStatus: (model) => call('GET', `/v1/models/${seg(model)}/slo/status`),
+    evaluateSlo: (model, body = { closeOpenWindow: false }) =>
+      call('POST', `/v1/models/${seg(model)}/slo/evaluate`, { json: body }),
     startRollout: (model, body) => call('POST', `/v1/models/${seg(model)}/rollouts`, { json: body }),
     getRollout: (model, id = 'current') => call('GET', `/v1/models/${seg(model)}/rollouts/${seg(id)}`),
     actOnRollout: (model, id, action, body = {}) =>

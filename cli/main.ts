@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { isEdgefleetError } from '../core/errors.ts'
 import pkg from '../package.json' with { type: 'json' }
 import { aliasCommand, deprecateCommand } from './commands/aliases.ts'
+import { cohortsCommand } from './commands/cohorts.ts'
 import { driftCommand } from './commands/drift.ts'
 import { eventsCommand } from './commands/events.ts'
 import { keysCommand } from './commands/keys.ts'
@@ -12,6 +13,7 @@ import { publishCommand } from './commands/publish.ts'
 import { retrainCommand } from './commands/retrain.ts'
 import { rolloutCommand } from './commands/rollout.ts'
 import { runtimeCommand } from './commands/runtime.ts'
+import { sloCommand } from './commands/slo.ts'
 import { telemetryCommand } from './commands/telemetry.ts'
 import { tokensCommand } from './commands/tokens.ts'
 import { verifyCommand } from './commands/verify.ts'
@@ -30,11 +32,13 @@ const COMMANDS: readonly ((io: Io) => Command)[] = [
   versionsCommand,
   aliasCommand,
   deprecateCommand,
+  cohortsCommand,
   eventsCommand,
   tokensCommand,
   runtimeCommand,
   telemetryCommand,
   policyCommand,
+  sloCommand,
   rolloutCommand,
   retrainCommand,
   validateCommand,

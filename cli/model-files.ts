@@ -5,6 +5,7 @@ import { basename, dirname, join, posix, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { EdgefleetError } from '../core/errors.ts'
 import { FilePath } from '../core/formats/common.ts'
+import { hfFileOf } from '../core/registry/hf-layout.ts'
 import type { ModelInterface } from '../core/formats/interface.ts'
 import { checkWith } from './local-json.ts'
 import { onnxInterface, tfjsInterface } from './model-interface.ts'
@@ -21,6 +22,8 @@ export interface ModelFiles {
   tfjsFormat: 'tfjs-graph' | 'tfjs-layers' | null
   /** Inputs and outputs read from the model file (null when it declares none, or a version holds several .onnx files). */
   interface: ModelInterface | null
+  /** A Hugging Face model folder: the files in it transformers.js never reads, left out of the version. */
+  hf: { skipped: string[] } | null
 }
 
 interface TfjsModelJson {
@@ -39,6 +42,7 @@ interface TfjsModelJson {
  * model's declared inputs and outputs come back with the files.
  */
 export async function resolveModelFiles(args: readonly string[]): Promise<ModelFiles> {
+  if (args.length === 1 && (await isHfFolder(args[0]))) return hfFolderFiles(args[0])
   const files: LocalFile[] = []
   let tfjsFormat: ModelFiles['tfjsFormat'] = null
   let tfjs: { source: string; json: TfjsModelJson; shards: Set<string> } | null = null
@@ -76,7 +80,39 @@ export async function resolveModelFiles(args: readonly string[]): Promise<ModelF
         `${stray.map((f) => f.source).join(', ')}: not listed by ${tfjs.source} (its weightsManifest lists ${[...known].join(', ') || 'no files'}); drop ${stray.length === 1 ? 'it' : 'them'}`,
       )
   }
-  return { files: unique, tfjsFormat, interface: await interfaceOf(unique, tfjs?.json ?? null) }
+  return { files: unique, tfjsFormat, interface: await interfaceOf(unique, tfjs?.json ?? null), hf: null }
+}
+
+/** True for a folder holding a `config.json` and no tfjs `model.json`: a Hugging Face model folder. */
+async function isHfFolder(arg: string): Promise<boolean> {
+  const info = await statOf(arg)
+  if (!info.isDirectory()) return false
+  const names = await readdir(arg)
+  return names.includes('config.json') && !names.includes('model.json')
+}
+
+/**
+ * The files of a Hugging Face model folder (hub layout) transformers.js reads, at their paths in the
+ * folder: the root JSON files and `onnx/`'s graphs and external data (core/registry/hf-layout.ts).
+ * Anything else (README.md, vocab.txt, PyTorch weights…) is left out and named in `skipped`. The
+ * interface is not read: transformers.js feeds the graph by its own input names, per weight type.
+ */
+async function hfFolderFiles(dir: string): Promise<ModelFiles> {
+  const files: LocalFile[] = []
+  const skipped: string[] = []
+  const walk = async (rel: string): Promise<void> => {
+    for (const entry of await readdir(join(dir, rel), { withFileTypes: true })) {
+      const path = rel === '' ? entry.name : `${rel}/${entry.name}`
+      if (entry.isDirectory()) {
+        if (!entry.name.startsWith('.')) await walk(path)
+      } else if (hfFileOf(path) !== null)
+        files.push({ path: checkWith(FilePath, path, join(dir, path)), source: join(dir, path) })
+      else if (!entry.name.startsWith('.')) skipped.push(path)
+    }
+  }
+  await walk('')
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return { files, tfjsFormat: null, interface: null, hf: { skipped: skipped.sort() } }
 }
 
 /** Drops a file named again (same file on disk); two different files under one published path are refused. */

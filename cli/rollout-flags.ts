@@ -74,10 +74,14 @@ function firstIssue(error: z.ZodError): string {
     : `${issue.path.join('/')}: ${issue.message}`
 }
 
+/** Guardrail keys whose values are words (`slice_gap:dimension=platform,measure=accuracy`); the schema checks them. */
+const TEXT_KEYS: ReadonlySet<string> = new Set(['dimension', 'measure'])
+
 /**
  * Commander parser for repeatable `--guard metric:key=value[,key=value]` (`error_rate:maxDiff=0.005`,
- * `latency_p95:maxRatio=1.2`, `data_quality:maxRate=0.05,absolute=true`), each checked against its
- * guardrail schema and collected in order; values are numbers, or `true`/`false`.
+ * `latency_p95:maxRatio=1.2`, `data_quality:maxRate=0.05,absolute=true`,
+ * `slice_gap:dimension=platform,max=0.05`), each checked against its guardrail schema and collected
+ * in order; values are numbers, `true`/`false`, or words for `dimension` and `measure`.
  *
  * @example guardOption('error_rate:max=0.01') // [{metric: 'error_rate', max: 0.01, minDevices: 10}]
  */
@@ -102,8 +106,9 @@ export function guardOption(value: string, previous: Guardrail[] = []): Guardrai
       continue
     }
     const x = numberOf(text)
-    if (x === null) throw new InvalidArgumentError(`${key}: expected a number, got "${text}"`)
-    guard[key] = x
+    if (x === null && TEXT_KEYS.has(key)) guard[key] = text
+    else if (x === null) throw new InvalidArgumentError(`${key}: expected a number, got "${text}"`)
+    else guard[key] = x
   }
   const parsed = schema.safeParse(guard)
   if (!parsed.success) throw new InvalidArgumentError(`${metric}: ${firstIssue(parsed.error)}`)
@@ -117,11 +122,12 @@ const TARGET_KINDS = {
   minDeviceMemory: 'number',
   platforms: 'list',
   devices: 'list',
+  cohorts: 'list',
 } as const satisfies Record<keyof Targeting, 'boolean' | 'number' | 'list'>
 
 /**
  * Commander parser for repeatable `--target key=value` (`webgpu=true`, `minDeviceMemory=4`,
- * `platforms=linux,macos`, `devices=id1,id2`), merged into one Targeting. A list key given again
+ * `platforms=linux,macos`, `devices=id1,id2`, `cohorts=store-0001,store-0002`), merged into one Targeting. A list key given again
  * appends; any other key given twice is refused.
  *
  * @example targetOption('platforms=linux,macos', { webgpu: true }) // {webgpu: true, platforms: ['linux', 'macos']}

@@ -28,6 +28,7 @@ const GuardrailVerdict = z.object({
   limit: z.number(),
   test: z.object({ pvalue: z.number(), alpha: z.number() }).optional(),
   feature: z.string().optional(),
+  slice: z.object({ dimension: z.string(), value: z.string() }).optional(),
 })
 type GuardrailVerdict = z.infer<typeof GuardrailVerdict>
 
@@ -213,6 +214,12 @@ function armTable(arms: { baseline: ArmView; candidate: ArmView }): string[] {
         a.feedback.labeled === 0 ? '-' : `${rate(a.feedback.correct / a.feedback.labeled)} of ${a.feedback.labeled}`,
       ),
     )
+  if (both.some((a) => a.estimatedAccuracy))
+    rows.push(
+      row('est. accuracy', (a) =>
+        a.estimatedAccuracy ? `${rate(a.estimatedAccuracy.value)} of ${a.estimatedAccuracy.n}` : '-',
+      ),
+    )
   return indent(
     renderTable(['arm', `baseline v${arms.baseline.version}`, `candidate v${arms.candidate.version}`], rows, [
       'left',
@@ -255,6 +262,7 @@ function bounds(v: GuardrailVerdict, g: Guardrail | undefined): [string, string]
     case 'latency_p95':
       return [value(times), `≤ ${times(v.limit)} baseline`]
     case 'accuracy':
+    case 'estimated_accuracy':
       return [value(times), `≥ ${times(v.limit)} baseline`]
     case 'drift_js_max':
       return [value(formatStat), `≤ ${v.limit}`]
@@ -264,6 +272,12 @@ function bounds(v: GuardrailVerdict, g: Guardrail | undefined): [string, string]
       return g !== undefined && 'absolute' in g && !g.absolute
         ? [value((x) => pp(x) + at), `≤ ${pp(v.limit)} vs baseline`]
         : [value((x) => formatRate(x, 2) + at), `≤ ${formatRate(v.limit, 2)}`]
+    }
+    case 'slice_gap': {
+      // The candidate's excess over the baseline on its worst slice.
+      const pp = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} pp`
+      const at = v.slice === undefined ? '' : ` (${v.slice.dimension} ${v.slice.value})`
+      return [value((x) => pp(x) + at), `≤ ${pp(v.limit)} vs baseline per slice`]
     }
     default:
       return [value((x) => formatRate(x, 2)), `≤ ${formatRate(v.limit, 2)}`]

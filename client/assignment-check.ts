@@ -8,9 +8,10 @@
  */
 import { EdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
+import { HF_DTYPES, HF_FILE_ROLES } from '../core/formats/hf-names.ts'
 
 const SHA256 = /^[0-9a-f]{64}$/
-const FORMATS = ['onnx', 'tfjs-layers', 'tfjs-graph']
+const FORMATS = ['onnx', 'tfjs-layers', 'tfjs-graph', 'hf-onnx']
 const ROLES = ['primary', 'shadow']
 const ARMS = ['baseline', 'candidate']
 
@@ -22,7 +23,7 @@ const int =
     Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
 const rate: Check = (v) => typeof v === 'number' && v > 0 && v <= 1
 const oneOf =
-  (values: string[]): Check =>
+  (values: readonly string[]): Check =>
   (v) =>
     typeof v === 'string' && values.includes(v)
 const text: Check = (v) => typeof v === 'string' && v.length > 0
@@ -35,8 +36,18 @@ const path: Check = (v) =>
   !v.includes('\\') &&
   !v.split('/').includes('..')
 const file: Check = (v) =>
-  isObject(v) && path(v.path) && text(v.url) && typeof v.sha256 === 'string' && SHA256.test(v.sha256) && int(0)(v.size)
+  isObject(v) &&
+  path(v.path) &&
+  text(v.url) &&
+  typeof v.sha256 === 'string' &&
+  SHA256.test(v.sha256) &&
+  int(0)(v.size) &&
+  (v.role === undefined || oneOf(HF_FILE_ROLES)(v.role)) &&
+  (v.dtype === undefined || oneOf(HF_DTYPES)(v.dtype))
 const files: Check = (v) => Array.isArray(v) && v.length > 0 && v.every(file)
+const variant: Check = (v) => typeof v === 'string' && /^[a-z0-9][a-z0-9_-]{0,31}$/.test(v)
+const backends: Check = (v) =>
+  Array.isArray(v) && v.length > 0 && v.length <= 4 && v.every((b) => typeof b === 'string' && b.length > 0)
 
 /** Checks `fields` of `value`, throwing `validation_failed` with the pointer of the first bad one. */
 function require(value: Record<string, unknown>, fields: Record<string, Check>, at: string, optional = false): void {
@@ -73,6 +84,8 @@ export function readAssignment(body: unknown): Assignment {
     sigstoreBundle: isObject,
     rollout: isObject,
     shadow: isObject,
+    variant,
+    backends,
   }, '', true)
   if (isObject(body.rollout))
     require(body.rollout, {
@@ -82,7 +95,7 @@ export function readAssignment(body: unknown): Assignment {
     }, '/rollout')
   if (isObject(body.shadow)) {
     require(body.shadow, { version: int(1), format: oneOf(FORMATS), files, sampleRate: rate }, '/shadow')
-    require(body.shadow, { sigstoreBundle: isObject }, '/shadow', true)
+    require(body.shadow, { sigstoreBundle: isObject, variant, backends }, '/shadow', true)
   }
   return body as unknown as Assignment
 }

@@ -129,6 +129,21 @@ export class ModelCache {
     return this.db.getAllFromIndex('fileMeta', 'lastUsed')
   }
 
+  /**
+   * Bytes that could be stored now by the origin's storage estimate: the quota left (usage taken as the
+   * larger of the browser's figure and this cache's own ledger, which does not lag fresh writes) plus
+   * every file eviction could free, never `keep` or pinned files. Undefined when the browser gives no
+   * estimate.
+   */
+  async roomFor(keep: Iterable<string>): Promise<number | undefined> {
+    const { usage, quota } = await this.estimate().catch(() => ({}) as { usage?: number; quota?: number })
+    if (usage === undefined || quota === undefined) return undefined
+    const files = await this.files()
+    const held = files.reduce((a, f) => a + f.size, 0)
+    const evictable = (await this.victims(files, new Set(keep))).reduce((a, f) => a + f.size, 0)
+    return quota - Math.max(usage, held) + evictable
+  }
+
   /** Evicts LRU unprotected files until `incoming` more bytes fit the budget; returns bytes freed. */
   async evict(incoming: number, keep: Set<string>): Promise<number> {
     const files = await this.files()
@@ -234,6 +249,15 @@ export class ModelCache {
   /** A small setting (device id, …). */
   getMeta<T>(key: string): Promise<T | undefined> {
     return this.db.get('meta', key) as Promise<T | undefined>
+  }
+
+  /** Replaces a setting by `update(previous)` inside one transaction, so concurrent tabs add up. */
+  async updateMeta<T>(key: string, update: (before: T | undefined) => T): Promise<T> {
+    const tx = this.db.transaction('meta', 'readwrite')
+    const value = update((await tx.store.get(key)) as T | undefined)
+    await tx.store.put(value, key)
+    await tx.done
+    return value
   }
 
   /** Reads a setting, creating it inside one transaction if absent, so concurrent tabs agree. */

@@ -9,10 +9,15 @@ import { defaultBackends } from '../core/backends.ts'
 import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
 import type { Backend } from '../core/formats/common.ts'
+import type { DeviceCaps } from '../core/formats/telemetry.ts'
+import { DDSketch } from '../core/sketch/DDSketch.ts'
+import type { StatsDelta } from '../worker/protocol.ts'
+import type { HuggingFaceModel, HuggingFaceOptions } from './hf/types.ts'
 import { fetchAssignment, type AssignmentAnswer } from './assignment.ts'
+import { BrokenVariants, failureReason, isVariantFailure } from './broken-variants.ts'
 import { ModelCache } from './cache.ts'
 import { openDatabase } from './db.ts'
-import { deviceCaps } from './device-caps.ts'
+import { deviceCaps, pageCaps } from './device-caps.ts'
 import { hashedDeviceId, randomDeviceId } from './device.ts'
 import { FleetModel, type LoadedVersion, type ModelHooks, type Prediction } from './model.ts'
 import { PredictionLog, predictedClass, type FeedbackResult } from './predictions.ts'
@@ -24,7 +29,11 @@ import type { TelemetryProcessor } from './telemetry/processor.ts'
 import type { Fleet, FleetEvent, FleetOptions, LoadOptions } from './types.ts'
 import { SignedVersions, trustedKeyDers } from './signed-versions.ts'
 import { VersionLoader } from './version-loader.ts'
+import { DeviceHealth } from './health/device-health.ts'
 import { startWorker, type WorkerHost } from './worker-host.ts'
+
+/** Delays before the retries of a first load's assignment request after a network failure. */
+const FIRST_ASK_RETRY_MS = [500, 2000]
 
 /** The fleet behind `createFleet`'s handle, given options already checked (and DP resolved). */
 export class FleetCore implements Fleet {
@@ -35,15 +44,23 @@ export class FleetCore implements Fleet {
   /** The processor once started, for what must be synchronous (feedback). */
   private telemetryNow: TelemetryProcessor | null = null
   private readonly predictions = new PredictionLog()
+  private readonly broken = new BrokenVariants(() => this.getCache())
   private readonly loader: VersionLoader
   private readonly shadows: ShadowKeeper
   private readonly models = new Set<FleetModel>()
   /** Each model's assignment refresh: its interval and the ttl it runs at (the latest assignment's). */
   private readonly timers = new Map<FleetModel, { timer: ReturnType<typeof setInterval>; ttlSeconds: number }>()
   private closed = false
+  /** Telemetry keys of models transformers.js runs: what to report for them at each collect. */
+  private readonly signed?: SignedVersions
+  private readonly workerless = new Map<string, () => StatsDelta>()
   private readonly endpoint: string
   private readonly dp?: Required<DpOptions>
   private readonly random: () => number
+  private readonly health = new DeviceHealth({
+    db: async () => (await this.getCache()).database,
+    telemetry: () => this.getTelemetry(),
+  })
 
   constructor(
     private readonly options: FleetOptions,
@@ -52,6 +69,7 @@ export class FleetCore implements Fleet {
     this.dp = dp
     this.random = options.random ?? cryptoRandom
     this.endpoint = options.endpoint.replace(/\/$/, '')
+    this.signed = options.trustedKeys ? new SignedVersions(trustedKeyDers(options.trustedKeys)) : undefined
     this.loader = new VersionLoader({
       cache: () => this.getCache(),
       host: () => this.getHost(),
@@ -59,8 +77,9 @@ export class FleetCore implements Fleet {
       appKey: options.appKey,
       runtimeUrl: options.runtimeUrl,
       fetch: options.fetch,
+      whenStorageIsShort: options.whenStorageIsShort,
       emit: (event) => this.emit(event),
-      signed: options.trustedKeys ? new SignedVersions(trustedKeyDers(options.trustedKeys)) : undefined,
+      signed: this.signed,
     })
     this.shadows = new ShadowKeeper({
       load: (version, loadOptions) => this.loader.load(version, { ...loadOptions, onProgress: undefined }),
@@ -94,6 +113,8 @@ export class FleetCore implements Fleet {
     const host: Promise<WorkerHost> = startWorker(this.options.workerUrl, () => {
       // The worker is gone: the next load starts another one (models loaded in it must be loaded again).
       if (this.host === host) this.host = undefined
+      const targets = [...this.models].map((m) => this.telemetryNow?.targetOf(m.workerKey))
+      this.health.workerGone(targets.filter((t) => t !== undefined))
     })
     this.host = host
     return host
@@ -104,22 +125,32 @@ export class FleetCore implements Fleet {
     this.telemetry ??=
       this.options.telemetry === false
         ? Promise.resolve(null)
-        : Promise.all([this.getCache(), this.getHost()])
-            .then(([cache, host]) =>
+        : this.getCache()
+            .then((cache) =>
               startTelemetry({
                 db: cache.database,
                 endpoint: this.endpoint,
                 appKey: this.options.appKey,
                 fetch: this.options.fetch,
-                // Through the current worker: a restarted one holds the versions loaded since.
-                collect: async (key) => (await this.getHost()).api.collect(key),
-                device: async () => ({ id: await this.deviceId(), caps: deviceCaps(host.capabilities) }),
+                // Through the current worker: a restarted one holds the versions loaded since. Models
+                // transformers.js runs (fleet.huggingFace) have nothing in the worker to collect.
+                collect: async (key) => this.workerless.get(key)?.() ?? (await this.getHost()).api.collect(key),
+                device: async () => ({
+                  id: await this.deviceId(),
+                  // A page that runs only transformers.js models starts no worker to probe the device.
+                  caps: this.host ? deviceCaps((await this.host).capabilities) : pageCaps(),
+                  ...(this.options.cohort === undefined ? {} : { cohort: this.options.cohort }),
+                }),
                 random: this.random,
                 dp: this.dp,
               }),
             )
             .then(
-              (t) => (this.telemetryNow = t),
+              (t) => {
+                // The crash beacon: loads that pages of this origin died in, counted once.
+                if (t) void this.health.sendBeacon(t).catch(() => undefined)
+                return (this.telemetryNow = t)
+              },
               (e) => {
                 this.telemetry = undefined
                 throw e
@@ -154,16 +185,78 @@ export class FleetCore implements Fleet {
   }
 
   /** Asks the edge which version of `model` this device runs, sending the ETag of the one held. */
-  private async ask(model: string, etag: string | undefined): Promise<AssignmentAnswer> {
+  private async ask(model: string, etag: string | undefined, caps?: DeviceCaps): Promise<AssignmentAnswer> {
     return fetchAssignment({
       endpoint: this.endpoint,
       appKey: this.options.appKey,
       model,
       deviceId: await this.deviceId(),
-      caps: deviceCaps((await this.getHost()).capabilities),
+      caps: caps ?? deviceCaps((await this.getHost()).capabilities),
+      ...(this.options.cohort === undefined ? {} : { cohort: this.options.cohort }),
       etag,
+      exclude: await this.broken.exclude(model),
       fetch: this.options.fetch,
     })
+  }
+
+  /**
+   * The first ask for a model this device has never loaded: with no last-known-good assignment to
+   * fall back to, a network failure is retried after 0.5 s and 2 s before the load fails, so a
+   * dropped connection or an edge busy for a moment does not fail a page's first load.
+   */
+  private async askFirst(model: string): Promise<AssignmentAnswer> {
+    for (const delayMs of FIRST_ASK_RETRY_MS) {
+      try {
+        return await this.ask(model, undefined)
+      } catch (e) {
+        if (!isEdgefleetError(e) || e.code !== 'network_error' || this.closed) throw e
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs))
+    }
+    return this.ask(model, undefined)
+  }
+
+  /**
+   * Loads an assignment; when its variant fails to load here (core/variants, docs/variants.md), the
+   * variant is remembered as broken for that version and the edge is asked again without it, until one
+   * loads or none is left (the first failure is then thrown). The edge picks the next variant: it
+   * holds the rules and the files, so the device never downloads a list of variants it will not run.
+   */
+  private async loadFallingBack(
+    model: string,
+    first: Assignment,
+    options: LoadOptions,
+  ): Promise<{ assignment: Assignment; loaded: LoadedVersion; etag?: string; replaced: boolean }> {
+    let assignment = first
+    let etag: string | undefined
+    for (let tries = 0; ; tries++) {
+      try {
+        return { assignment, loaded: await this.watchedLoad(assignment, options), etag, replaced: assignment !== first }
+      } catch (e) {
+        if (assignment.variant === undefined || !isVariantFailure(e) || tries >= 16) throw e
+        const from = { version: assignment.version, variant: assignment.variant }
+        await this.broken.add(model, from)
+        const why = { reason: failureReason(e), message: e instanceof Error ? e.message : String(e) }
+        let answer: AssignmentAnswer | null = null
+        try {
+          answer = await this.ask(model, undefined)
+        } catch {
+          // No variant left (no_variant), or the edge is unreachable: the load's own failure is the answer.
+        }
+        const next = answer?.status === 'changed' ? answer : null
+        this.emit({
+          type: 'variant_fallback',
+          model,
+          ...from,
+          from: from.variant,
+          to: next?.assignment.variant ?? null,
+          ...why,
+        })
+        if (next === null) throw e
+        assignment = next.assignment
+        etag = next.etag
+      }
+    }
   }
 
   private emit(event: FleetEvent): void {
@@ -182,7 +275,7 @@ export class FleetCore implements Fleet {
     let fresh: { etag?: string } | null = null
     let from: 'edge' | 'cache' = 'edge'
     try {
-      const answer = await this.ask(model, record?.etag)
+      const answer = record ? await this.ask(model, record.etag) : await this.askFirst(model)
       if (answer.status === 'unchanged' && record) {
         assignment = record.current
         await cache.touchAssignment(model, Date.now())
@@ -197,10 +290,20 @@ export class FleetCore implements Fleet {
       this.emit({ type: 'offline', model, version: assignment.version, reason: e.message })
     }
 
+    if (assignment.format === 'hf-onnx')
+      throw new EdgefleetError(
+        'bad_request',
+        `model "${model}" is a Hugging Face folder: serve it to transformers.js with fleet.huggingFace()`,
+      )
     let loaded: LoadedVersion
     const started = performance.now()
     try {
-      loaded = await this.loader.load(assignment, options)
+      const done = await this.loadFallingBack(model, assignment, options)
+      loaded = done.loaded
+      if (done.replaced) {
+        assignment = done.assignment
+        fresh = { etag: done.etag }
+      }
     } catch (e) {
       // A new version that cannot be fetched or verified never replaces one that worked.
       if (
@@ -213,7 +316,7 @@ export class FleetCore implements Fleet {
       this.emit({ type: 'error', model, code: e.code, message: e.message })
       assignment = record.current
       fresh = null
-      loaded = await this.loader.load(assignment, options)
+      loaded = await this.watchedLoad(assignment, options)
     }
     if (fresh) await cache.putAssignment(model, assignment, fresh.etag, Date.now())
     this.emit({
@@ -225,6 +328,7 @@ export class FleetCore implements Fleet {
       fallbacks: loaded.result.fallbacks,
       assignment: from,
       downloadedBytes: loaded.downloadedBytes,
+      ...(assignment.variant === undefined ? {} : { variant: assignment.variant }),
     })
 
     await this.track(assignment, loaded, performance.now() - started)
@@ -234,6 +338,7 @@ export class FleetCore implements Fleet {
       predicted: (v, ps) => this.remember(v, ps),
       retire: (key) => this.retire(key),
       backendChanged: (v, from) => this.backendChanged(model, v, from),
+      runFailed: (v, e) => this.health.runFailed(this.telemetryNow, this.telemetryNow?.targetOf(v.key), e),
       random: this.random,
     }
     const handle = new FleetModel(model, await this.getHost(), loaded, hooks)
@@ -242,6 +347,38 @@ export class FleetCore implements Fleet {
     // The shadow (if any) loads in the background: the primary answers meanwhile.
     void this.shadows.sync(handle, assignment, options, from)
     return handle
+  }
+
+  /**
+   * Serves the version of a Hugging Face model (`hf-onnx`) this device runs to the app's
+   * transformers.js (client/hf/hugging-face.ts, loaded with the first call).
+   */
+  async huggingFace(model: string, options: HuggingFaceOptions): Promise<HuggingFaceModel> {
+    if (this.closed) throw new EdgefleetError('bad_request', 'this fleet is closed')
+    const { loadHuggingFace } = await import('./hf/hugging-face.ts')
+    return loadHuggingFace(
+      {
+        cache: () => this.getCache(),
+        ask: (name, etag) => this.ask(name, etag, this.host ? undefined : pageCaps()),
+        appKey: this.options.appKey,
+        fetch: this.options.fetch,
+        signed: this.signed,
+        emit: (event) => this.emit(event),
+        telemetry: () => this.getTelemetry(),
+        collectWithoutWorker: (key) => {
+          let start = Date.now()
+          // Only the load is counted: inferences run inside transformers.js, out of edgefleet's sight.
+          this.workerless.set(key, () => {
+            const end = Date.now()
+            const delta = { key, window: { start, end }, inferences: 0, errors: 0, latency: new DDSketch().toJSON() }
+            start = end
+            return { ...delta, features: {}, outputs: {} }
+          })
+        },
+      },
+      model,
+      options,
+    )
   }
 
   /**
@@ -281,14 +418,17 @@ export class FleetCore implements Fleet {
     }
     try {
       const started = performance.now()
-      const next = await this.loader.load(answer.assignment, { ...options, onProgress: undefined })
+      const done = await this.loadFallingBack(model.name, answer.assignment, { ...options, onProgress: undefined })
+      const next = done.loaded
+      const assignment = done.assignment
+      const etag = done.replaced ? done.etag : answer.etag
       const from = model.version
-      await this.track(answer.assignment, next, performance.now() - started)
+      await this.track(assignment, next, performance.now() - started)
       // The old version's last delta is taken when it is idle, just before the worker unloads it.
       model.swap(next)
-      await cache.putAssignment(model.name, answer.assignment, answer.etag, Date.now())
+      await cache.putAssignment(model.name, assignment, etag, Date.now())
       this.emit({ type: 'swapped', model: model.name, from, to: next.version })
-      void this.shadows.sync(model, answer.assignment, options)
+      void this.shadows.sync(model, assignment, options)
     } catch (e) {
       this.emit({
         type: 'error',
@@ -324,7 +464,14 @@ export class FleetCore implements Fleet {
     this.emit({ type: 'fallback', model, version: v.version, from, backend, fallbacks })
     const telemetry = this.telemetryNow
     const target = telemetry?.targetOf(v.key)
+    if (v.result.fallbacks[from] === 'device_lost') this.health.deviceLost(telemetry, target)
     if (telemetry && target) await telemetry.retarget(v.key, { ...target, backend, fallbacks: { ...fallbacks } })
+  }
+
+  /** A version's load, watched for device health (client/health/device-health.ts). */
+  private watchedLoad(assignment: Assignment, options: LoadOptions): Promise<LoadedVersion> {
+    const backends = options.backends ?? defaultBackends(assignment.format)
+    return this.health.watchLoad(assignment, backends, () => this.loader.load(assignment, options))
   }
 
   private retire(key: string): Promise<void> {

@@ -5,12 +5,13 @@
  * worker host, assignment, telemetry, shadows) with the first `load()` or `deviceId()`, so a page that
  * imports the SDK pays only for this module until it needs a model.
  */
+import { isCohortLabel } from '../core/cohort-label.ts'
 import { EdgefleetError } from '../core/errors.ts'
 import type { FleetCore } from './fleet-core.ts'
 import type { FleetModel } from './model.ts'
 import type { FeedbackResult } from './predictions.ts'
 import { resolveDp, type DpOptions } from './telemetry/dp-options.ts'
-import type { Fleet, FleetOptions, LoadOptions } from './types.ts'
+import type { Fleet, FleetOptions, HuggingFaceModel, HuggingFaceOptions, LoadOptions } from './types.ts'
 
 export type * from './types.ts'
 
@@ -39,6 +40,15 @@ class FleetHandle implements Fleet {
       throw new EdgefleetError('bad_request', 'endpoint must be an http(s) URL', { pointer: '/endpoint' })
     if (typeof options.appKey !== 'string' || !options.appKey)
       throw new EdgefleetError('bad_request', 'appKey is required', { pointer: '/appKey' })
+    if (options.cohort !== undefined && !isCohortLabel(options.cohort))
+      throw new EdgefleetError('bad_request', 'cohort must be a label of 1 to 64 [A-Za-z0-9_.:-]', {
+        pointer: '/cohort',
+      })
+    const short: unknown = options.whenStorageIsShort
+    if (short !== undefined && short !== 'fail' && short !== 'run-from-memory')
+      throw new EdgefleetError('bad_request', "whenStorageIsShort is 'fail' or 'run-from-memory'", {
+        pointer: '/whenStorageIsShort',
+      })
     const dp = typeof options.telemetry === 'object' ? options.telemetry.dp : undefined
     if (dp !== undefined) this.#dp = resolveDp(dp)
     // The keys' bytes are read with the fleet (client/signed-versions.ts); their shape is checked now.
@@ -74,6 +84,11 @@ class FleetHandle implements Fleet {
   async load(model: string, options?: LoadOptions): Promise<FleetModel> {
     if (this.#closed) throw new EdgefleetError('bad_request', 'this fleet is closed')
     return (await this.#fleet()).load(model, options)
+  }
+
+  async huggingFace(model: string, options: HuggingFaceOptions): Promise<HuggingFaceModel> {
+    if (this.#closed) throw new EdgefleetError('bad_request', 'this fleet is closed')
+    return (await this.#fleet()).huggingFace(model, options)
   }
 
   feedback(predictionId: string, label: string): FeedbackResult {

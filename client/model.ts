@@ -36,6 +36,8 @@ export interface ModelHooks {
   retire(key: string): Promise<void>
   /** A version now runs on another backend than `from` (its `result` already says which, and why). */
   backendChanged(v: LoadedVersion, from: Backend): Promise<void>
+  /** A prediction of `v` failed with `error` (device health counts out-of-memory runs). */
+  runFailed?(v: LoadedVersion, error: unknown): void
   /** Uniform in [0, 1): which predictions the shadow also runs. */
   random(): number
 }
@@ -206,6 +208,9 @@ export class FleetModel {
     this.inflight.set(v.key, (this.inflight.get(v.key) ?? 0) + 1)
     try {
       return await fn(v)
+    } catch (e) {
+      this.hooks.runFailed?.(v, e)
+      throw e
     } finally {
       this.inflight.set(v.key, this.inflight.get(v.key)! - 1)
     }

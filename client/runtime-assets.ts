@@ -20,7 +20,8 @@ export function runtimeGroupsFor(
 ): RuntimeGroup[] {
   if (format === 'onnx') {
     const gpu = backends.includes('webgpu') && caps.webgpu && (!caps.fallbackAdapter || allowFallbackAdapter)
-    return gpu ? ['ortWasm', 'ortWebgpu'] : ['ortWasm']
+    // The WebGPU build carries WebNN's execution provider: an app that opts into webnn gets it.
+    return gpu || backends.includes('webnn') ? ['ortWasm', 'ortWebgpu'] : ['ortWasm']
   }
   return backends.includes('wasm') ? ['tfjsWasm'] : []
 }

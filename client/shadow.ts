@@ -110,6 +110,8 @@ export class ShadowKeeper {
           signature: want.signature,
           profile: want.profile,
           sigstoreBundle: want.sigstoreBundle,
+          ...(want.variant ? { variant: want.variant } : {}),
+          ...(want.backends ? { backends: want.backends } : {}),
         },
         options,
       )
@@ -192,6 +194,7 @@ function shadowTarget(
     ...rollout,
     backend,
     fallbacks,
+    ...(assignment.shadow!.variant === undefined ? {} : { variant: assignment.shadow!.variant }),
   }
 }
 

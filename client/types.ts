@@ -5,6 +5,8 @@
  * of the client imports them from here, so no two implementation modules import each other for types.
  */
 import type { Backend, Role } from '../core/formats/common.ts'
+import type { HuggingFaceModel, HuggingFaceOptions } from './hf/types.ts'
+export type { HuggingFaceModel, HuggingFaceOptions, TransformersEnv } from './hf/types.ts'
 import type { Progress } from './download.ts'
 import type { FleetModel } from './model.ts'
 import type { FeedbackResult } from './predictions.ts'
@@ -27,6 +29,8 @@ export type FleetEvent =
       assignment: 'edge' | 'cache'
       /** Bytes downloaded for this load (0: every file, runtime included, came from the cache). */
       downloadedBytes: number
+      /** The version's variant this device runs (docs/variants.md); absent for a version without variants. */
+      variant?: string
     }
   | { type: 'swapped'; model: string; from: number; to: number }
   /**
@@ -42,6 +46,20 @@ export type FleetEvent =
       fallbacks: Partial<Record<Backend, string>>
     }
   | { type: 'offline'; model: string; version: number; reason: string }
+  /**
+   * A variant failed to load here (`reason`: `webgpu_mismatch` when a backend failed its golden
+   * self-check, else the error's code), so the device moved to the next variant it fits (`to`; null
+   * when none was left). The device remembers it and never tries that variant of that version again.
+   */
+  | {
+      type: 'variant_fallback'
+      model: string
+      version: number
+      from: string
+      to: string | null
+      reason: string
+      message: string
+    }
   | { type: 'error'; model: string; code: string; message: string; role?: Role }
 
 export interface FleetOptions {
@@ -51,6 +69,13 @@ export interface FleetOptions {
   appKey: string
   /** An app-supplied stable id (hashed before use); by default a random id kept in IndexedDB. */
   deviceId?: string
+  /**
+   * The device's cohort (a store, a region, a locale): one label of `[A-Za-z0-9_.:-]{1,64}` from the
+   * model's allow-list, sent with every assignment request so rollouts and pins can aim at cohorts,
+   * and in telemetry batches for the fleet view's `cohort` slice. A label the model does not declare
+   * is ignored by the edge. Never sent when not set.
+   */
+  cohort?: string
   onEvent?: (event: FleetEvent) => void
   /** Where the worker script is; the built SDK carries its own. */
   workerUrl?: string | URL
@@ -58,6 +83,13 @@ export interface FleetOptions {
   runtimeUrl?: string
   /** Byte budget of the IndexedDB cache (default 512 MiB). */
   cacheBytes?: number
+  /**
+   * What a load does when the browser's storage estimate (`navigator.storage.estimate()`) says the files
+   * to download cannot be stored, even after evicting what may be evicted: `'fail'` (default) rejects
+   * with `quota_exceeded` before a byte is fetched; `'run-from-memory'` downloads anyway and runs the
+   * version without an offline copy (downloaded again on every page load).
+   */
+  whenStorageIsShort?: 'fail' | 'run-from-memory'
   /** Ask the browser to keep the cache through storage pressure (`navigator.storage.persist()`). */
   persist?: boolean
   /** IndexedDB database name (default `edgefleet`). */
@@ -70,7 +102,7 @@ export interface FleetOptions {
    */
   telemetry?: boolean | TelemetryOptions
   /**
-   * Publisher keys (PEM, ECDSA P-256 `PUBLIC KEY`, as `edgefleet keys create` writes them). When set,
+   * Publisher keys (PEM `PUBLIC KEY`: ECDSA P-256 as `edgefleet keys create` writes them, or P-384 / P-521). When set,
    * the fleet runs only versions signed by one of them over every file (`edgefleet publish --sign`);
    * any other version is refused with `signature_error` and the last good version keeps running.
    */
@@ -94,6 +126,11 @@ export interface LoadOptions {
   backends?: Backend[]
   /** Accept a software WebGPU adapter (SwiftShader); off by default. */
   allowFallbackAdapter?: boolean
+  /**
+   * The device a `webnn` backend asks WebNN for (`cpu`, `gpu` or `npu`; default `gpu`). WebNN is
+   * opt-in: name `'webnn'` in `backends` (e.g. `['webnn', 'wasm']`).
+   */
+  webnnDeviceType?: 'cpu' | 'gpu' | 'npu'
   driftWindowMinutes?: number
   /**
    * A shadow's regression and tensor outputs agree with the primary's when |primary − shadow| ≤
@@ -120,6 +157,16 @@ export interface Fleet {
    * fleet.feedback(r.id, 'rain') // { value: true, reason: 'recorded' }
    */
   feedback(predictionId: string, label: string): FeedbackResult
+  /**
+   * Serves the version of a Hugging Face model (format `hf-onnx`) this device runs to the app's own
+   * transformers.js, verified and cached for offline use (docs/huggingface.md).
+   *
+   * @example
+   * import { env, pipeline } from '@huggingface/transformers'
+   * const { id } = await fleet.huggingFace('tiny-bert', { env, dtype: 'q8' })
+   * const classify = await pipeline('text-classification', id, { dtype: 'q8' })
+   */
+  huggingFace(model: string, options: HuggingFaceOptions): Promise<HuggingFaceModel>
   /** Sends the telemetry collected so far (no-op with `telemetry: false`). Safe to call twice. */
   flush(): Promise<void>
   /** Stops timers, sends the last telemetry, unloads models, ends the worker. Safe to call twice. */

@@ -4,8 +4,9 @@
  * cache or downloaded (verified before it is stored), then the version loaded in the worker.
  */
 import { defaultBackends } from '../core/backends.ts'
-import { isEdgefleetError } from '../core/errors.ts'
+import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
+import type { Backend } from '../core/formats/common.ts'
 import { RUNTIME_FILES } from '../core/runtime-files.ts'
 import type { ModelCache } from './cache.ts'
 import { downloadVerified } from './download.ts'
@@ -18,8 +19,28 @@ import type { WorkerHost } from './worker-host.ts'
 /** What loading a version needs of an assignment (a primary's, or one built from its `shadow`). */
 export type VersionToLoad = Pick<
   Assignment,
-  'model' | 'version' | 'role' | 'format' | 'files' | 'signature' | 'profile' | 'sigstoreBundle'
+  | 'model'
+  | 'version'
+  | 'role'
+  | 'format'
+  | 'files'
+  | 'signature'
+  | 'profile'
+  | 'sigstoreBundle'
+  | 'variant'
+  | 'backends'
 >
+
+/**
+ * The backends to try for a variant that runs on some only (docs/variants.md): the app's (or the
+ * default) order kept to those, or the variant's own order when the app named none of them. A failure
+ * on every one of them is a variant failure, and the fleet falls back to the next variant.
+ */
+export function variantBackends(order: readonly Backend[], only: readonly Backend[] | undefined): Backend[] {
+  if (only === undefined) return [...order]
+  const kept = order.filter((b) => only.includes(b))
+  return kept.length > 0 ? kept : [...only]
+}
 
 /** What the loader needs from the fleet. */
 export interface VersionLoaderDeps {
@@ -31,6 +52,8 @@ export interface VersionLoaderDeps {
   /** Base URL of the pinned runtime files (default: the edge's artifacts). */
   runtimeUrl?: string
   fetch?: typeof fetch
+  /** `'fail'` (default): a version the storage estimate says cannot be stored is refused before downloading. */
+  whenStorageIsShort?: 'fail' | 'run-from-memory'
   emit(event: FleetEvent): void
   /** The publisher keys a version must be signed with (`trustedKeys`); any version runs when absent. */
   signed?: SignedVersions
@@ -54,7 +77,7 @@ export class VersionLoader {
     // Before a byte is downloaded: an unsigned or badly signed version is refused outright.
     await this.deps.signed?.check(assignment)
     const [cache, host] = await Promise.all([this.deps.cache(), this.deps.host()])
-    const backends = options.backends ?? defaultBackends(assignment.format)
+    const backends = variantBackends(options.backends ?? defaultBackends(assignment.format), assignment.backends)
     const allowFallback = options.allowFallbackAdapter ?? false
     const groups = runtimeGroupsFor(assignment.format, backends, host.capabilities, allowFallback).filter(
       (g) => !host.sentRuntime.has(g),
@@ -80,9 +103,19 @@ export class VersionLoader {
           message: `the cached copy of ${f.sha256} did not match its SHA-256; it was deleted and is downloaded again`,
         })
     }
+    // One total for the whole version, runtime included, fixed before the first byte is fetched.
     const progress = { loaded: 0, total: missing.reduce((a, f) => a + f.size, 0) }
-    if (missing.length) options.onProgress?.({ ...progress })
     const protect = wanted.map((f) => f.sha256)
+    if (progress.total > 0 && (this.deps.whenStorageIsShort ?? 'fail') === 'fail') {
+      const room = await cache.roomFor(protect)
+      if (room !== undefined && progress.total > room)
+        throw new EdgefleetError(
+          'quota_exceeded',
+          `${assignment.model} v${assignment.version} needs ${progress.total} bytes of storage and the browser's quota leaves room for ${Math.max(0, room)}; nothing was downloaded`,
+          { data: { needed: progress.total, room: Math.max(0, room) } },
+        )
+    }
+    if (missing.length) options.onProgress?.({ ...progress })
     for (const f of missing) {
       const b = await downloadVerified(f.url, f, {
         headers: { 'X-Edgefleet-Key': this.deps.appKey },
@@ -127,6 +160,7 @@ export class VersionLoader {
       profile: assignment.profile,
       backends,
       allowFallbackAdapter: allowFallback,
+      ...(options.webnnDeviceType ? { webnnDeviceType: options.webnnDeviceType } : {}),
       driftWindowMinutes: options.driftWindowMinutes,
       ...(assignment.role === 'shadow' && options.shadowTolerance !== undefined
         ? { shadowTolerance: options.shadowTolerance }

@@ -10,6 +10,8 @@ export const DEFAULT_BACKENDS: Readonly<Record<ModelFormat, readonly Backend[]>>
   onnx: ['webgpu', 'wasm'],
   'tfjs-layers': ['webgpu', 'webgl', 'wasm', 'cpu'],
   'tfjs-graph': ['webgpu', 'webgl', 'wasm', 'cpu'],
+  // transformers.js picks its own device (`pipeline(task, id, { device })`); this is its default.
+  'hf-onnx': ['wasm'],
 }
 
 /** The default backend order for a format, as a fresh array the caller may keep. */

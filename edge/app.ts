@@ -5,14 +5,17 @@ import { corsPolicy } from './http/cors.ts'
 import { onError, onNotFound, validationHook } from './http/errors.ts'
 import { addRouteIndex } from './routes/route-index.ts'
 import { aliases } from './routes/aliases.ts'
+import { artifactUploads } from './routes/artifact-uploads.ts'
 import { artifacts } from './routes/artifacts.ts'
 import { assign } from './routes/assign.ts'
+import { cohorts } from './routes/cohorts.ts'
 import { events } from './routes/events.ts'
 import { health } from './routes/health.ts'
 import { models } from './routes/models.ts'
 import { policy } from './routes/policy.ts'
 import { rollouts } from './routes/rollouts.ts'
 import { runs } from './routes/runs.ts'
+import { slo } from './routes/slo.ts'
 import { telemetry } from './routes/telemetry.ts'
 import { tokens } from './routes/tokens.ts'
 import { versions } from './routes/versions.ts'
@@ -38,9 +41,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
     versions,
     aliases,
     artifacts,
+    artifactUploads,
     assign,
     telemetry,
     policy,
+    slo,
+    cohorts,
     rollouts,
     runs,
     events,

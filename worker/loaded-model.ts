@@ -95,6 +95,8 @@ export class LoadedModel {
     if (this.io.kind === 'tabular') {
       const quality = this.io.io.collectQuality()
       if (Object.keys(quality).length > 0) delta.quality = quality
+      const calibrated = this.io.io.collectCalibrated()
+      if (calibrated !== undefined && calibrated.count > 0) delta.calibrated = calibrated
     }
     this.#latency = new DDSketch()
     this.#inferences = 0

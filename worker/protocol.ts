@@ -1,6 +1,7 @@
 import type { Backend, ModelFormat, Role } from '../core/formats/common.ts'
 import type { Profile } from '../core/formats/profile.ts'
 import type { FeatureQuality } from '../core/formats/quality.ts'
+import type { CalibratedSums } from '../core/formats/calibrated.ts'
 import type { Signature } from '../core/formats/signature.ts'
 import type { SketchJson } from '../core/formats/sketch.ts'
 import type { DriftPolicy } from '../core/drift/policy.ts'
@@ -52,6 +53,8 @@ export interface LoadRequest {
   backends?: Backend[]
   /** Use a software WebGPU adapter if that is all there is (off by default). */
   allowFallbackAdapter?: boolean
+  /** The WebNN device a `webnn` backend asks for (default `gpu`). */
+  webnnDeviceType?: WebnnDeviceType
   /** Rolling drift window: how many of the most recent minutes `drift()` compares. */
   driftWindowMinutes?: number
   /** Thresholds of the local drift verdict; unset ones come from core's DEFAULT_DRIFT_POLICY. */
@@ -93,12 +96,17 @@ export type BackendSkipReason =
   | 'not_available'
   | 'fallback_adapter'
   | 'webgpu_mismatch'
+  /** WebNN's output disagreed with the CPU reference on the golden self-check. */
+  | 'webnn_mismatch'
   | 'missing_runtime'
   | 'unsupported'
   | 'init_failed'
   | 'create_failed'
   /** The WebGPU device was lost while the model ran on it (destroyed, driver reset): the worker moved it on. */
   | 'device_lost'
+
+/** The device a WebNN context runs on (`navigator.ml.createContext({deviceType})`). */
+export type WebnnDeviceType = 'cpu' | 'gpu' | 'npu'
 
 /** Outcome of the WebGPU golden self-check: WebGPU against a CPU reference (ORT's wasm provider, tfjs cpu) on one probe input. */
 export interface SelfCheck {
@@ -172,6 +180,8 @@ export interface StatsDelta {
   outputs: Record<string, HistogramCounts>
   /** Data-quality counts per profiled input feature (tabular models with a profile); absent when nothing was predicted. */
   quality?: Record<string, FeatureQuality>
+  /** Calibrated-confidence sums of a classifier whose profile has a calibration map; absent when nothing was looked up. */
+  calibrated?: CalibratedSums
   /** A shadow model's comparisons with the primary (`absDiffSum` = Σ per-comparison mean |difference|), and runs dropped from a full queue. */
   shadow?: { compared: number; agreed: number; absDiffSum: number; dropped: number }
 }

@@ -6,6 +6,8 @@ import type { Engine } from './engines/engine.ts'
 import { featurize, planFeatures, type FeaturePlan, type TabularSignature } from './featurize.ts'
 import type { ModelInput, ModelOutput } from './protocol.ts'
 import type { QualityCounter } from './quality-counter.ts'
+import type { CalibrationCounter } from './calibration-counter.ts'
+import type { CalibratedSums } from '../core/formats/calibrated.ts'
 
 /** The name profiles give the top class score of a classifier's outputs. */
 export const CONFIDENCE = 'confidence'
@@ -17,7 +19,8 @@ export const CONFIDENCE = 'confidence'
  * (categorical) or the regression value (numeric) under the output's name — `signature.output.name`
  * if the profile holds it, else the profile's only other output of that type — and the top score
  * under `confidence`. With a quality counter, every record predicted on is classified per profiled
- * input feature (missing, wrong type, non-finite, out of range, unknown category).
+ * input feature (missing, wrong type, non-finite, out of range, unknown category). With a calibration
+ * counter, every class output's top score is looked up in the version's calibration map and summed.
  */
 export class TabularIo {
   readonly #plan: FeaturePlan
@@ -31,7 +34,7 @@ export class TabularIo {
     private readonly signature: TabularSignature,
     private readonly engine: Engine,
     private readonly monitor: DriftMonitor | undefined,
-    private readonly quality?: QualityCounter,
+    private readonly counters: { quality?: QualityCounter; calibration?: CalibrationCounter } = {},
   ) {
     this.#plan = planFeatures(signature)
     const input = signature.input?.name ?? engine.inputs[0]?.name
@@ -78,13 +81,19 @@ export class TabularIo {
       throw new EdgefleetError('validation_failed', `the model returned no output "${this.#output}"`)
     const outputs = decodeRows(this.signature.output, tensor, records.length, this.#output)
     if (this.monitor !== undefined) this.#record(this.monitor, records, outputs, now)
-    this.quality?.observe(records)
+    this.counters.quality?.observe(records)
+    this.counters.calibration?.observe(outputs)
     return { outputs, ms }
   }
 
   /** Data-quality counts since the previous call; empty without a profile. */
   collectQuality(): Record<string, FeatureQuality> {
-    return this.quality?.collect() ?? {}
+    return this.counters.quality?.collect() ?? {}
+  }
+
+  /** Calibrated-confidence sums since the previous call; undefined without a calibration map. */
+  collectCalibrated(): CalibratedSums | undefined {
+    return this.counters.calibration?.collect()
   }
 
   #record(monitor: DriftMonitor, records: readonly ModelInput[], outputs: readonly ModelOutput[], now: number): void {

@@ -3,6 +3,7 @@ import { EdgefleetError } from '../core/errors.ts'
 import { capabilities } from './gpu.ts'
 import { DriftMonitor } from './drift-monitor.ts'
 import { QualityCounter } from './quality-counter.ts'
+import { CalibrationCounter } from './calibration-counter.ts'
 import type { Backend } from '../core/formats/common.ts'
 import { BackendSkip, type EngineFamily, type ModelFiles } from './engines/engine.ts'
 import { FallbackEngine, type LosableEngine, type Rebuilt } from './engines/fallback-engine.ts'
@@ -23,6 +24,7 @@ import type {
   TensorData,
   WorkerApi,
   WorkerCapabilities,
+  WebnnDeviceType,
 } from './protocol.ts'
 import { DEFAULT_BACKENDS, defaultBackends } from '../core/backends.ts'
 import { compareOutputs, DEFAULT_SHADOW_TOLERANCE, keepOutput, ShadowStats } from './shadow-compare.ts'
@@ -68,9 +70,17 @@ export class WorkerRuntime implements WorkerApi {
       this.#files.add(request.runtime)
       const started = performance.now()
       const order = request.backends ?? defaultBackends(request.format)
-      const model = { name: `${request.model}@${request.version}`, files: request.files, probe: request.probe }
+      const model = {
+        name: `${request.model}@${request.version}`,
+        files: request.files,
+        probe: request.probe,
+        webnnDeviceType: request.webnnDeviceType,
+      }
       const family = await this.#family(request)
-      const options = { allowFallbackAdapter: request.allowFallbackAdapter === true }
+      const options = {
+        allowFallbackAdapter: request.allowFallbackAdapter === true,
+        webnnDeviceType: request.webnnDeviceType,
+      }
       const selection = await selectBackend(family, order, this.#inits, model, options)
       const first = selection.engine
       // An engine on a GPU device keeps the model's bytes here, to be rebuilt should the device be lost.
@@ -95,14 +105,16 @@ export class WorkerRuntime implements WorkerApi {
           request.signature?.kind === 'tabular'
             ? {
                 kind: 'tabular' as const,
-                io: new TabularIo(
-                  request.signature,
-                  engine,
-                  monitor,
-                  request.profile === undefined
-                    ? undefined
-                    : new QualityCounter(request.profile.features, request.signature.features),
-                ),
+                io: new TabularIo(request.signature, engine, monitor, {
+                  quality:
+                    request.profile === undefined
+                      ? undefined
+                      : new QualityCounter(request.profile.features, request.signature.features),
+                  calibration:
+                    request.profile?.calibration === undefined
+                      ? undefined
+                      : new CalibrationCounter(request.profile.calibration),
+                }),
               }
             : { kind: 'tensor' as const, io: new TensorIo(engine, monitor) }
         loaded = new LoadedModel(
@@ -226,7 +238,7 @@ export class WorkerRuntime implements WorkerApi {
     family: EngineFamily
     order: readonly Backend[]
     model: ModelFiles
-    options: { allowFallbackAdapter: boolean }
+    options: { allowFallbackAdapter: boolean; webnnDeviceType?: WebnnDeviceType }
     before: Selection
     detail: string
   }): Promise<Rebuilt> {
@@ -258,17 +270,22 @@ export class WorkerRuntime implements WorkerApi {
     let family = this.#families.get(format)
     if (family === undefined) {
       family =
-        format === 'onnx'
-          ? Promise.resolve(onnxFamily(this.#files))
-          : tfjsEngine(request.tfjsEngine).then(
-              (m) => m.tfjsFamily(this.#files, format),
-              (e: unknown) => {
-                throw new EdgefleetError(
-                  'backend_unavailable',
-                  `the TensorFlow.js engine could not be loaded: ${e instanceof Error ? e.message : String(e)}`,
-                )
-              },
+        format === 'hf-onnx'
+          ? // transformers.js runs these in the page (fleet.huggingFace): the worker never loads one.
+            Promise.reject(
+              new EdgefleetError('bad_request', 'a Hugging Face model (hf-onnx) is loaded with fleet.huggingFace()'),
             )
+          : format === 'onnx'
+            ? Promise.resolve(onnxFamily(this.#files))
+            : tfjsEngine(request.tfjsEngine).then(
+                (m) => m.tfjsFamily(this.#files, format),
+                (e: unknown) => {
+                  throw new EdgefleetError(
+                    'backend_unavailable',
+                    `the TensorFlow.js engine could not be loaded: ${e instanceof Error ? e.message : String(e)}`,
+                  )
+                },
+              )
       family.catch(() => this.#families.delete(format))
       this.#families.set(format, family)
     }
@@ -314,7 +331,9 @@ function checkRequest(r: LoadRequest): void {
     throw bad('files must map paths to ArrayBuffers', '/files')
   if (
     r.backends !== undefined &&
-    !(Array.isArray(r.backends) && r.backends.every((b) => ['webgpu', 'webgl', 'wasm', 'cpu'].includes(b)))
+    !(Array.isArray(r.backends) && r.backends.every((b) => ['webgpu', 'webgl', 'wasm', 'cpu', 'webnn'].includes(b)))
   )
-    throw bad('backends must list webgpu, webgl, wasm or cpu', '/backends')
+    throw bad('backends must list webgpu, webgl, wasm, cpu or webnn', '/backends')
+  if (r.webnnDeviceType !== undefined && !['cpu', 'gpu', 'npu'].includes(r.webnnDeviceType))
+    throw bad('webnnDeviceType must be cpu, gpu or npu', '/webnnDeviceType')
 }

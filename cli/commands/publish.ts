@@ -4,8 +4,10 @@ import { ModelFormat, ModelName } from '../../core/formats/common.ts'
 import { Profile } from '../../core/formats/profile.ts'
 import { Slug, type Lineage, type Manifest, type PublishVersion } from '../../core/formats/registry.ts'
 import { Signature } from '../../core/formats/signature.ts'
-import { filesFitFormat, profileMatchesSignature } from '../../core/registry/checks.ts'
+import { Variants } from '../../core/formats/variants.ts'
+import { profileMatchesSignature } from '../../core/registry/checks.ts'
 import { interfaceChanges } from '../../core/registry/interface.ts'
+import { versionFilesProblem } from '../../core/variants/checks.ts'
 import { clientOf, edgeAction, withConnection, type ConnectionFlags } from '../connection.ts'
 import type { AliasMove, EdgeClient, ModelDetail } from '../edge-client.ts'
 import { processIo, type Io } from '../io.ts'
@@ -19,6 +21,8 @@ import { readPrivateKey } from '../signing-keys.ts'
 import { metricOption } from '../registry-args.ts'
 import { count, formatBytes } from '../units.ts'
 import { createUploadProgress } from '../upload-progress.ts'
+import { DEFAULT_MULTIPART_ABOVE, DEFAULT_PART_BYTES, uploadInParts } from '../multipart-upload.ts'
+import { MAX_PART_BYTES, MIN_PART_BYTES } from '../../core/formats/artifact-uploads.ts'
 
 /** What `publish` takes; `triggerEvent` and `runId` are set by the retrainer (lineage). */
 export interface PublishFlags extends ConnectionFlags {
@@ -27,6 +31,8 @@ export interface PublishFlags extends ConnectionFlags {
   description?: string
   profile?: string
   signature?: string
+  /** A JSON file of the version's variants (docs/variants.md). */
+  variants?: string
   parent?: number
   dataHash?: string
   codeCommit?: string
@@ -36,6 +42,10 @@ export interface PublishFlags extends ConnectionFlags {
   sign?: string
   triggerEvent?: string
   runId?: string
+  /** Files above this many bytes are uploaded in parts (default `DEFAULT_MULTIPART_ABOVE`). */
+  multipartAbove?: number
+  /** Size of each part but the last (default `DEFAULT_PART_BYTES`). */
+  partSize?: number
 }
 
 /** What a publish did: the new version, how many artifacts it sent or found stored, and any alias move. */
@@ -43,6 +53,8 @@ export interface PublishResult {
   manifest: Manifest
   uploaded: number
   skipped: number
+  /** Files of a Hugging Face folder left out of the version (transformers.js never reads them). */
+  leftOut: string[]
   alias: AliasMove | null
 }
 
@@ -63,19 +75,33 @@ export function publishCommand(
       .argument('<model>', 'the model: a slug of [a-z0-9-]')
       .argument(
         '<file...>',
-        'an .onnx file; a tfjs model folder or its model.json (its weight shards come along); other files by name',
+        'an .onnx file; a tfjs model folder or its model.json (its weight shards come along); a Hugging Face model folder (config.json, tokenizer, onnx/); other files by name',
       )
       .addOption(new Option('--format <format>', 'model format (default: from the files)').choices(ModelFormat.options))
       .option('--task <task>', 'task of a new model, e.g. classification (default generic)')
       .option('--description <text>', 'description of a new model')
       .option('--profile <file>', 'reference profile (profile/1 JSON, from `edgefleet profile`)')
       .option('--signature <file>', 'signature JSON: tabular features or tensors')
+      .option(
+        '--variants <file>',
+        'variants JSON: [{name, files, requires?}], builds picked per device; first fit wins, the last is the default',
+      )
       .option('--parent <version>', 'lineage: the version this one derives from', intOption(1, Number.MAX_SAFE_INTEGER))
       .option('--data-hash <hash>', 'lineage: hash of the training data')
       .option('--code-commit <commit>', 'lineage: commit of the training code')
       .option('--metric <name=value>', 'an evaluation metric (repeatable)', metricOption)
       .option('--alias <alias>', 'then point this alias (e.g. production) at the new version')
       .option('--sign <key.pem>', 'sign the files with this private key (OpenSSF model signing, ECDSA P-256)')
+      .option(
+        '--multipart-above <bytes>',
+        `upload files larger than this in parts, resumable by running the command again (default ${DEFAULT_MULTIPART_ABOVE})`,
+        intOption(1, MAX_PART_BYTES),
+      )
+      .option(
+        '--part-size <bytes>',
+        `size of each part of a multipart upload (default ${DEFAULT_PART_BYTES})`,
+        intOption(MIN_PART_BYTES, MAX_PART_BYTES),
+      )
       .option(
         '--allow-interface-change',
         "publish even if the inputs, outputs or signature features differ from the latest version's",
@@ -90,6 +116,10 @@ export function publishCommand(
         throw e
       })
       if (flags.json === true) return io.out(`${formatJson(result.manifest)}\n`)
+      if (result.leftOut.length > 0)
+        io.out(
+          `left out ${count(result.leftOut.length, 'file')} transformers.js does not read: ${result.leftOut.join(', ')}\n`,
+        )
       const m = result.manifest
       const bytes = m.files.reduce((a, f) => a + f.size, 0)
       io.out(
@@ -115,14 +145,20 @@ export async function publishFiles(
   if (flags.alias !== undefined) checkWith(Slug, flags.alias, '--alias')
   const signature = flags.signature === undefined ? undefined : await readJsonWith(Signature, flags.signature)
   const profile = flags.profile === undefined ? undefined : await readJsonWith(Profile, flags.profile)
+  const variants = flags.variants === undefined ? undefined : await readJsonWith(Variants, flags.variants)
   const local = await resolveModelFiles(paths)
   const signingKey = flags.sign === undefined ? undefined : await readPrivateKey(flags.sign)
 
   const client = clientOf(flags)
   const existing = await findModel(client, name)
   const format = chooseFormat(flags.format, local, existing)
-  const fit = filesFitFormat(format, local.files)
-  if (fit !== null) throw new EdgefleetError('validation_failed', fit.message)
+  const fit = versionFilesProblem(format, local.files, variants)
+  if (fit !== null)
+    throw new EdgefleetError(
+      fit.code ?? 'validation_failed',
+      variants ? `${flags.variants}: ${fit.message}` : fit.message,
+      variants ? { pointer: fit.pointer.replace(/^\/variants/, '') } : {},
+    )
   if (profile !== undefined) {
     const problem = profileMatchesSignature(profile, signature ?? existing?.signature ?? null)
     if (problem !== null)
@@ -148,6 +184,23 @@ export async function publishFiles(
   try {
     for (const f of missing) {
       progress.started(f.path, f.size)
+      if (f.size > (flags.multipartAbove ?? DEFAULT_MULTIPART_ABOVE)) {
+        // No gzip copy of a file this large: it would not fit one request, and weights compress little.
+        const parts = await uploadInParts(client, f, {
+          partBytes: flags.partSize,
+          onBytes: (n) => progress.sent(n),
+        })
+        if (parts.resumed > 0)
+          io.err(
+            `resumed         ${f.path}: ${parts.resumed} of ${parts.resumed + parts.sent} parts were on the edge\n`,
+          )
+        if (parts.stored) progress.skipped(f.path, f.size)
+        else {
+          uploaded++
+          progress.finished(f.path, f.size)
+        }
+        continue
+      }
       try {
         await client.putArtifact(
           f.sha256,
@@ -197,6 +250,7 @@ export async function publishFiles(
     lineage: Object.fromEntries(Object.entries(lineage).filter(([, v]) => v !== undefined)),
     ...(local.interface ? { interface: local.interface } : {}),
     ...(flags.allowInterfaceChange === true ? { allowInterfaceChange: true } : {}),
+    ...(variants ? { variants } : {}),
   }
   const manifest = await client.publishVersion(name, body)
   let alias: AliasMove | null = null
@@ -212,7 +266,7 @@ export async function publishFiles(
       )
     }
   }
-  return { manifest, uploaded, skipped: artifacts.length - uploaded, alias }
+  return { manifest, uploaded, skipped: artifacts.length - uploaded, leftOut: local.hf?.skipped ?? [], alias }
 }
 
 /**
@@ -262,14 +316,16 @@ async function createModel(client: EdgeClient, body: Parameters<EdgeClient['crea
 /** The format from --format, the files (a model.json's `format`, an .onnx file) and the existing model, which must agree. */
 function chooseFormat(flag: ModelFormat | undefined, local: ModelFiles, existing: ModelDetail | null): ModelFormat {
   const fromFiles =
-    local.tfjsFormat ?? (local.files.some((f) => f.path.toLowerCase().endsWith('.onnx')) ? 'onnx' : null)
+    local.hf !== null
+      ? 'hf-onnx'
+      : (local.tfjsFormat ?? (local.files.some((f) => f.path.toLowerCase().endsWith('.onnx')) ? 'onnx' : null))
   if (flag !== undefined && fromFiles !== null && flag.startsWith('tfjs') && fromFiles !== flag)
     throw new EdgefleetError('validation_failed', `--format ${flag}, but model.json declares a ${fromFiles} model`)
   const format = flag ?? fromFiles ?? existing?.format ?? null
   if (format === null)
     throw new EdgefleetError(
       'bad_request',
-      'cannot tell the model format from the files: pass --format onnx|tfjs-layers|tfjs-graph',
+      'cannot tell the model format from the files: pass --format onnx|tfjs-layers|tfjs-graph|hf-onnx',
     )
   if (existing !== null && existing.format !== format)
     throw new EdgefleetError(

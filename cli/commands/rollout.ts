@@ -27,6 +27,7 @@ import { configOf, formatRolloutState, formatRolloutStatus, stepLabel } from '..
 
 interface StartFlags extends ConnectionFlags, RolloutConfigFlags {
   file?: string
+  cohorts?: string
 }
 
 interface ActionFlags extends ConnectionFlags {
@@ -67,7 +68,8 @@ The candidate argument must match the file's candidate, if it names one.
 Guards: error_rate|fallback_rate|shadow_disagreement:(maxDiff|max)=x[,minDevices=n,tau=x],
 latency_p95:maxRatio=x, drift_js_max:max=x, accuracy:minRatio=x[,minLabeled=n],
 data_quality:maxRate=x[,absolute=true,minRows=n].
-Targets: webgpu=true|false, f16=true|false, minDeviceMemory=GiB, platforms=a,b, devices=id1,id2.
+Targets: webgpu=true|false, f16=true|false, minDeviceMemory=GiB, platforms=a,b, devices=id1,id2,
+cohorts=a,b (labels of the model's cohort allow-list; --cohorts a,b is the same).
 --json prints the RolloutView (core/formats/rollout.ts).`
 
 /** `edgefleet rollout start|status|pause|resume|advance|rollback|promote`: staged rollouts of a model's versions. */
@@ -103,6 +105,10 @@ export function rolloutCommand(io: Io): Command {
         'only these devices, repeatable: webgpu=true, platforms=linux,macos, minDeviceMemory=4',
         targetOption,
       )
+      .option(
+        '--cohorts <labels>',
+        "only devices in these cohorts of the model's allow-list (same as --target cohorts=a,b)",
+      )
       .option('--evaluation <duration>', 'how often the rollout is judged: 300s, 5m', secondsDurationOption)
       .option('--ttl <seconds>', 'how long devices keep an assignment (at most 60)', numberOption)
       .option('--alpha <alpha>', 'false-rollback rate, split across the rate guardrails', numberOption)
@@ -117,6 +123,13 @@ export function rolloutCommand(io: Io): Command {
     .action(
       edgeAction(async (model: string, candidate: number, flags: StartFlags, command: Command) => {
         const file = flags.file === undefined ? undefined : { name: flags.file, value: await readJsonFile(flags.file) }
+        if (flags.cohorts !== undefined) {
+          try {
+            flags.target = targetOption(`cohorts=${flags.cohorts}`, flags.target)
+          } catch (e) {
+            command.error(`error: --cohorts: ${(e as Error).message}`)
+          }
+        }
         const built = buildRolloutConfig(candidate, flags, file)
         if ('problem' in built) {
           const p = built.problem

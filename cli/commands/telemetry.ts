@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander'
 import type { CohortMetrics, DriftSummary, FleetCohort, FleetView, Granularity } from '../../core/formats/fleet.ts'
+import { SliceDimension, type FleetSlices, type SliceGap } from '../../core/formats/slices.ts'
 import { clientOf, edgeAction, withConnection, type ConnectionFlags } from '../connection.ts'
 import type { Io } from '../io.ts'
 import { formatJson } from '../json.ts'
@@ -12,6 +13,7 @@ interface TelemetryFlags extends ConnectionFlags {
   version?: number
   since?: number
   granularity: Granularity
+  slice?: SliceDimension
 }
 
 /** Fallback reasons listed per cohort; the rest are counted as "+N more". */
@@ -29,7 +31,13 @@ export function telemetryCommand(io: Io): Command {
         'how far back: 30m, 1h, 2d (default 24h; at most 24h by minute, 31d by hour)',
         durationOption,
       )
-      .addOption(new Option('--granularity <step>', 'series step').choices(['minute', 'hour']).default('hour')),
+      .addOption(new Option('--granularity <step>', 'series step').choices(['minute', 'hour']).default('hour'))
+      .addOption(
+        new Option(
+          '--slice <dimension>',
+          'also group each cohort by a slice, with the largest gap between slices',
+        ).choices(SliceDimension.options),
+      ),
   )
     .addHelpText('after', '\n--json prints the FleetView (core/formats/fleet.ts).')
     .action(
@@ -42,6 +50,7 @@ export function telemetryCommand(io: Io): Command {
           to,
           version: flags.version,
           granularity: flags.granularity,
+          slice: flags.slice,
         })
         io.out(flags.json === true ? `${formatJson(view)}\n` : formatFleetView(view))
       }),
@@ -55,6 +64,9 @@ export function formatFleetView(view: FleetView): string {
   const blocks = [head, ...view.cohorts.map(formatCohort)]
   const worst = worstQuality(view)
   if (worst !== null) blocks.push(worst)
+  const lost = deviceDrops(view)
+  if (lost !== null) blocks.push(lost)
+  if (view.slices) blocks.push(...sliceBlocks(view.slices, view.sliceGap ?? null))
   if (view.cohorts.every((c) => c.total.suppressed))
     blocks.push(
       `telemetry exists for ${count(view.cohorts.length, 'cohort')}, each from fewer than ${view.minDevices} devices, ` +
@@ -62,6 +74,54 @@ export function formatFleetView(view: FleetView): string {
         '`npm start -- --min-devices 1` (TELEMETRY_MIN_DEVICES).',
     )
   return blocks.join('\n\n') + '\n'
+}
+
+/** Each cohort's slices as a table (suppressed ones say so), then the view's largest gap. */
+function sliceBlocks(slices: FleetSlices, gap: (SliceGap & { version: number }) | null): string[] {
+  const blocks = slices.cohorts.map((c) => {
+    const rows = Object.entries(c.slices).map(([value, m]) =>
+      m.suppressed
+        ? [value, '-', '-', '-', '-', `suppressed (< ${m.minDevices} devices)`]
+        : [
+            value,
+            String(m.devices),
+            `${m.inferences}`,
+            m.errorRate === null ? '-' : formatRate(m.errorRate),
+            m.feedback === null ? '-' : formatRate(m.feedback.accuracy),
+            ...(m.health === undefined
+              ? []
+              : [`crash rate ${formatRate(m.health.crashRate)} (${crashes(m.health.crashes)})`]),
+          ],
+    )
+    const head = `v${c.version} ${c.role}${c.rollout === null ? '' : `  rollout ${c.rollout.id} ${c.rollout.arm}`} by ${slices.dimension}`
+    return rows.length === 0
+      ? `${head}\n  no telemetry`
+      : `${head}\n${renderTable([slices.dimension, 'devices', 'inferences', 'errors', 'accuracy', ''], rows, [
+          'left',
+          'right',
+          'right',
+          'right',
+          'right',
+        ])
+          .trimEnd()
+          .split('\n')
+          .map((line) => `  ${line}`)
+          .join('\n')}`
+  })
+  blocks.push(
+    gap === null
+      ? `largest gap between ${slices.dimension} slices: none (fewer than two slices to compare)`
+      : `largest gap between ${gap.dimension} slices: ${gap.metric === 'error_rate' ? 'error rate' : 'accuracy'} ` +
+          `${formatRate(gap.worst.value)} on ${gap.worst.slice} against ${formatRate(gap.best.value)} on ${gap.best.slice} (v${gap.version})`,
+  )
+  return blocks
+}
+
+/** Reports devices said they dropped before sending (not shown when none were). */
+function deviceDrops(view: FleetView): string | null {
+  const drops = Object.entries(view.deviceDropped ?? {}).filter(([, n]) => n > 0)
+  if (drops.length === 0) return null
+  return `dropped on devices before sending: ${drops.map(([reason, n]) => `${reason} ${n}`).join(', ')}`
 }
 
 function cohortName(c: FleetCohort): string {
@@ -93,6 +153,13 @@ function formatCohort(c: FleetCohort): string {
     ['shadow', t.shadow === null ? '-' : `${formatRate(t.shadow.agreement)} agree (${t.shadow.compared} compared)`],
     ['accuracy', t.feedback === null ? '-' : `${formatRate(t.feedback.accuracy)} (${t.feedback.labeled} labeled)`],
   ]
+  if (t.estimatedAccuracy !== undefined && t.estimatedAccuracy !== null) {
+    const e = t.estimatedAccuracy
+    lines.push([
+      'est. accuracy',
+      `${formatRate(e.value)} ± ${formatRate((e.high - e.low) / 2)} (95% ${formatRate(e.low)}–${formatRate(e.high)}, ${e.n} calibrated)`,
+    ])
+  }
   if (t.quality !== undefined)
     lines.push([
       'quality',
@@ -100,6 +167,7 @@ function formatCohort(c: FleetCohort): string {
         ? '-'
         : `worst ${t.quality.worst.feature} ${formatRate(t.quality.worst.rate)} of rows with a problem`,
     ])
+  if (t.health !== undefined) lines.push(['health', healthLine(t.health)])
   const width = Math.max(...lines.map(([k]) => k.length))
   return [
     cohortName(c),
@@ -109,6 +177,17 @@ function formatCohort(c: FleetCohort): string {
     ...qualityTable(t.quality),
   ].join('\n')
 }
+
+/** A cohort's device health on one line (docs/device-health.md); the counts are whole in --json. */
+function healthLine(h: NonNullable<CohortMetrics['health']>): string {
+  return (
+    `crash rate ${formatRate(h.crashRate)} (${crashes(h.crashes)} in ${count(h.sessions, 'session')}): ` +
+    `device lost ${h.deviceLost}, out of memory at load ${h.oomLoad} and at run ${h.oomRun}, ` +
+    `worker crashes ${h.workerCrash}, abandoned loads ${h.loadAbandoned}`
+  )
+}
+
+const crashes = (n: number) => `${n} crash${n === 1 ? '' : 'es'}`
 
 /** The model's worst feature over the visible cohorts, and where; null without quality counts. */
 function worstQuality(view: FleetView): string | null {

@@ -14,6 +14,7 @@ import { EdgefleetError, isEdgefleetError } from '../../core/errors.ts'
 import type { Profile } from '../../core/formats/profile.ts'
 import type { CreateRun, Run, RunFamily, RunMetrics, RunTrigger } from '../../core/formats/run.ts'
 import { buildProfile } from '../../core/profile/build.ts'
+import { fitCalibration } from '../../core/estimate/calibration.ts'
 import type { InferOptions } from '../../core/profile/infer.ts'
 import { categoryKey } from '../../core/profile/values.ts'
 import { evaluateGates, rejectionLine, withDefaultGates, type GateSpec } from '../../core/retrain/gates.ts'
@@ -189,7 +190,7 @@ export async function retrain(io: Io, flags: ConnectionFlags, o: RetrainOptions)
     }
 
     if (rejection === null && o.publish) {
-      const profile = await trainingProfile(trained.onnx, signature, train)
+      const profile = await trainingProfile(trained.onnx, signature, train, { rows: holdout, label: o.label })
       say('publishing')
       const published = await publishCandidate(io, flags, o, {
         onnx: trained.onnx,
@@ -288,16 +289,27 @@ async function createModelFor(client: EdgeClient, model: string, signature: Tabu
 /**
  * The reference profile stored with the version: the training rows' features as the signature types
  * them, and the model's own outputs on them (the class under the output's name, its probability
- * under `confidence`), as devices will report them.
+ * under `confidence`), as devices will report them; and the calibration map of its top score fitted
+ * on the holdout (rows the model was not trained on, so the map is not overconfident).
  */
 async function trainingProfile(
   onnx: Uint8Array,
   signature: TabularSignature,
   train: readonly Record<string, unknown>[],
+  holdout: { rows: readonly Record<string, unknown>[]; label: string },
 ): Promise<Profile> {
   const model = await openOnnxClassifier(onnx, signature)
   try {
     const predictions = await model.predict(train)
+    const held = await model.predict(holdout.rows)
+    const calibration = fitCalibration(
+      held.map((p, i) => ({
+        // float32 softmax can round a hair past 1
+        score: Math.min(1, Math.max(0, p.scores[p.label])),
+        correct: p.label === categoryKey(holdout.rows[i][holdout.label]),
+      })),
+      { label: holdout.label },
+    )
     const output = signature.output.name!
     const rows = train.map((r, i) => {
       const row: Record<string, unknown> = {
@@ -307,7 +319,7 @@ async function trainingProfile(
       for (const f of signature.features) row[f.name] = r[f.name]
       return row
     })
-    return buildProfile(
+    const profile = buildProfile(
       rows,
       {},
       {
@@ -319,6 +331,7 @@ async function trainingProfile(
         skipped: [],
       },
     )
+    return { ...profile, calibration }
   } finally {
     await model.release()
   }

@@ -10,7 +10,8 @@ import type { SdkDb } from '../db.ts'
  * So b = 2·C·H/ε makes a report ε-DP with respect to the values it summarizes (Dwork & Roth 2014,
  * Thm 3.6, replacement neighbours). Counts, latency, loads, feedback and shadow agreement are sent
  * exact: the number of inferences is not protected, only what the inputs and outputs were. Data-quality
- * counts describe the inputs too and carry no noise, so a report under DP goes without them.
+ * counts describe the inputs too and calibrated confidences the outputs, and neither carries noise, so a
+ * report under DP goes without them.
  * Reports compose sequentially: a device spends ε per report with histograms, at most `dailyBudget`
  * per UTC day (`DpBudget`), after which reports go without histograms until the next UTC day.
  */
@@ -53,13 +54,13 @@ export function hasHistogramValues(r: Pick<Report, 'features' | 'outputs'>): boo
   return false
 }
 
-/** The report without its histograms and data-quality counts (every other field as it was). */
+/** The report without its histograms, data-quality counts and calibrated confidences (every other field as it was). */
 export function withoutHistograms(r: Report): Report {
-  const { quality: _quality, ...rest } = r
+  const { quality: _quality, calibrated: _calibrated, ...rest } = r
   return { ...rest, features: {}, outputs: {} }
 }
 
-/** The report with every histogram clipped to C values and noised (b = 2·C·H/ε), rounded and clamped at 0, without data-quality counts; other fields untouched. */
+/** The report with every histogram clipped to C values and noised (b = 2·C·H/ε), rounded and clamped at 0, without data-quality counts or calibrated confidences; other fields untouched. */
 export function privatizeReport(r: Report, dp: { epsilon: number; clip: number }, random: () => number): Report {
   const b = laplaceScale(Object.keys(r.features).length + Object.keys(r.outputs).length, dp.epsilon, dp.clip)
   const noisy = (n: number) => Math.max(0, n + Math.round(laplace(b, random)))
@@ -71,7 +72,7 @@ export function privatizeReport(r: Report, dp: { epsilon: number; clip: number }
     }
     return out
   }
-  const { quality: _quality, ...rest } = r
+  const { quality: _quality, calibrated: _calibrated, ...rest } = r
   return { ...rest, features: noise(r.features), outputs: noise(r.outputs) }
 }
 

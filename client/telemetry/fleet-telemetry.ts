@@ -69,6 +69,7 @@ export function reportTarget(assignment: Assignment, result: LoadResult): Report
     ...(rollout ? { rollout } : {}),
     backend: result.backend,
     fallbacks: result.fallbacks,
+    ...(assignment.variant === undefined ? {} : { variant: assignment.variant }),
   }
 }
 

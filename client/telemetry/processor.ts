@@ -1,6 +1,7 @@
 import type { Batch, Report } from '../../core/formats/telemetry.ts'
 import { TELEMETRY_VERSION, WINDOW_MS } from '../../core/formats/telemetry-window.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
+import type { HealthKind } from '../../core/health-kinds.ts'
 import { cryptoRandom, hasHistogramValues, privatizeReport, withoutHistograms } from './dp.ts'
 import type { QueuedBatch, TelemetryQueue } from './queue.ts'
 import { ReportBuilder, type ReportTarget } from './report-builder.ts'
@@ -86,6 +87,8 @@ export class TelemetryProcessor {
   private flushEvery = 0
   private flushing?: Promise<void>
   private closing?: Promise<void>
+  /** The hold last written to the queue by this tab, so an unchanged hold costs no write. */
+  private recordedHold?: number
   private readonly onOnline = () => {
     this.options.transport.online()
     void this.send().catch(() => undefined)
@@ -152,6 +155,28 @@ export class TelemetryProcessor {
     this.builder.addFailedLoad(target, this.now(), ms)
   }
 
+  /**
+   * Counts a device health event of `target` (docs/device-health.md). A target being reported (see
+   * `targetOf`) counts it as is; for any other pass its `settings`, and the device reports it unless
+   * sampling leaves it out (`sampled` as in `track`). `failedLoad` also counts the load that failed,
+   * with its time, as `noteFailedLoad` does.
+   */
+  noteHealth(
+    target: ReportTarget,
+    kind: HealthKind,
+    options: { settings?: TrackSettings; sampled?: boolean; failedLoadMs?: number } = {},
+  ): void {
+    if (this.closing) return
+    const { settings, sampled, failedLoadMs } = options
+    if (settings) {
+      if (!(sampled ?? this.random() < settings.sampleRate)) return
+      this.sampleRates.set(targetId(target), settings.sampleRate)
+    }
+    const at = this.now()
+    if (failedLoadMs !== undefined) this.builder.addFailedLoad(target, at, failedLoadMs)
+    this.builder.addHealth(target, kind, at)
+  }
+
   /** The report target of a tracked key (undefined: not reported, e.g. sampled out). */
   targetOf(key: string): ReportTarget | undefined {
     return this.builder.targetOf(key)
@@ -199,13 +224,14 @@ export class TelemetryProcessor {
    * stays on the main thread, merged per target and minute, and only the minute timer freezes it
    * (`closeWindow`): a batch frozen at every flush of a page flushing each second would fill the
    * bounded queue within one Retry-After of 60 s and push its oldest batches out as `queue_overflow`.
+   * The hold is the transport's, or the one the sending tab recorded in the shared queue.
    */
   flush(): Promise<void> {
     // A flush already running is joined, not doubled: its batches are the same ones.
     this.flushing ??= (async () => {
       try {
         await this.collect()
-        if (this.closing || this.now() >= this.options.transport.retryAt) await this.freeze()
+        if (this.closing || this.now() >= (await this.holdUntil())) await this.freeze()
         await this.send()
       } finally {
         this.flushing = undefined
@@ -261,9 +287,18 @@ export class TelemetryProcessor {
         }
       }
     }
+    const sendAndRecordHold = async () => {
+      try {
+        await run()
+      } finally {
+        await this.recordHold()
+      }
+    }
     if (this.locks)
-      await this.locks.request(LOCK_NAME, { ifAvailable: true }, async (lock) => (lock ? run() : undefined))
-    else await run()
+      await this.locks.request(LOCK_NAME, { ifAvailable: true }, async (lock) =>
+        lock ? sendAndRecordHold() : undefined,
+      )
+    else await sendAndRecordHold()
     this.queued = await this.options.queue.peek(SEND_PER_FLUSH).catch(() => this.queued)
   }
 
@@ -291,6 +326,20 @@ export class TelemetryProcessor {
       for (let i = handed; i < fresh.length; i++) await queue.enqueue(() => fresh[i])
       for (const b of old.slice(0, Math.max(0, handed - fresh.length))) await queue.remove(b.seq!)
     })().catch(() => undefined)
+  }
+
+  /** When sends are held back until: the later of this tab's transport and the queue's shared hold. */
+  private async holdUntil(): Promise<number> {
+    const shared = await this.options.queue.heldUntil().catch(() => 0)
+    return Math.max(this.options.transport.retryAt, shared)
+  }
+
+  /** Shares the transport's hold with the other tabs through the queue (the sending tab only). */
+  private async recordHold(): Promise<void> {
+    const at = this.options.transport.retryAt
+    if (at === this.recordedHold) return
+    await this.options.queue.holdUntil(at).catch(() => undefined)
+    this.recordedHold = at
   }
 
   /** Noises and pays for the waiting reports of windows ending by `until` (all when undefined). */

@@ -13,6 +13,7 @@ export type DropReason = 'queue_overflow' | 'too_old' | 'rejected' | 'shadow_ove
 export const DEFAULT_MAX_BATCHES = 64
 
 const DROPS_KEY = 'telemetryDropped'
+const HOLD_KEY = 'telemetryHoldUntil'
 
 /**
  * The persistent, bounded queue of frozen batches in IndexedDB, shared by every tab of the origin.
@@ -110,6 +111,21 @@ export class TelemetryQueue {
     addDrops(pending, { [reason]: reports })
     await tx.store.put(pending, DROPS_KEY)
     await tx.done
+  }
+
+  /**
+   * Until when the edge holds sends back (a 429/503 Retry-After or a network backoff), as the tab
+   * that sends last recorded it; 0 when nothing holds. Every tab reads it, so a tab that never sends
+   * does not freeze a batch at every flush during a hold either.
+   */
+  async heldUntil(): Promise<number> {
+    const at = await this.db.get('meta', HOLD_KEY)
+    return typeof at === 'number' && Number.isFinite(at) ? at : 0
+  }
+
+  /** Records the sending tab's hold (0: none). */
+  async holdUntil(at: number): Promise<void> {
+    await this.db.put('meta', at, HOLD_KEY)
   }
 
   /** Drop counts not yet carried by a batch. */

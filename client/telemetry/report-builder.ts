@@ -1,11 +1,14 @@
 import type { Arm, Backend, Role } from '../../core/formats/common.ts'
 import type { SketchJson } from '../../core/formats/sketch.ts'
 import type { FeatureQuality } from '../../core/formats/quality.ts'
+import type { CalibratedSums } from '../../core/formats/calibrated.ts'
+import { isOnGrid } from '../../core/estimate/confidence.ts'
 import type { BinnedCounts, Report } from '../../core/formats/telemetry.ts'
 import { MAX_WINDOW_MS, WINDOW_MS } from '../../core/formats/telemetry-window.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
 import { emptyQuality, mergeQuality, QUALITY_PROBLEMS } from '../../core/telemetry/quality.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
+import { HEALTH_KINDS, type HealthKind } from '../../core/health-kinds.ts'
 
 /** What the main thread knows about one loaded model version (the worker knows the rest). */
 export interface ReportTarget {
@@ -16,6 +19,8 @@ export interface ReportTarget {
   backend: Backend
   /** Stable reason codes only (`BackendSkipReason`), never the human details. */
   fallbacks: Partial<Record<Backend, string>>
+  /** The version's variant this device runs (docs/variants.md), when the version has variants. */
+  variant?: string
 }
 
 /**
@@ -47,6 +52,8 @@ interface Pending {
   outputs: Record<string, BinnedCounts>
   /** Data-quality counts per profiled input feature. */
   quality: Record<string, FeatureQuality>
+  /** Calibrated-confidence sums (count, Σp, Σp²). */
+  calibrated: CalibratedSums
   /** Feedback on predictions counted in this report (labels themselves never reach the builder). */
   labeled: number
   correct: number
@@ -54,6 +61,8 @@ interface Pending {
   compared: number
   agreed: number
   absDiffSum: number
+  /** Device health events (docs/device-health.md). */
+  health: Record<HealthKind, number>
 }
 
 interface Tracked {
@@ -67,7 +76,7 @@ interface Tracked {
 /**
  * Turns worker `StatsDelta`s plus main-thread facts into `telemetry/1` reports, one per
  * (model, version, role, rollout arm) and aligned window. Only counts, sketches, profile-bin
- * histograms and data-quality counts are copied field by field: nothing else a delta might carry can reach the wire.
+ * histograms, data-quality counts and calibrated-confidence sums are copied field by field: nothing else a delta might carry can reach the wire.
  * Feedback arrives as a verdict (correct or not), never as the label.
  *
  * @example
@@ -133,6 +142,7 @@ export class ReportBuilder {
     mergeBins(p.features, delta.features)
     mergeBins(p.outputs, delta.outputs)
     mergeQualityCounts(p.quality, delta.quality)
+    mergeCalibratedSums(p.calibrated, delta.calibrated, count(delta.inferences))
     p.loads += t.loads
     p.cacheHits += t.cacheHits
     p.loadMs.merge(t.loadMs)
@@ -165,8 +175,17 @@ export class ReportBuilder {
     if (Number.isFinite(ms) && ms >= 0) p.loadMs.add(ms)
   }
 
+  /**
+   * Counts one device health event (a lost WebGPU device, an out-of-memory load or run, a worker
+   * crash, a load a dead page left) into its target's report of the minute of `at`.
+   */
+  addHealth(target: ReportTarget, kind: HealthKind, at: number): void {
+    const start = Math.floor(at / WINDOW_MS) * WINDOW_MS
+    this.pendingFor(target, { start, end: start + WINDOW_MS }).health[kind]++
+  }
+
   private pendingFor(target: ReportTarget, window: { start: number; end: number }): Pending {
-    const { model, version, role, rollout, backend } = target
+    const { model, version, role, rollout, backend, variant } = target
     // The backend too: a version that left a lost WebGPU device reports the rest of the window apart.
     const id = JSON.stringify([
       model,
@@ -175,6 +194,7 @@ export class ReportBuilder {
       rollout?.id ?? null,
       rollout?.arm ?? null,
       backend,
+      variant ?? null,
       window.start,
       window.end,
     ])
@@ -192,11 +212,13 @@ export class ReportBuilder {
         features: {},
         outputs: {},
         quality: {},
+        calibrated: { count: 0, sum: 0, sumSq: 0 },
         labeled: 0,
         correct: 0,
         compared: 0,
         agreed: 0,
         absDiffSum: 0,
+        health: { deviceLost: 0, oomLoad: 0, oomRun: 0, workerCrash: 0, loadAbandoned: 0 },
       }
       this.pending.set(id, p)
     }
@@ -214,8 +236,9 @@ export class ReportBuilder {
     for (const [id, p] of this.pending) {
       if (p.window.end > until) continue
       this.pending.delete(id)
-      if (p.inferences === 0 && p.errors === 0 && p.loads === 0 && p.labeled === 0) continue
-      const { model, version, role, rollout, backend, fallbacks } = p.target
+      const healthy = HEALTH_KINDS.every((k) => p.health[k] === 0)
+      if (p.inferences === 0 && p.errors === 0 && p.loads === 0 && p.labeled === 0 && healthy) continue
+      const { model, version, role, rollout, backend, fallbacks, variant } = p.target
       out.push({
         model,
         version,
@@ -224,12 +247,14 @@ export class ReportBuilder {
         window: { ...p.window },
         backend,
         fallbacks: { ...fallbacks },
+        ...(variant === undefined ? {} : { variant }),
         counts: { inferences: p.inferences, errors: p.errors, cacheHits: p.cacheHits, loads: p.loads },
         loadMs: p.loadMs.toJSON(),
         latency: p.latency.toJSON(),
         features: p.features,
         outputs: p.outputs,
         ...(Object.keys(p.quality).length > 0 ? { quality: p.quality } : {}),
+        ...(p.calibrated.count > 0 ? { calibrated: { ...p.calibrated } } : {}),
         ...(role === 'shadow'
           ? {
               shadow: {
@@ -240,6 +265,7 @@ export class ReportBuilder {
             }
           : {}),
         ...(p.labeled > 0 ? { feedback: { labeled: p.labeled, correct: p.correct } } : {}),
+        ...(healthy ? {} : { health: { ...p.health } }),
       })
     }
     return out.sort((a, b) => a.window.start - b.window.start)
@@ -285,4 +311,24 @@ function mergeQualityCounts(
     }
     into[name] = mergeQuality(into[name] ?? emptyQuality(), clean)
   }
+}
+
+/**
+ * Adds a delta's calibrated-confidence sums, copying only the three numbers, and only when they keep
+ * telemetry/1's relations (count ≤ the delta's inferences, 0 ≤ sumSq ≤ sum ≤ count, sums on the
+ * 2^-20 grid); anything else is left out whole.
+ */
+function mergeCalibratedSums(
+  into: CalibratedSums,
+  from: Partial<Record<keyof CalibratedSums, unknown>> | undefined,
+  inferences: number,
+): void {
+  if (from === undefined) return
+  const n = count(from.count)
+  const { sum, sumSq } = from
+  if (typeof sum !== 'number' || typeof sumSq !== 'number') return
+  if (!(n > 0 && n <= inferences && sum <= n && sumSq >= 0 && sumSq <= sum && isOnGrid(sum) && isOnGrid(sumSq))) return
+  into.count += n
+  into.sum += sum
+  into.sumSq += sumSq
 }

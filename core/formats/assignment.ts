@@ -1,9 +1,11 @@
 import * as z from 'zod'
-import { Arm, FilePath, ModelFormat, ModelName, Role, RolloutId, Sha256 } from './common.ts'
+import { Arm, Backend, FilePath, ModelFormat, ModelName, Role, RolloutId, Sha256 } from './common.ts'
+import { HfDtype, HfFileRole } from './hf.ts'
 import { Profile } from './profile.ts'
 import { Signature } from './signature.ts'
 import { SigstoreBundle } from './sigstore-bundle.ts'
 import { isSampleRate, MIN_SAMPLE_RATE } from './telemetry.ts'
+import { VariantName } from './variants.ts'
 
 /** A file of a model version, as listed in manifests and assignments. */
 export const ManifestFile = z.strictObject({
@@ -11,6 +13,10 @@ export const ManifestFile = z.strictObject({
   url: z.string().min(1),
   sha256: Sha256,
   size: z.number().int().nonnegative(),
+  /** What the file is for in a Hugging Face model folder (`hf-onnx` versions only). */
+  role: HfFileRole.optional(),
+  /** The weight type of an ONNX graph or its external data (`hf-onnx` versions only). */
+  dtype: HfDtype.optional(),
 })
 export type ManifestFile = z.infer<typeof ManifestFile>
 
@@ -31,6 +37,10 @@ export const AssignedModel = z.strictObject({
   signature: Signature.optional(),
   profile: Profile.optional(),
   sigstoreBundle: SigstoreBundle.optional(),
+  /** The variant picked for this device (docs/variants.md); `files` are that variant's only. */
+  variant: VariantName.optional(),
+  /** The backends the variant runs on (its `requires.backends`); the SDK tries no other. */
+  backends: z.array(Backend).min(1).max(4).optional(),
 })
 export type AssignedModel = z.infer<typeof AssignedModel>
 
@@ -45,6 +55,10 @@ export const Assignment = z.strictObject({
   profile: Profile.optional(),
   /** The publisher's signature over the files; an SDK given trusted keys refuses a version without one. */
   sigstoreBundle: SigstoreBundle.optional(),
+  /** The variant picked for this device (docs/variants.md); `files` are that variant's only. */
+  variant: VariantName.optional(),
+  /** The backends the variant runs on (its `requires.backends`); the SDK tries no other. */
+  backends: z.array(Backend).min(1).max(4).optional(),
   telemetry: TelemetrySettings,
   rollout: z.strictObject({ id: RolloutId, arm: Arm, mode: z.enum(['canary', 'ab', 'shadow']) }).optional(),
   shadow: AssignedModel.extend({ sampleRate: z.number().gt(0).lte(1) }).optional(),

@@ -1,7 +1,9 @@
 import * as z from 'zod'
 
 /** A model name: a slug of 1–64 lowercase letters, digits and dashes. */
-export const ModelName = z.string().regex(/^[a-z0-9-]{1,64}$/, 'a slug of [a-z0-9-], 1 to 64 characters')
+/** What a model name may be: a slug of [a-z0-9-], 1 to 64 characters. */
+export const MODEL_NAME_PATTERN = /^[a-z0-9-]{1,64}$/
+export const ModelName = z.string().regex(MODEL_NAME_PATTERN, 'a slug of [a-z0-9-], 1 to 64 characters')
 
 /** A lowercase hex SHA-256 digest. */
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex characters')
@@ -40,10 +42,13 @@ export type Arm = z.infer<typeof Arm>
 export const Role = z.enum(['primary', 'shadow'])
 export type Role = z.infer<typeof Role>
 
-/** Model file formats the SDK can run. */
-export const ModelFormat = z.enum(['onnx', 'tfjs-layers', 'tfjs-graph'])
+/**
+ * Model file formats the SDK can run. `hf-onnx` is a Hugging Face model folder (config, tokenizer,
+ * ONNX graphs per weight type) that the app's own transformers.js runs from edgefleet's cache.
+ */
+export const ModelFormat = z.enum(['onnx', 'tfjs-layers', 'tfjs-graph', 'hf-onnx'])
 export type ModelFormat = z.infer<typeof ModelFormat>
 
 /** Execution backends across both engines. */
-export const Backend = z.enum(['webgpu', 'webgl', 'wasm', 'cpu'])
+export const Backend = z.enum(['webgpu', 'webgl', 'wasm', 'cpu', 'webnn'])
 export type Backend = z.infer<typeof Backend>

@@ -1,6 +1,9 @@
 import * as z from 'zod'
 import { Arm, Backend, Count, EpochMs, ModelName, Role, RolloutId } from './common.ts'
+import { EstimatedAccuracy } from './calibrated.ts'
 import { FeatureQuality } from './quality.ts'
+import { HealthCounts } from './health.ts'
+import { CohortSlices, FleetSlices, SliceGap } from './slices.ts'
 
 /**
  * The fleet view, `GET /v1/models/:model/telemetry`: per version × role × rollout arm, totals and a
@@ -88,6 +91,12 @@ export const CohortMetrics = z.object({
   shadow: z.object({ compared: Count, agreed: Count, agreement: Rate, meanAbsDiff: Stat }).nullable(),
   feedback: z.object({ labeled: Count, correct: Count, accuracy: Rate }).nullable(),
   /**
+   * Accuracy estimated without labels from calibrated confidences, with its 95% interval
+   * (docs/telemetry.md, "Estimated accuracy"); null when the version has no calibration map or no
+   * prediction was looked up in it. Optional: absent from older edges.
+   */
+  estimatedAccuracy: EstimatedAccuracy.optional(),
+  /**
    * Data quality per input feature (`rate` = values with a problem / rows) and the worst feature;
    * absent when no report carried data-quality counts (docs/telemetry.md, "Data quality per feature").
    */
@@ -97,6 +106,12 @@ export const CohortMetrics = z.object({
       worst: z.object({ feature: z.string(), rate: z.number().min(0).max(1) }).nullable(),
     })
     .optional(),
+  /**
+   * Device health (docs/device-health.md): the counts, `crashes` (their sum), `sessions` (loads +
+   * loadAbandoned) and `crashRate` = crashes / sessions (read as 1 above 1; null without sessions).
+   * Absent when no report counted a health event.
+   */
+  health: HealthCounts.extend({ crashes: Count, sessions: Count, crashRate: Rate }).optional(),
   /**
    * Devices weighed down to the cap in the rates, quantiles and estimates above: no device counts
    * more than 4 × the cohort's median device (docs/telemetry.md, "Per-device caps"). Counts are as received.
@@ -131,7 +146,13 @@ export const SeriesPoint = z.discriminatedUnion('suppressed', [
     latencyMs: true,
     loadMs: true,
     cacheHitRate: true,
-  }).extend({ start: EpochMs, end: EpochMs, shadowAgreement: Rate, accuracy: Rate }),
+  }).extend({
+    start: EpochMs,
+    end: EpochMs,
+    shadowAgreement: Rate,
+    accuracy: Rate,
+    estimatedAccuracy: EstimatedAccuracy.optional(),
+  }),
 ])
 export type SeriesPoint = z.infer<typeof SeriesPoint>
 
@@ -163,6 +184,18 @@ export const FleetView = z.object({
   skipped: Count.optional(),
   /** Telemetry of this model refused in the range, per reason (`too_old`, `inferences_over_window`, …). */
   refused: z.record(z.string(), Count).optional(),
+  /**
+   * Reports devices dropped before sending, per reason (`queue_overflow`, `too_old`, `rejected`,
+   * `shadow_overflow`), as their batches received in the range declare them (telemetry/1 `dropped`);
+   * a batch carrying several models counts them under its first model by name. Absent from older edges.
+   */
+  deviceDropped: z.record(z.string(), Count).optional(),
+  /** With `?slice=`: every cohort's metrics per slice value (docs/telemetry.md, "Slices"). */
+  slices: FleetSlices.optional(),
+  /** With `?slice=`: the largest gap between unsuppressed slices of any cohort, and that cohort; null when none. */
+  sliceGap: SliceGap.extend(CohortSlices.pick({ version: true, role: true, rollout: true }).shape)
+    .nullable()
+    .optional(),
 })
 export type FleetView = z.infer<typeof FleetView>
 

@@ -17,6 +17,8 @@ import { FeatureKey } from './profile.ts'
  * - `qualityRateAbove`: the worst input feature's data-quality problem rate (rows with a problem /
  *   rows, core/telemetry/quality.ts) > `value` with at least `minRows` rows in every window; `names`
  *   restricts the features looked at.
+ * - `estimatedAccuracyBelow`: the accuracy estimated without labels from calibrated confidences
+ *   (core/estimate) < `value` with at least `minPredictions` calibrated predictions in every window.
  *
  * ```json
  * {"when": {"any": [{"anyFeatureDrifted": {"consecutiveWindows": 2, "minDevices": 50, "windowMinutes": 60}},
@@ -70,6 +72,14 @@ export const Condition = z.union([
       windowMinutes: WindowMinutes.default(60),
       consecutiveWindows: Consecutive.default(1),
       names: z.array(FeatureKey).min(1).max(200).optional(),
+    }),
+  }),
+  z.strictObject({
+    estimatedAccuracyBelow: z.strictObject({
+      value: z.number().gt(0).lte(1),
+      minPredictions: Count.min(1).default(1000),
+      windowMinutes: WindowMinutes.default(1440),
+      consecutiveWindows: Consecutive.default(1),
     }),
   }),
 ])

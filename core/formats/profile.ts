@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { Calibration } from './calibration.ts'
 import { Count } from './common.ts'
 
 /**
@@ -10,7 +11,8 @@ import { Count } from './common.ts'
  * underflow bin `(-inf, e_0)` first and an overflow bin `[e_last, +inf)` last, so
  * `counts.length === edges.length + 1`. Categorical: the top-K `categories`, then `__other__`, so
  * `counts.length === categories.length + 1`. `missing` counts null, NaN and wrong-typed values;
- * `n` counts the rest (`n === sum(counts)`).
+ * `n` counts the rest (`n === sum(counts)`). A classifier's profile built with labels also carries
+ * `calibration` (core/formats/calibration.ts), from which devices estimate accuracy without labels.
  */
 export const PROFILE_VERSION = 1
 export const OTHER_CATEGORY = '__other__'
@@ -81,5 +83,7 @@ export const Profile = z.strictObject({
   rows: Count,
   features: z.record(FeatureKey, FeatureProfile),
   outputs: z.record(FeatureKey, FeatureProfile).default({}),
+  /** A classifier's calibration map of its top score (optional: profiles built without labels have none). */
+  calibration: Calibration.optional(),
 })
 export type Profile = z.infer<typeof Profile>

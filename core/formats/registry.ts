@@ -5,6 +5,7 @@ import { Profile } from './profile.ts'
 import { ModelInterface } from './interface.ts'
 import { Signature } from './signature.ts'
 import { SigstoreBundle } from './sigstore-bundle.ts'
+import { Variants } from './variants.ts'
 
 /** Bodies and resources of the registry API (`/v1/models`, `/v1/artifacts`, `/v1/events`, `/v1/tokens`). */
 
@@ -64,6 +65,8 @@ export const PublishVersion = z.strictObject({
   allowInterfaceChange: z.boolean().optional(),
   /** The publisher's signature over the files (OpenSSF model signing); it must cover every file. */
   sigstoreBundle: SigstoreBundle.optional(),
+  /** Builds of the model for different devices, each a subset of `files` (docs/variants.md); first fit wins, the last is the default. */
+  variants: Variants.optional(),
 })
 export type PublishVersion = z.input<typeof PublishVersion>
 
@@ -84,6 +87,8 @@ export const Manifest = z.object({
   deprecated: z.boolean(),
   deprecatedAt: EpochMs.nullable(),
   aliases: z.array(z.string()),
+  /** The version's variants (docs/variants.md); absent for a version published without them. */
+  variants: Variants.optional(),
 })
 export type Manifest = z.infer<typeof Manifest>
 

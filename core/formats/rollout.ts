@@ -1,7 +1,10 @@
 import * as z from 'zod'
+import { CohortLabel } from './cohort.ts'
 import { Count, EpochMs } from './common.ts'
+import { CalibratedSums, EstimatedAccuracy } from './calibrated.ts'
 import { FeatureQuality } from './quality.ts'
 import { SketchJson } from './sketch.ts'
+import { SliceCounts, SliceDimension } from './slices.ts'
 
 /**
  * Rollouts (DESIGN.md "Rollouts"): the config an operator sets, the state `ModelControl` keeps, and
@@ -73,6 +76,20 @@ export const AccuracyGuardrail = z.strictObject({
   minLabeled: Count.min(1).default(DEFAULT_MIN_LABELED),
 })
 
+/** Predictions with a calibrated confidence each arm needs before `estimated_accuracy` is judged. */
+export const DEFAULT_MIN_CALIBRATED = 200
+
+/**
+ * candidate estimated accuracy ÷ baseline estimated accuracy (each arm's calibrated confidences
+ * against its own version's calibration map, no labels needed) must stay ≥ `minRatio`.
+ */
+export const EstimatedAccuracyGuardrail = z.strictObject({
+  metric: z.literal('estimated_accuracy'),
+  minRatio: z.number().gt(0).lte(2),
+  minPredictions: Count.min(1).default(DEFAULT_MIN_CALIBRATED),
+})
+export type EstimatedAccuracyGuardrail = z.infer<typeof EstimatedAccuracyGuardrail>
+
 /** Rows with data-quality counts each arm needs before `data_quality` is judged. */
 export const DEFAULT_MIN_QUALITY_ROWS = 100
 
@@ -88,6 +105,49 @@ export const DataQualityGuardrail = z.strictObject({
 })
 export type DataQualityGuardrail = z.infer<typeof DataQualityGuardrail>
 
+/**
+ * One of `values`, refused by a refinement instead of an enum: inside the `Guardrail` union an enum
+ * mismatch would hide which field was wrong (the error would point at the guardrail, not the field).
+ */
+function oneOf<const T extends readonly string[]>(name: string, values: T) {
+  return z
+    .string()
+    .refine((v) => values.includes(v), `${name} is one of ${values.join(', ')}`)
+    .transform((v) => v as T[number])
+    .meta({ enum: [...values] })
+}
+
+/** Devices each arm needs on a slice before `slice_gap` compares that slice. */
+export const DEFAULT_SLICE_MIN_DEVICES = 5
+
+/**
+ * The bias check (core/telemetry/slice-gap.ts): on every slice of `dimension` with at least
+ * `minDevices` devices on both arms, candidate error rate − baseline error rate (or, with `measure:
+ * accuracy`, baseline accuracy − candidate accuracy) must stay ≤ `max`.
+ */
+export const SliceGapGuardrail = z.strictObject({
+  metric: z.literal('slice_gap'),
+  dimension: oneOf('dimension', SliceDimension.options),
+  max: z.number().gt(0).lt(1),
+  measure: oneOf('measure', ['error_rate', 'accuracy'] as const).default('error_rate'),
+  minDevices: Count.min(1).default(DEFAULT_SLICE_MIN_DEVICES),
+})
+export type SliceGapGuardrail = z.infer<typeof SliceGapGuardrail>
+
+/** Sessions each arm needs before `crash_rate` is judged. */
+export const DEFAULT_MIN_SESSIONS = 100
+
+/**
+ * candidate crash rate − baseline crash rate must stay ≤ `maxDiff`, each arm's rate being crash-like
+ * events / sessions (docs/device-health.md), once both arms have `minSessions` sessions.
+ */
+export const CrashRateGuardrail = z.strictObject({
+  metric: z.literal('crash_rate'),
+  maxDiff: z.number().min(0).lt(1),
+  minSessions: Count.min(1).default(DEFAULT_MIN_SESSIONS),
+})
+export type CrashRateGuardrail = z.infer<typeof CrashRateGuardrail>
+
 /** One guardrail of a rollout. */
 export const Guardrail = z.union([
   RateGuardrail,
@@ -95,6 +155,9 @@ export const Guardrail = z.union([
   DriftGuardrail,
   AccuracyGuardrail,
   DataQualityGuardrail,
+  EstimatedAccuracyGuardrail,
+  SliceGapGuardrail,
+  CrashRateGuardrail,
 ])
 export type Guardrail = z.infer<typeof Guardrail>
 export type RateGuardrail = z.infer<typeof RateGuardrail>
@@ -108,6 +171,13 @@ export const Targeting = z.strictObject({
   platforms: z.array(z.string().min(1).max(64)).min(1).max(32).optional(),
   /** Allow-list of device ids. */
   devices: z.array(z.string().min(1).max(128)).min(1).max(10_000).optional(),
+  /** Cohort labels (from the model's allow-list, docs/rollouts.md "Cohorts"): only devices in one of them take part. */
+  cohorts: z
+    .array(CohortLabel)
+    .min(1)
+    .max(1_000)
+    .refine((vs) => new Set(vs).size === vs.length, 'cohorts must be unique')
+    .optional(),
 })
 export type Targeting = z.infer<typeof Targeting>
 
@@ -198,6 +268,12 @@ export const ArmStats = z
     driftJsMax: z.number().min(0).lte(1).nullable(),
     /** Merged data-quality counts per input feature; absent or empty when none were reported. */
     quality: z.record(z.string(), FeatureQuality).optional(),
+    /** Merged calibrated-confidence sums; absent when the arm's version has no calibration map or none arrived. */
+    calibrated: CalibratedSums.optional(),
+    /** Per slice dimension a `slice_gap` guardrail names, the arm's counts per slice value. */
+    slices: z.partialRecord(SliceDimension, z.record(z.string(), SliceCounts)).optional(),
+    /** Crash-like events and sessions of the arm (core/telemetry/health.ts); absent: none counted. */
+    health: z.strictObject({ crashes: Count, sessions: Count }).optional(),
   })
   .refine((a) => (a.perDevice === undefined) !== (a.summary === undefined), {
     message: 'exactly one of perDevice and summary',
@@ -242,6 +318,8 @@ export const ArmView = z.object({
     .object({ feature: z.string(), rate: z.number().min(0).max(1), rows: Count })
     .nullable()
     .optional(),
+  /** Accuracy estimated from calibrated confidences, with its 95% interval; null without any. Absent from older edges. */
+  estimatedAccuracy: EstimatedAccuracy.optional(),
 })
 export type ArmView = z.infer<typeof ArmView>
 

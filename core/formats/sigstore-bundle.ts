@@ -17,7 +17,7 @@ export const SigstoreBundle = z.looseObject({
       .max(256 * 1024),
     payloadType: z.string().max(128),
     signatures: z
-      .array(z.looseObject({ sig: z.string().min(1).max(1024), keyid: z.string().max(256).optional() }))
+      .array(z.looseObject({ sig: z.string().min(1).max(1024), keyid: z.string().max(256).nullable().optional() }))
       .min(1)
       .max(8),
   }),

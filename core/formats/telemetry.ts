@@ -2,9 +2,14 @@ import * as z from 'zod'
 import { ERROR_STATUS } from '../errors.ts'
 import { Arm, Backend, Count, EpochMs, ModelName, Role, RolloutId } from './common.ts'
 import { FeatureKey } from './profile.ts'
+import { CalibratedSums } from './calibrated.ts'
 import { FeatureQuality } from './quality.ts'
+import { HealthCounts } from './health.ts'
+import { BrowserFamily } from './slices.ts'
 import { SketchJson } from './sketch.ts'
+import { VariantName } from './variants.ts'
 import { MAX_WINDOW_MS, TELEMETRY_VERSION, WINDOW_MS } from './telemetry-window.ts'
+import { COHORT_LABEL_PATTERN } from '../cohort-label.ts'
 
 /**
  * `telemetry/1`: what devices send. A batch is frozen when created (a retry resends the same bytes)
@@ -46,6 +51,7 @@ export const FALLBACK_REASONS: ReadonlySet<string> = new Set([
   'not_available',
   'fallback_adapter',
   'webgpu_mismatch',
+  'webnn_mismatch',
   'missing_runtime',
   'unsupported',
   'init_failed',
@@ -74,6 +80,8 @@ export type BoundReason =
   | 'sample_rate_off_grid'
   | 'sketch_inconsistent'
   | 'quality_over_window'
+  | 'calibrated_over_inferences'
+  | 'health_over_window'
 
 const Reason = z.string().regex(/^[a-z0-9_]{1,64}$/, 'a reason code of [a-z0-9_]')
 
@@ -90,6 +98,8 @@ export const DeviceCaps = z.strictObject({
     .string()
     .regex(/^[a-z0-9_-]{1,32}$/)
     .optional(),
+  /** The browser's engine family, a slice key (docs/telemetry.md, "Slices"). */
+  browser: BrowserFamily.optional(),
 })
 export type DeviceCaps = z.infer<typeof DeviceCaps>
 
@@ -107,6 +117,8 @@ const ReportShape = z.strictObject({
   window: UtcWindow,
   backend: Backend,
   fallbacks: z.partialRecord(Backend, Reason).default({}),
+  /** The version's variant the device runs (docs/variants.md); the edge accepts only the version's own. */
+  variant: VariantName.optional(),
   counts: z.strictObject({ inferences: Count, errors: Count, cacheHits: Count, loads: Count }),
   loadMs: SketchJson,
   latency: SketchJson,
@@ -124,6 +136,10 @@ const ReportShape = z.strictObject({
     .optional(),
   // Data-quality counts per input feature, keyed like `features` (docs/telemetry.md, "Data quality").
   quality: z.record(FeatureKey, FeatureQuality).optional(),
+  // Calibrated-confidence sums of a classifier with a calibration map (docs/telemetry.md, "Estimated accuracy").
+  calibrated: CalibratedSums.optional(),
+  // Device health counts (docs/device-health.md); absent when nothing happened.
+  health: HealthCounts.optional(),
 })
 
 /**
@@ -132,7 +148,9 @@ const ReportShape = z.strictObject({
  * loads; errors ≤ inferences + loads (a failed prediction counts as an inference and an error, a
  * failed load as a load and an error); cache hits ≤ loads; at most one latency per inference and one
  * load time per load, each ≤ MAX_DURATION_MS; shadow comparisons ≤ inferences; labels may exceed
- * this report's inferences (feedback arriving after its prediction's report was sent comes alone).
+ * this report's inferences (feedback arriving after its prediction's report was sent comes alone);
+ * calibrated confidences ≤ inferences; each health count ≤ MAX_LOADS_PER_MINUTE·W (a crash ends a
+ * session, and a session starts with a load).
  */
 export const Report = ReportShape.superRefine((r, ctx) => {
   const fail = (path: PropertyKey[], reason: BoundReason, message: string) =>
@@ -160,6 +178,15 @@ export const Report = ReportShape.superRefine((r, ctx) => {
     fail(['shadow', 'compared'], 'compared_over_inferences', 'compared must not exceed inferences')
   if (r.shadow && r.shadow.meanAbsDiff > MAX_MEAN_ABS_DIFF)
     fail(['shadow', 'meanAbsDiff'], 'mean_abs_diff_out_of_range', `meanAbsDiff is at most ${MAX_MEAN_ABS_DIFF}`)
+  if (r.calibrated && r.calibrated.count > inferences)
+    fail(['calibrated', 'count'], 'calibrated_over_inferences', 'calibrated count must not exceed inferences')
+  for (const [kind, n] of Object.entries(r.health ?? {}))
+    if (n > MAX_LOADS_PER_MINUTE * minutes)
+      fail(
+        ['health', kind],
+        'health_over_window',
+        `at most ${MAX_LOADS_PER_MINUTE * minutes} health events in the window`,
+      )
   for (const [name, q] of Object.entries(r.quality ?? {}))
     if (q.rows > cap)
       fail(['quality', name, 'rows'], 'quality_over_window', `data quality covers at most ${cap} rows in the window`)
@@ -187,6 +214,11 @@ export const Batch = z.strictObject({
       .string()
       .regex(/^[A-Za-z0-9_.+-]{1,64}$/)
       .optional(),
+    /**
+     * The app's cohort label (`createFleet({cohort})`), for the `cohort` slice. The edge keeps it for a
+     * model only when the label is in that model's allow-list; any other label counts as none.
+     */
+    cohort: z.string().regex(COHORT_LABEL_PATTERN, 'a cohort label of 1 to 64 [A-Za-z0-9_.:-]').optional(),
   }),
   sampleRate: z
     .number()

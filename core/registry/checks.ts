@@ -2,11 +2,14 @@ import type { ModelFormat } from '../formats/common.ts'
 import type { Profile } from '../formats/profile.ts'
 import type { Signature } from '../formats/signature.ts'
 import { jsonPointer } from '../json-pointer.ts'
+import { hfLayoutProblem } from './hf-layout.ts'
 
 /** A problem found in a publish request, with the JSON pointer of the field at fault. */
 export interface Problem {
   pointer: string
   message: string
+  /** The error code to report it under, when not `validation_failed`. */
+  code?: 'not_hf_layout'
 }
 
 /**
@@ -41,8 +44,12 @@ export function profileMatchesSignature(profile: Profile, signature: Signature |
   return null
 }
 
-/** Checks that the files make a model of the format: one `.onnx` file, or a tfjs `model.json`. */
-export function filesFitFormat(format: ModelFormat, files: { path: string }[]): Problem | null {
+/**
+ * Checks that the files make a model of the format: one `.onnx` file, a tfjs `model.json`, or a
+ * Hugging Face model folder (core/registry/hf-layout.ts).
+ */
+export function filesFitFormat(format: ModelFormat, files: readonly { path: string }[]): Problem | null {
+  if (format === 'hf-onnx') return hfLayoutProblem(files)
   if (format === 'onnx') {
     const n = files.filter((f) => f.path.toLowerCase().endsWith('.onnx')).length
     return n === 1 ? null : { pointer: '/files', message: `an onnx version has exactly one .onnx file (found ${n})` }

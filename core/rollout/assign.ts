@@ -20,9 +20,19 @@ export interface RolloutAssignView {
   shadowSampleRate: number
 }
 
-/** True when a device takes part in a rollout with this targeting (no targeting: every device). */
-export function isTargeted(targeting: Targeting | undefined, deviceId: string, caps: DeviceCaps): boolean {
+/**
+ * True when a device takes part in a rollout with this targeting (no targeting: every device).
+ * `cohort` is the device's accepted cohort label (null: none, or one outside the model's allow-list);
+ * with `targeting.cohorts` only devices in a listed cohort take part.
+ */
+export function isTargeted(
+  targeting: Targeting | undefined,
+  deviceId: string,
+  caps: DeviceCaps,
+  cohort: string | null = null,
+): boolean {
   if (!targeting) return true
+  if (targeting.cohorts && !(cohort !== null && targeting.cohorts.includes(cohort))) return false
   if (targeting.devices && !targeting.devices.includes(deviceId)) return false
   if (targeting.webgpu !== undefined && caps.webgpu !== targeting.webgpu) return false
   if (targeting.f16 !== undefined && (caps.f16 ?? false) !== targeting.f16) return false
@@ -38,7 +48,8 @@ export function isTargeted(targeting: Targeting | undefined, deviceId: string, c
 /**
  * The arm of a device in a rollout, or null when the rollout does not target it. `bucket/1` with the
  * rollout id as salt: sticky (a pure function of id and device), monotone (a device in the
- * candidate at p% stays there at every larger share) and stateless. The same for every mode: in
+ * candidate at p% stays there at every larger share) and stateless. The cohort only decides whether
+ * the device takes part, never its bucket. The same for every mode: in
  * `shadow` the candidate arm runs the candidate beside the baseline instead of in its place.
  *
  * @example armOf(view, 'dev_3f9a2c1e', { webgpu: true }) // 'candidate' for ~view.percent % of devices
@@ -47,7 +58,8 @@ export function armOf(
   view: Pick<RolloutAssignView, 'id' | 'percent' | 'targeting'>,
   deviceId: string,
   caps: DeviceCaps,
+  cohort: string | null = null,
 ): Arm | null {
-  if (!isTargeted(view.targeting, deviceId, caps)) return null
+  if (!isTargeted(view.targeting, deviceId, caps, cohort)) return null
   return bucketOf(view.id, deviceId) < bucketThreshold(view.percent) ? 'candidate' : 'baseline'
 }

@@ -1,6 +1,8 @@
 import type {
   ArmStats,
+  CrashRateGuardrail,
   DataQualityGuardrail,
+  EstimatedAccuracyGuardrail,
   Guardrail,
   RateGuardrail,
   RateMetric,
@@ -9,10 +11,12 @@ import type {
   RolloutAction,
   RolloutStats,
   RolloutStep,
+  SliceGapGuardrail,
 } from '../formats/rollout.ts'
 import { parseSketch } from '../sketch/parse.ts'
 import { cappedSum, weightCapOf } from '../telemetry/device-caps.ts'
 import { dataQualityGuardrail, qualityView } from '../telemetry/quality.ts'
+import { compareSlices } from '../telemetry/slice-gap.ts'
 import { deviceRates, meanVariance, mixtureSprt, momentsOf, type SequentialResult } from './sequential.ts'
 import { sampleRatio, type SrmResult } from './srm.ts'
 
@@ -36,7 +40,13 @@ export interface GuardrailResult {
   metric: Guardrail['metric']
   status: 'ok' | 'breach' | 'not_judged'
   /** For `not_judged`: what was missing. */
-  reason: 'judged' | 'insufficient_devices' | 'insufficient_labels' | 'no_data'
+  reason:
+    | 'judged'
+    | 'insufficient_devices'
+    | 'insufficient_labels'
+    | 'insufficient_predictions'
+    | 'insufficient_sessions'
+    | 'no_data'
   /** The judged quantity: rate estimate, p95 ratio, JS, accuracy ratio. */
   value: number | null
   /** The configured bound (margin, maxRatio, max, minRatio). */
@@ -45,6 +55,8 @@ export interface GuardrailResult {
   test?: SequentialResult
   /** For `data_quality`: the candidate's worst input feature. */
   feature?: string
+  /** For `slice_gap`: the slice where the candidate does worst against the baseline. */
+  slice?: { dimension: string; value: string }
   stats: Record<string, number | null>
 }
 
@@ -161,6 +173,9 @@ export function judgeGuardrail(g: Guardrail, stats: RolloutStats, step: RolloutS
     }
   }
   if (g.metric === 'data_quality') return judgeDataQuality(g, stats, step)
+  if (g.metric === 'estimated_accuracy') return judgeEstimatedAccuracy(g, stats)
+  if (g.metric === 'slice_gap') return judgeSliceGap(g, stats)
+  if (g.metric === 'crash_rate') return judgeCrashRate(g, stats, step)
   const b = labels(baseline)
   const c = labels(candidate)
   const sampleStats = {
@@ -174,6 +189,35 @@ export function judgeGuardrail(g: Guardrail, stats: RolloutStats, step: RolloutS
   const bAcc = b.correct / b.labeled
   if (bAcc === 0) return notJudged(g.metric, 'no_data', g.minRatio, sampleStats)
   const ratio = c.correct / c.labeled / bAcc
+  return {
+    metric: g.metric,
+    status: ratio < g.minRatio ? 'breach' : 'ok',
+    reason: 'judged',
+    value: ratio,
+    limit: g.minRatio,
+    stats: sampleStats,
+  }
+}
+
+/**
+ * `estimated_accuracy`: the ratio of the arms' estimated accuracies (Σ calibrated confidence / count,
+ * each against its own version's map), once both arms have `minPredictions` calibrated predictions.
+ */
+function judgeEstimatedAccuracy(g: EstimatedAccuracyGuardrail, stats: RolloutStats): GuardrailResult {
+  const b = stats.baseline.calibrated
+  const c = stats.candidate.calibrated
+  const bEst = b && b.count > 0 ? b.sum / b.count : null
+  const cEst = c && c.count > 0 ? c.sum / c.count : null
+  const sampleStats = {
+    baselinePredictions: b?.count ?? 0,
+    baselineEstimate: bEst,
+    candidatePredictions: c?.count ?? 0,
+    candidateEstimate: cEst,
+  }
+  if ((b?.count ?? 0) < g.minPredictions || (c?.count ?? 0) < g.minPredictions)
+    return notJudged(g.metric, 'insufficient_predictions', g.minRatio, sampleStats)
+  if (bEst === null || cEst === null || bEst === 0) return notJudged(g.metric, 'no_data', g.minRatio, sampleStats)
+  const ratio = cEst / bEst
   return {
     metric: g.metric,
     status: ratio < g.minRatio ? 'breach' : 'ok',
@@ -237,6 +281,68 @@ function judgeDataQuality(g: DataQualityGuardrail, stats: RolloutStats, step: Ro
     value: verdict.baseline === null ? verdict.candidate : verdict.candidate - verdict.baseline,
     limit: g.maxRate,
     ...(c.worst ? { feature: c.worst.feature } : {}),
+    stats: sampleStats,
+  }
+}
+
+/**
+ * `slice_gap`: core's `compareSlices` on the arms' counts for the guardrail's dimension; the judged
+ * value is the largest excess over the slices with `minDevices` devices on both arms (a fixed
+ * threshold, like `latency_p95`: no sequential test, so `minDevices` is what keeps noise out).
+ */
+function judgeSliceGap(g: SliceGapGuardrail, stats: RolloutStats): GuardrailResult {
+  const c = stats.candidate.slices?.[g.dimension] ?? {}
+  const b = stats.baseline.slices?.[g.dimension] ?? {}
+  const [worst] = compareSlices(c, b, g.measure, g.minDevices)
+  const sampleStats = {
+    candidateSlices: Object.keys(c).length,
+    baselineSlices: Object.keys(b).length,
+    candidateRate: worst?.candidate ?? null,
+    baselineRate: worst?.baseline ?? null,
+    candidateDevices: worst?.devices.candidate ?? null,
+    baselineDevices: worst?.devices.baseline ?? null,
+  }
+  if (worst === undefined) return notJudged(g.metric, 'insufficient_devices', g.max, sampleStats)
+  return {
+    metric: g.metric,
+    status: worst.excess > g.max ? 'breach' : 'ok',
+    reason: 'judged',
+    value: worst.excess,
+    limit: g.max,
+    slice: { dimension: g.dimension, value: worst.slice },
+    stats: sampleStats,
+  }
+}
+
+/**
+ * `crash_rate`: candidate − baseline crash rate (crash-like events / sessions, docs/device-health.md),
+ * once both arms have the step's `minDevices` devices and `minSessions` sessions. A fixed threshold
+ * like `latency_p95`: the session minimum is what keeps a few crashes from deciding alone.
+ */
+function judgeCrashRate(g: CrashRateGuardrail, stats: RolloutStats, step: RolloutStep): GuardrailResult {
+  const b = stats.baseline.health ?? { crashes: 0, sessions: 0 }
+  const c = stats.candidate.health ?? { crashes: 0, sessions: 0 }
+  const rate = (h: { crashes: number; sessions: number }) =>
+    h.sessions > 0 ? Math.min(1, h.crashes / h.sessions) : null
+  const sampleStats = {
+    baselineSessions: b.sessions,
+    baselineCrashes: b.crashes,
+    baselineRate: rate(b),
+    candidateSessions: c.sessions,
+    candidateCrashes: c.crashes,
+    candidateRate: rate(c),
+  }
+  if (stats.baseline.devices < step.minDevices || stats.candidate.devices < step.minDevices)
+    return notJudged(g.metric, 'insufficient_devices', g.maxDiff, sampleStats)
+  if (b.sessions < g.minSessions || c.sessions < g.minSessions)
+    return notJudged(g.metric, 'insufficient_sessions', g.maxDiff, sampleStats)
+  const diff = (rate(c) ?? 0) - (rate(b) ?? 0)
+  return {
+    metric: g.metric,
+    status: diff > g.maxDiff ? 'breach' : 'ok',
+    reason: 'judged',
+    value: diff,
+    limit: g.maxDiff,
     stats: sampleStats,
   }
 }

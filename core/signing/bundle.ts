@@ -1,9 +1,12 @@
 /**
  * @module
  * Sigstore bundles (v0.3, JSON) in key mode, as the OpenSSF `model_signing` package writes them with
- * an elliptic-curve key: a DSSE envelope around the model signing statement, signed with ECDSA P-256
- * over SHA-256 (DER), and `verificationMaterial.publicKey.hint` = SHA-256 of the signer's public key
- * PEM. No transparency log entry: trust comes from the keys a device is given, not from Rekor.
+ * an elliptic-curve key: a DSSE envelope around the model signing statement, signed with ECDSA (DER;
+ * P-256 over SHA-256 when edgefleet signs; P-384 over SHA-384 and P-521 over SHA-512 verified too, the
+ * curves and hashes that package uses), and `verificationMaterial.publicKey.hint` = SHA-256 of the
+ * signer's public key PEM (bundles of its releases before the hint carry the key's PEM as `rawBytes`
+ * instead, and are checked against every trusted key). No transparency log entry: trust comes from the
+ * keys a device is given, not from Rekor.
  */
 import { fromBase64, toBase64 } from '../base64.ts'
 import { EdgefleetError } from '../errors.ts'
@@ -22,12 +25,20 @@ export type { SigstoreBundle }
 /** A WebCrypto key (named without the DOM library, which core does not assume). */
 type CryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
 
-/** A public key a device trusts, with its bundle hint. */
+/** A public key a device trusts, with its bundle hint, the hash its curve signs with and the width of r and s. */
 export interface TrustedKey {
   hint: string
   key: CryptoKey
+  hash: 'SHA-256' | 'SHA-384' | 'SHA-512'
+  size: number
 }
 
+/** The curves of key-mode model signing, each with the hash the `model_signing` package pairs with it. */
+const CURVES = [
+  { namedCurve: 'P-256', hash: 'SHA-256', size: 32 },
+  { namedCurve: 'P-384', hash: 'SHA-384', size: 48 },
+  { namedCurve: 'P-521', hash: 'SHA-512', size: 66 },
+] as const
 const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const
 const SIGN_PARAMS = { name: 'ECDSA', hash: 'SHA-256' } as const
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
@@ -35,15 +46,21 @@ const fail = (message: string, pointer?: string): never => {
   throw new EdgefleetError('signature_error', message, pointer === undefined ? {} : { pointer })
 }
 
-/** Imports an ECDSA P-256 public key (SubjectPublicKeyInfo DER) for verifying bundles. */
+/**
+ * Imports an ECDSA public key (SubjectPublicKeyInfo DER) on P-256, P-384 or P-521 for verifying
+ * bundles (P-521 where the runtime's WebCrypto has it: Chromium and Node do, workerd does not).
+ */
 export async function trustedKey(spki: Uint8Array<ArrayBuffer>): Promise<TrustedKey> {
-  let key: CryptoKey
-  try {
-    key = await crypto.subtle.importKey('spki', spki, ECDSA_P256, true, ['verify'])
-  } catch {
-    return fail('a trusted key must be an ECDSA P-256 public key (PEM "PUBLIC KEY")')
+  for (const { namedCurve, hash, size } of CURVES) {
+    let key: CryptoKey
+    try {
+      key = await crypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve }, true, ['verify'])
+    } catch {
+      continue // another curve, or not a key at all
+    }
+    return { hint: await keyHint(spki), key, hash, size }
   }
-  return { hint: await keyHint(spki), key }
+  return fail('a trusted key must be an ECDSA public key on P-256, P-384 or P-521 (PEM "PUBLIC KEY")')
 }
 
 /**
@@ -106,9 +123,12 @@ export async function verifyBundle(x: unknown, trusted: readonly TrustedKey[]): 
   const message = pae(bundle.dsseEnvelope.payloadType, payload)
   let valid = false
   for (const s of bundle.dsseEnvelope.signatures) {
-    const raw = derToRaw(fromBase64(s.sig)!)
-    if (raw === null) continue
-    for (const k of keys) if (await crypto.subtle.verify(SIGN_PARAMS, k.key, raw, message)) valid = true
+    const der = fromBase64(s.sig)!
+    for (const k of keys) {
+      const raw = derToRaw(der, k.size)
+      if (raw !== null && (await crypto.subtle.verify({ name: 'ECDSA', hash: k.hash }, k.key, raw, message)))
+        valid = true
+    }
   }
   if (!valid) fail('the signature does not verify with the trusted key: the manifest or the bundle was altered')
   return bundleStatement(bundle)

@@ -5,7 +5,7 @@
  * that WebCrypto signs and verifies.
  */
 
-/** r ‖ s (each `size` bytes, 32 for P-256) from a DER signature; null when it is not one. */
+/** r ‖ s (each `size` bytes: 32 for P-256, 48 for P-384, 66 for P-521) from a DER signature; null when it is not one. */
 export function derToRaw(der: Uint8Array, size = 32): Uint8Array<ArrayBuffer> | null {
   let i = 0
   const byte = () => (i < der.length ? der[i++] : -1)

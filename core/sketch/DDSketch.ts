@@ -208,6 +208,22 @@ export class DDSketch {
   }
 
   /**
+   * How many values are at most `x`, within the sketch's accuracy: the values of every bin up to and
+   * including the bin of `x`, so every value ≤ x counts, and so may values of x's own bin above it
+   * (at most (γ − 1)·x ≈ 2α·x above x). Exact when x ≥ `max` (all) or x < `min` (none). The rank
+   * behind latency objectives (core/slo/indicator.ts).
+   */
+  countAtMost(x: number): number {
+    if (this.n === 0 || !(x >= this.minValue)) return 0
+    if (x >= this.maxValue) return this.n
+    let count = this.zero
+    if (x < SKETCH_MIN_INDEXABLE) return count
+    const top = Math.min(this.hi, Math.ceil(Math.log(x) * this.invLogGamma))
+    for (let k = this.lo; k <= top; k++) count += this.bins[k - this.base]
+    return count
+  }
+
+  /**
    * The part of this sketch to take away to keep only `keep` ∈ [0, 1] of it: round(n·keep) values are
    * kept, each bin (and the zero bucket) keeping its share c·keep rounded by largest remainder, and
    * (1 − keep) of the sum; returned as a new sketch whose

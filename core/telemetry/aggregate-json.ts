@@ -1,6 +1,8 @@
 import * as z from 'zod'
 import { Backend } from '../formats/common.ts'
+import { CalibratedSums } from '../formats/calibrated.ts'
 import { FeatureQuality } from '../formats/quality.ts'
+import { HealthCounts } from '../formats/health.ts'
 import { SketchJson } from '../formats/sketch.ts'
 import {
   MAX_DURATION_MS,
@@ -16,7 +18,7 @@ import {
  * merged: the shape, and the relations every sum of reports within telemetry/1's bounds keeps (at
  * most one latency per inference and one load time per load, cache hits ≤ loads, agreed ≤ compared ≤
  * inferences, correct ≤ labeled, per report at most a window's worth of inferences, labels, loads and
- * histogram values, durations ≤ 7 days). A cell that breaks one was stored from reports the bounds
+ * histogram values, durations ≤ 7 days, calibrated confidences ≤ inferences). A cell that breaks one was stored from reports the bounds
  * now refuse (or was damaged): reads leave it out and jobs quarantine it instead of failing on it.
  * Errors are not held to inferences here: cells stored before that bound may hold an older SDK's
  * failed predictions, which it counted as errors and not as inferences.
@@ -44,6 +46,8 @@ export const StoredAggregate = z
     shadow: z.strictObject({ compared: Count, agreed: Count, absDiffSum: z.number().nonnegative() }),
     feedback: z.strictObject({ labeled: Count, correct: Count }),
     quality: z.record(z.string(), FeatureQuality).optional(),
+    calibrated: CalibratedSums.optional(),
+    health: HealthCounts.optional(),
     sampled: z.record(z.string(), RatePart).optional(),
   })
   .superRefine((a, ctx) => {
@@ -75,6 +79,10 @@ export const StoredAggregate = z
       }
     for (const [name, q] of Object.entries(a.quality ?? {}))
       if (q.rows > valueCap) fail(['quality', name, 'rows'], 'more rows than its reports can hold')
+    if (a.calibrated && a.calibrated.count > inferences)
+      fail(['calibrated', 'count'], 'more calibrated confidences than inferences')
+    for (const [kind, n] of Object.entries(a.health ?? {}))
+      if (n > perReport * MAX_LOADS_PER_MINUTE) fail(['health', kind], 'more health events than its reports can hold')
     for (const [rate, p] of Object.entries(a.sampled ?? {}))
       if (p.reports > a.reports || p.inferences > inferences || p.errors > errors)
         fail(['sampled', rate], 'more under one rate than in total')

@@ -1,5 +1,6 @@
 import { EdgefleetError } from '../errors.ts'
 import type { Backend } from '../formats/common.ts'
+import type { CalibratedSums } from '../formats/calibrated.ts'
 import type { FeatureQuality } from '../formats/quality.ts'
 import type { SketchJson } from '../formats/sketch.ts'
 import { FALLBACK_REASONS, type Report } from '../formats/telemetry.ts'
@@ -11,6 +12,9 @@ import { StoredAggregate } from './aggregate-json.ts'
 import { DeviceSet, type DeviceSetJson } from './device-set.ts'
 import { addCount } from './saturating.ts'
 import { emptyQuality, mergeQuality, mergeQualityMaps } from './quality.ts'
+import type { HealthCounts } from '../formats/health.ts'
+import { emptyHealth, isHealthEmpty, mergeHealth } from './health.ts'
+import { emptyCalibrated, mergeCalibrated } from '../estimate/estimated-accuracy.ts'
 import {
   countsByLowestRate,
   decodeRatePart,
@@ -59,6 +63,10 @@ export interface Aggregate {
   feedback: { labeled: number; correct: number }
   /** Data-quality counts per input feature (core/telemetry/quality.ts), exact sums. */
   quality: Record<string, FeatureQuality>
+  /** Calibrated-confidence sums (core/estimate/estimated-accuracy.ts): exact, on the 2^-20 grid. */
+  calibrated: CalibratedSums
+  /** Device health counts (core/telemetry/health.ts), exact sums. */
+  health: HealthCounts
   /**
    * Per sample rate below 1 (key: `rateKey(rate)`), what arrived under it, exactly; reports at rate 1
    * are the rest. Empty for a fleet that does not sample.
@@ -82,6 +90,10 @@ export interface AggregateJson {
   feedback: Aggregate['feedback']
   /** Absent when no report carried data-quality counts. */
   quality?: Record<string, FeatureQuality>
+  /** Absent when no report carried calibrated confidences. */
+  calibrated?: CalibratedSums
+  /** Absent when no report counted a health event. */
+  health?: HealthCounts
   /** Absent when nothing was sampled (and in cells stored before rates were kept: all rate 1). */
   sampled?: Record<string, RatePartJson>
 }
@@ -101,6 +113,8 @@ export function emptyAggregate(): Aggregate {
     shadow: { compared: 0, agreed: 0, absDiffSum: 0 },
     feedback: { labeled: 0, correct: 0 },
     quality: {},
+    calibrated: emptyCalibrated(),
+    health: emptyHealth(),
     sampled: {},
   }
 }
@@ -140,6 +154,8 @@ export function reportAggregate(report: Report, device: number, sampleRate = 1):
   }
   if (report.feedback) agg.feedback = { labeled: report.feedback.labeled, correct: report.feedback.correct }
   if (report.quality) agg.quality = mergeQualityMaps({}, report.quality)
+  if (report.calibrated) agg.calibrated = { ...report.calibrated }
+  if (report.health) agg.health = mergeHealth(emptyHealth(), report.health)
   if (sampleRate < 1) {
     const part = emptyRatePart()
     part.reports = 1
@@ -177,6 +193,8 @@ export function mergeInto(target: Aggregate, source: Aggregate): Aggregate {
   target.feedback.correct = addCount(target.feedback.correct, source.feedback.correct)
   for (const [k, q] of Object.entries(source.quality))
     target.quality[k] = mergeQuality(target.quality[k] ?? emptyQuality(), q)
+  target.calibrated = mergeCalibrated(target.calibrated, source.calibrated)
+  mergeHealth(target.health, source.health)
   for (const [k, part] of Object.entries(source.sampled)) mergeRatePart((target.sampled[k] ??= emptyRatePart()), part)
   return target
 }
@@ -208,6 +226,8 @@ export function encodeAggregate(agg: Aggregate): AggregateJson {
     shadow: { ...agg.shadow },
     feedback: { ...agg.feedback },
     ...(Object.keys(agg.quality).length > 0 ? { quality: sortKeys(agg.quality, (q) => ({ ...q })) } : {}),
+    ...(agg.calibrated.count > 0 ? { calibrated: { ...agg.calibrated } } : {}),
+    ...(isHealthEmpty(agg.health) ? {} : { health: { ...agg.health } }),
     ...(Object.keys(agg.sampled).length > 0
       ? { sampled: Object.fromEntries(ratesAscending(agg.sampled).map((k) => [k, encodeRatePart(agg.sampled[k])])) }
       : {}),
@@ -250,6 +270,8 @@ function buildAggregate(json: AggregateJson): Aggregate {
     shadow: { ...json.shadow },
     feedback: { ...json.feedback },
     quality: Object.fromEntries(Object.entries(json.quality ?? {}).map(([k, q]) => [k, { ...q }])),
+    calibrated: json.calibrated ? { ...json.calibrated } : emptyCalibrated(),
+    health: json.health ? { ...json.health } : emptyHealth(),
     sampled: Object.fromEntries(
       Object.entries(json.sampled ?? {}).map(([k, p]) => [rateKey(rateOf(k)), decodeRatePart(p)]),
     ),

@@ -21,6 +21,10 @@ export interface Figures {
   compared: number
   agreed: number
   absDiffSum: number
+  /** Calibrated-confidence sums (count, Σp, Σp²) behind `estimatedAccuracy`. */
+  calibratedCount: number
+  calibratedSum: number
+  calibratedSumSq: number
   backends: Partial<Record<Backend, number>>
   latency: DDSketch
   loadMs: DDSketch
@@ -40,6 +44,9 @@ const SUMS = [
   'compared',
   'agreed',
   'absDiffSum',
+  'calibratedCount',
+  'calibratedSum',
+  'calibratedSumSq',
 ] as const
 const TOTALS = ['devices', 'reports', 'inferences', 'errors'] as const
 
@@ -55,6 +62,9 @@ export function figuresOf(agg: Aggregate): Figures {
     compared: agg.shadow.compared,
     agreed: agg.shadow.agreed,
     absDiffSum: agg.shadow.absDiffSum,
+    calibratedCount: agg.calibrated.count,
+    calibratedSum: agg.calibrated.sum,
+    calibratedSumSq: agg.calibrated.sumSq,
     backends: { ...agg.backends },
     latency: new DDSketch({ alpha: agg.latency.alpha }).merge(agg.latency),
     loadMs: new DDSketch({ alpha: agg.loadMs.alpha }).merge(agg.loadMs),
@@ -74,6 +84,9 @@ export function noFigures(): Figures {
     compared: 0,
     agreed: 0,
     absDiffSum: 0,
+    calibratedCount: 0,
+    calibratedSum: 0,
+    calibratedSumSq: 0,
     backends: {},
     latency: new DDSketch(),
     loadMs: new DDSketch(),
@@ -151,6 +164,10 @@ export function encodeFigures(f: Figures): FiguresJson {
 export function decodeFigures(json: FiguresJson): Figures {
   return {
     ...json,
+    // Figures from a shard that predates calibrated sums carry none.
+    calibratedCount: json.calibratedCount ?? 0,
+    calibratedSum: json.calibratedSum ?? 0,
+    calibratedSumSq: json.calibratedSumSq ?? 0,
     backends: { ...json.backends },
     latency: parseSketch(json.latency),
     loadMs: parseSketch(json.loadMs),

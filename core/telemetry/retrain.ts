@@ -52,7 +52,12 @@ export type WindowLookup = (w: PolicyWindow) => CohortMetrics | null
 
 /** The kinds of condition a policy can hold. */
 export type ConditionKind =
-  'anyFeatureDrifted' | 'anyOutputDrifted' | 'accuracyBelow' | 'errorRateAbove' | 'qualityRateAbove'
+  | 'anyFeatureDrifted'
+  | 'anyOutputDrifted'
+  | 'accuracyBelow'
+  | 'errorRateAbove'
+  | 'qualityRateAbove'
+  | 'estimatedAccuracyBelow'
 
 /** The conditions of `when`, flattened. */
 export function conditionsOf(when: When): Condition[] {
@@ -190,6 +195,31 @@ export function evaluateCondition(c: Condition, lookup: WindowLookup, now: numbe
 
   if ('qualityRateAbove' in c) return evaluateQuality(c.qualityRateAbove, seen, base, span)
 
+  if ('estimatedAccuracyBelow' in c) {
+    const p = c.estimatedAccuracyBelow
+    const evidence = seen.map(({ w, m }) => {
+      const e = m?.estimatedAccuracy ?? null
+      const value = e !== null && e.n >= p.minPredictions ? e.value : null
+      return { ...base(m, w), value, holds: value !== null && value < p.value }
+    })
+    if (evidence.some((e) => e.value === null))
+      return {
+        condition: 'estimatedAccuracyBelow',
+        met: false,
+        reason: 'insufficient_data',
+        message: `estimatedAccuracyBelow: fewer than ${p.minPredictions} calibrated predictions in one of the last ${span}`,
+        windows: evidence,
+      }
+    const met = evidence.every((e) => e.holds)
+    return {
+      condition: 'estimatedAccuracyBelow',
+      met,
+      reason: met ? 'met' : 'not_met',
+      message: `estimatedAccuracyBelow: estimated accuracy ${met ? 'below' : 'not below'} ${p.value} in ${span}`,
+      windows: evidence,
+    }
+  }
+
   const p = c.errorRateAbove
   const evidence = seen.map(({ w, m }) => {
     const enough = m !== null && m.inferences >= p.minInferences
@@ -263,5 +293,6 @@ function params(c: Condition): { windowMinutes: number; consecutiveWindows: numb
   if ('anyOutputDrifted' in c) return c.anyOutputDrifted
   if ('accuracyBelow' in c) return c.accuracyBelow
   if ('qualityRateAbove' in c) return c.qualityRateAbove
+  if ('estimatedAccuracyBelow' in c) return c.estimatedAccuracyBelow
   return c.errorRateAbove
 }

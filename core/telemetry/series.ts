@@ -1,4 +1,7 @@
+import type { Calibration } from '../formats/calibration.ts'
+import type { CalibratedSums } from '../formats/calibrated.ts'
 import type { SeriesPoint } from '../formats/fleet.ts'
+import { estimatedAccuracyOf } from '../estimate/estimated-accuracy.ts'
 import type { SketchJson } from '../formats/sketch.ts'
 import { DDSketch } from '../sketch/DDSketch.ts'
 import { parseSketch } from '../sketch/parse.ts'
@@ -26,6 +29,8 @@ export interface PointJson {
   loadMs: SketchJson
   shadow: Aggregate['shadow']
   feedback: Aggregate['feedback']
+  /** Calibrated-confidence sums; absent when none arrived. */
+  calibrated?: CalibratedSums
   /**
    * Per sample rate below 1, what arrived under it, devices counted at their lowest rate: counts,
    * not sets, so they add up across shards like `devices`. Absent when nothing was sampled.
@@ -46,6 +51,7 @@ export function toPoint(agg: Aggregate, start: number, end: number): PointJson {
     loadMs: agg.loadMs.toJSON(),
     shadow: { ...agg.shadow },
     feedback: { ...agg.feedback },
+    ...(agg.calibrated.count > 0 ? { calibrated: { ...agg.calibrated } } : {}),
     ...(Object.keys(agg.sampled).length > 0 ? { sampled: countsByLowestRate(agg.sampled) } : {}),
   }
 }
@@ -60,6 +66,7 @@ export function mergePoints(points: readonly PointJson[], bucket?: { start: numb
   const latency = new DDSketch()
   const loadMs = new DDSketch()
   const sampled: Record<string, RateCounts> = {}
+  const calibrated = { count: 0, sum: 0, sumSq: 0 }
   const out: PointJson = {
     start,
     end,
@@ -83,6 +90,7 @@ export function mergePoints(points: readonly PointJson[], bucket?: { start: numb
     loadMs.merge(parseSketch(p.loadMs))
     for (const k of ['compared', 'agreed', 'absDiffSum'] as const) out.shadow[k] += p.shadow[k]
     for (const k of ['labeled', 'correct'] as const) out.feedback[k] += p.feedback[k]
+    for (const k of ['count', 'sum', 'sumSq'] as const) calibrated[k] += p.calibrated?.[k] ?? 0
     for (const [rate, c] of Object.entries(p.sampled ?? {})) {
       const have = (sampled[rate] ??= { reports: 0, inferences: 0, errors: 0, devices: 0 })
       for (const k of ['reports', 'inferences', 'errors', 'devices'] as const) have[k] += c[k]
@@ -90,6 +98,7 @@ export function mergePoints(points: readonly PointJson[], bucket?: { start: numb
   }
   out.latency = latency.toJSON()
   out.loadMs = loadMs.toJSON()
+  if (calibrated.count > 0) out.calibrated = calibrated
   if (Object.keys(sampled).length > 0)
     out.sampled = Object.fromEntries(ratesAscending(sampled).map((k) => [k, sampled[k]]))
   return out
@@ -133,6 +142,9 @@ export function figuresOfPoint(p: PointJson): Figures {
     compared: p.shadow.compared,
     agreed: p.shadow.agreed,
     absDiffSum: p.shadow.absDiffSum,
+    calibratedCount: p.calibrated?.count ?? 0,
+    calibratedSum: p.calibrated?.sum ?? 0,
+    calibratedSumSq: p.calibrated?.sumSq ?? 0,
     backends: {},
     latency: parseSketch(p.latency),
     loadMs: parseSketch(p.loadMs),
@@ -145,9 +157,15 @@ export function figuresOfPoint(p: PointJson): Figures {
 
 /**
  * The public form of a point: its rates and quantiles, or suppressed below `minDevices` devices.
- * `figures`: the point's figures with per-device caps applied (default: as it is).
+ * `figures`: the point's figures with per-device caps applied (default: as it is); `calibration`: the
+ * version's calibration map, whose sampling variance widens `estimatedAccuracy`'s interval.
  */
-export function summarizePoint(p: PointJson, minDevices = DEFAULT_MIN_DEVICES, figures?: Figures): SeriesPoint {
+export function summarizePoint(
+  p: PointJson,
+  minDevices = DEFAULT_MIN_DEVICES,
+  figures?: Figures,
+  calibration?: Calibration,
+): SeriesPoint {
   if (p.devices < minDevices) return { start: p.start, end: p.end, suppressed: true }
   const f = figures ?? figuresOfPoint(p)
   return {
@@ -167,5 +185,6 @@ export function summarizePoint(p: PointJson, minDevices = DEFAULT_MIN_DEVICES, f
     cacheHitRate: ratio(f.cacheHits, f.loads),
     shadowAgreement: ratio(f.agreed, f.compared),
     accuracy: ratio(f.correct, f.labeled),
+    estimatedAccuracy: estimatedAccuracyOf(f, calibration),
   }
 }

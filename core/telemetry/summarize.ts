@@ -7,6 +7,8 @@ import type { DDSketch } from '../sketch/DDSketch.ts'
 import type { Aggregate } from './aggregate.ts'
 import { figuresOf, type Figures } from './figures.ts'
 import { qualityView } from './quality.ts'
+import { healthView, isHealthEmpty } from './health.ts'
+import { estimatedAccuracyOf } from '../estimate/estimated-accuracy.ts'
 import { minSampleRate } from './sampling.ts'
 
 /** How a cohort is summarized: the k of k-anonymity, the drift verdict's thresholds, per-device caps. */
@@ -99,7 +101,9 @@ export function summarize(
         ? { compared, agreed, agreement: ratio(f.agreed, f.compared), meanAbsDiff: meanOf(f.absDiffSum, f.compared) }
         : null,
     feedback: labeled > 0 ? { labeled, correct, accuracy: ratio(f.correct, f.labeled) } : null,
+    estimatedAccuracy: estimatedAccuracyOf(f, profile?.calibration),
     ...(Object.keys(agg.quality).length > 0 ? { quality: qualityView(agg.quality) } : {}),
+    ...(isHealthEmpty(agg.health) ? {} : { health: healthView(agg.health, loads) }),
     cappedDevices: options.capped?.devices ?? 0,
     deviceCap: options.capped?.cap ?? null,
   }

@@ -5,6 +5,11 @@ import { append, h, note, num, pct, replace } from '../dom.ts'
 import { can, type Me } from '../scopes.ts'
 import { driftHeatmap, type CohortKey } from './drift.ts'
 import { qualityPanel } from './quality.ts'
+import { slicesPanel } from './slices.ts'
+import { sloPanel } from './slo.ts'
+import type { SliceDimension } from '../../core/formats/slices.ts'
+
+const SLICE_DIMENSIONS: SliceDimension[] = ['backend', 'platform', 'browser', 'memory', 'cohort']
 
 const RANGES: [string, number][] = [
   ['15 min', 15 * 60_000],
@@ -60,6 +65,28 @@ function cohortSection(c: FleetCohort, minDevices: number, first: boolean): HTML
       stat('cache-hit rate', `${pct(t.cacheHitRate)} of ${t.loads} loads`),
       stat('shadow agreement', t.shadow ? `${pct(t.shadow.agreement)} of ${t.shadow.compared}` : '—'),
       stat('accuracy', t.feedback ? `${pct(t.feedback.accuracy)} of ${t.feedback.labeled} labels` : 'no feedback'),
+      t.estimatedAccuracy
+        ? h(
+            'div',
+            {
+              class: 'stat wide',
+              'data-testid': first ? 'estimated-accuracy' : undefined,
+              'data-value': String(t.estimatedAccuracy.value),
+              title: 'Estimated without labels from calibrated confidences (docs/telemetry.md, "Estimated accuracy")',
+            },
+            h('span', { class: 'sub' }, 'estimated accuracy, without labels'),
+            h(
+              'strong',
+              {},
+              `${pct(t.estimatedAccuracy.value)} `,
+              h(
+                'span',
+                { class: 'sub' },
+                `95% ${pct(t.estimatedAccuracy.low)}–${pct(t.estimatedAccuracy.high)} · ${num(t.estimatedAccuracy.n)} predictions`,
+              ),
+            ),
+          )
+        : null,
       t.estimated
         ? stat(
             'estimated fleet',
@@ -109,6 +136,15 @@ function cohortSection(c: FleetCohort, minDevices: number, first: boolean): HTML
         { label: 'cache-hit rate', values: val((p) => p.cacheHitRate), percent: true },
         { label: 'shadow agreement', values: val((p) => p.shadowAgreement), percent: true },
         { label: 'accuracy', values: val((p) => p.accuracy), percent: true },
+        ...(pts.some((p) => !p.suppressed && p.estimatedAccuracy)
+          ? [
+              {
+                label: 'estimated accuracy',
+                values: val((p) => p.estimatedAccuracy?.value ?? null),
+                percent: true,
+              },
+            ]
+          : []),
       ],
     }),
   )
@@ -170,7 +206,9 @@ export async function render(root: HTMLElement, me: Me, params: string[]): Promi
   const model = params[0] ?? models[0]
   const q = new URLSearchParams(location.hash.split('?')[1] ?? '')
   const rangeMs = Number(q.get('range')) || 3_600_000
-  const go = (m: string, r: number) => (location.hash = `#/fleet/${m}?range=${r}`)
+  const dimension = (SLICE_DIMENSIONS.find((d) => d === q.get('slice')) ?? 'backend') as SliceDimension
+  const go = (m: string, r: number, d: SliceDimension = dimension) =>
+    (location.hash = `#/fleet/${m}?range=${r}${d === 'backend' ? '' : `&slice=${d}`}`)
   const picker = models.length
     ? h(
         'select',
@@ -199,12 +237,12 @@ export async function render(root: HTMLElement, me: Me, params: string[]): Promi
   const draw = async () => {
     if (!model) return replace(body, note('No model to show: publish one first.'))
     const granularity = rangeMs <= 24 * 3_600_000 ? 'minute' : 'hour'
-    const view = await api<FleetView>(
-      `/v1/models/${model}/telemetry?from=${Date.now() - rangeMs}&granularity=${granularity}`,
-    )
+    const from = Date.now() - rangeMs
+    const view = await api<FleetView>(`/v1/models/${model}/telemetry?from=${from}&granularity=${granularity}`)
+    const slo = await sloPanel(model)
     status.textContent = `updated ${new Date(view.generatedAt).toLocaleTimeString()} · k = ${view.minDevices}`
     if (view.cohorts.length === 0)
-      return replace(body, note('No telemetry in this range: no device of this model has reported yet.'))
+      return replace(body, slo, note('No telemetry in this range: no device of this model has reported yet.'))
     const open = view.cohorts.filter((c) => !c.total.suppressed)
     selected ??= open.length ? keyOf(open.find((c) => c.role === 'primary') ?? open[0]) : keyOf(view.cohorts[0])
     const cohortPick = h(
@@ -224,7 +262,16 @@ export async function render(root: HTMLElement, me: Me, params: string[]): Promi
       cohortSection(c, view.minDevices, i === view.cohorts.indexOf(open[0] ?? view.cohorts[0])),
     )
     const heat = await driftHeatmap(model, view, selected, can(me, 'registry:read'))
-    replace(body, h('div', { class: 'toolbar' }, h('label', {}, 'Drift of ', cohortPick)), heat, sections)
+    const slices = slicesPanel({ model, from, granularity, dimension, onDimension: (d) => go(model, rangeMs, d) })
+    await slices.draw()
+    replace(
+      body,
+      slo,
+      h('div', { class: 'toolbar' }, h('label', {}, 'Drift of ', cohortPick)),
+      heat,
+      slices.element,
+      sections,
+    )
   }
   await draw()
   replace(

@@ -85,13 +85,17 @@ export function qualityPanel(quality: CohortMetrics['quality'], testid?: string)
             ),
             h(
               'td',
-              { class: 'rate-cell' },
+              {},
               h(
-                'span',
-                { class: 'bar-track' },
-                h('span', { class: 'bar-fill quality-fill', style: `width:${(q.rate * 100).toFixed(1)}%` }),
+                'div',
+                { class: 'rate-cell' },
+                h(
+                  'span',
+                  { class: 'bar-track' },
+                  h('span', { class: 'bar-fill quality-fill', style: `width:${(q.rate * 100).toFixed(1)}%` }),
+                ),
+                h('span', { class: 'num', 'data-rate': String(q.rate) }, pct(q.rate, 2)),
               ),
-              h('span', { class: 'num', 'data-rate': String(q.rate) }, pct(q.rate, 2)),
             ),
           )
         }),

@@ -1,13 +1,14 @@
 /**
  * @module
  * The per-isolate cache of what the assign route reads from D1 on every request: a model's `production`
- * version and the version records it serves. Each entry is kept at most as long as the rollout cache
+ * version, the version records it serves and its cohort allow-list and pins. Each entry is kept at most as long as the rollout cache
  * keeps a rollout (`ROLLOUT_CACHE_SECONDS`, ≤ 5 s), so an alias moved elsewhere reaches devices within
  * the same bound as a kill switch; a move, publish or deprecation in this isolate forgets the model at
  * once. Unknown models are never cached (a model created a moment later is served at once), and
  * concurrent misses share one query.
  */
 import { productionOf } from '../db/aliases.ts'
+import { cohortRouting, type CohortRouting } from '../db/cohorts.ts'
 import { getVersion, type VersionRecord } from '../db/versions.ts'
 import { rolloutCacheMs } from './rollout-cache.ts'
 
@@ -38,10 +39,15 @@ export class RegistryCache {
     return this.#get(`v:${model}:${version}`, () => getVersion(db, model, version))
   }
 
+  /** The model's accepted cohort labels and pins (read only for devices that send a cohort). */
+  cohorts(db: D1Database, model: string): Promise<CohortRouting> {
+    return this.#get(`c:${model}`, () => cohortRouting(db, model)) as Promise<CohortRouting>
+  }
+
   /** Forgets everything cached of `model` in this isolate. */
   forget(model: string): void {
     for (const key of this.#entries.keys())
-      if (key === `p:${model}` || key.startsWith(`v:${model}:`)) this.#entries.delete(key)
+      if (key === `p:${model}` || key === `c:${model}` || key.startsWith(`v:${model}:`)) this.#entries.delete(key)
   }
 
   #get<T>(key: string, load: () => Promise<T | null>): Promise<T | null> {

@@ -3,13 +3,17 @@ import type { ArmStats, ArmView, DeviceCounts, RolloutStats } from '../../core/f
 import { deviceRates, meanVariance, momentsOf } from '../../core/rollout/sequential.ts'
 import { emptyAggregate } from '../../core/telemetry/aggregate.ts'
 import { qualityView } from '../../core/telemetry/quality.ts'
+import { calibrationVariance } from '../../core/estimate/calibration.ts'
+import { estimatedAccuracy } from '../../core/estimate/estimated-accuracy.ts'
 import { summarize } from '../../core/telemetry/summarize.ts'
 import { telemetryConfig } from '../telemetry/config.ts'
 import { readFleet } from '../telemetry/fleet.ts'
 import { shardStub } from '../telemetry/ingest.ts'
 import { versionId, versionProfiles } from '../telemetry/profiles.ts'
 import type { DeviceStatsRow } from '../telemetry/shard-read.ts'
+import { readArmSlices } from './arm-slices.ts'
 import type { StoredRollout } from './rollout-store.ts'
+import { crashFigures } from '../../core/telemetry/health.ts'
 
 const MINUTE = 60_000
 /** How long an isolate may serve a cached rollout config (edge/assign/rollout-cache.ts). */
@@ -59,7 +63,7 @@ export async function readArmStats(
   const window = statsWindow(r, now)
   const { shards } = telemetryConfig(env)
   const id = r.state.id
-  const [parts, fleet] = await Promise.all([
+  const [parts, fleet, slices] = await Promise.all([
     Promise.all(
       Array.from({ length: shards }, async (_, i) => {
         const stub = shardStub(env, model, i)
@@ -74,6 +78,13 @@ export async function readArmStats(
     ),
     // The arms' aggregates as the fleet view reads them: unreadable data left out, per-device caps applied.
     readFleet(env, model, { from: window.from, to: window.to, bucketMs: null }),
+    readArmSlices(env, model, {
+      rollout: id,
+      from: window.from,
+      to: window.to,
+      guardrails: r.config.guardrails,
+      cohortOf: (arm) => armCohort(r, arm),
+    }),
   ])
   const profile =
     (await versionProfiles(env.DB, [{ model, version: r.config.candidate }], now)).get(
@@ -106,6 +117,9 @@ export async function readArmStats(
       latency,
       driftJsMax,
       ...(Object.keys(quality).length > 0 ? { quality } : {}),
+      ...(agg.calibrated.count > 0 ? { calibrated: { ...agg.calibrated } } : {}),
+      ...(Object.keys(slices[arm]).length > 0 ? { slices: slices[arm] } : {}),
+      ...(agg.reports > 0 ? { health: crashFigures(agg.health, agg.counts.loads) } : {}),
     }
     const mean = (metric: 'error_rate' | 'fallback_rate') => {
       const m = momentsOf(deviceRates(perDevice, metric))
@@ -125,6 +139,10 @@ export async function readArmStats(
       shadow: { compared: sum('compared'), agreed: sum('agreed') },
       feedback: { labeled: sum('labeled'), correct: sum('correct') },
       quality: worst === null ? null : { ...worst, rows: quality[worst.feature]?.rows ?? 0 },
+      estimatedAccuracy: estimatedAccuracy(
+        agg.calibrated,
+        profile?.calibration ? calibrationVariance(profile.calibration) : 0,
+      ),
     }
     return { stats, view }
   }

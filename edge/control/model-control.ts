@@ -2,6 +2,8 @@ import { DurableObject } from 'cloudflare:workers'
 import { EdgefleetError } from '../../core/errors.ts'
 import { toHex } from '../../core/hex.ts'
 import type { PolicyView, RetrainPolicy } from '../../core/formats/policy.ts'
+import type { SloConfig, SloStatus, SloView } from '../../core/formats/slo.ts'
+import { stateOf, transitionEvent } from '../../core/slo/burn-rate.ts'
 import type {
   RolloutActionBody,
   RolloutConfig,
@@ -35,6 +37,19 @@ import {
 import { evaluatePolicy } from './evaluate.ts'
 import { addEffect, drainOutbox, nextEffectAt } from './outbox.ts'
 import { readArmStats } from './arm-stats.ts'
+import { readSlo, SLO_LAG_MS } from './slo-evaluate.ts'
+import {
+  loadObjectiveStates,
+  loadSlo,
+  loadJudged,
+  loadSloStatus,
+  saveObjectiveState,
+  saveSlo,
+  saveJudged,
+  saveSloStatus,
+  SLO_SCHEMA,
+  sloView,
+} from './slo-store.ts'
 import { capture, type RpcResult } from './rpc-result.ts'
 import {
   activeRollout,
@@ -54,6 +69,9 @@ import {
 
 const EVALUATE = 'policy:evaluate'
 const DRAIN = 'outbox:drain'
+/** SLOs are judged once a minute, on the minute (core/slo, docs/slo.md). */
+const SLO_EVALUATE = 'slo:evaluate'
+const MINUTE = 60_000
 /** Rollout evaluation jobs are named by the (rollout, step) they judge: `rollout:evaluate:<id>:<step>`. */
 const ROLLOUT_EVALUATE = 'rollout:evaluate:'
 /** A failed evaluation (a shard or D1 unreachable) is retried after this long. */
@@ -110,7 +128,7 @@ export class ModelControl extends DurableObject<Env> {
 
   /** Creates the tables (idempotent); called by every path that writes. */
   private ensureSchema(): void {
-    for (const statement of [...CONTROL_SCHEMA, ...ROLLOUT_SCHEMA]) this.sql.exec(statement)
+    for (const statement of [...CONTROL_SCHEMA, ...ROLLOUT_SCHEMA, ...SLO_SCHEMA]) this.sql.exec(statement)
     this.schemaReady = true
   }
 
@@ -169,10 +187,13 @@ export class ModelControl extends DurableObject<Env> {
     })
   }
 
-  /** Where and how to sign the retraining webhook (the Queue consumer's only way to the secret). */
-  async webhookTarget(): Promise<{ url: string; secret: string } | null> {
+  /**
+   * Where and how to sign the webhook of an event of type `type` (the Queue consumer's only way to the
+   * secret): the SLOs' webhook for `slo.*` events, the retraining policy's for the others.
+   */
+  async webhookTarget(type = 'retrain.requested'): Promise<{ url: string; secret: string } | null> {
     if (!this.schemaReady) return null
-    const webhook = loadPolicy(this.sql)?.policy.webhook
+    const webhook = type.startsWith('slo.') ? loadSlo(this.sql)?.slo.webhook : loadPolicy(this.sql)?.policy.webhook
     return webhook && webhook.secret !== '' ? { url: webhook.url, secret: webhook.secret } : null
   }
 
@@ -183,6 +204,7 @@ export class ModelControl extends DurableObject<Env> {
     for (const job of this.schedule.due(now)) {
       try {
         if (job === EVALUATE) await this.evaluate(now)
+        else if (job === SLO_EVALUATE) await this.evaluateSlo(now)
         else if (job === DRAIN) await this.drain(now)
         else if (job.startsWith(ROLLOUT_EVALUATE)) await this.evaluateRollout(job, now)
         else this.schedule.clear(job)
@@ -192,6 +214,78 @@ export class ModelControl extends DurableObject<Env> {
       }
     }
     await this.schedule.arm(this.now())
+  }
+
+  /** Replaces the model's SLOs (audited as `slo.updated`) and judges them at once, then every minute. */
+  async setSlo(model: string, slo: SloConfig, actor: string): Promise<SloView> {
+    const now = this.now()
+    this.ensureSchema()
+    this.ctx.storage.transactionSync(() => {
+      setModelName(this.sql, model)
+      const revision = saveSlo(this.sql, slo, now, actor)
+      const { webhook, ...rest } = slo
+      const details = { revision, ...rest, ...(webhook ? { webhook: { url: webhook.url } } : {}) }
+      const id = newEventId()
+      addEffect(
+        this.sql,
+        `event:${id}`,
+        { kind: 'event', event: { id, type: 'slo.updated', model, actor, at: now, details } },
+        now,
+      )
+      this.schedule.set(DRAIN, now)
+      // Judged just below, so the next evaluation is the next minute's.
+      if (slo.enabled) this.schedule.set(SLO_EVALUATE, Math.floor(now / MINUTE) * MINUTE + MINUTE)
+      else this.schedule.clear(SLO_EVALUATE)
+    })
+    await this.drain(now)
+    if (slo.enabled) {
+      try {
+        await this.evaluateSlo(now)
+      } catch (e) {
+        // The fleet could not be read: the alarm tries again.
+        console.error('SLO evaluation failed', e)
+        this.schedule.set(SLO_EVALUATE, now + RETRY_MS)
+      }
+      await this.schedule.arm(this.now())
+    }
+    return (await this.getSlo())!
+  }
+
+  /** The SLOs, secret redacted; null when none were set. */
+  async getSlo(): Promise<SloView | null> {
+    if (!this.schemaReady) return null
+    const stored = loadSlo(this.sql)
+    const model = getModelName(this.sql)
+    if (!stored || model === null) return null
+    return sloView(model, stored, loadSloStatus(this.sql)?.evaluatedAt ?? null, this.schedule.dueAt(SLO_EVALUATE))
+  }
+
+  /** The last evaluation of the SLOs; null when none were set or none was evaluated yet. */
+  async getSloStatus(): Promise<SloStatus | null> {
+    if (!this.schemaReady || !loadSlo(this.sql)) return null
+    return loadSloStatus(this.sql)
+  }
+
+  /**
+   * Judges the SLOs now, as the minute's evaluation does; a state change records its event naming who
+   * asked. With `closeOpenWindow` the windows end at the next minute boundary, so the minute still open
+   * counts as if complete (development only: the route refuses it elsewhere).
+   */
+  async evaluateSloNow(actor: string, closeOpenWindow = false): Promise<RpcResult<SloStatus | null>> {
+    return capture(async () => {
+      if (!this.schemaReady) return null
+      const stored = loadSlo(this.sql)
+      if (!stored || getModelName(this.sql) === null) return null
+      if (!stored.slo.enabled)
+        throw new EdgefleetError('conflict', 'the SLOs are disabled; enable them before evaluating')
+      const now = this.now()
+      await this.evaluateSlo(now, {
+        actor,
+        windowsAt: closeOpenWindow ? Math.ceil(now / MINUTE) * MINUTE + SLO_LAG_MS : now,
+      })
+      await this.schedule.arm(this.now())
+      return loadSloStatus(this.sql)
+    })
   }
 
   /**
@@ -395,7 +489,27 @@ export class ModelControl extends DurableObject<Env> {
       { kind: 'event', event: { id: eventId, type: TRANSITION_EVENT[action], model, actor, at: now, details } },
       now,
     )
-    if (action === 'promote') {
+    const cohorts = r.config.targeting?.cohorts
+    if (action === 'promote' && cohorts) {
+      // A rollout aimed at cohorts promotes for them only: each is pinned to the candidate, and
+      // `production` stays where it is for everyone else (docs/rollouts.md, "Cohorts").
+      for (const cohort of cohorts) {
+        const pinEvent = {
+          id: newEventId(),
+          type: 'cohort.pinned',
+          model,
+          actor,
+          at: now,
+          details: { cohort, to: r.config.candidate, rollout: r.state.id },
+        }
+        addEffect(
+          this.sql,
+          `pin:${eventId}:${cohort}`,
+          { kind: 'pin', model, cohort, version: r.config.candidate, event: pinEvent },
+          now,
+        )
+      }
+    } else if (action === 'promote') {
       const aliasEvent = {
         id: newEventId(),
         type: 'alias.moved',
@@ -517,6 +631,75 @@ export class ModelControl extends DurableObject<Env> {
       this.schedule.set(EVALUATE, nextEvaluationAt(policy.when, now, policy.graceMinutes * 60_000))
     })
     if (fired) await this.drain(now)
+  }
+
+  /**
+   * Judges every objective on the fleet (no lock held while the shards answer), stores the status,
+   * and on a state change records `slo.breached` (the state worsened) or `slo.recovered` (back to ok)
+   * with the evidence, queued for the SLO webhook; an unchanged state records nothing. Then the next
+   * evaluation, on the next minute.
+   */
+  private async evaluateSlo(now: number, asked: { actor: string; windowsAt: number } | null = null): Promise<void> {
+    const stored = loadSlo(this.sql)
+    const model = getModelName(this.sql)
+    if (!stored || model === null || !stored.slo.enabled) return this.schedule.clear(SLO_EVALUATE)
+    const { slo, revision } = stored
+    const reading = await readSlo(this.env, model, slo, asked?.windowsAt ?? now)
+    let recorded = false
+    this.ctx.storage.transactionSync(() => {
+      // Compare-and-set: SLOs replaced while the fleet was read are judged again.
+      if (loadSlo(this.sql)?.revision !== revision) return this.schedule.set(SLO_EVALUATE, now)
+      // Never judged back in time: a reading of earlier windows than the revision's last judgement (a
+      // minute's evaluation overtaken by a requested one, or one after a `closeOpenWindow` request)
+      // would undo that judgement and announce a change that did not happen.
+      const judged = loadJudged(this.sql)
+      if (judged?.revision === revision && reading.end < judged.windowsEnd) {
+        this.schedule.set(SLO_EVALUATE, Math.floor(now / MINUTE) * MINUTE + MINUTE)
+        return
+      }
+      const states = loadObjectiveStates(this.sql)
+      const objectives = reading.objectives.map((read, i) => {
+        const burns = Object.fromEntries(read.windows.map((w) => [w.window, w.burnRate]))
+        const next = stateOf(burns)
+        const prev = states[read.name] ?? { state: 'ok' as const, since: null, lastEventId: null }
+        if (next.value === prev.state) return { ...read, state: prev.state, since: prev.since }
+        const type = transitionEvent(prev.state, next.value)
+        let lastEventId = prev.lastEventId
+        if (type) {
+          const id = newEventId()
+          const details = {
+            objective: slo.objectives[i],
+            target: read.target,
+            from: prev.state,
+            to: next.value,
+            severity: next.value === 'breached-fast' ? 'page' : next.value === 'breached-slow' ? 'ticket' : null,
+            reason: next.reason,
+            version: reading.version,
+            sloRevision: revision,
+            evaluatedAt: now,
+            windows: read.windows,
+            budget: read.budget,
+            ...(asked ? { requestedBy: asked.actor } : {}),
+          }
+          addEffect(
+            this.sql,
+            `event:${id}`,
+            { kind: 'event', event: { id, type, model, actor: 'slo', at: now, details } },
+            now,
+          )
+          addEffect(this.sql, `queue:${id}`, { kind: 'queue', message: { eventId: id, model } }, now)
+          this.schedule.set(DRAIN, now)
+          lastEventId = id
+          recorded = true
+        }
+        saveObjectiveState(this.sql, read.name, { state: next.value, since: now, lastEventId })
+        return { ...read, state: next.value, since: now }
+      })
+      saveSloStatus(this.sql, { model, version: reading.version, evaluatedAt: now, period: slo.period, objectives })
+      saveJudged(this.sql, revision, reading.end)
+      this.schedule.set(SLO_EVALUATE, Math.floor(now / MINUTE) * MINUTE + MINUTE)
+    })
+    if (recorded) await this.drain(now)
   }
 
   /** Drains the outbox once at a time; what fails is rescheduled at its backoff. */

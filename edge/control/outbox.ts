@@ -1,4 +1,5 @@
 import { upsertAlias } from '../db/aliases.ts'
+import { pinnable, upsertPin } from '../db/cohorts.ts'
 import { insertEvent, type NewEvent } from '../db/events.ts'
 
 /** A retraining trigger on the Queue: the consumer reads the event and POSTs it to the policy's webhook. */
@@ -9,12 +10,14 @@ export interface RetrainMessage {
 
 /**
  * A side effect ModelControl owes the outside world: a D1 event, a Queue message (delivered to the
- * policy's webhook), or an alias move recorded with its own `alias.moved` event in one D1 batch.
+ * policy's webhook), or an alias move (a cohort pin) recorded with its own `alias.moved`
+ * (`cohort.pinned`) event in one D1 batch.
  */
 export type Effect =
   | { kind: 'event'; event: NewEvent & { id: string } }
   | { kind: 'queue'; message: RetrainMessage }
   | { kind: 'alias'; model: string; alias: string; version: number; event: NewEvent & { id: string } }
+  | { kind: 'pin'; model: string; cohort: string; version: number; event: NewEvent & { id: string } }
 
 const MAX_BACKOFF_MS = 10 * 60_000
 
@@ -60,6 +63,7 @@ export async function drainOutbox(
     try {
       if (effect.kind === 'event') await insertEvent(env.DB, effect.event).run()
       else if (effect.kind === 'alias') await moveAlias(env.DB, effect)
+      else if (effect.kind === 'pin') await pinCohort(env.DB, effect)
       else await env.RETRAIN_QUEUE.send(effect.message, { contentType: 'json' })
     } catch (e) {
       const backoff = Math.min(5_000 * 2 ** row.attempts, MAX_BACKOFF_MS)
@@ -94,4 +98,24 @@ async function moveAlias(db: D1Database, e: Extract<Effect, { kind: 'alias' }>):
   ])
   if (event.meta.changes === 0)
     console.error(`alias ${e.alias} of ${e.model} not moved to ${e.version}: deprecated, or already applied`)
+}
+
+/**
+ * Pins a cohort and records `cohort.pinned` in one D1 transaction, both guarded like `PUT …/pin` (a
+ * live version, a cohort still in the allow-list). Idempotent as `moveAlias`; a guard that fails is
+ * logged, not retried forever.
+ */
+async function pinCohort(db: D1Database, e: Extract<Effect, { kind: 'pin' }>): Promise<void> {
+  const [event] = await db.batch([
+    insertEvent(db, e.event, {
+      when: pinnable('?7', '?8', '?9'),
+      set: { from: 'SELECT version FROM cohort_pins WHERE model = ?7 AND cohort = ?9' },
+      args: [e.model, e.version, e.cohort],
+    }),
+    upsertPin(db, { model: e.model, cohort: e.cohort, version: e.version, at: e.event.at, by: e.event.actor }),
+  ])
+  if (event.meta.changes === 0)
+    console.error(
+      `cohort ${e.cohort} of ${e.model} not pinned to ${e.version}: deprecated, dropped, or already applied`,
+    )
 }

@@ -1,9 +1,11 @@
 import type { ModelFormat } from '../../core/formats/common.ts'
+import type { HfDtype, HfFileRole } from '../../core/formats/hf.ts'
 import type { ModelInterface } from '../../core/formats/interface.ts'
 import type { Profile } from '../../core/formats/profile.ts'
 import type { Lineage } from '../../core/formats/registry.ts'
 import type { Signature } from '../../core/formats/signature.ts'
 import type { SigstoreBundle } from '../../core/formats/sigstore-bundle.ts'
+import type { Variant } from '../../core/formats/variants.ts'
 import { insertEvent } from './events.ts'
 import { parseColumn } from './json.ts'
 
@@ -12,11 +14,13 @@ export interface VersionRecord {
   model: string
   version: number
   format: ModelFormat
-  files: { path: string; sha256: string; size: number }[]
+  files: { path: string; sha256: string; size: number; role?: HfFileRole; dtype?: HfDtype }[]
   signature: Signature | null
   profile: Profile | null
   interface: ModelInterface | null
   sigstoreBundle: SigstoreBundle | null
+  /** The version's variants in publish order, or null when it has none. */
+  variants: Variant[] | null
   metrics: Record<string, number>
   lineage: Lineage & { createdBy: string; createdAt: number }
   deprecatedAt: number | null
@@ -32,6 +36,7 @@ interface VersionRow {
   profile: string | null
   interface: string | null
   sigstore_bundle: string | null
+  variants: string | null
   metrics: string
   lineage: string
   created_at: number
@@ -55,6 +60,7 @@ function toRecord(row: VersionRow): VersionRecord {
     profile: parseColumn<Profile>(row.profile),
     interface: parseColumn<ModelInterface>(row.interface),
     sigstoreBundle: parseColumn<SigstoreBundle>(row.sigstore_bundle),
+    variants: parseColumn<Variant[]>(row.variants),
     metrics: JSON.parse(row.metrics),
     lineage: { ...JSON.parse(row.lineage), createdBy: row.created_by, createdAt: row.created_at },
     deprecatedAt: row.deprecated_at,
@@ -75,6 +81,7 @@ export function insertNextVersion(
     profile: Profile | null
     interface: ModelInterface | null
     sigstoreBundle: SigstoreBundle | null
+    variants?: Variant[] | null
     metrics: Record<string, number>
     lineage: Lineage
     createdAt: number
@@ -83,8 +90,8 @@ export function insertNextVersion(
 ): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO versions (model, version, files, signature, profile, metrics, lineage, created_at, created_by, interface, sigstore_bundle)
-       SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM versions WHERE model = ?1
+      `INSERT INTO versions (model, version, files, signature, profile, metrics, lineage, created_at, created_by, interface, sigstore_bundle, variants)
+       SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 FROM versions WHERE model = ?1
        RETURNING version`,
     )
     .bind(
@@ -98,6 +105,7 @@ export function insertNextVersion(
       v.createdBy,
       v.interface ? JSON.stringify(v.interface) : null,
       v.sigstoreBundle ? JSON.stringify(v.sigstoreBundle) : null,
+      v.variants ? JSON.stringify(v.variants) : null,
     )
 }
 
@@ -123,7 +131,7 @@ export async function getVersion(db: D1Database, model: string, version: number)
 export async function listVersions(db: D1Database, model: string): Promise<Omit<VersionRecord, 'profile'>[]> {
   const { results } = await db
     .prepare(
-      `${SELECT_VERSION.replace('v.*', 'v.model, v.version, v.files, v.signature, NULL AS profile, v.interface, NULL AS sigstore_bundle, v.metrics, v.lineage, v.created_at, v.created_by, v.deprecated_at')} WHERE v.model = ?1 ORDER BY v.version DESC`,
+      `${SELECT_VERSION.replace('v.*', 'v.model, v.version, v.files, v.signature, NULL AS profile, v.interface, NULL AS sigstore_bundle, NULL AS variants, v.metrics, v.lineage, v.created_at, v.created_by, v.deprecated_at')} WHERE v.model = ?1 ORDER BY v.version DESC`,
     )
     .bind(model)
     .all<VersionRow>()
@@ -146,7 +154,7 @@ export async function deprecateWithEvent(
   at: number,
 ): Promise<boolean> {
   const guard =
-    'NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?7 AND version = ?8) AND EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
+    'NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?7 AND version = ?8) AND NOT EXISTS (SELECT 1 FROM cohort_pins WHERE model = ?7 AND version = ?8) AND EXISTS (SELECT 1 FROM versions WHERE model = ?7 AND version = ?8 AND deprecated_at IS NULL)'
   const [event] = await db.batch([
     insertEvent(
       db,
@@ -173,7 +181,8 @@ export function deprecateVersion(db: D1Database, model: string, version: number,
   return db
     .prepare(
       `UPDATE versions SET deprecated_at = COALESCE(deprecated_at, ?3) WHERE model = ?1 AND version = ?2
-       AND NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?1 AND version = ?2)`,
+       AND NOT EXISTS (SELECT 1 FROM aliases WHERE model = ?1 AND version = ?2)
+       AND NOT EXISTS (SELECT 1 FROM cohort_pins WHERE model = ?1 AND version = ?2)`,
     )
     .bind(model, version, at)
 }

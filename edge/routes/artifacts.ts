@@ -40,7 +40,10 @@ function declaredSize(header: string | undefined): number {
     throw new EdgefleetError('length_required', 'uploads need a Content-Length header')
   const size = Number(header)
   if (size > MAX_ARTIFACT_BYTES)
-    throw new EdgefleetError('too_large', `an artifact is at most ${MAX_ARTIFACT_BYTES} bytes (got ${size})`)
+    throw new EdgefleetError(
+      'too_large',
+      `one request carries at most ${MAX_ARTIFACT_BYTES} bytes (got ${size}): upload larger files in parts (POST /v1/artifacts/{sha256}/uploads)`,
+    )
   return size
 }
 

@@ -7,6 +7,7 @@ import { modelControl } from '../control/stub.ts'
 import { getModel, modelExists } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
+import { requireHttpsInProduction } from '../webhook/production-url.ts'
 import { modelParam } from './models.ts'
 import { bearer, errors, json, jsonBody, notFound } from './openapi.ts'
 
@@ -19,7 +20,7 @@ policy.openapi(
     path: '/v1/models/{model}/policy',
     summary: 'Set the retraining policy of a model',
     description:
-      'Replaces the policy. `when` is one condition (`anyFeatureDrifted`, `anyOutputDrifted`, `accuracyBelow`, `errorRateAbove`, `qualityRateAbove`) or `any`/`all` of up to 8. A firing records `retrain.requested` and POSTs it to `webhook.url` signed with `webhook.secret` (see docs/telemetry.md).',
+      'Replaces the policy. `when` is one condition (`anyFeatureDrifted`, `anyOutputDrifted`, `accuracyBelow`, `errorRateAbove`, `qualityRateAbove`, `estimatedAccuracyBelow`) or `any`/`all` of up to 8. A firing records `retrain.requested` and POSTs it to `webhook.url` signed with `webhook.secret` (see docs/telemetry.md).',
     tags: ['telemetry'],
     security: bearer,
     middleware: [requireScope('admin')] as const,
@@ -29,8 +30,7 @@ policy.openapi(
   async (c) => {
     const { model } = c.req.valid('param')
     const body = c.req.valid('json')
-    if (body.webhook && c.env.ENVIRONMENT === 'production' && !body.webhook.url.startsWith('https://'))
-      throw new EdgefleetError('validation_failed', 'a production webhook must use https', { pointer: '/webhook/url' })
+    requireHttpsInProduction(c.env, body.webhook)
     if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
     return c.json(await modelControl(c.env, model).setPolicy(model, body, c.get('principal').name), 200)
   },

@@ -9,6 +9,7 @@ import { requireScope } from '../auth/middleware.ts'
 import { unwrap } from '../control/rpc-result.ts'
 import { modelControl } from '../control/stub.ts'
 import { getAlias } from '../db/aliases.ts'
+import { getCohorts, pinnedAmong } from '../db/cohorts.ts'
 import { getModel, modelExists } from '../db/models.ts'
 import { interfaceChanges } from '../../core/registry/interface.ts'
 import type { AppEnv } from '../env.ts'
@@ -16,6 +17,30 @@ import { validationHook } from '../http/errors.ts'
 import { modelParam } from './models.ts'
 import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts'
 import { requireVersion } from './versions.ts'
+
+/**
+ * Cohorts a rollout targets must be in the model's allow-list (`validation_failed` at the first one
+ * that is not) and unpinned (`conflict`: a pinned cohort takes part in no rollout, so the rollout
+ * would never reach it).
+ */
+async function checkCohorts(db: D1Database, model: string, targeted: readonly string[] | undefined): Promise<void> {
+  if (targeted === undefined) return
+  const allowed = new Set((await getCohorts(db, model))?.values ?? [])
+  const unknown = targeted.findIndex((label) => !allowed.has(label))
+  if (unknown >= 0)
+    throw new EdgefleetError(
+      'validation_failed',
+      `cohort "${targeted[unknown]}" is not in the allow-list of model "${model}" (PUT /v1/models/${model}/cohorts)`,
+      { pointer: `/targeting/cohorts/${unknown}` },
+    )
+  const pinned = await pinnedAmong(db, model, targeted)
+  if (pinned.length > 0)
+    throw new EdgefleetError(
+      'conflict',
+      `cohort "${pinned[0].cohort}" is pinned to version ${pinned[0].version}; unpin it before rolling out to it`,
+      { pointer: `/targeting/cohorts/${targeted.indexOf(pinned[0].cohort)}` },
+    )
+}
 
 /** `/v1/models/:model/rollouts`: start, read and steer staged rollouts (docs/rollouts.md). */
 export const rollouts = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -26,7 +51,7 @@ rollouts.openapi(
     path: '/v1/models/{model}/rollouts',
     summary: 'Start a rollout of a candidate version',
     description:
-      "`mode`: `canary` (the candidate replaces the baseline for each step's share of devices), `ab` (one fixed split, decided by hand), `shadow` (the share also runs the candidate in the background; its answers are only compared). `baseline` defaults to the `production` alias. One active rollout per model (409 otherwise).",
+      "`mode`: `canary` (the candidate replaces the baseline for each step's share of devices), `ab` (one fixed split, decided by hand), `shadow` (the share also runs the candidate in the background; its answers are only compared). `baseline` defaults to the `production` alias. One active rollout per model (409 otherwise). `targeting.cohorts` names labels of the model's cohort allow-list that are not pinned; promoting such a rollout pins those cohorts to the candidate instead of moving `production`.",
     tags: ['rollouts'],
     security: bearer,
     middleware: [requireScope('rollout:write')] as const,
@@ -42,6 +67,7 @@ rollouts.openapi(
     const { model } = c.req.valid('param')
     const config = c.req.valid('json')
     if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    await checkCohorts(c.env.DB, model, config.targeting?.cohorts)
     const baseline = config.baseline ?? (await getAlias(c.env.DB, model, 'production'))
     if (baseline === null)
       throw new EdgefleetError(

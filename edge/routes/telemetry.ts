@@ -3,6 +3,7 @@ import * as z from 'zod'
 import { EdgefleetError } from '../../core/errors.ts'
 import { ErrorBody } from '../../core/formats/error.ts'
 import { FleetView, Granularity, TelemetryRefusals } from '../../core/formats/fleet.ts'
+import { SliceDimension } from '../../core/formats/slices.ts'
 import { Batch } from '../../core/formats/telemetry.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { getModel } from '../db/models.ts'
@@ -12,6 +13,7 @@ import { decimalInt } from '../http/params.ts'
 import { bucketMs, fleetView } from '../telemetry/fleet.ts'
 import { acceptBatch } from '../telemetry/ingest.ts'
 import { readRefusals } from '../telemetry/refusals.ts'
+import { fleetSlices } from '../telemetry/slice-view.ts'
 import { modelParam } from './models.ts'
 import { bearer, deviceKey, errors, json, notFound } from './openapi.ts'
 
@@ -40,6 +42,9 @@ const FleetQuery = z.object({
   to: decimalInt().optional().describe('End (ms since epoch, exclusive); default: now'),
   version: decimalInt({ min: 1 }).optional(),
   granularity: Granularity.default('hour'),
+  slice: SliceDimension.optional().describe(
+    'Group every cohort by this slice key (`backend`, `platform`, `browser`, `memory`, `cohort`) and name the largest gap',
+  ),
 })
 
 const error = (description: string) => json(ErrorBody, description)
@@ -86,7 +91,7 @@ telemetry.openapi(
     path: '/v1/models/{model}/telemetry',
     summary: 'The fleet view: per version × role × rollout arm, totals and a series merged over every shard',
     description:
-      'Cohorts and points seen on fewer than `minDevices` distinct devices are suppressed. Ranges: at most 24 h by minute, 31 days by hour.',
+      'Cohorts and points seen on fewer than `minDevices` distinct devices are suppressed. Ranges: at most 24 h by minute, 31 days by hour. With `slice`, each cohort is also grouped by that slice key (slices under `minDevices` devices suppressed) and `sliceGap` names the largest gap between slices.',
     tags: ['telemetry'],
     security: bearer,
     middleware: [requireScope('telemetry:read')] as const,
@@ -108,7 +113,10 @@ telemetry.openapi(
         `a ${q.granularity} read spans at most ${MAX_RANGE_MS[q.granularity] / 3_600_000} hours`,
       )
     if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
-    return c.json(await fleetView(c.env, model, { from, to, version: q.version, granularity: q.granularity }, now), 200)
+    const view = await fleetView(c.env, model, { from, to, version: q.version, granularity: q.granularity }, now)
+    if (q.slice === undefined) return c.json(view, 200)
+    const sliced = await fleetSlices(c.env, model, { from, to, version: q.version, dimension: q.slice })
+    return c.json({ ...view, ...sliced }, 200)
   },
 )
 

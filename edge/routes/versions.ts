@@ -3,10 +3,13 @@ import { EdgefleetError, isEdgefleetError } from '../../core/errors.ts'
 import { bundleStatement, parseBundle } from '../../core/signing/bundle.ts'
 import { unsignedFiles } from '../../core/signing/statement.ts'
 import { Manifest, PatchVersion, PublishVersion } from '../../core/formats/registry.ts'
-import { filesFitFormat, profileMatchesSignature } from '../../core/registry/checks.ts'
+import { profileMatchesSignature } from '../../core/registry/checks.ts'
+import { withHfRoles } from '../../core/registry/hf-layout.ts'
 import { interfaceChanges } from '../../core/registry/interface.ts'
+import { versionFilesProblem } from '../../core/variants/checks.ts'
 import { artifactSize } from '../artifacts/store.ts'
 import { registryCache } from '../assign/registry-cache.ts'
+import { listPins } from '../db/cohorts.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { unwrap } from '../control/rpc-result.ts'
 import { modelControl } from '../control/stub.ts'
@@ -38,6 +41,7 @@ export function toManifest(v: VersionRecord, origin: string): Manifest {
     deprecated: v.deprecatedAt !== null,
     deprecatedAt: v.deprecatedAt,
     aliases: v.aliases,
+    ...(v.variants ? { variants: v.variants } : {}),
   }
 }
 
@@ -96,8 +100,8 @@ versions.openapi(
     const body = c.req.valid('json')
     const m = await getModel(c.env.DB, model)
     if (!m) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
-    const fit = filesFitFormat(m.format, body.files)
-    if (fit) throw new EdgefleetError('validation_failed', fit.message, { pointer: fit.pointer })
+    const fit = versionFilesProblem(m.format, body.files, body.variants)
+    if (fit) throw new EdgefleetError(fit.code ?? 'validation_failed', fit.message, { pointer: fit.pointer })
     const signature = body.signature ?? m.signature
     if (body.profile) {
       const problem = profileMatchesSignature(body.profile, signature)
@@ -151,11 +155,13 @@ versions.openapi(
     const [inserted] = await c.env.DB.batch<{ version: number }>([
       insertNextVersion(c.env.DB, {
         model,
-        files: body.files,
+        // A Hugging Face folder's files are listed with their role and weight type, derived from their paths.
+        files: m.format === 'hf-onnx' ? withHfRoles(body.files) : body.files,
         signature,
         profile: body.profile ?? null,
         interface: body.interface ?? null,
         sigstoreBundle: body.sigstoreBundle ?? null,
+        variants: body.variants ?? null,
         metrics: body.metrics,
         lineage: body.lineage,
         createdAt: at,
@@ -163,7 +169,17 @@ versions.openapi(
       }),
       insertEvent(
         c.env.DB,
-        { type: 'version.published', model, actor, at, details: { files: body.files.length, lineage: body.lineage } },
+        {
+          type: 'version.published',
+          model,
+          actor,
+          at,
+          details: {
+            files: body.files.length,
+            lineage: body.lineage,
+            ...(body.variants ? { variants: body.variants.map((v) => v.name) } : {}),
+          },
+        },
         { set: { version: 'SELECT MAX(version) FROM versions WHERE model = ?7' }, args: [model] },
       ),
     ])
@@ -213,12 +229,20 @@ versions.openapi(
       registryCache(c.env).forget(model)
       if (!changed) {
         const after = await requireVersion(c.env.DB, model, version)
-        if (after.deprecatedAt === null)
+        if (after.deprecatedAt === null) {
+          const pins = (await listPins(c.env.DB, model)).filter((p) => p.version === version).map((p) => p.cohort)
+          const holds = [
+            ...(after.aliases.length ? [`aliased as ${after.aliases.join(', ')}`] : []),
+            ...(pins.length ? [`pinned for cohort ${pins.join(', ')}`] : []),
+          ]
           throw new EdgefleetError(
             'conflict',
-            `version ${version} is aliased as ${after.aliases.join(', ')}; move the alias first`,
+            pins.length
+              ? `version ${version} is ${holds.join(' and ')}; unpin the cohort${after.aliases.length ? ' and move the alias' : ''} first`
+              : `version ${version} is ${holds[0]}; move the alias first`,
             { pointer: '/deprecated' },
           )
+        }
       }
     }
     return c.json(toManifest(await requireVersion(c.env.DB, model, version), new URL(c.req.url).origin), 200)

@@ -65,6 +65,16 @@ export function checkAgainstRegistry(batch: Batch, lookups: Map<string, VersionL
         pointer: `${at}/version`,
         data: { reason: 'unknown_version' },
       })
+    // A variant only of the version's own: the slice's values stay the publisher's names.
+    if (r.variant !== undefined && !(v.variants ?? []).includes(r.variant))
+      throw new EdgefleetError(
+        'validation_failed',
+        `reports[${i}]: version ${r.version} has no variant "${r.variant}"`,
+        {
+          pointer: `${at}/variant`,
+          data: { reason: 'unknown_variant' },
+        },
+      )
     for (const key of ['latency', 'loadMs'] as const) {
       if (r[key].alpha !== SKETCH_DEFAULT_ALPHA)
         throw new EdgefleetError(
@@ -83,6 +93,12 @@ export function checkAgainstRegistry(batch: Batch, lookups: Map<string, VersionL
           pointer: `${at}/quality${jsonPointer([name])}`,
           data: { reason: 'unknown_quality_feature' },
         })
+    // Calibrated confidences only against a map the version was published with.
+    if (r.calibrated !== undefined && v.profile?.calibration === undefined)
+      throw new EdgefleetError('validation_failed', `version ${r.version} has no calibration map to report against`, {
+        pointer: `${at}/calibrated`,
+        data: { reason: 'no_calibration' },
+      })
   })
 }
 

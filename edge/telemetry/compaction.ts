@@ -7,7 +7,9 @@ import {
   type Aggregate,
   type AggregateJson,
 } from '../../core/telemetry/aggregate.ts'
+import { parseDeviceSlices } from '../../core/telemetry/slices.ts'
 import type { TelemetryConfig } from './config.ts'
+import { expireSliceCells, rollupSliceCells, SliceDeltas } from './slice-cells.ts'
 import {
   addDeviceCell,
   deviceCellId,
@@ -48,6 +50,7 @@ interface RawRow extends Record<string, SqlStorageValue> {
   received_at: number
   reports: string
   sample_rate: number
+  slices: string
 }
 
 /**
@@ -65,7 +68,7 @@ export function compactRaw(
 ): { rows: number; rejected: number; more: boolean } {
   const rows = sql
     .exec<RawRow>(
-      'SELECT seq, device_key, received_at, reports, sample_rate FROM raw ORDER BY seq LIMIT ?1',
+      'SELECT seq, device_key, received_at, reports, sample_rate, slices FROM raw ORDER BY seq LIMIT ?1',
       COMPACT_ROWS,
     )
     .toArray()
@@ -80,6 +83,7 @@ export function compactRaw(
   }
   const devices = new Map<string, { cell: Cell; device: number; counts: DeviceCounts }>()
   const deviceCells = new Map<string, DeviceCell>()
+  const sliceDeltas = new SliceDeltas()
   let rejected = 0
   for (const row of rows) {
     try {
@@ -91,10 +95,15 @@ export function compactRaw(
         if (!deltas.has(id)) deltas.set(id, { cell, agg: emptyAggregate() })
         addReport(deltas.get(id)!.agg, r, row.device_key, row.sample_rate)
       }
+      // Slice deltas are built before anything is applied (building is what can throw), merged after.
+      const rowSlices = new SliceDeltas()
+      const slices = parseDeviceSlices(row.slices)
+      for (const r of reports) rowSlices.add(r, cellOf(r, cutoff), row.device_key, slices)
       // Check every delta before applying any, so a row is applied whole or not at all; merges
       // that passed the check cannot fail (core/telemetry/aggregate.ts).
       for (const d of deltas.values()) checkMergeable(target(d.cell), d.agg)
       for (const d of deltas.values()) mergeInto(target(d.cell), d.agg)
+      sliceDeltas.merge(rowSlices)
       for (const r of reports) {
         const cell = cellOf(r, cutoff)
         const part = deviceCellOf(r, cell, row.device_key, row.sample_rate)
@@ -128,6 +137,7 @@ export function compactRaw(
   for (const { cell, agg } of cells.values()) saveCell(sql, cell, agg)
   for (const { cell, device, counts } of devices.values()) addDeviceCounts(sql, cell, device, counts)
   saveDeviceCells(sql, deviceCells.values())
+  sliceDeltas.save(sql)
   sql.exec('DELETE FROM raw WHERE seq <= ?1', rows[rows.length - 1].seq)
   beforeCommit?.()
   return { rows: rows.length, rejected, more: rows.length === COMPACT_ROWS }
@@ -193,7 +203,8 @@ export function rollupMinutes(
   )
   sql.exec("DELETE FROM device_stats WHERE grain = 'minute' AND start < ?1", cutoff)
   const moreDevices = rollupDeviceCells(sql, cutoff, ROLLUP_CELLS)
-  return { cells: rows.length, more: rows.length === ROLLUP_CELLS || moreDevices }
+  const moreSlices = rollupSliceCells(sql, cutoff, ROLLUP_CELLS)
+  return { cells: rows.length, more: rows.length === ROLLUP_CELLS || moreDevices || moreSlices }
 }
 
 /** Deletes what retention no longer covers: aggregates, per-device rows, expired dedupe ids. */
@@ -208,6 +219,8 @@ export function applyRetention(
   sql.exec('DELETE FROM raw_rejected WHERE rejected_at < ?1', now - cfg.retentionMs)
   sql.exec('DELETE FROM agg_rejected WHERE rejected_at < ?1', now - cfg.retentionMs)
   sql.exec('DELETE FROM device_cells WHERE start < ?1', now - cfg.retentionMs)
+  sql.exec('DELETE FROM device_drops WHERE minute < ?1', now - cfg.retentionMs)
+  expireSliceCells(sql, now - cfg.retentionMs)
 }
 
 /** True while the shard holds anything a periodic job must look after. */
@@ -215,7 +228,7 @@ export function hasStoredData(sql: SqlStorage): boolean {
   return (
     sql
       .exec<{ n: number }>(
-        'SELECT (EXISTS (SELECT 1 FROM agg) OR EXISTS (SELECT 1 FROM device_stats) OR EXISTS (SELECT 1 FROM device_cells) OR EXISTS (SELECT 1 FROM batches)) AS n',
+        'SELECT (EXISTS (SELECT 1 FROM agg) OR EXISTS (SELECT 1 FROM device_stats) OR EXISTS (SELECT 1 FROM device_cells) OR EXISTS (SELECT 1 FROM slice_cells) OR EXISTS (SELECT 1 FROM batches) OR EXISTS (SELECT 1 FROM device_drops)) AS n',
       )
       .one().n === 1
   )

@@ -32,6 +32,8 @@ export interface MergedCohort {
 export interface FleetRead {
   cohorts: MergedCohort[]
   skipped: number
+  /** Reports the model's devices dropped before sending, per reason, summed over the shards. */
+  deviceDropped: Record<string, number>
 }
 
 /**
@@ -45,10 +47,13 @@ export async function readFleet(env: Env, model: string, q: ShardQuery): Promise
   const { shards, deviceCapFactor } = telemetryConfig(env)
   const parts = await Promise.all(Array.from({ length: shards }, (_, i) => shardStub(env, model, i).read(q)))
   let skipped = 0
+  const deviceDropped: Record<string, number> = {}
   type Entry = Omit<MergedCohort, 'points' | 'capped' | 'pointFigures'> & WeighedCohort
   const cohorts = new Map<string, Entry>()
   for (const part of parts) {
     skipped += part.skipped
+    for (const [reason, n] of Object.entries(part.deviceDropped ?? {}))
+      deviceDropped[reason] = (deviceDropped[reason] ?? 0) + n
     for (const s of part.cohorts) {
       const id = `${s.version}|${s.role}|${s.rollout}|${s.arm}`
       let entry = cohorts.get(id)
@@ -95,7 +100,7 @@ export async function readFleet(env: Env, model: string, q: ShardQuery): Promise
       (a.rollout?.id ?? '').localeCompare(b.rollout?.id ?? '') ||
       (a.rollout?.arm ?? '').localeCompare(b.rollout?.arm ?? ''),
   )
-  return { cohorts: out, skipped }
+  return { cohorts: out, skipped, deviceDropped }
 }
 
 /**
@@ -142,7 +147,11 @@ export async function fleetView(
 ): Promise<FleetView> {
   const cfg = telemetryConfig(env)
   const hourBefore = rollupCutoff(now, cfg.rollupAfterMs)
-  const { cohorts: merged, skipped } = await readFleet(env, model, {
+  const {
+    cohorts: merged,
+    skipped,
+    deviceDropped,
+  } = await readFleet(env, model, {
     from: q.from,
     to: q.to,
     version: q.version,
@@ -163,7 +172,14 @@ export async function fleetView(
       minDevices: cfg.minDevices,
       capped: m.capped,
     }),
-    series: m.points.map((p, i) => summarizePoint(p, cfg.minDevices, m.pointFigures[i])),
+    series: m.points.map((p, i) =>
+      summarizePoint(
+        p,
+        cfg.minDevices,
+        m.pointFigures[i],
+        lookups.get(versionId(model, m.version))?.profile?.calibration,
+      ),
+    ),
   }))
   return {
     model,
@@ -175,5 +191,6 @@ export async function fleetView(
     cohorts,
     skipped,
     refused: Object.fromEntries(refusals.map((r) => [r.reason, r.count])),
+    deviceDropped,
   }
 }

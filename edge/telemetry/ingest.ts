@@ -3,6 +3,9 @@ import { murmur3x86_32 } from '../../core/bucket.ts'
 import { EdgefleetError, httpStatus, isEdgefleetError } from '../../core/errors.ts'
 import { Batch, type Report } from '../../core/formats/telemetry.ts'
 import { deviceKey } from '../../core/telemetry/device-set.ts'
+import { acceptedCohort } from '../../core/formats/cohort.ts'
+import { deviceSlices } from '../../core/telemetry/slices.ts'
+import { registryCache } from '../assign/registry-cache.ts'
 import type { AppEnv } from '../env.ts'
 import { validationError } from '../http/errors.ts'
 import { readTelemetryBody } from './body.ts'
@@ -113,6 +116,18 @@ async function ingest(c: Context<AppEnv>, sinkFor: SinkFor, named: { model: stri
   }
   const shard = shardOf(batch.device.id, cfg.shards)
   const device = deviceKey(batch.device.id)
+  // The device's drop counts go with one part only (the first model by name), deduplicated with it.
+  const dropsWith = [...byModel.keys()].sort()[0]
+  const dropped = Object.values(batch.dropped).some((n) => n > 0) ? batch.dropped : undefined
+  const caps = deviceSlices(batch.device.caps)
+  // The cohort slice of each model: the device's label where that model's allow-list has it, else none.
+  const sent = batch.device.cohort
+  const slicesOf = async (model: string): Promise<string> => {
+    const cohort =
+      sent === undefined ? null : acceptedCohort(sent, (await registryCache(env).cohorts(env.DB, model)).allowed)
+    return JSON.stringify(cohort === null ? caps : { ...caps, cohort })
+  }
+  const slices = new Map(await Promise.all([...byModel.keys()].map(async (m) => [m, await slicesOf(m)] as const)))
   let results: IngestResult[]
   try {
     results = await Promise.all(
@@ -124,6 +139,8 @@ async function ingest(c: Context<AppEnv>, sinkFor: SinkFor, named: { model: stri
           count: reports.length,
           sampleRate: batch.sampleRate,
           firstWindowStart: Math.min(...reports.map((r) => r.window.start)),
+          ...(model === dropsWith && dropped ? { dropped } : {}),
+          slices: slices.get(model),
         }),
       ),
     )

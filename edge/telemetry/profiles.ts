@@ -1,4 +1,3 @@
-import type { Profile } from '../../core/formats/profile.ts'
 import { lookupVersions, type VersionLookup } from '../db/profiles.ts'
 
 /** Versions kept per isolate; each holds a profile of a few KB. */
@@ -6,7 +5,7 @@ const MAX_CACHED = 512
 /** An unknown version is remembered this long (it may be published a moment later). */
 const MISS_TTL_MS = 5_000
 
-const known = new Map<string, Profile | null>()
+const known = new Map<string, Pick<VersionLookup, 'profile' | 'variants'>>()
 const missing = new Map<string, { lookup: VersionLookup; until: number }>()
 
 /**
@@ -25,10 +24,10 @@ export async function versionProfiles(
     const id = versionId(k.model, k.version)
     if (out.has(id)) continue
     if (known.has(id)) {
-      const profile = known.get(id)!
+      const version = known.get(id)!
       known.delete(id) // re-insert: Map order doubles as recency
-      known.set(id, profile)
-      out.set(id, { modelExists: true, versionExists: true, profile })
+      known.set(id, version)
+      out.set(id, { modelExists: true, versionExists: true, ...version })
       continue
     }
     const miss = missing.get(id)
@@ -45,7 +44,7 @@ export async function versionProfiles(
     const lookup = found[i]
     out.set(id, lookup)
     if (lookup.versionExists) {
-      known.set(id, lookup.profile)
+      known.set(id, { profile: lookup.profile, ...(lookup.variants ? { variants: lookup.variants } : {}) })
       if (known.size > MAX_CACHED) known.delete(known.keys().next().value!)
     } else missing.set(id, { lookup, until: now + MISS_TTL_MS })
   })

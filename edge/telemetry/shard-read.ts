@@ -14,6 +14,7 @@ import type { CohortWeights } from './shard-caps.ts'
 import {
   cellId,
   cellOf,
+  cellOfRow,
   cohortId,
   deviceCountsOf,
   HOUR,
@@ -66,6 +67,20 @@ export interface ShardRead {
   cohorts: ShardCohort[]
   /** Cells and raw rows that could not be read or merged (stored before telemetry/1's bounds, or damaged). */
   skipped: number
+  /** Reports devices dropped before sending, per reason, in batches received in [from, to). */
+  deviceDropped?: Record<string, number>
+}
+
+/** Drop counts per reason that devices reported in batches received in [from, to). */
+export function readDeviceDrops(sql: SqlStorage, q: Pick<ShardQuery, 'from' | 'to'>): Record<string, number> {
+  const rows = sql
+    .exec<{ reason: string; count: number }>(
+      'SELECT reason, TOTAL(count) AS count FROM device_drops WHERE minute >= ?1 AND minute < ?2 GROUP BY reason ORDER BY reason',
+      q.from,
+      q.to,
+    )
+    .toArray()
+  return Object.fromEntries(rows.map((r) => [r.reason, r.count]))
 }
 
 /**
@@ -87,14 +102,7 @@ export function readShard(sql: SqlStorage, q: ShardQuery, now: number, rollupAft
     `SELECT version, role, rollout, arm, grain, start, data FROM agg WHERE ${filters.join(' AND ')}`,
     ...args,
   )) {
-    const cell: Cell = {
-      version: row.version,
-      role: row.role,
-      rollout: row.rollout,
-      arm: row.arm,
-      grain: row.grain === 'hour' ? 'hour' : 'minute',
-      start: row.start,
-    }
+    const cell = cellOfRow(row)
     try {
       cells.push({ cell, agg: decodeAggregate(JSON.parse(row.data) as AggregateJson) })
     } catch {
@@ -217,7 +225,7 @@ export interface PendingPart {
 
 /**
  * Calls `visit` once per raw (uncompacted) row with its reports that fall in the query's range, each
- * held to telemetry/1 and aggregated alone. A row that fails there, or whose `visit` throws, is left
+ * held to telemetry/1 and aggregated alone, and the row's device slice values (JSON). A row that fails there, or whose `visit` throws, is left
  * out whole; returns how many were.
  */
 export function forPendingRows(
@@ -225,12 +233,12 @@ export function forPendingRows(
   q: ShardQuery,
   now: number,
   rollupAfterMs: number,
-  visit: (parts: PendingPart[]) => void,
+  visit: (parts: PendingPart[], slices: string) => void,
 ): number {
   const cutoff = rollupCutoff(now, rollupAfterMs)
   let skipped = 0
-  for (const row of sql.exec<{ device_key: number; reports: string; sample_rate: number }>(
-    'SELECT device_key, reports, sample_rate FROM raw ORDER BY seq',
+  for (const row of sql.exec<{ device_key: number; reports: string; sample_rate: number; slices: string }>(
+    'SELECT device_key, reports, sample_rate, slices FROM raw ORDER BY seq',
   )) {
     try {
       const parts: PendingPart[] = []
@@ -247,7 +255,7 @@ export function forPendingRows(
           agg: reportAggregate(report, row.device_key, row.sample_rate),
         })
       }
-      if (parts.length > 0) visit(parts)
+      if (parts.length > 0) visit(parts, row.slices)
     } catch {
       skipped++
     }

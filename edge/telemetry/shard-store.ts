@@ -16,7 +16,10 @@ import { SCHEDULE_SCHEMA } from '../do/schedule.ts'
  * - `agg_rejected`: cells a job found unreadable (`decodeAggregate` refused them), moved out whole;
  * - `device_stats`: per-device sums per cell, for reports inside a rollout (guardrails);
  * - `device_cells`: every device's part of every cell, for per-device caps (edge/telemetry/device-cells.ts);
+ * - `slice_cells`: per cell, slice dimension and value, a lean aggregate (edge/telemetry/slice-cells.ts);
  * - `refusals`: refused telemetry per minute, model and reason (used by the one REFUSALS_SHARD object);
+ * - `device_drops`: reports devices said they dropped before sending (a batch's `dropped`), per minute
+ *   of receipt and reason;
  * - `schedule`: jobs of the one alarm (compact, rollup, retention).
  */
 export const SHARD_SCHEMA = [
@@ -44,6 +47,10 @@ export const SHARD_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS refusals (
      minute INTEGER NOT NULL, model TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
      PRIMARY KEY (minute, model, reason)) WITHOUT ROWID`,
+  // Reports devices dropped before sending, per minute received and reason (a batch's `dropped`).
+  `CREATE TABLE IF NOT EXISTS device_drops (
+     minute INTEGER NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
+     PRIMARY KEY (minute, reason)) WITHOUT ROWID`,
   // Every device's part of every cell, for per-device caps (edge/telemetry/device-cells.ts).
   `CREATE TABLE IF NOT EXISTS device_cells (
      version INTEGER NOT NULL, role TEXT NOT NULL, rollout TEXT NOT NULL, arm TEXT NOT NULL,
@@ -51,6 +58,12 @@ export const SHARD_SCHEMA = [
      weight REAL NOT NULL, est_weight REAL NOT NULL, data TEXT NOT NULL,
      PRIMARY KEY (version, role, rollout, arm, grain, start, device_key)) WITHOUT ROWID`,
   'CREATE INDEX IF NOT EXISTS device_cells_start ON device_cells (start)',
+  // Per cell, slice dimension and value, a lean aggregate (edge/telemetry/slice-cells.ts).
+  `CREATE TABLE IF NOT EXISTS slice_cells (
+     version INTEGER NOT NULL, role TEXT NOT NULL, rollout TEXT NOT NULL, arm TEXT NOT NULL,
+     grain TEXT NOT NULL, start INTEGER NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL, data TEXT NOT NULL,
+     PRIMARY KEY (version, role, rollout, arm, grain, start, dimension, value)) WITHOUT ROWID`,
+  'CREATE INDEX IF NOT EXISTS slice_cells_start ON slice_cells (start)',
   SCHEDULE_SCHEMA,
 ]
 
@@ -63,6 +76,8 @@ export const SHARD_COLUMNS: readonly { table: string; column: string; definition
   // Rows written before rates were kept came from an edge that counted every report as rate 1.
   { table: 'raw', column: 'sample_rate', definition: 'REAL NOT NULL DEFAULT 1' },
   { table: 'raw_rejected', column: 'sample_rate', definition: 'REAL NOT NULL DEFAULT 1' },
+  // The device's slice values as JSON (core/telemetry/slices.ts); rows from before slices have none.
+  { table: 'raw', column: 'slices', definition: "TEXT NOT NULL DEFAULT '{}'" },
 ]
 
 /** Creates the shard's tables and adds any column of SHARD_COLUMNS a table lacks (idempotent). */
@@ -100,6 +115,19 @@ export interface Cell {
   arm: string
   grain: Grain
   start: number
+}
+
+/** The cell a stored row (of `agg` or `slice_cells`) belongs to. */
+export function cellOfRow(row: {
+  version: number
+  role: string
+  rollout: string
+  arm: string
+  grain: string
+  start: number
+}): Cell {
+  const { version, role, rollout, arm, start } = row
+  return { version, role, rollout, arm, grain: row.grain === 'hour' ? 'hour' : 'minute', start }
 }
 
 /** A stable string id of a cell (map key). */

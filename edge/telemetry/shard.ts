@@ -2,10 +2,19 @@ import { DurableObject } from 'cloudflare:workers'
 import { Schedule } from '../do/schedule.ts'
 import { applyRetention, compactRaw, hasStoredData, rollupMinutes } from './compaction.ts'
 import { telemetryConfig, type TelemetryConfig } from './config.ts'
-import { readDeviceStats, readShard, type DeviceStatsRow, type ShardQuery, type ShardRead } from './shard-read.ts'
+import {
+  readDeviceDrops,
+  readDeviceStats,
+  readShard,
+  type DeviceStatsRow,
+  type ShardQuery,
+  type ShardRead,
+} from './shard-read.ts'
 import type { RefusalRow } from './refusals.ts'
 import { cohortWeights, readExcess, type CohortCap, type CohortExcess } from './shard-caps.ts'
-import { cohortId, ensureShardSchema, HOUR } from './shard-store.ts'
+import { cohortId, ensureShardSchema, HOUR, MINUTE } from './shard-store.ts'
+import { readSliceCells, type ShardCohortSlices } from './slice-cells.ts'
+import type { SliceDimension } from '../../core/formats/slices.ts'
 
 /** One model's reports from one device batch, as the Worker hands it to a shard. */
 export interface ShardPart {
@@ -19,6 +28,13 @@ export interface ShardPart {
   sampleRate: number
   /** The earliest `window.start`: the batch id is remembered until a retry would be `too_old` anyway. */
   firstWindowStart: number
+  /**
+   * Reports the device dropped before sending, per reason (the batch's `dropped`), on the part of the
+   * batch's first model by name only, so that a batch split over several models counts them once.
+   */
+  dropped?: Record<string, number>
+  /** The device's slice values as JSON (core/telemetry/slices.ts); absent from a Worker of an earlier deploy. */
+  slices?: string
 }
 
 /** What a shard did with a part: reports newly stored, or a duplicate of a part already stored. */
@@ -86,12 +102,21 @@ export class TelemetryShard extends DurableObject<Env> {
     const read = readShard(this.sql, q, now, this.cfg.rollupAfterMs)
     const weights = cohortWeights(this.sql, q, now, this.cfg.rollupAfterMs)
     for (const c of read.cohorts) c.weights = weights.get(cohortId(c))
+    read.deviceDropped = readDeviceDrops(this.sql, q)
     return read
   }
 
   /** Round 2 of a capped read: what to take away from each cohort for its devices above the cap. */
   excess(q: ShardQuery, caps: CohortCap[]): CohortExcess[] {
     return readExcess(this.sql, q, caps, this.now(), this.cfg.rollupAfterMs)
+  }
+
+  /** One slice dimension over a range, per cohort (the fleet view's `?slice=` and the `slice_gap` guardrail). */
+  slices(q: ShardQuery & { dimension: SliceDimension; rollout?: string }): {
+    cohorts: ShardCohortSlices[]
+    skipped: number
+  } {
+    return readSliceCells(this.sql, q, this.now(), this.cfg.rollupAfterMs)
   }
 
   /** Per-device sums of rollout reports over a range (for rollout guardrails). */
@@ -256,12 +281,24 @@ export class TelemetryShard extends DurableObject<Env> {
     )
     if (cursor.rowsWritten === 0) return { accepted: 0, duplicate: true }
     this.sql.exec(
-      'INSERT INTO raw (device_key, received_at, reports, sample_rate) VALUES (?1, ?2, ?3, ?4)',
+      'INSERT INTO raw (device_key, received_at, reports, sample_rate, slices) VALUES (?1, ?2, ?3, ?4, ?5)',
       part.deviceKey,
       this.now(),
       part.reports,
       rate,
+      part.slices ?? '{}',
     )
+    // In the transaction of the batch id: a retried batch adds its drops as it adds its reports, once.
+    const minute = Math.floor(this.now() / MINUTE) * MINUTE
+    for (const [reason, n] of Object.entries(part.dropped ?? {}))
+      if (n > 0)
+        this.sql.exec(
+          `INSERT INTO device_drops (minute, reason, count) VALUES (?1, ?2, ?3)
+           ON CONFLICT (minute, reason) DO UPDATE SET count = count + excluded.count`,
+          minute,
+          reason,
+          n,
+        )
     return { accepted: part.count, duplicate: false }
   }
 }

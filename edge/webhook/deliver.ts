@@ -29,7 +29,8 @@ export function backoffSeconds(attempts: number): number {
 }
 
 /**
- * The Queue consumer: POSTs each `retrain.requested` event to its policy's webhook, signed
+ * The Queue consumer: POSTs each queued event to its webhook (`retrain.requested` and rollout events
+ * to the retraining policy's, `slo.breached` / `slo.recovered` to the SLOs'; ModelControl.webhookTarget), signed
  * (`X-Edgefleet-Signature: t=<ms>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`) with the event id as
  * `Idempotency-Key`. A 2xx is recorded as `webhook.delivered`; a 408/425/429/5xx or a network error is
  * retried with backoff until WEBHOOK_MAX_ATTEMPTS, then recorded as `webhook.failed`, as is any other
@@ -89,8 +90,8 @@ async function deliverOne(
       ? { outcome: 'failed', reason: 'event not found' }
       : { outcome: 'retry', delaySeconds: backoffSeconds(attempts), reason: 'event not found yet' }
   const control = modelControl(env, m.model)
-  const target = await control.webhookTarget()
-  if (!target) return { outcome: 'skipped', reason: 'the policy has no webhook' }
+  const target = await control.webhookTarget(event.type)
+  if (!target) return { outcome: 'skipped', reason: `no webhook is set for ${event.type}` }
   const body = JSON.stringify({
     id: event.id,
     type: event.type,

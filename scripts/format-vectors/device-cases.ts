@@ -44,6 +44,18 @@ const canary: Report = {
   ...D.liveHistograms(58, 2016),
   feedback: { labeled: 9, correct: 8 },
 }
+// A WebGPU device lost once, then an out-of-memory inference, and a load a dead tab left (docs/device-health.md).
+const healthReport: Report = {
+  ...canary,
+  window,
+  counts: { inferences: 12, errors: 1, cacheHits: 1, loads: 2 },
+  loadMs: D.sketchOf([388.1, 61.2]),
+  latency: D.latencySketch(12, 0.4, 0.5, 12),
+  ...D.liveHistograms(12, 2017),
+  feedback: undefined,
+  health: { deviceLost: 1, oomLoad: 0, oomRun: 1, workerCrash: 0, loadAbandoned: 1 },
+}
+delete healthReport.feedback
 const vadReport = {
   model: 'silero-vad',
   version: 5,
@@ -104,6 +116,15 @@ const assignment = {
 const { profile: _assignmentProfile, ...leanAssignment } = assignment
 
 /** Cases per format, keyed by vector file name. */
+/** A batch of drops only from a device whose app set a cohort label. */
+const dropsWithCohort = {
+  ...batch,
+  batchId: 'b_01HZX5D0Q7S3UX9F4ZK1',
+  device: { ...batch.device, cohort: 'Store.0042:eu' },
+  dropped: { queue_overflow: 118, too_old: 4 },
+  reports: [],
+}
+
 export const DEVICE_CASES: Record<string, Cases> = {
   report: {
     schema: F.Report,
@@ -113,6 +134,7 @@ export const DEVICE_CASES: Record<string, Cases> = {
       { name: 'canary candidate with feedback, 4-minute window', value: canary },
       { name: 'silero-vad, no histograms, defaults filled', value: vadReport },
       { name: 'column names with spaces, units and non-ASCII', value: seoulReport },
+      { name: 'device health: a lost WebGPU device, an OOM inference, an abandoned load', value: healthReport },
     ],
     invalid: [
       bad('window not aligned to a minute', primary, '/window/start', D.WINDOW_START + 1_500, '/window'),
@@ -121,7 +143,7 @@ export const DEVICE_CASES: Record<string, Cases> = {
       bad('agreed above compared', shadow, '/shadow/agreed', 24),
       bad('correct above labeled', canary, '/feedback/correct', 10),
       bad('free-text fallback reason', primary, '/fallbacks/webgpu', 'navigator.gpu is undefined'),
-      bad('unknown backend in fallbacks', primary, '/fallbacks/webnn', 'unavailable', '/fallbacks'),
+      bad('unknown backend in fallbacks', primary, '/fallbacks/metal', 'unavailable', '/fallbacks'),
       bad('raw values beside the counts', primary, '/features/wind/values', [3.1, 4.7], '/features/wind'),
       bad('negative inference count', primary, '/counts/inferences', -1),
       bad('unknown arm', primary, '/rollout/arm', 'treatment'),
@@ -142,6 +164,9 @@ export const DEVICE_CASES: Record<string, Cases> = {
         { labeled: 5_000_001, correct: 0 },
         '/feedback/labeled',
       ),
+      bad('a health kind telemetry/1 does not know', healthReport, '/health/tabCrash', 1, '/health'),
+      bad('a negative worker crash count', healthReport, '/health/workerCrash', -1),
+      bad('more out-of-memory runs than a minute holds', healthReport, '/health/oomRun', 601),
       bad('more comparisons than inferences', shadow, '/shadow/compared', 24),
       bad('a mean difference of 1e300', shadow, '/shadow/meanAbsDiff', 1e300),
       bad('a histogram bin of 5e15', primary, '/features/temp_max/counts/0', 5e15, '/features/temp_max'),
@@ -191,6 +216,7 @@ export const DEVICE_CASES: Record<string, Cases> = {
           reports: [],
         },
       },
+      { name: 'drops only, from a device with its cohort label', value: dropsWithCohort },
     ],
     invalid: [
       bad('sampleRate 0', batch, '/sampleRate', 0),
@@ -212,6 +238,7 @@ export const DEVICE_CASES: Record<string, Cases> = {
         D.WINDOW_START + 59_999,
         '/reports/1/window',
       ),
+      bad('a cohort label with spaces', dropsWithCohort, '/device/cohort', 'a store with spaces'),
     ],
   },
   assignment: {
@@ -250,6 +277,20 @@ export const DEVICE_CASES: Record<string, Cases> = {
         },
       },
       {
+        name: 'silero-vad, its fp16 variant for WebGPU with shader-f16',
+        value: {
+          model: 'silero-vad',
+          version: 6,
+          role: 'primary',
+          format: 'onnx',
+          files: [D.withUrl(D.vadFile)],
+          variant: 'fp16',
+          backends: ['webgpu'],
+          telemetry: { sampleRate: 0.05, windowSeconds: 300, flushSeconds: 60 },
+          ttlSeconds: 60,
+        },
+      },
+      {
         name: 'face-emotion tfjs graph, two files',
         value: {
           model: 'face-emotion',
@@ -259,6 +300,18 @@ export const DEVICE_CASES: Record<string, Cases> = {
           files: D.emotionFiles.map(D.withUrl),
           signature: D.emotionSignature,
           telemetry: { sampleRate: 0.25, windowSeconds: 60, flushSeconds: 30 },
+          ttlSeconds: 30,
+        },
+      },
+      {
+        name: 'hf-tiny-bert Hugging Face folder, files by role and dtype',
+        value: {
+          model: 'hf-tiny-bert',
+          version: 1,
+          role: 'primary',
+          format: 'hf-onnx',
+          files: D.hfTinyBertFiles.map(D.withHfUrl),
+          telemetry: { sampleRate: 1, windowSeconds: 60, flushSeconds: 30 },
           ttlSeconds: 30,
         },
       },
@@ -274,6 +327,10 @@ export const DEVICE_CASES: Record<string, Cases> = {
       bad('rollout without mode', leanAssignment, '/rollout/mode', REMOVE),
       bad('rollout id telemetry cannot carry', leanAssignment, '/rollout/id', 'ro:weather/v4'),
       bad('tflite format', leanAssignment, '/format', 'tflite'),
+      bad('file role the SDK does not know', leanAssignment, '/files/0/role', 'vocab'),
+      bad('dtype transformers.js does not name', leanAssignment, '/files/0/dtype', 'float16'),
+      bad('variant name with a space', leanAssignment, '/variant', 'fp 16'),
+      bad('variant backends empty', leanAssignment, '/backends', []),
     ],
   },
 }

@@ -165,6 +165,27 @@ export const emotionFiles = [
   realFile('model.json', 'node_modules/@vladmandic/human/models/emotion.json'),
   realFile('emotion.bin', 'node_modules/@vladmandic/human/models/emotion.bin'),
 ]
+/** The Hugging Face folder of test/fixtures/hf-tiny-bert, with the roles and weight types the registry lists. */
+export const hfTinyBertFiles = [
+  { ...realFile('config.json', 'test/fixtures/hf-tiny-bert/config.json'), role: 'config' },
+  { ...realFile('tokenizer.json', 'test/fixtures/hf-tiny-bert/tokenizer.json'), role: 'tokenizer' },
+  {
+    ...realFile('tokenizer_config.json', 'test/fixtures/hf-tiny-bert/tokenizer_config.json'),
+    role: 'tokenizer-config',
+  },
+  { ...realFile('onnx/model.onnx', 'test/fixtures/hf-tiny-bert/onnx/model.onnx'), role: 'onnx', dtype: 'fp32' },
+  {
+    ...realFile('onnx/model_quantized.onnx', 'test/fixtures/hf-tiny-bert/onnx/model_quantized.onnx'),
+    role: 'onnx',
+    dtype: 'q8',
+  },
+]
+/** A file with its URL on the edge, keeping its Hugging Face role and weight type when it has them. */
+export const withHfUrl = (f: { path: string; sha256: string; size: number; role?: string; dtype?: string }) => ({
+  ...withUrl(f),
+  ...(f.role === undefined ? {} : { role: f.role }),
+  ...(f.dtype === undefined ? {} : { dtype: f.dtype }),
+})
 export const EDGE = 'https://edge.example.com'
 export const withUrl = (f: { path: string; sha256: string; size: number }) => ({
   path: f.path,

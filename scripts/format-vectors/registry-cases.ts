@@ -169,6 +169,20 @@ export const REGISTRY_CASES: Record<string, Cases> = {
         name: 'with the interface the model file declares, replacing an incompatible one on purpose',
         value: { ...leanPublish, interface: manifest.interface, allowInterfaceChange: true },
       },
+      {
+        name: 'variants: fp16 for WebGPU with shader-f16, the default for every other device',
+        value: {
+          files: D.emotionFiles,
+          variants: [
+            {
+              name: 'fp16',
+              files: D.emotionFiles.map((f) => f.path),
+              requires: { webgpu: true, f16: true, backends: ['webgpu'] },
+            },
+            { name: 'default', files: D.emotionFiles.map((f) => f.path) },
+          ],
+        },
+      },
     ],
     invalid: [
       bad('path traversal', leanPublish, '/files/0/path', '../shared/model.onnx'),
@@ -177,6 +191,13 @@ export const REGISTRY_CASES: Record<string, Cases> = {
       bad('SHA-1 instead of SHA-256', leanPublish, '/files/0/sha256', D.seattleFile(4).sha256.slice(0, 40)),
       bad('negative size', leanPublish, '/files/0/size', -1),
       bad('no files', leanPublish, '/files', []),
+      bad(
+        'variant with an empty requires',
+        { files: D.emotionFiles },
+        '/variants',
+        [{ name: 'a', files: ['model.json'], requires: {} }],
+        '/variants/0/requires',
+      ),
       bad('NaN metric (serialized as null)', leanPublish, '/metrics/log_loss', null),
       bad('parent version 0', leanPublish, '/lineage/parent', 0),
       bad('bundle without its envelope', leanPublish, '/sigstoreBundle/dsseEnvelope', REMOVE),
@@ -201,6 +222,19 @@ export const REGISTRY_CASES: Record<string, Cases> = {
       { name: 'seattle-weather v4', value: manifest },
       { name: 'deprecated tfjs version without profile', value: emotionManifest },
       { name: 'field from a newer edge is dropped', value: { ...emotionManifest, downloads: 5120 } },
+      {
+        name: 'Hugging Face folder, files by role and dtype',
+        value: {
+          ...emotionManifest,
+          model: 'hf-tiny-bert',
+          version: 1,
+          format: 'hf-onnx',
+          files: D.hfTinyBertFiles.map(D.withHfUrl),
+          signature: null,
+          deprecated: false,
+          deprecatedAt: null,
+        },
+      },
     ],
     invalid: [
       bad('path traversal in a file', leanManifest, '/files/0/path', '../../etc/passwd'),
@@ -216,6 +250,7 @@ export const REGISTRY_CASES: Record<string, Cases> = {
       ),
       bad('deprecatedAt as ISO string', emotionManifest, '/deprecatedAt', '2024-05-02T08:12:00Z'),
       bad('version 0', leanManifest, '/version', 0),
+      bad('unknown file role', leanManifest, '/files/0/role', 'weights'),
     ],
   },
   'move-alias': {

@@ -1,22 +1,10 @@
 import { afterAll, describe, expect, test } from 'vitest'
 import { createFleet, type Fleet } from '../../client/fleet.ts'
 import { isEdgefleetError } from '../../core/errors.ts'
+import { armCrash, crashingWorkerUrl } from './support/crash-control.ts'
 import { PageEdge, weatherAssignment } from './support/page-edge.ts'
 
-/** The SDK's worker, crashed on demand (support/crashing-worker.ts). */
-const CRASHING_WORKER_URL = new URL('/test/browser/support/crashing-worker.ts?worker_file&type=module', location.origin)
-
-/** Arms the worker: its next call closes it. Resolves once the worker has heard. */
-function armCrash(): Promise<void> {
-  const channel = new BroadcastChannel('edgefleet-crash')
-  return new Promise((resolve) => {
-    channel.onmessage = () => {
-      channel.close()
-      resolve()
-    }
-    channel.postMessage('crash')
-  })
-}
+const CRASH_CHANNEL = 'worker-crash'
 
 const codeOf = (p: Promise<unknown>) =>
   p.then(
@@ -37,7 +25,7 @@ describe('the inference worker crashing', () => {
       endpoint: edge.origin,
       appKey: 'ef_test_key',
       fetch: edge.fetch,
-      workerUrl: CRASHING_WORKER_URL,
+      workerUrl: crashingWorkerUrl(CRASH_CHANNEL),
       dbName: `worker-crash-${Date.now()}`,
       telemetry: false,
     })
@@ -46,7 +34,7 @@ describe('the inference worker crashing', () => {
     const model = await fleet.load('weather', { backends: ['wasm'] })
     const { id: _id, ms: _ms, ...before } = await model.predict(row)
 
-    await armCrash()
+    await armCrash(CRASH_CHANNEL)
     // The call the worker dies on does not hang: it rejects with a stable code, and so does the next
     // call on a model of that worker.
     expect(await codeOf(model.predict(row))).toBe('backend_unavailable')

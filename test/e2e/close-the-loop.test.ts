@@ -6,8 +6,8 @@
 // promotes v2 to production. The run record and the events show every step in order. Then the
 // retrainer, restarted on data with shuffled labels, answers the next trigger with a rejected run
 // that publishes nothing and says why.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,11 +16,10 @@ import { FleetView } from '../../core/formats/fleet.ts'
 import { seededRandom, shuffled } from '../../scripts/lib/random.ts'
 import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 import { simulate } from '../../sim/simulate.ts'
-import { cli, createAppKey } from '../helpers/edge-seed.ts'
+import { cli, createAppKey, publishWeather } from '../helpers/edge-seed.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const bin = join(root, 'bin', 'edgefleet.js')
-const WEATHER = join(root, 'demo', 'models', 'weather')
 const DEVICES = 4
 const MIN = 60_000
 
@@ -74,12 +73,16 @@ function startWatcher(config: string): Watcher {
   return watcher
 }
 
-/** seattle-weather rows of some years as CSV in `name`; `relabel` rewrites the label column. */
+/**
+ * seattle-weather rows of some years as CSV in `name`, read by the demo retrainer's own data source
+ * (scripts/weather-years.mjs); `relabel` rewrites the label column.
+ */
 function yearsCsv(name: string, years: number[], relabel?: (labels: string[]) => string[]): string {
-  const [header, ...lines] = readFileSync(join(root, 'node_modules/vega-datasets/data/seattle-weather.csv'), 'utf8')
-    .trim()
-    .split('\n')
-  const rows = lines.filter((l) => years.some((y) => l.startsWith(`${y}-`))).map((l) => l.split(','))
+  const csv = execFileSync(process.execPath, [join(root, 'scripts', 'weather-years.mjs'), ...years.map(String)], {
+    encoding: 'utf8',
+  })
+  const [header, ...lines] = csv.trim().split('\n')
+  const rows = lines.map((l) => l.split(','))
   const col = header.split(',').indexOf('weather')
   const labels = relabel ? relabel(rows.map((r) => r[col])) : rows.map((r) => r[col])
   const file = join(dir, name)
@@ -137,18 +140,7 @@ async function cohortOf(version: number) {
 
 beforeAll(async () => {
   dev = await startWranglerDev({ vars: { TELEMETRY_MIN_DEVICES: '2' } })
-  await cli(dev, ['runtime', 'push'])
-  await cli(dev, [
-    'publish',
-    'weather',
-    join(WEATHER, 'model.onnx'),
-    '--signature',
-    join(WEATHER, 'signature.json'),
-    '--profile',
-    join(WEATHER, 'profile.json'),
-    '--alias',
-    'production',
-  ])
+  await publishWeather(dev)
   appKey = await createAppKey(dev)
 }, 180_000)
 

@@ -3,17 +3,14 @@
 // drawn as good or as one chosen problem (missing, non-finite, wrong type, out of range, unknown
 // category). The fleet view's `quality` must equal, count for count, the problems the test planted,
 // and the CLI must name the worst feature.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FleetView } from '../../core/formats/fleet.ts'
 import type { FeatureQuality } from '../../core/formats/quality.ts'
-import { launchChromium } from '../helpers/browser.ts'
+import { KIOSK_PROFILE, KIOSK_SIGNATURE } from '../helpers/kiosk-model.ts'
+import { SdkDevices } from '../helpers/sdk-devices.ts'
 import { cli, createAppKey, publishLinearModel } from '../helpers/edge-seed.ts'
-import { openSdkPage, telemetryQueueState } from '../helpers/sdk-page.ts'
+import { telemetryQueueState } from '../helpers/sdk-page.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
 import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
@@ -25,48 +22,10 @@ const MIN_DEVICES = 2
 // wind declares its bounds [0, 12]: values in (11, 12] are good although the reference's widened
 // range, [−1, 11], would call them out of range.
 const SIGNATURE = {
-  kind: 'tabular',
-  features: [
-    { name: 'temp_max', type: 'numeric', transform: { kind: 'standardize', mean: 15, std: 7 } },
-    { name: 'wind', type: 'numeric', transform: { kind: 'minmax', min: 0, max: 10 }, bounds: { min: 0, max: 12 } },
-    { name: 'sky', type: 'categorical', categories: ['clear', 'cloudy', 'rain'] },
-  ],
-  input: { name: 'x' },
-  output: { kind: 'classes', name: 'probs', labels: ['stay', 'go'], activation: 'none' },
+  ...KIOSK_SIGNATURE,
+  features: KIOSK_SIGNATURE.features.map((f) => (f.name === 'wind' ? { ...f, bounds: { min: 0, max: 12 } } : f)),
 }
-// temp_max accepts the observed [−3, 33] widened by 10% of its width: [−6.6, 36.6].
-const PROFILE = {
-  v: 1,
-  rows: 100,
-  features: {
-    temp_max: {
-      type: 'numeric',
-      edges: [5, 15, 25],
-      counts: [20, 30, 30, 20],
-      n: 100,
-      missing: 0,
-      mean: 15,
-      std: 7,
-      min: -3,
-      max: 33,
-    },
-    wind: {
-      type: 'numeric',
-      edges: [2, 5],
-      counts: [30, 40, 30],
-      n: 100,
-      missing: 0,
-      mean: 4,
-      std: 2,
-      min: 0,
-      max: 10,
-    },
-    sky: { type: 'categorical', categories: ['clear', 'cloudy', 'rain'], counts: [40, 35, 25, 0], n: 100, missing: 0 },
-  },
-  outputs: {
-    label: { type: 'categorical', categories: ['stay', 'go'], counts: [50, 50, 0], n: 100, missing: 0 },
-  },
-}
+// KIOSK_PROFILE observed temp_max in [−3, 33]: widened by 10% of its width, [−6.6, 36.6] is in range.
 const FEATURES = ['sky', 'temp_max', 'wind'] as const
 type Feature = (typeof FEATURES)[number]
 type Kind = 'good' | 'missing' | 'nonFinite' | 'wrongType' | 'outOfRange' | 'unknownCategory'
@@ -138,33 +97,24 @@ describe('data quality from five real browsers', () => {
   let dev: WranglerDev
   let site: StaticServer
   let appKey: string
-  const dirs: string[] = []
-  const contexts: BrowserContext[] = []
-  const pages: Page[] = []
+  const devices = new SdkDevices('quality')
+  const { pages } = devices
 
   beforeAll(async () => {
-    const modelDir = mkdtempSync(join(tmpdir(), 'edgefleet-quality-model-'))
-    dirs.push(modelDir)
+    const modelDir = devices.tempDir('model')
     const seed = async () => {
       dev = await startWranglerDev({ vars: { TELEMETRY_MIN_DEVICES: String(MIN_DEVICES) } })
-      await publishLinearModel(dev, modelDir, { model: 'kiosk', seed: 5, signature: SIGNATURE, profile: PROFILE })
+      await publishLinearModel(dev, modelDir, { model: 'kiosk', seed: 5, signature: SIGNATURE, profile: KIOSK_PROFILE })
       appKey = await createAppKey(dev)
     }
-    const openDevice = async (i: number) => {
-      const dir = mkdtempSync(join(tmpdir(), `edgefleet-quality-device-${i}-`))
-      dirs.push(dir)
-      contexts[i] = await launchChromium(dir)
-      pages[i] = await openSdkPage(contexts[i]!, site.url)
-    }
     site = await serveStatic(`${root}test/e2e/pages/plain`, { mounts: { '/sdk/': `${root}dist/sdk` } })
-    await Promise.all([seed(), ...Array.from({ length: DEVICES }, (_, i) => openDevice(i))])
+    await Promise.all([seed(), devices.open(DEVICES, site.url)])
   }, 300_000)
 
   afterAll(async () => {
-    await Promise.all(contexts.map((c) => c.close().catch(() => undefined)))
     await site?.close()
     await dev?.stop({ removeState: true })
-    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+    await devices.close()
   })
 
   it('reads back in the fleet view exactly the missing, non-finite, wrong-type, out-of-range and unknown values the devices saw', async () => {
@@ -237,6 +187,22 @@ describe('data quality from five real browsers', () => {
     expect(total.quality?.features).toEqual(features)
     const worst = [...FEATURES].sort((a, b) => features[b]!.rate - features[a]!.rate || (a < b ? -1 : 1))[0]!
     expect(total.quality?.worst).toEqual({ feature: worst, rate: features[worst]!.rate })
+
+    // Slices: every browser here is Chromium, as each SDK found out for itself; any dimension adds up to the cohort.
+    for (const dimension of ['browser', 'backend', 'memory', 'platform']) {
+      const sliced = await fetch(`${dev.url}/v1/models/kiosk/telemetry?slice=${dimension}`, {
+        headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` },
+      })
+      expect(sliced.status).toBe(200)
+      const slices = Object.values(FleetView.parse(await sliced.json()).slices!.cohorts[0]!.slices)
+      const sum = (k: 'inferences' | 'errors') => slices.reduce((n, x) => n + (x.suppressed ? NaN : x[k]), 0)
+      expect([sum('inferences'), sum('errors')], dimension).toEqual([total.inferences, total.errors])
+      if (dimension === 'browser') expect(slices).toEqual([expect.objectContaining({ devices: DEVICES })])
+    }
+    const browsers = await fetch(`${dev.url}/v1/models/kiosk/telemetry?slice=browser`, {
+      headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` },
+    })
+    expect(Object.keys(FleetView.parse(await browsers.json()).slices!.cohorts[0]!.slices)).toEqual(['chromium'])
 
     const out = await cli(dev, ['telemetry', 'kiosk'])
     expect(out).toContain(`worst data quality: ${worst} ${(features[worst]!.rate * 100).toFixed(1)}% of rows`)

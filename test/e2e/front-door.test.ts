@@ -8,11 +8,10 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromiumArgs, chromiumPath } from '../../scripts/lib/chromium.ts'
-import { cli, createAppKey } from '../helpers/edge-seed.ts'
+import { createAppKey, publishWeather } from '../helpers/edge-seed.ts'
 import { startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const WEATHER = join(root, 'demo', 'models', 'weather')
 const ARTIFACTS = join(root, 'test', 'artifacts')
 
 describe('the front door and the demo', () => {
@@ -25,18 +24,7 @@ describe('the front door and the demo', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true })
     dev = await startWranglerDev()
-    await cli(dev, ['runtime', 'push'])
-    await cli(dev, [
-      'publish',
-      'weather',
-      join(WEATHER, 'model.onnx'),
-      '--signature',
-      join(WEATHER, 'signature.json'),
-      '--profile',
-      join(WEATHER, 'profile.json'),
-      '--alias',
-      'production',
-    ])
+    await publishWeather(dev)
     appKey = await createAppKey(dev)
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs })
   }, 180_000)

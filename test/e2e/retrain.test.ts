@@ -142,6 +142,12 @@ describe('edgefleet retrain on a real edge', () => {
     expect(v2.profile.features.temp_max).toBeTruthy()
     expect(v2.profile.outputs.weather).toBeTruthy()
     expect(v2.metrics.holdout_accuracy).toBeCloseTo(run.metrics.accuracy, 12)
+    // The calibration map of its top score is fitted on the 218 held-out days, whose accuracy it keeps.
+    const calibration = v2.profile.calibration
+    expect(calibration).toMatchObject({ method: 'histogram-pav', label: 'weather' })
+    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0)
+    expect(sum(calibration.counts)).toBe(218)
+    expect(sum(calibration.correct) / 218).toBeCloseTo(run.metrics.accuracy, 12)
     expect(await get(`/v1/models/weather/runs/${run.id}`)).toMatchObject({
       id: run.id,
       version: 2,

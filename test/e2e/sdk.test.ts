@@ -420,7 +420,7 @@ describe('the browser SDK against a real edge', () => {
     }
   })
 
-  it('keeps working when the browser refuses storage (a forced tiny quota): models run from memory', async () => {
+  it('with whenStorageIsShort: run-from-memory, keeps working when the browser refuses storage (a forced tiny quota)', async () => {
     // A browser profile of its own: a quota override is enforced reliably only on an origin with no usage yet.
     const dir = mkdtempSync(join(tmpdir(), 'edgefleet-quota-'))
     const fresh = await launchChromium(dir)
@@ -428,7 +428,7 @@ describe('the browser SDK against a real edge', () => {
       const page = await openPage(fresh)
       const cdp = await fresh.newCDPSession(page)
       await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.url, quotaSize: 1_000_000 })
-      const result = await loadVadAndOcr(page, {})
+      const result = await loadVadAndOcr(page, { whenStorageIsShort: 'run-from-memory' })
       expect(result.ocrDims).toEqual([1, 1, 64, 64])
       expect(result.vadVersion).toBeGreaterThanOrEqual(1)
       expect(result.errors).toContain('quota_exceeded')

@@ -1,16 +1,12 @@
 // The fleet simulator end to end: a real `wrangler dev` seeded like `npm start`, simulated devices
 // (Chromium contexts running the SDK the edge serves) driven through two scenarios, and the fleet
 // view and the rollout read back over the public API afterwards.
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FleetView } from '../../core/formats/fleet.ts'
 import { simulate } from '../../sim/simulate.ts'
-import { cli, createAppKey } from '../helpers/edge-seed.ts'
+import { createAppKey, publishWeather } from '../helpers/edge-seed.ts'
 import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
-const WEATHER = join(root, 'demo', 'models', 'weather')
 const DEVICES = 4
 
 describe('npm run simulate', () => {
@@ -20,18 +16,7 @@ describe('npm run simulate', () => {
 
   beforeAll(async () => {
     dev = await startWranglerDev({ vars: { TELEMETRY_MIN_DEVICES: '2' } })
-    await cli(dev, ['runtime', 'push'])
-    await cli(dev, [
-      'publish',
-      'weather',
-      join(WEATHER, 'model.onnx'),
-      '--signature',
-      join(WEATHER, 'signature.json'),
-      '--profile',
-      join(WEATHER, 'profile.json'),
-      '--alias',
-      'production',
-    ])
+    await publishWeather(dev)
     appKey = await createAppKey(dev)
   }, 180_000)
 

@@ -19,6 +19,7 @@ import { recordingProxy, type RecordingProxy } from '../helpers/recording-proxy.
 import { openSdkPage, telemetryQueueState } from '../helpers/sdk-page.ts'
 import { serveStatic, type StaticServer } from '../helpers/static-server.ts'
 import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
+import { HEALTH_KINDS } from '../../core/health-kinds.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const MIN_DEVICES = 2
@@ -76,6 +77,8 @@ const PROFILE = {
       max: 1,
     },
   },
+  // A calibration map, so devices also send calibrated-confidence sums (accuracies 0.25 and 0.75).
+  calibration: { method: 'histogram-pav', label: 'go', edges: [0.7], counts: [4, 4], correct: [1, 3] },
 }
 const FEATURE_NAMES = Object.keys(PROFILE.features)
 const OUTPUT_NAMES = Object.keys(PROFILE.outputs)
@@ -146,6 +149,7 @@ const ALLOWED_PATHS = new Set([
   'device.caps.deviceMemory',
   'device.caps.cores',
   'device.caps.platform',
+  'device.caps.browser',
   'reports',
   'reports[]',
   'reports[].model',
@@ -154,6 +158,8 @@ const ALLOWED_PATHS = new Set([
   'reports[].rollout',
   'reports[].rollout.id',
   'reports[].rollout.arm',
+  // The version's variant, a name its publisher chose; the edge refuses any the version does not have.
+  'reports[].variant',
   'reports[].window',
   'reports[].window.start',
   'reports[].window.end',
@@ -180,6 +186,13 @@ const ALLOWED_PATHS = new Set([
   'reports[].feedback.correct',
   'reports[].quality',
   ...QUALITY.map((k) => `reports[].quality.<feature>${k}`),
+  'reports[].calibrated',
+  'reports[].calibrated.count',
+  'reports[].calibrated.sum',
+  'reports[].calibrated.sumSq',
+  // Device health: counts of five fixed kinds (docs/device-health.md).
+  'reports[].health',
+  ...HEALTH_KINDS.map((k) => `reports[].health.${k}`),
 ])
 const NAMES: Record<string, (key: string) => string | undefined> = {
   dropped: (k) => (/^[a-z0-9_]{1,64}$/.test(k) ? '<reason>' : undefined),
@@ -357,6 +370,8 @@ describe('what the SDK sends to the edge', () => {
         via,
       ).toEqual([])
       expect(parsed.data!.device.id).toBe(run.deviceId)
+      // The browser family is a slice key: one of four words, here computed by Chromium itself.
+      expect(parsed.data!.device.caps.browser, via).toBe('chromium')
     }
     const reported = batches.flatMap(({ batch }) => Batch.parse(batch).reports)
     // The queued batch went out twice (refused gzip, then keepalive): count each batch id once.
@@ -406,6 +421,18 @@ describe('what the SDK sends to the edge', () => {
     expect(quality('temp_max')).toEqual({ ...rows, wrongType: 2, outOfRange: 5 })
     expect(quality('wind')).toEqual({ ...rows, outOfRange: 5 })
     expect(quality('sky')).toEqual({ ...rows, wrongType: 2, unknownCategory: 5 })
+    // Calibrated confidences leave as three numbers per report: one per answered prediction (the rows
+    // counted above; refused inputs have no class), each 0.25 or 0.75.
+    const calibrated = [...unique.values()]
+      .flatMap((b) => b.reports)
+      .flatMap((r) => (r.calibrated ? [r.calibrated] : []))
+    expect(calibrated.reduce((a, c) => a + c.count, 0)).toBe(rows.rows)
+    for (const c of calibrated) {
+      expect(Number.isInteger(c.sum * 4)).toBe(true)
+      expect(c.sumSq).toBe(
+        ((c.sum - 0.25 * c.count) / 0.5) * 0.5625 + (c.count - (c.sum - 0.25 * c.count) / 0.5) * 0.0625,
+      )
+    }
   })
 
   it('suppresses a model seen on fewer devices than k in the fleet view, with no metric at all', async () => {

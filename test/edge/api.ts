@@ -29,7 +29,9 @@ export async function bodyOf(res: Response): Promise<any> {
 /** Empties every registry table and the artifact bucket (storage is shared across tests). */
 export async function resetState(): Promise<void> {
   await env.DB.batch(
-    ['runs', 'aliases', 'versions', 'models', 'tokens', 'events'].map((t) => env.DB.prepare(`DELETE FROM ${t}`)),
+    ['cohort_pins', 'cohorts', 'runs', 'aliases', 'versions', 'models', 'tokens', 'events'].map((t) =>
+      env.DB.prepare(`DELETE FROM ${t}`),
+    ),
   )
   let cursor: string | undefined
   do {
@@ -42,7 +44,7 @@ export async function resetState(): Promise<void> {
 /** Everything D1 and R2 hold, to prove a rejected request changed nothing. */
 export async function snapshot(): Promise<string> {
   const tables = await Promise.all(
-    ['models', 'versions', 'aliases', 'tokens', 'events', 'runs'].map(async (t) => [
+    ['models', 'versions', 'aliases', 'tokens', 'events', 'runs', 'cohorts', 'cohort_pins'].map(async (t) => [
       t,
       (await env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()).results,
     ]),

@@ -47,10 +47,28 @@ const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
     () => ({ raw: 'abc', headers: { 'Content-Length': '3', 'Content-Type': 'application/octet-stream' } }),
     ['registry:write'],
   ],
+  [
+    'POST',
+    '/v1/artifacts/' + 'c'.repeat(64) + '/uploads',
+    () => ({ body: { size: 12 * 1024 * 1024, partBytes: 5 * 1024 * 1024 } }),
+    ['registry:write'],
+  ],
+  [
+    'PUT',
+    '/v1/artifacts/' + 'c'.repeat(64) + '/uploads/up-missing/parts/1',
+    () => ({ raw: 'abc', headers: { 'Content-Length': '3', 'Content-Type': 'application/octet-stream' } }),
+    ['registry:write'],
+  ],
+  ['POST', '/v1/artifacts/' + 'c'.repeat(64) + '/uploads/up-missing/complete', () => ({}), ['registry:write']],
+  ['DELETE', '/v1/artifacts/' + 'c'.repeat(64) + '/uploads/up-missing', () => ({}), ['registry:write']],
   ['POST', '/v1/models/m/versions', () => ({ body: { files: [file] } }), ['registry:write']],
   ['GET', '/v1/models/m/versions/1', () => ({}), ['registry:read']],
   ['PATCH', '/v1/models/m/versions/999', () => ({ body: { deprecated: true } }), ['registry:write']],
   ['PUT', '/v1/models/m/aliases/staging', () => ({ body: { version: 1 } }), ['registry:write']],
+  ['GET', '/v1/models/m/cohorts', () => ({}), ['registry:read']],
+  ['PUT', '/v1/models/m/cohorts', () => ({ body: { name: 'store', values: ['store-0001'] } }), []],
+  ['PUT', '/v1/models/m/cohorts/store-0001/pin', () => ({ body: { version: 1 } }), []],
+  ['DELETE', '/v1/models/m/cohorts/store-0001/pin', () => ({}), []],
   ['GET', '/v1/assign/m?device=dev_0123456789abcdef', () => ({}), ['device']],
   ['POST', '/v1/models/m/runs', () => ({ body: sampleRun() }), ['registry:write']],
   ['GET', '/v1/models/m/runs', () => ({}), ['registry:read']],
@@ -70,6 +88,10 @@ const routes: [string, string, () => Record<string, unknown>, Scope[]][] = [
   ['PUT', '/v1/models/m/policy', () => ({ body: { when: { anyFeatureDrifted: {} } } }), []],
   ['GET', '/v1/models/m/policy', () => ({}), ['telemetry:read']],
   ['POST', '/v1/models/m/policy/evaluate', () => ({ body: {} }), []],
+  ['PUT', '/v1/models/m/slo', () => ({ body: { objectives: [{ name: 'e', kind: 'error_rate', target: 0.99 }] } }), []],
+  ['GET', '/v1/models/m/slo', () => ({}), ['telemetry:read']],
+  ['GET', '/v1/models/m/slo/status', () => ({}), ['telemetry:read']],
+  ['POST', '/v1/models/m/slo/evaluate', () => ({}), []],
   ['POST', '/v1/telemetry', () => ({ body: { schema: 'telemetry/1' } }), ['device']],
   ['GET', '/v1/models/m/telemetry', () => ({}), ['telemetry:read']],
   ['GET', '/v1/telemetry/refusals', () => ({}), ['telemetry:read']],
@@ -115,10 +137,13 @@ describe('scope × route matrix', () => {
         .split('?')[0]
         .replace(/^\/v1\/artifacts\/(FILE|c{64})/, '/v1/artifacts/{sha256}')
         .replace(/\/encodings\/gzip$/, '/encodings/{encoding}')
+        .replace(/\/uploads\/up-missing/, '/uploads/{uploadId}')
+        .replace(/\/parts\/1$/, '/parts/{partNumber}')
         .replace(/^\/v1\/models\/m(?=\/|$)/, '/v1/models/{model}')
         .replace(/^\/v1\/assign\/m$/, '/v1/assign/{model}')
         .replace(/\/versions\/\d+$/, '/versions/{version}')
         .replace(/\/aliases\/[a-z]+$/, '/aliases/{alias}')
+        .replace(/\/cohorts\/store-0001\/pin$/, '/cohorts/{cohort}/pin')
         .replace(/\/(runs|rollouts)\/(run|ro)_[0-9]+/, '/$1/{id}')
         .replace(/^\/v1\/tokens\/tok_[0-9]+$/, '/v1/tokens/{id}')
     const covered = new Set(routes.map(([method, path]) => `${method} ${template(path)}`))

@@ -132,9 +132,29 @@ const JSON_ROUTES: JsonRoute[] = [
     valid: () => ({ closeOpenWindow: true }),
   },
   {
+    method: 'PUT',
+    path: (t, s) => `/v1/models/${s ?? t.model}/slo`,
+    valid: () => ({ objectives: [{ name: 'p99', kind: 'latency', percentile: 99, thresholdMs: 50 }] }),
+  },
+  {
+    method: 'POST',
+    path: (t, s) => `/v1/models/${s ?? t.model}/slo/evaluate`,
+    valid: () => ({ closeOpenWindow: true }),
+  },
+  {
     method: 'POST',
     path: (t, s) => `/v1/models/${s ?? t.model}/rollouts`,
     valid: () => ({ candidate: 2, mode: 'canary', steps: [{ percent: 20, minDevices: 5 }] }),
+  },
+  {
+    method: 'PUT',
+    path: (t, s) => `/v1/models/${s ?? t.model}/cohorts`,
+    valid: () => ({ name: 'store', values: ['store-0001', 'store-0002'] }),
+  },
+  {
+    method: 'PUT',
+    path: (t, s) => `/v1/models/${s ?? t.model}/cohorts/${s ?? 'store-0001'}/pin`,
+    valid: () => ({ version: 1 }),
   },
   {
     method: 'POST',
@@ -156,6 +176,11 @@ const PLAIN_ROUTES: { method: string; path: (t: Target, s: string) => string; de
   { method: 'GET', path: (_t, s) => `/v1/models/${s}/versions/1` },
   { method: 'GET', path: (t, s) => `/v1/models/${t.model}/versions/${s}` },
   { method: 'GET', path: (_t, s) => `/v1/models/${s}/policy` },
+  { method: 'GET', path: (_t, s) => `/v1/models/${s}/slo` },
+  { method: 'GET', path: (_t, s) => `/v1/models/${s}/slo/status` },
+  { method: 'POST', path: (_t, s) => `/v1/models/${s}/slo/evaluate` },
+  { method: 'GET', path: (_t, s) => `/v1/models/${s}/cohorts` },
+  { method: 'DELETE', path: (t, s) => `/v1/models/${t.model}/cohorts/${s}/pin` },
   { method: 'GET', path: (_t, s) => `/v1/models/${s}/rollouts/current` },
   { method: 'GET', path: (t, s) => `/v1/models/${t.model}/rollouts/${s}` },
   { method: 'POST', path: (t, s) => `/v1/models/${t.model}/rollouts/${s}/pause` },
@@ -169,11 +194,16 @@ const PLAIN_ROUTES: { method: string; path: (t: Target, s: string) => string; de
   { method: 'GET', path: (_t, s) => `/v1/artifacts/${s}` },
   { method: 'PUT', path: (_t, s) => `/v1/artifacts/${s}` },
   { method: 'PUT', path: (t, s) => `/v1/artifacts/${t.hash}/encodings/${s}` },
+  { method: 'POST', path: (_t, s) => `/v1/artifacts/${s}/uploads` },
+  { method: 'PUT', path: (t, s) => `/v1/artifacts/${t.hash}/uploads/${s}/parts/1` },
+  { method: 'PUT', path: (t, s) => `/v1/artifacts/${t.hash}/uploads/u/parts/${s}` },
+  { method: 'POST', path: (t, s) => `/v1/artifacts/${t.hash}/uploads/${s}/complete` },
+  { method: 'DELETE', path: (t, s) => `/v1/artifacts/${t.hash}/uploads/${s}` },
   { method: 'GET', path: (_t, s) => `/v1/assign/${s}?device=dev_0123456789abcdef`, device: true },
 ]
 
 /** Hostile query strings on list and device routes (duplicates, wrong types, huge numbers). */
-const QUERY_ROUTES: { path: (t: Target) => string; queries: string[]; device?: boolean }[] = [
+const QUERY_ROUTES: { path: (t: Target) => string; queries: string[]; device?: boolean; mayPass?: boolean }[] = [
   {
     path: (t) => `/v1/assign/${t.model}`,
     device: true,
@@ -187,6 +217,21 @@ const QUERY_ROUTES: { path: (t: Target) => string; queries: string[]; device?: b
       "device=x'%20OR%201=1--",
       'device=dev_0123456789abcdef&device=dev_fedcba9876543210',
       'device=dev_0123456789abcdef&caps=webgpu:1&caps=webgpu:0',
+    ],
+  },
+  {
+    // A cohort outside the model's allow-list is no cohort, never an error: these may be served,
+    // and must change nothing.
+    path: (t) => `/v1/assign/${t.model}`,
+    device: true,
+    mayPass: true,
+    queries: [
+      'device=dev_0123456789abcdef&cohort=',
+      `device=dev_0123456789abcdef&cohort=${'c'.repeat(10_000)}`,
+      "device=dev_0123456789abcdef&cohort=x'%20OR%201=1--",
+      'device=dev_0123456789abcdef&cohort=store-0001&cohort=store-0002',
+      `device=dev_0123456789abcdef&cohort=${encodeURIComponent('\u202estore-0001')}`,
+      'device=dev_0123456789abcdef&cohort=%00',
     ],
   },
   {
@@ -276,7 +321,13 @@ export function hostileRequests(t: Target, seed: number, n: number): HostileRequ
       out.push({ kind: 'hostile-segment', method: r.method, path: r.path(t, seg), headers: auth(r.device) })
   for (const q of QUERY_ROUTES)
     for (const query of q.queries)
-      out.push({ kind: 'hostile-query', method: 'GET', path: `${q.path(t)}?${query}`, headers: auth(q.device) })
+      out.push({
+        kind: 'hostile-query',
+        method: 'GET',
+        path: `${q.path(t)}?${query}`,
+        headers: auth(q.device),
+        ...(q.mayPass ? { mayPass: true } : {}),
+      })
   for (const range of [...UNSATISFIABLE, ...MALFORMED_RANGES])
     out.push({
       kind: 'range',

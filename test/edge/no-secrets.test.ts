@@ -46,6 +46,12 @@ describe('no secret anywhere', () => {
     await call('PUT', `/v1/models/${model}/policy`, {
       body: { webhook: { url: 'https://trainer.example.com/hook', secret: webhookSecret } },
     })
+    const sloSecret = 'whsec-' + 'sl0'.repeat(8)
+    secrets.push(sloSecret)
+    const objectives = [{ name: 'errors', kind: 'error_rate', target: 0.999 }]
+    await call('PUT', `/v1/models/${model}/slo`, {
+      body: { objectives, webhook: { url: 'https://oncall.example.com/hook', secret: sloSecret } },
+    })
     const [, ci, ops, web] = secrets as [string, string, string, string]
     // Uses, refusals and errors with every credential.
     await call('GET', '/v1/tokens/self', { token: ci })
@@ -66,6 +72,12 @@ describe('no secret anywhere', () => {
       body: { webhook: { url: 'x', secret: webhookSecret } },
     })
     await call('PUT', `/v1/models/${model}/policy`, { body: { webhook: { url: 'not a url', secret: webhookSecret } } })
+    await call('GET', `/v1/models/${model}/slo`)
+    await call('GET', `/v1/models/${model}/slo/status`)
+    await call('POST', `/v1/models/${model}/slo/evaluate`)
+    await call('PUT', `/v1/models/${model}/slo`, {
+      body: { objectives, webhook: { url: 'not a url', secret: sloSecret } },
+    })
     const tokens = (await call('GET', '/v1/tokens')).json().tokens as { id: string }[]
     for (const t of tokens) await call('DELETE', `/v1/tokens/${t.id}`)
     await call('GET', '/v1/tokens/self', { token: ci })

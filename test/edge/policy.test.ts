@@ -11,8 +11,8 @@ import { verifyWebhook } from '../../core/webhook/signature.ts'
 import type { ModelControl } from '../../edge/control/model-control.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
 import worker from '../../edge/index.ts'
-import { ADMIN, api, bodyOf, resetState } from './api.ts'
-import { appKey, makeBatch, makeReport, postBatch, setupModel } from './telemetry-fixtures.ts'
+import { ADMIN, api, bodyOf, resetState, upload } from './api.ts'
+import { appKey, makeBatch, makeReport, postBatch, PROFILE, setupModel } from './telemetry-fixtures.ts'
 
 const MIN = 60_000
 const SECRET = 'whsec_test_0123456789abcdef'
@@ -169,6 +169,9 @@ describe('PUT/GET /v1/models/:model/policy', { timeout: 30_000 }, () => {
       [{ qualityRateAbove: { value: 1 } }, '/when/qualityRateAbove/value'],
       [{ qualityRateAbove: { value: 0.1, minRows: 0 } }, '/when/qualityRateAbove/minRows'],
       [{ qualityRateAbove: { value: 0.1, names: [] } }, '/when/qualityRateAbove/names'],
+      [{ estimatedAccuracyBelow: { value: 0 } }, '/when/estimatedAccuracyBelow/value'],
+      [{ estimatedAccuracyBelow: { value: 0.7, minPredictions: 0 } }, '/when/estimatedAccuracyBelow/minPredictions'],
+      [{ estimatedAccuracyBelow: { value: 0.7, windowMinutes: 7 } }, '/when/estimatedAccuracyBelow/windowMinutes'],
     ] as const) {
       const refused = await api('PUT', `/v1/models/${model}/policy`, { body: { when } })
       expect(refused.status, JSON.stringify(when)).toBe(400)
@@ -288,6 +291,56 @@ describe('retraining triggers', { timeout: 60_000 }, () => {
     expect(await events('retrain.requested')).toHaveLength(1)
     const state = (await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state
     expect(state.lastResult).toMatchObject({ met: false, reason: expect.stringContaining('not above 0.1') })
+  })
+
+  it("fires estimatedAccuracyBelow on the production version's calibrated confidences, without a single label", async () => {
+    // Version 2 carries a calibration map (bins of accuracy 0.4 and 0.9) and becomes production.
+    const calibration = { method: 'histogram-pav', label: 'weather', edges: [0.7], counts: [50, 50], correct: [20, 45] }
+    const file = await upload('model.onnx', new Uint8Array([5, 4, 3, 2]))
+    const published = await api('POST', `/v1/models/${model}/versions`, {
+      body: { files: [file], profile: { ...PROFILE, calibration } },
+    })
+    expect(published.status).toBe(201)
+    await api('PUT', `/v1/models/${model}/aliases/production`, { body: { version: 2 } })
+    const W = 5 * MIN
+    const b = Math.floor(Date.now() / W) * W
+    const grid = (x: number) => Math.round(x * 2 ** 20) / 2 ** 20
+    const send = async (start: number, p: number, tag: string) => {
+      const rand = seededRandom(start % 991)
+      for (let d = 0; d < 6; d++) {
+        const calibrated = { count: 40, sum: 40 * grid(p), sumSq: 40 * grid(grid(p) * grid(p)) }
+        const report = { ...makeReport(rand, { model, version: 2, start, inferences: 40 }), calibrated }
+        const res = await postBatch(makeBatch(`dev_${tag}_${d.toString().padStart(4, '0')}`, [report]), key)
+        expect(res.status).toBe(202)
+      }
+    }
+    await send(b - 8 * MIN, 0.4, 'ea') // window A: estimated 0.4
+    await send(b - 3 * MIN, 0.9, 'eb') // window B: estimated 0.9
+    await runInDurableObject(control(), (c: ModelControl) => {
+      c.now = () => b - 10 * MIN + 1000
+    })
+    const put = await api('PUT', `/v1/models/${model}/policy`, {
+      body: {
+        when: { estimatedAccuracyBelow: { value: 0.6, minPredictions: 200, windowMinutes: 5 } },
+        cooldownMinutes: 0,
+        graceMinutes: 0,
+      },
+    })
+    expect(put.status).toBe(200)
+    expect((await bodyOf(put)).when).toEqual({
+      estimatedAccuracyBelow: { value: 0.6, minPredictions: 200, windowMinutes: 5, consecutiveWindows: 1 },
+    })
+    await evaluateAt(b - 5 * MIN + 1000) // A closed: 0.4 < 0.6 fires
+    const [fired] = await events('retrain.requested')
+    expect(fired.details).toMatchObject({ version: 2 })
+    const evidence = fired.details.conditions[0]
+    expect(evidence).toMatchObject({ condition: 'estimatedAccuracyBelow', met: true })
+    expect(evidence.windows).toEqual([expect.objectContaining({ start: b - 10 * MIN, devices: 6, holds: true })])
+    expect(evidence.windows[0].value).toBeCloseTo(0.4, 5)
+    await evaluateAt(b + 1000) // B closed: 0.9 is not below 0.6
+    expect(await events('retrain.requested')).toHaveLength(1)
+    const state = (await bodyOf(await api('GET', `/v1/models/${model}/policy`))).state
+    expect(state.lastResult).toMatchObject({ met: false, reason: expect.stringContaining('not below 0.6') })
   })
 
   it('does not fire on too few devices, nor when the data does not drift', async () => {

@@ -67,6 +67,11 @@ export interface ArmReport {
   shadow?: { compared: number; agreed: number; meanAbsDiff: number }
   /** Data-quality counts per input feature. */
   quality?: Report['quality']
+  /** Calibrated-confidence sums (a version with a calibration map). */
+  calibrated?: Report['calibrated']
+  /** Loads in the report (default: as the generator drew) and device health counts. */
+  loads?: number
+  health?: Report['health']
 }
 
 /** A report as a device in the arm sends it (seeded histograms, chosen counts and latency). */
@@ -83,12 +88,25 @@ export function armReport(rand: () => number, o: ArmReport): Report {
   latency.add(o.latencyMs ?? 4, base.counts.inferences)
   return {
     ...base,
-    counts: { ...base.counts, errors: o.errors ?? 0 },
+    counts: {
+      ...base.counts,
+      errors: o.errors ?? 0,
+      ...(o.loads === undefined ? {} : { loads: o.loads, cacheHits: 0 }),
+    },
+    ...(o.loads === undefined ? {} : { loadMs: loadTimes(o.loads) }),
     fallbacks: {},
     latency: latency.toJSON(),
     ...(o.shadow ? { shadow: o.shadow } : {}),
     ...(o.quality ? { quality: o.quality } : {}),
+    ...(o.calibrated ? { calibrated: o.calibrated } : {}),
+    ...(o.health ? { health: o.health } : {}),
   }
+}
+
+function loadTimes(n: number): Report['loadMs'] {
+  const s = new DDSketch()
+  if (n > 0) s.add(50, n)
+  return s.toJSON()
 }
 
 /** Each device sends one report (one batch); every batch must be accepted. */

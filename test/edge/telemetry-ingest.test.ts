@@ -72,6 +72,32 @@ describe('POST /v1/telemetry', { timeout: 30_000 }, () => {
     expect((await stored(model)).batches).toBe(5)
   })
 
+  it("keeps the drops devices declare, once per batch, under the batch's first model by name", async () => {
+    const other = await setupModel('ingest-d')
+    const first = [model, other].sort()[0]
+    const second = first === model ? other : model
+    const sent: Record<string, number> = {}
+    const batches = Array.from({ length: 6 }, (_, i) => {
+      const dropped: Record<string, number> =
+        i % 3 === 2 ? {} : { queue_overflow: 3 + i, ...(i % 2 === 0 ? { too_old: i + 1 } : {}) }
+      for (const [reason, n] of Object.entries(dropped)) sent[reason] = (sent[reason] ?? 0) + n
+      const batch = makeBatch(nextDevice(), [
+        makeReport(rand, { model: second, start: minuteAgo(2) }),
+        makeReport(rand, { model: first, start: minuteAgo(2) }),
+      ])
+      return { ...batch, dropped }
+    })
+    for (const b of batches) expect((await postBatch(b, key)).status).toBe(202)
+    // Retries (one re-encoded) add nothing.
+    await postBatch(batches[0], key, { gzip: 'query', textPlain: true })
+    await postBatch(batches[1], key)
+    const view = async (m: string) =>
+      bodyOf(await api('GET', `/v1/models/${m}/telemetry?granularity=minute&from=${minuteAgo(30)}`))
+    expect(sent).toEqual({ queue_overflow: 3 + 4 + 6 + 7, too_old: 1 + 5 })
+    expect((await view(first)).deviceDropped).toEqual(sent)
+    expect((await view(second)).deviceDropped).toEqual({})
+  })
+
   it('absorbs the retry of a batch whose first attempt stored only some parts', async () => {
     const other = await setupModel('ingest-b')
     const made = Array.from({ length: 5 }, () => {

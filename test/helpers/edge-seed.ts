@@ -7,6 +7,7 @@ import { E2E_ADMIN_TOKEN, type WranglerDev } from '../../scripts/lib/wrangler-de
 import { linearClassifier } from './onnx-model.ts'
 
 const bin = fileURLToPath(new URL('../../bin/edgefleet.js', import.meta.url))
+const WEATHER = fileURLToPath(new URL('../../demo/models/weather/', import.meta.url))
 
 /** Runs the real `edgefleet` CLI against an edge; resolves with stdout, rejects with stderr. */
 export function cli(dev: WranglerDev, args: string[], timeoutMs = 120_000): Promise<string> {
@@ -55,11 +56,24 @@ export async function publishLinearModel(
   )
   writeFileSync(join(dir, 'signature.json'), JSON.stringify(options.signature))
   writeFileSync(join(dir, 'profile.json'), JSON.stringify(options.profile))
+  await publishProduction(dev, options.model, dir, `${options.model}.onnx`)
+}
+
+/**
+ * Pushes the runtime files (so devices can load models), then publishes `model` from `dir` (its model
+ * file `file`, `signature.json` and `profile.json`) with the alias `production`.
+ */
+export async function publishProduction(
+  dev: WranglerDev,
+  model: string,
+  dir: string,
+  file = 'model.onnx',
+): Promise<void> {
   await cli(dev, ['runtime', 'push'])
   await cli(dev, [
     'publish',
-    options.model,
-    file,
+    model,
+    join(dir, file),
     '--signature',
     join(dir, 'signature.json'),
     '--profile',
@@ -68,3 +82,6 @@ export async function publishLinearModel(
     'production',
   ])
 }
+
+/** The committed demo model (`demo/models/weather`) published as `weather` in production. */
+export const publishWeather = (dev: WranglerDev): Promise<void> => publishProduction(dev, 'weather', WEATHER)

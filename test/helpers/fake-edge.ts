@@ -5,6 +5,7 @@ import { run } from '../../cli/main.ts'
 import { ERROR_STATUS, isEdgefleetError } from '../../core/errors.ts'
 import { RetrainPolicy } from '../../core/formats/policy.ts'
 import { RolloutActionBody, RolloutConfig } from '../../core/formats/rollout.ts'
+import { SloConfig } from '../../core/formats/slo.ts'
 import { jsonPointer } from '../../core/json-pointer.ts'
 import type { RolloutTransitionAction } from '../../core/rollout/machine.ts'
 import { FakeRollouts } from './fake-rollouts.ts'
@@ -63,6 +64,9 @@ export class FakeEdge {
   readonly fleetViews = new Map<string, unknown>()
   /** Stored policies as the edge returns them (PolicyView, secret redacted). */
   readonly policies = new Map<string, any>()
+  /** Stored SLOs as the edge returns them (SloView, secret redacted), and their statuses (SloStatus). */
+  readonly slos = new Map<string, any>()
+  readonly sloStatuses = new Map<string, any>()
   /** Rollouts per model, moved by core's state machine and judged by core's `decide` (see fake-rollouts.ts). */
   readonly rollouts = new FakeRollouts()
   /** Called on each request before routing (e.g. to append events while a command follows). */
@@ -197,6 +201,38 @@ export class FakeEdge {
       this.policies.has(name)
         ? json(this.policies.get(name))
         : error(404, 'not_found', `model "${name}" has no retraining policy`),
+    )
+    this.route('PUT', /^\/v1\/models\/([^/]+)\/slo$/, (req, [name]) => {
+      if (!this.models.has(name)) return error(404, 'not_found', `model "${name}" does not exist`)
+      const parsed = SloConfig.safeParse(JSON.parse(new TextDecoder().decode(req.body!)))
+      if (!parsed.success)
+        return error(400, 'validation_failed', parsed.error.issues[0].message, jsonPointer(parsed.error.issues[0].path))
+      const { webhook, ...rest } = parsed.data
+      const view = {
+        model: name,
+        ...rest,
+        ...(webhook === undefined ? {} : { webhook: { url: webhook.url, secret: '<redacted>' } }),
+        revision: (this.slos.get(name)?.revision ?? 0) + 1,
+        updatedAt: Date.UTC(2026, 3, 26, 12),
+        updatedBy: 'admin',
+        lastEvaluatedAt: Date.UTC(2026, 3, 26, 12),
+        nextEvaluationAt: Date.UTC(2026, 3, 26, 12, 1),
+      }
+      this.slos.set(name, view)
+      return json(view)
+    })
+    this.route('GET', /^\/v1\/models\/([^/]+)\/slo$/, (_, [name]) =>
+      this.slos.has(name) ? json(this.slos.get(name)) : error(404, 'not_found', `model "${name}" has no SLOs`),
+    )
+    this.route('GET', /^\/v1\/models\/([^/]+)\/slo\/status$/, (_, [name]) =>
+      this.sloStatuses.has(name)
+        ? json(this.sloStatuses.get(name))
+        : error(404, 'not_found', `model "${name}" has no evaluated SLOs`),
+    )
+    this.route('POST', /^\/v1\/models\/([^/]+)\/slo\/evaluate$/, (_, [name]) =>
+      this.sloStatuses.has(name)
+        ? json(this.sloStatuses.get(name))
+        : error(404, 'not_found', `model "${name}" has no SLOs`),
     )
     this.route('POST', /^\/v1\/models\/([^/]+)\/rollouts$/, (req, [name]) => {
       if (!this.models.has(name)) return error(404, 'not_found', `model "${name}" does not exist`)

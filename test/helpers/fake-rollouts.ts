@@ -37,6 +37,8 @@ export interface ArmSample {
   driftJsMax?: number | null
   /** Merged data-quality counts per input feature. */
   quality?: Record<string, FeatureQuality>
+  /** Counts per slice dimension and value (the `slice_gap` guardrail). */
+  slices?: RolloutStats['baseline']['slices']
 }
 
 /**
@@ -201,6 +203,7 @@ function armOf(sample: ArmSample, version: number): { stats: RolloutStats['basel
       latency,
       driftJsMax,
       ...(sample.quality ? { quality: sample.quality } : {}),
+      ...(sample.slices ? { slices: sample.slices } : {}),
     },
     view: {
       version,

@@ -34,15 +34,49 @@ export interface Initializer {
   values: ArrayLike<number>
 }
 
-/** The bytes of an ONNX model (IR 8, default opset `opset`). */
-export function onnxModel(graph: {
+/** A whole graph: inputs, outputs, nodes and constant tensors. */
+export interface GraphSpec {
   inputs: ValueSpec[]
   outputs: ValueSpec[]
   nodes: NodeSpec[]
   initializers?: Initializer[]
   opset?: number
   producer?: string
-}): Uint8Array {
+}
+
+/** The bytes of an ONNX model (IR 8, default opset `opset`). */
+export function onnxModel(graph: GraphSpec): Uint8Array {
+  return encodeModel(graph, (t) => ({ floatData: Array.from(t.values) }))
+}
+
+/**
+ * The same model with its initializers' bytes in a separate external-data file (ONNX's
+ * `data_location: EXTERNAL`: `location`, `offset` and `length` per tensor, raw little-endian float32,
+ * each tensor at a 64-byte aligned offset), as PyTorch's exporter writes models over 2 GB.
+ */
+export function onnxModelWithExternalData(graph: GraphSpec, location: string): { model: Uint8Array; data: Uint8Array } {
+  const chunks: { offset: number; bytes: Uint8Array }[] = []
+  let end = 0
+  const model = encodeModel(graph, (t) => {
+    const bytes = new Uint8Array(Float32Array.from(t.values).buffer)
+    const offset = Math.ceil(end / 64) * 64
+    chunks.push({ offset, bytes })
+    end = offset + bytes.length
+    return {
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(bytes.length) },
+      ],
+    }
+  })
+  const data = new Uint8Array(end)
+  for (const c of chunks) data.set(c.bytes, c.offset)
+  return { model, data }
+}
+
+function encodeModel(graph: GraphSpec, tensorData: (t: Initializer) => Record<string, unknown>): Uint8Array {
   const valueInfo = (v: ValueSpec) => ({
     name: v.name,
     type: {
@@ -77,7 +111,7 @@ export function onnxModel(graph: {
         name: t.name,
         dims: t.dims,
         dataType: onnx.TensorProto.DataType.FLOAT,
-        floatData: Array.from(t.values),
+        ...tensorData(t),
       })),
     },
   })

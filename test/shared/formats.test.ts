@@ -6,6 +6,8 @@ import assignmentInvalid from '../vectors/formats/assignment.invalid.json'
 import assignmentValid from '../vectors/formats/assignment.valid.json'
 import batchInvalid from '../vectors/formats/batch.invalid.json'
 import batchValid from '../vectors/formats/batch.valid.json'
+import cohortAllowListInvalid from '../vectors/formats/cohort-allow-list.invalid.json'
+import cohortAllowListValid from '../vectors/formats/cohort-allow-list.valid.json'
 import createModelInvalid from '../vectors/formats/create-model.invalid.json'
 import createModelValid from '../vectors/formats/create-model.valid.json'
 import createRunInvalid from '../vectors/formats/create-run.invalid.json'
@@ -78,6 +80,7 @@ const FORMATS: Format[] = [
   format('model', F.Model, modelValid, modelInvalid),
   format('create-run', F.CreateRun, createRunValid, createRunInvalid),
   format('run', F.Run, runValid, runInvalid),
+  format('cohort-allow-list', F.CohortAllowList, cohortAllowListValid, cohortAllowListInvalid),
 ]
 
 /** RFC 6901 pointer of a zod issue path, as the edge puts it in error bodies. */

@@ -51,6 +51,42 @@ describe('assignment by bucket/1 (core/rollout/assign.ts)', () => {
   })
 })
 
+describe('cohort targeting (core/rollout/assign.ts)', () => {
+  it('takes only devices whose accepted cohort is listed; no cohort is never targeted by a cohort list', () => {
+    const t = { cohorts: ['store-0001', 'store-0002'] }
+    expect(isTargeted(t, 'dev_a', { webgpu: false }, 'store-0001')).toBe(true)
+    expect(isTargeted(t, 'dev_a', { webgpu: false }, 'store-0003')).toBe(false)
+    expect(isTargeted(t, 'dev_a', { webgpu: false }, null)).toBe(false)
+    expect(isTargeted(t, 'dev_a', { webgpu: false })).toBe(false)
+    // Cohorts combine with the other keys: every key must hold.
+    expect(isTargeted({ ...t, webgpu: true }, 'dev_a', { webgpu: false }, 'store-0001')).toBe(false)
+    expect(isTargeted({ ...t, webgpu: true }, 'dev_a', { webgpu: true }, 'store-0001')).toBe(true)
+    // Without cohort targeting the cohort changes nothing.
+    expect(isTargeted({ webgpu: true }, 'dev_a', { webgpu: true }, 'store-0009')).toBe(true)
+    expect(isTargeted(undefined, 'dev_a', { webgpu: false }, 'store-0009')).toBe(true)
+  })
+
+  it('never changes the bucket: within a targeted cohort a device has the arm it has without cohorts', () => {
+    const devices = seededDevices(20_000, 12)
+    const id = 'ro_cohorts'
+    const targeted = { id, percent: 30, targeting: { cohorts: ['store-0042'] } }
+    for (const d of devices) {
+      expect(armOf(targeted, d, { webgpu: false }, 'store-0042')).toBe(armOf({ id, percent: 30 }, d, { webgpu: false }))
+      expect(armOf(targeted, d, { webgpu: false }, 'store-0043')).toBeNull()
+    }
+  })
+
+  it('refuses malformed or duplicate cohort labels in rollout/1 targeting, with their pointer', () => {
+    const base = { candidate: 2, mode: 'canary', steps: [{ percent: 10, minDevices: 5 }] }
+    const bad = (cohorts: unknown) => RolloutConfig.safeParse({ ...base, targeting: { cohorts } })
+    expect(bad(['store-0001', 'region:eu.west_1']).success).toBe(true)
+    expect(bad(['free text']).error?.issues[0]?.path).toEqual(['targeting', 'cohorts', 0])
+    expect(bad(['a'.repeat(65)]).error?.issues[0]?.path).toEqual(['targeting', 'cohorts', 0])
+    expect(bad(['a', 'a']).error?.issues[0]?.path).toEqual(['targeting', 'cohorts'])
+    expect(bad([]).error?.issues[0]?.path).toEqual(['targeting', 'cohorts'])
+  })
+})
+
 describe('the rollout state machine (core/rollout/machine.ts)', () => {
   const config = RolloutConfig.parse({
     candidate: 2,

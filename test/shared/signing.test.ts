@@ -9,6 +9,7 @@ import { fromBase64, toBase64 } from '../../core/base64.ts'
 import { isEdgefleetError } from '../../core/errors.ts'
 import { parseBundle, signBundle, trustedKey, verifyBundle, type SigstoreBundle } from '../../core/signing/bundle.ts'
 import { pae } from '../../core/signing/dsse.ts'
+import { SigstoreBundle as BundleFormat } from '../../core/formats/sigstore-bundle.ts'
 import { derToRaw, rawToDer } from '../../core/signing/ecdsa.ts'
 import { derToPem, keyHint, pemToDer } from '../../core/signing/pem.ts'
 import { modelStatement, readStatement, rootDigest, unsignedFiles } from '../../core/signing/statement.ts'
@@ -16,6 +17,13 @@ import { seededRandom } from '../../scripts/lib/random.ts'
 import otherPub from '../vectors/signing/other.pub.pem?raw'
 import publisherKey from '../vectors/signing/publisher.key.pem?raw'
 import publisherPub from '../vectors/signing/publisher.pub.pem?raw'
+import pySig101 from '../vectors/model-signing-py/v1.0.1-elliptic-key/model.sig?raw'
+import pyFile101a from '../vectors/model-signing-py/v1.0.1-elliptic-key/signme-1?raw'
+import pyFile101b from '../vectors/model-signing-py/v1.0.1-elliptic-key/signme-2?raw'
+import pySig110 from '../vectors/model-signing-py/v1.1.0-elliptic-key/model.sig?raw'
+import pyFile110a from '../vectors/model-signing-py/v1.1.0-elliptic-key/signme-1?raw'
+import pyFile110b from '../vectors/model-signing-py/v1.1.0-elliptic-key/signme-2?raw'
+import pyPub from '../vectors/model-signing-py/signing-key.pub.pem?raw'
 
 const FILES = [
   { name: 'model.onnx', digest: 'a'.repeat(64) },
@@ -88,8 +96,11 @@ describe('keys', () => {
     expect(await keyHint(der)).toBe([...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''))
   })
 
-  it('refuses a key that is not ECDSA P-256', async () => {
-    expect(await refusal(trustedKey(new Uint8Array([1, 2, 3])))).toMatch(/P-256/)
+  it('refuses what is not an ECDSA public key on P-256, P-384 or P-521', async () => {
+    expect(await refusal(trustedKey(new Uint8Array([1, 2, 3])))).toMatch(/P-256, P-384 or P-521/)
+    // An Ed25519 public key (SubjectPublicKeyInfo): a key, but not one model signing's key mode uses.
+    const ed25519 = fromBase64('MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=')!
+    expect(await refusal(trustedKey(ed25519))).toMatch(/ECDSA/)
   })
 })
 
@@ -201,5 +212,57 @@ describe('bundles', () => {
     }
     expect(isEdgefleetError(caught) && caught.code).toBe('signature_error')
     expect((caught as { pointer?: string }).pointer).toBe(pointer)
+  })
+})
+
+describe('bundles made by the model_signing Python package (test/vectors/model-signing-py)', () => {
+  const sha256 = async (text: string) =>
+    [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('')
+  const made = [
+    { release: '1.0.1', sig: pySig101, files: { 'signme-1': pyFile101a, 'signme-2': pyFile101b } },
+    { release: '1.1.0', sig: pySig110, files: { 'signme-1': pyFile110a, 'signme-2': pyFile110b } },
+  ]
+
+  it.each(made)('$release: verifies with its P-384 key and signs exactly the files of its folder', async (m) => {
+    const key = await trustedKey(spki(pyPub))
+    expect({ hash: key.hash, size: key.size }).toEqual({ hash: 'SHA-384', size: 48 })
+    const bundle = JSON.parse(m.sig)
+    // The edge takes it on publish as it is (`keyid: null` and `rawBytes` included).
+    expect(BundleFormat.safeParse(bundle).success).toBe(true)
+    const statement = await verifyBundle(bundle, [await trustedKey(spki(otherPub)), key])
+    expect(statement.model).toBe(`v${m.release}-elliptic-key`)
+    const files = await Promise.all(
+      Object.entries(m.files).map(async ([path, text]) => ({ path, sha256: await sha256(text) })),
+    )
+    expect(statement.resources).toEqual(files.map((f) => ({ name: f.path, digest: f.sha256 })))
+    expect(unsignedFiles(statement, files)).toEqual([])
+    expect(unsignedFiles(statement, [{ path: 'signme-1', sha256: await sha256('signme-1 changed\n') }])).toHaveLength(1)
+  })
+
+  it('1.1.0 names its key by the same hint edgefleet computes; 1.0.1 carries the PEM instead', async () => {
+    const hint = (await trustedKey(spki(pyPub))).hint
+    expect(JSON.parse(pySig110).verificationMaterial.publicKey).toEqual({ hint })
+    const older = JSON.parse(pySig101).verificationMaterial.publicKey
+    expect(older.hint).toBeUndefined()
+    expect(new TextDecoder().decode(fromBase64(older.rawBytes)!)).toBe(pyPub)
+  })
+
+  it.each(made)('$release: refused with another key, or with an altered statement or signature', async (m) => {
+    const key = await trustedKey(spki(pyPub))
+    const bundle = JSON.parse(m.sig) as SigstoreBundle
+    expect(await refusal(verifyBundle(bundle, [await trustedKey(spki(otherPub))]))).toMatch(
+      m.release === '1.1.0' ? /another key/ : /does not verify/,
+    )
+    const altered = withStatement(bundle, (s) => {
+      ;(s.predicate as { resources: { digest: string }[] }).resources[1].digest = 'c'.repeat(64)
+    })
+    expect(await refusal(verifyBundle(altered, [key]))).toMatch(/does not verify/)
+    const flipped = structuredClone(bundle)
+    const sig = fromBase64(flipped.dsseEnvelope.signatures[0].sig)!
+    sig[sig.length - 1] ^= 1
+    flipped.dsseEnvelope.signatures[0].sig = toBase64(sig)
+    expect(await refusal(verifyBundle(flipped, [key]))).toMatch(/does not verify/)
   })
 })

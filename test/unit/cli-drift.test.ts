@@ -227,6 +227,56 @@ describe('edgefleet profile', () => {
       type: 'categorical',
       categories: expected.features.weather.categories,
     })
+    expect(profile.calibration).toBeUndefined()
+  })
+
+  it('--label with --model fits a calibration map of the demo classifier on its labelled rows; the label is not profiled', async () => {
+    const out = file('calibrated.json')
+    const model = join(root, 'demo', 'models', 'weather')
+    const r = await edgefleet([
+      'profile',
+      file('2012.csv'),
+      '-o',
+      out,
+      '--label',
+      'weather',
+      '--model',
+      join(model, 'model.onnx'),
+      '--signature',
+      join(model, 'signature.json'),
+    ])
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    // The committed model is right on 260 of 2012's 366 days (metrics.json: train_accuracy 0.7104).
+    expect(r.stdout).toContain('calibration against weather: 366 labelled rows')
+    expect(r.stdout).toContain('accuracy 0.710')
+    const profile = Profile.parse(JSON.parse(readFileSync(out, 'utf8')))
+    expect(Object.keys(profile.features)).not.toContain('weather')
+    const cal = profile.calibration!
+    expect(cal.label).toBe('weather')
+    expect(cal.counts.reduce((a, b) => a + b, 0)).toBe(366)
+    expect(cal.correct.reduce((a, b) => a + b, 0)).toBe(260)
+  })
+
+  it('--label reads the prediction and score columns of the data; without a prediction column it is refused', async () => {
+    const rows = ['weather,predicted,confidence', 'rain,rain,0.9', 'sun,rain,0.6', 'sun,sun,0.8', ',sun,0.7']
+    writeFileSync(file('scored.csv'), rows.join('\n') + '\n')
+    const out = file('scored.json')
+    const r = await edgefleet([
+      'profile',
+      file('scored.csv'),
+      '-o',
+      out,
+      '--outputs',
+      'predicted,confidence',
+      '--label',
+      'weather',
+    ])
+    expect(r.status).toBe(0)
+    const cal = Profile.parse(JSON.parse(readFileSync(out, 'utf8'))).calibration!
+    expect(cal.counts.reduce((a, b) => a + b, 0)).toBe(3)
+    expect(cal.correct.reduce((a, b) => a + b, 0)).toBe(2)
+    await expectOneLineError(edgefleet(['profile', file('scored.csv'), '--label', 'weather']), '--prediction')
   })
 })
 

@@ -82,9 +82,18 @@ describe('rollout flag parsers', () => {
     ['drift_js_max:max=0.2', { metric: 'drift_js_max', max: 0.2 }],
     ['accuracy:minRatio=0.98,minLabeled=50', { metric: 'accuracy', minRatio: 0.98, minLabeled: 50 }],
     ['data_quality:maxRate=0.02', { metric: 'data_quality', maxRate: 0.02, absolute: false, minRows: 100 }],
+    ['estimated_accuracy:minRatio=0.95', { metric: 'estimated_accuracy', minRatio: 0.95, minPredictions: 200 }],
     [
       'data_quality:maxRate=0.1,absolute=true,minRows=500',
       { metric: 'data_quality', maxRate: 0.1, absolute: true, minRows: 500 },
+    ],
+    [
+      'slice_gap:dimension=platform,max=0.05',
+      { metric: 'slice_gap', dimension: 'platform', max: 0.05, measure: 'error_rate', minDevices: 5 },
+    ],
+    [
+      'slice_gap:dimension=memory,max=0.1,measure=accuracy,minDevices=20',
+      { metric: 'slice_gap', dimension: 'memory', max: 0.1, measure: 'accuracy', minDevices: 20 },
     ],
   ])('--guard %s', (text, guard) => {
     expect(guardOption(text, [{ metric: 'latency_p95', maxRatio: 2 }])).toEqual([
@@ -97,7 +106,7 @@ describe('rollout flag parsers', () => {
     ['error_rate', 'expected metric:key=value[,key=value], e.g. error_rate:maxDiff=0.005'],
     [
       'error_rat:max=0.1',
-      'unknown metric "error_rat" (error_rate, fallback_rate, shadow_disagreement, latency_p95, drift_js_max, accuracy, data_quality)',
+      'unknown metric "error_rat" (error_rate, fallback_rate, shadow_disagreement, latency_p95, drift_js_max, accuracy, data_quality, estimated_accuracy, slice_gap, crash_rate)',
     ],
     ['latency_p95:max=1.2', 'unknown key "max" for latency_p95 (maxRatio)'],
     ['error_rate:maxDiff', 'expected key=value, got "maxDiff" (error_rate takes maxDiff, max, minDevices, tau)'],
@@ -114,6 +123,12 @@ describe('rollout flag parsers', () => {
     ['data_quality:maxRate=0', 'data_quality: maxRate: Too small: expected number to be >0'],
     ['data_quality:maxRate=0.1,absolute=1', 'data_quality: absolute: Invalid input: expected boolean, received number'],
     ['error_rate:max=true', 'error_rate: max: Invalid input: expected number, received boolean'],
+    [
+      'slice_gap:dimension=country,max=0.05',
+      'slice_gap: dimension is one of backend, platform, browser, memory, cohort, variant',
+    ],
+    ['slice_gap:dimension=platform,max=0.05,measure=latency', 'slice_gap: measure is one of error_rate, accuracy'],
+    ['slice_gap:dimension=platform,max=high', 'max: expected a number, got "high"'],
   ])('--guard %s is refused: %s', (text, message) => {
     expect(refusal(() => guardOption(text))).toBe(message)
   })
@@ -138,9 +153,9 @@ describe('rollout flag parsers', () => {
     [
       'webgpu',
       {},
-      'expected key=value with a key of webgpu, f16, minDeviceMemory, platforms, devices, e.g. webgpu=true',
+      'expected key=value with a key of webgpu, f16, minDeviceMemory, platforms, devices, cohorts, e.g. webgpu=true',
     ],
-    ['gpu=true', {}, 'unknown target "gpu" (webgpu, f16, minDeviceMemory, platforms, devices)'],
+    ['gpu=true', {}, 'unknown target "gpu" (webgpu, f16, minDeviceMemory, platforms, devices, cohorts)'],
     ['webgpu=yes', {}, 'webgpu: expected true or false, got "yes"'],
     ['webgpu=false', { webgpu: true }, 'webgpu given twice'],
     ['minDeviceMemory=lots', {}, 'minDeviceMemory: expected a number, got "lots"'],
@@ -334,7 +349,7 @@ describe('edgefleet rollout start', () => {
     ],
     [
       ['--target', 'gpu=true'],
-      `error: option '--target <key=value>' argument 'gpu=true' is invalid. unknown target "gpu" (webgpu, f16, minDeviceMemory, platforms, devices)`,
+      `error: option '--target <key=value>' argument 'gpu=true' is invalid. unknown target "gpu" (webgpu, f16, minDeviceMemory, platforms, devices, cohorts)`,
     ],
     [
       ['--file', file('rollout.json'), '--evaluation', '5'],
@@ -556,6 +571,35 @@ describe('edgefleet rollout status', () => {
     expect(row('data_quality')).toEqual([
       ['data_quality', 'BREACH', '+8.00 pp (temp)', '≤ +2.00 pp vs baseline', '-'],
       ['data_quality', 'ok', '9.00% (temp)', '≤ 50.00%', '-'],
+    ])
+  })
+
+  it('reports a rollback by slice_gap: the candidate excess on its worst slice, named in the verdict', async () => {
+    await cli('rollout', 'start', 'vad', '7', '--steps', '50,100', '--guard', 'slice_gap:dimension=platform,max=0.05')
+    const rand = seededRandom(10)
+    const slice = (devices: number, inferences: number, errors: number) => ({
+      devices,
+      inferences,
+      errors,
+      labeled: 0,
+      correct: 0,
+    })
+    edge.rollouts.now += 15 * MIN
+    edge.rollouts.evaluate('vad', {
+      baseline: {
+        devices: devices(rand, 20, { errorRate: 0.01, latencyMs: 4 }),
+        slices: { platform: { linux: slice(10, 1000, 10), windows: slice(10, 1000, 10) } },
+      },
+      candidate: {
+        devices: devices(rand, 20, { errorRate: 0.01, latencyMs: 4 }),
+        slices: { platform: { linux: slice(10, 1000, 10), windows: slice(10, 1000, 130) } },
+      },
+    })
+    const lines = (await cli('rollout', 'status', 'vad')).out.split('\n')
+    expect(lines).toContain('  status           rolled back: every device back on v6 (guardrail:slice_gap)')
+    const row = lines.filter((l) => l.startsWith('  slice_gap  ')).map((l) => l.trim().split(/\s{2,}/))
+    expect(row).toEqual([
+      ['slice_gap', 'BREACH', '+12.00 pp (platform windows)', '≤ +5.00 pp vs baseline per slice', '-'],
     ])
   })
 

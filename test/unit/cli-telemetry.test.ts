@@ -92,6 +92,16 @@ describe('edgefleet telemetry', () => {
     expect((await cli('telemetry', 'seattle-weather')).out).not.toContain('estimated')
   })
 
+  it('says how many reports devices dropped before sending, per reason, and nothing when none were', async () => {
+    expect((await cli('telemetry', 'seattle-weather')).out).not.toContain('dropped on devices')
+    edge.fleetViews.set('seattle-weather', {
+      ...fleetView,
+      deviceDropped: { queue_overflow: 12, too_old: 0, rejected: 3 },
+    })
+    const out = (await cli('telemetry', 'seattle-weather')).out.split('\n')
+    expect(out).toContain('dropped on devices before sending: queue_overflow 12, rejected 3')
+  })
+
   it('says what is unknown (-) and what has no reference, and lists only the top fallback reasons', async () => {
     const total = fleetView.cohorts[0].total
     const quiet = {
@@ -177,6 +187,24 @@ describe('edgefleet telemetry', () => {
     expect((await cli('telemetry', 'seattle-weather')).out).not.toContain('quality')
   })
 
+  it('shows the estimated accuracy with its 95% interval next to the measured accuracy, and nothing without one', async () => {
+    const total = fleetView.cohorts[0].total
+    const estimatedAccuracy = { n: 1095, value: 0.7031, low: 0.6512, high: 0.755 }
+    edge.fleetViews.set('seattle-weather', {
+      ...fleetView,
+      cohorts: [{ ...fleetView.cohorts[0], total: { ...total, estimatedAccuracy } }],
+    })
+    const out = (await cli('telemetry', 'seattle-weather')).out.split('\n')
+    const at = out.findIndex((l) => l.startsWith('  accuracy'))
+    expect(out[at + 1]).toBe('  est. accuracy  70.3% ± 5.2% (95% 65.1%–75.5%, 1095 calibrated)')
+    edge.fleetViews.set('seattle-weather', {
+      ...fleetView,
+      cohorts: [{ ...fleetView.cohorts[0], total: { ...total, estimatedAccuracy: null } }],
+    })
+    expect((await cli('telemetry', 'seattle-weather')).out).not.toContain('est. accuracy')
+    edge.fleetViews.set('seattle-weather', fleetView)
+  })
+
   it('says that telemetry exists when every cohort is under k, and how to lower k for local work', async () => {
     const suppressed = fleetView.cohorts.find((c: { total: { suppressed: boolean } }) => c.total.suppressed)
     edge.fleetViews.set('seattle-weather', { ...fleetView, cohorts: [suppressed, suppressed] })
@@ -208,6 +236,111 @@ describe('edgefleet telemetry', () => {
     expect(Number(q.get('to')) - Number(q.get('from'))).toBe(90 * 60_000)
     expect(Math.abs(Number(q.get('to')) - Date.now())).toBeLessThan(60_000)
     expect([q.get('version'), q.get('granularity')]).toEqual(['3', 'minute'])
+  })
+
+  it('shows device health under each cohort and per slice, and nothing about it without events', async () => {
+    const total = fleetView.cohorts[0].total
+    const health = {
+      deviceLost: 1,
+      oomLoad: 2,
+      oomRun: 0,
+      workerCrash: 1,
+      loadAbandoned: 1,
+      crashes: 5,
+      sessions: 20,
+      crashRate: 0.25,
+    }
+    edge.fleetViews.set('seattle-weather', {
+      ...fleetView,
+      cohorts: [{ ...fleetView.cohorts[0], total: { ...total, health } }],
+      slices: {
+        dimension: 'backend',
+        cohorts: [
+          {
+            version: 3,
+            role: 'primary',
+            rollout: null,
+            slices: {
+              webgpu: {
+                suppressed: false,
+                devices: 6,
+                reports: 6,
+                inferences: 100,
+                errors: 2,
+                errorRate: 0.02,
+                latencyMs: null,
+                feedback: null,
+                health,
+              },
+            },
+            gap: null,
+          },
+        ],
+      },
+      sliceGap: null,
+    })
+    const out = (await cli('telemetry', 'seattle-weather', '--slice', 'backend')).out.split('\n')
+    expect(out).toContain(
+      '  health      crash rate 25.0% (5 crashes in 20 sessions): device lost 1, out of memory at load 2 and at run 0, worker crashes 1, abandoned loads 1',
+    )
+    expect(out).toContain('  webgpu         6         100    2.0%         -  crash rate 25.0% (5 crashes)')
+    edge.fleetViews.set('seattle-weather', fleetView)
+    expect((await cli('telemetry', 'seattle-weather')).out).not.toContain('crash')
+  })
+
+  it('--slice asks for the slices and prints each cohort by slice, suppressed ones as such, and the largest gap', async () => {
+    const slice = (devices: number, inferences: number, errors: number, accuracy: number | null) => ({
+      suppressed: false,
+      devices,
+      reports: devices,
+      inferences,
+      errors,
+      errorRate: errors / inferences,
+      latencyMs: { p50: 1, p95: 2, p99: 3 },
+      feedback: accuracy === null ? null : { labeled: 10, correct: accuracy * 10, accuracy },
+    })
+    const gap = {
+      dimension: 'platform',
+      metric: 'error_rate',
+      worst: { slice: 'windows', value: 0.25 },
+      best: { slice: 'linux', value: 0.02 },
+      gap: 0.23,
+    }
+    edge.fleetViews.set('seattle-weather', {
+      ...fleetView,
+      slices: {
+        dimension: 'platform',
+        cohorts: [
+          {
+            version: 3,
+            role: 'primary',
+            rollout: null,
+            slices: {
+              linux: slice(6, 100, 2, 0.8),
+              macos: { suppressed: true, reason: 'fewer_than_min_devices', minDevices: 5 },
+              windows: slice(7, 120, 30, null),
+            },
+            gap,
+          },
+        ],
+      },
+      sliceGap: { ...gap, version: 3, role: 'primary', rollout: null },
+    })
+    const r = await cli('telemetry', 'seattle-weather', '--slice', 'platform')
+    expect(r.code).toBe(0)
+    expect(new URLSearchParams(edge.requests[0].search).get('slice')).toBe('platform')
+    const out = r.out.split('\n')
+    const at = out.indexOf('v3 primary by platform')
+    expect(out.slice(at, at + 6)).toEqual([
+      'v3 primary by platform',
+      '  platform  devices  inferences  errors  accuracy',
+      '  --------  -------  ----------  ------  --------  ------------------------',
+      '  linux           6         100    2.0%     80.0%',
+      '  macos           -           -       -         -  suppressed (< 5 devices)',
+      '  windows         7         120   25.0%         -',
+    ])
+    expect(out).toContain('largest gap between platform slices: error rate 25.0% on windows against 2.0% on linux (v3)')
+    expect((await cli('telemetry', 'seattle-weather', '--slice', 'zone')).code).not.toBe(0)
   })
 
   it("prints the edge's refusal as one line", async () => {

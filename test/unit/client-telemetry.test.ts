@@ -7,7 +7,7 @@ import { DDSketch } from '../../core/sketch/DDSketch.ts'
 import { openDatabase } from '../../client/db.ts'
 import { TelemetryQueue } from '../../client/telemetry/queue.ts'
 import { alignWindow, ReportBuilder, type ReportTarget } from '../../client/telemetry/report-builder.ts'
-import { TelemetryProcessor } from '../../client/telemetry/processor.ts'
+import { TelemetryProcessor, type LockManagerLike } from '../../client/telemetry/processor.ts'
 import { BACKOFF_MAX_MS, backoffMs, createTransport, parseRetryAfter } from '../../client/telemetry/transport.ts'
 import type { StatsDelta } from '../../worker/protocol.ts'
 import { PROFILE } from '../helpers/telemetry.ts'
@@ -29,14 +29,21 @@ const freshQueue = async (maxBatches?: number, now = () => T0) =>
   new TelemetryQueue(await openDatabase(`telemetry-test-${++dbs}`), { maxBatches, now })
 
 /** A worker delta as `LoadedModel.collect` builds it: values binned by the profile's FeatureHistograms. */
-function delta(key: string, start: number, end: number, rand: () => number, values: unknown[] = []): StatsDelta {
+function delta(
+  key: string,
+  start: number,
+  end: number,
+  rand: () => number,
+  values: unknown[] = [],
+  inferences?: number,
+): StatsDelta {
   const hists = {
     temp_max: new FeatureHistogram(PROFILE.features.temp_max as never),
     weather: new FeatureHistogram(PROFILE.features.weather as never),
   }
   const label = new FeatureHistogram(PROFILE.outputs.label as never)
   const latency = new DDSketch()
-  const n = 3 + Math.floor(rand() * 10)
+  const n = inferences ?? 3 + Math.floor(rand() * 10)
   for (let i = 0; i < n; i++) {
     hists.temp_max.add(values[i % Math.max(1, values.length)] ?? rand() * 30)
     hists.weather.add(values[i % Math.max(1, values.length)] ?? (rand() < 0.5 ? 'sun' : 'rain'))
@@ -47,7 +54,7 @@ function delta(key: string, start: number, end: number, rand: () => number, valu
     key,
     window: { start, end },
     inferences: n,
-    errors: rand() < 0.3 ? 1 : 0,
+    errors: n > 0 && rand() < 0.3 ? 1 : 0,
     latency: latency.toJSON(),
     features: { temp_max: hists.temp_max.snapshot(), weather: hists.weather.snapshot() },
     outputs: { label: label.snapshot() },
@@ -78,7 +85,13 @@ function processor(
   fetch: typeof globalThis.fetch | undefined,
   clock: { t: number },
   collect: (k: string) => Promise<StatsDelta>,
-  page: { window?: EventTarget; sendBeacon?: (url: string, data: BodyInit) => boolean; appKey?: string } = {},
+  page: {
+    window?: EventTarget
+    sendBeacon?: (url: string, data: BodyInit) => boolean
+    appKey?: string
+    locks?: LockManagerLike | null
+    tab?: string
+  } = {},
 ) {
   let ids = 0
   return new TelemetryProcessor({
@@ -95,11 +108,11 @@ function processor(
     device: async () => DEVICE,
     now: () => clock.t,
     random: () => 0,
-    locks: null,
+    locks: page.locks ?? null,
     window: page.window ?? null,
     document: null,
     timers: false,
-    batchId: () => `batch_${String(++ids).padStart(4, '0')}`,
+    batchId: () => `batch_${page.tab ?? ''}${String(++ids).padStart(4, '0')}`,
   })
 }
 
@@ -543,5 +556,73 @@ describe('flushing often while the edge holds sends back', () => {
     })
     // While sends are held back, batches are frozen once a minute, not once a flush.
     expect(most).toBeLessThanOrEqual(4)
+  })
+
+  it('a tab that never holds the send lock freezes nothing at its flushes during the hold either', async () => {
+    const clock = { t: T0 + 30_000 }
+    const rand = seededRandom(1601)
+    const edge = rateLimitedEdge(clock)
+    const queue = await freshQueue()
+    // One Web Lock for the origin: the first tab holds it for as long as it sends; the second never gets it.
+    let held = false
+    const locks = (owner: boolean): LockManagerLike => ({
+      async request(_name, _options, callback) {
+        if (!owner || held) return callback(null)
+        held = true
+        try {
+          await callback({})
+        } finally {
+          held = false
+        }
+      },
+    })
+    let counted = 0
+    let most = 0
+    let predicting = true
+    const tab = (owner: boolean) => {
+      let last = clock.t
+      const p = processor(
+        queue,
+        edge.fetch,
+        clock,
+        async (k) => {
+          const d = delta(k, last, clock.t, rand, [], predicting ? undefined : 0)
+          last = clock.t
+          counted += d.inferences
+          return d
+        },
+        { locks: locks(owner), tab: owner ? 'a' : 'b' },
+      )
+      p.track('k', TARGET, { sampleRate: 1, flushSeconds: 1 })
+      return p
+    }
+    const sender = tab(true)
+    const other = tab(false)
+    let heldSeen = 0
+    for (let s = 0; s < 300; s++) {
+      clock.t += 1_000
+      for (const p of [sender, other]) {
+        if (clock.t % WINDOW_MS < 1_000) await p.closeWindow()
+        await p.flush()
+      }
+      if ((await queue.heldUntil()) > clock.t) heldSeen++
+      most = Math.max(most, await queue.size())
+    }
+    predicting = false
+    for (let s = 0; s < 600 && (await queue.size()) > 0; s++) {
+      clock.t += 1_000
+      await other.flush()
+      await sender.flush()
+    }
+    expect(edge.stored.refused).toBeGreaterThan(2)
+    expect(heldSeen).toBeGreaterThan(60)
+    expect(await queue.size()).toBe(0)
+    expect({ inferences: edge.stored.inferences, dropped: edge.stored.dropped }).toEqual({
+      inferences: counted,
+      dropped: {},
+    })
+    // Two tabs, each freezing once a minute during a hold: a handful of batches, never the bound.
+    expect(most).toBeLessThanOrEqual(8)
+    expect(await queue.heldUntil()).toBe(0)
   })
 })

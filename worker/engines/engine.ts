@@ -1,5 +1,5 @@
 import type { Backend } from '../../core/formats/common.ts'
-import type { BackendSkipReason, SelfCheck, TensorData } from '../protocol.ts'
+import type { BackendSkipReason, SelfCheck, TensorData, WebnnDeviceType } from '../protocol.ts'
 
 /**
  * What every inference engine (onnxruntime-web, TensorFlow.js) offers the runtime, apart from how it
@@ -37,6 +37,8 @@ export interface ModelFiles {
   files: Record<string, ArrayBuffer>
   /** Input for the WebGPU self-check; built from the input specs when absent. */
   probe?: Record<string, TensorData>
+  /** The WebNN device a `webnn` backend asks for (default `gpu`). */
+  webnnDeviceType?: WebnnDeviceType
 }
 
 /**
@@ -46,7 +48,7 @@ export interface ModelFiles {
  */
 export interface EngineFamily {
   readonly name: string
-  check(backend: Backend, options: { allowFallbackAdapter: boolean }): Promise<void>
+  check(backend: Backend, options: { allowFallbackAdapter: boolean; webnnDeviceType?: WebnnDeviceType }): Promise<void>
   init(backend: Backend): Promise<void>
   create(backend: Backend, model: ModelFiles): Promise<Engine>
 }

@@ -1,7 +1,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-web'
 import type { Backend } from '../../core/formats/common.ts'
 import { EdgefleetError } from '../../core/errors.ts'
-import type { SelfCheck, TensorData } from '../protocol.ts'
+import type { SelfCheck, TensorData, WebnnDeviceType } from '../protocol.ts'
 import { isTensorDtype, unsupportedDtype } from '../tensor-data.ts'
 import { BackendSkip, SerialQueue, type Engine, type EngineFamily, type ModelFiles, type TensorInfo } from './engine.ts'
 import { onnxProbeModel } from './onnx-probe-model.ts'
@@ -10,42 +10,48 @@ import type { RuntimeFiles } from './runtime-files.ts'
 import { goldenCheck, knownMismatch } from './self-check.ts'
 import { deviceLost } from '../gpu.ts'
 import { requireWebgpu } from './webgpu-gate.ts'
+import { requireWebnn, webnnProvider } from './webnn-gate.ts'
 
 /**
  * ONNX models on onnxruntime-web: `wasm` on the plain WASM build, `webgpu` on the WebGPU build
  * (imported only once a WebGPU adapter was found). A model's first WebGPU session must agree with the
  * WASM execution provider of the same build on a probe input, else it falls back as `webgpu_mismatch`.
+ * `webnn` (opt-in) runs on the WebGPU build's WebNN execution provider once `navigator.ml` makes a
+ * context of the device type asked for, held to the same golden check (`webnn_mismatch`).
  */
 export function onnxFamily(files: RuntimeFiles): EngineFamily {
   return {
     name: 'onnx',
-    async check(backend, { allowFallbackAdapter }) {
+    async check(backend, { allowFallbackAdapter, webnnDeviceType }) {
       if (backend === 'webgpu') return requireWebgpu(allowFallbackAdapter)
-      if (backend !== 'wasm') throw new BackendSkip('unsupported', `ONNX models run on webgpu or wasm, not ${backend}`)
+      if (backend === 'webnn') return requireWebnn(webnnDeviceType)
+      if (backend !== 'wasm')
+        throw new BackendSkip('unsupported', `ONNX models run on webgpu, webnn or wasm, not ${backend}`)
     },
     async init(backend) {
       const build = buildOf(backend)
       const ort = await ortBuild(build, files)
-      const probe = await ort.InferenceSession.create(onnxProbeModel(), { executionProviders: [backend] })
+      const probe = await ort.InferenceSession.create(onnxProbeModel(), { executionProviders: [provider(backend)] })
       await probe.release()
       releaseWasmBinary(ort, build, files)
     },
     async create(backend, model) {
-      if (backend === 'webgpu') {
-        const known = knownMismatch('onnx', model.name)
+      if (backend === 'webgpu' || backend === 'webnn') {
+        const known = knownMismatch('onnx', model.name, backend)
         if (known !== undefined) throw known
       }
       const ort = await ortBuild(buildOf(backend), files)
       const { bytes, externalData } = modelBytes(model)
       const options: InferenceSession.SessionOptions = {
-        executionProviders: [backend],
+        executionProviders: [provider(backend, model.webnnDeviceType)],
         graphOptimizationLevel: 'all',
         externalData,
       }
       const session = await ort.InferenceSession.create(bytes, options)
-      if (backend !== 'webgpu') return new OnnxEngine(ort, session, backend)
+      if (backend !== 'webgpu' && backend !== 'webnn') return new OnnxEngine(ort, session, backend)
       // Once a WebGPU session exists the build exposes the GPUDevice it runs on (one per worker).
-      const engine = new OnnxEngine(ort, session, backend, deviceLost(await ort.env.webgpu.device))
+      const lost = backend === 'webgpu' ? deviceLost(await ort.env.webgpu.device) : undefined
+      const engine = new OnnxEngine(ort, session, backend, lost)
       // The WebGPU build carries the CPU (wasm) execution provider too: checking against it avoids
       // starting the 14 MB plain-WASM build on devices where WebGPU turns out fine.
       const reference = async () =>
@@ -55,7 +61,7 @@ export function onnxFamily(files: RuntimeFiles): EngineFamily {
           'wasm',
         )
       try {
-        engine.selfCheck = await goldenCheck('onnx', model.name, engine, reference, model.probe)
+        engine.selfCheck = await goldenCheck('onnx', model.name, engine, reference, model.probe, backend)
         return engine
       } catch (e) {
         await engine.dispose()
@@ -65,8 +71,14 @@ export function onnxFamily(files: RuntimeFiles): EngineFamily {
   }
 }
 
+/** The WebGPU build carries the WebNN execution provider too. */
 function buildOf(backend: Backend): OrtBuildName {
-  return backend === 'webgpu' ? 'webgpu' : 'wasm'
+  return backend === 'webgpu' || backend === 'webnn' ? 'webgpu' : 'wasm'
+}
+
+/** The execution provider of a backend, with WebNN's device type. */
+function provider(backend: Backend, webnnDeviceType?: WebnnDeviceType): InferenceSession.ExecutionProviderConfig {
+  return backend === 'webnn' ? webnnProvider(webnnDeviceType) : backend
 }
 
 /** The `.onnx` file (`model.onnx` if there are several) and every other file as external data. */

@@ -1,6 +1,6 @@
 import type { Backend } from '../../core/formats/common.ts'
 import { EdgefleetError, isEdgefleetError } from '../../core/errors.ts'
-import type { BackendSkipReason, SelfCheck } from '../protocol.ts'
+import type { BackendSkipReason, SelfCheck, WebnnDeviceType } from '../protocol.ts'
 import { asSkip, type BackendSkip, type Engine, type EngineFamily, type ModelFiles } from './engine.ts'
 
 /** The engine that ran and why every backend tried before it was passed over. */
@@ -61,7 +61,7 @@ export async function selectBackend(
   order: readonly Backend[],
   inits: BackendInits,
   model: ModelFiles,
-  options: { allowFallbackAdapter: boolean },
+  options: { allowFallbackAdapter: boolean; webnnDeviceType?: WebnnDeviceType },
 ): Promise<Selection> {
   const fallbacks: Selection['fallbacks'] = {}
   const fallbackDetails: Selection['fallbackDetails'] = {}

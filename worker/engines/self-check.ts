@@ -20,10 +20,17 @@ export const SELF_CHECK_TOLERANCE = 1e-3
 const verdicts = new Map<string, SelfCheck>()
 
 /** The remembered mismatch of `model` as a skip, when its first WebGPU load failed the check. */
-export function knownMismatch(family: string, model: string): BackendSkip | undefined {
-  const check = verdicts.get(`${family}:${model}`)
-  return check === undefined || check.passed ? undefined : mismatch(check, 'an earlier load')
+export function knownMismatch(
+  family: string,
+  model: string,
+  accelerator: Accelerator = 'webgpu',
+): BackendSkip | undefined {
+  const check = verdicts.get(`${family}:${accelerator}:${model}`)
+  return check === undefined || check.passed ? undefined : mismatch(check, 'an earlier load', accelerator)
 }
+
+/** The accelerated backends held to the golden self-check; a mismatch is `<accelerator>_mismatch`. */
+export type Accelerator = 'webgpu' | 'webnn'
 
 /**
  * Runs the probe through the WebGPU engine and a reference engine (made only when this model has
@@ -36,8 +43,9 @@ export async function goldenCheck(
   gpu: Engine,
   makeReference: () => Promise<Engine>,
   probe: Record<string, TensorData> | undefined,
+  accelerator: Accelerator = 'webgpu',
 ): Promise<SelfCheck> {
-  const id = `${family}:${model}`
+  const id = `${family}:${accelerator}:${model}`
   let check = verdicts.get(id)
   if (check === undefined) {
     const reference = await makeReference()
@@ -49,14 +57,14 @@ export async function goldenCheck(
     }
     verdicts.set(id, check)
   }
-  if (!check.passed) throw mismatch(check, 'the reference')
+  if (!check.passed) throw mismatch(check, 'the reference', accelerator)
   return check
 }
 
-function mismatch(check: SelfCheck, against: string): BackendSkip {
+function mismatch(check: SelfCheck, against: string, accelerator: Accelerator): BackendSkip {
   return new BackendSkip(
-    'webgpu_mismatch',
-    `WebGPU output "${check.output}" differs from ${against} by ${check.maxAbsDiff} (allowed ${check.tolerance})`,
+    `${accelerator}_mismatch`,
+    `${accelerator === 'webgpu' ? 'WebGPU' : 'WebNN'} output "${check.output}" differs from ${against} by ${check.maxAbsDiff} (allowed ${check.tolerance})`,
     check,
   )
 }

@@ -22,6 +22,7 @@ export function tfjsFamily(files: RuntimeFiles, format: 'tfjs-layers' | 'tfjs-gr
     name: 'tfjs',
     async check(backend, { allowFallbackAdapter }) {
       if (backend === 'webgpu') return requireWebgpu(allowFallbackAdapter)
+      if (backend === 'webnn') throw new BackendSkip('unsupported', 'WebNN runs ONNX models only')
       if (backend === 'webgl' && !hasWebgl())
         throw new BackendSkip('not_available', 'no WebGL context on an OffscreenCanvas')
     },

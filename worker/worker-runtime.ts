@@ -52,9 +52,19 @@ export class WorkerRuntime implements WorkerApi {
   readonly #families = new Map<string, Promise<EngineFamily>>()
   readonly #shadows = new ShadowQueue<ShadowJob>((job) => this.#runShadow(job))
 
-  constructor(private readonly clock: () => number = Date.now) {}
+  /**
+   * @param clock the time source of drift windows and counters.
+   * @param ready what `capabilities()` waits for before it answers: the entry passes the grant of the
+   *   worker's life lock, so the page, which asks for that lock once it has the answer, always queues
+   *   behind the worker and is never granted it while the worker lives.
+   */
+  constructor(
+    private readonly clock: () => number = Date.now,
+    private readonly ready: Promise<void> = Promise.resolve(),
+  ) {}
 
-  capabilities(): Promise<WorkerCapabilities> {
+  async capabilities(): Promise<WorkerCapabilities> {
+    await this.ready
     return capabilities()
   }
 

@@ -106,8 +106,8 @@ export const DataQualityGuardrail = z.strictObject({
 export type DataQualityGuardrail = z.infer<typeof DataQualityGuardrail>
 
 /**
- * One of `values`, refused by a refinement instead of an enum: inside the `Guardrail` union an enum
- * mismatch would hide which field was wrong (the error would point at the guardrail, not the field).
+ * One of `values`, refused by a refinement whose message names the field and every value allowed
+ * (`dimension is one of backend, …`), which the CLI shows as it is.
  */
 function oneOf<const T extends readonly string[]>(name: string, values: T) {
   return z
@@ -148,8 +148,11 @@ export const CrashRateGuardrail = z.strictObject({
 })
 export type CrashRateGuardrail = z.infer<typeof CrashRateGuardrail>
 
-/** One guardrail of a rollout. */
-export const Guardrail = z.union([
+/**
+ * One guardrail of a rollout, chosen by `metric`: an error points at the field of that guardrail that
+ * is wrong (`/guardrails/0/maxDiff`), or at `metric` when no guardrail has that name.
+ */
+export const Guardrail = z.discriminatedUnion('metric', [
   RateGuardrail,
   LatencyGuardrail,
   DriftGuardrail,

@@ -149,28 +149,14 @@ export function judgeGuardrail(g: Guardrail, stats: RolloutStats, step: RolloutS
       return notJudged(g.metric, 'insufficient_devices', limit, sampleStats)
     if (b === null || c === null || b <= 0) return notJudged(g.metric, 'no_data', limit, sampleStats)
     const ratio = c / b
-    return {
-      metric: g.metric,
-      status: ratio > limit ? 'breach' : 'ok',
-      reason: 'judged',
-      value: ratio,
-      limit,
-      stats: sampleStats,
-    }
+    return judged(g.metric, ratio > limit, ratio, limit, sampleStats)
   }
   if (g.metric === 'drift_js_max') {
     const sampleStats = { candidateDevices: candidate.devices }
     if (candidate.devices < step.minDevices) return notJudged(g.metric, 'insufficient_devices', g.max, sampleStats)
     if (candidate.driftJsMax === null) return notJudged(g.metric, 'no_data', g.max, sampleStats)
     const v = candidate.driftJsMax
-    return {
-      metric: g.metric,
-      status: v > g.max ? 'breach' : 'ok',
-      reason: 'judged',
-      value: v,
-      limit: g.max,
-      stats: sampleStats,
-    }
+    return judged(g.metric, v > g.max, v, g.max, sampleStats)
   }
   if (g.metric === 'data_quality') return judgeDataQuality(g, stats, step)
   if (g.metric === 'estimated_accuracy') return judgeEstimatedAccuracy(g, stats)
@@ -189,14 +175,7 @@ export function judgeGuardrail(g: Guardrail, stats: RolloutStats, step: RolloutS
   const bAcc = b.correct / b.labeled
   if (bAcc === 0) return notJudged(g.metric, 'no_data', g.minRatio, sampleStats)
   const ratio = c.correct / c.labeled / bAcc
-  return {
-    metric: g.metric,
-    status: ratio < g.minRatio ? 'breach' : 'ok',
-    reason: 'judged',
-    value: ratio,
-    limit: g.minRatio,
-    stats: sampleStats,
-  }
+  return judged(g.metric, ratio < g.minRatio, ratio, g.minRatio, sampleStats)
 }
 
 /**
@@ -218,14 +197,7 @@ function judgeEstimatedAccuracy(g: EstimatedAccuracyGuardrail, stats: RolloutSta
     return notJudged(g.metric, 'insufficient_predictions', g.minRatio, sampleStats)
   if (bEst === null || cEst === null || bEst === 0) return notJudged(g.metric, 'no_data', g.minRatio, sampleStats)
   const ratio = cEst / bEst
-  return {
-    metric: g.metric,
-    status: ratio < g.minRatio ? 'breach' : 'ok',
-    reason: 'judged',
-    value: ratio,
-    limit: g.minRatio,
-    stats: sampleStats,
-  }
+  return judged(g.metric, ratio < g.minRatio, ratio, g.minRatio, sampleStats)
 }
 
 function judgeRate(g: RateGuardrail, stats: RolloutStats, alpha: number): GuardrailResult {
@@ -242,15 +214,7 @@ function judgeRate(g: RateGuardrail, stats: RolloutStats, alpha: number): Guardr
   if (cand.n < g.minDevices || (base !== null && base.n < g.minDevices))
     return notJudged(g.metric, 'insufficient_devices', limit, sampleStats)
   const test = mixtureSprt(cand, base, limit, alpha, g.tau)
-  return {
-    metric: g.metric,
-    status: test.reject ? 'breach' : 'ok',
-    reason: 'judged',
-    value: test.estimate,
-    limit,
-    test,
-    stats: sampleStats,
-  }
+  return judged(g.metric, test.reject, test.estimate, limit, sampleStats, { test })
 }
 
 /**
@@ -273,16 +237,15 @@ function judgeDataQuality(g: DataQualityGuardrail, stats: RolloutStats, step: Ro
   if (rowsOf(stats.candidate) < g.minRows || (!g.absolute && rowsOf(stats.baseline) < g.minRows))
     return notJudged(g.metric, 'no_data', g.maxRate, sampleStats)
   const verdict = dataQualityGuardrail(c, b, g.maxRate)
-  return {
-    metric: g.metric,
-    status: verdict.pass ? 'ok' : 'breach',
-    reason: 'judged',
-    // The judged quantity: the candidate's worst rate, less the baseline's unless absolute.
-    value: verdict.baseline === null ? verdict.candidate : verdict.candidate - verdict.baseline,
-    limit: g.maxRate,
-    ...(c.worst ? { feature: c.worst.feature } : {}),
-    stats: sampleStats,
-  }
+  // The judged quantity: the candidate's worst rate, less the baseline's unless absolute.
+  return judged(
+    g.metric,
+    !verdict.pass,
+    verdict.baseline === null ? verdict.candidate : verdict.candidate - verdict.baseline,
+    g.maxRate,
+    sampleStats,
+    c.worst ? { feature: c.worst.feature } : {},
+  )
 }
 
 /**
@@ -303,15 +266,9 @@ function judgeSliceGap(g: SliceGapGuardrail, stats: RolloutStats): GuardrailResu
     baselineDevices: worst?.devices.baseline ?? null,
   }
   if (worst === undefined) return notJudged(g.metric, 'insufficient_devices', g.max, sampleStats)
-  return {
-    metric: g.metric,
-    status: worst.excess > g.max ? 'breach' : 'ok',
-    reason: 'judged',
-    value: worst.excess,
-    limit: g.max,
+  return judged(g.metric, worst.excess > g.max, worst.excess, g.max, sampleStats, {
     slice: { dimension: g.dimension, value: worst.slice },
-    stats: sampleStats,
-  }
+  })
 }
 
 /**
@@ -337,14 +294,7 @@ function judgeCrashRate(g: CrashRateGuardrail, stats: RolloutStats, step: Rollou
   if (b.sessions < g.minSessions || c.sessions < g.minSessions)
     return notJudged(g.metric, 'insufficient_sessions', g.maxDiff, sampleStats)
   const diff = (rate(c) ?? 0) - (rate(b) ?? 0)
-  return {
-    metric: g.metric,
-    status: diff > g.maxDiff ? 'breach' : 'ok',
-    reason: 'judged',
-    value: diff,
-    limit: g.maxDiff,
-    stats: sampleStats,
-  }
+  return judged(g.metric, diff > g.maxDiff, diff, g.maxDiff, sampleStats)
 }
 
 /** Rows an arm's quality counts cover: the most of any feature (every profiled feature counts every row). */
@@ -358,6 +308,19 @@ function isRate(g: Guardrail): g is RateGuardrail {
   return g.metric === 'error_rate' || g.metric === 'fallback_rate' || g.metric === 'shadow_disagreement'
 }
 
+/** A guardrail that could be judged: `breach` when `breach` holds, else `ok`; `value` is what was held to `limit`. */
+function judged(
+  metric: Guardrail['metric'],
+  breach: boolean,
+  value: number,
+  limit: number,
+  stats: Record<string, number | null>,
+  extra: Pick<GuardrailResult, 'test' | 'slice' | 'feature'> = {},
+): GuardrailResult {
+  return { metric, status: breach ? 'breach' : 'ok', reason: 'judged', value, limit, ...extra, stats }
+}
+
+/** A guardrail that could not be judged yet, and why (`reason`): it neither breaches nor passes. */
 function notJudged(
   metric: Guardrail['metric'],
   reason: GuardrailResult['reason'],

@@ -170,76 +170,75 @@ export function evaluateCondition(c: Condition, lookup: WindowLookup, now: numbe
 
   if ('accuracyBelow' in c) {
     const p = c.accuracyBelow
-    const evidence = seen.map(({ w, m }) => {
-      const enough = m !== null && m.feedback !== null && m.feedback.labeled >= p.minLabeled
-      const value = enough ? m!.feedback!.accuracy : null
-      return { ...base(m, w), value, holds: value !== null && value < p.value }
+    return judgeThreshold('accuracyBelow', seen, base, span, {
+      read: (m) => (m.feedback !== null && m.feedback.labeled >= p.minLabeled ? m.feedback.accuracy : null),
+      limit: p.value,
+      above: false,
+      quantity: 'accuracy',
+      tooFew: `${p.minLabeled} labels`,
     })
-    if (evidence.some((e) => e.value === null))
-      return {
-        condition: 'accuracyBelow',
-        met: false,
-        reason: 'insufficient_data',
-        message: `accuracyBelow: fewer than ${p.minLabeled} labels in one of the last ${span}`,
-        windows: evidence,
-      }
-    const met = evidence.every((e) => e.holds)
-    return {
-      condition: 'accuracyBelow',
-      met,
-      reason: met ? 'met' : 'not_met',
-      message: `accuracyBelow: accuracy ${met ? 'below' : 'not below'} ${p.value} in ${span}`,
-      windows: evidence,
-    }
   }
 
   if ('qualityRateAbove' in c) return evaluateQuality(c.qualityRateAbove, seen, base, span)
 
   if ('estimatedAccuracyBelow' in c) {
     const p = c.estimatedAccuracyBelow
-    const evidence = seen.map(({ w, m }) => {
-      const e = m?.estimatedAccuracy ?? null
-      const value = e !== null && e.n >= p.minPredictions ? e.value : null
-      return { ...base(m, w), value, holds: value !== null && value < p.value }
+    return judgeThreshold('estimatedAccuracyBelow', seen, base, span, {
+      read: (m) => {
+        const e = m.estimatedAccuracy ?? null
+        return e !== null && e.n >= p.minPredictions ? e.value : null
+      },
+      limit: p.value,
+      above: false,
+      quantity: 'estimated accuracy',
+      tooFew: `${p.minPredictions} calibrated predictions`,
     })
-    if (evidence.some((e) => e.value === null))
-      return {
-        condition: 'estimatedAccuracyBelow',
-        met: false,
-        reason: 'insufficient_data',
-        message: `estimatedAccuracyBelow: fewer than ${p.minPredictions} calibrated predictions in one of the last ${span}`,
-        windows: evidence,
-      }
-    const met = evidence.every((e) => e.holds)
-    return {
-      condition: 'estimatedAccuracyBelow',
-      met,
-      reason: met ? 'met' : 'not_met',
-      message: `estimatedAccuracyBelow: estimated accuracy ${met ? 'below' : 'not below'} ${p.value} in ${span}`,
-      windows: evidence,
-    }
   }
 
   const p = c.errorRateAbove
+  return judgeThreshold('errorRateAbove', seen, base, span, {
+    read: (m) => (m.inferences >= p.minInferences ? m.errorRate : null),
+    limit: p.value,
+    above: true,
+    quantity: 'error rate',
+    tooFew: `${p.minInferences} inferences`,
+  })
+}
+
+type Seen = { w: PolicyWindow; m: CohortMetrics | null }[]
+type WindowBase = (m: CohortMetrics | null, w: PolicyWindow) => Omit<WindowEvidence, 'value' | 'holds'>
+
+/**
+ * A condition on one figure per window (`accuracyBelow`, `estimatedAccuracyBelow`, `errorRateAbove`):
+ * met when `read` gives a value beyond `limit` (above or below) in every window; `insufficient_data`
+ * when a window has too little to read (`read` gives null: fewer than `tooFew`).
+ */
+function judgeThreshold(
+  condition: 'accuracyBelow' | 'estimatedAccuracyBelow' | 'errorRateAbove',
+  seen: Seen,
+  base: WindowBase,
+  span: string,
+  t: { read: (m: CohortMetrics) => number | null; limit: number; above: boolean; quantity: string; tooFew: string },
+): ConditionResult {
   const evidence = seen.map(({ w, m }) => {
-    const enough = m !== null && m.inferences >= p.minInferences
-    const value = enough ? m!.errorRate : null
-    return { ...base(m, w), value, holds: value !== null && value > p.value }
+    const value = m === null ? null : t.read(m)
+    return { ...base(m, w), value, holds: value !== null && (t.above ? value > t.limit : value < t.limit) }
   })
   if (evidence.some((e) => e.value === null))
     return {
-      condition: 'errorRateAbove',
+      condition,
       met: false,
       reason: 'insufficient_data',
-      message: `errorRateAbove: fewer than ${p.minInferences} inferences in one of the last ${span}`,
+      message: `${condition}: fewer than ${t.tooFew} in one of the last ${span}`,
       windows: evidence,
     }
   const met = evidence.every((e) => e.holds)
+  const side = t.above ? 'above' : 'below'
   return {
-    condition: 'errorRateAbove',
+    condition,
     met,
     reason: met ? 'met' : 'not_met',
-    message: `errorRateAbove: error rate ${met ? 'above' : 'not above'} ${p.value} in ${span}`,
+    message: `${condition}: ${t.quantity} ${met ? side : `not ${side}`} ${t.limit} in ${span}`,
     windows: evidence,
   }
 }
@@ -247,12 +246,7 @@ export function evaluateCondition(c: Condition, lookup: WindowLookup, now: numbe
 type QualityCondition = Extract<Condition, { qualityRateAbove: unknown }>['qualityRateAbove']
 
 /** `qualityRateAbove`: the worst watched feature's rate exceeds `value` in every window, each with at least `minRows` rows. */
-function evaluateQuality(
-  p: QualityCondition,
-  seen: { w: PolicyWindow; m: CohortMetrics | null }[],
-  base: (m: CohortMetrics | null, w: PolicyWindow) => Omit<WindowEvidence, 'value' | 'holds'>,
-  span: string,
-): ConditionResult {
+function evaluateQuality(p: QualityCondition, seen: Seen, base: WindowBase, span: string): ConditionResult {
   let name: string | undefined
   const evidence = seen.map(({ w, m }) => {
     const watched: Record<string, FeatureQuality> = {}

@@ -21,11 +21,11 @@ import {
   upsertPin,
 } from '../db/cohorts.ts'
 import { insertEvent } from '../db/events.ts'
-import { modelExists } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { modelParam } from './models.ts'
 import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts'
+import { requireModel } from './require-model.ts'
 import { requireVersion } from './versions.ts'
 
 /** The answer to a pin or unpin: where the cohort is pinned now (null: nowhere) and before. */
@@ -39,10 +39,6 @@ const PinMove = z.object({
 const cohortParam = modelParam.extend({ cohort: CohortLabel })
 
 export const cohorts = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
-
-async function requireModel(db: D1Database, model: string): Promise<void> {
-  if (!(await modelExists(db, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
-}
 
 async function requireListed(db: D1Database, model: string, cohort: string): Promise<void> {
   await requireModel(db, model)

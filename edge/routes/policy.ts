@@ -1,15 +1,16 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import { EdgefleetError } from '../../core/errors.ts'
 import { PolicyView, RetrainPolicy } from '../../core/formats/policy.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { unwrap } from '../control/rpc-result.ts'
 import { modelControl } from '../control/stub.ts'
-import { getModel, modelExists } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { requireHttpsInProduction } from '../webhook/production-url.ts'
+import { allowCloseOpenWindow, evaluateNowRequest } from './evaluate-now.ts'
 import { modelParam } from './models.ts'
 import { bearer, errors, json, jsonBody, notFound } from './openapi.ts'
+import { requireModel } from './require-model.ts'
 
 /** `/v1/models/:model/policy`: the retraining policy (admin), read back without its secret. */
 export const policy = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -31,7 +32,7 @@ policy.openapi(
     const { model } = c.req.valid('param')
     const body = c.req.valid('json')
     requireHttpsInProduction(c.env, body.webhook)
-    if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    await requireModel(c.env.DB, model)
     return c.json(await modelControl(c.env, model).setPolicy(model, body, c.get('principal').name), 200)
   },
 )
@@ -49,7 +50,7 @@ policy.openapi(
   }),
   async (c) => {
     const { model } = c.req.valid('param')
-    if (!(await modelExists(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    await requireModel(c.env.DB, model)
     const view = await modelControl(c.env, model).getPolicy()
     if (!view) throw new EdgefleetError('not_found', `model "${model}" has no retraining policy`)
     return c.json(view, 200)
@@ -57,16 +58,7 @@ policy.openapi(
 )
 
 /** The body of an evaluation request. */
-const EvaluateRequest = z
-  .strictObject({
-    closeOpenWindow: z
-      .boolean()
-      .default(false)
-      .describe(
-        'judge the window still open as if it had just closed (ENVIRONMENT=development only: refused with 403 elsewhere)',
-      ),
-  })
-  .default({ closeOpenWindow: false })
+const EvaluateRequest = evaluateNowRequest('judge the window still open as if it had just closed')
 
 policy.openapi(
   createRoute({
@@ -88,15 +80,8 @@ policy.openapi(
   async (c) => {
     const { model } = c.req.valid('param')
     const { closeOpenWindow } = c.req.valid('json') ?? { closeOpenWindow: false }
-    if (closeOpenWindow && c.env.ENVIRONMENT !== 'development')
-      throw new EdgefleetError(
-        'forbidden',
-        'closeOpenWindow is a local-development aid: refused unless ENVIRONMENT is development',
-        {
-          pointer: '/closeOpenWindow',
-        },
-      )
-    if (!(await modelExists(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    allowCloseOpenWindow(c.env, closeOpenWindow)
+    await requireModel(c.env.DB, model)
     const view = unwrap(await modelControl(c.env, model).evaluatePolicyNow(c.get('principal').name, closeOpenWindow))
     if (!view) throw new EdgefleetError('not_found', `model "${model}" has no retraining policy`)
     return c.json(view, 200)

@@ -10,12 +10,12 @@ import { unwrap } from '../control/rpc-result.ts'
 import { modelControl } from '../control/stub.ts'
 import { getAlias } from '../db/aliases.ts'
 import { getCohorts, pinnedAmong } from '../db/cohorts.ts'
-import { getModel, modelExists } from '../db/models.ts'
 import { interfaceChanges } from '../../core/registry/interface.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { modelParam } from './models.ts'
 import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts'
+import { requireModel } from './require-model.ts'
 import { requireVersion } from './versions.ts'
 
 /**
@@ -66,7 +66,7 @@ rollouts.openapi(
   async (c) => {
     const { model } = c.req.valid('param')
     const config = c.req.valid('json')
-    if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    await requireModel(c.env.DB, model)
     await checkCohorts(c.env.DB, model, config.targeting?.cohorts)
     const baseline = config.baseline ?? (await getAlias(c.env.DB, model, 'production'))
     if (baseline === null)
@@ -105,11 +105,6 @@ rollouts.openapi(
     return c.json(view, 201)
   },
 )
-
-/** 404 for a model that does not exist, before its ModelControl is touched (which would create it). */
-async function requireModel(db: D1Database, model: string): Promise<void> {
-  if (!(await modelExists(db, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
-}
 
 const RolloutParams = modelParam.extend({ id: z.union([z.literal('current'), RolloutId]) })
 

@@ -19,6 +19,7 @@ import { validationHook } from '../http/errors.ts'
 import { decimalInt } from '../http/params.ts'
 import { modelParam } from './models.ts'
 import { bearer, conflict, errors, json, jsonBody, notFound } from './openapi.ts'
+import { requireModel } from './require-model.ts'
 
 const runParam = modelParam.extend({ id: RunId })
 
@@ -61,7 +62,7 @@ runs.openapi(
   async (c) => {
     const { model } = c.req.valid('param')
     const body = c.req.valid('json')
-    if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    await requireModel(c.env.DB, model)
     const before = await getRun(c.env.DB, model, body.id)
     if (before) return c.json(before, 200)
     checkConsistent(body)
@@ -130,7 +131,7 @@ runs.openapi(
   async (c) => {
     const { model } = c.req.valid('param')
     const q = c.req.valid('query')
-    if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    await requireModel(c.env.DB, model)
     return c.json(await listRuns(c.env.DB, { model, ...q }), 200)
   },
 )

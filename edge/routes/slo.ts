@@ -3,25 +3,22 @@
  * webhook secret, their status (burn rates of the alerting windows, state, error budget left), and an
  * evaluation on demand. Stored and judged by the model's ModelControl (docs/slo.md).
  */
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi'
 import { EdgefleetError } from '../../core/errors.ts'
 import { SloConfig, SloStatus, SloView } from '../../core/formats/slo.ts'
 import { requireScope } from '../auth/middleware.ts'
 import { unwrap } from '../control/rpc-result.ts'
 import { modelControl } from '../control/stub.ts'
-import { modelExists } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { requireHttpsInProduction } from '../webhook/production-url.ts'
+import { allowCloseOpenWindow, evaluateNowRequest } from './evaluate-now.ts'
 import { modelParam } from './models.ts'
 import { bearer, errors, json, jsonBody, notFound } from './openapi.ts'
+import { requireModel } from './require-model.ts'
 
 /** The SLO routes. */
 export const slo = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
-
-async function requireModel(env: Env, model: string): Promise<void> {
-  if (!(await modelExists(env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
-}
 
 slo.openapi(
   createRoute({
@@ -40,7 +37,7 @@ slo.openapi(
     const { model } = c.req.valid('param')
     const body = c.req.valid('json')
     requireHttpsInProduction(c.env, body.webhook)
-    await requireModel(c.env, model)
+    await requireModel(c.env.DB, model)
     return c.json(await modelControl(c.env, model).setSlo(model, body, c.get('principal').name), 200)
   },
 )
@@ -58,7 +55,7 @@ slo.openapi(
   }),
   async (c) => {
     const { model } = c.req.valid('param')
-    await requireModel(c.env, model)
+    await requireModel(c.env.DB, model)
     const view = await modelControl(c.env, model).getSlo()
     if (!view) throw new EdgefleetError('not_found', `model "${model}" has no SLOs`)
     return c.json(view, 200)
@@ -80,7 +77,7 @@ slo.openapi(
   }),
   async (c) => {
     const { model } = c.req.valid('param')
-    await requireModel(c.env, model)
+    await requireModel(c.env.DB, model)
     const status = await modelControl(c.env, model).getSloStatus()
     if (!status) throw new EdgefleetError('not_found', `model "${model}" has no evaluated SLOs`)
     return c.json(status, 200)
@@ -88,16 +85,7 @@ slo.openapi(
 )
 
 /** The body of an evaluation request. */
-const EvaluateRequest = z
-  .strictObject({
-    closeOpenWindow: z
-      .boolean()
-      .default(false)
-      .describe(
-        'count the minute still open as if complete (ENVIRONMENT=development only: refused with 403 elsewhere)',
-      ),
-  })
-  .default({ closeOpenWindow: false })
+const EvaluateRequest = evaluateNowRequest('count the minute still open as if complete')
 
 slo.openapi(
   createRoute({
@@ -115,15 +103,8 @@ slo.openapi(
   async (c) => {
     const { model } = c.req.valid('param')
     const { closeOpenWindow } = c.req.valid('json') ?? { closeOpenWindow: false }
-    if (closeOpenWindow && c.env.ENVIRONMENT !== 'development')
-      throw new EdgefleetError(
-        'forbidden',
-        'closeOpenWindow is a local-development aid: refused unless ENVIRONMENT is development',
-        {
-          pointer: '/closeOpenWindow',
-        },
-      )
-    await requireModel(c.env, model)
+    allowCloseOpenWindow(c.env, closeOpenWindow)
+    await requireModel(c.env.DB, model)
     const status = unwrap(await modelControl(c.env, model).evaluateSloNow(c.get('principal').name, closeOpenWindow))
     if (!status) throw new EdgefleetError('not_found', `model "${model}" has no SLOs`)
     return c.json(status, 200)

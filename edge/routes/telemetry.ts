@@ -6,7 +6,6 @@ import { FleetView, Granularity, TelemetryRefusals } from '../../core/formats/fl
 import { SliceDimension } from '../../core/formats/slices.ts'
 import { Batch } from '../../core/formats/telemetry.ts'
 import { requireScope } from '../auth/middleware.ts'
-import { getModel } from '../db/models.ts'
 import type { AppEnv } from '../env.ts'
 import { validationHook } from '../http/errors.ts'
 import { decimalInt } from '../http/params.ts'
@@ -16,6 +15,7 @@ import { readRefusals } from '../telemetry/refusals.ts'
 import { fleetSlices } from '../telemetry/slice-view.ts'
 import { modelParam } from './models.ts'
 import { bearer, deviceKey, errors, json, notFound } from './openapi.ts'
+import { requireModel } from './require-model.ts'
 
 const Accepted = z.object({
   accepted: z.number().int().nonnegative().describe('Reports newly stored by this request'),
@@ -112,7 +112,7 @@ telemetry.openapi(
         'validation_failed',
         `a ${q.granularity} read spans at most ${MAX_RANGE_MS[q.granularity] / 3_600_000} hours`,
       )
-    if (!(await getModel(c.env.DB, model))) throw new EdgefleetError('not_found', `model "${model}" does not exist`)
+    await requireModel(c.env.DB, model)
     const view = await fleetView(c.env, model, { from, to, version: q.version, granularity: q.granularity }, now)
     if (q.slice === undefined) return c.json(view, 200)
     const sliced = await fleetSlices(c.env, model, { from, to, version: q.version, dimension: q.slice })

@@ -3,7 +3,17 @@ import { FleetView } from '../../core/formats/fleet.ts'
 import { RolloutView } from '../../core/formats/rollout.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, createModel, resetState } from './api.ts'
-import { alarmAt, armReport, devicesIn, eventsOf, MIN, publishVersion, sendReports } from './rollout-fixtures.ts'
+import {
+  alarmAt,
+  armReport,
+  devicesIn,
+  eventsOf,
+  expectGuardrailsRefused,
+  MIN,
+  publishVersion,
+  sendReports,
+  startCanary,
+} from './rollout-fixtures.ts'
 import { appKey, makeBatch, postBatch, uniqueModel } from './telemetry-fixtures.ts'
 
 let key: string
@@ -86,21 +96,10 @@ describe('device health at the edge', { timeout: 60_000 }, () => {
     const baseline = await publishVersion(model, 5)
     await api('PUT', `/v1/models/${model}/aliases/production`, { body: { version: baseline } })
     const candidate = await publishVersion(model, 6)
-    const res = await api('POST', `/v1/models/${model}/rollouts`, {
-      body: {
-        candidate,
-        mode: 'canary',
-        steps: [
-          { percent: 20, minDevices: 5, minInferences: 50 },
-          { percent: 100, minDevices: 5 },
-        ],
-        evaluationSeconds: 30,
-        ttlSeconds: 5,
-        guardrails: [{ metric: 'crash_rate', maxDiff: 0.05, minSessions: 20 }],
-      },
+    const r = await startCanary(model, {
+      candidate,
+      guardrails: [{ metric: 'crash_rate', maxDiff: 0.05, minSessions: 20 }],
     })
-    expect(res.status, await res.clone().text()).toBe(201)
-    const r = RolloutView.parse(await bodyOf(res))
     const start = Math.floor(r.stepStartedAt / MIN) * MIN
     const rand = seededRandom(15)
     const common = { model, rollout: r.id, start, inferences: 20, loads: 4 }
@@ -139,16 +138,10 @@ describe('device health at the edge', { timeout: 60_000 }, () => {
     const baseline = await publishVersion(model, 7)
     await api('PUT', `/v1/models/${model}/aliases/production`, { body: { version: baseline } })
     const candidate = await publishVersion(model, 8)
-    for (const g of [
-      { metric: 'crash_rate' },
-      { metric: 'crash_rate', maxDiff: 1 },
-      { metric: 'crash_rate', maxDiff: 0.05, minSessions: 0 },
-    ]) {
-      const res = await api('POST', `/v1/models/${model}/rollouts`, {
-        body: { candidate, mode: 'canary', steps: [{ percent: 100, minDevices: 5 }], guardrails: [g] },
-      })
-      expect(res.status, JSON.stringify(g)).toBe(400)
-      expect((await bodyOf(res)).error.code).toBe('validation_failed')
-    }
+    await expectGuardrailsRefused(model, candidate, [
+      [{ metric: 'crash_rate' }, '/guardrails/0/maxDiff'],
+      [{ metric: 'crash_rate', maxDiff: 1 }, '/guardrails/0/maxDiff'],
+      [{ metric: 'crash_rate', maxDiff: 0.05, minSessions: 0 }, '/guardrails/0/minSessions'],
+    ])
   })
 })

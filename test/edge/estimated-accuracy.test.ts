@@ -5,7 +5,16 @@ import { FleetView } from '../../core/formats/fleet.ts'
 import { RolloutView } from '../../core/formats/rollout.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, createModel, resetState, upload } from './api.ts'
-import { alarmAt, armReport, devicesIn, eventsOf, MIN, sendReports } from './rollout-fixtures.ts'
+import {
+  alarmAt,
+  armReport,
+  devicesIn,
+  eventsOf,
+  expectGuardrailsRefused,
+  MIN,
+  sendReports,
+  startCanary,
+} from './rollout-fixtures.ts'
 import { appKey, makeBatch, postBatch, PROFILE, uniqueModel } from './telemetry-fixtures.ts'
 
 /** A calibration map as `edgefleet profile --label` writes it (accuracies 0.4, 0.7, 0.95). */
@@ -111,21 +120,10 @@ describe('guardrail estimated_accuracy', { timeout: 120_000 }, () => {
     const baseline = await publish(CALIBRATED, 4)
     await api('PUT', `/v1/models/${model}/aliases/production`, { body: { version: baseline } })
     const candidate = await publish(CALIBRATED, 5)
-    const res = await api('POST', `/v1/models/${model}/rollouts`, {
-      body: {
-        candidate,
-        mode: 'canary',
-        steps: [
-          { percent: 20, minDevices: 5, minInferences: 50 },
-          { percent: 100, minDevices: 5 },
-        ],
-        evaluationSeconds: 30,
-        ttlSeconds: 5,
-        guardrails: [{ metric: 'estimated_accuracy', minRatio: 0.9, minPredictions: 100 }],
-      },
+    const r = await startCanary(model, {
+      candidate,
+      guardrails: [{ metric: 'estimated_accuracy', minRatio: 0.9, minPredictions: 100 }],
     })
-    expect(res.status, await res.clone().text()).toBe(201)
-    const r = RolloutView.parse(await bodyOf(res))
     const start = Math.floor(r.stepStartedAt / MIN) * MIN
     const rand = seededRandom(13)
     // Baseline: every prediction in the 0.7 bin (0.7 on the grid); candidate: all in the 0.4 bin.
@@ -166,16 +164,10 @@ describe('guardrail estimated_accuracy', { timeout: 120_000 }, () => {
     await publish(CALIBRATED, 6)
     await api('PUT', `/v1/models/${model}/aliases/production`, { body: { version: 1 } })
     const candidate = await publish(CALIBRATED, 7)
-    for (const g of [
-      { metric: 'estimated_accuracy', minRatio: 0 },
-      { metric: 'estimated_accuracy', minRatio: 0.9, minPredictions: 0 },
-      { metric: 'estimated_accuracy' },
-    ]) {
-      const res = await api('POST', `/v1/models/${model}/rollouts`, {
-        body: { candidate, mode: 'canary', steps: [{ percent: 100, minDevices: 5 }], guardrails: [g] },
-      })
-      expect(res.status, JSON.stringify(g)).toBe(400)
-      expect((await bodyOf(res)).error.code).toBe('validation_failed')
-    }
+    await expectGuardrailsRefused(model, candidate, [
+      [{ metric: 'estimated_accuracy', minRatio: 0 }, '/guardrails/0/minRatio'],
+      [{ metric: 'estimated_accuracy', minRatio: 0.9, minPredictions: 0 }, '/guardrails/0/minPredictions'],
+      [{ metric: 'estimated_accuracy' }, '/guardrails/0/minRatio'],
+    ])
   })
 })

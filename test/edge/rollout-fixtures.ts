@@ -1,6 +1,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { expect } from 'vitest'
 import type { Arm } from '../../core/formats/common.ts'
+import { RolloutView } from '../../core/formats/rollout.ts'
 import type { Report } from '../../core/formats/telemetry.ts'
 import { armOf } from '../../core/rollout/assign.ts'
 import { DDSketch } from '../../core/sketch/DDSketch.ts'
@@ -23,6 +24,50 @@ export async function publishVersion(model: string, seed: number): Promise<numbe
 /** The ModelControl of a model. */
 export function control(model: string) {
   return modelControl(env, model)
+}
+
+/** The two canary steps the rollout suites walk: `firstPercent` of the devices, then all of them. */
+export function canarySteps(firstPercent = 20) {
+  return [
+    { percent: firstPercent, minDevices: 5, minInferences: 50 },
+    { percent: 100, minDevices: 5 },
+  ]
+}
+
+/**
+ * Starts a canary rollout of `model` (the steps of `canarySteps()`, judged every 30 s, assignments
+ * cached 5 s, unless `body` says otherwise) and expects it started.
+ */
+export async function startCanary(model: string, body: { candidate: number } & Record<string, unknown>) {
+  const res = await api('POST', `/v1/models/${model}/rollouts`, {
+    body: { mode: 'canary', steps: canarySteps(), evaluationSeconds: 30, ttlSeconds: 5, ...body },
+  })
+  expect(res.status, await res.clone().text()).toBe(201)
+  return RolloutView.parse(await bodyOf(res))
+}
+
+/**
+ * Expects each guardrail refused by `POST …/rollouts` with 400 `validation_failed`, at `pointer` when
+ * one is given, and the model's current rollout (or its absence) left as it was.
+ */
+export async function expectGuardrailsRefused(
+  model: string,
+  candidate: number,
+  cases: readonly (readonly [guardrail: unknown, pointer?: string])[],
+): Promise<void> {
+  const current = async () => {
+    const res = await api('GET', `/v1/models/${model}/rollouts/current`)
+    return `${res.status} ${await res.text()}`
+  }
+  const before = await current()
+  for (const [guardrail, pointer] of cases) {
+    const res = await api('POST', `/v1/models/${model}/rollouts`, {
+      body: { candidate, mode: 'canary', steps: [{ percent: 100, minDevices: 5 }], guardrails: [guardrail] },
+    })
+    expect(res.status, JSON.stringify(guardrail)).toBe(400)
+    expect((await bodyOf(res)).error).toMatchObject({ code: 'validation_failed', ...(pointer ? { pointer } : {}) })
+  }
+  expect(await current()).toBe(before)
 }
 
 /** Runs ModelControl's alarm with its clock at `at`. */

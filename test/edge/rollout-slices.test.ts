@@ -4,7 +4,17 @@ import { RolloutView } from '../../core/formats/rollout.ts'
 import type { DeviceCaps } from '../../core/formats/telemetry.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, resetState } from './api.ts'
-import { alarmAt, armReport, devicesIn, eventsOf, MIN, publishVersion } from './rollout-fixtures.ts'
+import {
+  alarmAt,
+  armReport,
+  canarySteps,
+  devicesIn,
+  eventsOf,
+  expectGuardrailsRefused,
+  MIN,
+  publishVersion,
+  startCanary,
+} from './rollout-fixtures.ts'
 import { appKey, makeBatch, postBatch, setupModel } from './telemetry-fixtures.ts'
 
 let key: string
@@ -18,22 +28,8 @@ beforeEach(async () => {
   candidate = await publishVersion(model, 1)
 })
 
-async function start(guardrails: unknown[]): Promise<RolloutView> {
-  const res = await api('POST', `/v1/models/${model}/rollouts`, {
-    body: {
-      candidate,
-      mode: 'canary',
-      steps: [
-        { percent: 50, minDevices: 5, minInferences: 50 },
-        { percent: 100, minDevices: 5 },
-      ],
-      guardrails,
-      evaluationSeconds: 30,
-      ttlSeconds: 5,
-    },
-  })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return RolloutView.parse(await bodyOf(res))
+function start(guardrails: unknown[]): Promise<RolloutView> {
+  return startCanary(model, { candidate, steps: canarySteps(50), guardrails })
 }
 
 async function current(): Promise<RolloutView> {
@@ -112,13 +108,6 @@ describe('the slice_gap guardrail', { timeout: 60_000 }, () => {
       [{ metric: 'slice_gap', dimension: 'platform', max: 1 }, '/guardrails/0/max'],
       [{ metric: 'slice_gap', dimension: 'platform', max: 0.1, measure: 'latency' }, '/guardrails/0/measure'],
     ]
-    for (const [guardrail, pointer] of cases) {
-      const res = await api('POST', `/v1/models/${model}/rollouts`, {
-        body: { candidate, mode: 'canary', steps: [{ percent: 100, minDevices: 5 }], guardrails: [guardrail] },
-      })
-      expect(res.status, JSON.stringify(guardrail)).toBe(400)
-      expect((await bodyOf(res)).error).toMatchObject({ code: 'validation_failed', pointer })
-    }
-    expect((await api('GET', `/v1/models/${model}/rollouts/current`)).status).toBe(404)
+    await expectGuardrailsRefused(model, candidate, cases)
   })
 })

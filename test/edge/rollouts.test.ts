@@ -6,6 +6,7 @@ import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, resetState, snapshot, upload } from './api.ts'
 import {
   alarmAt,
+  canarySteps,
   assignOf,
   clockAt,
   control,
@@ -14,6 +15,7 @@ import {
   MIN,
   publishVersion,
   sendReports,
+  startCanary,
 } from './rollout-fixtures.ts'
 import { appKey, setupModel } from './telemetry-fixtures.ts'
 
@@ -32,17 +34,10 @@ afterEach(() => {
   vi.restoreAllMocks()
 })
 
-const STEPS = [
-  { percent: 20, minDevices: 5, minInferences: 50 },
-  { percent: 100, minDevices: 5 },
-]
+const STEPS = canarySteps()
 
-async function start(body: Record<string, unknown> = {}): Promise<RolloutView> {
-  const res = await api('POST', `/v1/models/${model}/rollouts`, {
-    body: { candidate, mode: 'canary', steps: STEPS, evaluationSeconds: 30, ttlSeconds: 5, ...body },
-  })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return RolloutView.parse(await bodyOf(res))
+function start(body: Record<string, unknown> = {}): Promise<RolloutView> {
+  return startCanary(model, { candidate, ...body })
 }
 
 async function current(): Promise<RolloutView> {

@@ -160,6 +160,20 @@ describe('evaluateWhen', () => {
     expect(evaluateWhen(policy({ when: acc }).when, lookupFrom(few), NOW, GRACE).conditions[0].reason).toBe(
       'insufficient_data',
     )
+    // What each condition says, met, not met and short of data.
+    const says = (when: object, w: Record<number, unknown> = windows) =>
+      evaluateWhen(policy({ when }).when, lookupFrom(w as typeof windows), NOW, GRACE).conditions[0].message
+    expect(says(acc)).toBe('accuracyBelow: accuracy below 0.8 in 1 consecutive 1440-minute window')
+    expect(says({ accuracyBelow: { ...acc.accuracyBelow, value: 0.6 } })).toBe(
+      'accuracyBelow: accuracy not below 0.6 in 1 consecutive 1440-minute window',
+    )
+    expect(says(acc, few)).toBe(
+      'accuracyBelow: fewer than 100 labels in one of the last 1 consecutive 1440-minute window',
+    )
+    expect(says(err)).toBe('errorRateAbove: error rate above 0.1 in 1 consecutive 60-minute window')
+    expect(says({ errorRateAbove: { ...err.errorRateAbove, minInferences: 10_000 } })).toBe(
+      'errorRateAbove: fewer than 10000 inferences in one of the last 1 consecutive 60-minute window',
+    )
   })
 
   it('has a cooldown measured from the last firing', () => {

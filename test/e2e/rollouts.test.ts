@@ -209,7 +209,10 @@ describe('rollouts against a simulated fleet of real SDK instances', { timeout: 
     expect(rolledBack).toMatchObject({ reason: 'guardrail:latency_p95', step: 0, percent: 0 })
     const g = (rolledBack.lastDecision!.evidence.guardrails as any[]).find((x) => x.metric === 'latency_p95')
     expect(g.status).toBe('breach')
-    expect(g.value, 'candidate p95 / baseline p95').toBeGreaterThanOrEqual(3)
+    // The decision's own evidence: the ratio it judged lies above the limit. How far above is a timing
+    // of this machine (3–4× when it is quiet, 2.4× seen under a full CI run), so it is printed, not asserted.
+    expect(g.limit).toBe(1.2)
+    expect(g.value, 'candidate p95 / baseline p95').toBeGreaterThan(g.limit)
     console.info(
       `rollback: p95 ratio ${g.value.toFixed(2)}, ${((rolledBack.updatedAt - started.createdAt) / 1000).toFixed(1)} s after the start; candidate arm ${inCandidate.size}/${DEVICES}`,
     )

@@ -1,19 +1,21 @@
 // Builds the dashboard (dashboard/) into public/dashboard/ (git-ignored), the Worker's static assets,
-// so the edge serves it at /dashboard/. Views are split into chunks loaded when first shown.
+// so the edge serves it at /dashboard/. Views are split into chunks loaded when first shown. The
+// folder is updated in place (scripts/lib/sync-files.mjs): a build while an edge serves it never
+// takes a file away from a loading page, and an unchanged build writes nothing.
 //   node scripts/build-dashboard.mjs
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { relative } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
+import { syncFiles } from './lib/sync-files.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const out = `${root}public/dashboard`
 
 /** Builds the dashboard and returns its files' raw and gzip sizes in bytes. */
 export async function buildDashboard() {
-  rmSync(out, { recursive: true, force: true })
-  mkdirSync(out, { recursive: true })
-  await esbuild.build({
+  const built = await esbuild.build({
     entryPoints: [`${root}dashboard/main.ts`, `${root}dashboard/main.css`],
     outdir: out,
     bundle: true,
@@ -25,13 +27,12 @@ export async function buildDashboard() {
     chunkNames: 'chunk-[hash]',
     legalComments: 'eof',
     logLevel: 'warning',
+    write: false,
   })
-  copyFileSync(`${root}dashboard/index.html`, `${out}/index.html`)
-  const files = readdirSync(out).map((f) => {
-    const bytes = readFileSync(`${out}/${f}`)
-    return { file: f, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length }
-  })
-  return files
+  const files = new Map(built.outputFiles.map((f) => [relative(out, f.path), Buffer.from(f.contents)]))
+  files.set('index.html', readFileSync(`${root}dashboard/index.html`))
+  syncFiles(out, files)
+  return [...files].map(([file, bytes]) => ({ file, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length }))
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

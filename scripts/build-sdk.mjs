@@ -7,22 +7,26 @@
 import { spawnSync } from 'node:child_process'
 import {
   copyFileSync,
-  cpSync,
   existsSync,
-  mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
 import { buildDashboard } from './build-dashboard.mjs'
+import { readTree, syncFiles } from './lib/sync-files.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const out = `${root}dist/sdk`
+// Touched after every build: outputs whose bytes did not change keep their times (scripts/lib/sync-files.mjs).
+const stamp = `${root}dist/.sdk-built`
 
 // The dashboard (public/dashboard/) is rebuilt every time: it takes well under a second.
 const dashboard = await buildDashboard()
@@ -47,10 +51,12 @@ if (process.argv.includes('--if-stale')) {
     .concat(fileURLToPath(import.meta.url), `${root}package-lock.json`)
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs))
   const built = [`${out}/edgefleet.js`, `${root}public/sdk/edgefleet.js`, `${root}client/dist/edgefleet.js`]
-  if (built.every((f) => existsSync(f) && statSync(f).mtimeMs >= newest)) process.exit(0)
+  if (built.every((f) => existsSync(f)) && existsSync(stamp) && statSync(stamp).mtimeMs >= newest) process.exit(0)
 }
-rmSync(out, { recursive: true, force: true })
-mkdirSync(out, { recursive: true })
+// Everything is built in a folder of its own, then synced into dist/sdk, public/sdk and client/dist:
+// a page or an edge serving those while this runs never finds a file missing or half written.
+const stage = mkdtempSync(join(tmpdir(), 'edgefleet-sdk-'))
+process.on('exit', () => rmSync(stage, { recursive: true, force: true }))
 
 const common = {
   bundle: true,
@@ -143,7 +149,7 @@ const inlineWorker = {
 await esbuild.build({
   ...common,
   entryPoints: { edgefleet: `${root}client/index.ts` },
-  outdir: out,
+  outdir: stage,
   splitting: true,
   chunkNames: 'edgefleet-[name]-[hash]',
   plugins: [inlineWorker],
@@ -151,13 +157,13 @@ await esbuild.build({
 
 const tsc = spawnSync(
   process.execPath,
-  [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.sdk.json`, '--outDir', `${out}/types`],
+  [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.sdk.json`, '--outDir', `${stage}/types`],
   { stdio: 'inherit' },
 )
 if (tsc.status !== 0) process.exit(tsc.status ?? 1)
 // Declarations keep the sources' `.ts` specifiers; consumers resolve `.js` to the `.d.ts` beside it.
-for (const file of readdirSync(`${out}/types`, { recursive: true })) {
-  const path = `${out}/types/${file}`
+for (const file of readdirSync(`${stage}/types`, { recursive: true })) {
+  const path = `${stage}/types/${file}`
   if (!path.endsWith('.d.ts')) continue
   writeFileSync(
     path,
@@ -171,22 +177,18 @@ const size = (file) => {
   const bytes = readFileSync(file)
   return `${(bytes.length / 1024).toFixed(1)} KB (${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(1)} KB gzip)`
 }
-writeFileSync(`${out}/worker.js`, workerCode)
-writeFileSync(`${out}/worker-tfjs.js`, tfjsCode)
-writeFileSync(`${out}/worker-ort-webgpu.js`, ortWebgpuCode)
-const assets = `${root}public/sdk`
-rmSync(assets, { recursive: true, force: true })
-mkdirSync(assets, { recursive: true })
-// worker*.js stay in dist/sdk only: the client's chunks carry them inlined, nothing fetches them.
-for (const file of readdirSync(out))
-  if (file.endsWith('.js') && !file.startsWith('worker')) copyFileSync(`${out}/${file}`, `${assets}/${file}`)
-// The @edgefleet/client package (client/package.json): the modules a page loads and their declarations.
-const pkg = `${root}client/dist`
-rmSync(pkg, { recursive: true, force: true })
-mkdirSync(pkg, { recursive: true })
-for (const file of readdirSync(out))
-  if (file.endsWith('.js') && !file.startsWith('worker')) copyFileSync(`${out}/${file}`, `${pkg}/${file}`)
-cpSync(`${out}/types`, `${pkg}/types`, { recursive: true })
+writeFileSync(`${stage}/worker.js`, workerCode)
+writeFileSync(`${stage}/worker-tfjs.js`, tfjsCode)
+writeFileSync(`${stage}/worker-ort-webgpu.js`, ortWebgpuCode)
+const files = readTree(stage)
+syncFiles(out, files)
+// The modules a page loads, at /sdk/ of the edge (worker*.js stay in dist/sdk only: the client's chunks
+// carry them inlined, nothing fetches them) and in the @edgefleet/client package (client/package.json)
+// with their declarations.
+const modules = [...files].filter(([path]) => /^[^/]+\.js$/.test(path) && !path.startsWith('worker'))
+syncFiles(`${root}public/sdk`, new Map(modules))
+syncFiles(`${root}client/dist`, new Map([...modules, ...[...files].filter(([path]) => path.startsWith('types/'))]))
+writeFileSync(stamp, `${new Date().toISOString()}\n`)
 console.log(
   `sdk: ${out}/edgefleet.js ${size(`${out}/edgefleet.js`)}; ONNX worker ${size(`${out}/worker.js`)}; tfjs engine ${size(`${out}/worker-tfjs.js`)}`,
 )

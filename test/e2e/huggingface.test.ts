@@ -7,10 +7,9 @@
  * a rollout to v2 reaches the page on its next load, and after a browser restart, with the edge
  * stopped, the page loads and classifies from IndexedDB.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -99,8 +98,6 @@ describe('a Hugging Face folder through edgefleet into transformers.js', () => {
   let direct: Scores
 
   beforeAll(async () => {
-    if (!existsSync(`${root}dist/sdk/edgefleet.js`))
-      spawnSync(process.execPath, [`${root}scripts/build-sdk.mjs`], { stdio: 'inherit' })
     dev = await startWranglerDev()
     await cli(dev, ['publish', 'hf-tiny-bert', FIXTURE, '--alias', 'production'])
     appKey = await createAppKey(dev)

@@ -8,7 +8,7 @@
  * byte; and a version the storage estimate says cannot fit fails with `quota_exceeded` before a byte of
  * it is fetched.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -134,7 +134,6 @@ describe('large models', () => {
   let extManifest: { files: { path: string; sha256: string; size: number }[] }
 
   beforeAll(async () => {
-    spawnSync(process.execPath, [`${root}scripts/build-sdk.mjs`], { stdio: 'inherit' })
     work = mkdtempSync(join(tmpdir(), 'edgefleet-large-'))
     dirs.push(work)
     mkdirSync(join(work, 'inline'))

@@ -1,7 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import * as ort from 'onnxruntime-web'
 import type { BrowserContext, Page } from 'playwright-core'
@@ -101,8 +100,6 @@ describe('the browser SDK against a real edge', () => {
   const audio = audioChunk(7)
 
   beforeAll(async () => {
-    if (!existsSync(`${root}dist/sdk/edgefleet.js`))
-      spawnSync(process.execPath, [`${root}scripts/build-sdk.mjs`], { stdio: 'inherit' })
     dev = await startWranglerDev()
     await cli(dev, ['runtime', 'push'])
     await cli(dev, ['publish', 'vad', SILERO, '--alias', 'production'])

@@ -10,8 +10,6 @@ import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
 import type { Backend } from '../core/formats/common.ts'
 import type { DeviceCaps } from '../core/formats/telemetry.ts'
-import { DDSketch } from '../core/sketch/DDSketch.ts'
-import type { StatsDelta } from '../worker/protocol.ts'
 import type { HuggingFaceModel, HuggingFaceOptions } from './hf/types.ts'
 import { fetchAssignment, type AssignmentAnswer } from './assignment.ts'
 import { BrokenVariants, failureReason, isVariantFailure } from './broken-variants.ts'
@@ -26,6 +24,7 @@ import type { DpOptions } from './telemetry/dp-options.ts'
 import { cryptoRandom } from './telemetry/dp.ts'
 import { relabel, reportTarget, startTelemetry } from './telemetry/fleet-telemetry.ts'
 import type { TelemetryProcessor } from './telemetry/processor.ts'
+import { WorkerlessCounter } from './telemetry/workerless-counter.ts'
 import type { Fleet, FleetEvent, FleetOptions, LoadOptions } from './types.ts'
 import { SignedVersions, trustedKeyDers } from './signed-versions.ts'
 import { VersionLoader } from './version-loader.ts'
@@ -51,9 +50,9 @@ export class FleetCore implements Fleet {
   /** Each model's assignment refresh: its interval and the ttl it runs at (the latest assignment's). */
   private readonly timers = new Map<FleetModel, { timer: ReturnType<typeof setInterval>; ttlSeconds: number }>()
   private closed = false
-  /** Telemetry keys of models transformers.js runs: what to report for them at each collect. */
   private readonly signed?: SignedVersions
-  private readonly workerless = new Map<string, () => StatsDelta>()
+  /** Telemetry keys of models transformers.js runs: what the page counted of their calls. */
+  private readonly workerless = new Map<string, WorkerlessCounter>()
   private readonly endpoint: string
   private readonly dp?: Required<DpOptions>
   private readonly random: () => number
@@ -134,7 +133,8 @@ export class FleetCore implements Fleet {
                 fetch: this.options.fetch,
                 // Through the current worker: a restarted one holds the versions loaded since. Models
                 // transformers.js runs (fleet.huggingFace) have nothing in the worker to collect.
-                collect: async (key) => this.workerless.get(key)?.() ?? (await this.getHost()).api.collect(key),
+                collect: async (key) =>
+                  this.workerless.get(key)?.take(key, Date.now()) ?? (await this.getHost()).api.collect(key),
                 device: async () => ({
                   id: await this.deviceId(),
                   // A page that runs only transformers.js models starts no worker to probe the device.
@@ -365,15 +365,11 @@ export class FleetCore implements Fleet {
         signed: this.signed,
         emit: (event) => this.emit(event),
         telemetry: () => this.getTelemetry(),
-        collectWithoutWorker: (key) => {
-          let start = Date.now()
-          // Only the load is counted: inferences run inside transformers.js, out of edgefleet's sight.
-          this.workerless.set(key, () => {
-            const end = Date.now()
-            const delta = { key, window: { start, end }, inferences: 0, errors: 0, latency: new DDSketch().toJSON() }
-            start = end
-            return { ...delta, features: {}, outputs: {} }
-          })
+        counterFor: (key) => {
+          // One counter per version on the page, however many times it is served.
+          let counter = this.workerless.get(key)
+          if (!counter) this.workerless.set(key, (counter = new WorkerlessCounter(Date.now())))
+          return counter
         },
       },
       model,

@@ -163,8 +163,9 @@ export interface Fleet {
    *
    * @example
    * import { env, pipeline } from '@huggingface/transformers'
-   * const { id } = await fleet.huggingFace('tiny-bert', { env, dtype: 'q8' })
-   * const classify = await pipeline('text-classification', id, { dtype: 'q8' })
+   * const hf = await fleet.huggingFace('tiny-bert', { env, dtype: 'q8' })
+   * // observe: its inferences, errors and latency counted in telemetry
+   * const classify = hf.observe(await pipeline('text-classification', hf.id, { dtype: 'q8' }))
    */
   huggingFace(model: string, options: HuggingFaceOptions): Promise<HuggingFaceModel>
   /** Sends the telemetry collected so far (no-op with `telemetry: false`). Safe to call twice. */

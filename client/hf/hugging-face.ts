@@ -12,6 +12,7 @@ import type { AssignmentAnswer } from '../assignment.ts'
 import type { ModelCache } from '../cache.ts'
 import { downloadVerified } from '../download.ts'
 import type { SignedVersions } from '../signed-versions.ts'
+import type { WorkerlessCounter } from '../telemetry/workerless-counter.ts'
 import type { TelemetryProcessor } from '../telemetry/processor.ts'
 import type { FleetEvent } from '../types.ts'
 import type { HuggingFaceModel, HuggingFaceOptions, TransformersEnv } from './types.ts'
@@ -27,9 +28,12 @@ export interface HuggingFaceDeps {
   signed?: SignedVersions
   emit(event: FleetEvent): void
   telemetry(): Promise<TelemetryProcessor | null>
-  /** Reports a telemetry key's counts with nothing from the worker (transformers.js runs the model). */
-  collectWithoutWorker(key: string): void
+  /** Where a telemetry key's calls are counted when transformers.js runs the model (no worker has them). */
+  counterFor(key: string): InferenceCounter
 }
+
+/** What `observe` counts into: see WorkerlessCounter. */
+export type InferenceCounter = Pick<WorkerlessCounter, 'ran' | 'failed'>
 
 /** The id transformers.js is given for an edgefleet model: its name under the `edgefleet` namespace. */
 export const hubIdOf = (model: string) => `edgefleet/${model}`
@@ -107,14 +111,60 @@ export async function loadHuggingFace(
   })
   const telemetry = await deps.telemetry().catch(() => null)
   const key = `${model}@${assignment.version}#hf`
+  let counter: InferenceCounter | undefined
   if (telemetry) {
-    deps.collectWithoutWorker(key)
     const rollout = assignment.rollout ? { id: assignment.rollout.id, arm: assignment.rollout.arm } : undefined
     const target = { model, version: assignment.version, role: 'primary' as const, backend, fallbacks: {} }
-    if (telemetry.track(key, rollout ? { ...target, rollout } : target, assignment.telemetry))
+    // Registered before any await: a collect of the key must never ask a worker for it.
+    if (telemetry.track(key, rollout ? { ...target, rollout } : target, assignment.telemetry)) {
+      counter = deps.counterFor(key)
       telemetry.noteLoad(key, { ms: performance.now() - started, cacheHit: downloadedBytes === 0 })
+    }
   }
-  return { id, model, version: assignment.version, files: [...files.keys()], assignment: from, downloadedBytes }
+  return {
+    id,
+    model,
+    version: assignment.version,
+    files: [...files.keys()],
+    assignment: from,
+    downloadedBytes,
+    observe: (run) => observed(run, counter),
+  }
+}
+
+/**
+ * `run` behind a proxy that counts each call into `counter` (none: sampled out or telemetry off), so
+ * the pipeline keeps its properties and methods. A call's inputs are its first argument's elements
+ * when it is an array, else one.
+ */
+function observed<F extends (...args: never[]) => Promise<unknown>>(run: F, counter: InferenceCounter | undefined): F {
+  if (typeof run !== 'function')
+    throw new EdgefleetError('bad_request', 'observe() takes the function that runs the model (a pipeline)', {
+      pointer: '/run',
+    })
+  return new Proxy(run, {
+    apply(target, self, args: unknown[]) {
+      const count = Array.isArray(args[0]) ? args[0].length : 1
+      const started = performance.now()
+      let result: unknown
+      try {
+        result = Reflect.apply(target, self, args)
+      } catch (e) {
+        counter?.failed(count)
+        throw e
+      }
+      return Promise.resolve(result).then(
+        (value) => {
+          counter?.ran(count, performance.now() - started)
+          return value
+        },
+        (e: unknown) => {
+          counter?.failed(count)
+          throw e
+        },
+      )
+    },
+  })
 }
 
 /** The version's files (of the weight types asked for) from the cache, or downloaded and verified. */

@@ -56,4 +56,12 @@ export interface HuggingFaceModel {
   assignment: 'edge' | 'cache'
   /** Bytes downloaded for this load (0: every file came from the cache). */
   downloadedBytes: number
+  /**
+   * The app's pipeline (or any async function that runs this model), counted in telemetry:
+   * `const classify = hf.observe(await pipeline('text-classification', hf.id))`. Each call counts one
+   * inference per input (an array as first argument is that many inputs), its time (the whole call,
+   * tokenizing included) in the latency quantiles, and a rejected call's inputs as errors. Calls,
+   * arguments, results and the pipeline's own properties (`dispose()`, `tokenizer`) are left as they are.
+   */
+  observe<F extends (...args: never[]) => Promise<unknown>>(run: F): F
 }

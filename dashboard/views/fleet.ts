@@ -8,6 +8,7 @@ import { qualityPanel } from './quality.ts'
 import { slicesPanel } from './slices.ts'
 import { sloPanel } from './slo.ts'
 import type { SliceDimension } from '../../core/formats/slices.ts'
+import { HEALTH_KINDS, type HealthKind } from '../../core/health-kinds.ts'
 
 const SLICE_DIMENSIONS: SliceDimension[] = ['backend', 'platform', 'browser', 'memory', 'cohort']
 
@@ -29,6 +30,43 @@ function keyOf(c: FleetCohort): CohortKey {
 
 function stat(label: string, value: string): HTMLElement {
   return h('div', { class: 'stat' }, h('span', { class: 'sub' }, label), h('strong', {}, value))
+}
+
+/** What each device health count means, as a person reads it (docs/device-health.md). */
+const HEALTH_LABELS: Record<HealthKind, string> = {
+  deviceLost: 'WebGPU device lost',
+  oomLoad: 'out of memory at load',
+  oomRun: 'out of memory at run',
+  workerCrash: 'worker crash',
+  loadAbandoned: 'tab died loading',
+}
+
+/** Crashes per session of a cohort, and what they were; "none reported" when no device counted one. */
+function healthStat(health: CohortMetrics['health'], testid: string | undefined): HTMLElement {
+  if (!health)
+    return h(
+      'div',
+      { class: 'stat', 'data-testid': testid },
+      h('span', { class: 'sub' }, 'crash rate'),
+      h('strong', {}, 'none reported'),
+    )
+  const kinds = HEALTH_KINDS.filter((k) => health[k] > 0).map((k) => `${HEALTH_LABELS[k]}: ${num(health[k])}`)
+  return h(
+    'div',
+    {
+      class: 'stat wide',
+      'data-testid': testid,
+      'data-crash-rate': String(health.crashRate),
+      title: 'Crash-like events per session (loads and loads a dead tab left behind); docs/device-health.md',
+    },
+    h('span', { class: 'sub' }, 'crash rate'),
+    h(
+      'strong',
+      {},
+      `${pct(health.crashRate, 2)} `,
+      h('span', { class: 'sub' }, `${num(health.crashes)} in ${num(health.sessions)} sessions: ${kinds.join(' · ')}`),
+    ),
+  )
 }
 
 /** One cohort: totals, data quality per feature, the charts over time, backend mix, fallbacks, outputs, shadow and accuracy. */
@@ -63,6 +101,7 @@ function cohortSection(c: FleetCohort, minDevices: number, first: boolean): HTML
       ),
       stat('load p50 / p95', t.loadMs ? `${num(t.loadMs.p50, 0)} / ${num(t.loadMs.p95, 0)} ms` : '—'),
       stat('cache-hit rate', `${pct(t.cacheHitRate)} of ${t.loads} loads`),
+      healthStat(t.health, first ? 'health-stat' : undefined),
       stat('shadow agreement', t.shadow ? `${pct(t.shadow.agreement)} of ${t.shadow.compared}` : '—'),
       stat('accuracy', t.feedback ? `${pct(t.feedback.accuracy)} of ${t.feedback.labeled} labels` : 'no feedback'),
       t.estimatedAccuracy

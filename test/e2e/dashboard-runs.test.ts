@@ -27,6 +27,9 @@ let reader: string
 let analyst: string
 let expected: QualityView
 let rolloutId: string
+/** Loads the weather devices reported: with abandoned loads (none here), the sessions of the crash rate. */
+let weatherLoads = 0
+const HEALTH = { deviceLost: 1, oomLoad: 0, oomRun: 1, workerCrash: 2, loadAbandoned: 0 }
 const consoleErrors: string[] = []
 
 const call = <T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> =>
@@ -238,7 +241,9 @@ beforeAll(async () => {
       const quality: Record<string, FeatureQuality> = {}
       for (const row of deviceRows(rand, 40)) observeRow(quality, features, row)
       merged = mergeQualityMaps(merged, quality)
-      return { ...report, quality }
+      weatherLoads += report.counts.loads
+      // One device lost its WebGPU device, ran out of memory once and had its worker crash twice.
+      return { ...report, quality, ...(d === 0 && i === 0 ? { health: HEALTH } : {}) }
     })
     const res = await fetch(`${dev.url}/v1/telemetry`, {
       method: 'POST',
@@ -457,6 +462,27 @@ describe('dashboard: runs and data quality', () => {
       await shot(page, `quality-${scheme}`)
       await page.context().close()
     }
+  })
+
+  it('shows the crash rate with what crashed, and "none reported" for a cohort without health counts', async () => {
+    expect(weatherLoads).toBeGreaterThan(0)
+    const rate = 4 / weatherLoads
+    const page = await openPage(E2E_ADMIN_TOKEN, `/fleet/weather?range=3600000`)
+    await shown(page, 'health-stat')
+    const stat = page.getByTestId('health-stat')
+    expect(Number(await stat.getAttribute('data-crash-rate'))).toBeCloseTo(Math.min(1, rate), 12)
+    expect(await stat.locator('strong').textContent()).toBe(
+      `${(Math.min(1, rate) * 100).toFixed(2)}% 4 in ${weatherLoads} sessions: ` +
+        'WebGPU device lost: 1 · out of memory at run: 1 · worker crash: 2',
+    )
+    await stat.scrollIntoViewIfNeeded()
+    await shot(page, 'health-light')
+    await page.context().close()
+
+    const digits = await openPage(E2E_ADMIN_TOKEN, `/fleet/digits?range=3600000`)
+    await shown(digits, 'health-stat')
+    expect(await digits.getByTestId('health-stat').textContent()).toBe('crash ratenone reported')
+    await digits.context().close()
   })
 
   it('shows the empty quality state for a cohort without counts', async () => {

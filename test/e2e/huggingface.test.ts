@@ -31,6 +31,8 @@ interface HfRun {
   assignment: string
   downloadedBytes: number
   scores: Scores
+  /** Whether a call with no text was refused by transformers.js (and counted as an error). */
+  refusedNull: boolean
   events: { type: string; code?: string; version?: number; assignment?: string }[]
 }
 
@@ -53,12 +55,18 @@ function runThroughEdgefleet(page: Page, endpoint: string, appKey: string, site:
         onEvent: (e: any) => events.push({ type: e.type, code: e.code, version: e.version, assignment: e.assignment }),
       })
       const hf = await fleet.huggingFace('hf-tiny-bert', { env, dtype: 'fp32', wasmPaths: wasm })
-      const classify = await pipeline('text-classification', hf.id, { dtype: 'fp32', device: 'wasm' })
+      // The app's pipeline, counted by edgefleet (inferences, errors, latency) and otherwise untouched.
+      const classify = hf.observe(await pipeline('text-classification', hf.id, { dtype: 'fp32', device: 'wasm' }))
       const scores = []
       for (const t of texts)
         scores.push(Object.fromEntries((await classify(t, { top_k: null })).map((s: any) => [s.label, s.score])))
+      const refusedNull = await classify(null).then(
+        () => false,
+        () => true,
+      )
       await fleet.flush().catch(() => undefined)
-      return { ...hf, scores, events }
+      const { observe: _observe, ...loaded } = hf
+      return { ...loaded, scores, refusedNull, events }
     },
     { endpoint, appKey, texts, wasm: wasmPaths(site) },
   )
@@ -98,7 +106,8 @@ describe('a Hugging Face folder through edgefleet into transformers.js', () => {
   let direct: Scores
 
   beforeAll(async () => {
-    dev = await startWranglerDev()
+    // One browser is the whole fleet here: its cohort must not be suppressed.
+    dev = await startWranglerDev({ vars: { TELEMETRY_MIN_DEVICES: '1' } })
     await cli(dev, ['publish', 'hf-tiny-bert', FIXTURE, '--alias', 'production'])
     appKey = await createAppKey(dev)
     site = await serveStatic(`${root}test/e2e/pages/hf`, {
@@ -177,6 +186,26 @@ describe('a Hugging Face folder through edgefleet into transformers.js', () => {
     expect(requests.filter((u) => u.includes('huggingface.co') || u.includes('jsdelivr'))).toEqual([])
     expect(requests.filter((u) => u.includes('/v1/artifacts/'))).toHaveLength(4)
     await page.close()
+
+    // The fleet view counts the load and what the app's pipeline ran: every text, and the refused call.
+    expect(run.refusedNull).toBe(true)
+    await expect
+      .poll(async () => {
+        const res = await fetch(`${dev.url}/v1/models/hf-tiny-bert/telemetry?version=1`, {
+          headers: { Authorization: `Bearer ${E2E_ADMIN_TOKEN}` },
+        })
+        const view = (await res.json()) as { cohorts: { version: number; total: Record<string, any> }[] }
+        return view.cohorts.find((c) => c.version === 1)?.total ?? null
+      })
+      .toMatchObject({
+        suppressed: false,
+        devices: 1,
+        loads: 1,
+        inferences: texts.length + 1,
+        errors: 1,
+        backends: { wasm: { inferences: texts.length + 1, share: 1 } },
+        latencyMs: { p50: expect.any(Number) },
+      })
   })
 
   it('a rollout to v2 reaches the page on its next load, downloading only the file that changed', async () => {

@@ -16,6 +16,9 @@ import { loadHuggingFace, type HuggingFaceDeps } from '../../client/hf/hugging-f
 import type { TransformersEnv } from '../../client/hf/types.ts'
 import type { FleetEvent } from '../../client/types.ts'
 import { EdgefleetError } from '../../core/errors.ts'
+import { DDSketch } from '../../core/sketch/DDSketch.ts'
+import type { TelemetryProcessor } from '../../client/telemetry/processor.ts'
+import { WorkerlessCounter } from '../../client/telemetry/workerless-counter.ts'
 
 const FIXTURE = new URL('../fixtures/hf-tiny-bert/', import.meta.url)
 const PATHS = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'onnx/model_quantized.onnx']
@@ -80,7 +83,9 @@ async function setup(options: { offline?: boolean; swap?: Record<string, Uint8Ar
     fetch: edgeFetch(requests, options.swap),
     emit: (e) => events.push(e),
     telemetry: async () => null,
-    collectWithoutWorker: () => undefined,
+    counterFor: () => {
+      throw new Error('no telemetry: nothing is counted')
+    },
   }
   return { cache, requests, events, deps }
 }
@@ -145,5 +150,103 @@ describe('fleet.huggingFace serves a verified version to transformers.js', () =>
     await expect(loadHuggingFace(onnx, 'tiny-bert', { env: transformersEnv() })).rejects.toMatchObject({
       code: 'bad_request',
     })
+  })
+})
+
+/** A telemetry processor that records what is tracked; `sampled: false` leaves the device out. */
+function recordingTelemetry(sampled = true) {
+  const tracked: { key: string; target: unknown }[] = []
+  const loads: string[] = []
+  const processor = {
+    track: (key: string, target: unknown) => (sampled ? (tracked.push({ key, target }), true) : false),
+    noteLoad: (key: string) => loads.push(key),
+  } as unknown as TelemetryProcessor
+  return { processor, tracked, loads }
+}
+
+/** A stand-in for a transformers.js pipeline: a function with properties, as transformers.js's `Callable` is. */
+function fakePipeline() {
+  const calls: unknown[][] = []
+  const run = async (...args: unknown[]) => {
+    calls.push(args)
+    if (args[0] === 'boom') throw new Error('the tokenizer failed')
+    return Array.isArray(args[0]) ? args[0].map(() => ({ label: 'sun', score: 0.9 })) : { label: 'sun', score: 0.9 }
+  }
+  return Object.assign(run, { task: 'text-classification', dispose: async () => 'disposed', calls })
+}
+
+describe('HuggingFaceModel.observe counts the app pipeline in telemetry', () => {
+  it('counts inputs, failures and call times under the version, leaving calls and properties as they are', async () => {
+    const { deps } = await setup()
+    const { processor, tracked, loads } = recordingTelemetry()
+    const counters = new Map<string, WorkerlessCounter>()
+    const hf = await loadHuggingFace(
+      {
+        ...deps,
+        telemetry: async () => processor,
+        counterFor: (key) => counters.get(key) ?? counters.set(key, new WorkerlessCounter(1_000)).get(key)!,
+      },
+      'tiny-bert',
+      { env: transformersEnv() },
+    )
+    expect(tracked.map((t) => t.key)).toEqual(['tiny-bert@3#hf'])
+    expect(loads).toEqual(['tiny-bert@3#hf'])
+
+    const pipe = fakePipeline()
+    const classify = hf.observe(pipe)
+    expect(await classify('a sunny day', { top_k: null })).toEqual({ label: 'sun', score: 0.9 })
+    expect(await classify(['one', 'two', 'three'])).toHaveLength(3)
+    await expect(classify('boom')).rejects.toThrow('the tokenizer failed')
+    expect(pipe.calls).toEqual([['a sunny day', { top_k: null }], [['one', 'two', 'three']], ['boom']])
+    expect(classify.task).toBe('text-classification')
+    expect(await classify.dispose()).toBe('disposed')
+
+    const delta = counters.get('tiny-bert@3#hf')!.take('tiny-bert@3#hf', 5_000)
+    expect(delta).toMatchObject({
+      key: 'tiny-bert@3#hf',
+      window: { start: 1_000, end: 5_000 },
+      inferences: 5,
+      errors: 1,
+    })
+    expect(delta.features).toEqual({})
+    // One latency sample per call that answered, none for the failed one.
+    expect(DDSketch.fromValid(delta.latency).count).toBe(2)
+    expect(counters.get('tiny-bert@3#hf')!.take('tiny-bert@3#hf', 9_000)).toMatchObject({
+      window: { start: 5_000, end: 9_000 },
+      inferences: 0,
+      errors: 0,
+    })
+  })
+
+  it('counts a call that throws before it returns a promise, and rethrows it', async () => {
+    const { deps } = await setup()
+    const { processor } = recordingTelemetry()
+    const counter = new WorkerlessCounter(0)
+    const hf = await loadHuggingFace(
+      { ...deps, telemetry: async () => processor, counterFor: () => counter },
+      'tiny-bert',
+      {
+        env: transformersEnv(),
+      },
+    )
+    const sync = hf.observe((() => {
+      throw new TypeError('not a string')
+    }) as unknown as (text: string) => Promise<unknown>)
+    expect(() => sync('x')).toThrow('not a string')
+    expect(counter.take('k', 1)).toMatchObject({ inferences: 1, errors: 1 })
+  })
+
+  it('counts nothing on a device sampling leaves out, and refuses what is not a function', async () => {
+    const { deps } = await setup()
+    const { processor, loads } = recordingTelemetry(false)
+    const hf = await loadHuggingFace({ ...deps, telemetry: async () => processor }, 'tiny-bert', {
+      env: transformersEnv(),
+    })
+    expect(loads).toEqual([])
+    // counterFor throws in setup(): the pipeline still runs, counted by no one.
+    expect(await hf.observe(fakePipeline())('a')).toEqual({ label: 'sun', score: 0.9 })
+    expect(() => hf.observe('pipeline' as unknown as () => Promise<unknown>)).toThrow(
+      expect.objectContaining({ code: 'bad_request', pointer: '/run' }),
+    )
   })
 })

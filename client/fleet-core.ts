@@ -89,6 +89,11 @@ export class FleetCore implements Fleet {
       telemetry: () => this.getTelemetry(),
       emit: (event) => this.emit(event),
       backends: (format, loadOptions) => loadOptions.backends ?? defaultBackends(format),
+      variantFailed: async (model, broken) => {
+        await this.broken.add(model.name, broken)
+        return this.ask(model.name, undefined).catch(() => null)
+      },
+      adopt: (model, answer, loadOptions) => this.refresh(model, loadOptions, answer),
     })
   }
 
@@ -392,11 +397,12 @@ export class FleetCore implements Fleet {
   }
 
   /** Re-asks the edge; a changed version loads in the background and swaps in. */
-  private async refresh(model: FleetModel, options: LoadOptions): Promise<void> {
+  /** Asks the edge for the model's assignment (or takes `given`, an answer already asked for) and follows it. */
+  private async refresh(model: FleetModel, options: LoadOptions, given?: AssignmentAnswer): Promise<void> {
     if (this.closed) return
     const cache = await this.getCache()
     const record = await cache.getModel(model.name)
-    const answer = await this.ask(model.name, record?.etag)
+    const answer = given ?? (await this.ask(model.name, record?.etag))
     if (answer.status === 'unchanged') {
       await cache.touchAssignment(model.name, Date.now())
       // A shadow whose load failed on the network is tried again.

@@ -1,6 +1,9 @@
 import { isEdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
 import type { Backend } from '../core/formats/common.ts'
+import type { VariantExclusion } from '../core/formats/variants.ts'
+import type { AssignmentAnswer } from './assignment.ts'
+import { failureReason, isVariantFailure } from './broken-variants.ts'
 import type { FleetModel, LoadedVersion, ShadowSlot } from './model.ts'
 import type { ReportTarget } from './telemetry/report-builder.ts'
 import type { TelemetryProcessor } from './telemetry/processor.ts'
@@ -17,15 +20,28 @@ export interface ShadowKeeperDeps {
   emit(event: FleetEvent): void
   /** The backends a load of this format tries, in order. */
   backends(format: Assignment['format'], options: LoadOptions): Backend[]
+  /**
+   * Remembers a shadow variant as broken on this device (client/broken-variants.ts) and asks the edge
+   * again, which leaves it out: the answer, or null when the edge could not be asked.
+   */
+  variantFailed(model: FleetModel, broken: VariantExclusion): Promise<AssignmentAnswer | null>
+  /** Takes an answer of the edge as the model's next assignment (as its periodic check would). */
+  adopt(model: FleetModel, answer: AssignmentAnswer, options: LoadOptions): Promise<void>
 }
 
 interface ShadowState {
   /** Bumped by every change of plan, so a load that finishes after its plan changed is thrown away. */
   generation: number
-  loading?: { version: number; done: Promise<void> }
-  /** A version whose load failed for a reason retrying will not fix (integrity, backend): not retried until the assignment moves on. */
-  failed?: number
+  loading?: { shadow: string; done: Promise<void> }
+  /**
+   * A shadow (version and variant, `shadowId`) whose load failed for a reason retrying will not fix
+   * (integrity, backend): not retried until the assignment moves on.
+   */
+  failed?: string
 }
+
+/** A shadow as the keeper tells them apart: its version and variant. */
+const shadowId = (shadow: NonNullable<Assignment['shadow']>) => `${shadow.version}:${shadow.variant ?? ''}`
 
 /**
  * Keeps each model's shadow (a shadow-mode rollout's candidate, `assignment.shadow`) in line with
@@ -65,14 +81,14 @@ export class ShadowKeeper {
         await telemetry.retarget(have.key, shadowTarget(assignment, target.backend, target.fallbacks))
       return
     }
-    if (want && state.loading?.version === want.version) return state.loading.done
-    if (want && state.failed === want.version && !have) return
+    if (want && state.loading?.shadow === shadowId(want)) return state.loading.done
+    if (want && state.failed === shadowId(want) && !have) return
     const generation = ++state.generation
     state.failed = undefined
     if (have) await this.#unload(model)
     if (!want || model.isClosed) return
     const done = this.#load(model, assignment, options, generation, source)
-    state.loading = { version: want.version, done }
+    state.loading = { shadow: shadowId(want), done }
     await done
     if (state.loading?.done === done) state.loading = undefined
   }
@@ -117,7 +133,7 @@ export class ShadowKeeper {
       )
     } catch (e) {
       const code = isEdgefleetError(e) ? e.code : 'internal'
-      if (code !== 'network_error') state.failed = want.version
+      if (code !== 'network_error') state.failed = shadowId(want)
       this.deps.emit({
         type: 'error',
         model: assignment.model,
@@ -139,6 +155,8 @@ export class ShadowKeeper {
           telemetry.targetOf(model.workerKey) !== undefined,
         )
       }
+      if (want.variant !== undefined && isVariantFailure(e) && state.generation === generation && !model.isClosed)
+        await this.#nextVariant(model, assignment.model, { version: want.version, variant: want.variant }, e, options)
       return
     }
     // The plan changed while it loaded (a newer assignment, or the model closed): not needed any more.
@@ -170,7 +188,37 @@ export class ShadowKeeper {
       fallbacks: loaded.result.fallbacks,
       assignment: source,
       downloadedBytes: loaded.downloadedBytes,
+      ...(want.variant === undefined ? {} : { variant: want.variant }),
     })
+  }
+
+  /**
+   * A shadow variant that failed here: remembered as broken, the edge asked again (it leaves the
+   * variant out), a `variant_fallback` event, and the answer taken as the model's assignment, which
+   * loads the next variant (none left: no shadow on this device; the primary runs as before).
+   */
+  async #nextVariant(
+    model: FleetModel,
+    name: string,
+    broken: VariantExclusion,
+    e: unknown,
+    options: LoadOptions,
+  ): Promise<void> {
+    const answer = await this.deps.variantFailed(model, broken).catch(() => null)
+    const next = answer?.status === 'changed' ? answer : null
+    const shadow = next?.assignment.shadow
+    this.deps.emit({
+      type: 'variant_fallback',
+      model: name,
+      role: 'shadow',
+      ...broken,
+      from: broken.variant,
+      to: shadow?.version === broken.version ? (shadow.variant ?? null) : null,
+      reason: failureReason(e),
+      message: e instanceof Error ? e.message : String(e),
+    })
+    // Not awaited: the answer's shadow loads through sync, after this failed load has ended.
+    if (next && !model.isClosed) void this.deps.adopt(model, next, options).catch(() => undefined)
   }
 
   #state(model: FleetModel): ShadowState {

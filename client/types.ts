@@ -50,10 +50,13 @@ export type FleetEvent =
    * A variant failed to load here (`reason`: `webgpu_mismatch` when a backend failed its golden
    * self-check, else the error's code), so the device moved to the next variant it fits (`to`; null
    * when none was left). The device remembers it and never tries that variant of that version again.
+   * `role` is `shadow` for a shadow-mode candidate's variant (the primary is untouched); absent for
+   * the primary.
    */
   | {
       type: 'variant_fallback'
       model: string
+      role?: 'shadow'
       version: number
       from: string
       to: string | null

@@ -231,4 +231,51 @@ describe('shadow mode: a candidate runs beside the primary in the same worker', 
       },
     ])
   }, 120_000)
+
+  test('a shadow variant that fails to load moves the device to the next variant, and a new page starts there', async () => {
+    // v2 in two variants: `fp16`, whose file is no ONNX model, and `default`, the real candidate.
+    const broken = {
+      ...shadowed.shadow!,
+      variant: 'fp16',
+      files: await edge.addFiles({ 'model.onnx': new TextEncoder().encode('not an onnx model') }),
+    }
+    const working = { ...shadowed.shadow!, variant: 'default' }
+    const excludes: string[] = []
+    edge.assignFor = (model, query) => {
+      if (model !== 'weather') return undefined
+      const exclude = query.get('exclude') ?? ''
+      excludes.push(exclude)
+      return { ...shadowed, shadow: exclude.split(',').includes('2:fp16') ? working : broken }
+    }
+    try {
+      const first = startFleet(edge, 'fleet-shadow-variant', 34)
+      fleets.push(first.fleet)
+      const model = await first.fleet.load('weather', { backends: ['wasm'] })
+      expect(await first.event(isShadow('variant_fallback'))).toMatchObject({
+        model: 'weather',
+        version: 2,
+        from: 'fp16',
+        to: 'default',
+      })
+      expect(await first.event(isShadow('loaded'))).toMatchObject({ version: 2, variant: 'default' })
+      expect(first.events.filter(isShadow('error'))).toHaveLength(1)
+      expect(model.shadow).toMatchObject({ version: 2 })
+      // The primary never moved, and the shadow now runs beside it.
+      expect(first.events.filter((e) => e.type === 'loaded' && e.role === 'primary')).toHaveLength(1)
+      expect(model.version).toBe(1)
+      await model.predictBatch(rows.slice(0, 20).map(weatherRecord))
+      await model.settled()
+      expect(excludes).toEqual(['', '2:fp16'])
+
+      // The next page on this device asks without the broken variant at once and never fetches it.
+      const second = startFleet(edge, 'fleet-shadow-variant', 35)
+      fleets.push(second.fleet)
+      await second.fleet.load('weather', { backends: ['wasm'] })
+      expect(await second.event(isShadow('loaded'))).toMatchObject({ version: 2, variant: 'default' })
+      expect(excludes.slice(2)).toEqual(['2:fp16'])
+      expect(second.events.filter((e) => e.type === 'variant_fallback' || e.type === 'error')).toEqual([])
+    } finally {
+      edge.assignFor = undefined
+    }
+  }, 120_000)
 })

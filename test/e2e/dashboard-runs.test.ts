@@ -8,7 +8,7 @@ import type { FeatureProfile } from '../../core/formats/profile.ts'
 import { chromiumArgs, chromiumPath } from '../../scripts/lib/chromium.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
 import { E2E_ADMIN_TOKEN, startWranglerDev, type WranglerDev } from '../../scripts/lib/wrangler-dev.ts'
-import { adminCall, publishBytes, watchedPage, withoutAbsentSlos } from '../helpers/dashboard-page.ts'
+import { adminCall, openDashboard, publishBytes, watchedPage, withoutAbsentSlos } from '../helpers/dashboard-page.ts'
 import { makeBatch, makeReport, minuteAgo, PROFILE } from '../helpers/telemetry.ts'
 
 // The dashboard's runs view and data-quality panel against a real local edge in Chromium at
@@ -114,9 +114,8 @@ function deviceRows(rand: () => number, n: number): Record<string, unknown>[] {
  */
 async function openPage(token: string, path: string, scheme: 'light' | 'dark' = 'light'): Promise<Page> {
   const page = await watchedPage(browser, consoleErrors, scheme)
-  await page.goto(`${dev.url}/dashboard/#${path}${path.includes('?') ? '&' : '?'}token=${token}`)
-  // The first view drawn (its mark), so a later address does not race it.
-  await page.waitForFunction(() => performance.getEntriesByName('edgefleet:first-render').length > 0)
+  // Until the first view is drawn (its mark), so a later address does not race it.
+  await openDashboard(page, `${dev.url}/dashboard/#${path}${path.includes('?') ? '&' : '?'}token=${token}`)
   expect(page.url()).not.toContain('token')
   return page
 }

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { Assignment } from '../../core/formats/assignment.ts'
 import { Manifest } from '../../core/formats/registry.ts'
 import { api, bodyOf, createModel, resetState, snapshot, upload } from './api.ts'
+import { startCanary } from './rollout-fixtures.ts'
 
 let key: string
 let files: { path: string; sha256: string; size: number }[]
@@ -176,6 +177,27 @@ describe('GET /v1/assign/:model with variants', () => {
     const a = (await res('webgpu:1,f16:1,mem:8')).headers.get('ETag')
     const b = (await res('webgpu:0')).headers.get('ETag')
     expect(a).not.toBe(b)
+  })
+
+  it("applies a device's exclusions to a shadow-mode candidate's variant, and sends no shadow when none is left", async () => {
+    expect((await publish(VARIANTS)).status).toBe(201)
+    const r = await startCanary('vad', { candidate: 2, mode: 'shadow', steps: [{ percent: 100, minDevices: 1 }] })
+    const caps = 'caps=webgpu:1,f16:1,mem:8'
+    const first = Assignment.parse(await assign(caps))
+    expect(first).toMatchObject({ version: 1, variant: 'fp16', rollout: { id: r.id, mode: 'shadow' } })
+    expect(first.shadow).toMatchObject({ version: 2, variant: 'fp16' })
+    // The device found v2's fp16 broken as a shadow: v2's q8 instead, v1's fp16 untouched.
+    const next = Assignment.parse(await assign(`${caps}&exclude=2:fp16`))
+    expect(next).toMatchObject({ version: 1, variant: 'fp16' })
+    expect(next.shadow).toMatchObject({ version: 2, variant: 'q8' })
+    expect(pathsOf(next.shadow!)).toEqual(['labels.json', 'model_q8.onnx'])
+    // Every variant of v2 broken here: the primary alone, never no_variant.
+    const alone = Assignment.parse(await assign(`${caps}&exclude=2:fp16,2:q8,2:q4`))
+    expect(alone).toMatchObject({ version: 1, variant: 'fp16' })
+    expect(alone.shadow).toBeUndefined()
+    // ModelControl's state outlives resetState: end the rollout, or the next test would assign inside it.
+    const back = await api('POST', `/v1/models/vad/rollouts/${r.id}/rollback`, { body: { reason: 'test over' } })
+    expect(back.status).toBe(200)
   })
 
   it('leaves a version without variants exactly as before: every file, no variant field', async () => {

@@ -1,4 +1,4 @@
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, Page, Request } from 'playwright-core'
 import { E2E_ADMIN_TOKEN } from '../../scripts/lib/wrangler-dev.ts'
 
 /**
@@ -44,10 +44,18 @@ export async function publishBytes(
   return v.version
 }
 
+/** Each watched page's requests not yet answered, with when they were sent. */
+const openRequests = new WeakMap<Page, Map<Request, number>>()
+
 /** A page at 1280×800 in the given colour scheme whose console errors and uncaught exceptions go to `errors`. */
 export async function watchedPage(browser: Browser, errors: string[], scheme: 'light' | 'dark'): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: scheme })
   const page = await context.newPage()
+  const open = new Map<Request, number>()
+  openRequests.set(page, open)
+  page.on('request', (r) => open.set(r, Date.now()))
+  page.on('requestfinished', (r) => open.delete(r))
+  page.on('requestfailed', (r) => open.delete(r))
   // The views wait on a wrangler dev that shares two cores with the rest of the suite.
   page.setDefaultTimeout(60_000)
   page.on('console', (m) => {
@@ -68,4 +76,36 @@ export function withoutAbsentSlos(errors: string[]): string[] {
   return errors.filter(
     (e) => !/status of 404 \(Not Found\) \[https?:\/\/[^\]]+\/v1\/models\/[a-z0-9-]+\/slo(\/status)?\]$/.test(e),
   )
+}
+
+/**
+ * Opens `url` (a dashboard address) in `page` and waits for its first view (the
+ * `edgefleet:first-render` mark), not for the `load` event. A page that shows nothing within 40 s is
+ * opened once more from a blank page (60 s), after printing the requests it still waits on: with
+ * several edges and Chromiums sharing two cores, one request of a fresh context can stall for a minute,
+ * and the second attempt tells the dashboard's fault from the machine's. A second failure fails with
+ * those requests.
+ */
+export async function openDashboard(page: Page, url: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const until = Date.now() + (attempt === 1 ? 40_000 : 60_000)
+    const left = () => Math.max(1_000, until - Date.now())
+    try {
+      // A retry must load a new document: from the dashboard, a new hash alone would not.
+      if (attempt > 1) await page.goto('about:blank')
+      await page.goto(url, { waitUntil: 'commit', timeout: left() })
+      await page.waitForFunction(() => performance.getEntriesByName('edgefleet:first-render').length > 0, undefined, {
+        timeout: left(),
+      })
+      return
+    } catch (e) {
+      const now = Date.now()
+      const open = [...(openRequests.get(page) ?? new Map<Request, number>())]
+        .map(([r, at]) => `${r.method()} ${r.url()} (${now - at} ms)`)
+        .join('; ')
+      const what = `${url}: no first view (${e instanceof Error ? e.message.split('\n')[0] : e}); open requests: ${open || 'none'}`
+      if (attempt >= 2) throw new Error(what, { cause: e })
+      console.warn(`opening again, ${what}`)
+    }
+  }
 }

@@ -13,6 +13,8 @@ import { fetchBytes } from './worker-client.ts'
 export class PageEdge {
   readonly origin = 'https://edge.test'
   readonly assignments = new Map<string, Assignment>()
+  /** An answer that depends on the request (e.g. its `exclude`); `undefined` falls back to `assignments`. */
+  assignFor?: (model: string, query: URLSearchParams) => Assignment | undefined
   readonly batches: Batch[] = []
   readonly #artifacts = new Map<string, ArrayBuffer>()
   readonly #runtime = new Map(allRuntimeFiles().map((f) => [f.sha256, `/node_modules/${f.path}`]))
@@ -41,7 +43,8 @@ export class PageEdge {
       return json({ error: { code: 'unauthorized', message: 'no key' } }, 401)
     let m = /^\/v1\/assign\/([^/]+)$/.exec(url.pathname)
     if (m) {
-      const a = this.assignments.get(decodeURIComponent(m[1]))
+      const name = decodeURIComponent(m[1])
+      const a = this.assignFor?.(name, url.searchParams) ?? this.assignments.get(name)
       if (!a) return json({ error: { code: 'not_found', message: 'no such model' } }, 404)
       const etag = `"${toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(a)))).slice(0, 16)}"`
       if (headers.get('If-None-Match') === etag) return new Response(null, { status: 304, headers: { ETag: etag } })

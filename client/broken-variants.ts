@@ -9,6 +9,7 @@ import { isEdgefleetError } from '../core/errors.ts'
 import type { VariantExclusion } from '../core/formats/variants.ts'
 import { encodeExclusions, MAX_EXCLUSIONS } from '../core/variants/exclusions.ts'
 import type { ModelCache } from './cache.ts'
+import type { FleetEvent } from './types.ts'
 
 /**
  * Load failures that are the variant's own (its model or the backends it runs on), not the network's
@@ -31,10 +32,21 @@ export function isVariantFailure(e: unknown): boolean {
  * Why a variant failed, for the `variant_fallback` event: `webgpu_mismatch` when a backend failed its
  * golden self-check, otherwise the error's code.
  */
-export function failureReason(e: unknown): string {
+function failureReason(e: unknown): string {
   if (!isEdgefleetError(e)) return 'internal'
   const reasons = (e.details.data?.reasons ?? {}) as Record<string, unknown>
   return Object.values(reasons).includes('webgpu_mismatch') ? 'webgpu_mismatch' : e.code
+}
+
+/** The `variant_fallback` event of `broken`, which failed with `e`; `to`: the variant the device moved to (null: none). */
+export function variantFallback(
+  model: string,
+  broken: VariantExclusion,
+  to: string | null,
+  e: unknown,
+): Extract<FleetEvent, { type: 'variant_fallback' }> {
+  const message = e instanceof Error ? e.message : String(e)
+  return { type: 'variant_fallback', model, ...broken, from: broken.variant, to, reason: failureReason(e), message }
 }
 
 const keyOf = (model: string) => `brokenVariants:${model}`

@@ -10,9 +10,10 @@ import { EdgefleetError, isEdgefleetError } from '../core/errors.ts'
 import type { Assignment } from '../core/formats/assignment.ts'
 import type { Backend } from '../core/formats/common.ts'
 import type { DeviceCaps } from '../core/formats/telemetry.ts'
+import type { VariantExclusion } from '../core/formats/variants.ts'
 import type { HuggingFaceModel, HuggingFaceOptions } from './hf/types.ts'
 import { fetchAssignment, type AssignmentAnswer } from './assignment.ts'
-import { BrokenVariants, failureReason, isVariantFailure } from './broken-variants.ts'
+import { BrokenVariants, isVariantFailure, variantFallback } from './broken-variants.ts'
 import { ModelCache } from './cache.ts'
 import { openDatabase } from './db.ts'
 import { deviceCaps, pageCaps } from './device-caps.ts'
@@ -89,10 +90,7 @@ export class FleetCore implements Fleet {
       telemetry: () => this.getTelemetry(),
       emit: (event) => this.emit(event),
       backends: (format, loadOptions) => loadOptions.backends ?? defaultBackends(format),
-      variantFailed: async (model, broken) => {
-        await this.broken.add(model.name, broken)
-        return this.ask(model.name, undefined).catch(() => null)
-      },
+      variantFailed: (model, broken) => this.askWithout(model.name, broken),
       adopt: (model, answer, loadOptions) => this.refresh(model, loadOptions, answer),
     })
   }
@@ -240,28 +238,24 @@ export class FleetCore implements Fleet {
       } catch (e) {
         if (assignment.variant === undefined || !isVariantFailure(e) || tries >= 16) throw e
         const from = { version: assignment.version, variant: assignment.variant }
-        await this.broken.add(model, from)
-        const why = { reason: failureReason(e), message: e instanceof Error ? e.message : String(e) }
-        let answer: AssignmentAnswer | null = null
-        try {
-          answer = await this.ask(model, undefined)
-        } catch {
-          // No variant left (no_variant), or the edge is unreachable: the load's own failure is the answer.
-        }
+        const answer = await this.askWithout(model, from)
         const next = answer?.status === 'changed' ? answer : null
-        this.emit({
-          type: 'variant_fallback',
-          model,
-          ...from,
-          from: from.variant,
-          to: next?.assignment.variant ?? null,
-          ...why,
-        })
+        this.emit(variantFallback(model, from, next?.assignment.variant ?? null, e))
+        // No variant left (no_variant), or the edge is unreachable: the load's own failure is the answer.
         if (next === null) throw e
         assignment = next.assignment
         etag = next.etag
       }
     }
+  }
+
+  /**
+   * Remembers `broken` as a variant of `model` that failed here and asks the edge again, which leaves it
+   * out: the answer, or null when there is none (no_variant, or the edge is unreachable).
+   */
+  private async askWithout(model: string, broken: VariantExclusion): Promise<AssignmentAnswer | null> {
+    await this.broken.add(model, broken)
+    return this.ask(model, undefined).catch(() => null)
   }
 
   private emit(event: FleetEvent): void {
@@ -396,8 +390,10 @@ export class FleetCore implements Fleet {
     })
   }
 
-  /** Re-asks the edge; a changed version loads in the background and swaps in. */
-  /** Asks the edge for the model's assignment (or takes `given`, an answer already asked for) and follows it. */
+  /**
+   * Re-asks the edge (or takes `given`, an answer already asked for) and follows it: a changed version
+   * loads in the background and swaps in.
+   */
   private async refresh(model: FleetModel, options: LoadOptions, given?: AssignmentAnswer): Promise<void> {
     if (this.closed) return
     const cache = await this.getCache()

@@ -3,7 +3,7 @@ import type { Assignment } from '../core/formats/assignment.ts'
 import type { Backend } from '../core/formats/common.ts'
 import type { VariantExclusion } from '../core/formats/variants.ts'
 import type { AssignmentAnswer } from './assignment.ts'
-import { failureReason, isVariantFailure } from './broken-variants.ts'
+import { isVariantFailure, variantFallback } from './broken-variants.ts'
 import type { FleetModel, LoadedVersion, ShadowSlot } from './model.ts'
 import type { ReportTarget } from './telemetry/report-builder.ts'
 import type { TelemetryProcessor } from './telemetry/processor.ts'
@@ -156,7 +156,7 @@ export class ShadowKeeper {
         )
       }
       if (want.variant !== undefined && isVariantFailure(e) && state.generation === generation && !model.isClosed)
-        await this.#nextVariant(model, assignment.model, { version: want.version, variant: want.variant }, e, options)
+        await this.#nextVariant(model, { version: want.version, variant: want.variant }, e, options)
       return
     }
     // The plan changed while it loaded (a newer assignment, or the model closed): not needed any more.
@@ -197,26 +197,12 @@ export class ShadowKeeper {
    * variant out), a `variant_fallback` event, and the answer taken as the model's assignment, which
    * loads the next variant (none left: no shadow on this device; the primary runs as before).
    */
-  async #nextVariant(
-    model: FleetModel,
-    name: string,
-    broken: VariantExclusion,
-    e: unknown,
-    options: LoadOptions,
-  ): Promise<void> {
+  async #nextVariant(model: FleetModel, broken: VariantExclusion, e: unknown, options: LoadOptions): Promise<void> {
     const answer = await this.deps.variantFailed(model, broken).catch(() => null)
     const next = answer?.status === 'changed' ? answer : null
     const shadow = next?.assignment.shadow
-    this.deps.emit({
-      type: 'variant_fallback',
-      model: name,
-      role: 'shadow',
-      ...broken,
-      from: broken.variant,
-      to: shadow?.version === broken.version ? (shadow.variant ?? null) : null,
-      reason: failureReason(e),
-      message: e instanceof Error ? e.message : String(e),
-    })
+    const to = shadow?.version === broken.version ? (shadow.variant ?? null) : null
+    this.deps.emit({ ...variantFallback(model.name, broken, to, e), role: 'shadow' })
     // Not awaited: the answer's shadow loads through sync, after this failed load has ended.
     if (next && !model.isClosed) void this.deps.adopt(model, next, options).catch(() => undefined)
   }

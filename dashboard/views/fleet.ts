@@ -28,8 +28,8 @@ function keyOf(c: FleetCohort): CohortKey {
   return { version: c.version, role: c.role, arm: c.rollout?.arm ?? null }
 }
 
-function stat(label: string, value: string): HTMLElement {
-  return h('div', { class: 'stat' }, h('span', { class: 'sub' }, label), h('strong', {}, value))
+function stat(label: string, value: string, testid?: string): HTMLElement {
+  return h('div', { class: 'stat', 'data-testid': testid }, h('span', { class: 'sub' }, label), h('strong', {}, value))
 }
 
 /** What each device health count means, as a person reads it (docs/device-health.md). */
@@ -43,13 +43,7 @@ const HEALTH_LABELS: Record<HealthKind, string> = {
 
 /** Crashes per session of a cohort, and what they were; "none reported" when no device counted one. */
 function healthStat(health: CohortMetrics['health'], testid: string | undefined): HTMLElement {
-  if (!health)
-    return h(
-      'div',
-      { class: 'stat', 'data-testid': testid },
-      h('span', { class: 'sub' }, 'crash rate'),
-      h('strong', {}, 'none reported'),
-    )
+  if (!health) return stat('crash rate', 'none reported', testid)
   const kinds = HEALTH_KINDS.filter((k) => health[k] > 0).map((k) => `${HEALTH_LABELS[k]}: ${num(health[k])}`)
   return h(
     'div',

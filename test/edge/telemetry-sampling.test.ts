@@ -2,7 +2,7 @@
 // read back through the fleet route with their exact counts unchanged and Horvitz–Thompson
 // estimates of Σ count / rate, before and after compaction and rollup, across shards, with a
 // retried batch counted once, and a shard created before rates were stored migrated in place.
-import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test'
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Batch, Report } from '../../core/formats/telemetry.ts'
 import { deviceKey } from '../../core/telemetry/device-set.ts'
@@ -12,7 +12,15 @@ import { shardOf, shardStub } from '../../edge/telemetry/ingest.ts'
 import type { TelemetryShard } from '../../edge/telemetry/shard.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, resetState } from './api.ts'
-import { appKey, makeBatch, makeReport, minuteAgo, postBatch, setupModel } from './telemetry-fixtures.ts'
+import {
+  appKey,
+  makeBatch,
+  makeReport,
+  minuteAgo,
+  postBatch,
+  restartDurableObjects,
+  setupModel,
+} from './telemetry-fixtures.ts'
 
 const SHARDS = 4
 const HOUR = 3_600_000
@@ -183,7 +191,7 @@ describe('sampled telemetry in the fleet view', { timeout: 60_000 }, () => {
         JSON.stringify([old]),
       )
     })
-    await abortAllDurableObjects() // the next request starts the new code on that storage
+    await restartDurableObjects(model) // the next request starts the new code on that storage
     const columns = await runInDurableObject(shardStub(env, model, 0), (_shard: TelemetryShard, state) => ({
       raw: state.storage.sql
         .exec<{ name: string }>('PRAGMA table_info(raw)')

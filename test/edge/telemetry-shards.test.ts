@@ -1,4 +1,4 @@
-import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Profile } from '../../core/formats/profile.ts'
 import type { Report } from '../../core/formats/telemetry.ts'
@@ -17,7 +17,16 @@ import { shardOf, shardStub } from '../../edge/telemetry/ingest.ts'
 import type { TelemetryShard } from '../../edge/telemetry/shard.ts'
 import { seededRandom } from '../../scripts/lib/random.ts'
 import { api, bodyOf, resetState } from './api.ts'
-import { appKey, makeBatch, makeReport, minuteAgo, postBatch, PROFILE, setupModel } from './telemetry-fixtures.ts'
+import {
+  appKey,
+  makeBatch,
+  makeReport,
+  minuteAgo,
+  postBatch,
+  PROFILE,
+  restartDurableObjects,
+  setupModel,
+} from './telemetry-fixtures.ts'
 
 const SHARDS = 4
 const HOUR = 3_600_000
@@ -230,6 +239,26 @@ describe('rollups, retention and crashes (alarms driven with an injected clock)'
     expect(await inspectAll()).toMatchObject({ raw: 0, minute: 0, hour: 1 })
   })
 
+  it("restarts the objects with every shard alarm held, whenever the shards' own alarms were due", async () => {
+    // The shards arm their alarm a second after a write; a restart must not cut one off mid-run.
+    await configureShards({ failCompaction: true })
+    const rand = seededRandom(13)
+    for (const wait of [950, 1_000, 1_050]) {
+      await send(rand, { devices: 4, starts: [minuteAgo(2)], prefix: `restart${wait}` })
+      await new Promise((resolve) => setTimeout(resolve, wait))
+      await restartDurableObjects(model)
+      for (let i = 0; i < SHARDS; i++) {
+        const at = await runInDurableObject(shardStub(env, model, i), (_s: TelemetryShard, state) =>
+          state.storage.getAlarm(),
+        )
+        expect(at).toBeGreaterThan(Date.now() + 12 * HOUR)
+      }
+      await configureShards({ failCompaction: true })
+    }
+    await runAlarms(Date.now() + 2 * HOUR)
+    expect(await inspectAll()).toMatchObject({ raw: 12 })
+  })
+
   it('neither loses nor double-counts when compaction fails before its commit', async () => {
     // Every compaction fails just before its commit, whenever the alarm runs it.
     await configureShards({ failCompaction: true })
@@ -242,7 +271,7 @@ describe('rollups, retention and crashes (alarms driven with an injected clock)'
     expect(failed.minute).toBe(0) // … and no aggregate was written
     expectSame((await fleetTotals(minuteAgo(10))).get('1|primary||')!, expected) // reads include raw rows
 
-    await abortAllDurableObjects() // a restart: fresh instances (no hook), same storage
+    await restartDurableObjects(model) // fresh instances (no hook), same storage
     await runAlarms(Date.now() + 3 * HOUR) // the failed job was rescheduled a minute after its failure
     expect(await inspectAll()).toMatchObject({ raw: 0 })
     expectSame((await fleetTotals(minuteAgo(10))).get('1|primary||')!, expected)
@@ -253,7 +282,7 @@ describe('rollups, retention and crashes (alarms driven with an injected clock)'
     const rand = seededRandom(12)
     const sent = await send(rand, { devices: 5, starts: [minuteAgo(2)], prefix: 'abort' })
     expect((await inspectAll()).raw).toBe(5)
-    await abortAllDurableObjects()
+    await restartDurableObjects(model)
     const expected = encodeAggregate(expectedByCohort(sent).get('1|primary||')!)
     expectSame((await fleetTotals(minuteAgo(10))).get('1|primary||')!, expected)
     await runAlarms(Date.now() + 2 * HOUR)

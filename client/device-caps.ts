@@ -14,7 +14,7 @@ import type { WorkerCapabilities } from '../worker/protocol.ts'
  */
 export function pageCaps(): DeviceCaps {
   const cores = typeof navigator === 'undefined' ? 0 : (navigator.hardwareConcurrency ?? 0)
-  return deviceCaps({ webgpu: false, fallbackAdapter: false, f16: false, cores })
+  return deviceCaps({ webgpu: false, fallbackAdapter: false, f16: false, webnn: false, cores })
 }
 
 /** The device's capabilities, from what the worker found and what the browser says of itself. */
@@ -30,6 +30,7 @@ export function deviceCaps(worker: WorkerCapabilities): DeviceCaps {
   return {
     webgpu: worker.webgpu && !worker.fallbackAdapter,
     f16: worker.f16,
+    ...(worker.webnn ? { webnn: true } : {}),
     cores: worker.cores || undefined,
     deviceMemory: nav.deviceMemory,
     ...(platform ? { platform } : {}),

@@ -1,3 +1,4 @@
+import { webnnExposed } from './engines/webnn-gate.ts'
 import type { WorkerCapabilities } from './protocol.ts'
 
 /**
@@ -46,13 +47,14 @@ export function isFallbackAdapter(adapter: GpuAdapterLike): boolean {
   return adapter.info?.isFallbackAdapter === true || adapter.isFallbackAdapter === true
 }
 
-/** The accelerators the worker can see. */
+/** The accelerators the worker can see: WebGPU's adapter, WebNN's exposure, the cores. */
 export async function capabilities(): Promise<WorkerCapabilities> {
   const { adapter } = await gpuAdapter()
   return {
     webgpu: adapter !== undefined,
     fallbackAdapter: adapter !== undefined && isFallbackAdapter(adapter),
     f16: adapter?.features.has('shader-f16') ?? false,
+    webnn: webnnExposed(),
     cores: globalThis.navigator?.hardwareConcurrency ?? 1,
   }
 }

@@ -35,6 +35,8 @@ export interface WorkerCapabilities {
   /** The adapter is a software one (e.g. SwiftShader): unavailable unless the app opts in. */
   fallbackAdapter: boolean
   f16: boolean
+  /** `navigator.ml` is exposed in the worker (WebNN); whether a context can be made is tried at load. */
+  webnn: boolean
   cores: number
 }
 

@@ -92,6 +92,8 @@ export type BinnedCounts = z.infer<typeof BinnedCounts>
 export const DeviceCaps = z.strictObject({
   webgpu: z.boolean(),
   f16: z.boolean().optional(),
+  /** `navigator.ml` (WebNN) is exposed; a device that does not say has none. */
+  webnn: z.boolean().optional(),
   deviceMemory: z.number().positive().max(1024).optional(),
   cores: z.number().int().positive().max(1024).optional(),
   platform: z

@@ -19,11 +19,13 @@ export interface VariantPick {
 }
 
 /**
- * True when the device can run `backend`: WebGPU needs a usable adapter; WebGL, WASM and CPU are
- * present in every browser the SDK supports.
+ * True when the device can run `backend`: WebGPU needs a usable adapter, WebNN an exposed
+ * `navigator.ml`; WebGL, WASM and CPU are present in every browser the SDK supports.
  */
 export function deviceHasBackend(caps: DeviceCaps, backend: Backend): boolean {
-  return backend === 'webgpu' ? caps.webgpu : true
+  if (backend === 'webgpu') return caps.webgpu
+  if (backend === 'webnn') return caps.webnn ?? false
+  return true
 }
 
 /** The conditions of `requires` the device does not meet (empty: it fits). */

@@ -217,6 +217,14 @@ export const DEVICE_CASES: Record<string, Cases> = {
         },
       },
       { name: 'drops only, from a device with its cohort label', value: dropsWithCohort },
+      {
+        name: 'from a device that exposes WebNN',
+        value: {
+          ...batch,
+          batchId: 'b_01HZX6E2R8T4VY0G5ZL2',
+          device: { ...device, caps: { webgpu: false, webnn: true } },
+        },
+      },
     ],
     invalid: [
       bad('sampleRate 0', batch, '/sampleRate', 0),
@@ -226,6 +234,7 @@ export const DEVICE_CASES: Record<string, Cases> = {
       bad('format version 2', batch, '/v', 2),
       bad('e-mail as device id', batch, '/device/id', 'ana@example.com'),
       bad('webgpu capability missing', batch, '/device/caps/webgpu', REMOVE),
+      bad('webnn capability as text', batch, '/device/caps/webnn', 'yes'),
       bad('negative drop count', batch, '/dropped/too_old', -2),
       bad('drop reason in prose', batch, '/dropped/Queue Overflow', 3),
       bad('sentAt as an ISO string', batch, '/sentAt', '2024-06-03T14:06:04.120Z'),

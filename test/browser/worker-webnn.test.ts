@@ -1,5 +1,7 @@
 import type { Remote } from 'comlink'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { deviceCaps } from '../../client/device-caps.ts'
+import { encodeCaps } from '../../core/caps.ts'
 import type { RuntimeAssets, WorkerApi } from '../../worker/protocol.ts'
 import { fetchBytes, runtimeAssets, startWorker } from './support/worker-client.ts'
 
@@ -21,6 +23,7 @@ describe('the opt-in webnn backend in this Chromium', () => {
   test('WebNN is detected as missing (no navigator.ml) and the load falls back to wasm as not_available', async () => {
     // This Chromium ships WebNN behind a flag that is off: the page (and so the worker) has no navigator.ml.
     expect((navigator as { ml?: unknown }).ml).toBeUndefined()
+    expect((await api.capabilities()).webnn).toBe(false) // so the device never fits a webnn variant
     const loaded = await api.load({
       key: 'vad-webnn',
       model: 'vad',
@@ -38,4 +41,12 @@ describe('the opt-in webnn backend in this Chromium', () => {
       'not_available: navigator.ml is missing: this browser does not expose WebNN',
     )
   }, 60_000)
+
+  test('the device reports WebNN only when its worker exposes navigator.ml', () => {
+    const worker = { webgpu: false, fallbackAdapter: false, f16: false, cores: 4 }
+    expect(deviceCaps({ ...worker, webnn: true }).webnn).toBe(true)
+    expect(encodeCaps(deviceCaps({ ...worker, webnn: true }))).toMatch(/^webgpu:0,f16:0,webnn:1,/)
+    expect(deviceCaps({ ...worker, webnn: false })).not.toHaveProperty('webnn')
+    expect(encodeCaps(deviceCaps({ ...worker, webnn: false }))).not.toContain('webnn')
+  })
 })

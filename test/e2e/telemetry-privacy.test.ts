@@ -146,6 +146,7 @@ const ALLOWED_PATHS = new Set([
   'device.caps',
   'device.caps.webgpu',
   'device.caps.f16',
+  'device.caps.webnn',
   'device.caps.deviceMemory',
   'device.caps.cores',
   'device.caps.platform',

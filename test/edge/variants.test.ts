@@ -154,6 +154,21 @@ describe('GET /v1/assign/:model with variants', () => {
     expect(pathsOf(old)).toEqual(['labels.json', 'model_q4.onnx'])
   })
 
+  it('gives a WebNN variant only to a device that reports navigator.ml (webnn:1)', async () => {
+    const webnn = [
+      { name: 'webnn', files: ['model_q8.onnx', 'labels.json'], requires: { backends: ['webnn'] } },
+      { name: 'q4', files: ['model_q4.onnx', 'labels.json'] },
+    ]
+    expect((await publish(webnn)).status).toBe(201)
+    await api('PUT', '/v1/models/vad/aliases/production', { body: { version: 2 } })
+    const picked = Assignment.parse(await assign('caps=webgpu:0,webnn:1'))
+    expect(picked).toMatchObject({ version: 2, variant: 'webnn', backends: ['webnn'] })
+    expect(pathsOf(picked)).toEqual(['labels.json', 'model_q8.onnx'])
+    for (const caps of ['webgpu:1,f16:1,mem:8', 'webgpu:0,webnn:0', 'webgpu:0,webnn:yes'])
+      expect((await assign(`caps=${caps}`)).variant).toBe('q4')
+    expect((await assign('caps=webgpu:0,webnn:1&exclude=2:webnn')).variant).toBe('q4')
+  })
+
   it('skips the variants a device excluded for that version, and says no_variant when none is left', async () => {
     expect((await assign('caps=webgpu:1,f16:1,mem:8&exclude=1:fp16')).variant).toBe('q8')
     expect((await assign('caps=webgpu:1,f16:1,mem:8&exclude=1:fp16,1:q8')).variant).toBe('q4')

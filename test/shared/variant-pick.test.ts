@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { decodeCaps, encodeCaps } from '../../core/caps.ts'
 import { DeviceCaps } from '../../core/formats/telemetry.ts'
 import { Variants } from '../../core/formats/variants.ts'
 import { decodeExclusions, encodeExclusions, excludedFor } from '../../core/variants/exclusions.ts'
@@ -24,6 +25,23 @@ describe('variant pick (golden vectors)', () => {
       'backends',
     ])
     expect(unmetRequirements(undefined, { webgpu: false })).toEqual([])
+  })
+})
+
+describe('capabilities on the assign URL', () => {
+  it('round-trip, WebNN sent only when exposed', () => {
+    const caps: DeviceCaps = { webgpu: true, f16: false, webnn: true, deviceMemory: 8, cores: 4, platform: 'linux' }
+    expect(encodeCaps(caps)).toBe('webgpu:1,f16:0,webnn:1,mem:8,cores:4,platform:linux')
+    expect(decodeCaps(encodeCaps(caps))).toEqual(caps)
+    expect(encodeCaps({ webgpu: false, webnn: false })).toBe('webgpu:0')
+    expect(decodeCaps('webgpu:0,webnn:0')).toEqual({ webgpu: false, webnn: false })
+  })
+
+  it('read a malformed value as absent and a caps list from an older SDK without WebNN as none', () => {
+    expect(decodeCaps('webgpu:1,mem:lots,cores:-1,platform:Mac OS,gpu:9')).toEqual({ webgpu: true })
+    const fromOldSdk = decodeCaps('webgpu:0,mem:8')
+    expect(unmetRequirements({ backends: ['webnn'] }, fromOldSdk)).toEqual(['backends'])
+    expect(unmetRequirements({ backends: ['webnn', 'wasm'] }, fromOldSdk)).toEqual([])
   })
 })
 

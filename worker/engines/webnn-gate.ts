@@ -14,17 +14,27 @@ interface MlLike {
 /** The WebNN device asked for when the app names none. */
 export const DEFAULT_WEBNN_DEVICE: WebnnDeviceType = 'gpu'
 
+function ml(): MlLike | undefined {
+  const it = (globalThis as { navigator?: { ml?: MlLike } }).navigator?.ml
+  return it !== undefined && typeof it.createContext === 'function' ? it : undefined
+}
+
+/** True when this worker exposes WebNN (`navigator.ml`); whether a context can be made is not tried. */
+export function webnnExposed(): boolean {
+  return ml() !== undefined
+}
+
 /**
  * Resolves when this worker can make a WebNN context of `deviceType`; throws a `not_available`
  * BackendSkip when `navigator.ml` is missing (most browsers today: Chromium ships WebNN behind a flag)
  * or `createContext` refuses the device type.
  */
 export async function requireWebnn(deviceType: WebnnDeviceType = DEFAULT_WEBNN_DEVICE): Promise<void> {
-  const ml = (globalThis as { navigator?: { ml?: MlLike } }).navigator?.ml
-  if (ml === undefined || typeof ml.createContext !== 'function')
+  const exposed = ml()
+  if (exposed === undefined)
     throw new BackendSkip('not_available', 'navigator.ml is missing: this browser does not expose WebNN')
   try {
-    await ml.createContext({ deviceType })
+    await exposed.createContext({ deviceType })
   } catch (e) {
     throw new BackendSkip(
       'not_available',

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { requireWebnn, webnnProvider } from '../../../worker/engines/webnn-gate.ts'
+import { requireWebnn, webnnExposed, webnnProvider } from '../../../worker/engines/webnn-gate.ts'
 import { BackendSkip } from '../../../worker/engines/engine.ts'
 
 /** `navigator.ml` stubbed at the one member WebNN detection reads. */
@@ -34,6 +34,16 @@ describe('WebNN detection', () => {
     expect(await skipOf(requireWebnn('gpu'))).toBe(
       'not_available|not_available: navigator.ml is missing: this browser does not expose WebNN',
     )
+  })
+
+  it('reports WebNN exposed only for a navigator.ml with createContext, without making a context', () => {
+    stubMl(undefined)
+    expect(webnnExposed()).toBe(false)
+    vi.stubGlobal('navigator', { ml: {} })
+    expect(webnnExposed()).toBe(false)
+    const asked = stubMl(async () => ({}))
+    expect(webnnExposed()).toBe(true)
+    expect(asked).toEqual([])
   })
 
   it('asks navigator.ml for a context of the device type, gpu by default', async () => {

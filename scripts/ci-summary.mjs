@@ -6,8 +6,9 @@
 // one failure, and when every file ended (vitest hung between files), the last one to end is named.
 // Usage: node scripts/ci-summary.mjs report.json <vitest exit code> [ci-progress.log]
 import { existsSync, readFileSync } from 'node:fs'
+import { PROGRESS_FILE } from './ci-progress-reporter.mjs'
 
-const [file = 'report.json', statusArg = '0', progressFile = 'ci-progress.log'] = process.argv.slice(2)
+const [file = 'report.json', statusArg = '0', progressFile = PROGRESS_FILE] = process.argv.slice(2)
 const status = Number(statusArg)
 let passed = 0
 let failed = 0

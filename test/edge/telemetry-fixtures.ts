@@ -1,4 +1,5 @@
 import { abortAllDurableObjects, env, runInDurableObject } from 'cloudflare:test'
+import { telemetryConfig } from '../../edge/telemetry/config.ts'
 import { shardStub } from '../../edge/telemetry/ingest.ts'
 import type { TelemetryShard } from '../../edge/telemetry/shard.ts'
 import { api, bodyOf, createModel, upload } from './api.ts'
@@ -68,14 +69,15 @@ const ALARM_HOLD_MS = 24 * 3_600_000
 
 /**
  * Restarts every Durable Object on its storage (`abortAllDurableObjects`, as a deploy would), with no
- * shard alarm of `model` able to run meanwhile. Each shard's own alarm (a second after a write) is
- * moved a day out, until two readings 20 ms apart find it there: `getAlarm()` reads null while an
- * alarm runs, and that alarm re-arms when it ends. The tests run due jobs themselves with
+ * shard alarm of `model` able to run meanwhile. The alarm of each of its shards (as many as the edge is
+ * configured with), which a shard arms a second after a write, is moved a day out until two readings
+ * 20 ms apart find it there: `getAlarm()` reads null while an alarm runs, and that alarm re-arms when
+ * it ends. The tests run due jobs themselves with
  * `runDurableObjectAlarm`. An alarm cut off by the abort logs from the aborted object and throws,
  * after which the test runner never finishes its teardown.
  */
-export async function restartDurableObjects(model: string, shards = 4): Promise<void> {
-  for (let i = 0; i < shards; i++) {
+export async function restartDurableObjects(model: string): Promise<void> {
+  for (let i = 0; i < telemetryConfig(env).shards; i++) {
     const stub = shardStub(env, model, i)
     for (let attempt = 0, held = 0; held < 2; attempt++) {
       if (attempt === 20) throw new Error(`shard ${i} of ${model} keeps re-arming its alarm`)
